@@ -1,0 +1,7 @@
+//! Server functions: the console's HTTP surface under `/api/<endpoint>`, each with an explicit,
+//! stable endpoint name (listed in the README). Thin: authenticate, authorize, call the
+//! service in `server`, map the error. They compile to HTTP calls in the browser.
+
+pub mod auth;
+pub mod error;
+pub mod overview;

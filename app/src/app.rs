@@ -1,0 +1,156 @@
+//! The document shell, the routes, and the signed-in frame (navigation, user, sign-out).
+
+use crate::api::auth::{current_session, Logout};
+use crate::pages::{
+    login::LoginPage, not_found::NotFound, overview::OverviewPage, placeholder::NotYetAvailable,
+    setup::SetupPage,
+};
+use leptos::either::Either;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Outlet, ParentRoute, Route, Router, Routes, A},
+    path, SsrMode,
+};
+
+/// The HTML document the server renders around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Every route renders with SsrMode::Async: the server sends each page whole, so it reads
+    // fine with JavaScript off.
+    view! {
+        <Stylesheet id="leptos" href="/pkg/byoc-console.css" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "BYOC console".to_string() } else { format!("{page} · BYOC console") }
+        } />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                <ParentRoute path=path!("") view=SignedInFrame ssr=SsrMode::Async>
+                    <Route path=path!("") view=OverviewPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/instances")
+                        view=|| view! { <NotYetAvailable title="Instances" /> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/license")
+                        view=|| view! { <NotYetAvailable title="License" /> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/usage")
+                        view=|| view! { <NotYetAvailable title="Usage" /> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/users")
+                        view=|| view! { <NotYetAvailable title="Users" /> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/audit")
+                        view=|| view! { <NotYetAvailable title="Audit log" /> }
+                        ssr=SsrMode::Async
+                    />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+/// Navigation, the signed-in user and sign-out around every page after sign-in.
+#[component]
+fn SignedInFrame() -> impl IntoView {
+    let session = Resource::new(|| (), |_| current_session());
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <div class="frame">
+            <header class="topbar">
+                <a class="brand" href="/">
+                    "BYOC console"
+                </a>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match session.await {
+                            Ok(info) => {
+                                Either::Left(
+                                    view! {
+                                        <span class="environment-name">{info.environment_name}</span>
+                                        <div class="signed-in">
+                                            <span class="username" data-testid="signed-in-user">
+                                                {info.username}
+                                            </span>
+                                            <span class="role-badge" data-testid="signed-in-role">
+                                                {info.role.to_string()}
+                                            </span>
+                                            <ActionForm action=logout attr:class="inline-form">
+                                                <button type="submit" class="button-quiet">
+                                                    "Sign out"
+                                                </button>
+                                            </ActionForm>
+                                        </div>
+                                    },
+                                )
+                            }
+                            Err(_) => Either::Right(view! { <a href="/login">"Sign in"</a> }),
+                        }
+                    })}
+                </Suspense>
+            </header>
+            <nav class="sidebar" aria-label="Main">
+                <A href="/" exact=true>
+                    "Overview"
+                </A>
+                <A href="/instances">"Instances"</A>
+                <A href="/license">"License"</A>
+                <A href="/usage">"Usage"</A>
+                <A href="/users">"Users"</A>
+                <A href="/audit">"Audit log"</A>
+            </nav>
+            <main class="content">
+                <ErrorBoundary fallback=|errors| {
+                    view! {
+                        <section class="error-page">
+                            <h1>"Something went wrong"</h1>
+                            <ul>
+                                {move || {
+                                    errors
+                                        .get()
+                                        .into_iter()
+                                        .map(|(_, e)| view! { <li>{e.to_string()}</li> })
+                                        .collect_view()
+                                }}
+                            </ul>
+                            <p>
+                                <a href="/">"Back to the overview"</a>
+                            </p>
+                        </section>
+                    }
+                }>
+                    <Outlet />
+                </ErrorBoundary>
+            </main>
+        </div>
+    }
+}

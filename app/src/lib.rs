@@ -1,0 +1,21 @@
+//! The BYOC environment console as a Leptos application: pure domain rules (`domain`), the
+//! server functions that form its HTTP surface (`api`), the server-only services and storage
+//! (`server`, feature `ssr`), and the pages and components the browser hydrates.
+
+pub mod api;
+pub mod app;
+pub mod components;
+pub mod domain;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+pub use app::{shell, App};
+
+/// Entry point of the WASM bundle: attaches the app to the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,7 @@
+//! One module per page.
+
+pub mod login;
+pub mod not_found;
+pub mod overview;
+pub mod placeholder;
+pub mod setup;

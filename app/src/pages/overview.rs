@@ -1,0 +1,92 @@
+//! The overview: the environment at a glance.
+
+use crate::api::overview::overview;
+use crate::components::format::utc;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| overview());
+    view! {
+        <Title text="Overview" />
+        <h1>"Overview"</h1>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                data.await
+                    .map(|o| {
+                        let users = o
+                            .users_by_role
+                            .iter()
+                            .map(|(role, n)| format!("{n} {role}{}", if *n == 1 { "" } else { "s" }))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let events = o.recent_events.clone();
+                        view! {
+                            <div class="cards">
+                                <section class="card" data-testid="environment-card">
+                                    <h2>"Environment"</h2>
+                                    <dl>
+                                        <dt>"Name"</dt>
+                                        <dd>{o.environment_name.clone()}</dd>
+                                        <dt>"Cloud"</dt>
+                                        <dd>{format!("{} · {}", o.cloud_provider_label, o.region)}</dd>
+                                        <dt>"Installation ID"</dt>
+                                        <dd>
+                                            <code data-testid="installation-id">{o.installation_id.clone()}</code>
+                                        </dd>
+                                        <dt>"Set up"</dt>
+                                        <dd>{utc(o.set_up_at)}</dd>
+                                        <dt>"Users"</dt>
+                                        <dd>{users}</dd>
+                                    </dl>
+                                </section>
+                                <section class="card" data-testid="license-card">
+                                    <h2>"License"</h2>
+                                    <p class="status-pill status-unactivated">"Not activated"</p>
+                                    <p>
+                                        "No product key has been applied to this environment. Its Installation ID is "
+                                        <code>{o.installation_id.clone()}</code>
+                                        "; the vendor binds the product key to it."
+                                    </p>
+                                </section>
+                            </div>
+                            <Show when=move || !events.is_empty()>
+                                <section class="card">
+                                    <h2>"Recent security events"</h2>
+                                    <table class="table">
+                                        <thead>
+                                            <tr>
+                                                <th>"When"</th>
+                                                <th>"Who"</th>
+                                                <th>"What"</th>
+                                                <th>"Outcome"</th>
+                                                <th>"Detail"</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {o
+                                                .recent_events
+                                                .iter()
+                                                .map(|e| {
+                                                    view! {
+                                                        <tr>
+                                                            <td>{utc(e.at)}</td>
+                                                            <td>{e.actor.clone()}</td>
+                                                            <td>{e.action.clone()}</td>
+                                                            <td>{e.outcome.clone()}</td>
+                                                            <td>{e.detail.clone().unwrap_or_default()}</td>
+                                                        </tr>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                </section>
+                            </Show>
+                        }
+                    })
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,162 @@
+//! Sign-in, sign-out and "who is this request": the session rules of the console.
+//!
+//! The session (tower-sessions, stored in SQLite) holds the user id, the sign-in time and the
+//! user's credentials version. A session ends when it is idle for too long (the store's
+//! expiry), when it is older than the absolute limit, when the user is disabled, or when the
+//! user's password changes (the version no longer matches).
+
+use super::audit::{self, Actor, Outcome};
+use super::{store, store::users::UserRow, AppState, ServerError};
+use crate::api::error::AppError;
+use crate::domain::{account::Role, password, throttle};
+use std::net::SocketAddr;
+use tower_sessions::Session;
+
+const USER_ID: &str = "user_id";
+const SIGNED_IN_AT: &str = "signed_in_at";
+const CREDENTIALS_VERSION: &str = "credentials_version";
+
+const WRONG_CREDENTIALS: &str = "Wrong user name or password.";
+
+/// The signed-in user of `session`, or `None` (ending the session if it is no longer valid).
+pub async fn session_user(state: &AppState, session: &Session) -> Result<Option<UserRow>, ServerError> {
+    let Some(user_id) = session.get::<i64>(USER_ID).await? else {
+        return Ok(None);
+    };
+    let signed_in_at = session.get::<i64>(SIGNED_IN_AT).await?.unwrap_or(0);
+    let version = session.get::<i64>(CREDENTIALS_VERSION).await?.unwrap_or(0);
+    let too_old = state.clock.unix() - signed_in_at >= state.config.session_absolute_hours * 3600;
+    let user = store::users::by_id(&state.pool, user_id).await?;
+    match user {
+        Some(user) if !too_old && user.disabled_at.is_none() && user.credentials_version == version => Ok(Some(user)),
+        _ => {
+            session.flush().await?;
+            Ok(None)
+        }
+    }
+}
+
+/// The current request's session, from the leptos server-function context.
+pub async fn request_session() -> Result<Session, ServerError> {
+    leptos_axum::extract::<Session>()
+        .await
+        .map_err(|e| ServerError::Other(format!("no session layer: {e}")))
+}
+
+/// The client address of the current request.
+pub async fn request_addr() -> String {
+    leptos_axum::extract::<axum::extract::ConnectInfo<SocketAddr>>()
+        .await
+        .map(|info| info.0.ip().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+pub fn state() -> Result<AppState, ServerError> {
+    leptos::prelude::use_context::<AppState>().ok_or_else(|| ServerError::Other("application state missing".into()))
+}
+
+/// The signed-in user with at least `role`: 401 without a session, 403 with too small a role.
+pub async fn require(state: &AppState, role: Role) -> Result<UserRow, ServerError> {
+    let session = request_session().await?;
+    let user = session_user(state, &session).await?.ok_or(AppError::Unauthenticated)?;
+    if !user.role().allows(role) {
+        return Err(AppError::Forbidden(format!(
+            "This needs the {role} role; you are signed in as {} ({}).",
+            user.username,
+            user.role()
+        ))
+        .into());
+    }
+    Ok(user)
+}
+
+/// Signs in: throttle, verify, cycle the session id, record. Every outcome is audited.
+pub async fn login(
+    state: &AppState,
+    session: &Session,
+    client_addr: &str,
+    username: &str,
+    password_input: String,
+) -> Result<UserRow, ServerError> {
+    let username = username.trim().to_lowercase();
+    if username.is_empty() {
+        return Err(AppError::invalid("username", "Enter your user name.").into());
+    }
+    if password_input.is_empty() {
+        return Err(AppError::invalid("password", "Enter your password.").into());
+    }
+    if password_input.chars().count() > password::MAX_CHARS {
+        // Bounds the hashing work; no password this long can have been set.
+        return Err(AppError::invalid("password", WRONG_CREDENTIALS).into());
+    }
+    let actor = Actor { name: username.clone(), addr: client_addr.to_string() };
+    let now = state.clock.unix();
+    let since = now - throttle::WINDOW_SECS;
+    let by_user = store::audit::login_failures_for_user(&state.pool, &username, since).await?;
+    let by_addr = store::audit::login_failures_from(&state.pool, client_addr, since).await?;
+    let verdict = throttle::stricter(throttle::check(&by_user, now), throttle::check(&by_addr, now));
+    if let throttle::Throttle::LockedUntil(until) = verdict {
+        audit::record(state, &actor, "login", None, Outcome::Refused, Some("throttled")).await?;
+        return Err(AppError::TooManyAttempts {
+            message: format!(
+                "Too many failed sign-ins. Try again in {} (at {} UTC).",
+                minutes_text(until - now),
+                hhmm(until)
+            ),
+            retry_at: until,
+        }
+        .into());
+    }
+
+    let user = store::users::by_username(&state.pool, &username).await?;
+    // Unknown names verify against a dummy hash: same work, same time as a wrong password.
+    let verified = state
+        .hasher
+        .verify(password_input, user.as_ref().map(|u| u.password_hash.clone()))
+        .await?;
+    let user = match user {
+        Some(user) if verified => user,
+        _ => {
+            audit::record(state, &actor, "login", None, Outcome::Failure, Some("wrong user name or password")).await?;
+            return Err(AppError::invalid("password", WRONG_CREDENTIALS).into());
+        }
+    };
+    if user.disabled_at.is_some() {
+        audit::record(state, &actor, "login", None, Outcome::Refused, Some("account disabled")).await?;
+        return Err(AppError::Forbidden("This account is disabled; ask an administrator.".into()).into());
+    }
+
+    // A new id at every sign-in: a session id planted before sign-in is worthless after it.
+    session.cycle_id().await?;
+    session.insert(USER_ID, user.id).await?;
+    session.insert(SIGNED_IN_AT, now).await?;
+    session.insert(CREDENTIALS_VERSION, user.credentials_version).await?;
+    store::users::record_login(&state.pool, user.id, now).await?;
+    audit::record(state, &actor, "login", None, Outcome::Success, None).await?;
+    Ok(user)
+}
+
+/// Signs out: the session is deleted from the store, not just forgotten by the browser.
+pub async fn logout(state: &AppState, session: &Session, client_addr: &str) -> Result<(), ServerError> {
+    if let Some(user) = session_user(state, session).await? {
+        let actor = Actor { name: user.username, addr: client_addr.to_string() };
+        audit::record(state, &actor, "logout", None, Outcome::Success, None).await?;
+    }
+    session.flush().await?;
+    Ok(())
+}
+
+fn minutes_text(seconds: i64) -> String {
+    let minutes = (seconds + 59) / 60;
+    if minutes <= 1 {
+        "1 minute".into()
+    } else {
+        format!("{minutes} minutes")
+    }
+}
+
+fn hhmm(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| format!("{:02}:{:02}", t.hour(), t.minute()))
+        .unwrap_or_default()
+}

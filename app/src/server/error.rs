@@ -1,0 +1,64 @@
+//! The server's error: wraps the failures of the layers below, logs internals once with a
+//! reference, and becomes an [`AppError`] (a message for people) plus an HTTP status.
+
+use crate::api::error::AppError;
+use http::StatusCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("session store: {0}")]
+    Session(#[from] tower_sessions::session::Error),
+    #[error("password hashing: {0}")]
+    Hashing(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ServerError {
+    /// The message for the client. Internal failures are logged here, with a short reference
+    /// that the message repeats, and their details never leave the server.
+    pub fn into_app_error(self) -> AppError {
+        match self {
+            ServerError::App(e) => e,
+            internal => {
+                let reference = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+                tracing::error!(reference = %reference, error = %internal, "request failed");
+                AppError::Internal(reference)
+            }
+        }
+    }
+}
+
+pub fn status_of(error: &AppError) -> StatusCode {
+    match error {
+        AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden(_) | AppError::CrossSite(_) => StatusCode::FORBIDDEN,
+        AppError::Conflict(_) => StatusCode::CONFLICT,
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Request(_) => StatusCode::BAD_REQUEST,
+        AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Runs a server function's body and turns its error into the client's error, setting the
+/// response status to match. Every `#[server]` function goes through here.
+pub async fn respond<T>(
+    body: impl std::future::Future<Output = Result<T, ServerError>>,
+) -> Result<T, AppError> {
+    match body.await {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            let app_error = error.into_app_error();
+            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(status_of(&app_error));
+            }
+            Err(app_error)
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Server-only code (feature `ssr`): state, database, sessions, password hashing, the
+//! services behind the server functions, and the HTTP guards. Nothing here reaches the WASM.
+
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod db;
+pub mod error;
+pub mod guard;
+pub mod password_hash;
+pub mod setup;
+pub mod state;
+pub mod store;
+
+pub use error::ServerError;
+pub use state::{AppState, Config};

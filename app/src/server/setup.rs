@@ -1,0 +1,66 @@
+//! First-run setup: the environment and its first administrator, exactly once.
+
+use super::audit::{self, Actor, Outcome};
+use super::password_hash::is_common_password;
+use super::{store, AppState, ServerError};
+use crate::api::error::AppError;
+use crate::domain::{account::Username, environment, password};
+
+pub struct SetupForm {
+    pub username: String,
+    pub password: String,
+    pub password_confirm: String,
+    pub environment_name: String,
+    pub cloud_provider: String,
+    pub region: String,
+}
+
+/// Validates every field (the first broken rule, in form order, is reported with its field),
+/// then writes environment and administrator in one transaction.
+pub async fn complete(state: &AppState, client_addr: &str, form: SetupForm) -> Result<Username, ServerError> {
+    let username = Username::parse(&form.username).map_err(|e| AppError::invalid("username", e))?;
+    password::check_length(&form.password).map_err(|e| AppError::invalid("password", e))?;
+    password::check_confirmation(&form.password, &form.password_confirm)
+        .map_err(|e| AppError::invalid("password_confirm", e))?;
+    let name = environment::parse_name(&form.environment_name).map_err(|e| AppError::invalid("environment_name", e))?;
+    let (provider, region) = environment::parse_location(&form.cloud_provider, &form.region).map_err(|e| match e {
+        environment::EnvironmentError::UnknownProvider => AppError::invalid("cloud_provider", e),
+        e => AppError::invalid("region", e),
+    })?;
+    if is_common_password(&form.password, &[username.as_str(), &name]) {
+        return Err(AppError::invalid("password", password::PasswordError::Common).into());
+    }
+    // Refuse early (and cheaply) when setup is done; the transaction below decides races.
+    if store::environment::is_set_up(&state.pool).await? {
+        return Err(already_done());
+    }
+    let hash = state.hasher.hash(form.password).await?;
+    let outcome = store::environment::complete_setup(
+        &state.pool,
+        store::environment::NewSetup {
+            display_name: &name,
+            cloud_provider: provider.id,
+            region: region.id,
+            admin_username: username.as_str(),
+            admin_password_hash: &hash,
+            now: state.clock.unix(),
+        },
+    )
+    .await?;
+    let actor = Actor { name: username.to_string(), addr: client_addr.to_string() };
+    match outcome {
+        store::environment::SetupOutcome::Done { .. } => {
+            let detail = format!("environment {name:?} on {} {}", provider.id, region.id);
+            audit::record(state, &actor, "setup", Some(&name), Outcome::Success, Some(&detail)).await?;
+            Ok(username)
+        }
+        store::environment::SetupOutcome::AlreadyDone => {
+            audit::record(state, &actor, "setup", None, Outcome::Refused, Some("already set up")).await?;
+            Err(already_done())
+        }
+    }
+}
+
+fn already_done() -> ServerError {
+    AppError::Conflict("This environment is already set up. Sign in instead.".into()).into()
+}

@@ -1,0 +1,42 @@
+//! The state every request and task shares: one pool, one clock, one hasher, the settings.
+
+use super::{clock::Clock, password_hash::PasswordHasher};
+use leptos::prelude::LeptosOptions;
+use sqlx::SqlitePool;
+use std::sync::Arc;
+
+/// Settings the binary reads from flags and the environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Mark cookies `Secure` (and name them `__Host-`). Off only for plain HTTP.
+    pub secure_cookies: bool,
+    /// Sessions end after this long without a request.
+    pub session_idle_minutes: i64,
+    /// Sessions end this long after sign-in, however active.
+    pub session_absolute_hours: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            secure_cookies: true,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: SqlitePool,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: PasswordHasher,
+    pub config: Arc<Config>,
+    pub leptos_options: LeptosOptions,
+}
+
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

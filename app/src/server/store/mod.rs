@@ -1,0 +1,6 @@
+//! The only code that writes SQL, one module per table group. Functions take the pool (or a
+//! transaction) and plain values, and return rows as plain structs.
+
+pub mod audit;
+pub mod environment;
+pub mod users;

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds the site (hydration WASM + JS + CSS + public files into target/site) and the server.
+#   scripts/build.sh            release server (what scripts/run.sh serves)
+#   scripts/build.sh --debug    debug server (what the tests use; shares cargo test's build)
+# The WASM is always built optimised for size and passed through wasm-opt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile=release
+[ "${1:-}" = "--debug" ] && profile=debug
+
+log() { printf '[build] %s\n' "$*"; }
+site=target/site
+pkg=$site/pkg
+mkdir -p "$pkg"
+
+# --- the hydration WASM ------------------------------------------------------------------------
+# A target directory of its own: it may be built by another rustc than the server, and the two
+# must not invalidate each other's artifacts.
+wasm_target_dir=target/wasm
+wasm_args=(build -p app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate
+           --profile wasm-release --target-dir "$wasm_target_dir")
+if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  log "wasm: rustup's wasm32 target"
+  cargo "${wasm_args[@]}"
+else
+  # Debian's rustc 1.96 compiles the standard library for wasm32 from rust-web-src.
+  # RUSTC_BOOTSTRAP lets this stable compiler take -Zbuild-std; nothing else uses it.
+  log "wasm: Debian rustc with -Zbuild-std"
+  RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 cargo "${wasm_args[@]}" -Zbuild-std=std,panic_abort
+fi
+wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name byoc-console \
+  "$wasm_target_dir/wasm32-unknown-unknown/wasm-release/app.wasm"
+
+# binaryen's wasm-opt from npm (end2end/node_modules): Debian's binaryen 108 breaks the
+# externref table of current wasm-bindgen output (the page then never hydrates).
+wasm_opt=end2end/node_modules/.bin/wasm-opt
+if [ -x "$wasm_opt" ]; then
+  "$wasm_opt" -Oz --enable-reference-types --enable-bulk-memory --enable-sign-ext \
+    --enable-nontrapping-float-to-int --enable-multivalue --enable-mutable-globals \
+    "$pkg/byoc-console_bg.wasm" -o "$pkg/byoc-console_bg.wasm.opt"
+  mv "$pkg/byoc-console_bg.wasm.opt" "$pkg/byoc-console_bg.wasm"
+else
+  log "wasm-opt not found (run scripts/setup.sh): the WASM stays unoptimised"
+fi
+
+# --- styles and static files --------------------------------------------------------------------
+cp style/main.css "$pkg/byoc-console.css"
+cp -r public/. "$site/"
+
+# --- the server -----------------------------------------------------------------------------------
+if [ "$profile" = release ]; then
+  cargo build --release --bin byoc-console
+else
+  cargo build --bin byoc-console
+fi
+log "site in $site, server in target/$profile/byoc-console"

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing the console needs, and skips what is there.
+# Safe to run again and again; both README commands call it first.
+#
+#   Debian packages : rustc-web, cargo-web, rust-web-src, lld-22 (the wasm32 standard library
+#                     built from source, see below), chromium (browser tests)
+#   cargo tools     : wasm-bindgen-cli, exactly the version in Cargo.lock
+#   npm packages    : end2end/ (Playwright driving Debian's Chromium; binaryen's wasm-opt)
+#
+# The hydration WASM needs the wasm32-unknown-unknown standard library. With rustup that is
+# `rustup target add wasm32-unknown-unknown`; where that target cannot be downloaded (no access
+# to the Rust toolchain servers) Debian's rustc 1.96 builds it from source with -Zbuild-std.
+# scripts/build.sh picks whichever is available.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    log "need root for: $*"; exit 1; fi
+}
+
+have_wasm32_target() {
+  command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown
+}
+
+# --- Debian packages -------------------------------------------------------------------------
+packages=(chromium)
+if ! have_wasm32_target; then
+  packages+=(rustc-web cargo-web rust-web-src lld-22)
+fi
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+else
+  log "Debian packages present"
+fi
+
+# --- wasm-bindgen-cli, the version Cargo.lock pins --------------------------------------------
+want=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/"/, "", $3); print $3; exit}' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" != "$want" ]; then
+  log "installing wasm-bindgen-cli $want (found: ${have:-none})"
+  # --debug: installs in about a minute instead of eight, and runs fast enough for our wasm.
+  # No --locked: its lock file asks for crate versions newer than some registries serve.
+  CARGO_PROFILE_DEV_DEBUG=0 cargo install wasm-bindgen-cli --version "$want" --debug --force
+else
+  log "wasm-bindgen-cli $want present"
+fi
+
+# --- npm packages for the browser tests and wasm-opt ------------------------------------------
+if [ ! -x end2end/node_modules/.bin/playwright ] || [ ! -x end2end/node_modules/.bin/wasm-opt ] ||
+   [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+  log "installing npm packages in end2end/"
+  (cd end2end && npm ci --no-audit --no-fund)
+else
+  log "npm packages present"
+fi
+log "done"

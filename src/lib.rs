@@ -1,0 +1,154 @@
+//! Wiring of the console's server: state, router, middleware, background tasks. The command
+//! line (`main.rs`) and the integration tests both build the server through here.
+
+use app::server::{clock::Clock, db, guard, password_hash::PasswordHasher, store, AppState, Config};
+use axum::{
+    extract::State,
+    http::{header, HeaderValue, StatusCode},
+    middleware,
+    response::IntoResponse,
+    routing::get,
+    Json, Router,
+};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use tower_http::{limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer};
+use tower_sessions::{cookie::SameSite, session_store::ExpiredDeletion, Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+
+/// Largest request body accepted (forms and server-function arguments are small).
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Everything `serve` needs that is not a flag of the HTTP server itself.
+pub struct Console {
+    pub state: AppState,
+    pub sessions: SqliteStore,
+}
+
+impl Console {
+    /// Opens the data directory and database, runs migrations, prepares sessions and hashing.
+    pub async fn open(
+        data_dir: &Path,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        leptos_options: LeptosOptions,
+    ) -> anyhow::Result<Console> {
+        let pool = db::open(data_dir).await?;
+        let sessions = SqliteStore::new(pool.clone());
+        sessions.migrate().await?;
+        // Generated once, on the very first start; later starts read it back.
+        let installation_id = store::environment::installation_id(&pool, clock.unix()).await?;
+        tracing::info!(%installation_id, data_dir = %data_dir.display(), "database ready");
+        // Two hashes at a time: the machine has two cores, and each takes 19 MiB.
+        let hasher = PasswordHasher::new(2).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let state = AppState { pool, clock, hasher, config: Arc::new(config), leptos_options };
+        Ok(Console { state, sessions })
+    }
+
+    /// The full HTTP surface: pages, server functions, static files, `/healthz`.
+    pub fn router(&self) -> Router {
+        let state = self.state.clone();
+        let routes = generate_route_list(app::App);
+        let context = {
+            let state = state.clone();
+            move || provide_context(state.clone())
+        };
+        let shell = {
+            let options = state.leptos_options.clone();
+            move || app::shell(options.clone())
+        };
+        let server_fns = {
+            let context = context.clone();
+            move |req: axum::extract::Request| leptos_axum::handle_server_fns_with_context(context.clone(), req)
+        };
+
+        let config = &state.config;
+        let cookie_name = if config.secure_cookies { "__Host-byoc_session" } else { "byoc_session" };
+        let sessions = SessionManagerLayer::new(self.sessions.clone())
+            .with_name(cookie_name)
+            .with_secure(config.secure_cookies)
+            .with_http_only(true)
+            .with_same_site(SameSite::Strict)
+            .with_path("/")
+            .with_expiry(Expiry::OnInactivity(time::Duration::minutes(config.session_idle_minutes)));
+
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
+            .leptos_routes_with_context(&state, routes, context.clone(), shell)
+            .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
+            .layer(middleware::from_fn_with_state(state.clone(), guard::pages_need_session))
+            .layer(middleware::from_fn(guard::reject_cross_site))
+            .layer(sessions)
+            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_FRAME_OPTIONS,
+                HeaderValue::from_static("DENY"),
+            ))
+            .layer(TraceLayer::new_for_http())
+            .with_state(state)
+    }
+
+    /// Deletes expired sessions every few minutes, for as long as the server runs.
+    pub fn spawn_session_sweeper(&self) -> tokio::task::JoinHandle<()> {
+        let store = self.sessions.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(300));
+            loop {
+                every.tick().await;
+                if let Err(error) = store.delete_expired().await {
+                    tracing::warn!(%error, "could not delete expired sessions");
+                }
+            }
+        })
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let sweeper = self.spawn_session_sweeper();
+        let router = self.router();
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        sweeper.abort();
+        self.state.pool.close().await;
+        Ok(())
+    }
+}
+
+/// `GET /healthz`: 200 when the database answers, 503 when it does not.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let database_ok = sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&state.pool).await.is_ok();
+    let body = serde_json::json!({
+        "status": if database_ok { "ok" } else { "unavailable" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "database": if database_ok { "reachable" } else { "unreachable" },
+    });
+    let status = if database_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body))
+}
+
+/// The Leptos site settings: where the WASM, JS and CSS are (`scripts/build.sh` writes them to
+/// `target/site`, or `LEPTOS_SITE_ROOT`) and the address to listen on.
+pub fn leptos_options(site_addr: SocketAddr) -> LeptosOptions {
+    let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
+    LeptosOptions::builder()
+        .output_name("byoc-console")
+        .site_root(site_root)
+        .site_pkg_dir("pkg")
+        .site_addr(site_addr)
+        .build()
+}
