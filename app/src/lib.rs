@@ -18,4 +18,8 @@ pub use app::{shell, App};
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(App);
+    // A flag the browser tests wait for: after it, every handler on the page is live.
+    if let Some(window) = web_sys::window() {
+        let _ = js_sys::Reflect::set(&window, &"__BYOC_HYDRATED__".into(), &true.into());
+    }
 }

@@ -48,6 +48,10 @@ pub fn status_of(error: &AppError) -> StatusCode {
 
 /// Runs a server function's body and turns its error into the client's error, setting the
 /// response status to match. Every `#[server]` function goes through here.
+///
+/// A plain form post (JavaScript off; it accepts `text/html`) is answered with a redirect back
+/// to the form, the error encoded in the URL by leptos; a status here would replace that
+/// redirect, so it is set only for calls from the WASM and from scripts.
 pub async fn respond<T>(
     body: impl std::future::Future<Output = Result<T, ServerError>>,
 ) -> Result<T, AppError> {
@@ -56,9 +60,20 @@ pub async fn respond<T>(
         Err(error) => {
             let app_error = error.into_app_error();
             if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(status_of(&app_error));
+                if !is_plain_form_post() {
+                    response.set_status(status_of(&app_error));
+                }
             }
             Err(app_error)
         }
     }
+}
+
+fn is_plain_form_post() -> bool {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            let accept = parts.headers.get(http::header::ACCEPT)?.to_str().ok()?;
+            Some(accept.contains("text/html"))
+        })
+        .unwrap_or(false)
 }

@@ -1,0 +1,49 @@
+// Browser tests against a console built by scripts/build.sh --debug and started here on a
+// fresh data directory. Debian's Chromium: Playwright's own browser download cannot work on
+// machines without access to its servers.
+import { defineConfig } from "@playwright/test";
+
+const port = Number(process.env.E2E_PORT ?? 18080);
+export const baseURL = `http://127.0.0.1:${port}`;
+const dataDir = process.env.E2E_DATA_DIR ?? "../target/e2e-data";
+const server = process.env.E2E_SERVER_BIN ?? "../target/debug/byoc-console";
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [["list"]],
+  outputDir: "test-results",
+  use: {
+    baseURL,
+    trace: "retain-on-failure",
+    screenshot: "only-on-failure",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    },
+  },
+  webServer: {
+    // A fresh data directory for every run; the site (WASM, CSS) comes from ../target/site.
+    command: `rm -rf ${dataDir} && ${server} serve --listen 127.0.0.1:${port} --data-dir ${dataDir}`,
+    cwd: __dirname,
+    env: { LEPTOS_SITE_ROOT: "../target/site", RUST_LOG: "warn" },
+    url: `${baseURL}/healthz`,
+    timeout: 60_000,
+    reuseExistingServer: false,
+    stdout: "pipe",
+    stderr: "pipe",
+  },
+});

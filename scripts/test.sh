@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every test: unit and integration tests (cargo), then the browser tests (Playwright in
+# Debian's Chromium) against a freshly built console. Installs what is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh --debug
+echo "[test] cargo test --workspace"
+cargo test --workspace
+echo "[test] browser tests"
+(cd end2end && npx playwright test)
