@@ -1,7 +1,9 @@
 //! Wiring of the console's server: state, router, middleware, background tasks. The command
 //! line (`main.rs`) and the integration tests both build the server through here.
 
-use app::server::{clock::Clock, db, guard, password_hash::PasswordHasher, store, AppState, Config};
+use app::server::{
+    clock::Clock, db, guard, password_hash::PasswordHasher, store, AppState, Config,
+};
 use axum::{
     extract::State,
     http::{header, HeaderValue, StatusCode},
@@ -13,8 +15,12 @@ use axum::{
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
-use tower_http::{limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer};
-use tower_sessions::{cookie::SameSite, session_store::ExpiredDeletion, Expiry, SessionManagerLayer};
+use tower_http::{
+    limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer,
+};
+use tower_sessions::{
+    cookie::SameSite, session_store::ExpiredDeletion, Expiry, SessionManagerLayer,
+};
 use tower_sessions_sqlx_store::SqliteStore;
 
 /// Largest request body accepted (forms and server-function arguments are small).
@@ -42,7 +48,13 @@ impl Console {
         tracing::info!(%installation_id, data_dir = %data_dir.display(), "database ready");
         // Two hashes at a time: the machine has two cores, and each takes 19 MiB.
         let hasher = PasswordHasher::new(2).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let state = AppState { pool, clock, hasher, config: Arc::new(config), leptos_options };
+        let state = AppState {
+            pool,
+            clock,
+            hasher,
+            config: Arc::new(config),
+            leptos_options,
+        };
         Ok(Console { state, sessions })
     }
 
@@ -60,25 +72,39 @@ impl Console {
         };
         let server_fns = {
             let context = context.clone();
-            move |req: axum::extract::Request| leptos_axum::handle_server_fns_with_context(context.clone(), req)
+            move |req: axum::extract::Request| {
+                leptos_axum::handle_server_fns_with_context(context.clone(), req)
+            }
         };
 
         let config = &state.config;
-        let cookie_name = if config.secure_cookies { "__Host-byoc_session" } else { "byoc_session" };
+        let cookie_name = if config.secure_cookies {
+            "__Host-byoc_session"
+        } else {
+            "byoc_session"
+        };
         let sessions = SessionManagerLayer::new(self.sessions.clone())
             .with_name(cookie_name)
             .with_secure(config.secure_cookies)
             .with_http_only(true)
             .with_same_site(SameSite::Strict)
             .with_path("/")
-            .with_expiry(Expiry::OnInactivity(time::Duration::minutes(config.session_idle_minutes)));
+            .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+                config.session_idle_minutes,
+            )));
 
         Router::new()
             .route("/healthz", get(healthz))
             .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
             .leptos_routes_with_context(&state, routes, context.clone(), shell)
-            .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
-            .layer(middleware::from_fn_with_state(state.clone(), guard::pages_need_session))
+            .fallback(leptos_axum::file_and_error_handler_with_context::<
+                AppState,
+                _,
+            >(context, app::shell))
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                guard::pages_need_session,
+            ))
             .layer(middleware::from_fn(guard::reject_cross_site))
             .layer(sessions)
             .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -120,9 +146,12 @@ impl Console {
     ) -> anyhow::Result<()> {
         let sweeper = self.spawn_session_sweeper();
         let router = self.router();
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
         sweeper.abort();
         self.state.pool.close().await;
         Ok(())
@@ -131,13 +160,20 @@ impl Console {
 
 /// `GET /healthz`: 200 when the database answers, 503 when it does not.
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    let database_ok = sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&state.pool).await.is_ok();
+    let database_ok = sqlx::query_scalar::<_, i64>("SELECT 1")
+        .fetch_one(&state.pool)
+        .await
+        .is_ok();
     let body = serde_json::json!({
         "status": if database_ok { "ok" } else { "unavailable" },
         "version": env!("CARGO_PKG_VERSION"),
         "database": if database_ok { "reachable" } else { "unreachable" },
     });
-    let status = if database_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if database_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }
 

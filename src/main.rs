@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 #[derive(Parser)]
-#[command(name = "byoc-console", version, about = "Self-hosted BYOC environment console for managed Kafka")]
+#[command(
+    name = "byoc-console",
+    version,
+    about = "Self-hosted BYOC environment console for managed Kafka"
+)]
 struct Cli {
     /// Log format on stdout.
     #[arg(long, global = true, env = "BYOC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -55,7 +59,10 @@ struct ServeArgs {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -90,11 +97,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         session_idle_minutes: args.session_idle_minutes,
         ..Config::default()
     };
-    let console = Console::open(&args.data_dir, config, Arc::new(SystemClock), leptos_options(args.listen)).await?;
+    let console = Console::open(
+        &args.data_dir,
+        config,
+        Arc::new(SystemClock),
+        leptos_options(args.listen),
+    )
+    .await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let scheme = if args.secure_cookies { "https (behind TLS)" } else { "http" };
+    let scheme = if args.secure_cookies {
+        "https (behind TLS)"
+    } else {
+        "http"
+    };
     tracing::info!(address = %args.listen, cookies = scheme, "console listening");
     println!("BYOC console listening on http://{}", args.listen);
     console.serve(listener, shutdown_signal()).await
@@ -118,7 +135,8 @@ async fn shutdown_signal() {
 
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::{fmt, EnvFilter};
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stdout);
     match format {
         LogFormat::Text => builder.init(),

@@ -38,11 +38,28 @@ async fn setup_creates_one_admin_and_then_is_gone() {
     let client = app.client();
     let response = app.setup(&client).await;
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["location"].to_str().unwrap().starts_with("/login?setup=done"));
-    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE role = 'admin'").await, 1);
-    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'setup' AND outcome = 'success'").await, 1);
-    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&app.pool).await.unwrap();
-    assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+    assert!(response.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/login?setup=done"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'setup' AND outcome = 'success'")
+            .await,
+        1
+    );
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
 
     // The setup page is gone for good.
     let page = client.get(app.url("/setup")).send().await.unwrap();
@@ -64,9 +81,15 @@ async fn setup_creates_one_admin_and_then_is_gone() {
         )
         .await;
     assert_eq!(again.status(), 409);
-    assert!(error_body(again).await.to_string().contains("already set up"));
+    assert!(error_body(again)
+        .await
+        .to_string()
+        .contains("already set up"));
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
-    let name: String = sqlx::query_scalar("SELECT display_name FROM environment").fetch_one(&app.pool).await.unwrap();
+    let name: String = sqlx::query_scalar("SELECT display_name FROM environment")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(name, "Production");
 }
 
@@ -96,8 +119,15 @@ async fn concurrent_setups_give_exactly_one_administrator() {
         }
     });
     let statuses = futures::future::join_all(attempts).await;
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 200 || *s == 409), "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
     assert_eq!(app.count("SELECT COUNT(*) FROM environment").await, 1);
 }
@@ -118,7 +148,12 @@ async fn setup_rejects_bad_input_by_field_and_changes_nothing() {
         ("username", "1x", "username", "3 to 32"),
         ("password", "short", "password", "at least 12"),
         ("password", "password1234", "password", "most common"),
-        ("password_confirm", "Quiet-Harbor-Lamp-43", "password_confirm", "do not match"),
+        (
+            "password_confirm",
+            "Quiet-Harbor-Lamp-43",
+            "password_confirm",
+            "do not match",
+        ),
         ("environment_name", "   ", "environment_name", "required"),
         ("cloud_provider", "ibm", "cloud_provider", "cloud providers"),
         ("region", "cn-hangzhou", "region", "Amazon Web Services"),
@@ -162,7 +197,10 @@ async fn login_right_wrong_and_unknown() {
     assert_eq!(unknown.status(), 422);
     // The same answer whether the name exists or not.
     assert_eq!(wrong_body, error_body(unknown).await);
-    assert_eq!(wrong_body["Invalid"]["message"], "Wrong user name or password.");
+    assert_eq!(
+        wrong_body["Invalid"]["message"],
+        "Wrong user name or password."
+    );
 
     // Still signed out.
     let session = client.post(app.url("/api/session")).send().await.unwrap();
@@ -170,13 +208,31 @@ async fn login_right_wrong_and_unknown() {
 
     let right = app.login(&client, "  Admin ", ADMIN_PASSWORD).await;
     assert_eq!(right.status(), 200);
-    let info: serde_json::Value = client.post(app.url("/api/session")).send().await.unwrap().json().await.unwrap();
+    let info: serde_json::Value = client
+        .post(app.url("/api/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(info["username"], "admin");
     assert_eq!(info["role"], "admin");
     assert_eq!(info["environment_name"], "Production");
-    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action='login' AND outcome='failure'").await, 2);
-    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action='login' AND outcome='success'").await, 1);
-    let last_login: Option<i64> = sqlx::query_scalar("SELECT last_login_at FROM users").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action='login' AND outcome='failure'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action='login' AND outcome='success'")
+            .await,
+        1
+    );
+    let last_login: Option<i64> = sqlx::query_scalar("SELECT last_login_at FROM users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(last_login, Some(app.clock.unix()));
 
     // Signed in, the login page leads to the overview.
@@ -184,14 +240,18 @@ async fn login_right_wrong_and_unknown() {
     assert_eq!(page.headers()["location"], "/");
 }
 
-
 #[tokio::test]
 async fn failed_logins_are_throttled_per_user_and_per_address() {
     let app = spawn_app().await;
     let client = app.client();
     app.setup(&client).await;
     for _ in 0..5 {
-        assert_eq!(app.login(&client, ADMIN, "Not-The-Password-1").await.status(), 422);
+        assert_eq!(
+            app.login(&client, ADMIN, "Not-The-Password-1")
+                .await
+                .status(),
+            422
+        );
     }
     // The sixth attempt is refused, even with the right password, and says when to retry.
     let refused = app.login(&client, ADMIN, ADMIN_PASSWORD).await;
@@ -199,14 +259,26 @@ async fn failed_logins_are_throttled_per_user_and_per_address() {
     let body = error_body(refused).await;
     let message = body["TooManyAttempts"]["message"].as_str().unwrap();
     assert!(message.contains("Try again in 15 minutes"), "{message}");
-    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action='login' AND outcome='refused'").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action='login' AND outcome='refused'")
+            .await,
+        1
+    );
 
     // The address is locked too, for any user name.
-    assert_eq!(app.login(&client, "someone", "Whatever-Password-1").await.status(), 429);
+    assert_eq!(
+        app.login(&client, "someone", "Whatever-Password-1")
+            .await
+            .status(),
+        429
+    );
 
     // After the window the right password works again.
     app.clock.advance(time::Duration::minutes(15));
-    assert_eq!(app.login(&client, ADMIN, ADMIN_PASSWORD).await.status(), 200);
+    assert_eq!(
+        app.login(&client, ADMIN, ADMIN_PASSWORD).await.status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -219,7 +291,11 @@ async fn session_id_is_cycled_at_login_and_the_old_one_is_dead() {
     assert_ne!(first, second);
     // A client holding only the old id is not signed in; the new id is.
     let bare = reqwest::Client::new();
-    let ask = |cookie: String| bare.post(app.url("/api/session")).header("cookie", cookie).send();
+    let ask = |cookie: String| {
+        bare.post(app.url("/api/session"))
+            .header("cookie", cookie)
+            .send()
+    };
     assert_eq!(ask(first).await.unwrap().status(), 401);
     assert_eq!(ask(second).await.unwrap().status(), 200);
 }
@@ -239,13 +315,26 @@ fn session_cookie(response: &reqwest::Response) -> String {
 
 #[tokio::test]
 async fn session_cookie_attributes() {
-    let app = spawn_app_with(app::server::Config { secure_cookies: true, ..Default::default() }).await;
+    let app = spawn_app_with(app::server::Config {
+        secure_cookies: true,
+        ..Default::default()
+    })
+    .await;
     let client = app.client();
     app.setup(&client).await;
     let response = app.login(&client, ADMIN, ADMIN_PASSWORD).await;
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(cookie.starts_with("__Host-byoc_session="), "{cookie}");
-    for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/", "Max-Age=1800"] {
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Secure",
+        "Path=/",
+        "Max-Age=1800",
+    ] {
         assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
     }
     assert!(!cookie.contains("Domain"), "{cookie}");
@@ -260,8 +349,20 @@ async fn logout_deletes_the_session_on_the_server() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["location"], "/login");
     assert_eq!(app.count("SELECT COUNT(*) FROM tower_sessions").await, 0);
-    assert_eq!(client.post(app.url("/api/session")).send().await.unwrap().status(), 401);
-    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action='logout'").await, 1);
+    assert_eq!(
+        client
+            .post(app.url("/api/session"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action='logout'")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -269,7 +370,15 @@ async fn protected_pages_and_functions_need_a_session() {
     let app = spawn_app().await;
     let client = app.client();
     app.setup(&client).await;
-    for path in ["/", "/instances", "/license", "/usage", "/users", "/audit", "/nowhere"] {
+    for path in [
+        "/",
+        "/instances",
+        "/license",
+        "/usage",
+        "/users",
+        "/audit",
+        "/nowhere",
+    ] {
         let response = client.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 303, "{path}");
         assert_eq!(response.headers()["location"], "/login", "{path}");
@@ -277,14 +386,23 @@ async fn protected_pages_and_functions_need_a_session() {
     for endpoint in ["/api/session", "/api/overview"] {
         let response = client.post(app.url(endpoint)).send().await.unwrap();
         assert_eq!(response.status(), 401, "{endpoint}");
-        assert_eq!(error_body(response).await, serde_json::json!("Unauthenticated"));
+        assert_eq!(
+            error_body(response).await,
+            serde_json::json!("Unauthenticated")
+        );
     }
     // Signed in, the same pages render.
-    assert_eq!(app.login(&client, ADMIN, ADMIN_PASSWORD).await.status(), 200);
+    assert_eq!(
+        app.login(&client, ADMIN, ADMIN_PASSWORD).await.status(),
+        200
+    );
     let overview = client.get(app.url("/")).send().await.unwrap();
     assert_eq!(overview.status(), 200);
     let html = overview.text().await.unwrap();
-    assert!(html.contains("Installation ID") && html.contains("Production"), "{html}");
+    assert!(
+        html.contains("Installation ID") && html.contains("Production"),
+        "{html}"
+    );
     let missing = client.get(app.url("/nowhere")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
     assert!(missing.text().await.unwrap().contains("Page not found"));
@@ -294,10 +412,27 @@ async fn protected_pages_and_functions_need_a_session() {
 async fn sessions_end_at_the_absolute_limit() {
     let app = spawn_app().await;
     let client = app.admin_client().await;
-    app.clock.advance(time::Duration::hours(12) - time::Duration::seconds(1));
-    assert_eq!(client.post(app.url("/api/session")).send().await.unwrap().status(), 200);
+    app.clock
+        .advance(time::Duration::hours(12) - time::Duration::seconds(1));
+    assert_eq!(
+        client
+            .post(app.url("/api/session"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     app.clock.advance(time::Duration::seconds(1));
-    assert_eq!(client.post(app.url("/api/session")).send().await.unwrap().status(), 401);
+    assert_eq!(
+        client
+            .post(app.url("/api/session"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 }
 
 #[tokio::test]
@@ -328,7 +463,10 @@ async fn cross_origin_posts_are_refused_and_change_nothing() {
         .await
         .unwrap();
     assert_eq!(by_fetch_site.status(), 403);
-    assert!(error_body(by_fetch_site).await.to_string().contains("another site"));
+    assert!(error_body(by_fetch_site)
+        .await
+        .to_string()
+        .contains("another site"));
     assert_eq!(app.count("SELECT COUNT(*) FROM environment").await, 0);
     // The same request from the console's own origin goes through.
     let own = client

@@ -10,13 +10,25 @@ async fn data_dir_is_created_owner_only_and_database_uses_wal_full_sync() {
     let pool = db::open(&dir).await.unwrap();
     let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
-    let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&pool).await.unwrap();
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(journal, "wal");
-    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&pool).await.unwrap();
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(synchronous, 2, "FULL");
-    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&pool).await.unwrap();
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(foreign_keys, 1);
-    let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&pool).await.unwrap();
+    let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(busy, 5000);
 }
 
@@ -24,10 +36,14 @@ async fn data_dir_is_created_owner_only_and_database_uses_wal_full_sync() {
 async fn installation_id_is_generated_once() {
     let tmp = tempfile::tempdir().unwrap();
     let pool = db::open(tmp.path()).await.unwrap();
-    let first = app::server::store::environment::installation_id(&pool, 1).await.unwrap();
+    let first = app::server::store::environment::installation_id(&pool, 1)
+        .await
+        .unwrap();
     pool.close().await;
     let pool = db::open(tmp.path()).await.unwrap();
-    let again = app::server::store::environment::installation_id(&pool, 2).await.unwrap();
+    let again = app::server::store::environment::installation_id(&pool, 2)
+        .await
+        .unwrap();
     assert_eq!(first, again);
     assert_eq!(first.len(), 36);
 }
@@ -38,7 +54,10 @@ async fn a_file_that_is_not_a_database_is_a_clear_error() {
     std::fs::write(tmp.path().join(db::DATABASE_FILE), vec![b'x'; 4096]).unwrap();
     let error = db::open(tmp.path()).await.unwrap_err();
     assert!(matches!(error, OpenError::NotADatabase { .. }), "{error:?}");
-    assert!(error.to_string().contains("is not a SQLite database"), "{error}");
+    assert!(
+        error.to_string().contains("is not a SQLite database"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -49,5 +68,10 @@ async fn an_unwritable_data_dir_is_a_clear_error() {
     std::fs::write(&blocked, b"").unwrap();
     let error = db::open(&blocked.join("sub")).await.unwrap_err();
     assert!(matches!(error, OpenError::CreateDir { .. }), "{error:?}");
-    assert!(error.to_string().contains("cannot create the data directory"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("cannot create the data directory"),
+        "{error}"
+    );
 }

@@ -28,23 +28,44 @@ impl Drop for TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(Config { secure_cookies: false, ..Config::default() }).await
+    spawn_app_with(Config {
+        secure_cookies: false,
+        ..Config::default()
+    })
+    .await
 }
 
 pub async fn spawn_app_with(config: Config) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = ManualClock::new(time::macros::datetime!(2026-11-22 12:00 UTC));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let console = Console::open(&dir.path().join("data"), config, Arc::new(clock.clone()), leptos_options(addr))
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .expect("console opens");
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let console = Console::open(
+        &dir.path().join("data"),
+        config,
+        Arc::new(clock.clone()),
+        leptos_options(addr),
+    )
+    .await
+    .expect("console opens");
     let pool = console.state.pool.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        let _ = console.serve(listener, async move { let _ = rx.await; }).await;
+        let _ = console
+            .serve(listener, async move {
+                let _ = rx.await;
+            })
+            .await;
     });
-    TestApp { addr, clock, pool, dir, shutdown: Some(tx) }
+    TestApp {
+        addr,
+        clock,
+        pool,
+        dir,
+        shutdown: Some(tx),
+    }
 }
 
 impl TestApp {
@@ -54,11 +75,25 @@ impl TestApp {
 
     /// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
     pub fn client(&self) -> Client {
-        Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("client")
+        Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .expect("client")
     }
 
-    pub async fn post_form(&self, client: &Client, endpoint: &str, form: &[(&str, &str)]) -> Response {
-        client.post(self.url(endpoint)).form(form).send().await.expect("request")
+    pub async fn post_form(
+        &self,
+        client: &Client,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> Response {
+        client
+            .post(self.url(endpoint))
+            .form(form)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn setup(&self, client: &Client) -> Response {
@@ -78,19 +113,30 @@ impl TestApp {
     }
 
     pub async fn login(&self, client: &Client, username: &str, password: &str) -> Response {
-        self.post_form(client, "/api/login", &[("username", username), ("password", password)]).await
+        self.post_form(
+            client,
+            "/api/login",
+            &[("username", username), ("password", password)],
+        )
+        .await
     }
 
     /// Setup done and the admin signed in on the returned client.
     pub async fn admin_client(&self) -> Client {
         let client = self.client();
         assert_eq!(self.setup(&client).await.status(), 200);
-        assert_eq!(self.login(&client, ADMIN, ADMIN_PASSWORD).await.status(), 200);
+        assert_eq!(
+            self.login(&client, ADMIN, ADMIN_PASSWORD).await.status(),
+            200
+        );
         client
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql).fetch_one(&self.pool).await.expect("count query")
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .expect("count query")
     }
 }
 

@@ -29,7 +29,14 @@ pub async fn setup(
     respond(async move {
         let state = auth::state()?;
         let addr = auth::request_addr().await;
-        let form = setup::SetupForm { username, password, password_confirm, environment_name, cloud_provider, region };
+        let form = setup::SetupForm {
+            username,
+            password,
+            password_confirm,
+            environment_name,
+            cloud_provider,
+            region,
+        };
         let admin = setup::complete(&state, &addr, form).await?;
         leptos_axum::redirect(&format!("/login?setup=done&username={admin}"));
         Ok(())
@@ -75,7 +82,11 @@ pub async fn current_session() -> Result<SessionInfo, AppError> {
             .await?
             .map(|e| e.display_name)
             .unwrap_or_default();
-        Ok(SessionInfo { role: user.role(), username: user.username, environment_name })
+        Ok(SessionInfo {
+            role: user.role(),
+            username: user.username,
+            environment_name,
+        })
     })
     .await
 }

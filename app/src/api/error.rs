@@ -3,8 +3,8 @@
 //! names when it names one. Internals never travel: `Internal` carries only a reference that
 //! matches the server's log line.
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError, ServerFnError};
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {

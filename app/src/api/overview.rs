@@ -37,14 +37,21 @@ pub async fn overview() -> Result<OverviewData, AppError> {
         let env = store::environment::get(&state.pool)
             .await?
             .ok_or_else(|| ServerError::Other("signed in before setup".into()))?;
-        let installation_id = store::environment::installation_id(&state.pool, state.clock.unix()).await?;
+        let installation_id =
+            store::environment::installation_id(&state.pool, state.clock.unix()).await?;
         let users_by_role = store::users::count_by_role(&state.pool).await?;
         // The security events are for administrators; others see none here.
         let recent_events = if user.role() == Role::Admin {
             store::audit::recent(&state.pool, 8)
                 .await?
                 .into_iter()
-                .map(|e| AuditLine { at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, detail: e.detail })
+                .map(|e| AuditLine {
+                    at: e.at,
+                    actor: e.actor,
+                    action: e.action,
+                    outcome: e.outcome,
+                    detail: e.detail,
+                })
                 .collect()
         } else {
             Vec::new()

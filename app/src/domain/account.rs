@@ -44,10 +44,9 @@ impl Username {
         if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
             return Err(UsernameError::FirstNotLetter);
         }
-        if let Some(bad) = name
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')))
-        {
+        if let Some(bad) = name.chars().find(|c| {
+            !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        }) {
             return Err(UsernameError::BadCharacter(bad));
         }
         Ok(Username(name))
@@ -114,13 +113,28 @@ mod tests {
 
     #[test]
     fn username_rules() {
-        assert_eq!(Username::parse("ab"), Err(UsernameError::Length { chars: 2 }));
+        assert_eq!(
+            Username::parse("ab"),
+            Err(UsernameError::Length { chars: 2 })
+        );
         assert!(Username::parse("abc").is_ok());
         assert!(Username::parse(&"a".repeat(32)).is_ok());
-        assert_eq!(Username::parse(&"a".repeat(33)), Err(UsernameError::Length { chars: 33 }));
-        assert_eq!(Username::parse("1admin"), Err(UsernameError::FirstNotLetter));
-        assert_eq!(Username::parse("ad min"), Err(UsernameError::BadCharacter(' ')));
-        assert_eq!(Username::parse("adm'in"), Err(UsernameError::BadCharacter('\'')));
+        assert_eq!(
+            Username::parse(&"a".repeat(33)),
+            Err(UsernameError::Length { chars: 33 })
+        );
+        assert_eq!(
+            Username::parse("1admin"),
+            Err(UsernameError::FirstNotLetter)
+        );
+        assert_eq!(
+            Username::parse("ad min"),
+            Err(UsernameError::BadCharacter(' '))
+        );
+        assert_eq!(
+            Username::parse("adm'in"),
+            Err(UsernameError::BadCharacter('\''))
+        );
         assert!(Username::parse("ops.team_1-a").is_ok());
     }
 

@@ -97,11 +97,9 @@ impl fmt::Display for EnvironmentError {
             EnvironmentError::UnknownProvider => {
                 write!(f, "Choose one of the listed cloud providers.")
             }
-            EnvironmentError::UnknownRegion { provider } => write!(
-                f,
-                "Choose a region of {}.",
-                provider_label(provider)
-            ),
+            EnvironmentError::UnknownRegion { provider } => {
+                write!(f, "Choose a region of {}.", provider_label(provider))
+            }
         }
     }
 }
@@ -127,11 +125,11 @@ pub fn parse_location(
     region_id: &str,
 ) -> Result<(&'static CloudProvider, &'static Region), EnvironmentError> {
     let provider = provider(provider_id).ok_or(EnvironmentError::UnknownProvider)?;
-    let region = provider
-        .regions
-        .iter()
-        .find(|r| r.id == region_id)
-        .ok_or(EnvironmentError::UnknownRegion { provider: provider.id })?;
+    let region = provider.regions.iter().find(|r| r.id == region_id).ok_or(
+        EnvironmentError::UnknownRegion {
+            provider: provider.id,
+        },
+    )?;
     Ok((provider, region))
 }
 
@@ -144,8 +142,14 @@ mod tests {
         assert_eq!(parse_name("  Production  ").unwrap(), "Production");
         assert_eq!(parse_name("   "), Err(EnvironmentError::NameEmpty));
         assert!(parse_name(&"x".repeat(64)).is_ok());
-        assert_eq!(parse_name(&"x".repeat(65)), Err(EnvironmentError::NameTooLong { chars: 65 }));
-        assert_eq!(parse_name("a\u{7}b"), Err(EnvironmentError::NameControlCharacter));
+        assert_eq!(
+            parse_name(&"x".repeat(65)),
+            Err(EnvironmentError::NameTooLong { chars: 65 })
+        );
+        assert_eq!(
+            parse_name("a\u{7}b"),
+            Err(EnvironmentError::NameControlCharacter)
+        );
     }
 
     #[test]
@@ -156,7 +160,10 @@ mod tests {
             parse_location("aws", "cn-hangzhou"),
             Err(EnvironmentError::UnknownRegion { provider: "aws" })
         ));
-        assert!(matches!(parse_location("ibm", "x"), Err(EnvironmentError::UnknownProvider)));
+        assert!(matches!(
+            parse_location("ibm", "x"),
+            Err(EnvironmentError::UnknownProvider)
+        ));
     }
 
     #[test]

@@ -64,17 +64,26 @@ mod tests {
 
     #[test]
     fn length_boundaries() {
-        assert_eq!(check_length(&"a".repeat(11)), Err(PasswordError::TooShort { chars: 11 }));
+        assert_eq!(
+            check_length(&"a".repeat(11)),
+            Err(PasswordError::TooShort { chars: 11 })
+        );
         assert_eq!(check_length(&"a".repeat(12)), Ok(()));
         assert_eq!(check_length(&"a".repeat(128)), Ok(()));
-        assert_eq!(check_length(&"a".repeat(129)), Err(PasswordError::TooLong { chars: 129 }));
+        assert_eq!(
+            check_length(&"a".repeat(129)),
+            Err(PasswordError::TooLong { chars: 129 })
+        );
     }
 
     #[test]
     fn length_counts_characters_not_bytes() {
         // 12 characters, 36 bytes: long enough.
         assert_eq!(check_length(&"€".repeat(12)), Ok(()));
-        assert_eq!(check_length(&"€".repeat(11)), Err(PasswordError::TooShort { chars: 11 }));
+        assert_eq!(
+            check_length(&"€".repeat(11)),
+            Err(PasswordError::TooShort { chars: 11 })
+        );
     }
 
     #[test]

@@ -52,7 +52,10 @@ mod tests {
         let four: Vec<i64> = (0..4).map(|i| NOW - 100 + i).collect();
         assert_eq!(check(&four, NOW), Throttle::Allowed);
         let five: Vec<i64> = (0..5).map(|i| NOW - 100 + i).collect();
-        assert_eq!(check(&five, NOW), Throttle::LockedUntil(NOW - 100 + WINDOW_SECS));
+        assert_eq!(
+            check(&five, NOW),
+            Throttle::LockedUntil(NOW - 100 + WINDOW_SECS)
+        );
     }
 
     #[test]
@@ -68,7 +71,15 @@ mod tests {
     #[test]
     fn unlock_is_when_the_count_drops_below_the_limit() {
         // Seven failures: locked until the third oldest leaves the window.
-        let failures = [NOW - 700, NOW - 600, NOW - 500, NOW - 400, NOW - 300, NOW - 200, NOW - 100];
+        let failures = [
+            NOW - 700,
+            NOW - 600,
+            NOW - 500,
+            NOW - 400,
+            NOW - 300,
+            NOW - 200,
+            NOW - 100,
+        ];
         let until = NOW - 500 + WINDOW_SECS;
         assert_eq!(check(&failures, NOW), Throttle::LockedUntil(until));
         assert_eq!(check(&failures, until - 1), Throttle::LockedUntil(until));
@@ -77,8 +88,17 @@ mod tests {
 
     #[test]
     fn stricter_takes_the_later_lock() {
-        assert_eq!(stricter(Throttle::Allowed, Throttle::Allowed), Throttle::Allowed);
-        assert_eq!(stricter(Throttle::LockedUntil(5), Throttle::Allowed), Throttle::LockedUntil(5));
-        assert_eq!(stricter(Throttle::LockedUntil(5), Throttle::LockedUntil(9)), Throttle::LockedUntil(9));
+        assert_eq!(
+            stricter(Throttle::Allowed, Throttle::Allowed),
+            Throttle::Allowed
+        );
+        assert_eq!(
+            stricter(Throttle::LockedUntil(5), Throttle::Allowed),
+            Throttle::LockedUntil(5)
+        );
+        assert_eq!(
+            stricter(Throttle::LockedUntil(5), Throttle::LockedUntil(9)),
+            Throttle::LockedUntil(9)
+        );
     }
 }

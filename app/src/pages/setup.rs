@@ -11,7 +11,8 @@ use leptos_meta::Title;
 pub fn SetupPage() -> impl IntoView {
     let action = ServerAction::<Setup>::new();
     let result = action.value();
-    let error_for = move |field: &'static str| Signal::derive(move || field_error(&result.get(), field));
+    let error_for =
+        move |field: &'static str| Signal::derive(move || field_error(&result.get(), field));
 
     // Live feedback once hydrated; without the WASM none of it exists and the server decides.
     let (password_value, set_password_value) = signal(String::new());

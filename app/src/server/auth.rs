@@ -19,7 +19,10 @@ const CREDENTIALS_VERSION: &str = "credentials_version";
 const WRONG_CREDENTIALS: &str = "Wrong user name or password.";
 
 /// The signed-in user of `session`, or `None` (ending the session if it is no longer valid).
-pub async fn session_user(state: &AppState, session: &Session) -> Result<Option<UserRow>, ServerError> {
+pub async fn session_user(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<UserRow>, ServerError> {
     let Some(user_id) = session.get::<i64>(USER_ID).await? else {
         return Ok(None);
     };
@@ -28,7 +31,11 @@ pub async fn session_user(state: &AppState, session: &Session) -> Result<Option<
     let too_old = state.clock.unix() - signed_in_at >= state.config.session_absolute_hours * 3600;
     let user = store::users::by_id(&state.pool, user_id).await?;
     match user {
-        Some(user) if !too_old && user.disabled_at.is_none() && user.credentials_version == version => Ok(Some(user)),
+        Some(user)
+            if !too_old && user.disabled_at.is_none() && user.credentials_version == version =>
+        {
+            Ok(Some(user))
+        }
         _ => {
             session.flush().await?;
             Ok(None)
@@ -52,13 +59,16 @@ pub async fn request_addr() -> String {
 }
 
 pub fn state() -> Result<AppState, ServerError> {
-    leptos::prelude::use_context::<AppState>().ok_or_else(|| ServerError::Other("application state missing".into()))
+    leptos::prelude::use_context::<AppState>()
+        .ok_or_else(|| ServerError::Other("application state missing".into()))
 }
 
 /// The signed-in user with at least `role`: 401 without a session, 403 with too small a role.
 pub async fn require(state: &AppState, role: Role) -> Result<UserRow, ServerError> {
     let session = request_session().await?;
-    let user = session_user(state, &session).await?.ok_or(AppError::Unauthenticated)?;
+    let user = session_user(state, &session)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     if !user.role().allows(role) {
         return Err(AppError::Forbidden(format!(
             "This needs the {role} role; you are signed in as {} ({}).",
@@ -89,14 +99,28 @@ pub async fn login(
         // Bounds the hashing work; no password this long can have been set.
         return Err(AppError::invalid("password", WRONG_CREDENTIALS).into());
     }
-    let actor = Actor { name: username.clone(), addr: client_addr.to_string() };
+    let actor = Actor {
+        name: username.clone(),
+        addr: client_addr.to_string(),
+    };
     let now = state.clock.unix();
     let since = now - throttle::WINDOW_SECS;
     let by_user = store::audit::login_failures_for_user(&state.pool, &username, since).await?;
     let by_addr = store::audit::login_failures_from(&state.pool, client_addr, since).await?;
-    let verdict = throttle::stricter(throttle::check(&by_user, now), throttle::check(&by_addr, now));
+    let verdict = throttle::stricter(
+        throttle::check(&by_user, now),
+        throttle::check(&by_addr, now),
+    );
     if let throttle::Throttle::LockedUntil(until) = verdict {
-        audit::record(state, &actor, "login", None, Outcome::Refused, Some("throttled")).await?;
+        audit::record(
+            state,
+            &actor,
+            "login",
+            None,
+            Outcome::Refused,
+            Some("throttled"),
+        )
+        .await?;
         return Err(AppError::TooManyAttempts {
             message: format!(
                 "Too many failed sign-ins. Try again in {} (at {} UTC).",
@@ -112,34 +136,64 @@ pub async fn login(
     // Unknown names verify against a dummy hash: same work, same time as a wrong password.
     let verified = state
         .hasher
-        .verify(password_input, user.as_ref().map(|u| u.password_hash.clone()))
+        .verify(
+            password_input,
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
         .await?;
     let user = match user {
         Some(user) if verified => user,
         _ => {
-            audit::record(state, &actor, "login", None, Outcome::Failure, Some("wrong user name or password")).await?;
+            audit::record(
+                state,
+                &actor,
+                "login",
+                None,
+                Outcome::Failure,
+                Some("wrong user name or password"),
+            )
+            .await?;
             return Err(AppError::invalid("password", WRONG_CREDENTIALS).into());
         }
     };
     if user.disabled_at.is_some() {
-        audit::record(state, &actor, "login", None, Outcome::Refused, Some("account disabled")).await?;
-        return Err(AppError::Forbidden("This account is disabled; ask an administrator.".into()).into());
+        audit::record(
+            state,
+            &actor,
+            "login",
+            None,
+            Outcome::Refused,
+            Some("account disabled"),
+        )
+        .await?;
+        return Err(
+            AppError::Forbidden("This account is disabled; ask an administrator.".into()).into(),
+        );
     }
 
     // A new id at every sign-in: a session id planted before sign-in is worthless after it.
     session.cycle_id().await?;
     session.insert(USER_ID, user.id).await?;
     session.insert(SIGNED_IN_AT, now).await?;
-    session.insert(CREDENTIALS_VERSION, user.credentials_version).await?;
+    session
+        .insert(CREDENTIALS_VERSION, user.credentials_version)
+        .await?;
     store::users::record_login(&state.pool, user.id, now).await?;
     audit::record(state, &actor, "login", None, Outcome::Success, None).await?;
     Ok(user)
 }
 
 /// Signs out: the session is deleted from the store, not just forgotten by the browser.
-pub async fn logout(state: &AppState, session: &Session, client_addr: &str) -> Result<(), ServerError> {
+pub async fn logout(
+    state: &AppState,
+    session: &Session,
+    client_addr: &str,
+) -> Result<(), ServerError> {
     if let Some(user) = session_user(state, session).await? {
-        let actor = Actor { name: user.username, addr: client_addr.to_string() };
+        let actor = Actor {
+            name: user.username,
+            addr: client_addr.to_string(),
+        };
         audit::record(state, &actor, "logout", None, Outcome::Success, None).await?;
     }
     session.flush().await?;

@@ -10,15 +10,24 @@ pub const DATABASE_FILE: &str = "console.db";
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error("cannot create the data directory {path}: {source}")]
-    CreateDir { path: PathBuf, source: std::io::Error },
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the data directory {path} is not writable: {source}")]
-    NotWritable { path: PathBuf, source: std::io::Error },
+    NotWritable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a SQLite database of this console (or it is damaged): {source}")]
     NotADatabase { path: PathBuf, source: sqlx::Error },
     #[error("cannot open the database {path}: {source}")]
     Open { path: PathBuf, source: sqlx::Error },
     #[error("cannot apply the database migrations to {path}: {source}")]
-    Migrate { path: PathBuf, source: sqlx::migrate::MigrateError },
+    Migrate {
+        path: PathBuf,
+        source: sqlx::migrate::MigrateError,
+    },
 }
 
 /// Creates the data directory with owner-only permissions (0700) if it is missing, tightens
@@ -30,14 +39,24 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), OpenError> {
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|source| OpenError::CreateDir { path: dir.into(), source })?;
+            .map_err(|source| OpenError::CreateDir {
+                path: dir.into(),
+                source,
+            })?;
     }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(|source| OpenError::NotWritable { path: dir.into(), source })?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|source| {
+        OpenError::NotWritable {
+            path: dir.into(),
+            source,
+        }
+    })?;
     let probe = dir.join(".write-probe");
     std::fs::write(&probe, b"ok")
         .and_then(|()| std::fs::remove_file(&probe))
-        .map_err(|source| OpenError::NotWritable { path: dir.into(), source })?;
+        .map_err(|source| OpenError::NotWritable {
+            path: dir.into(),
+            source,
+        })?;
     Ok(())
 }
 
@@ -70,7 +89,10 @@ pub async fn open(dir: &Path) -> Result<SqlitePool, OpenError> {
         .await
         .map_err(|source| match source {
             sqlx::migrate::MigrateError::Execute(e) => classify(&path, e),
-            source => OpenError::Migrate { path: path.clone(), source },
+            source => OpenError::Migrate {
+                path: path.clone(),
+                source,
+            },
         })?;
     Ok(pool)
 }
@@ -81,8 +103,14 @@ fn classify(path: &Path, source: sqlx::Error) -> OpenError {
         .map(|e| e.message().contains("not a database") || e.code().as_deref() == Some("26"))
         .unwrap_or(false);
     if not_a_db {
-        OpenError::NotADatabase { path: path.into(), source }
+        OpenError::NotADatabase {
+            path: path.into(),
+            source,
+        }
     } else {
-        OpenError::Open { path: path.into(), source }
+        OpenError::Open {
+            path: path.into(),
+            source,
+        }
     }
 }

@@ -22,7 +22,12 @@ pub async fn reject_cross_site(req: Request, next: Next) -> Response {
             "Refused: this request came from another site. Use the console's own pages.".into(),
         );
         let body = serde_json::to_string(&error).unwrap_or_default();
-        return (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
     }
     next.run(req).await
 }
@@ -45,7 +50,12 @@ fn is_same_origin(headers: &HeaderMap) -> bool {
 /// Pages need a session: before setup every page leads to setup; after it, setup is gone and
 /// every page but sign-in leads to sign-in when no one is signed in. Server functions check
 /// their own access (401/403), static files and `/healthz` are public.
-pub async fn pages_need_session(State(state): State<AppState>, session: Session, req: Request, next: Next) -> Response {
+pub async fn pages_need_session(
+    State(state): State<AppState>,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path();
     let is_page = matches!(*req.method(), Method::GET | Method::HEAD)
         && !path.starts_with("/api/")
@@ -69,7 +79,11 @@ pub async fn pages_need_session(State(state): State<AppState>, session: Session,
     }
 }
 
-async fn page_redirect(state: &AppState, session: &Session, path: &str) -> Result<Option<&'static str>, super::ServerError> {
+async fn page_redirect(
+    state: &AppState,
+    session: &Session,
+    path: &str,
+) -> Result<Option<&'static str>, super::ServerError> {
     if !store::environment::is_set_up(&state.pool).await? {
         return Ok((path != "/setup").then_some("/setup"));
     }
@@ -100,12 +114,31 @@ mod tests {
 
     #[test]
     fn same_origin_rules() {
-        assert!(is_same_origin(&headers(&[("sec-fetch-site", "same-origin")])));
-        assert!(!is_same_origin(&headers(&[("sec-fetch-site", "cross-site"), ("origin", "http://a:1"), ("host", "a:1")])));
-        assert!(!is_same_origin(&headers(&[("sec-fetch-site", "same-site")])));
-        assert!(is_same_origin(&headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")])));
-        assert!(!is_same_origin(&headers(&[("origin", "http://127.0.0.2:8080"), ("host", "127.0.0.1:8080")])));
-        assert!(!is_same_origin(&headers(&[("origin", "null"), ("host", "127.0.0.1:8080")])));
+        assert!(is_same_origin(&headers(&[(
+            "sec-fetch-site",
+            "same-origin"
+        )])));
+        assert!(!is_same_origin(&headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://a:1"),
+            ("host", "a:1")
+        ])));
+        assert!(!is_same_origin(&headers(&[(
+            "sec-fetch-site",
+            "same-site"
+        )])));
+        assert!(is_same_origin(&headers(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080")
+        ])));
+        assert!(!is_same_origin(&headers(&[
+            ("origin", "http://127.0.0.2:8080"),
+            ("host", "127.0.0.1:8080")
+        ])));
+        assert!(!is_same_origin(&headers(&[
+            ("origin", "null"),
+            ("host", "127.0.0.1:8080")
+        ])));
         assert!(is_same_origin(&headers(&[("host", "127.0.0.1:8080")])));
     }
 }

@@ -4,14 +4,17 @@
 
 use super::ServerError;
 use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString},
+    password_hash::{
+        rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
+    },
     Algorithm, Argon2, Params, Version,
 };
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 fn argon2() -> Result<Argon2<'static>, ServerError> {
-    let params = Params::new(19 * 1024, 2, 1, None).map_err(|e| ServerError::Hashing(e.to_string()))?;
+    let params =
+        Params::new(19 * 1024, 2, 1, None).map_err(|e| ServerError::Hashing(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -26,7 +29,9 @@ fn hash_blocking(password: &str) -> Result<String, ServerError> {
 fn verify_blocking(password: &str, phc: &str) -> Result<bool, ServerError> {
     let parsed = PasswordHash::new(phc).map_err(|e| ServerError::Hashing(e.to_string()))?;
     // The parameters come from the stored string, so hashes made with older settings verify.
-    Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    Ok(Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok())
 }
 
 #[derive(Clone)]
@@ -89,21 +94,34 @@ mod tests {
 
     #[test]
     fn common_passwords_are_detected() {
-        for common in ["password1234", "123456789012", "qwertyuiopasdf", "aaaaaaaaaaaa", "iloveyou1234"] {
+        for common in [
+            "password1234",
+            "123456789012",
+            "qwertyuiopasdf",
+            "aaaaaaaaaaaa",
+            "iloveyou1234",
+        ] {
             assert!(is_common_password(common, &[]), "{common}");
         }
     }
 
     #[test]
     fn ordinary_passphrases_pass() {
-        for fine in ["Quiet-Harbor-Lamp-42", "violet tractor summons pickle", "k3#Lm9!qRz2@wX"] {
+        for fine in [
+            "Quiet-Harbor-Lamp-42",
+            "violet tractor summons pickle",
+            "k3#Lm9!qRz2@wX",
+        ] {
             assert!(!is_common_password(fine, &[]), "{fine}");
         }
     }
 
     #[test]
     fn passwords_built_from_context_are_refused() {
-        assert!(is_common_password("productionadmin", &["production", "admin"]));
+        assert!(is_common_password(
+            "productionadmin",
+            &["production", "admin"]
+        ));
     }
 
     #[tokio::test]
@@ -111,8 +129,14 @@ mod tests {
         let hasher = PasswordHasher::new(2).unwrap();
         let phc = hasher.hash("Quiet-Harbor-Lamp-42".into()).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert!(hasher.verify("Quiet-Harbor-Lamp-42".into(), Some(phc.clone())).await.unwrap());
-        assert!(!hasher.verify("Quiet-Harbor-Lamp-43".into(), Some(phc)).await.unwrap());
+        assert!(hasher
+            .verify("Quiet-Harbor-Lamp-42".into(), Some(phc.clone()))
+            .await
+            .unwrap());
+        assert!(!hasher
+            .verify("Quiet-Harbor-Lamp-43".into(), Some(phc))
+            .await
+            .unwrap());
         assert!(!hasher.verify("anything".into(), None).await.unwrap());
     }
 }

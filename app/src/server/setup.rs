@@ -17,16 +17,24 @@ pub struct SetupForm {
 
 /// Validates every field (the first broken rule, in form order, is reported with its field),
 /// then writes environment and administrator in one transaction.
-pub async fn complete(state: &AppState, client_addr: &str, form: SetupForm) -> Result<Username, ServerError> {
+pub async fn complete(
+    state: &AppState,
+    client_addr: &str,
+    form: SetupForm,
+) -> Result<Username, ServerError> {
     let username = Username::parse(&form.username).map_err(|e| AppError::invalid("username", e))?;
     password::check_length(&form.password).map_err(|e| AppError::invalid("password", e))?;
     password::check_confirmation(&form.password, &form.password_confirm)
         .map_err(|e| AppError::invalid("password_confirm", e))?;
-    let name = environment::parse_name(&form.environment_name).map_err(|e| AppError::invalid("environment_name", e))?;
-    let (provider, region) = environment::parse_location(&form.cloud_provider, &form.region).map_err(|e| match e {
-        environment::EnvironmentError::UnknownProvider => AppError::invalid("cloud_provider", e),
-        e => AppError::invalid("region", e),
-    })?;
+    let name = environment::parse_name(&form.environment_name)
+        .map_err(|e| AppError::invalid("environment_name", e))?;
+    let (provider, region) = environment::parse_location(&form.cloud_provider, &form.region)
+        .map_err(|e| match e {
+            environment::EnvironmentError::UnknownProvider => {
+                AppError::invalid("cloud_provider", e)
+            }
+            e => AppError::invalid("region", e),
+        })?;
     if is_common_password(&form.password, &[username.as_str(), &name]) {
         return Err(AppError::invalid("password", password::PasswordError::Common).into());
     }
@@ -47,15 +55,34 @@ pub async fn complete(state: &AppState, client_addr: &str, form: SetupForm) -> R
         },
     )
     .await?;
-    let actor = Actor { name: username.to_string(), addr: client_addr.to_string() };
+    let actor = Actor {
+        name: username.to_string(),
+        addr: client_addr.to_string(),
+    };
     match outcome {
         store::environment::SetupOutcome::Done { .. } => {
             let detail = format!("environment {name:?} on {} {}", provider.id, region.id);
-            audit::record(state, &actor, "setup", Some(&name), Outcome::Success, Some(&detail)).await?;
+            audit::record(
+                state,
+                &actor,
+                "setup",
+                Some(&name),
+                Outcome::Success,
+                Some(&detail),
+            )
+            .await?;
             Ok(username)
         }
         store::environment::SetupOutcome::AlreadyDone => {
-            audit::record(state, &actor, "setup", None, Outcome::Refused, Some("already set up")).await?;
+            audit::record(
+                state,
+                &actor,
+                "setup",
+                None,
+                Outcome::Refused,
+                Some("already set up"),
+            )
+            .await?;
             Err(already_done())
         }
     }

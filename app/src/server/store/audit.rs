@@ -42,7 +42,11 @@ pub async fn append(pool: &SqlitePool, e: Entry<'_>) -> Result<(), sqlx::Error> 
 
 /// Times of failed sign-ins for `username` since `since`, not counting those before the
 /// user's latest successful sign-in (a success clears the user's count).
-pub async fn login_failures_for_user(pool: &SqlitePool, username: &str, since: i64) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn login_failures_for_user(
+    pool: &SqlitePool,
+    username: &str,
+    since: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT at FROM audit_log
          WHERE action = 'login' AND actor = ? AND outcome = 'failure' AND at > ?
@@ -57,7 +61,11 @@ pub async fn login_failures_for_user(pool: &SqlitePool, username: &str, since: i
 }
 
 /// Times of failed sign-ins from `client_addr` since `since`, whatever the user name.
-pub async fn login_failures_from(pool: &SqlitePool, client_addr: &str, since: i64) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn login_failures_from(
+    pool: &SqlitePool,
+    client_addr: &str,
+    since: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT at FROM audit_log WHERE action = 'login' AND client_addr = ? AND outcome = 'failure' AND at > ?",
     )

@@ -14,27 +14,33 @@ pub struct EnvironmentRow {
 /// insert is ignored when a row exists, so concurrent first starts agree on one ID.
 pub async fn installation_id(pool: &SqlitePool, now: i64) -> Result<String, sqlx::Error> {
     let candidate = uuid::Uuid::new_v4().to_string();
-    sqlx::query("INSERT OR IGNORE INTO installation (id, installation_id, created_at) VALUES (1, ?, ?)")
-        .bind(&candidate)
-        .bind(now)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO installation (id, installation_id, created_at) VALUES (1, ?, ?)",
+    )
+    .bind(&candidate)
+    .bind(now)
+    .execute(pool)
+    .await?;
     sqlx::query_scalar("SELECT installation_id FROM installation WHERE id = 1")
         .fetch_one(pool)
         .await
 }
 
 pub async fn get(pool: &SqlitePool) -> Result<Option<EnvironmentRow>, sqlx::Error> {
-    sqlx::query_as("SELECT display_name, cloud_provider, region, setup_at FROM environment WHERE id = 1")
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(
+        "SELECT display_name, cloud_provider, region, setup_at FROM environment WHERE id = 1",
+    )
+    .fetch_optional(pool)
+    .await
 }
 
 pub async fn is_set_up(pool: &SqlitePool) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM environment")
-        .fetch_one(pool)
-        .await?
-        > 0)
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM environment")
+            .fetch_one(pool)
+            .await?
+            > 0,
+    )
 }
 
 pub struct NewSetup<'a> {
@@ -54,7 +60,10 @@ pub enum SetupOutcome {
 /// Writes the environment and its first administrator in one transaction. The environment's
 /// single-row primary key decides a race: the second writer waits for the first (busy
 /// timeout), then fails on the key and writes nothing.
-pub async fn complete_setup(pool: &SqlitePool, setup: NewSetup<'_>) -> Result<SetupOutcome, sqlx::Error> {
+pub async fn complete_setup(
+    pool: &SqlitePool,
+    setup: NewSetup<'_>,
+) -> Result<SetupOutcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO environment (id, display_name, cloud_provider, region, setup_at)

@@ -25,7 +25,10 @@ impl UserRow {
 
 const COLUMNS: &str = "id, username, password_hash, role, must_change_password, credentials_version, disabled_at, created_at, last_login_at";
 
-pub async fn by_username(pool: &SqlitePool, username: &str) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn by_username(
+    pool: &SqlitePool,
+    username: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
         .bind(username)
         .fetch_optional(pool)
@@ -50,7 +53,9 @@ pub async fn record_login(pool: &SqlitePool, id: i64, now: i64) -> Result<(), sq
 
 /// Number of users per role, for the overview.
 pub async fn count_by_role(pool: &SqlitePool) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT role, COUNT(*) FROM users WHERE disabled_at IS NULL GROUP BY role ORDER BY role")
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(
+        "SELECT role, COUNT(*) FROM users WHERE disabled_at IS NULL GROUP BY role ORDER BY role",
+    )
+    .fetch_all(pool)
+    .await
 }
