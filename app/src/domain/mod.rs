@@ -4,5 +4,7 @@
 
 pub mod account;
 pub mod environment;
+pub mod license;
+pub mod license_state;
 pub mod password;
 pub mod throttle;
