@@ -1,8 +1,9 @@
 //! Wiring of the console's server: state, router, middleware, background tasks. The command
 //! line (`main.rs`) and the integration tests both build the server through here.
 
+use app::domain::license::TrustedKey;
 use app::server::{
-    clock::Clock, db, guard, password_hash::PasswordHasher, store, AppState, Config,
+    clock::Clock, db, guard, license, password_hash::PasswordHasher, store, AppState, Config,
 };
 use axum::{
     extract::State,
@@ -34,11 +35,13 @@ pub struct Console {
 
 impl Console {
     /// Opens the data directory and database, runs migrations, prepares sessions and hashing.
+    /// `extra_trusted_keys` are vendor public keys trusted at run time (tests and the demo).
     pub async fn open(
         data_dir: &Path,
         config: Config,
         clock: Arc<dyn Clock>,
         leptos_options: LeptosOptions,
+        extra_trusted_keys: Vec<TrustedKey>,
     ) -> anyhow::Result<Console> {
         let pool = db::open(data_dir).await?;
         let sessions = SqliteStore::new(pool.clone());
@@ -48,11 +51,16 @@ impl Console {
         tracing::info!(%installation_id, data_dir = %data_dir.display(), "database ready");
         // Two hashes at a time: the machine has two cores, and each takes 19 MiB.
         let hasher = PasswordHasher::new(2).map_err(|e| anyhow::anyhow!("{e}"))?;
+        for key in &extra_trusted_keys {
+            tracing::warn!(key_id = %key.key_id, "trusting a vendor key given at run time: licenses it signs are marked as such");
+        }
         let state = AppState {
             pool,
             clock,
             hasher,
             config: Arc::new(config),
+            trusted_keys: license::trusted_keys(extra_trusted_keys).into(),
+            installation_id,
             leptos_options,
         };
         Ok(Console { state, sessions })
@@ -138,6 +146,21 @@ impl Console {
         })
     }
 
+    /// Every minute: keeps the clock watermark moving and audits license state changes
+    /// (expiring, expired, lapsed) when they happen.
+    pub fn spawn_license_watcher(&self) -> tokio::task::JoinHandle<()> {
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                if let Err(error) = license::notice_phase_change(&state).await {
+                    tracing::warn!(error = %error, "license watcher");
+                }
+            }
+        })
+    }
+
     /// Serves until `shutdown` resolves, then finishes the requests in flight.
     pub async fn serve(
         self,
@@ -145,6 +168,7 @@ impl Console {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let sweeper = self.spawn_session_sweeper();
+        let watcher = self.spawn_license_watcher();
         let router = self.router();
         axum::serve(
             listener,
@@ -153,6 +177,7 @@ impl Console {
         .with_graceful_shutdown(shutdown)
         .await?;
         sweeper.abort();
+        watcher.abort();
         self.state.pool.close().await;
         Ok(())
     }

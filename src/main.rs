@@ -1,11 +1,16 @@
 //! `byoc-console`: the command line. Parses flags, sets up logging, and hands over to the
-//! wiring in `lib.rs`.
+//! wiring in `lib.rs`. The vendor commands live here too: the customer never needs them, the
+//! tests and the demo do.
 
-use anyhow::Context;
-use app::server::{clock::SystemClock, db, store, Config};
+use anyhow::{bail, Context};
+use app::domain::license::{
+    self, BillingModel, DimensionPrice, LicensePayload, PriceTier, Pricing, TrustedKey,
+};
+use app::server::{clock::SystemClock, db, store, vendor, Config};
 use byoc_console::{leptos_options, Console};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use time::OffsetDateTime;
 
 #[derive(Parser)]
 #[command(
@@ -31,12 +36,24 @@ enum LogFormat {
 enum Command {
     /// Run the console's web server.
     Serve(ServeArgs),
+    /// Run a demo: a data directory of its own, a demo vendor key trusted at run time, and a
+    /// printed one-year product key for this installation.
+    Demo {
+        #[arg(long, env = "BYOC_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// The demo's data directory (kept between runs; remove it to start over).
+        #[arg(long, default_value = "demo-data")]
+        data_dir: PathBuf,
+    },
     /// Print this installation's ID (creating the data directory and ID if needed).
     InstallationId {
         /// Directory holding the console's SQLite database.
         #[arg(long, env = "BYOC_DATA_DIR", default_value = "data")]
         data_dir: PathBuf,
     },
+    /// Vendor tooling: signing keys and product keys.
+    #[command(subcommand)]
+    Vendor(VendorCommand),
 }
 
 #[derive(clap::Args)]
@@ -54,6 +71,66 @@ struct ServeArgs {
     /// Minutes without a request after which a session ends.
     #[arg(long, env = "BYOC_SESSION_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=1440))]
     session_idle_minutes: i64,
+    /// Also trust this vendor public key file (for tests and demos; licenses it signs are
+    /// marked as such on every page and in the audit log). Repeatable.
+    #[arg(long, env = "BYOC_TRUST_KEY", value_delimiter = ',')]
+    trust_key: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum VendorCommand {
+    /// Generate an Ed25519 signing key pair: DIR/signing-key.json (mode 0600) and
+    /// DIR/public-key.json.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+        /// The key id written into every key it signs.
+        #[arg(long, default_value = "vendor-dev")]
+        key_id: String,
+    },
+    /// Issue a product key; prints it as the last line.
+    Issue(IssueArgs),
+}
+
+#[derive(clap::Args)]
+struct IssueArgs {
+    #[arg(long)]
+    signing_key: PathBuf,
+    #[arg(long)]
+    installation_id: String,
+    #[arg(long)]
+    customer: String,
+    #[arg(long, value_parser = ["prepaid", "payg", "trial"])]
+    billing: String,
+    /// AKU quota (prepaid, trial); for payg an optional cap.
+    #[arg(long)]
+    aku: Option<u32>,
+    /// Length of the license in calendar months from the start.
+    #[arg(long, conflicts_with = "expires", required_unless_present = "expires")]
+    months: Option<u32>,
+    /// Expiry: YYYY-MM-DD (midnight UTC) or an RFC 3339 time.
+    #[arg(long)]
+    expires: Option<String>,
+    /// Start: YYYY-MM-DD or RFC 3339 (default: now).
+    #[arg(long)]
+    starts: Option<String>,
+    /// Issue time: YYYY-MM-DD or RFC 3339 (default: now).
+    #[arg(long)]
+    issued: Option<String>,
+    #[arg(long, default_value_t = 500)]
+    max_aku_per_instance: u32,
+    #[arg(long, default_value_t = 14)]
+    grace_days: u32,
+    /// Default: a new random id.
+    #[arg(long)]
+    license_id: Option<String>,
+    /// Currency of the unit prices (payg).
+    #[arg(long, default_value = "USD")]
+    currency: String,
+    /// Tiered unit prices of one dimension (payg), e.g. `aku_hours:0=0.12,10000=0.10`: from
+    /// 0 units a month on 0.12 each, from 10000 on 0.10. Repeatable.
+    #[arg(long)]
+    price: Vec<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -81,11 +158,23 @@ fn main() -> std::process::ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
+        Command::Demo { listen, data_dir } => demo(listen, data_dir).await,
         Command::InstallationId { data_dir } => {
             let pool = db::open(&data_dir).await?;
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let now = OffsetDateTime::now_utc().unix_timestamp();
             println!("{}", store::environment::installation_id(&pool, now).await?);
             pool.close().await;
+            Ok(())
+        }
+        Command::Vendor(VendorCommand::Keygen { out, key_id }) => {
+            let (secret, public) = vendor::generate(&out, &key_id)?;
+            println!("signing key (keep secret): {}", secret.display());
+            println!("public key: {}", public.display());
+            Ok(())
+        }
+        Command::Vendor(VendorCommand::Issue(args)) => {
+            let key = issue(args, OffsetDateTime::now_utc())?;
+            println!("{key}");
             Ok(())
         }
     }
@@ -97,24 +186,183 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         session_idle_minutes: args.session_idle_minutes,
         ..Config::default()
     };
+    let extra_keys = args
+        .trust_key
+        .iter()
+        .map(|path| vendor::read_public_key(path))
+        .collect::<Result<Vec<TrustedKey>, _>>()?;
     let console = Console::open(
         &args.data_dir,
         config,
         Arc::new(SystemClock),
         leptos_options(args.listen),
+        extra_keys,
     )
     .await?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    listen_and_serve(console, args.listen, args.secure_cookies).await
+}
+
+async fn listen_and_serve(
+    console: Console,
+    addr: SocketAddr,
+    secure_cookies: bool,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let scheme = if args.secure_cookies {
-        "https (behind TLS)"
-    } else {
-        "http"
-    };
-    tracing::info!(address = %args.listen, cookies = scheme, "console listening");
-    println!("BYOC console listening on http://{}", args.listen);
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!(address = %addr, secure_cookies, "console listening");
+    println!("BYOC console listening on http://{addr}");
     console.serve(listener, shutdown_signal()).await
+}
+
+async fn demo(listen: SocketAddr, data_dir: PathBuf) -> anyhow::Result<()> {
+    let vendor_dir = data_dir.join("demo-vendor");
+    if !vendor_dir.join(vendor::SIGNING_KEY_FILE).exists() {
+        vendor::generate(&vendor_dir, "demo-vendor")?;
+    }
+    let trusted = vendor::read_public_key(&vendor_dir.join(vendor::PUBLIC_KEY_FILE))?;
+    let console = Console::open(
+        &data_dir,
+        Config::default(),
+        Arc::new(SystemClock),
+        leptos_options(listen),
+        vec![trusted],
+    )
+    .await?;
+    let key = issue(
+        IssueArgs {
+            signing_key: vendor_dir.join(vendor::SIGNING_KEY_FILE),
+            installation_id: console.state.installation_id.clone(),
+            customer: "Demo customer".into(),
+            billing: "prepaid".into(),
+            aku: Some(100),
+            months: Some(12),
+            expires: None,
+            starts: None,
+            issued: None,
+            max_aku_per_instance: 500,
+            grace_days: 14,
+            license_id: None,
+            currency: "USD".into(),
+            price: vec![],
+        },
+        OffsetDateTime::now_utc(),
+    )?;
+    println!();
+    println!("BYOC console demo: open http://{listen}");
+    println!("  1. Set up the first administrator.");
+    println!("  2. On the activation page, paste this one-year prepaid product key (100 AKU):");
+    println!();
+    println!("{key}");
+    println!();
+    println!("The demo vendor key is trusted only by this demo; every page says so.");
+    listen_and_serve(console, listen, true).await
+}
+
+fn parse_time(field: &str, text: &str) -> anyhow::Result<OffsetDateTime> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(t);
+    }
+    let date = time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .with_context(|| format!("--{field} {text:?}: expected YYYY-MM-DD or an RFC 3339 time"))?;
+    Ok(date.midnight().assume_utc())
+}
+
+/// `aku_hours:0=0.12,10000=0.10`
+fn parse_price(text: &str) -> anyhow::Result<DimensionPrice> {
+    let (dimension, tiers) = text
+        .split_once(':')
+        .with_context(|| format!("--price {text:?}: expected DIMENSION:FROM=PRICE,..."))?;
+    let tiers = tiers
+        .split(',')
+        .map(|tier| {
+            let (from, price) = tier
+                .split_once('=')
+                .with_context(|| format!("--price tier {tier:?}: expected FROM=PRICE"))?;
+            Ok(PriceTier {
+                from_quantity: from.trim().parse().with_context(|| {
+                    format!("--price tier {tier:?}: FROM is not a whole number")
+                })?,
+                unit_price: price
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("--price tier {tier:?}: PRICE is not a decimal"))?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(DimensionPrice {
+        dimension: dimension.trim().to_string(),
+        tiers,
+    })
+}
+
+fn issue(args: IssueArgs, now: OffsetDateTime) -> anyhow::Result<String> {
+    let (key_id, signing_key) = vendor::read_signing_key(&args.signing_key)?;
+    let billing =
+        BillingModel::parse(&args.billing).context("--billing must be prepaid, payg or trial")?;
+    let starts_at = args
+        .starts
+        .as_deref()
+        .map(|s| parse_time("starts", s))
+        .transpose()?
+        .unwrap_or(now);
+    let issued_at = args
+        .issued
+        .as_deref()
+        .map(|s| parse_time("issued", s))
+        .transpose()?
+        .unwrap_or(now);
+    let expires_at = match (args.months, args.expires.as_deref()) {
+        (Some(0), _) => bail!("--months must be at least 1"),
+        (Some(months), _) => {
+            license::add_months(starts_at, months).context("--months is too large")?
+        }
+        (None, Some(text)) => parse_time("expires", text)?,
+        (None, None) => bail!("give --months or --expires"),
+    };
+    if expires_at <= starts_at {
+        bail!("--expires must be after the start ({})", starts_at.date());
+    }
+    if args.aku == Some(0) {
+        bail!("--aku must be at least 1");
+    }
+    let pricing = if args.price.is_empty() {
+        None
+    } else {
+        Some(Pricing {
+            currency: args.currency.clone(),
+            dimensions: args
+                .price
+                .iter()
+                .map(|p| parse_price(p))
+                .collect::<anyhow::Result<_>>()?,
+        })
+    };
+    let payload = LicensePayload {
+        format: license::FORMAT_VERSION,
+        key_id,
+        license_id: args.license_id.unwrap_or_else(|| {
+            format!(
+                "LIC-{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..12].to_uppercase()
+            )
+        }),
+        customer: args.customer,
+        installation_id: args.installation_id.trim().to_string(),
+        billing,
+        aku_quota: args.aku,
+        max_aku_per_instance: args.max_aku_per_instance,
+        issued_at,
+        starts_at,
+        expires_at,
+        grace_days: args.grace_days,
+        pricing,
+    };
+    license::issue(&payload, &signing_key).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 async fn shutdown_signal() {

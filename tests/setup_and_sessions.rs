@@ -391,11 +391,15 @@ async fn protected_pages_and_functions_need_a_session() {
             serde_json::json!("Unauthenticated")
         );
     }
-    // Signed in, the same pages render.
+    // Signed in, pages lead to activation until a product key is applied; then they render.
     assert_eq!(
         app.login(&client, ADMIN, ADMIN_PASSWORD).await.status(),
         200
     );
+    let before = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(before.headers()["location"], "/activate");
+    let key = product_key(&app, |_| {});
+    assert_eq!(app.apply_key(&client, &key).await.status(), 200);
     let overview = client.get(app.url("/")).send().await.unwrap();
     assert_eq!(overview.status(), 200);
     let html = overview.text().await.unwrap();

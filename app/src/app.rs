@@ -1,9 +1,10 @@
 //! The document shell, the routes, and the signed-in frame (navigation, user, sign-out).
 
 use crate::api::auth::{current_session, Logout};
+use crate::components::license_banner::LicenseBannerView;
 use crate::pages::{
-    login::LoginPage, not_found::NotFound, overview::OverviewPage, placeholder::NotYetAvailable,
-    setup::SetupPage,
+    activate::ActivatePage, license::LicensePage, login::LoginPage, not_found::NotFound,
+    overview::OverviewPage, placeholder::NotYetAvailable, setup::SetupPage,
 };
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -53,11 +54,8 @@ pub fn App() -> impl IntoView {
                         view=|| view! { <NotYetAvailable title="Instances" /> }
                         ssr=SsrMode::Async
                     />
-                    <Route
-                        path=path!("/license")
-                        view=|| view! { <NotYetAvailable title="License" /> }
-                        ssr=SsrMode::Async
-                    />
+                    <Route path=path!("/activate") view=ActivatePage ssr=SsrMode::Async />
+                    <Route path=path!("/license") view=LicensePage ssr=SsrMode::Async />
                     <Route
                         path=path!("/usage")
                         view=|| view! { <NotYetAvailable title="Usage" /> }
@@ -129,6 +127,11 @@ fn SignedInFrame() -> impl IntoView {
                 <A href="/audit">"Audit log"</A>
             </nav>
             <main class="content">
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        session.await.ok().map(|info| view! { <LicenseBannerView banner=info.license /> })
+                    })}
+                </Suspense>
                 <ErrorBoundary fallback=|errors| {
                     view! {
                         <section class="error-page">

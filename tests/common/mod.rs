@@ -3,16 +3,24 @@
 
 #![allow(dead_code)]
 
+use app::domain::license::TrustedKey;
 use app::server::{clock::ManualClock, Config};
 use byoc_console::{leptos_options, Console};
 use reqwest::{redirect::Policy, Client, Response};
 use std::{net::SocketAddr, sync::Arc};
 
 pub const ADMIN: &str = "admin";
+pub const VENDOR_KEY_ID: &str = "test-vendor";
+
+/// The signing key of the test vendor, trusted at run time by every test console.
+pub fn vendor_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[42; 32])
+}
 pub const ADMIN_PASSWORD: &str = "Quiet-Harbor-Lamp-42";
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub state: app::server::AppState,
     pub clock: ManualClock,
     pub pool: sqlx::SqlitePool,
     pub dir: tempfile::TempDir,
@@ -42,15 +50,22 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let trusted = TrustedKey {
+        key_id: VENDOR_KEY_ID.into(),
+        public_key: vendor_key().verifying_key(),
+        added_at_run_time: true,
+    };
     let console = Console::open(
         &dir.path().join("data"),
         config,
         Arc::new(clock.clone()),
         leptos_options(addr),
+        vec![trusted],
     )
     .await
     .expect("console opens");
     let pool = console.state.pool.clone();
+    let state = console.state.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = console
@@ -61,6 +76,7 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
     });
     TestApp {
         addr,
+        state,
         clock,
         pool,
         dir,
@@ -144,4 +160,77 @@ impl TestApp {
 pub async fn error_body(response: Response) -> serde_json::Value {
     let text = response.text().await.expect("body");
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("not a JSON error: {text}"))
+}
+
+/// A prepaid 100 AKU license for this installation, issued 2026-11-20, valid 2026-11-01 to
+/// 2027-11-01 with 14 grace days; `change` adjusts it before signing.
+pub fn product_key(
+    app: &TestApp,
+    change: impl FnOnce(&mut app::domain::license::LicensePayload),
+) -> String {
+    use app::domain::license::{issue, BillingModel, LicensePayload};
+    use time::macros::datetime;
+    let mut payload = LicensePayload {
+        format: 1,
+        key_id: VENDOR_KEY_ID.into(),
+        license_id: "LIC-TEST-1".into(),
+        customer: "Acme".into(),
+        installation_id: app.state.installation_id.clone(),
+        billing: BillingModel::Prepaid,
+        aku_quota: Some(100),
+        max_aku_per_instance: 500,
+        issued_at: datetime!(2026-11-20 00:00 UTC),
+        starts_at: datetime!(2026-11-01 00:00 UTC),
+        expires_at: datetime!(2027-11-01 00:00 UTC),
+        grace_days: 14,
+        pricing: None,
+    };
+    change(&mut payload);
+    issue(&payload, &vendor_key()).expect("valid test key")
+}
+
+impl TestApp {
+    pub async fn apply_key(&self, client: &Client, key: &str) -> Response {
+        self.post_form(client, "/api/license_apply", &[("key", key)])
+            .await
+    }
+
+    pub async fn preview_key(&self, client: &Client, key: &str) -> Response {
+        self.post_form(client, "/api/license_preview", &[("key", key)])
+            .await
+    }
+
+    /// Setup done, the admin signed in, and the default license applied.
+    pub async fn activated_admin_client(&self) -> Client {
+        let client = self.admin_client().await;
+        let key = product_key(self, |_| {});
+        assert_eq!(self.apply_key(&client, &key).await.status(), 200);
+        client
+    }
+
+    /// A user of `role` added straight to the database (user management is another feature),
+    /// signed in on the returned client.
+    pub async fn user_client(&self, username: &str, role: &str) -> Client {
+        let hash = self
+            .state
+            .hasher
+            .hash(ADMIN_PASSWORD.into())
+            .await
+            .expect("hash");
+        sqlx::query(
+            "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, 0)",
+        )
+        .bind(username)
+        .bind(hash)
+        .bind(role)
+        .execute(&self.pool)
+        .await
+        .expect("insert user");
+        let client = self.client();
+        assert_eq!(
+            self.login(&client, username, ADMIN_PASSWORD).await.status(),
+            200
+        );
+        client
+    }
 }

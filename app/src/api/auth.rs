@@ -14,6 +14,7 @@ pub struct SessionInfo {
     pub username: String,
     pub role: Role,
     pub environment_name: String,
+    pub license: super::license::LicenseBanner,
 }
 
 /// First-run setup. Redirects to the sign-in page when done.
@@ -82,10 +83,12 @@ pub async fn current_session() -> Result<SessionInfo, AppError> {
             .await?
             .map(|e| e.display_name)
             .unwrap_or_default();
+        let license = super::license::banner(&crate::server::license::now(&state).await?);
         Ok(SessionInfo {
             role: user.role(),
             username: user.username,
             environment_name,
+            license,
         })
     })
     .await

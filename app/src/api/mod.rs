@@ -4,4 +4,5 @@
 
 pub mod auth;
 pub mod error;
+pub mod license;
 pub mod overview;

@@ -16,6 +16,9 @@ pub struct OverviewData {
     /// Active users per role, e.g. [("admin", 1)].
     pub users_by_role: Vec<(String, i64)>,
     pub recent_events: Vec<AuditLine>,
+    pub license: Option<super::license::LicenseSummary>,
+    pub license_banner: super::license::LicenseBanner,
+    pub used_aku: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,8 +40,8 @@ pub async fn overview() -> Result<OverviewData, AppError> {
         let env = store::environment::get(&state.pool)
             .await?
             .ok_or_else(|| ServerError::Other("signed in before setup".into()))?;
-        let installation_id =
-            store::environment::installation_id(&state.pool, state.clock.unix()).await?;
+        let installation_id = state.installation_id.clone();
+        let license_now = crate::server::license::now(&state).await?;
         let users_by_role = store::users::count_by_role(&state.pool).await?;
         // The security events are for administrators; others see none here.
         let recent_events = if user.role() == Role::Admin {
@@ -65,6 +68,12 @@ pub async fn overview() -> Result<OverviewData, AppError> {
             set_up_at: env.setup_at,
             users_by_role,
             recent_events,
+            license: license_now
+                .current
+                .as_ref()
+                .map(|c| super::license::summary(&c.payload, c.row.signed_by_run_time_key)),
+            license_banner: super::license::banner(&license_now),
+            used_aku: license_now.used_aku,
         })
     })
     .await

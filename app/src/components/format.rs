@@ -24,3 +24,38 @@ mod tests {
         assert_eq!(super::utc(1_795_385_100), "2026-11-22 22:05 UTC");
     }
 }
+
+/// `2026-11-22` from unix seconds (UTC).
+pub fn utc_date(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(format_description!("[year]-[month]-[day]")).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// `1 day`, `12 days`.
+pub fn days(n: i64) -> String {
+    if n == 1 {
+        "1 day".into()
+    } else {
+        format!("{n} days")
+    }
+}
+
+/// `300 AKU`, or `no cap` for an uncapped pay-as-you-go license.
+pub fn quota(q: Option<u32>) -> String {
+    q.map(|q| format!("{q} AKU"))
+        .unwrap_or_else(|| "no cap".into())
+}
+
+#[cfg(test)]
+mod more_tests {
+    #[test]
+    fn small_formats() {
+        assert_eq!(super::utc_date(0), "1970-01-01");
+        assert_eq!(super::days(1), "1 day");
+        assert_eq!(super::days(0), "0 days");
+        assert_eq!(super::quota(Some(300)), "300 AKU");
+        assert_eq!(super::quota(None), "no cap");
+    }
+}

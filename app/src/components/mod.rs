@@ -2,3 +2,5 @@
 
 pub mod field;
 pub mod format;
+pub mod license_banner;
+pub mod quota_bar;

@@ -108,10 +108,19 @@ pub enum KeyError {
     UnknownSigningKey(String),
     BadSignature,
     InvalidContent(String),
-    OtherInstallation { key_installation: String },
-    NotYetStarted { starts_at: OffsetDateTime },
-    Expired { expired_at: OffsetDateTime },
-    OlderThanApplied { key_issued: OffsetDateTime, applied_issued: OffsetDateTime },
+    OtherInstallation {
+        key_installation: String,
+    },
+    NotYetStarted {
+        starts_at: OffsetDateTime,
+    },
+    Expired {
+        expired_at: OffsetDateTime,
+    },
+    OlderThanApplied {
+        key_issued: OffsetDateTime,
+        applied_issued: OffsetDateTime,
+    },
     AlreadyApplied,
 }
 
@@ -187,7 +196,10 @@ impl LicensePayload {
     pub fn validate(&self) -> Result<(), KeyError> {
         let bad = |why: &str| Err(KeyError::InvalidContent(why.to_string()));
         if self.format != FORMAT_VERSION {
-            return Err(KeyError::UnsupportedVersion(format!("format {}", self.format)));
+            return Err(KeyError::UnsupportedVersion(format!(
+                "format {}",
+                self.format
+            )));
         }
         if self.license_id.trim().is_empty() {
             return bad("the license id is empty");
@@ -232,7 +244,10 @@ impl Pricing {
     fn validate(&self) -> Result<(), KeyError> {
         let bad = |why: String| Err(KeyError::InvalidContent(why));
         if self.currency.len() != 3 || !self.currency.chars().all(|c| c.is_ascii_uppercase()) {
-            return bad(format!("the currency {:?} is not a three-letter code", self.currency));
+            return bad(format!(
+                "the currency {:?} is not a three-letter code",
+                self.currency
+            ));
         }
         if self.dimensions.is_empty() {
             return bad("the price list is empty".into());
@@ -244,8 +259,14 @@ impl Pricing {
             if first.from_quantity != 0 {
                 return bad(format!("the first tier of {} must start at 0", d.dimension));
             }
-            if d.tiers.windows(2).any(|w| w[1].from_quantity <= w[0].from_quantity) {
-                return bad(format!("the tiers of {} must start at increasing quantities", d.dimension));
+            if d.tiers
+                .windows(2)
+                .any(|w| w[1].from_quantity <= w[0].from_quantity)
+            {
+                return bad(format!(
+                    "the tiers of {} must start at increasing quantities",
+                    d.dimension
+                ));
             }
             if d.tiers.iter().any(|t| t.unit_price.is_sign_negative()) {
                 return bad(format!("{} has a negative price", d.dimension));
@@ -255,13 +276,27 @@ impl Pricing {
     }
 }
 
+/// `t` plus `months` calendar months; the day is clamped to the target month's length
+/// (Jan 31 + 1 month = Feb 28 or 29).
+pub fn add_months(t: OffsetDateTime, months: u32) -> Option<OffsetDateTime> {
+    let total = i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1 + i64::from(months);
+    let year = i32::try_from(total.div_euclid(12)).ok()?;
+    let month = time::Month::try_from(u8::try_from(total.rem_euclid(12) + 1).ok()?).ok()?;
+    let day = t.day().min(month.length(year));
+    let date = time::Date::from_calendar_date(year, month, day).ok()?;
+    Some(t.replace_date(date))
+}
+
 /// Signs `payload` into key text (the vendor side).
 pub fn issue(payload: &LicensePayload, signing_key: &SigningKey) -> Result<String, KeyError> {
     payload.validate()?;
     let json = serde_json::to_vec(payload).map_err(|e| KeyError::InvalidContent(e.to_string()))?;
     let signed_part = format!("{PREFIX}.{}", URL_SAFE_NO_PAD.encode(json));
     let signature = signing_key.sign(signed_part.as_bytes());
-    Ok(format!("{signed_part}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes())))
+    Ok(format!(
+        "{signed_part}.{}",
+        URL_SAFE_NO_PAD.encode(signature.to_bytes())
+    ))
 }
 
 /// Key text with white space removed: mail clients wrap long lines and add spaces.
@@ -280,7 +315,9 @@ pub fn verify(text: &str, trusted: &[TrustedKey]) -> Result<VerifiedKey, KeyErro
     let (Some(prefix), Some(payload_b64), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(KeyError::NotAKey("it does not have three parts separated by dots".into()));
+        return Err(KeyError::NotAKey(
+            "it does not have three parts separated by dots".into(),
+        ));
     };
     if prefix != PREFIX {
         return Err(if prefix.starts_with("BYOC") {
@@ -309,7 +346,10 @@ pub fn verify(text: &str, trusted: &[TrustedKey]) -> Result<VerifiedKey, KeyErro
         .verify(signed_part.as_bytes(), &signature)
         .map_err(|_| KeyError::BadSignature)?;
     payload.validate()?;
-    let fingerprint = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let fingerprint = Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     Ok(VerifiedKey {
         payload,
         fingerprint,
@@ -328,7 +368,9 @@ pub fn check_applicable(
 ) -> Result<(), KeyError> {
     let p = &key.payload;
     if p.installation_id != installation_id {
-        return Err(KeyError::OtherInstallation { key_installation: p.installation_id.clone() });
+        return Err(KeyError::OtherInstallation {
+            key_installation: p.installation_id.clone(),
+        });
     }
     if let Some((current, fingerprint)) = applied {
         if fingerprint == key.fingerprint {
@@ -344,10 +386,14 @@ pub fn check_applicable(
         }
     }
     if now < p.starts_at {
-        return Err(KeyError::NotYetStarted { starts_at: p.starts_at });
+        return Err(KeyError::NotYetStarted {
+            starts_at: p.starts_at,
+        });
     }
     if now >= p.expires_at {
-        return Err(KeyError::Expired { expired_at: p.expires_at });
+        return Err(KeyError::Expired {
+            expired_at: p.expires_at,
+        });
     }
     Ok(())
 }
@@ -395,7 +441,11 @@ fn quota_rank(q: Option<u32>) -> u64 {
     q.map(u64::from).unwrap_or(u64::MAX)
 }
 
-pub fn preview(current: Option<&LicensePayload>, next: &LicensePayload, used_aku: u32) -> KeyChange {
+pub fn preview(
+    current: Option<&LicensePayload>,
+    next: &LicensePayload,
+    used_aku: u32,
+) -> KeyChange {
     let kind = match current {
         None => ChangeKind::Activation,
         Some(c) if quota_rank(next.aku_quota) > quota_rank(c.aku_quota) => ChangeKind::Upgrade,
@@ -412,7 +462,30 @@ pub fn preview(current: Option<&LicensePayload>, next: &LicensePayload, used_aku
         expires_from: current.map(|c| c.expires_at),
         expires_to: next.expires_at,
         used_aku,
-        over_quota_by: next.aku_quota.and_then(|q| used_aku.checked_sub(q)).filter(|&n| n > 0),
+        over_quota_by: next
+            .aku_quota
+            .and_then(|q| used_aku.checked_sub(q))
+            .filter(|&n| n > 0),
+    }
+}
+
+/// A valid prepaid payload for `installation_id` (100 AKU, 2026-01-01 to 2027-01-01), for
+/// tests outside this crate.
+pub fn tests_support_payload(installation_id: &str) -> LicensePayload {
+    LicensePayload {
+        format: FORMAT_VERSION,
+        key_id: "vendor-a".into(),
+        license_id: "LIC-1".into(),
+        customer: "Acme".into(),
+        installation_id: installation_id.into(),
+        billing: BillingModel::Prepaid,
+        aku_quota: Some(100),
+        max_aku_per_instance: MAX_INSTANCE_AKU,
+        issued_at: time::macros::datetime!(2026-01-01 00:00 UTC),
+        starts_at: time::macros::datetime!(2026-01-01 00:00 UTC),
+        expires_at: time::macros::datetime!(2027-01-01 00:00 UTC),
+        grace_days: 14,
+        pricing: None,
     }
 }
 
@@ -426,25 +499,15 @@ pub(crate) mod tests {
     }
 
     pub fn trusted(seed: u8, kid: &str) -> TrustedKey {
-        TrustedKey { key_id: kid.into(), public_key: signing_key(seed).verifying_key(), added_at_run_time: false }
+        TrustedKey {
+            key_id: kid.into(),
+            public_key: signing_key(seed).verifying_key(),
+            added_at_run_time: false,
+        }
     }
 
     pub fn payload() -> LicensePayload {
-        LicensePayload {
-            format: 1,
-            key_id: "vendor-a".into(),
-            license_id: "LIC-1".into(),
-            customer: "Acme".into(),
-            installation_id: "inst-1".into(),
-            billing: BillingModel::Prepaid,
-            aku_quota: Some(100),
-            max_aku_per_instance: 500,
-            issued_at: datetime!(2026-01-01 00:00 UTC),
-            starts_at: datetime!(2026-01-01 00:00 UTC),
-            expires_at: datetime!(2027-01-01 00:00 UTC),
-            grace_days: 14,
-            pricing: None,
-        }
+        tests_support_payload("inst-1")
     }
 
     fn key(p: &LicensePayload) -> String {
@@ -469,7 +532,10 @@ pub(crate) mod tests {
         let text = key(&payload());
         let (a, b) = text.split_at(40);
         let wrapped = format!("  \n{a}\r\n  {b} \n");
-        assert_eq!(verify(&wrapped, &[trusted(7, "vendor-a")]).unwrap().text, text);
+        assert_eq!(
+            verify(&wrapped, &[trusted(7, "vendor-a")]).unwrap().text,
+            text
+        );
     }
 
     #[test]
@@ -478,38 +544,64 @@ pub(crate) mod tests {
         assert!(matches!(verify("", &t), Err(KeyError::NotAKey(_))));
         assert!(matches!(verify("hello", &t), Err(KeyError::NotAKey(_))));
         assert!(matches!(verify("XX1.a.b", &t), Err(KeyError::NotAKey(_))));
-        assert!(matches!(verify("BYOC1.!!!.abc", &t), Err(KeyError::NotAKey(_))));
-        assert!(matches!(verify("BYOC1.e30.abc", &t), Err(KeyError::NotAKey(_))));
+        assert!(matches!(
+            verify("BYOC1.!!!.abc", &t),
+            Err(KeyError::NotAKey(_))
+        ));
+        assert!(matches!(
+            verify("BYOC1.e30.abc", &t),
+            Err(KeyError::NotAKey(_))
+        ));
         let text = key(&payload()).replacen("BYOC1", "BYOC2", 1);
-        assert!(matches!(verify(&text, &t), Err(KeyError::UnsupportedVersion(_))));
+        assert!(matches!(
+            verify(&text, &t),
+            Err(KeyError::UnsupportedVersion(_))
+        ));
     }
 
     #[test]
     fn unknown_signing_key_and_bad_signature() {
         let text = key(&payload());
-        assert_eq!(verify(&text, &[trusted(7, "other")]), Err(KeyError::UnknownSigningKey("vendor-a".into())));
+        assert_eq!(
+            verify(&text, &[trusted(7, "other")]),
+            Err(KeyError::UnknownSigningKey("vendor-a".into()))
+        );
         // Right id, wrong public key: a forgery.
-        assert_eq!(verify(&text, &[trusted(8, "vendor-a")]), Err(KeyError::BadSignature));
+        assert_eq!(
+            verify(&text, &[trusted(8, "vendor-a")]),
+            Err(KeyError::BadSignature)
+        );
         // Content changed after signing.
         let mut forged = payload();
         forged.aku_quota = Some(100_000);
         let forged_json = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
         let parts: Vec<&str> = text.split('.').collect();
         let tampered = format!("BYOC1.{forged_json}.{}", parts[2]);
-        assert_eq!(verify(&tampered, &[trusted(7, "vendor-a")]), Err(KeyError::BadSignature));
+        assert_eq!(
+            verify(&tampered, &[trusted(7, "vendor-a")]),
+            Err(KeyError::BadSignature)
+        );
     }
 
     #[test]
     fn content_rules_refuse_nonsense_when_issuing() {
         let mut p = payload();
         p.aku_quota = Some(0);
-        assert!(matches!(issue(&p, &signing_key(7)), Err(KeyError::InvalidContent(_))));
+        assert!(matches!(
+            issue(&p, &signing_key(7)),
+            Err(KeyError::InvalidContent(_))
+        ));
         let mut p = payload();
         p.expires_at = p.starts_at;
-        assert!(matches!(issue(&p, &signing_key(7)), Err(KeyError::InvalidContent(_))));
+        assert!(matches!(
+            issue(&p, &signing_key(7)),
+            Err(KeyError::InvalidContent(_))
+        ));
         let mut p = payload();
         p.billing = BillingModel::Payg;
-        assert!(matches!(issue(&p, &signing_key(7)), Err(KeyError::InvalidContent(m)) if m.contains("unit prices")));
+        assert!(
+            matches!(issue(&p, &signing_key(7)), Err(KeyError::InvalidContent(m)) if m.contains("unit prices"))
+        );
         let mut p = payload();
         p.max_aku_per_instance = 2;
         assert!(issue(&p, &signing_key(7)).is_err());
@@ -525,8 +617,14 @@ pub(crate) mod tests {
             dimensions: vec![DimensionPrice {
                 dimension: "aku_hours".into(),
                 tiers: vec![
-                    PriceTier { from_quantity: 0, unit_price: "0.12".parse().unwrap() },
-                    PriceTier { from_quantity: 10_000, unit_price: "0.10".parse().unwrap() },
+                    PriceTier {
+                        from_quantity: 0,
+                        unit_price: "0.12".parse().unwrap(),
+                    },
+                    PriceTier {
+                        from_quantity: 10_000,
+                        unit_price: "0.10".parse().unwrap(),
+                    },
                 ],
             }],
         });
@@ -546,16 +644,28 @@ pub(crate) mod tests {
             Err(KeyError::OtherInstallation { .. })
         ));
         assert_eq!(
-            check_applicable(&current_key, "inst-1", None, datetime!(2025-12-31 23:59:59 UTC)),
-            Err(KeyError::NotYetStarted { starts_at: current.starts_at })
+            check_applicable(
+                &current_key,
+                "inst-1",
+                None,
+                datetime!(2025-12-31 23:59:59 UTC)
+            ),
+            Err(KeyError::NotYetStarted {
+                starts_at: current.starts_at
+            })
         );
         // Exactly at expiry the key no longer applies.
         assert_eq!(
             check_applicable(&current_key, "inst-1", None, current.expires_at),
-            Err(KeyError::Expired { expired_at: current.expires_at })
+            Err(KeyError::Expired {
+                expired_at: current.expires_at
+            })
         );
         let applied = Some((&current, current_key.fingerprint.as_str()));
-        assert_eq!(check_applicable(&current_key, "inst-1", applied, NOW), Err(KeyError::AlreadyApplied));
+        assert_eq!(
+            check_applicable(&current_key, "inst-1", applied, NOW),
+            Err(KeyError::AlreadyApplied)
+        );
 
         let mut older = payload();
         older.issued_at = datetime!(2025-12-01 00:00 UTC);
@@ -570,7 +680,26 @@ pub(crate) mod tests {
         renewal.issued_at = datetime!(2026-05-01 00:00 UTC);
         renewal.expires_at = datetime!(2028-01-01 00:00 UTC);
         let renewal_key = verify(&key(&renewal), &t).unwrap();
-        assert_eq!(check_applicable(&renewal_key, "inst-1", applied, NOW), Ok(()));
+        assert_eq!(
+            check_applicable(&renewal_key, "inst-1", applied, NOW),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn months_are_calendar_months() {
+        assert_eq!(
+            add_months(datetime!(2026-01-31 10:00 UTC), 1),
+            Some(datetime!(2026-02-28 10:00 UTC))
+        );
+        assert_eq!(
+            add_months(datetime!(2026-11-22 00:00 UTC), 12),
+            Some(datetime!(2027-11-22 00:00 UTC))
+        );
+        assert_eq!(
+            add_months(datetime!(2027-12-15 00:00 UTC), 2),
+            Some(datetime!(2028-02-15 00:00 UTC))
+        );
     }
 
     #[test]
@@ -580,7 +709,10 @@ pub(crate) mod tests {
         upgrade.aku_quota = Some(300);
         let change = preview(Some(&current), &upgrade, 40);
         assert_eq!(change.kind, ChangeKind::Upgrade);
-        assert_eq!((change.quota_from, change.quota_to), (Some(Some(100)), Some(300)));
+        assert_eq!(
+            (change.quota_from, change.quota_to),
+            (Some(Some(100)), Some(300))
+        );
         assert_eq!(change.over_quota_by, None);
 
         let mut downgrade = payload();
@@ -591,7 +723,10 @@ pub(crate) mod tests {
 
         let mut renewal = payload();
         renewal.expires_at = datetime!(2028-01-01 00:00 UTC);
-        assert_eq!(preview(Some(&current), &renewal, 0).kind, ChangeKind::Renewal);
+        assert_eq!(
+            preview(Some(&current), &renewal, 0).kind,
+            ChangeKind::Renewal
+        );
         assert_eq!(preview(None, &current, 0).kind, ChangeKind::Activation);
     }
 

@@ -77,9 +77,18 @@ fn days_until(from: OffsetDateTime, to: OffsetDateTime) -> i64 {
     (seconds + 86_399).div_euclid(86_400)
 }
 
-pub fn status(license: Option<&LicensePayload>, now: OffsetDateTime, used_aku: u32) -> LicenseStatus {
+pub fn status(
+    license: Option<&LicensePayload>,
+    now: OffsetDateTime,
+    used_aku: u32,
+) -> LicenseStatus {
     let Some(license) = license else {
-        return LicenseStatus { phase: Phase::Unactivated, days_left: None, urgency: None, over_quota_by: None };
+        return LicenseStatus {
+            phase: Phase::Unactivated,
+            days_left: None,
+            urgency: None,
+            over_quota_by: None,
+        };
     };
     let grace_end = license.expires_at + Duration::days(i64::from(license.grace_days));
     let (phase, days_left, urgency) = if now < license.expires_at {
@@ -94,21 +103,40 @@ pub fn status(license: Option<&LicensePayload>, now: OffsetDateTime, used_aku: u
         } else {
             None
         };
-        let phase = if urgency.is_some() { Phase::ExpiringSoon } else { Phase::Active };
+        let phase = if urgency.is_some() {
+            Phase::ExpiringSoon
+        } else {
+            Phase::Active
+        };
         (phase, Some(days), urgency)
     } else if now < grace_end {
-        (Phase::ExpiredGrace, Some(days_until(now, grace_end)), Some(Urgency::Warning))
+        (
+            Phase::ExpiredGrace,
+            Some(days_until(now, grace_end)),
+            Some(Urgency::Warning),
+        )
     } else {
         (Phase::Lapsed, None, Some(Urgency::Critical))
     };
-    let over_quota_by = license.aku_quota.and_then(|q| used_aku.checked_sub(q)).filter(|&n| n > 0);
-    LicenseStatus { phase, days_left, urgency, over_quota_by }
+    let over_quota_by = license
+        .aku_quota
+        .and_then(|q| used_aku.checked_sub(q))
+        .filter(|&n| n > 0);
+    LicenseStatus {
+        phase,
+        days_left,
+        urgency,
+        over_quota_by,
+    }
 }
 
 /// The time the license rules use. If the system clock is more than a day behind the latest
 /// time the console has seen, someone turned it back (to stretch a license): the latest seen
 /// time is used instead, and the second value says to warn the administrator.
-pub fn effective_now(system: OffsetDateTime, latest_seen: Option<OffsetDateTime>) -> (OffsetDateTime, bool) {
+pub fn effective_now(
+    system: OffsetDateTime,
+    latest_seen: Option<OffsetDateTime>,
+) -> (OffsetDateTime, bool) {
     match latest_seen {
         Some(seen) if system < seen - CLOCK_ROLLBACK_TOLERANCE => (seen, true),
         _ => (system, false),
@@ -138,18 +166,33 @@ mod tests {
     #[test]
     fn active_until_thirty_days_before_expiry() {
         let s = at(EXPIRY - Duration::days(30) - Duration::seconds(1));
-        assert_eq!((s.phase, s.urgency, s.days_left), (Phase::Active, None, Some(31)));
+        assert_eq!(
+            (s.phase, s.urgency, s.days_left),
+            (Phase::Active, None, Some(31))
+        );
         assert!(s.allows_growth());
         let s = at(EXPIRY - Duration::days(30));
-        assert_eq!((s.phase, s.urgency, s.days_left), (Phase::ExpiringSoon, Some(Urgency::Notice), Some(30)));
+        assert_eq!(
+            (s.phase, s.urgency, s.days_left),
+            (Phase::ExpiringSoon, Some(Urgency::Notice), Some(30))
+        );
         assert!(s.allows_growth());
     }
 
     #[test]
     fn urgency_rises_at_seven_and_one_days() {
-        assert_eq!(at(EXPIRY - Duration::days(7) - Duration::seconds(1)).urgency, Some(Urgency::Notice));
-        assert_eq!(at(EXPIRY - Duration::days(7)).urgency, Some(Urgency::Warning));
-        assert_eq!(at(EXPIRY - Duration::days(1) - Duration::seconds(1)).urgency, Some(Urgency::Warning));
+        assert_eq!(
+            at(EXPIRY - Duration::days(7) - Duration::seconds(1)).urgency,
+            Some(Urgency::Notice)
+        );
+        assert_eq!(
+            at(EXPIRY - Duration::days(7)).urgency,
+            Some(Urgency::Warning)
+        );
+        assert_eq!(
+            at(EXPIRY - Duration::days(1) - Duration::seconds(1)).urgency,
+            Some(Urgency::Warning)
+        );
         let s = at(EXPIRY - Duration::days(1));
         assert_eq!((s.urgency, s.days_left), (Some(Urgency::Critical), Some(1)));
         assert_eq!(at(EXPIRY - Duration::seconds(1)).days_left, Some(1));
@@ -165,10 +208,16 @@ mod tests {
     #[test]
     fn exactly_at_grace_end_the_license_lapses() {
         let grace_end = EXPIRY + Duration::days(14);
-        assert_eq!(at(grace_end - Duration::seconds(1)).phase, Phase::ExpiredGrace);
+        assert_eq!(
+            at(grace_end - Duration::seconds(1)).phase,
+            Phase::ExpiredGrace
+        );
         assert_eq!(at(grace_end - Duration::seconds(1)).days_left, Some(1));
         let s = at(grace_end);
-        assert_eq!((s.phase, s.urgency), (Phase::Lapsed, Some(Urgency::Critical)));
+        assert_eq!(
+            (s.phase, s.urgency),
+            (Phase::Lapsed, Some(Urgency::Critical))
+        );
         assert!(!s.allows_growth());
     }
 
@@ -192,15 +241,27 @@ mod tests {
     fn uncapped_payg_is_never_over_quota() {
         let mut p = payload();
         p.aku_quota = None;
-        assert_eq!(status(Some(&p), datetime!(2026-06-01 00:00 UTC), 10_000).over_quota_by, None);
+        assert_eq!(
+            status(Some(&p), datetime!(2026-06-01 00:00 UTC), 10_000).over_quota_by,
+            None
+        );
     }
 
     #[test]
     fn clock_turned_back_more_than_a_day_uses_the_latest_seen_time() {
         let seen = datetime!(2026-06-10 00:00 UTC);
-        assert_eq!(effective_now(seen - Duration::hours(24), Some(seen)), (seen - Duration::hours(24), false));
-        assert_eq!(effective_now(seen - Duration::hours(25), Some(seen)), (seen, true));
-        assert_eq!(effective_now(seen + Duration::hours(1), Some(seen)), (seen + Duration::hours(1), false));
+        assert_eq!(
+            effective_now(seen - Duration::hours(24), Some(seen)),
+            (seen - Duration::hours(24), false)
+        );
+        assert_eq!(
+            effective_now(seen - Duration::hours(25), Some(seen)),
+            (seen, true)
+        );
+        assert_eq!(
+            effective_now(seen + Duration::hours(1), Some(seen)),
+            (seen + Duration::hours(1), false)
+        );
         assert_eq!(effective_now(seen, None), (seen, false));
     }
 }

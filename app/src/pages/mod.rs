@@ -1,5 +1,7 @@
 //! One module per page.
 
+pub mod activate;
+pub mod license;
 pub mod login;
 pub mod not_found;
 pub mod overview;

@@ -1,7 +1,8 @@
 //! The overview: the environment at a glance.
 
 use crate::api::overview::overview;
-use crate::components::format::utc;
+use crate::components::format::{days, quota, utc, utc_date};
+use crate::components::quota_bar::QuotaBar;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -43,11 +44,32 @@ pub fn OverviewPage() -> impl IntoView {
                                 </section>
                                 <section class="card" data-testid="license-card">
                                     <h2>"License"</h2>
-                                    <p class="status-pill status-unactivated">"Not activated"</p>
+                                    <p class="status-pill">{o.license_banner.phase.label()}</p>
+                                    {o
+                                        .license
+                                        .clone()
+                                        .map(|l| {
+                                            let used = o.used_aku;
+                                            view! {
+                                                <dl>
+                                                    <dt>"Billing"</dt>
+                                                    <dd>{l.billing.label()}</dd>
+                                                    <dt>"AKU quota"</dt>
+                                                    <dd>{quota(l.aku_quota)}</dd>
+                                                    <dt>"In use"</dt>
+                                                    <dd>{format!("{used} AKU")}</dd>
+                                                    <dt>"Period"</dt>
+                                                    <dd>
+                                                        {format!("{} to {}", utc_date(l.starts_at), utc_date(l.expires_at))}
+                                                    </dd>
+                                                    <dt>"Days left"</dt>
+                                                    <dd>{o.license_banner.days_left.map(days).unwrap_or_default()}</dd>
+                                                </dl>
+                                                <QuotaBar used=used quota=l.aku_quota />
+                                            }
+                                        })}
                                     <p>
-                                        "No product key has been applied to this environment. Its Installation ID is "
-                                        <code>{o.installation_id.clone()}</code>
-                                        "; the vendor binds the product key to it."
+                                        <a href="/license">"License details"</a>
                                     </p>
                                 </section>
                             </div>

@@ -1,6 +1,6 @@
 //! HTTP guards that run before any page or server function.
 
-use super::{auth, store, AppState};
+use super::{auth, license, store, AppState};
 use crate::api::error::AppError;
 use axum::{
     body::Body,
@@ -48,7 +48,8 @@ fn is_same_origin(headers: &HeaderMap) -> bool {
 }
 
 /// Pages need a session: before setup every page leads to setup; after it, setup is gone and
-/// every page but sign-in leads to sign-in when no one is signed in. Server functions check
+/// every page but sign-in leads to sign-in when no one is signed in, and to activation while
+/// no product key is applied. Server functions check
 /// their own access (401/403), static files and `/healthz` are public.
 pub async fn pages_need_session(
     State(state): State<AppState>,
@@ -91,10 +92,19 @@ async fn page_redirect(
         return Ok(Some("/login"));
     }
     let signed_in = auth::session_user(state, session).await?.is_some();
-    Ok(match (path, signed_in) {
-        ("/login", true) => Some("/"),
-        ("/login", false) => None,
-        (_, false) => Some("/login"),
+    match (path, signed_in) {
+        ("/login", true) => return Ok(Some("/")),
+        ("/login", false) => return Ok(None),
+        (_, false) => return Ok(Some("/login")),
+        (_, true) => {}
+    }
+    // Until a product key is applied, every page leads to activation; after, activation is
+    // done and its page leads to the license page (where renewals and upgrades go).
+    let activated = license::current(state).await?.is_some();
+    Ok(match (path, activated) {
+        ("/activate", true) => Some("/license"),
+        ("/activate", false) => None,
+        (_, false) => Some("/activate"),
         (_, true) => None,
     })
 }

@@ -7,10 +7,12 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod guard;
+pub mod license;
 pub mod password_hash;
 pub mod setup;
 pub mod state;
 pub mod store;
+pub mod vendor;
 
 pub use error::ServerError;
 pub use state::{AppState, Config};

@@ -1,6 +1,7 @@
 //! The state every request and task shares: one pool, one clock, one hasher, the settings.
 
 use super::{clock::Clock, password_hash::PasswordHasher};
+use crate::domain::license::TrustedKey;
 use leptos::prelude::LeptosOptions;
 use sqlx::SqlitePool;
 use std::sync::Arc;
@@ -32,6 +33,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub hasher: PasswordHasher,
     pub config: Arc<Config>,
+    /// Vendor public keys product keys are verified against.
+    pub trusted_keys: Arc<[TrustedKey]>,
+    /// Generated at first start, never changes.
+    pub installation_id: String,
     pub leptos_options: LeptosOptions,
 }
 

@@ -3,4 +3,5 @@
 
 pub mod audit;
 pub mod environment;
+pub mod license;
 pub mod users;

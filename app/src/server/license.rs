@@ -1,0 +1,238 @@
+//! The license service: which vendor keys are trusted, the clock the license rules use, the
+//! current license and its state, and previewing and applying product keys.
+
+use super::audit::{self, Actor, Outcome};
+use super::{store, store::license::AppliedKeyRow, AppState, ServerError};
+use crate::api::error::AppError;
+use crate::domain::license::{self, KeyChange, KeyError, LicensePayload, TrustedKey, VerifiedKey};
+use crate::domain::license_state::{self, LicenseStatus};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use ed25519_dalek::VerifyingKey;
+use time::OffsetDateTime;
+
+/// The vendor's public keys, compiled in: a key file that could be swapped on the host would
+/// let anyone sign their own license. To rotate, the vendor adds the new key here and ships a
+/// release; old keys stay until every key they signed has expired.
+const COMPILED_IN_KEYS: &[(&str, &str)] = &[(
+    "vendor-2026-01",
+    "lygM73IF_8g0Hu8IRyfhTNxZpQLIUUekgzfvG1BuDFE",
+)];
+
+/// The compiled-in keys plus those added at run time (`serve --trust-key`, `demo`).
+pub fn trusted_keys(added_at_run_time: Vec<TrustedKey>) -> Vec<TrustedKey> {
+    let compiled = COMPILED_IN_KEYS.iter().filter_map(|(key_id, public)| {
+        let bytes: [u8; 32] = URL_SAFE_NO_PAD.decode(public).ok()?.try_into().ok()?;
+        Some(TrustedKey {
+            key_id: (*key_id).to_string(),
+            public_key: VerifyingKey::from_bytes(&bytes).ok()?,
+            added_at_run_time: false,
+        })
+    });
+    compiled.chain(added_at_run_time).collect()
+}
+
+/// AKU in use. This version of the console has no instances yet, so nothing is in use; the
+/// instances feature replaces this with the sum of the instance sizes (the quota rule).
+pub async fn used_aku(_state: &AppState) -> Result<u32, ServerError> {
+    Ok(0)
+}
+
+/// The time the license rules use, and whether the system clock was turned back.
+pub async fn license_clock(state: &AppState) -> Result<(OffsetDateTime, bool), ServerError> {
+    let system = state.clock.now();
+    let seen = store::license::latest_seen(&state.pool)
+        .await?
+        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+    let (now, turned_back) = license_state::effective_now(system, seen);
+    if !turned_back && seen.is_none_or(|seen| system > seen) {
+        store::license::advance_watermark(&state.pool, system.unix_timestamp()).await?;
+    }
+    Ok((now, turned_back))
+}
+
+/// The applied license, re-verified: a key edited in the database, or signed by a key that is
+/// no longer trusted (a run-time key after a restart without it), does not count.
+#[derive(Debug, Clone)]
+pub struct CurrentLicense {
+    pub row: AppliedKeyRow,
+    pub payload: LicensePayload,
+}
+
+fn reverify(state: &AppState, row: AppliedKeyRow) -> Option<CurrentLicense> {
+    match license::verify(&row.key_text, &state.trusted_keys) {
+        Ok(key) if key.fingerprint == row.fingerprint => Some(CurrentLicense {
+            payload: key.payload,
+            row,
+        }),
+        Ok(_) | Err(_) => {
+            tracing::warn!(license_id = %row.license_id, "the applied product key no longer verifies; treating the environment as not activated");
+            None
+        }
+    }
+}
+
+pub async fn current(state: &AppState) -> Result<Option<CurrentLicense>, ServerError> {
+    let mut conn = state.pool.acquire().await?;
+    let row = store::license::current(&mut conn).await?;
+    Ok(row.and_then(|row| reverify(state, row)))
+}
+
+/// Everything a page needs to know about the license right now.
+#[derive(Debug, Clone)]
+pub struct LicenseNow {
+    pub status: LicenseStatus,
+    pub current: Option<CurrentLicense>,
+    pub clock_turned_back: bool,
+    pub used_aku: u32,
+}
+
+pub async fn now(state: &AppState) -> Result<LicenseNow, ServerError> {
+    let (now, clock_turned_back) = license_clock(state).await?;
+    let current = current(state).await?;
+    let used_aku = used_aku(state).await?;
+    let status = license_state::status(current.as_ref().map(|c| &c.payload), now, used_aku);
+    Ok(LicenseNow {
+        status,
+        current,
+        clock_turned_back,
+        used_aku,
+    })
+}
+
+fn refused(error: KeyError) -> ServerError {
+    AppError::invalid("key", error).into()
+}
+
+async fn record_refusal(
+    state: &AppState,
+    actor: &Actor,
+    error: &KeyError,
+) -> Result<(), ServerError> {
+    audit::record(
+        state,
+        actor,
+        "license_key",
+        None,
+        Outcome::Refused,
+        Some(&error.to_string()),
+    )
+    .await
+}
+
+/// Verifies a key and says what applying it would change. Changes nothing (but the audit log).
+pub async fn preview(
+    state: &AppState,
+    actor: &Actor,
+    text: &str,
+) -> Result<(VerifiedKey, KeyChange), ServerError> {
+    let (now, _) = license_clock(state).await?;
+    let current = current(state).await?;
+    let checked = license::verify(text, &state.trusted_keys).and_then(|key| {
+        let applied = current
+            .as_ref()
+            .map(|c| (&c.payload, c.row.fingerprint.as_str()));
+        license::check_applicable(&key, &state.installation_id, applied, now).map(|()| key)
+    });
+    match checked {
+        Ok(key) => {
+            let change = license::preview(
+                current.as_ref().map(|c| &c.payload),
+                &key.payload,
+                used_aku(state).await?,
+            );
+            Ok((key, change))
+        }
+        Err(error) => {
+            record_refusal(state, actor, &error).await?;
+            Err(refused(error))
+        }
+    }
+}
+
+/// Applies a key: activation, renewal, upgrade or downgrade. The check against the current
+/// license and the write are one `BEGIN IMMEDIATE` transaction, so two admins applying keys at
+/// once cannot both pass the "newer than the applied one" rule against the same old license.
+pub async fn apply(state: &AppState, actor: &Actor, text: &str) -> Result<KeyChange, ServerError> {
+    let (now, _) = license_clock(state).await?;
+    let key = match license::verify(text, &state.trusted_keys) {
+        Ok(key) => key,
+        Err(error) => {
+            record_refusal(state, actor, &error).await?;
+            return Err(refused(error));
+        }
+    };
+    let used = used_aku(state).await?;
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let current = store::license::current(&mut tx)
+        .await?
+        .and_then(|row| reverify(state, row));
+    let applied = current
+        .as_ref()
+        .map(|c| (&c.payload, c.row.fingerprint.as_str()));
+    if let Err(error) = license::check_applicable(&key, &state.installation_id, applied, now) {
+        tx.rollback().await?;
+        record_refusal(state, actor, &error).await?;
+        return Err(refused(error));
+    }
+    let change = license::preview(current.as_ref().map(|c| &c.payload), &key.payload, used);
+    store::license::insert(&mut tx, &key, state.clock.unix(), &actor.name).await?;
+    tx.commit().await?;
+
+    let p = &key.payload;
+    let quota = p
+        .aku_quota
+        .map(|q| format!("{q} AKU"))
+        .unwrap_or_else(|| "no AKU cap".into());
+    let mut detail = format!(
+        "{}: license {} ({}), {quota}, {} to {}",
+        change.kind.label(),
+        p.license_id,
+        p.billing.as_str(),
+        p.starts_at.date(),
+        p.expires_at.date()
+    );
+    if key.signed_by_run_time_key {
+        detail.push_str(&format!(
+            "; signed by the run-time trusted key {:?}, not a compiled-in vendor key",
+            p.key_id
+        ));
+    }
+    audit::record(
+        state,
+        actor,
+        "license_applied",
+        Some(&p.license_id),
+        Outcome::Success,
+        Some(&detail),
+    )
+    .await?;
+    Ok(change)
+}
+
+/// Audits a change of license phase (expiring, expired, lapsed, renewed) once. Called by the
+/// license watcher every minute and after a key is applied.
+pub async fn notice_phase_change(state: &AppState) -> Result<(), ServerError> {
+    let phase = now(state).await?.status.phase.as_str();
+    let previous = store::license::noticed_phase(&state.pool).await?;
+    if previous.as_deref() != Some(phase) {
+        store::license::set_noticed_phase(&state.pool, phase, state.clock.unix()).await?;
+        if let Some(previous) = previous {
+            let actor = Actor {
+                name: "system".into(),
+                addr: "local".into(),
+            };
+            let detail = format!("{previous} -> {phase}");
+            audit::record(
+                state,
+                &actor,
+                "license_state",
+                None,
+                Outcome::Success,
+                Some(&detail),
+            )
+            .await?;
+            tracing::info!(%previous, %phase, "license state changed");
+        }
+    }
+    Ok(())
+}
