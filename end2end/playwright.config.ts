@@ -6,7 +6,9 @@ import { defineConfig } from "@playwright/test";
 const port = Number(process.env.E2E_PORT ?? 18080);
 export const baseURL = `http://127.0.0.1:${port}`;
 const dataDir = process.env.E2E_DATA_DIR ?? "../target/e2e-data";
-const server = process.env.E2E_SERVER_BIN ?? "../target/debug/byoc-console";
+export const server = process.env.E2E_SERVER_BIN ?? "../target/debug/byoc-console";
+// A vendor signing key made for this run; the console trusts its public half at run time.
+export const vendorDir = process.env.E2E_VENDOR_DIR ?? "../target/e2e-vendor";
 
 export default defineConfig({
   testDir: "./tests",
@@ -37,7 +39,9 @@ export default defineConfig({
   },
   webServer: {
     // A fresh data directory for every run; the site (WASM, CSS) comes from ../target/site.
-    command: `rm -rf ${dataDir} && ${server} serve --listen 127.0.0.1:${port} --data-dir ${dataDir}`,
+    command:
+      `rm -rf ${dataDir} ${vendorDir} && ${server} vendor keygen --out ${vendorDir} --key-id e2e-vendor && ` +
+      `${server} serve --listen 127.0.0.1:${port} --data-dir ${dataDir} --trust-key ${vendorDir}/public-key.json`,
     cwd: __dirname,
     env: { LEPTOS_SITE_ROOT: "../target/site", RUST_LOG: "warn" },
     url: `${baseURL}/healthz`,

@@ -1,7 +1,9 @@
 //! The document shell, the routes, and the signed-in frame (navigation, user, sign-out).
 
-use crate::api::auth::{current_session, Logout};
+use crate::api::auth::{current_session, Logout, SessionInfo};
+use crate::api::error::AppError;
 use crate::components::license_banner::LicenseBannerView;
+use crate::domain::license_state::Phase;
 use crate::pages::{
     activate::ActivatePage, license::LicensePage, login::LoginPage, not_found::NotFound,
     overview::OverviewPage, placeholder::NotYetAvailable, setup::SetupPage,
@@ -11,6 +13,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Outlet, ParentRoute, Route, Router, Routes, A},
+    hooks::{use_location, use_navigate},
     path, SsrMode,
 };
 
@@ -80,7 +83,25 @@ pub fn App() -> impl IntoView {
 /// Navigation, the signed-in user and sign-out around every page after sign-in.
 #[component]
 fn SignedInFrame() -> impl IntoView {
-    let session = Resource::new(|| (), |_| current_session());
+    // Fetched again on every navigation: the banner stays current, and the browser follows the
+    // same page rules as the server's guard (sign-in, then activation) between full loads.
+    let location = use_location();
+    let session = Resource::new(move || location.pathname.get(), |_| current_session());
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        let Some(result) = session.get() else { return };
+        let path = location.pathname.get_untracked();
+        let activated = |info: &SessionInfo| info.license.phase != Phase::Unactivated;
+        let to = match &result {
+            Err(AppError::Unauthenticated) => Some("/login"),
+            Ok(info) if !activated(info) && path != "/activate" => Some("/activate"),
+            Ok(info) if activated(info) && path == "/activate" => Some("/license"),
+            _ => None,
+        };
+        if let Some(to) = to {
+            navigate(to, Default::default());
+        }
+    });
     let logout = ServerAction::<Logout>::new();
     view! {
         <div class="frame">

@@ -17,8 +17,9 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn LicensePage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| license_view());
     let query = use_query_map();
+    // Fetched again when the query changes: applying a key comes back here with `?applied=1`.
+    let data = Resource::new(move || query.get(), |_| license_view());
     let applied = move || query.read().get("applied").is_some();
     view! {
         <Title text="License" />

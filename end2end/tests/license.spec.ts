@@ -1,0 +1,148 @@
+// Activation with a key minted by `byoc-console vendor issue`, the license page, every page of
+// the frame, renewal and upgrade with a preview, and refused keys, in Chromium.
+// Runs after foundation.spec.ts (files run in name order, one worker): setup is done.
+import { test, expect, type Page } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import { server, vendorDir } from "../playwright.config";
+
+const admin = { username: "admin", password: "Quiet-Harbor-Lamp-42" };
+
+/** A product key from the vendor command line, as the vendor would send it. */
+function mintKey(installationId: string, args: string[]): string {
+  const out = execFileSync(
+    path.resolve(__dirname, "..", server),
+    [
+      "vendor", "issue",
+      "--signing-key", path.resolve(__dirname, "..", vendorDir, "signing-key.json"),
+      "--installation-id", installationId,
+      "--customer", "Acme Streaming",
+      ...args,
+    ],
+    { encoding: "utf8", env: { ...process.env, RUST_LOG: "error" } },
+  );
+  const lines = out.trim().split("\n");
+  return lines[lines.length - 1];
+}
+
+async function hydrated(page: Page) {
+  await page.waitForFunction(() => (window as any).__BYOC_HYDRATED__ === true);
+}
+
+async function signIn(page: Page) {
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByLabel("User name").fill(admin.username);
+  await page.getByLabel("Password").fill(admin.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL((url) => url.pathname !== "/login");
+}
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: `screenshots/${name}.png`, fullPage: true });
+}
+
+test.describe.serial("activation and the license", () => {
+  let installationId = "";
+
+  test("bad keys are refused next to the field, a minted key activates", async ({ page }) => {
+    await signIn(page);
+    await expect(page).toHaveURL(/\/activate$/);
+    installationId = (await page.getByTestId("installation-id").textContent())!.trim();
+    expect(installationId).toMatch(/^[0-9a-f-]{36}$/);
+    await page.getByRole("button", { name: "Copy" }).click();
+    await expect(page.getByRole("button", { name: "Copied" })).toBeVisible();
+    await shot(page, "10-activate");
+
+    const key = page.getByLabel("Product key");
+    await key.fill("definitely not a key");
+    await page.getByRole("button", { name: "Activate" }).click();
+    await expect(page.locator("#key-error")).toContainText("This is not a product key");
+
+    const foreign = mintKey("some-other-installation", ["--billing", "prepaid", "--aku", "100", "--months", "12"]);
+    await key.fill(foreign);
+    await page.getByRole("button", { name: "Activate" }).click();
+    await expect(page.locator("#key-error")).toContainText("belongs to another installation");
+    await shot(page, "11-activate-refused");
+
+    const good = mintKey(installationId, [
+      "--billing", "prepaid", "--aku", "100", "--months", "12", "--license-id", "LIC-E2E-1",
+    ]);
+    // As pasted from a mail client that wrapped the line.
+    await key.fill(good.slice(0, 70) + "\n" + good.slice(70));
+    await page.getByRole("button", { name: "Activate" }).click();
+    await expect(page).toHaveURL(/\/license\?applied=1$/);
+    await expect(page.getByTestId("key-applied")).toBeVisible();
+    await expect(page.getByTestId("license-phase")).toHaveText("Active");
+    await expect(page.getByTestId("license-billing")).toHaveText("Prepaid subscription");
+    await expect(page.getByTestId("license-quota")).toHaveText("100 AKU");
+    await expect(page.getByTestId("license-days-left")).toHaveText(/^3(6[4-6]) days$/);
+    await expect(page.getByTestId("run-time-key-banner")).toBeVisible();
+    await expect(page.getByTestId("key-history")).toContainText("LIC-E2E-1");
+    await shot(page, "12-license");
+  });
+
+  test("the overview and every page of the frame", async ({ page }) => {
+    await signIn(page);
+    await expect(page).toHaveURL(/\/$/);
+    await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
+    await expect(page.getByTestId("license-card")).toContainText("100 AKU");
+    await expect(page.getByTestId("quota-bar")).toContainText("0 / 100 AKU used");
+    await expect(page.getByTestId("environment-card")).toContainText("Production");
+    await expect(page).toHaveTitle("Overview · BYOC console");
+    await shot(page, "13-overview");
+
+    const nav = page.getByRole("navigation", { name: "Main" });
+    for (const [name, slug, heading] of [
+      ["Instances", "instances", "Instances"],
+      ["License", "license", "License"],
+      ["Usage", "usage", "Usage"],
+      ["Users", "users", "Users"],
+      ["Audit log", "audit", "Audit log"],
+      ["Overview", "", "Overview"],
+    ]) {
+      await nav.getByRole("link", { name, exact: true }).click();
+      await expect(page).toHaveURL(new RegExp(`/${slug}$`));
+      await expect(page.getByRole("heading", { name: heading, level: 1 })).toBeVisible();
+      await expect(nav.getByRole("link", { name, exact: true })).toHaveAttribute("aria-current", "page");
+      await shot(page, `14-page-${slug || "overview"}`);
+    }
+
+    await page.goto("/no-such-page");
+    await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+    await shot(page, "15-not-found");
+  });
+
+  test("an upgrade is previewed, then confirmed; an older key is refused", async ({ page }) => {
+    await signIn(page);
+    await page.goto("/license");
+    await hydrated(page);
+    const upgrade = mintKey(installationId, [
+      "--billing", "prepaid", "--aku", "300", "--months", "24", "--license-id", "LIC-E2E-2",
+    ]);
+    await page.getByLabel("Product key").fill(upgrade);
+    await page.getByRole("button", { name: "Preview" }).click();
+    await expect(page.getByTestId("key-preview")).toBeVisible();
+    await expect(page.getByTestId("preview-quota")).toHaveText("100 AKU → 300 AKU");
+    await expect(page.getByTestId("preview-expiry")).toContainText("→");
+    await shot(page, "16-license-preview");
+    // Nothing changed yet.
+    await expect(page.getByTestId("license-quota")).toHaveText("100 AKU");
+
+    await page.getByRole("button", { name: "Apply this key" }).click();
+    await expect(page).toHaveURL(/\/license\?applied=1$/);
+    await expect(page.getByTestId("license-quota")).toHaveText("300 AKU");
+    await expect(page.getByTestId("key-history").locator("tbody tr")).toHaveCount(2);
+
+    // A key issued before the applied one cannot replace it.
+    const older = mintKey(installationId, [
+      "--billing", "prepaid", "--aku", "500", "--months", "12", "--issued", "2026-01-01",
+      "--starts", "2026-01-01",
+    ]);
+    await page.getByLabel("Product key").fill(older);
+    await page.getByRole("button", { name: "Preview" }).click();
+    await expect(page.locator("#key-error")).toContainText("before the license already applied");
+    await expect(page.getByTestId("key-preview")).toHaveCount(0);
+    await shot(page, "17-license-refused");
+  });
+});
