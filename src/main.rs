@@ -89,7 +89,7 @@ enum VendorCommand {
         key_id: String,
     },
     /// Issue a product key; prints it as the last line.
-    Issue(IssueArgs),
+    Issue(Box<IssueArgs>),
 }
 
 #[derive(clap::Args)]
@@ -173,7 +173,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Vendor(VendorCommand::Issue(args)) => {
-            let key = issue(args, OffsetDateTime::now_utc())?;
+            let key = issue(*args, OffsetDateTime::now_utc())?;
             println!("{key}");
             Ok(())
         }
@@ -386,7 +386,10 @@ fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
     let colours = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stdout).with_ansi(colours);
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .with_ansi(colours);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

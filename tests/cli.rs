@@ -24,7 +24,14 @@ fn help_lists_the_subcommands() {
         assert!(help.contains(sub), "{sub} missing from:\n{help}");
     }
     let serve = text(&console(&["serve", "--help"]).stdout);
-    for flag in ["--listen", "--data-dir", "--secure-cookies", "--session-idle-minutes", "--trust-key", "BYOC_DATA_DIR"] {
+    for flag in [
+        "--listen",
+        "--data-dir",
+        "--secure-cookies",
+        "--session-idle-minutes",
+        "--trust-key",
+        "BYOC_DATA_DIR",
+    ] {
         assert!(serve.contains(flag), "{flag} missing from:\n{serve}");
     }
 }
@@ -49,12 +56,27 @@ fn keygen_then_issue_makes_a_key_that_verifies() {
     let installation_id = text(&id_out.stdout).trim().to_string();
     assert_eq!(installation_id.len(), 36);
     // Stable across runs.
-    assert_eq!(text(&console(&["installation-id", "--data-dir", data.to_str().unwrap()]).stdout).trim(), installation_id);
+    assert_eq!(
+        text(&console(&["installation-id", "--data-dir", data.to_str().unwrap()]).stdout).trim(),
+        installation_id
+    );
 
     let secret_path = secret.to_str().unwrap();
     let out = console(&[
-        "vendor", "issue", "--signing-key", secret_path, "--installation-id", &installation_id,
-        "--customer", "Acme", "--billing", "payg", "--months", "1", "--price", "aku_hours:0=0.12,1000=0.10",
+        "vendor",
+        "issue",
+        "--signing-key",
+        secret_path,
+        "--installation-id",
+        &installation_id,
+        "--customer",
+        "Acme",
+        "--billing",
+        "payg",
+        "--months",
+        "1",
+        "--price",
+        "aku_hours:0=0.12,1000=0.10",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let key = text(&out.stdout).lines().last().unwrap().to_string();
@@ -70,16 +92,63 @@ fn keygen_then_issue_makes_a_key_that_verifies() {
 fn issue_refuses_nonsense() {
     let dir = tempfile::tempdir().unwrap();
     let vendor = dir.path().join("v");
-    assert!(console(&["vendor", "keygen", "--out", vendor.to_str().unwrap()]).status.success());
+    assert!(
+        console(&["vendor", "keygen", "--out", vendor.to_str().unwrap()])
+            .status
+            .success()
+    );
     let secret = vendor.join("signing-key.json");
-    let base = ["vendor", "issue", "--signing-key", secret.to_str().unwrap(), "--installation-id", "x", "--customer", "Acme"];
+    let base = [
+        "vendor",
+        "issue",
+        "--signing-key",
+        secret.to_str().unwrap(),
+        "--installation-id",
+        "x",
+        "--customer",
+        "Acme",
+    ];
     let cases: &[(&[&str], &str)] = &[
-        (&["--billing", "prepaid", "--aku", "0", "--months", "12"], "--aku must be at least 1"),
-        (&["--billing", "prepaid", "--aku", "10", "--months", "0"], "--months must be at least 1"),
-        (&["--billing", "prepaid", "--aku", "10", "--starts", "2027-01-01", "--expires", "2026-01-01"], "--expires must be after the start"),
-        (&["--billing", "prepaid", "--months", "12"], "AKU quota is missing"),
-        (&["--billing", "payg", "--months", "12"], "needs unit prices"),
-        (&["--billing", "prepaid", "--aku", "10", "--expires", "next tuesday"], "expected YYYY-MM-DD"),
+        (
+            &["--billing", "prepaid", "--aku", "0", "--months", "12"],
+            "--aku must be at least 1",
+        ),
+        (
+            &["--billing", "prepaid", "--aku", "10", "--months", "0"],
+            "--months must be at least 1",
+        ),
+        (
+            &[
+                "--billing",
+                "prepaid",
+                "--aku",
+                "10",
+                "--starts",
+                "2027-01-01",
+                "--expires",
+                "2026-01-01",
+            ],
+            "--expires must be after the start",
+        ),
+        (
+            &["--billing", "prepaid", "--months", "12"],
+            "AKU quota is missing",
+        ),
+        (
+            &["--billing", "payg", "--months", "12"],
+            "needs unit prices",
+        ),
+        (
+            &[
+                "--billing",
+                "prepaid",
+                "--aku",
+                "10",
+                "--expires",
+                "next tuesday",
+            ],
+            "expected YYYY-MM-DD",
+        ),
     ];
     for (args, expected) in cases {
         let mut all: Vec<&str> = base.to_vec();
@@ -96,7 +165,13 @@ fn issue_refuses_nonsense() {
 fn a_broken_database_stops_serve_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("console.db"), vec![7u8; 8192]).unwrap();
-    let out = console(&["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()]);
+    let out = console(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(stderr.contains("is not a SQLite database"), "{stderr}");

@@ -1,7 +1,7 @@
 //! The license state as a function of the applied license, the clock and the AKU in use.
 //! The instance rules ask [`LicenseStatus::allows_growth`]; banners read the rest.
 
-use super::license::LicensePayload;
+use crate::license::LicensePayload;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -146,7 +146,7 @@ pub fn effective_now(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::license::tests::payload;
+    use crate::license::tests::payload;
     use time::macros::datetime;
 
     fn at(now: OffsetDateTime) -> LicenseStatus {

@@ -1,10 +1,14 @@
-//! Pure rules of the console: no web framework, no database, no clock reads.
+//! Pure rules of the console: no web framework, no database, no clock reads. A crate of its
+//! own, so the compiler enforces that (its only dependencies are serde, time and crypto).
 //! Every function takes what it needs (including `now`) and returns a value or a typed error,
 //! so the same code runs on the server and, compiled to WASM, in the browser.
 
 pub mod account;
 pub mod environment;
+pub mod instance;
 pub mod license;
 pub mod license_state;
 pub mod password;
+pub mod quota;
+pub mod sizing;
 pub mod throttle;

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Prints the console's size and speed figures. Not a test: it measures and prints.
+
+    scripts/bench.sh            (builds first, then runs this)
+
+Sizes: the hydration WASM, its JS glue and the CSS (raw and gzip -9), the server binary.
+Speed: a console started in demo mode on a fresh data directory on loopback; set up, signed
+in and activated through its HTTP API; then N sequential requests per route, timed on the
+client (median and 99th percentile), plus the time of one sign-in (Argon2id, m=19 MiB, t=2).
+"""
+import gzip, http.client, json, os, re, shutil, statistics, subprocess, sys, tempfile, time, urllib.parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SITE = os.path.join(ROOT, "target", "site", "pkg")
+BIN = os.environ.get("BENCH_BIN", os.path.join(ROOT, "target", "release", "byoc-console"))
+PORT = int(os.environ.get("BENCH_PORT", "18181"))
+N = int(os.environ.get("BENCH_REQUESTS", "300"))
+
+
+def size_line(name, path):
+    raw = open(path, "rb").read()
+    print(f"  {name:<28} {len(raw)/1024:8.1f} KiB raw {len(gzip.compress(raw, 9))/1024:8.1f} KiB gzip")
+
+
+def request(conn, method, path, body=None, cookie=None):
+    headers = {}
+    if body is not None:
+        body = urllib.parse.urlencode(body)
+        headers["content-type"] = "application/x-www-form-urlencoded"
+    if cookie:
+        headers["cookie"] = cookie
+    start = time.perf_counter()
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    return time.perf_counter() - start, response, data
+
+
+def main():
+    print("Sizes")
+    size_line("WASM (byoc-console_bg.wasm)", os.path.join(SITE, "byoc-console_bg.wasm"))
+    size_line("JS glue (byoc-console.js)", os.path.join(SITE, "byoc-console.js"))
+    size_line("CSS", os.path.join(SITE, "byoc-console.css"))
+    print(f"  {'server binary':<28} {os.path.getsize(BIN)/1024/1024:8.1f} MiB ({os.path.relpath(BIN, ROOT)})")
+
+    data_dir = tempfile.mkdtemp(prefix="byoc-bench-")
+    env = dict(os.environ, RUST_LOG="warn", LEPTOS_SITE_ROOT=os.path.join(ROOT, "target", "site"))
+    server = subprocess.Popen([BIN, "demo", "--listen", f"127.0.0.1:{PORT}", "--data-dir", data_dir],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    try:
+        key = None
+        started = time.perf_counter()
+        while key is None:
+            line = server.stdout.readline()
+            if not line:
+                raise SystemExit("the console exited before printing its demo key")
+            if line.startswith("BYOC1."):
+                key = line.strip()
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+        for _ in range(100):
+            try:
+                request(conn, "GET", "/healthz")
+                break
+            except OSError:
+                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+                time.sleep(0.05)
+        print(f"\nStart-up to first answer: {(time.perf_counter() - started)*1000:.0f} ms (incl. migrations)")
+        password = "Quiet-Harbor-Lamp-42"
+        request(conn, "POST", "/api/setup", {"username": "admin", "password": password, "password_confirm": password,
+                                             "environment_name": "Bench", "cloud_provider": "aws", "region": "us-east-1"})
+        elapsed, response, _ = request(conn, "POST", "/api/login", {"username": "admin", "password": password})
+        cookie = response.getheader("set-cookie").split(";")[0]
+        print(f"One sign-in (Argon2id verify + session): {elapsed*1000:.0f} ms")
+        _, response, body = request(conn, "POST", "/api/license_apply", {"key": key}, cookie)
+        assert response.status == 200, body
+
+        print(f"\nLatency over {N} sequential requests on one keep-alive connection (client side)")
+        for method, path in [("GET", "/healthz"), ("POST", "/api/session"), ("POST", "/api/license"),
+                             ("GET", "/"), ("GET", "/license"), ("GET", "/pkg/byoc-console_bg.wasm")]:
+            times = []
+            for _ in range(N):
+                elapsed, response, _ = request(conn, method, path, {} if method == "POST" else None, cookie)
+                assert response.status == 200, (path, response.status)
+                times.append(elapsed * 1000)
+            times.sort()
+            p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+            print(f"  {method:<4} {path:<28} median {statistics.median(times):6.2f} ms   p99 {p99:6.2f} ms")
+        rss = open(f"/proc/{server.pid}/status").read()
+        print("\nServer memory after the run: " + re.search(r"VmRSS:\s+(\d+ kB)", rss).group(1) + " RSS")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
