@@ -11,4 +11,6 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   CARGO_PROFILE_DEV_DEBUG=0 cargo install cargo-fuzz --debug
 fi
 mkdir -p fuzz/corpus/product_key
+# Valid keys signed by the fuzz target's key: the fuzzer starts from real structure.
+cp fuzz/seeds/product_key/* fuzz/corpus/product_key/
 RUSTC_BOOTSTRAP=1 cargo fuzz run product_key --sanitizer none -- -max_total_time="$seconds" -max_len=4096

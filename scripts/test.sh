@@ -7,5 +7,7 @@ scripts/setup.sh
 scripts/build.sh --debug
 echo "[test] cargo test --workspace"
 cargo test --workspace
+echo "[test] fuzzing the product key parser (30 s)"
+scripts/fuzz.sh 30
 echo "[test] browser tests"
 (cd end2end && npx playwright test)
