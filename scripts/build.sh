@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Builds the site (hydration WASM + JS + CSS + public files into target/site) and the server.
-#   scripts/build.sh            release server (what scripts/run.sh serves)
-#   scripts/build.sh --debug    debug server (what the tests use; shares cargo test's build)
+#   scripts/build.sh              release server (what scripts/run.sh serves)
+#   scripts/build.sh --debug      debug server
+#   scripts/build.sh --site-only  no server (scripts/test.sh: `cargo test` builds the debug
+#                                 server with the test features, so it is built only once)
 # The WASM is always built optimised for size and passed through wasm-opt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile=release
-[ "${1:-}" = "--debug" ] && profile=debug
+case "${1:-}" in
+  --debug) profile=debug ;;
+  --site-only) profile=none ;;
+  "") ;;
+  *) echo "usage: scripts/build.sh [--debug|--site-only]" >&2; exit 2 ;;
+esac
 
 log() { printf '[build] %s\n' "$*"; }
 site=target/site
@@ -49,9 +56,9 @@ cp style/main.css "$pkg/byoc-console.css"
 cp -r public/. "$site/"
 
 # --- the server -----------------------------------------------------------------------------------
-if [ "$profile" = release ]; then
-  cargo build --release --bin byoc-console
-else
-  cargo build --bin byoc-console
-fi
+case "$profile" in
+  release) cargo build --release --bin byoc-console ;;
+  debug) cargo build --bin byoc-console ;;
+  none) log "site in $site"; exit 0 ;;
+esac
 log "site in $site, server in target/$profile/byoc-console"

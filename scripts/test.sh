@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh --debug
+scripts/build.sh --site-only
 echo "[test] cargo test --workspace"
+# Also builds target/debug/byoc-console, which the browser tests below start.
 cargo test --workspace
 echo "[test] fuzzing the product key parser (30 s)"
 scripts/fuzz.sh 30
