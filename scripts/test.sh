@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Runs every test: unit and integration tests (cargo), then the browser tests (Playwright in
-# Debian's Chromium) against a freshly built console. Installs what is missing first.
+# Runs every test: unit and integration tests (cargo), a short fuzzing run, then the browser
+# tests (Playwright in Debian's Chromium) against a freshly built console. Installs what is
+# missing first. Prints how long each step took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-scripts/build.sh --site-only
-echo "[test] cargo test --workspace"
-# Also builds target/debug/byoc-console, which the browser tests below start.
-cargo test --workspace
-echo "[test] fuzzing the product key parser (30 s)"
-scripts/fuzz.sh 30
-echo "[test] browser tests"
-(cd end2end && npx playwright test)
+
+step() {
+  local name=$1; shift
+  local start=$SECONDS
+  echo "[test] $name"
+  "$@"
+  echo "[test] $name: $((SECONDS - start)) s"
+}
+
+step "set-up" scripts/setup.sh
+step "site (WASM, JS, CSS)" scripts/build.sh --site-only
+# Also builds target/debug/byoc-console, which the browser tests start.
+step "cargo test --workspace" cargo test --workspace
+step "fuzzing the product key parser (30 s)" scripts/fuzz.sh 30
+step "browser tests" bash -c 'cd end2end && npx playwright test'
