@@ -114,6 +114,9 @@ impl Console {
                 guard::pages_need_session,
             ))
             .layer(middleware::from_fn(guard::reject_cross_site))
+            .layer(middleware::from_fn(
+                guard::framework_errors_are_bad_requests,
+            ))
             .layer(sessions)
             .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
             .layer(SetResponseHeaderLayer::if_not_present(

@@ -33,11 +33,13 @@ async fn refusal(response: reqwest::Response) -> String {
 async fn pages_lead_to_activation_until_a_key_is_applied() {
     let app = spawn_app().await;
     let client = app.admin_client().await;
-    for path in ["/", "/instances", "/license", "/users"] {
-        let response = client.get(app.url(path)).send().await.unwrap();
-        assert_eq!(response.status(), 303, "{path}");
-        assert_eq!(response.headers()["location"], "/activate", "{path}");
-    }
+    assert_redirects(
+        &app,
+        &client,
+        &["/", "/instances", "/license", "/users"],
+        "/activate",
+    )
+    .await;
     let page = client.get(app.url("/activate")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();

@@ -20,11 +20,13 @@ async fn healthz_reports_version_and_database() {
 async fn before_setup_every_page_leads_to_setup() {
     let app = spawn_app().await;
     let client = app.client();
-    for path in ["/", "/login", "/instances", "/no-such-page"] {
-        let response = client.get(app.url(path)).send().await.unwrap();
-        assert_eq!(response.status(), 303, "{path}");
-        assert_eq!(response.headers()["location"], "/setup", "{path}");
-    }
+    assert_redirects(
+        &app,
+        &client,
+        &["/", "/login", "/instances", "/no-such-page"],
+        "/setup",
+    )
+    .await;
     let page = client.get(app.url("/setup")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
@@ -370,21 +372,31 @@ async fn protected_pages_and_functions_need_a_session() {
     let app = spawn_app().await;
     let client = app.client();
     app.setup(&client).await;
-    for path in [
+    let pages = [
         "/",
+        "/activate",
         "/instances",
         "/license",
         "/usage",
         "/users",
         "/audit",
         "/nowhere",
+    ];
+    assert_redirects(&app, &client, &pages, "/login").await;
+    for endpoint in [
+        "/api/session",
+        "/api/overview",
+        "/api/activation",
+        "/api/license",
+        "/api/license_preview",
+        "/api/license_apply",
     ] {
-        let response = client.get(app.url(path)).send().await.unwrap();
-        assert_eq!(response.status(), 303, "{path}");
-        assert_eq!(response.headers()["location"], "/login", "{path}");
-    }
-    for endpoint in ["/api/session", "/api/overview"] {
-        let response = client.post(app.url(endpoint)).send().await.unwrap();
+        let response = client
+            .post(app.url(endpoint))
+            .form(&[("key", "x")])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 401, "{endpoint}");
         assert_eq!(
             error_body(response).await,
@@ -410,6 +422,30 @@ async fn protected_pages_and_functions_need_a_session() {
     let missing = client.get(app.url("/nowhere")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
     assert!(missing.text().await.unwrap().contains("Page not found"));
+}
+
+#[tokio::test]
+async fn a_request_the_server_cannot_read_is_a_400_with_a_plain_message() {
+    let app = spawn_app().await;
+    let client = app.activated_admin_client().await;
+    // The key argument is missing.
+    let response = client
+        .post(app.url("/api/license_apply"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body = error_body(response).await;
+    assert_eq!(
+        body["Request"],
+        "The form could not be read; reload the page and try again."
+    );
+    let missing = client
+        .post(app.url("/api/no_such_function"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 400);
 }
 
 #[tokio::test]

@@ -234,3 +234,12 @@ impl TestApp {
         client
     }
 }
+
+/// Each of `paths` answers with a redirect to `to`.
+pub async fn assert_redirects(app: &TestApp, client: &Client, paths: &[&str], to: &str) {
+    for path in paths {
+        let response = client.get(app.url(path)).send().await.expect("request");
+        assert_eq!(response.status(), 303, "{path}");
+        assert_eq!(response.headers()["location"], to, "{path}");
+    }
+}

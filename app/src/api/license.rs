@@ -174,14 +174,10 @@ pub async fn license_view() -> Result<LicenseData, AppError> {
 #[server(prefix = "/api", endpoint = "license_preview")]
 pub async fn preview_key(key: String) -> Result<KeyPreview, AppError> {
     use crate::domain::account::Role;
-    use crate::server::{audit::Actor, auth, error::respond, license};
+    use crate::server::{auth, error::respond, license};
     respond(async move {
         let state = auth::state()?;
-        let user = auth::require(&state, Role::Admin).await?;
-        let actor = Actor {
-            name: user.username,
-            addr: auth::request_addr().await,
-        };
+        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
         let (key, change) = license::preview(&state, &actor, &key).await?;
         Ok(KeyPreview {
             change,
@@ -195,14 +191,10 @@ pub async fn preview_key(key: String) -> Result<KeyPreview, AppError> {
 #[server(prefix = "/api", endpoint = "license_apply")]
 pub async fn apply_key(key: String) -> Result<KeyChange, AppError> {
     use crate::domain::account::Role;
-    use crate::server::{audit::Actor, auth, error::respond, license};
+    use crate::server::{auth, error::respond, license};
     respond(async move {
         let state = auth::state()?;
-        let user = auth::require(&state, Role::Admin).await?;
-        let actor = Actor {
-            name: user.username,
-            addr: auth::request_addr().await,
-        };
+        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
         let change = license::apply(&state, &actor, &key).await?;
         license::notice_phase_change(&state).await?;
         leptos_axum::redirect("/license?applied=1");

@@ -80,6 +80,16 @@ pub async fn require(state: &AppState, role: Role) -> Result<UserRow, ServerErro
     Ok(user)
 }
 
+/// The signed-in user with at least `role`, and the same person as an audit [`Actor`].
+pub async fn require_actor(state: &AppState, role: Role) -> Result<(UserRow, Actor), ServerError> {
+    let user = require(state, role).await?;
+    let actor = Actor {
+        name: user.username.clone(),
+        addr: request_addr().await,
+    };
+    Ok((user, actor))
+}
+
 /// Signs in: throttle, verify, cycle the session id, record. Every outcome is audited.
 pub async fn login(
     state: &AppState,

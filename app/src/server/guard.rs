@@ -47,6 +47,25 @@ fn is_same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
+/// Server functions answer 500 when the framework cannot even read the request (a missing or
+/// malformed argument): that is the client's mistake, so it becomes 400. The body, an
+/// `AppError::Request` with a plain message, is kept.
+pub async fn framework_errors_are_bad_requests(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let response = next.run(req).await;
+    if !is_api || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    if let Ok(AppError::Request(_)) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::BAD_REQUEST;
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
 /// Pages need a session: before setup every page leads to setup; after it, setup is gone and
 /// every page but sign-in leads to sign-in when no one is signed in, and to activation while
 /// no product key is applied. Server functions check
