@@ -85,6 +85,12 @@ def main():
             times.sort()
             p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
             print(f"  {method:<4} {path:<28} median {statistics.median(times):6.2f} ms   p99 {p99:6.2f} ms")
+        for encoding in ["br", "gzip", "identity"]:
+            conn.request("GET", "/pkg/byoc-console_bg.wasm", headers={"accept-encoding": encoding})
+            response = conn.getresponse()
+            body = response.read()
+            served = response.getheader("content-encoding") or "identity"
+            print(f"  WASM as sent for accept-encoding {encoding:<8}: {len(body)/1024:7.1f} KiB ({served})")
         rss = open(f"/proc/{server.pid}/status").read()
         print("\nServer memory after the run: " + re.search(r"VmRSS:\s+(\d+ kB)", rss).group(1) + " RSS")
     finally:

@@ -3,7 +3,8 @@
 # Safe to run again and again; both README commands call it first.
 #
 #   Debian packages : rustc-web, cargo-web, rust-web-src, lld-22 (the wasm32 standard library
-#                     built from source, see below), chromium (browser tests)
+#                     built from source, see below), chromium (browser tests), brotli
+#                     (precompressed WASM/JS/CSS)
 #   cargo tools     : wasm-bindgen-cli, exactly the version in Cargo.lock
 #   npm packages    : end2end/ (Playwright driving Debian's Chromium; binaryen's wasm-opt)
 #
@@ -26,7 +27,7 @@ have_wasm32_target() {
 }
 
 # --- Debian packages -------------------------------------------------------------------------
-packages=(chromium)
+packages=(chromium brotli)
 if ! have_wasm32_target; then
   packages+=(rustc-web cargo-web rust-web-src lld-22)
 fi

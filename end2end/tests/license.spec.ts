@@ -111,6 +111,12 @@ test.describe.serial("activation and the license", () => {
     await page.goto("/no-such-page");
     await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
     await shot(page, "15-not-found");
+
+    // The WASM travels compressed (precompressed by the build).
+    const wasm = await page.request.get("/pkg/byoc-console_bg.wasm", {
+      headers: { "accept-encoding": "br, gzip" },
+    });
+    expect(wasm.headers()["content-encoding"]).toMatch(/^(br|gzip)$/);
   });
 
   test("an upgrade is previewed, then confirmed; an older key is refused", async ({ page }) => {
