@@ -17,6 +17,15 @@ case "${1:-}" in
 esac
 
 log() { printf '[build] %s\n' "$*"; }
+# Precompressed copies: the server sends the .br or .gz file when the browser accepts it (the
+# WASM shrinks to about a third), without compressing on every request.
+compress() {
+  for f in "$@"; do
+    gzip -9 -k -f "$f"
+    if command -v brotli >/dev/null; then brotli -q 11 -k -f "$f"; fi
+  done
+}
+
 site=target/site
 pkg=$site/pkg
 mkdir -p "$pkg"
@@ -36,31 +45,37 @@ else
   log "wasm: Debian rustc with -Zbuild-std"
   RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 cargo "${wasm_args[@]}" -Zbuild-std=std,panic_abort
 fi
-wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name byoc-console \
-  "$wasm_target_dir/wasm32-unknown-unknown/wasm-release/app.wasm"
-
-# binaryen's wasm-opt from npm (end2end/node_modules): Debian's binaryen 108 breaks the
-# externref table of current wasm-bindgen output (the page then never hydrates).
-wasm_opt=end2end/node_modules/.bin/wasm-opt
-if [ -x "$wasm_opt" ]; then
-  "$wasm_opt" -Oz --enable-reference-types --enable-bulk-memory --enable-sign-ext \
-    --enable-nontrapping-float-to-int --enable-multivalue --enable-mutable-globals \
-    "$pkg/byoc-console_bg.wasm" -o "$pkg/byoc-console_bg.wasm.opt"
-  mv "$pkg/byoc-console_bg.wasm.opt" "$pkg/byoc-console_bg.wasm"
+wasm_in="$wasm_target_dir/wasm32-unknown-unknown/wasm-release/app.wasm"
+# wasm-bindgen, wasm-opt and the compression take about a minute: skip them when the compiled
+# WASM is the one the site was last made from.
+stamp="$pkg/.made-from"
+wasm_hash=$(sha256sum "$wasm_in" | cut -d' ' -f1)
+if [ -f "$pkg/byoc-console_bg.wasm" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wasm_hash" ]; then
+  log "wasm unchanged since the last build"
 else
-  log "wasm-opt not found (run scripts/setup.sh): the WASM stays unoptimised"
+  wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name byoc-console "$wasm_in"
+  # binaryen's wasm-opt from npm (end2end/node_modules): Debian's binaryen 108 breaks the
+  # externref table of current wasm-bindgen output (the page then never hydrates).
+  wasm_opt=end2end/node_modules/.bin/wasm-opt
+  if [ -x "$wasm_opt" ]; then
+    "$wasm_opt" -Oz --enable-reference-types --enable-bulk-memory --enable-sign-ext \
+      --enable-nontrapping-float-to-int --enable-multivalue --enable-mutable-globals \
+      "$pkg/byoc-console_bg.wasm" -o "$pkg/byoc-console_bg.wasm.opt"
+    mv "$pkg/byoc-console_bg.wasm.opt" "$pkg/byoc-console_bg.wasm"
+    optimised=yes
+  else
+    log "wasm-opt not found (run scripts/setup.sh): the WASM stays unoptimised"
+  fi
+  compress "$pkg/byoc-console_bg.wasm" "$pkg/byoc-console.js"
+  # Only an optimised site counts as made: a later run with wasm-opt present redoes it.
+  if [ "${optimised:-}" = yes ]; then echo "$wasm_hash" > "$stamp"; else rm -f "$stamp"; fi
 fi
 
 # --- styles and static files --------------------------------------------------------------------
 cp style/main.css "$pkg/byoc-console.css"
 cp -r public/. "$site/"
 
-# Precompressed copies: the server sends the .br or .gz file when the browser accepts it (the
-# WASM shrinks to about a third), without compressing on every request.
-for f in "$pkg/byoc-console_bg.wasm" "$pkg/byoc-console.js" "$pkg/byoc-console.css"; do
-  gzip -9 -k -f "$f"
-  if command -v brotli >/dev/null; then brotli -q 11 -k -f "$f"; fi
-done
+compress "$pkg/byoc-console.css"
 
 # --- the server -----------------------------------------------------------------------------------
 case "$profile" in
