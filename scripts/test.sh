@@ -19,3 +19,9 @@ step "site (WASM, JS, CSS)" scripts/build.sh --site-only
 step "cargo test --workspace" cargo test --workspace
 step "fuzzing the product key parser (30 s)" scripts/fuzz.sh 30
 step "browser tests" bash -c 'cd end2end && npx playwright test'
+# One plain closing line for the browser tests (Playwright's own summary has another shape).
+python3 -c '
+import json
+stats = json.load(open("end2end/test-results/results.json"))["stats"]
+print("browser: %d passed, %d failed, %d skipped" % (stats["expected"], stats["unexpected"], stats["skipped"]))
+'
