@@ -138,14 +138,7 @@ async fn concurrent_setups_give_exactly_one_administrator() {
 async fn setup_rejects_bad_input_by_field_and_changes_nothing() {
     let app = spawn_app().await;
     let client = app.client();
-    let good = [
-        ("username", "admin"),
-        ("password", ADMIN_PASSWORD),
-        ("password_confirm", ADMIN_PASSWORD),
-        ("environment_name", "Production"),
-        ("cloud_provider", "aws"),
-        ("region", "eu-central-1"),
-    ];
+    let good = SETUP_FORM;
     let cases: &[(&str, &str, &str, &str)] = &[
         ("username", "1x", "username", "3 to 32"),
         ("password", "short", "password", "at least 12"),
@@ -479,14 +472,7 @@ async fn sessions_end_at_the_absolute_limit() {
 async fn cross_origin_posts_are_refused_and_change_nothing() {
     let app = spawn_app().await;
     let client = app.client();
-    let form = [
-        ("username", "admin"),
-        ("password", ADMIN_PASSWORD),
-        ("password_confirm", ADMIN_PASSWORD),
-        ("environment_name", "Production"),
-        ("cloud_provider", "aws"),
-        ("region", "eu-central-1"),
-    ];
+    let form = SETUP_FORM;
     let by_origin = client
         .post(app.url("/api/setup"))
         .header("origin", "http://127.0.0.2:9999")

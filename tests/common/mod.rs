@@ -10,6 +10,16 @@ use reqwest::{redirect::Policy, Client, Response};
 use std::{net::SocketAddr, sync::Arc};
 
 pub const ADMIN: &str = "admin";
+/// The first-run setup form every test uses: admin `ADMIN`, environment "Production" on AWS.
+pub const SETUP_FORM: [(&str, &str); 6] = [
+    ("username", ADMIN),
+    ("password", ADMIN_PASSWORD),
+    ("password_confirm", ADMIN_PASSWORD),
+    ("environment_name", "Production"),
+    ("cloud_provider", "aws"),
+    ("region", "eu-central-1"),
+];
+
 pub const VENDOR_KEY_ID: &str = "test-vendor";
 
 /// The signing key of the test vendor, trusted at run time by every test console.
@@ -113,19 +123,7 @@ impl TestApp {
     }
 
     pub async fn setup(&self, client: &Client) -> Response {
-        self.post_form(
-            client,
-            "/api/setup",
-            &[
-                ("username", ADMIN),
-                ("password", ADMIN_PASSWORD),
-                ("password_confirm", ADMIN_PASSWORD),
-                ("environment_name", "Production"),
-                ("cloud_provider", "aws"),
-                ("region", "eu-central-1"),
-            ],
-        )
-        .await
+        self.post_form(client, "/api/setup", &SETUP_FORM).await
     }
 
     pub async fn login(&self, client: &Client, username: &str, password: &str) -> Response {
