@@ -74,6 +74,16 @@ pub fn provider_label(id: &str) -> &str {
     provider(id).map(|p| p.label).unwrap_or(id)
 }
 
+/// The three zones of a region an instance can be placed in, as the provider names them.
+pub fn zones(provider: &str, region: &str) -> [String; 3] {
+    let zone = |suffix: &str| match provider {
+        "aws" => format!("{region}{suffix}"),
+        "azure" => format!("{region}-{}", suffix.as_bytes()[0] - b'a' + 1),
+        _ => format!("{region}-{suffix}"),
+    };
+    [zone("a"), zone("b"), zone("c")]
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnvironmentError {
     NameEmpty,
@@ -164,6 +174,14 @@ mod tests {
             parse_location("ibm", "x"),
             Err(EnvironmentError::UnknownProvider)
         ));
+    }
+
+    #[test]
+    fn zones_as_each_provider_names_them() {
+        assert_eq!(zones("aws", "us-east-1")[2], "us-east-1c");
+        assert_eq!(zones("alibaba", "cn-hangzhou")[0], "cn-hangzhou-a");
+        assert_eq!(zones("azure", "westeurope")[1], "westeurope-2");
+        assert_eq!(zones("gcp", "europe-west1")[1], "europe-west1-b");
     }
 
     #[test]

@@ -6,8 +6,10 @@
 pub mod account;
 pub mod environment;
 pub mod instance;
+pub mod instance_spec;
 pub mod license;
 pub mod license_state;
+pub mod operation;
 pub mod password;
 pub mod quota;
 pub mod sizing;

@@ -1,0 +1,569 @@
+//! What an instance is made of, and the rules its create form is checked against. The same
+//! catalog (Kafka versions, write-ahead-log modes, authentication, ...) fills the form's
+//! choices and validates on the server, so the two never disagree.
+
+use crate::environment;
+use crate::instance::{self, NameError};
+use crate::license::{MAX_INSTANCE_AKU, MIN_INSTANCE_AKU};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A choice of the form: the stored id and what people read.
+pub struct Choice {
+    pub id: &'static str,
+    pub label: &'static str,
+}
+
+const fn c(id: &'static str, label: &'static str) -> Choice {
+    Choice { id, label }
+}
+
+/// Supported Kafka versions, newest first (the form's default).
+pub const KAFKA_VERSIONS: &[Choice] = &[
+    c("3.9.0", "Kafka 3.9.0"),
+    c("3.8.1", "Kafka 3.8.1"),
+    c("3.7.2", "Kafka 3.7.2"),
+];
+
+pub const DEPLOYMENTS: &[Choice] = &[
+    c("single_zone", "One zone"),
+    c("three_zones", "Three zones (one subnet each)"),
+];
+
+pub const WAL_MODES: &[Choice] = &[
+    c("block_volume", "Block volume (lowest latency)"),
+    c("object_storage", "Object storage (lowest cost)"),
+    c("shared_file_system", "Shared file system"),
+];
+
+pub const CLIENT_AUTH: &[Choice] = &[
+    c("sasl_scram", "SASL/SCRAM"),
+    c("sasl_plain", "SASL/PLAIN"),
+    c("mtls", "Mutual TLS"),
+    c("anonymous", "Anonymous"),
+];
+
+pub const TRANSIT_ENCRYPTION: &[Choice] = &[c("tls", "TLS"), c("plaintext", "Plaintext")];
+
+pub const ENDPOINT_EXPOSURE: &[Choice] =
+    &[c("vpc", "Inside the VPC only"), c("internet", "Internet")];
+
+pub const DESCRIPTION_MAX: usize = 256;
+pub const TAGS_MAX: usize = 20;
+pub const TAG_KEY_MAX: usize = 64;
+pub const TAG_VALUE_MAX: usize = 256;
+
+/// The label of `id` in `choices`, or the id itself.
+pub fn label(choices: &'static [Choice], id: &str) -> String {
+    choices
+        .iter()
+        .find(|c| c.id == id)
+        .map(|c| c.label.to_string())
+        .unwrap_or_else(|| id.to_string())
+}
+
+/// The form as typed: every field a string, as a browser posts it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceInput {
+    pub name: String,
+    pub description: String,
+    pub kafka_version: String,
+    pub deployment: String,
+    pub vpc_id: String,
+    pub subnet_1: String,
+    pub subnet_2: String,
+    pub subnet_3: String,
+    pub data_bucket: String,
+    pub wal_mode: String,
+    pub client_auth: String,
+    pub transit_encryption: String,
+    pub endpoint_exposure: String,
+    /// `key=value`, one per line.
+    pub tags: String,
+    pub size_aku: String,
+}
+
+/// A checked instance specification, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceSpec {
+    pub name: String,
+    pub description: String,
+    pub kafka_version: String,
+    pub deployment: String,
+    /// The zones of the environment's region the instance is placed in, one per subnet.
+    pub zones: Vec<String>,
+    pub vpc_id: String,
+    pub subnets: Vec<String>,
+    pub data_bucket: String,
+    pub wal_mode: String,
+    pub client_auth: String,
+    pub transit_encryption: String,
+    pub endpoint_exposure: String,
+    pub tags: BTreeMap<String, String>,
+    pub size_aku: u32,
+}
+
+/// A field and the rule it broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn err(field: &'static str, message: impl Into<String>) -> SpecError {
+    SpecError {
+        field,
+        message: message.into(),
+    }
+}
+
+fn choose(
+    field: &'static str,
+    what: &str,
+    choices: &'static [Choice],
+    input: &str,
+) -> Result<String, SpecError> {
+    let input = input.trim();
+    choices
+        .iter()
+        .find(|c| c.id == input)
+        .map(|c| c.id.to_string())
+        .ok_or_else(|| {
+            let listed: Vec<_> = choices.iter().map(|c| c.label).collect();
+            err(
+                field,
+                format!("Choose a {what}: one of {}.", listed.join(", ")),
+            )
+        })
+}
+
+/// The size rule: a whole number of AKU, from 3 to 500 and at most the license's per-instance
+/// maximum. `field` names the form field ("size_aku").
+pub fn parse_size(input: &str, max_per_instance: u32) -> Result<u32, SpecError> {
+    let max = max_per_instance.min(MAX_INSTANCE_AKU);
+    let size: u32 = input
+        .trim()
+        .parse()
+        .map_err(|_| err("size_aku", "Size must be a whole number of AKU."))?;
+    if size < MIN_INSTANCE_AKU {
+        return Err(err(
+            "size_aku",
+            format!("Size must be at least {MIN_INSTANCE_AKU} AKU."),
+        ));
+    }
+    if size > max {
+        let why = if max < MAX_INSTANCE_AKU {
+            "the license's per-instance maximum"
+        } else {
+            "the largest instance"
+        };
+        return Err(err(
+            "size_aku",
+            format!("Size must be at most {max} AKU ({why})."),
+        ));
+    }
+    Ok(size)
+}
+
+/// Network identifiers as each cloud spells them: `vpc-…`/`subnet-…` on AWS, `vpc-…`/`vsw-…` on
+/// Alibaba Cloud, a resource name elsewhere.
+fn network_id(
+    field: &'static str,
+    what: &str,
+    prefix: Option<&str>,
+    input: &str,
+) -> Result<String, SpecError> {
+    let id = input.trim();
+    if id.is_empty() {
+        return Err(err(field, format!("{what} is required.")));
+    }
+    match prefix {
+        Some(prefix) => {
+            let rest = id.strip_prefix(prefix).unwrap_or("");
+            let ok = (8..=32).contains(&rest.len())
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+            if !ok {
+                return Err(err(
+                    field,
+                    format!("{what} must look like {prefix}0a1b2c3d: \"{prefix}\" and 8 to 32 lowercase letters or digits."),
+                ));
+            }
+        }
+        None => {
+            let ok = (1..=64).contains(&id.len())
+                && id.starts_with(|c: char| c.is_ascii_lowercase())
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !ok {
+                return Err(err(
+                    field,
+                    format!("{what} must be 1 to 64 lowercase letters, digits or hyphens, starting with a letter."),
+                ));
+            }
+        }
+    }
+    Ok(id.to_string())
+}
+
+fn prefixes(provider: &str) -> (Option<&'static str>, Option<&'static str>) {
+    match provider {
+        "aws" => (Some("vpc-"), Some("subnet-")),
+        "alibaba" => (Some("vpc-"), Some("vsw-")),
+        _ => (None, None),
+    }
+}
+
+/// Bucket names as S3 and OSS accept them: 3 to 63 lowercase letters, digits, hyphens and
+/// dots, beginning and ending with a letter or digit, no two dots in a row.
+fn bucket(input: &str) -> Result<String, SpecError> {
+    let name = input.trim();
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let ok = (3..=63).contains(&name.len())
+        && name.chars().all(|c| alnum(c) || c == '-' || c == '.')
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
+        && !name.contains("..");
+    if ok {
+        Ok(name.to_string())
+    } else if name.is_empty() {
+        Err(err("data_bucket", "Data bucket is required."))
+    } else {
+        Err(err("data_bucket", "Data bucket must be 3 to 63 lowercase letters, digits, hyphens or dots, beginning and ending with a letter or digit."))
+    }
+}
+
+/// `key=value` per line; blank lines ignored.
+pub fn parse_tags(input: &str) -> Result<BTreeMap<String, String>, SpecError> {
+    let mut tags = BTreeMap::new();
+    for (n, line) in input.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let line_no = n + 1;
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(err(
+                "tags",
+                format!("Tag on line {line_no} must be written key=value."),
+            ));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        let key_ok = (1..=TAG_KEY_MAX).contains(&key.chars().count())
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:/@+ ".contains(c));
+        if !key_ok {
+            return Err(err("tags", format!("Tag key on line {line_no} must be 1 to {TAG_KEY_MAX} letters, digits, spaces or - _ . : / @ +.")));
+        }
+        if value.chars().count() > TAG_VALUE_MAX || value.chars().any(char::is_control) {
+            return Err(err(
+                "tags",
+                format!("Tag value on line {line_no} must be at most {TAG_VALUE_MAX} characters, without control characters."),
+            ));
+        }
+        if tags.insert(key.to_string(), value.to_string()).is_some() {
+            return Err(err(
+                "tags",
+                format!("Tag key {key:?} appears twice (line {line_no})."),
+            ));
+        }
+    }
+    if tags.len() > TAGS_MAX {
+        return Err(err(
+            "tags",
+            format!("At most {TAGS_MAX} tags (there are {}).", tags.len()),
+        ));
+    }
+    Ok(tags)
+}
+
+/// Checks every field, in the order of the form, and stops at the first error (the server
+/// answers with one field and one rule; the form shows it next to that field).
+pub fn validate(
+    input: &InstanceInput,
+    provider: &str,
+    region: &str,
+    max_per_instance: u32,
+) -> Result<InstanceSpec, SpecError> {
+    let name =
+        instance::parse_name(&input.name).map_err(|e: NameError| err("name", e.to_string()))?;
+    let description = input.description.trim().to_string();
+    if description.chars().count() > DESCRIPTION_MAX {
+        return Err(err(
+            "description",
+            format!("Description must be at most {DESCRIPTION_MAX} characters."),
+        ));
+    }
+    if description.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(err(
+            "description",
+            "Description must not contain control characters.",
+        ));
+    }
+    let kafka_version = choose(
+        "kafka_version",
+        "Kafka version",
+        KAFKA_VERSIONS,
+        &input.kafka_version,
+    )?;
+    let deployment = choose("deployment", "deployment", DEPLOYMENTS, &input.deployment)?;
+    let (vpc_prefix, subnet_prefix) = prefixes(provider);
+    let vpc_id = network_id("vpc_id", "VPC ID", vpc_prefix, &input.vpc_id)?;
+    let region_zones = environment::zones(provider, region);
+    let subnet_inputs: Vec<(&'static str, &str)> = if deployment == "three_zones" {
+        vec![
+            ("subnet_1", input.subnet_1.as_str()),
+            ("subnet_2", input.subnet_2.as_str()),
+            ("subnet_3", input.subnet_3.as_str()),
+        ]
+    } else {
+        vec![("subnet_1", input.subnet_1.as_str())]
+    };
+    let mut subnets: Vec<String> = Vec::new();
+    for (i, (field, value)) in subnet_inputs.into_iter().enumerate() {
+        let what = format!("Subnet for zone {}", region_zones[i]);
+        let subnet = network_id(field, &what, subnet_prefix, value)?;
+        if subnets.contains(&subnet) {
+            return Err(err(field, "Each zone needs its own subnet."));
+        }
+        subnets.push(subnet);
+    }
+    let zones = region_zones[..subnets.len()].to_vec();
+    let data_bucket = bucket(&input.data_bucket)?;
+    let wal_mode = choose(
+        "wal_mode",
+        "write-ahead-log mode",
+        WAL_MODES,
+        &input.wal_mode,
+    )?;
+    let client_auth = choose(
+        "client_auth",
+        "client authentication",
+        CLIENT_AUTH,
+        &input.client_auth,
+    )?;
+    let transit_encryption = choose(
+        "transit_encryption",
+        "transit encryption",
+        TRANSIT_ENCRYPTION,
+        &input.transit_encryption,
+    )?;
+    let endpoint_exposure = choose(
+        "endpoint_exposure",
+        "endpoint exposure",
+        ENDPOINT_EXPOSURE,
+        &input.endpoint_exposure,
+    )?;
+    if client_auth == "mtls" && transit_encryption != "tls" {
+        return Err(err(
+            "transit_encryption",
+            "Mutual TLS authentication needs TLS transit encryption.",
+        ));
+    }
+    if endpoint_exposure == "internet" {
+        if client_auth == "anonymous" {
+            return Err(err(
+                "client_auth",
+                "An internet endpoint needs client authentication; anonymous access is allowed only inside the VPC.",
+            ));
+        }
+        if transit_encryption != "tls" {
+            return Err(err(
+                "transit_encryption",
+                "An internet endpoint needs TLS transit encryption.",
+            ));
+        }
+    }
+    let tags = parse_tags(&input.tags)?;
+    let size_aku = parse_size(&input.size_aku, max_per_instance)?;
+    Ok(InstanceSpec {
+        name,
+        description,
+        kafka_version,
+        deployment,
+        zones,
+        vpc_id,
+        subnets,
+        data_bucket,
+        wal_mode,
+        client_auth,
+        transit_encryption,
+        endpoint_exposure,
+        tags,
+        size_aku,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn good() -> InstanceInput {
+        InstanceInput {
+            name: "orders".into(),
+            description: "Order events".into(),
+            kafka_version: "3.9.0".into(),
+            deployment: "three_zones".into(),
+            vpc_id: "vpc-0a1b2c3d".into(),
+            subnet_1: "subnet-0000aaaa".into(),
+            subnet_2: "subnet-0000bbbb".into(),
+            subnet_3: "subnet-0000cccc".into(),
+            data_bucket: "acme-kafka-data".into(),
+            wal_mode: "object_storage".into(),
+            client_auth: "sasl_scram".into(),
+            transit_encryption: "tls".into(),
+            endpoint_exposure: "vpc".into(),
+            tags: "team=payments\ncost-center = 42\n".into(),
+            size_aku: "6".into(),
+        }
+    }
+
+    fn field_of(change: impl FnOnce(&mut InstanceInput)) -> &'static str {
+        let mut input = good();
+        change(&mut input);
+        validate(&input, "aws", "eu-central-1", 500)
+            .expect_err("refused")
+            .field
+    }
+
+    #[test]
+    fn a_good_form_becomes_a_spec_with_zones_of_the_region() {
+        let spec = validate(&good(), "aws", "eu-central-1", 500).unwrap();
+        assert_eq!(
+            spec.zones,
+            ["eu-central-1a", "eu-central-1b", "eu-central-1c"]
+        );
+        assert_eq!(spec.subnets.len(), 3);
+        assert_eq!(spec.tags["cost-center"], "42");
+        assert_eq!(spec.size_aku, 6);
+
+        let mut one = good();
+        one.deployment = "single_zone".into();
+        one.subnet_2.clear();
+        one.subnet_3 = "garbage ignored".into();
+        let spec = validate(&one, "aws", "eu-central-1", 500).unwrap();
+        assert_eq!(spec.zones, ["eu-central-1a"]);
+        assert_eq!(spec.subnets, ["subnet-0000aaaa"]);
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        assert_eq!(field_of(|i| i.name = "Orders".into()), "name");
+        assert_eq!(field_of(|i| i.description = "x".repeat(257)), "description");
+        assert_eq!(
+            field_of(|i| i.kafka_version = "2.0".into()),
+            "kafka_version"
+        );
+        assert_eq!(field_of(|i| i.deployment = "two".into()), "deployment");
+        assert_eq!(field_of(|i| i.vpc_id = "vpc-XYZ".into()), "vpc_id");
+        assert_eq!(field_of(|i| i.subnet_2 = String::new()), "subnet_2");
+        assert_eq!(field_of(|i| i.subnet_3 = i.subnet_1.clone()), "subnet_3");
+        assert_eq!(field_of(|i| i.data_bucket = "-bad".into()), "data_bucket");
+        assert_eq!(field_of(|i| i.data_bucket = "a..b".into()), "data_bucket");
+        assert_eq!(field_of(|i| i.wal_mode = "tape".into()), "wal_mode");
+        assert_eq!(
+            field_of(|i| i.client_auth = "kerberos".into()),
+            "client_auth"
+        );
+        assert_eq!(
+            field_of(|i| i.transit_encryption = "ssl".into()),
+            "transit_encryption"
+        );
+        assert_eq!(
+            field_of(|i| i.endpoint_exposure = "moon".into()),
+            "endpoint_exposure"
+        );
+        assert_eq!(field_of(|i| i.tags = "novalue".into()), "tags");
+        assert_eq!(field_of(|i| i.size_aku = "2".into()), "size_aku");
+        assert_eq!(field_of(|i| i.size_aku = "six".into()), "size_aku");
+    }
+
+    #[test]
+    fn security_combinations_that_make_no_sense_are_refused() {
+        assert_eq!(
+            field_of(|i| {
+                i.client_auth = "mtls".into();
+                i.transit_encryption = "plaintext".into();
+            }),
+            "transit_encryption"
+        );
+        assert_eq!(
+            field_of(|i| {
+                i.endpoint_exposure = "internet".into();
+                i.client_auth = "anonymous".into();
+            }),
+            "client_auth"
+        );
+        assert_eq!(
+            field_of(|i| {
+                i.endpoint_exposure = "internet".into();
+                i.transit_encryption = "plaintext".into();
+            }),
+            "transit_encryption"
+        );
+    }
+
+    #[test]
+    fn network_ids_follow_the_cloud() {
+        let mut input = good();
+        input.vpc_id = "vpc-bp1abcdefgh".into();
+        input.subnet_1 = "vsw-bp1aaaaaaaa".into();
+        input.subnet_2 = "vsw-bp1bbbbbbbb".into();
+        input.subnet_3 = "vsw-bp1cccccccc".into();
+        let spec = validate(&input, "alibaba", "cn-hangzhou", 500).unwrap();
+        assert_eq!(spec.zones[0], "cn-hangzhou-a");
+        input.vpc_id = "prod-network".into();
+        input.subnet_1 = "a".into();
+        input.subnet_2 = "b".into();
+        input.subnet_3 = "c".into();
+        assert!(validate(&input, "gcp", "europe-west1", 500).is_ok());
+        assert_eq!(
+            validate(&input, "aws", "eu-central-1", 500)
+                .unwrap_err()
+                .field,
+            "vpc_id"
+        );
+    }
+
+    #[test]
+    fn size_bounds_and_the_license_maximum() {
+        assert_eq!(parse_size(" 3 ", 500), Ok(3));
+        assert_eq!(parse_size("500", 500), Ok(500));
+        assert!(parse_size("501", 500)
+            .unwrap_err()
+            .message
+            .contains("at most 500"));
+        let licensed = parse_size("40", 32).unwrap_err();
+        assert!(
+            licensed.message.contains("at most 32 AKU (the license"),
+            "{licensed}"
+        );
+        assert!(parse_size("-1", 500).is_err());
+        assert!(parse_size("4.5", 500).is_err());
+    }
+
+    #[test]
+    fn tags() {
+        assert!(parse_tags("").unwrap().is_empty());
+        assert!(parse_tags("a=1\na=2")
+            .unwrap_err()
+            .message
+            .contains("twice"));
+        let many: String = (0..21).map(|i| format!("k{i}=v\n")).collect();
+        assert!(parse_tags(&many)
+            .unwrap_err()
+            .message
+            .contains("At most 20"));
+        assert_eq!(parse_tags("env = prod").unwrap()["env"], "prod");
+    }
+}
