@@ -3,7 +3,12 @@
 
 use app::domain::license::TrustedKey;
 use app::server::{
-    clock::Clock, db, guard, license, password_hash::PasswordHasher, store, AppState, Config,
+    clock::Clock,
+    db, guard, instances, license,
+    operations::{self, Operations},
+    password_hash::PasswordHasher,
+    provisioner::SimulatedProvisioner,
+    store, AppState, Config,
 };
 use axum::{
     extract::State,
@@ -54,10 +59,14 @@ impl Console {
         for key in &extra_trusted_keys {
             tracing::warn!(key_id = %key.key_id, "trusting a vendor key given at run time: licenses it signs are marked as such");
         }
+        let provisioner = Arc::new(SimulatedProvisioner {
+            step_duration: config.provision_step,
+        });
         let state = AppState {
             pool,
             clock,
             hasher,
+            operations: Operations::new(provisioner),
             config: Arc::new(config),
             trusted_keys: license::trusted_keys(extra_trusted_keys).into(),
             installation_id,
@@ -149,8 +158,9 @@ impl Console {
         })
     }
 
-    /// Every minute: keeps the clock watermark moving and audits license state changes
-    /// (expiring, expired, lapsed) when they happen.
+    /// Every minute: keeps the clock watermark moving, audits license state changes
+    /// (expiring, expired, lapsed) when they happen, and suspends or resumes instances to
+    /// follow the license.
     pub fn spawn_license_watcher(&self) -> tokio::task::JoinHandle<()> {
         let state = self.state.clone();
         tokio::spawn(async move {
@@ -159,6 +169,9 @@ impl Console {
                 every.tick().await;
                 if let Err(error) = license::notice_phase_change(&state).await {
                     tracing::warn!(error = %error, "license watcher");
+                }
+                if let Err(error) = instances::follow_license(&state).await {
+                    tracing::warn!(error = %error, "license watcher: instances");
                 }
             }
         })
@@ -170,6 +183,13 @@ impl Console {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        // Operations cut off by the previous stop go on from their first step not done.
+        let resumed = operations::resume_all(&self.state)
+            .await
+            .map_err(|e| anyhow::anyhow!("taking up operations: {e}"))?;
+        if resumed > 0 {
+            tracing::info!(resumed, "operations taken up again");
+        }
         let sweeper = self.spawn_session_sweeper();
         let watcher = self.spawn_license_watcher();
         let router = self.router();

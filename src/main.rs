@@ -75,6 +75,9 @@ struct ServeArgs {
     /// marked as such on every page and in the audit log). Repeatable.
     #[arg(long, env = "BYOC_TRUST_KEY", value_delimiter = ',')]
     trust_key: Vec<PathBuf>,
+    /// Milliseconds each step of the simulated provisioner takes (create has five steps).
+    #[arg(long, env = "BYOC_PROVISION_STEP_MS", default_value_t = 1500, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    provision_step_ms: u64,
 }
 
 #[derive(Subcommand)]
@@ -184,6 +187,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config {
         secure_cookies: args.secure_cookies,
         session_idle_minutes: args.session_idle_minutes,
+        provision_step: std::time::Duration::from_millis(args.provision_step_ms),
         ..Config::default()
     };
     let extra_keys = args

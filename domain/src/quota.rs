@@ -69,6 +69,11 @@ pub fn check_growth(
     if let Some(reason) = reason {
         return Err(QuotaError::LicenseForbidsGrowth { reason });
     }
+    check_fits(quota, used, extra_aku)
+}
+
+/// The arithmetic half of [`check_growth`]: whether `extra_aku` more fit the quota.
+pub fn check_fits(quota: Option<u32>, used: u32, extra_aku: u32) -> Result<(), QuotaError> {
     if let Some(quota) = quota {
         let left = quota.saturating_sub(used);
         if extra_aku > left {
@@ -137,6 +142,20 @@ mod tests {
             }
         );
         assert!(error.to_string().contains("needs 12 AKU, 8 left of 300"));
+    }
+
+    #[test]
+    fn over_the_quota_already_leaves_nothing() {
+        assert_eq!(
+            check_fits(Some(100), 120, 3),
+            Err(QuotaError::Exceeded {
+                needs: 3,
+                left: 0,
+                quota: 100
+            })
+        );
+        assert_eq!(check_fits(Some(100), 0, 100), Ok(()));
+        assert!(check_fits(Some(100), 0, u32::MAX).is_err());
     }
 
     #[test]

@@ -48,6 +48,7 @@ impl Drop for TestApp {
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(Config {
         secure_cookies: false,
+        provision_step: std::time::Duration::from_millis(5),
         ..Config::default()
     })
     .await

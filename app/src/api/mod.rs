@@ -4,5 +4,6 @@
 
 pub mod auth;
 pub mod error;
+pub mod instances;
 pub mod license;
 pub mod overview;

@@ -31,10 +31,25 @@ pub fn trusted_keys(added_at_run_time: Vec<TrustedKey>) -> Vec<TrustedKey> {
     compiled.chain(added_at_run_time).collect()
 }
 
-/// AKU in use. This version of the console has no instances yet, so nothing is in use; the
-/// instances feature replaces this with the sum of the instance sizes (the quota rule).
-pub async fn used_aku(_state: &AppState) -> Result<u32, ServerError> {
-    Ok(0)
+/// AKU in use: the quota rule over every instance that is not deleted.
+pub async fn used_aku(state: &AppState) -> Result<u32, ServerError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(store::instances::used_aku(&mut conn).await?)
+}
+
+/// The license, its state and the AKU in use as seen on `conn`: inside a write transaction,
+/// this is the view the quota check and the write that follows share.
+pub async fn status_on(
+    state: &AppState,
+    conn: &mut sqlx::SqliteConnection,
+    now: OffsetDateTime,
+) -> Result<(Option<CurrentLicense>, LicenseStatus, u32), ServerError> {
+    let current = store::license::current(conn)
+        .await?
+        .and_then(|row| reverify(state, row));
+    let used = store::instances::used_aku(conn).await?;
+    let status = license_state::status(current.as_ref().map(|c| &c.payload), now, used);
+    Ok((current, status, used))
 }
 
 /// The time the license rules use, and whether the system clock was turned back.

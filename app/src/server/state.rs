@@ -15,6 +15,9 @@ pub struct Config {
     pub session_idle_minutes: i64,
     /// Sessions end this long after sign-in, however active.
     pub session_absolute_hours: i64,
+    /// How long each step of the simulated provisioner takes: a few seconds so that people
+    /// see an operation's progress, near zero in tests.
+    pub provision_step: std::time::Duration,
 }
 
 impl Default for Config {
@@ -23,6 +26,7 @@ impl Default for Config {
             secure_cookies: true,
             session_idle_minutes: 30,
             session_absolute_hours: 12,
+            provision_step: std::time::Duration::from_millis(1500),
         }
     }
 }
@@ -38,6 +42,8 @@ pub struct AppState {
     /// Generated at first start, never changes.
     pub installation_id: String,
     pub leptos_options: LeptosOptions,
+    /// The provisioner and the operations in flight.
+    pub operations: Arc<super::operations::Operations>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {

@@ -3,5 +3,6 @@
 
 pub mod audit;
 pub mod environment;
+pub mod instances;
 pub mod license;
 pub mod users;

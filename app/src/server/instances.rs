@@ -1,0 +1,268 @@
+//! The instance service: create, scale, delete and retry, each checked and written in one
+//! `BEGIN IMMEDIATE` transaction (the quota rule: concurrent requests never together exceed
+//! the quota), then handed to the operation runner. Also the license watcher's part: suspend
+//! running instances when the license lapses, resume them when a valid key is applied.
+
+use super::audit::{self, Actor, Outcome};
+use super::store::instances::{self as store, InstanceRow, NewOperation};
+use super::{license, operations, AppState, ServerError};
+use crate::api::error::AppError;
+use crate::domain::instance::State;
+use crate::domain::instance_spec::{self, InstanceInput};
+use crate::domain::license::MAX_INSTANCE_AKU;
+use crate::domain::license_state::Phase;
+use crate::domain::operation::{self, OperationKind};
+use crate::domain::quota::{self, QuotaError};
+use sqlx::SqliteConnection;
+
+fn quota_refusal(error: QuotaError) -> ServerError {
+    match error {
+        QuotaError::Exceeded { .. } => AppError::invalid("size_aku", error).into(),
+        QuotaError::LicenseForbidsGrowth { .. } => AppError::Conflict(error.to_string()).into(),
+    }
+}
+
+/// Whether `extra` AKU may be taken now, on the transaction's view of license and usage.
+async fn check_growth(
+    state: &AppState,
+    conn: &mut SqliteConnection,
+    extra: u32,
+) -> Result<(), ServerError> {
+    let (now, _) = license::license_clock(state).await?;
+    let (current, status, used) = license::status_on(state, conn, now).await?;
+    let quota = current.as_ref().and_then(|c| c.payload.aku_quota);
+    quota::check_growth(&status, quota, used, extra).map_err(quota_refusal)
+}
+
+/// The license's largest instance size (500 without a license: growth is refused anyway).
+async fn max_per_instance(state: &AppState) -> Result<u32, ServerError> {
+    Ok(license::current(state)
+        .await?
+        .map(|c| c.payload.max_aku_per_instance)
+        .unwrap_or(MAX_INSTANCE_AKU))
+}
+
+async fn refused(state: &AppState, actor: &Actor, action: &str, target: &str, error: &ServerError) {
+    if let ServerError::App(e) = error {
+        let _ = audit::record(state, actor, action, Some(target), Outcome::Refused, Some(&e.to_string())).await;
+    }
+}
+
+/// Creates an instance from the form; returns its id. The operation runs in the background.
+pub async fn create(state: &AppState, actor: &Actor, input: &InstanceInput) -> Result<i64, ServerError> {
+    let env = super::store::environment::get(&state.pool)
+        .await?
+        .ok_or_else(|| ServerError::Other("no environment before setup".into()))?;
+    let spec = instance_spec::validate(
+        input,
+        &env.cloud_provider,
+        &env.region,
+        max_per_instance(state).await?,
+    )
+    .map_err(|e| AppError::invalid(e.field, e))?;
+
+    let result: Result<i64, ServerError> = async {
+        let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if store::name_taken(&mut tx, &spec.name).await? {
+            return Err(AppError::invalid(
+                "name",
+                format!("An instance named {} exists already; choose another name.", spec.name),
+            )
+            .into());
+        }
+        check_growth(state, &mut tx, spec.size_aku).await?;
+        let now = state.clock.unix();
+        let id = store::insert(&mut tx, &spec, &actor.name, now).await?;
+        store::record_created(&mut tx, id, now).await?;
+        let op = store::insert_operation(
+            &mut tx,
+            NewOperation {
+                instance_id: id,
+                kind: OperationKind::Create,
+                from_state: State::Creating,
+                to_state: State::Running,
+                from_aku: None,
+                to_aku: Some(spec.size_aku),
+                requested_by: &actor.name,
+                requested_from: &actor.addr,
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        operations::drive(state, op);
+        Ok(id)
+    }
+    .await;
+    match &result {
+        Ok(_) => {
+            let detail = format!("{} AKU, Kafka {}, {}", spec.size_aku, spec.kafka_version, spec.zones.join(" "));
+            audit::record(state, actor, "instance_create", Some(&spec.name), Outcome::Success, Some(&detail)).await?;
+        }
+        Err(error) => refused(state, actor, "instance_create", &spec.name, error).await,
+    }
+    result
+}
+
+/// The live instance `id` inside the transaction, and no operation running on it.
+async fn idle_instance(conn: &mut SqliteConnection, id: i64) -> Result<InstanceRow, ServerError> {
+    let instance = store::get(conn, id)
+        .await?
+        .filter(|i| i.state() != State::Deleted)
+        .ok_or_else(|| AppError::NotFound(format!("There is no instance {id}.")))?;
+    if instance.state().is_busy() || store::running_operation_of(conn, id).await?.is_some() {
+        return Err(AppError::Conflict(format!(
+            "{} is {}: wait until the operation in progress finishes.",
+            instance.name,
+            if instance.state().is_busy() { instance.state.as_str() } else { "being suspended or resumed" }
+        ))
+        .into());
+    }
+    Ok(instance)
+}
+
+/// Changes the size of instance `id`. Up only within the quota and while the license allows
+/// growth; down always.
+pub async fn scale(state: &AppState, actor: &Actor, id: i64, size_input: &str) -> Result<(), ServerError> {
+    let to = instance_spec::parse_size(size_input, max_per_instance(state).await?)
+        .map_err(|e| AppError::invalid(e.field, e))?;
+    let mut name = id.to_string();
+    let result: Result<u32, ServerError> = async {
+        let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let instance = idle_instance(&mut tx, id).await?;
+        name = instance.name.clone();
+        if !OperationKind::Scale.may_start_from(instance.state()) {
+            return Err(AppError::Conflict(format!(
+                "Only a running instance can be scaled; {} is {}.",
+                instance.name, instance.state
+            ))
+            .into());
+        }
+        let from = instance.size();
+        if to == from {
+            return Err(AppError::invalid("size_aku", format!("{} is already {to} AKU.", instance.name)).into());
+        }
+        if to > from {
+            check_growth(state, &mut tx, to - from).await?;
+        }
+        start(tx, state, actor, &instance, OperationKind::Scale, Some(to)).await?;
+        Ok(from)
+    }
+    .await;
+    match &result {
+        Ok(from) => {
+            let detail = format!("{from} AKU -> {to} AKU");
+            audit::record(state, actor, "instance_scale", Some(&name), Outcome::Success, Some(&detail)).await?;
+        }
+        Err(error) => refused(state, actor, "instance_scale", &name, error).await,
+    }
+    result.map(|_| ())
+}
+
+/// Deletes instance `id`; `confirm_name` must repeat its name.
+pub async fn delete(state: &AppState, actor: &Actor, id: i64, confirm_name: &str) -> Result<(), ServerError> {
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let instance = idle_instance(&mut tx, id).await?;
+    if confirm_name.trim() != instance.name {
+        return Err(AppError::invalid(
+            "confirm_name",
+            format!("Type the instance name, {}, to confirm the deletion.", instance.name),
+        )
+        .into());
+    }
+    if !OperationKind::Delete.may_start_from(instance.state()) {
+        return Err(AppError::Conflict(format!("{} cannot be deleted while {}.", instance.name, instance.state)).into());
+    }
+    start(tx, state, actor, &instance, OperationKind::Delete, None).await?;
+    let detail = format!("{} AKU released when done", instance.size());
+    audit::record(state, actor, "instance_delete", Some(&instance.name), Outcome::Success, Some(&detail)).await?;
+    Ok(())
+}
+
+/// Runs the failed operation of an abnormal instance again.
+pub async fn retry(state: &AppState, actor: &Actor, id: i64) -> Result<(), ServerError> {
+    let (now, _) = license::license_clock(state).await?;
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let instance = idle_instance(&mut tx, id).await?;
+    if instance.state() != State::Abnormal {
+        return Err(AppError::Conflict(format!("Only an abnormal instance can be retried; {} is {}.", instance.name, instance.state)).into());
+    }
+    let (_, status, _) = license::status_on(state, &mut tx, now).await?;
+    if status.phase == Phase::Lapsed {
+        return Err(AppError::Conflict("The license has lapsed: apply a new product key first.".into()).into());
+    }
+    let failed = store::latest_operation_of(&mut tx, id).await?;
+    let again = failed
+        .as_ref()
+        .and_then(|op| op.kind())
+        .and_then(operation::retry_of)
+        .ok_or_else(|| AppError::Conflict(format!("{} has no failed operation to retry; delete it instead.", instance.name)))?;
+    let to_aku = failed.and_then(|op| op.to_aku).and_then(|a| u32::try_from(a).ok());
+    start(tx, state, actor, &instance, again, to_aku).await?;
+    audit::record(state, actor, "instance_retry", Some(&instance.name), Outcome::Success, Some(again.as_str())).await?;
+    Ok(())
+}
+
+/// Moves the instance into the operation's state, records the operation, commits, and hands
+/// it to the runner.
+async fn start(
+    mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+    state: &AppState,
+    actor: &Actor,
+    instance: &InstanceRow,
+    kind: OperationKind,
+    to_aku: Option<u32>,
+) -> Result<(), ServerError> {
+    let from = instance.state();
+    let during = kind.state_during(from);
+    let now = state.clock.unix();
+    // A scale holds the larger of both sizes in the quota until it finishes.
+    let target = if kind == OperationKind::Scale { to_aku } else { instance.target() };
+    let op = store::insert_operation(
+        &mut tx,
+        NewOperation {
+            instance_id: instance.id,
+            kind,
+            from_state: from,
+            to_state: kind.state_after(),
+            from_aku: Some(instance.size()),
+            to_aku: to_aku.or(Some(instance.size())),
+            requested_by: &actor.name,
+            requested_from: &actor.addr,
+        },
+        now,
+    )
+    .await?;
+    if during != from || target != instance.target() {
+        store::set_state(&mut tx, instance.id, during, target, None, now).await?;
+    }
+    // Committed before the runner starts: it reads the operation from the database.
+    tx.commit().await?;
+    operations::drive(state, op);
+    Ok(())
+}
+
+/// Suspends running instances while the license is lapsed; resumes suspended ones once it is
+/// not. Called by the license watcher and after a key is applied. Nothing is ever deleted.
+pub async fn follow_license(state: &AppState) -> Result<(), ServerError> {
+    let phase = license::now(state).await?.status.phase;
+    let (wanted, from) = match phase {
+        Phase::Lapsed => (OperationKind::Suspend, State::Running),
+        Phase::Active | Phase::ExpiringSoon | Phase::ExpiredGrace => (OperationKind::Resume, State::Suspended),
+        Phase::Unactivated => return Ok(()),
+    };
+    let system = Actor { name: "system".into(), addr: "local".into() };
+    for instance in store::in_state(&state.pool, from).await? {
+        let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Ok(instance) = idle_instance(&mut tx, instance.id).await else {
+            continue; // busy: the next round sees it again
+        };
+        if instance.state() != from {
+            continue;
+        }
+        start(tx, state, &system, &instance, wanted, None).await?;
+        let why = if wanted == OperationKind::Suspend { "license lapsed" } else { "license valid again" };
+        audit::record(state, &system, &format!("instance_{}", wanted.as_str()), Some(&instance.name), Outcome::Success, Some(why)).await?;
+    }
+    Ok(())
+}

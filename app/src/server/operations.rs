@@ -1,0 +1,133 @@
+//! Drives operations through their steps in the background. Each operation is a row; each
+//! completed step is committed before the next begins. At start, every operation still marked
+//! running (the console stopped in the middle, kill -9 included) is taken up again from its
+//! first step not done, so nothing is lost and no completed step runs twice.
+
+use super::provisioner::{Provisioner, StepWork};
+use super::store::{self, instances::OperationRow};
+use super::{AppState, ServerError};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The provisioner and the operations this process is driving right now.
+pub struct Operations {
+    provisioner: Arc<dyn Provisioner>,
+    in_flight: Mutex<HashSet<i64>>,
+}
+
+impl Operations {
+    pub fn new(provisioner: Arc<dyn Provisioner>) -> Arc<Operations> {
+        Arc::new(Operations {
+            provisioner,
+            in_flight: Mutex::new(HashSet::new()),
+        })
+    }
+
+    pub fn provisioner_name(&self) -> &'static str {
+        self.provisioner.name()
+    }
+
+    /// True when the caller now owns driving `id` (no other task of this process does).
+    fn claim(&self, id: i64) -> bool {
+        self.in_flight
+            .lock()
+            .map(|mut set| set.insert(id))
+            .unwrap_or(false)
+    }
+
+    fn release(&self, id: i64) {
+        if let Ok(mut set) = self.in_flight.lock() {
+            set.remove(&id);
+        }
+    }
+}
+
+/// Drives operation `id` to its end in a background task, unless one already does.
+pub fn drive(state: &AppState, id: i64) {
+    if !state.operations.claim(id) {
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        // A database error leaves the operation running: try again shortly (and at the next
+        // start in any case).
+        while let Err(error) = run(&state, id).await {
+            tracing::warn!(operation = id, %error, "operation interrupted; retrying in 5 s");
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        state.operations.release(id);
+    });
+}
+
+/// Takes up every operation left running by a previous process. Called once at start.
+pub async fn resume_all(state: &AppState) -> Result<usize, ServerError> {
+    let ids = store::instances::running_operations(&state.pool).await?;
+    for id in &ids {
+        tracing::info!(operation = id, "taking up an operation left running");
+        drive(state, *id);
+    }
+    Ok(ids.len())
+}
+
+async fn run(state: &AppState, id: i64) -> Result<(), ServerError> {
+    loop {
+        let Some(op) = store::instances::operation(&state.pool, id).await? else {
+            return Ok(());
+        };
+        if op.status != "running" {
+            return Ok(());
+        }
+        let Some(kind) = op.kind() else {
+            return fail(state, &op, 0, "unknown operation kind").await;
+        };
+        let steps = kind.steps();
+        let done = usize::try_from(op.steps_done).unwrap_or(usize::MAX);
+        let Some(step) = steps.get(done) else {
+            let now = state.clock.unix();
+            store::instances::finish_operation(&state.pool, &op, kind.state_after(), now).await?;
+            tracing::info!(operation = id, kind = kind.as_str(), "operation succeeded");
+            return Ok(());
+        };
+        let mut conn = state.pool.acquire().await?;
+        let Some(instance) = store::instances::get(&mut conn, op.instance_id).await? else {
+            return Ok(());
+        };
+        drop(conn);
+        let attempt =
+            store::instances::begin_step(&state.pool, id, done, step.id, state.clock.unix())
+                .await?;
+        let work = StepWork {
+            instance: &instance,
+            kind,
+            step,
+            index: done,
+            attempt,
+            retry: op.from_state == "abnormal",
+            target_aku: op
+                .to_aku
+                .and_then(|a| u32::try_from(a).ok())
+                .unwrap_or_else(|| instance.size()),
+        };
+        match state.operations.provisioner.run_step(&work).await {
+            Ok(report) => {
+                store::instances::complete_step(
+                    &state.pool,
+                    id,
+                    done,
+                    report.detail.as_deref(),
+                    report.bootstrap.as_deref().map(|b| (instance.id, b)),
+                    state.clock.unix(),
+                )
+                .await?;
+            }
+            Err(reason) => return fail(state, &op, done, &reason).await,
+        }
+    }
+}
+
+async fn fail(state: &AppState, op: &OperationRow, step: usize, reason: &str) -> Result<(), ServerError> {
+    tracing::warn!(operation = op.id, %reason, "operation failed; the instance is abnormal");
+    store::instances::fail_operation(&state.pool, op, step, reason, state.clock.unix()).await?;
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! The provisioner: the work behind each step of an operation (`domain::operation`), behind
+//! one trait so that a cloud or broker-backed provisioner plugs in where the simulated one is.
+
+use super::store::instances::InstanceRow;
+use crate::domain::operation::{OperationKind, Step};
+use std::time::Duration;
+
+/// One step of one operation, as handed to the provisioner.
+pub struct StepWork<'a> {
+    pub instance: &'a InstanceRow,
+    pub kind: OperationKind,
+    pub step: &'static Step,
+    /// 0-based position of the step in the operation.
+    pub index: usize,
+    /// 1 the first time; more when a restart cut the step off and it runs again.
+    pub attempt: i64,
+    /// The operation is a retry of a failed one (started from `abnormal`).
+    pub retry: bool,
+    /// The size the instance has when the operation succeeds.
+    pub target_aku: u32,
+}
+
+/// What a completed step reports.
+#[derive(Debug, Default)]
+pub struct StepDone {
+    /// The instance's bootstrap address, once the provisioner knows it.
+    pub bootstrap: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// The work of each step. Implementations must make every step idempotent: a step that was
+/// cut off by a restart (the console records a step only once it returns) runs again.
+#[async_trait::async_trait]
+pub trait Provisioner: Send + Sync {
+    /// A short name for logs and the README ("simulated", "tansu").
+    fn name(&self) -> &'static str;
+
+    /// Does the step. An `Err` is the reason the operator reads on the instance.
+    async fn run_step(&self, work: &StepWork<'_>) -> Result<StepDone, String>;
+}
+
+/// The tag that makes the simulated provisioner fail a step, for tests and demos:
+/// `simulate-failure=start-brokers` fails the first attempt of that step; a retry succeeds.
+pub const SIMULATE_FAILURE_TAG: &str = "simulate-failure";
+
+/// The default provisioner: runs inside the console and only takes time, so that people see
+/// an operation's progress. Nothing outside the console is created.
+pub struct SimulatedProvisioner {
+    pub step_duration: Duration,
+}
+
+#[async_trait::async_trait]
+impl Provisioner for SimulatedProvisioner {
+    fn name(&self) -> &'static str {
+        "simulated"
+    }
+
+    async fn run_step(&self, work: &StepWork<'_>) -> Result<StepDone, String> {
+        tokio::time::sleep(self.step_duration).await;
+        let fail_here = work
+            .instance
+            .tags()
+            .iter()
+            .any(|(k, v)| k == SIMULATE_FAILURE_TAG && v == work.step.id);
+        if fail_here && !work.retry {
+            return Err(format!(
+                "{} failed (simulated by the tag {SIMULATE_FAILURE_TAG}={})",
+                work.step.label, work.step.id
+            ));
+        }
+        let bootstrap = (work.step.id == "publish-endpoint").then(|| {
+            let port = if work.instance.transit_encryption == "tls" {
+                9093
+            } else {
+                9092
+            };
+            let scope = if work.instance.endpoint_exposure == "internet" {
+                "public"
+            } else {
+                "internal"
+            };
+            format!(
+                "{}.{}.kafka.{scope}:{port}",
+                work.instance.name, work.instance.vpc_id
+            )
+        });
+        let detail = match work.kind {
+            OperationKind::Scale if work.step.id == "resize-brokers" => {
+                Some(format!("{} AKU", work.target_aku))
+            }
+            _ => None,
+        };
+        Ok(StepDone { bootstrap, detail })
+    }
+}
