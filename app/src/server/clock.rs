@@ -35,6 +35,13 @@ impl ManualClock {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         *now += by;
     }
+
+    pub fn set(&self, at: OffsetDateTime) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = at;
+    }
 }
 
 impl Clock for ManualClock {

@@ -22,13 +22,15 @@ fn quota_refusal(error: QuotaError) -> ServerError {
     }
 }
 
-/// Whether `extra` AKU may be taken now, on the transaction's view of license and usage.
+/// Whether `extra` AKU may be taken at `now`, on the transaction's view of license and usage.
+/// (`now` comes from [`license::license_clock`], read before the transaction begins: it may
+/// write the clock watermark, which would wait for the transaction's own lock.)
 async fn check_growth(
     state: &AppState,
     conn: &mut SqliteConnection,
+    now: time::OffsetDateTime,
     extra: u32,
 ) -> Result<(), ServerError> {
-    let (now, _) = license::license_clock(state).await?;
     let (current, status, used) = license::status_on(state, conn, now).await?;
     let quota = current.as_ref().and_then(|c| c.payload.aku_quota);
     quota::check_growth(&status, quota, used, extra).map_err(quota_refusal)
@@ -61,6 +63,7 @@ pub async fn create(state: &AppState, actor: &Actor, input: &InstanceInput) -> R
     )
     .map_err(|e| AppError::invalid(e.field, e))?;
 
+    let (license_now, _) = license::license_clock(state).await?;
     let result: Result<i64, ServerError> = async {
         let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
         if store::name_taken(&mut tx, &spec.name).await? {
@@ -70,7 +73,7 @@ pub async fn create(state: &AppState, actor: &Actor, input: &InstanceInput) -> R
             )
             .into());
         }
-        check_growth(state, &mut tx, spec.size_aku).await?;
+        check_growth(state, &mut tx, license_now, spec.size_aku).await?;
         let now = state.clock.unix();
         let id = store::insert(&mut tx, &spec, &actor.name, now).await?;
         store::record_created(&mut tx, id, now).await?;
@@ -127,6 +130,7 @@ pub async fn scale(state: &AppState, actor: &Actor, id: i64, size_input: &str) -
     let to = instance_spec::parse_size(size_input, max_per_instance(state).await?)
         .map_err(|e| AppError::invalid(e.field, e))?;
     let mut name = id.to_string();
+    let (license_now, _) = license::license_clock(state).await?;
     let result: Result<u32, ServerError> = async {
         let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
         let instance = idle_instance(&mut tx, id).await?;
@@ -143,7 +147,7 @@ pub async fn scale(state: &AppState, actor: &Actor, id: i64, size_input: &str) -
             return Err(AppError::invalid("size_aku", format!("{} is already {to} AKU.", instance.name)).into());
         }
         if to > from {
-            check_growth(state, &mut tx, to - from).await?;
+            check_growth(state, &mut tx, license_now, to - from).await?;
         }
         start(tx, state, actor, &instance, OperationKind::Scale, Some(to)).await?;
         Ok(from)
