@@ -141,7 +141,9 @@ async fn create_runs_every_step_and_publishes_a_bootstrap_address() {
     assert_eq!(ops[0]["requested_by"], ADMIN);
     let steps = d["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 5);
-    assert!(steps.iter().all(|s| s["status"] == "done" && s["attempts"] == 1));
+    assert!(steps
+        .iter()
+        .all(|s| s["status"] == "done" && s["attempts"] == 1));
 
     let listed = list(&app, &client).await;
     assert_eq!(listed["quota"]["used_aku"], 6);
@@ -196,7 +198,10 @@ async fn every_invalid_field_is_refused_by_name_and_nothing_is_created() {
         &form(
             "orders",
             6,
-            &[("endpoint_exposure", "internet"), ("client_auth", "anonymous")],
+            &[
+                ("endpoint_exposure", "internet"),
+                ("client_auth", "anonymous"),
+            ],
         ),
     )
     .await;
@@ -264,7 +269,10 @@ async fn scale_up_within_the_quota_down_always_and_never_while_busy() {
     // 90 used of 100: growing beta by 12 needs 12, 10 left.
     let (field, message) = invalid(scale(&app, &client, b, 42).await).await;
     assert_eq!(field, "size_aku");
-    assert!(message.contains("needs 12 AKU, 10 left of 100"), "{message}");
+    assert!(
+        message.contains("needs 12 AKU, 10 left of 100"),
+        "{message}"
+    );
     let (field, message) = invalid(scale(&app, &client, b, 30).await).await;
     assert_eq!(field, "size_aku");
     assert!(message.contains("already 30 AKU"), "{message}");
@@ -302,7 +310,7 @@ async fn scale_up_within_the_quota_down_always_and_never_while_busy() {
 async fn a_race_of_concurrent_creates_never_exceeds_the_quota() {
     let app = spawn_app().await;
     let client = app.activated_admin_client().await; // 100 AKU
-    // 50 creates of 7 AKU: 350 asked, 14 fit (98 AKU).
+                                                     // 50 creates of 7 AKU: 350 asked, 14 fit (98 AKU).
     let attempts = (0..50).map(|i| {
         let (app, client) = (&app, &client);
         async move {
@@ -331,8 +339,14 @@ async fn delete_needs_the_typed_name_and_keeps_the_history() {
 
     let (field, message) = invalid(delete(&app, &client, id, "order").await).await;
     assert_eq!(field, "confirm_name");
-    assert!(message.contains("Type the instance name, orders"), "{message}");
-    assert_eq!(detail(&app, &client, id).await["summary"]["state"], "running");
+    assert!(
+        message.contains("Type the instance name, orders"),
+        "{message}"
+    );
+    assert_eq!(
+        detail(&app, &client, id).await["summary"]["state"],
+        "running"
+    );
 
     assert_eq!(delete(&app, &client, id, "orders").await.status(), 200);
     let d = wait_for(&app, &client, id, "deleted").await;
@@ -355,11 +369,7 @@ async fn delete_needs_the_typed_name_and_keeps_the_history() {
 async fn a_failed_step_makes_the_instance_abnormal_and_retry_finishes_it() {
     let app = spawn_app().await;
     let client = app.activated_admin_client().await;
-    let fields = form(
-        "flaky",
-        6,
-        &[("tags", "simulate-failure=start-brokers")],
-    );
+    let fields = form("flaky", 6, &[("tags", "simulate-failure=start-brokers")]);
     let response = create(&app, &client, &fields).await;
     assert_eq!(response.status(), 200);
     let id: i64 = response.json().await.unwrap();

@@ -25,7 +25,8 @@ impl QuotaView {
         if let Some(reason) = &self.growth_blocked {
             return Err(reason.clone());
         }
-        crate::domain::quota::check_fits(self.quota, self.used_aku, extra).map_err(|e| e.to_string())
+        crate::domain::quota::check_fits(self.quota, self.used_aku, extra)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -170,7 +171,9 @@ pub(crate) mod convert {
     }
 
     pub fn steps(op: &OperationRow, rows: &[StepRow]) -> Vec<StepLine> {
-        let Some(kind) = op.kind() else { return Vec::new() };
+        let Some(kind) = op.kind() else {
+            return Vec::new();
+        };
         kind.steps()
             .iter()
             .enumerate()
@@ -193,14 +196,9 @@ pub(crate) mod convert {
 
     pub fn quota(now: &LicenseNow) -> QuotaView {
         let payload = now.current.as_ref().map(|c| &c.payload);
-        let growth_blocked = crate::domain::quota::check_growth(
-            &now.status,
-            None,
-            now.used_aku,
-            0,
-        )
-        .err()
-        .map(|e| e.to_string());
+        let growth_blocked = crate::domain::quota::check_growth(&now.status, None, now.used_aku, 0)
+            .err()
+            .map(|e| e.to_string());
         QuotaView {
             used_aku: now.used_aku,
             quota: payload.and_then(|p| p.aku_quota),
@@ -237,9 +235,9 @@ pub async fn list_instances(state_filter: Option<String>) -> Result<InstanceList
             .filter(|s| !s.is_empty())
             .map(|s| {
                 let parsed = store::parse_state(&s);
-                (parsed.as_str() == s)
-                    .then_some(parsed)
-                    .ok_or_else(|| AppError::invalid("state_filter", format!("There is no instance state {s:?}.")))
+                (parsed.as_str() == s).then_some(parsed).ok_or_else(|| {
+                    AppError::invalid("state_filter", format!("There is no instance state {s:?}."))
+                })
             })
             .transpose()?;
         let rows = store::list(&state.pool, filter).await?;
@@ -366,7 +364,8 @@ pub async fn get_instance(id: i64) -> Result<InstanceDetail, AppError> {
             Some(latest) => convert::steps(latest, &store::steps_of(&state.pool, latest.id).await?),
             None => Vec::new(),
         };
-        let [deployment, wal_mode, client_auth, transit_encryption, endpoint_exposure] = convert::labels(&row);
+        let [deployment, wal_mode, client_auth, transit_encryption, endpoint_exposure] =
+            convert::labels(&row);
         let now = license::now(&state).await?;
         Ok(InstanceDetail {
             summary: convert::summary(&row, running.as_ref()),

@@ -46,12 +46,24 @@ async fn max_per_instance(state: &AppState) -> Result<u32, ServerError> {
 
 async fn refused(state: &AppState, actor: &Actor, action: &str, target: &str, error: &ServerError) {
     if let ServerError::App(e) = error {
-        let _ = audit::record(state, actor, action, Some(target), Outcome::Refused, Some(&e.to_string())).await;
+        let _ = audit::record(
+            state,
+            actor,
+            action,
+            Some(target),
+            Outcome::Refused,
+            Some(&e.to_string()),
+        )
+        .await;
     }
 }
 
 /// Creates an instance from the form; returns its id. The operation runs in the background.
-pub async fn create(state: &AppState, actor: &Actor, input: &InstanceInput) -> Result<i64, ServerError> {
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    input: &InstanceInput,
+) -> Result<i64, ServerError> {
     let env = super::store::environment::get(&state.pool)
         .await?
         .ok_or_else(|| ServerError::Other("no environment before setup".into()))?;
@@ -69,7 +81,10 @@ pub async fn create(state: &AppState, actor: &Actor, input: &InstanceInput) -> R
         if store::name_taken(&mut tx, &spec.name).await? {
             return Err(AppError::invalid(
                 "name",
-                format!("An instance named {} exists already; choose another name.", spec.name),
+                format!(
+                    "An instance named {} exists already; choose another name.",
+                    spec.name
+                ),
             )
             .into());
         }
@@ -99,8 +114,21 @@ pub async fn create(state: &AppState, actor: &Actor, input: &InstanceInput) -> R
     .await;
     match &result {
         Ok(_) => {
-            let detail = format!("{} AKU, Kafka {}, {}", spec.size_aku, spec.kafka_version, spec.zones.join(" "));
-            audit::record(state, actor, "instance_create", Some(&spec.name), Outcome::Success, Some(&detail)).await?;
+            let detail = format!(
+                "{} AKU, Kafka {}, {}",
+                spec.size_aku,
+                spec.kafka_version,
+                spec.zones.join(" ")
+            );
+            audit::record(
+                state,
+                actor,
+                "instance_create",
+                Some(&spec.name),
+                Outcome::Success,
+                Some(&detail),
+            )
+            .await?;
         }
         Err(error) => refused(state, actor, "instance_create", &spec.name, error).await,
     }
@@ -117,7 +145,11 @@ async fn idle_instance(conn: &mut SqliteConnection, id: i64) -> Result<InstanceR
         return Err(AppError::Conflict(format!(
             "{} is {}: wait until the operation in progress finishes.",
             instance.name,
-            if instance.state().is_busy() { instance.state.as_str() } else { "being suspended or resumed" }
+            if instance.state().is_busy() {
+                instance.state.as_str()
+            } else {
+                "being suspended or resumed"
+            }
         ))
         .into());
     }
@@ -126,7 +158,12 @@ async fn idle_instance(conn: &mut SqliteConnection, id: i64) -> Result<InstanceR
 
 /// Changes the size of instance `id`. Up only within the quota and while the license allows
 /// growth; down always.
-pub async fn scale(state: &AppState, actor: &Actor, id: i64, size_input: &str) -> Result<(), ServerError> {
+pub async fn scale(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    size_input: &str,
+) -> Result<(), ServerError> {
     let to = instance_spec::parse_size(size_input, max_per_instance(state).await?)
         .map_err(|e| AppError::invalid(e.field, e))?;
     let mut name = id.to_string();
@@ -144,7 +181,11 @@ pub async fn scale(state: &AppState, actor: &Actor, id: i64, size_input: &str) -
         }
         let from = instance.size();
         if to == from {
-            return Err(AppError::invalid("size_aku", format!("{} is already {to} AKU.", instance.name)).into());
+            return Err(AppError::invalid(
+                "size_aku",
+                format!("{} is already {to} AKU.", instance.name),
+            )
+            .into());
         }
         if to > from {
             check_growth(state, &mut tx, license_now, to - from).await?;
@@ -156,7 +197,15 @@ pub async fn scale(state: &AppState, actor: &Actor, id: i64, size_input: &str) -
     match &result {
         Ok(from) => {
             let detail = format!("{from} AKU -> {to} AKU");
-            audit::record(state, actor, "instance_scale", Some(&name), Outcome::Success, Some(&detail)).await?;
+            audit::record(
+                state,
+                actor,
+                "instance_scale",
+                Some(&name),
+                Outcome::Success,
+                Some(&detail),
+            )
+            .await?;
         }
         Err(error) => refused(state, actor, "instance_scale", &name, error).await,
     }
@@ -164,22 +213,42 @@ pub async fn scale(state: &AppState, actor: &Actor, id: i64, size_input: &str) -
 }
 
 /// Deletes instance `id`; `confirm_name` must repeat its name.
-pub async fn delete(state: &AppState, actor: &Actor, id: i64, confirm_name: &str) -> Result<(), ServerError> {
+pub async fn delete(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    confirm_name: &str,
+) -> Result<(), ServerError> {
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let instance = idle_instance(&mut tx, id).await?;
     if confirm_name.trim() != instance.name {
         return Err(AppError::invalid(
             "confirm_name",
-            format!("Type the instance name, {}, to confirm the deletion.", instance.name),
+            format!(
+                "Type the instance name, {}, to confirm the deletion.",
+                instance.name
+            ),
         )
         .into());
     }
     if !OperationKind::Delete.may_start_from(instance.state()) {
-        return Err(AppError::Conflict(format!("{} cannot be deleted while {}.", instance.name, instance.state)).into());
+        return Err(AppError::Conflict(format!(
+            "{} cannot be deleted while {}.",
+            instance.name, instance.state
+        ))
+        .into());
     }
     start(tx, state, actor, &instance, OperationKind::Delete, None).await?;
     let detail = format!("{} AKU released when done", instance.size());
-    audit::record(state, actor, "instance_delete", Some(&instance.name), Outcome::Success, Some(&detail)).await?;
+    audit::record(
+        state,
+        actor,
+        "instance_delete",
+        Some(&instance.name),
+        Outcome::Success,
+        Some(&detail),
+    )
+    .await?;
     Ok(())
 }
 
@@ -189,21 +258,43 @@ pub async fn retry(state: &AppState, actor: &Actor, id: i64) -> Result<(), Serve
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let instance = idle_instance(&mut tx, id).await?;
     if instance.state() != State::Abnormal {
-        return Err(AppError::Conflict(format!("Only an abnormal instance can be retried; {} is {}.", instance.name, instance.state)).into());
+        return Err(AppError::Conflict(format!(
+            "Only an abnormal instance can be retried; {} is {}.",
+            instance.name, instance.state
+        ))
+        .into());
     }
     let (_, status, _) = license::status_on(state, &mut tx, now).await?;
     if status.phase == Phase::Lapsed {
-        return Err(AppError::Conflict("The license has lapsed: apply a new product key first.".into()).into());
+        return Err(AppError::Conflict(
+            "The license has lapsed: apply a new product key first.".into(),
+        )
+        .into());
     }
     let failed = store::latest_operation_of(&mut tx, id).await?;
     let again = failed
         .as_ref()
         .and_then(|op| op.kind())
         .and_then(operation::retry_of)
-        .ok_or_else(|| AppError::Conflict(format!("{} has no failed operation to retry; delete it instead.", instance.name)))?;
-    let to_aku = failed.and_then(|op| op.to_aku).and_then(|a| u32::try_from(a).ok());
+        .ok_or_else(|| {
+            AppError::Conflict(format!(
+                "{} has no failed operation to retry; delete it instead.",
+                instance.name
+            ))
+        })?;
+    let to_aku = failed
+        .and_then(|op| op.to_aku)
+        .and_then(|a| u32::try_from(a).ok());
     start(tx, state, actor, &instance, again, to_aku).await?;
-    audit::record(state, actor, "instance_retry", Some(&instance.name), Outcome::Success, Some(again.as_str())).await?;
+    audit::record(
+        state,
+        actor,
+        "instance_retry",
+        Some(&instance.name),
+        Outcome::Success,
+        Some(again.as_str()),
+    )
+    .await?;
     Ok(())
 }
 
@@ -221,7 +312,11 @@ async fn start(
     let during = kind.state_during(from);
     let now = state.clock.unix();
     // A scale holds the larger of both sizes in the quota until it finishes.
-    let target = if kind == OperationKind::Scale { to_aku } else { instance.target() };
+    let target = if kind == OperationKind::Scale {
+        to_aku
+    } else {
+        instance.target()
+    };
     let op = store::insert_operation(
         &mut tx,
         NewOperation {
@@ -252,10 +347,15 @@ pub async fn follow_license(state: &AppState) -> Result<(), ServerError> {
     let phase = license::now(state).await?.status.phase;
     let (wanted, from) = match phase {
         Phase::Lapsed => (OperationKind::Suspend, State::Running),
-        Phase::Active | Phase::ExpiringSoon | Phase::ExpiredGrace => (OperationKind::Resume, State::Suspended),
+        Phase::Active | Phase::ExpiringSoon | Phase::ExpiredGrace => {
+            (OperationKind::Resume, State::Suspended)
+        }
         Phase::Unactivated => return Ok(()),
     };
-    let system = Actor { name: "system".into(), addr: "local".into() };
+    let system = Actor {
+        name: "system".into(),
+        addr: "local".into(),
+    };
     for instance in store::in_state(&state.pool, from).await? {
         let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
         let Ok(instance) = idle_instance(&mut tx, instance.id).await else {
@@ -265,8 +365,20 @@ pub async fn follow_license(state: &AppState) -> Result<(), ServerError> {
             continue;
         }
         start(tx, state, &system, &instance, wanted, None).await?;
-        let why = if wanted == OperationKind::Suspend { "license lapsed" } else { "license valid again" };
-        audit::record(state, &system, &format!("instance_{}", wanted.as_str()), Some(&instance.name), Outcome::Success, Some(why)).await?;
+        let why = if wanted == OperationKind::Suspend {
+            "license lapsed"
+        } else {
+            "license valid again"
+        };
+        audit::record(
+            state,
+            &system,
+            &format!("instance_{}", wanted.as_str()),
+            Some(&instance.name),
+            Outcome::Success,
+            Some(why),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -126,7 +126,12 @@ async fn run(state: &AppState, id: i64) -> Result<(), ServerError> {
     }
 }
 
-async fn fail(state: &AppState, op: &OperationRow, step: usize, reason: &str) -> Result<(), ServerError> {
+async fn fail(
+    state: &AppState,
+    op: &OperationRow,
+    step: usize,
+    reason: &str,
+) -> Result<(), ServerError> {
     tracing::warn!(operation = op.id, %reason, "operation failed; the instance is abnormal");
     store::instances::fail_operation(&state.pool, op, step, reason, state.clock.unix()).await?;
     Ok(())

@@ -277,7 +277,11 @@ async fn append_history(conn: &mut SqliteConnection, id: i64, now: i64) -> Resul
     Ok(())
 }
 
-pub async fn record_created(conn: &mut SqliteConnection, id: i64, now: i64) -> Result<(), sqlx::Error> {
+pub async fn record_created(
+    conn: &mut SqliteConnection,
+    id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     append_history(conn, id, now).await
 }
 
