@@ -7,14 +7,64 @@ Sizes: the hydration WASM, its JS glue and the CSS (raw and gzip -9), the server
 Speed: a console started in demo mode on a fresh data directory on loopback; set up, signed
 in and activated through its HTTP API; then N sequential requests per route, timed on the
 client (median and 99th percentile), plus the time of one sign-in (Argon2id, m=19 MiB, t=2).
+The quota path: CREATES instance creations from WORKERS concurrent connections against a
+large quota (each one BEGIN IMMEDIATE, quota check, three inserts, commit on a synchronous=FULL
+database), then as many refused ones over the quota; creations per second, wall clock.
 """
-import gzip, http.client, json, os, re, shutil, statistics, subprocess, sys, tempfile, time, urllib.parse
+import concurrent.futures, gzip, http.client, json, os, re, shutil, statistics, subprocess, sys, tempfile, time, urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SITE = os.path.join(ROOT, "target", "site", "pkg")
 BIN = os.environ.get("BENCH_BIN", os.path.join(ROOT, "target", "release", "byoc-console"))
 PORT = int(os.environ.get("BENCH_PORT", "18181"))
 N = int(os.environ.get("BENCH_REQUESTS", "300"))
+CREATES = int(os.environ.get("BENCH_CREATES", "400"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "16"))
+
+
+def instance_form(name, size):
+    return {"name": name, "description": "", "kafka_version": "3.9.0", "deployment": "single_zone",
+            "vpc_id": "vpc-0a1b2c3d", "subnet_1": "subnet-0000aaaa", "data_bucket": "bench-data",
+            "wal_mode": "object_storage", "client_auth": "sasl_scram", "transit_encryption": "tls",
+            "endpoint_exposure": "vpc", "size_aku": str(size)}
+
+
+def create_burst(cookie, prefix, count, size):
+    """`count` creations over WORKERS connections; returns (seconds, statuses)."""
+    local = __import__("threading").local()
+
+    def one(i):
+        if not hasattr(local, "conn"):
+            local.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        _, response, _ = request(local.conn, "POST", "/api/instance_create",
+                                 instance_form(f"{prefix}-{i}", size), cookie)
+        return response.status
+
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(WORKERS) as pool:
+        statuses = list(pool.map(one, range(count)))
+    return time.perf_counter() - started, statuses
+
+
+def quota_path(data_dir, installation_id, cookie, conn):
+    signing = os.path.join(data_dir, "demo-vendor", "signing-key.json")
+    out = subprocess.run([BIN, "vendor", "issue", "--signing-key", signing, "--installation-id", installation_id,
+                          "--customer", "Bench", "--billing", "prepaid", "--aku", str(CREATES * 3),
+                          "--months", "12", "--license-id", "LIC-BENCH-BIG"],
+                         capture_output=True, text=True, check=True, env=dict(os.environ, RUST_LOG="error"))
+    big_key = out.stdout.strip().splitlines()[-1]
+    _, response, body = request(conn, "POST", "/api/license_apply", {"key": big_key}, cookie)
+    assert response.status == 200, body
+    print(f"\nQuota path: {CREATES} creations of 3 AKU from {WORKERS} concurrent connections (quota {CREATES * 3} AKU)")
+    seconds, statuses = create_burst(cookie, "fit", CREATES, 3)
+    accepted = statuses.count(200)
+    print(f"  accepted {accepted}/{CREATES} in {seconds:.2f} s: {accepted / seconds:.0f} creations/s")
+    seconds, statuses = create_burst(cookie, "over", CREATES, 3)
+    refused = statuses.count(422)
+    print(f"  over the quota: refused {refused}/{CREATES} in {seconds:.2f} s: {refused / seconds:.0f} refusals/s")
+    _, response, body = request(conn, "POST", "/api/instances", {}, cookie)
+    listed = json.loads(body)
+    print(f"  AKU in use afterwards: {listed['quota']['used_aku']} of {listed['quota']['quota']} (never more)")
 
 
 def size_line(name, path):
@@ -91,6 +141,16 @@ def main():
             body = response.read()
             served = response.getheader("content-encoding") or "identity"
             print(f"  WASM as sent for accept-encoding {encoding:<8}: {len(body)/1024:7.1f} KiB ({served})")
+        installation_id = subprocess.run([BIN, "installation-id", "--data-dir", data_dir], capture_output=True,
+                                         text=True, env=dict(os.environ, RUST_LOG="error")).stdout.strip()
+        quota_path(data_dir, installation_id, cookie, conn)
+        times = []
+        for _ in range(N):
+            elapsed, response, _ = request(conn, "POST", "/api/instances", {}, cookie)
+            times.append(elapsed * 1000)
+        times.sort()
+        print(f"  POST /api/instances with {CREATES} instances: median {statistics.median(times):6.2f} ms"
+              f"   p99 {times[min(len(times) - 1, int(len(times) * 0.99))]:6.2f} ms")
         rss = open(f"/proc/{server.pid}/status").read()
         print("\nServer memory after the run: " + re.search(r"VmRSS:\s+(\d+ kB)", rss).group(1) + " RSS")
     finally:

@@ -5,7 +5,8 @@ use crate::api::error::AppError;
 use crate::components::license_banner::LicenseBannerView;
 use crate::domain::license_state::Phase;
 use crate::pages::{
-    activate::ActivatePage, license::LicensePage, login::LoginPage, not_found::NotFound,
+    activate::ActivatePage, instance_detail::InstanceDetailPage, instance_new::NewInstancePage,
+    instances::InstancesPage, license::LicensePage, login::LoginPage, not_found::NotFound,
     overview::OverviewPage, placeholder::NotYetAvailable, setup::SetupPage,
 };
 use leptos::either::Either;
@@ -52,9 +53,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=SignedInFrame ssr=SsrMode::Async>
                     <Route path=path!("") view=OverviewPage ssr=SsrMode::Async />
+                    <Route path=path!("/instances") view=InstancesPage ssr=SsrMode::Async />
+                    <Route path=path!("/instances/new") view=NewInstancePage ssr=SsrMode::Async />
                     <Route
-                        path=path!("/instances")
-                        view=|| view! { <NotYetAvailable title="Instances" /> }
+                        path=path!("/instances/:id")
+                        view=InstanceDetailPage
                         ssr=SsrMode::Async
                     />
                     <Route path=path!("/activate") view=ActivatePage ssr=SsrMode::Async />

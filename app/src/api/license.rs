@@ -48,6 +48,8 @@ pub struct LicenseData {
     pub history: Vec<AppliedKey>,
     pub installation_id: String,
     pub can_manage: bool,
+    /// When over quota: the largest instances (name, AKU held), to show what to scale down.
+    pub largest_instances: Vec<(i64, String, u32)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +167,15 @@ pub async fn license_view() -> Result<LicenseData, AppError> {
             history,
             installation_id: state.installation_id.clone(),
             can_manage: user.role() == Role::Admin,
+            largest_instances: if now.status.over_quota_by.is_some() {
+                store::instances::largest(&state.pool, 5)
+                    .await?
+                    .iter()
+                    .map(|i| (i.id, i.name.clone(), i.size().max(i.target().unwrap_or(0))))
+                    .collect()
+            } else {
+                Vec::new()
+            },
         })
     })
     .await

@@ -19,6 +19,9 @@ pub struct OverviewData {
     pub license: Option<super::license::LicenseSummary>,
     pub license_banner: super::license::LicenseBanner,
     pub used_aku: u32,
+    /// Instances per state (not deleted).
+    pub instances_by_state: Vec<(crate::domain::instance::State, u32)>,
+    pub recent_operations: Vec<super::instances::RecentOperation>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +77,25 @@ pub async fn overview() -> Result<OverviewData, AppError> {
                 .map(|c| super::license::summary(&c.payload, c.row.signed_by_run_time_key)),
             license_banner: super::license::banner(&license_now),
             used_aku: license_now.used_aku,
+            instances_by_state: store::instances::count_by_state(&state.pool)
+                .await?
+                .into_iter()
+                .map(|(s, n)| {
+                    (
+                        store::instances::parse_state(&s),
+                        u32::try_from(n).unwrap_or(0),
+                    )
+                })
+                .collect(),
+            recent_operations: store::instances::recent_operations(&state.pool, 8)
+                .await?
+                .iter()
+                .map(|r| super::instances::RecentOperation {
+                    instance_id: r.operation.instance_id,
+                    instance_name: r.instance_name.clone(),
+                    operation: super::instances::convert::operation_line(&r.operation),
+                })
+                .collect(),
         })
     })
     .await

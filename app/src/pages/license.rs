@@ -62,6 +62,7 @@ fn LicenseBody(data: LicenseData) -> impl IntoView {
                 <p class="hint">"Every product key is bound to this ID."</p>
             </section>
         </div>
+        <OverQuota data=data.clone() />
         {can_manage.then(|| view! { <RenewOrUpgrade /> })}
         <section class="card">
             <h2>"Applied keys"</h2>
@@ -103,6 +104,39 @@ fn LicenseBody(data: LicenseData) -> impl IntoView {
             </table>
         </section>
     }
+}
+
+/// Over quota: by how much, and the largest instances to scale down or delete.
+#[component]
+fn OverQuota(data: LicenseData) -> impl IntoView {
+    data.banner.over_quota_by.map(|by| {
+        view! {
+            <section class="card" data-testid="over-quota">
+                <h2>"Over quota"</h2>
+                <p>
+                    {format!(
+                        "{} AKU are in use, {by} more than the license grants. Nothing can be created or scaled up until instances are scaled down or deleted, or an upgrade key is applied.",
+                        data.used_aku,
+                    )}
+                </p>
+                <p>"The largest instances:"</p>
+                <ul>
+                    {data
+                        .largest_instances
+                        .iter()
+                        .map(|(id, name, aku)| {
+                            view! {
+                                <li>
+                                    <a href=format!("/instances/{id}")>{name.clone()}</a>
+                                    {format!(": {aku} AKU")}
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            </section>
+        }
+    })
 }
 
 fn phase_class(phase: Phase) -> &'static str {

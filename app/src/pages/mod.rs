@@ -1,6 +1,9 @@
 //! One module per page.
 
 pub mod activate;
+pub mod instance_detail;
+pub mod instance_new;
+pub mod instances;
 pub mod license;
 pub mod login;
 pub mod not_found;

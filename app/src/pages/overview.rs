@@ -2,7 +2,9 @@
 
 use crate::api::overview::overview;
 use crate::components::format::{days, quota, utc, utc_date};
+use crate::components::instance_state::StatePill;
 use crate::components::quota_bar::QuotaBar;
+use crate::pages::instance_detail::change_text;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -23,6 +25,9 @@ pub fn OverviewPage() -> impl IntoView {
                             .collect::<Vec<_>>()
                             .join(", ");
                         let events = o.recent_events.clone();
+                        let by_state = o.instances_by_state.clone();
+                        let operations = o.recent_operations.clone();
+                        let instance_total: u32 = by_state.iter().map(|(_, n)| n).sum();
                         view! {
                             <div class="cards">
                                 <section class="card" data-testid="environment-card">
@@ -72,7 +77,73 @@ pub fn OverviewPage() -> impl IntoView {
                                         <a href="/license">"License details"</a>
                                     </p>
                                 </section>
+                                <section class="card" data-testid="instances-card">
+                                    <h2>"Instances"</h2>
+                                    <p data-testid="instance-total">
+                                        {match instance_total {
+                                            0 => "No instances yet.".to_string(),
+                                            1 => "1 instance".to_string(),
+                                            n => format!("{n} instances"),
+                                        }}
+                                    </p>
+                                    <ul class="state-counts">
+                                        {by_state
+                                            .into_iter()
+                                            .map(|(state, n)| {
+                                                view! {
+                                                    <li>
+                                                        <a href=format!("/instances?state={}", state.as_str())>
+                                                            <StatePill state />
+                                                            {format!(" {n}")}
+                                                        </a>
+                                                    </li>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </ul>
+                                    <p>
+                                        <a href="/instances">"All instances"</a>
+                                    </p>
+                                </section>
                             </div>
+                            <section class="card" data-testid="recent-operations">
+                                <h2>"Recent operations"</h2>
+                                {if operations.is_empty() {
+                                    leptos::either::Either::Left(view! { <p>"None yet."</p> })
+                                } else {
+                                    leptos::either::Either::Right(view! {
+                                        <table class="table">
+                                            <thead>
+                                                <tr>
+                                                    <th>"When"</th>
+                                                    <th>"Instance"</th>
+                                                    <th>"Who"</th>
+                                                    <th>"Change"</th>
+                                                    <th>"Outcome"</th>
+                                                </tr>
+                                            </thead>
+                                            <tbody>
+                                                {operations
+                                                    .into_iter()
+                                                    .map(|r| {
+                                                        view! {
+                                                            <tr>
+                                                                <td>{utc(r.operation.requested_at)}</td>
+                                                                <td>
+                                                                    <a href=format!("/instances/{}", r.instance_id)>{r.instance_name.clone()}</a>
+                                                                </td>
+                                                                <td>{r.operation.requested_by.clone()}</td>
+                                                                <td>{change_text(&r.operation)}</td>
+                                                                <td>{r.operation.status.clone()}</td>
+                                                            </tr>
+                                                        }
+                                                    })
+                                                    .collect_view()}
+                                            </tbody>
+                                        </table>
+                                    })
+                                }}
+                            </section>
                             <Show when=move || !events.is_empty()>
                                 <section class="card">
                                     <h2>"Recent security events"</h2>

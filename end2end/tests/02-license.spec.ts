@@ -1,6 +1,6 @@
 // Activation with a key minted by `byoc-console vendor issue`, the license page, every page of
 // the frame, renewal and upgrade with a preview, and refused keys, in Chromium.
-// Runs after foundation.spec.ts (files run in name order, one worker): setup is done.
+// Runs after 01-foundation.spec.ts (files run in name order, one worker): setup is done.
 import { test, expect, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
