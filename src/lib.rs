@@ -36,6 +36,30 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct Console {
     pub state: AppState,
     pub sessions: SqliteStore,
+    /// Held while this console runs: a second console on the same data directory would drive
+    /// the same operations twice. (An OS file lock: it ends with the process, kill -9 too.)
+    _lock: std::fs::File,
+}
+
+/// Takes the data directory's lock file, or says which directory is in use.
+fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = data_dir.join("console.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
+            "another console is already running on the data directory {}; stop it first",
+            data_dir.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow::anyhow!("cannot lock {}: {e}", path.display()))
+        }
+    }
 }
 
 impl Console {
@@ -49,6 +73,7 @@ impl Console {
         extra_trusted_keys: Vec<TrustedKey>,
     ) -> anyhow::Result<Console> {
         let pool = db::open(data_dir).await?;
+        let lock = lock_data_dir(data_dir)?;
         let sessions = SqliteStore::new(pool.clone());
         sessions.migrate().await?;
         // Generated once, on the very first start; later starts read it back.
@@ -72,7 +97,11 @@ impl Console {
             installation_id,
             leptos_options,
         };
-        Ok(Console { state, sessions })
+        Ok(Console {
+            state,
+            sessions,
+            _lock: lock,
+        })
     }
 
     /// The full HTTP surface: pages, server functions, static files, `/healthz`.

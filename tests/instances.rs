@@ -548,3 +548,38 @@ async fn list_filters_by_state_and_refuses_an_unknown_state() {
     .await;
     assert_eq!(field, "state_filter");
 }
+
+#[tokio::test]
+async fn over_quota_after_a_downgrade_names_the_largest_instances() {
+    let app = spawn_app().await;
+    let client = app.activated_admin_client().await; // 100 AKU
+    for (name, size) in [("small", 10), ("large", 50), ("medium", 30)] {
+        let id = create_ok(&app, &client, name, size).await;
+        wait_for(&app, &client, id, "running").await;
+    }
+    let smaller = product_key(&app, |p| {
+        p.license_id = "LIC-TEST-2".into();
+        p.aku_quota = Some(60);
+        p.issued_at = time::macros::datetime!(2026-11-21 00:00 UTC);
+    });
+    assert_eq!(app.apply_key(&client, &smaller).await.status(), 200);
+    let license: Value = client
+        .post(app.url("/api/license"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(license["banner"]["over_quota_by"], 30);
+    assert_eq!(
+        license["largest_instances"],
+        serde_json::json!([[2, "large", 50], [3, "medium", 30], [1, "small", 10]])
+    );
+    // Over quota: no growth, even by 3 AKU; scaling down is allowed and clears it.
+    let message = conflict(create(&app, &client, &form("more", 3, &[])).await).await;
+    assert!(message.contains("30 AKU more are in use"), "{message}");
+    assert_eq!(scale(&app, &client, 2, 17).await.status(), 200);
+    wait_for(&app, &client, 2, "running").await;
+    create_ok(&app, &client, "more", 3).await;
+}

@@ -75,3 +75,28 @@ async fn an_unwritable_data_dir_is_a_clear_error() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_second_console_on_the_same_data_directory_is_refused() {
+    use byoc_console::{leptos_options, Console};
+    let tmp = tempfile::tempdir().unwrap();
+    let open = || {
+        Console::open(
+            tmp.path(),
+            app::server::Config::default(),
+            std::sync::Arc::new(app::server::clock::SystemClock),
+            leptos_options("127.0.0.1:0".parse().unwrap()),
+            vec![],
+        )
+    };
+    let first = open().await.expect("the first console opens");
+    let error = open().await.err().expect("the second is refused");
+    assert!(
+        error
+            .to_string()
+            .contains("another console is already running"),
+        "{error}"
+    );
+    drop(first);
+    open().await.expect("free again once the first is gone");
+}

@@ -208,8 +208,11 @@ pub async fn apply_key(key: String) -> Result<KeyChange, AppError> {
         let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
         let change = license::apply(&state, &actor, &key).await?;
         license::notice_phase_change(&state).await?;
-        // A valid key resumes instances suspended by a lapsed license.
-        crate::server::instances::follow_license(&state).await?;
+        // A valid key resumes instances suspended by a lapsed license. The key is applied
+        // whatever happens here; the license watcher tries again within a minute.
+        if let Err(error) = crate::server::instances::follow_license(&state).await {
+            tracing::warn!(%error, "resuming instances after a key was applied");
+        }
         leptos_axum::redirect("/license?applied=1");
         Ok(change)
     })
