@@ -1,21 +1,24 @@
 //! Wiring of the console's server: state, router, middleware, background tasks. The command
 //! line (`main.rs`) and the integration tests both build the server through here.
 
+pub mod admin;
+
 use app::domain::license::TrustedKey;
 use app::server::{
+    audit_export,
     clock::Clock,
     db, guard, instances, license,
     operations::{self, Operations},
     password_hash::PasswordHasher,
     provisioner::SimulatedProvisioner,
-    store, AppState, Config,
+    security, store, AppState, Config,
 };
 use axum::{
     extract::State,
     http::{header, HeaderValue, StatusCode},
     middleware,
     response::IntoResponse,
-    routing::get,
+    routing::{get, post},
     Json, Router,
 };
 use leptos::prelude::*;
@@ -74,6 +77,11 @@ impl Console {
     ) -> anyhow::Result<Console> {
         let pool = db::open(data_dir).await?;
         let lock = lock_data_dir(data_dir)?;
+        // Entries written before the hash chain existed are sealed once, in order.
+        let sealed = store::audit::seal_unsealed(&pool).await?;
+        if sealed > 0 {
+            tracing::info!(sealed, "audit entries sealed into the hash chain");
+        }
         let sessions = SqliteStore::new(pool.clone());
         sessions.migrate().await?;
         // Generated once, on the very first start; later starts read it back.
@@ -139,8 +147,20 @@ impl Console {
                 config.session_idle_minutes,
             )));
 
+        // Sign-in, setup, password changes and product keys: a burst, then one request per
+        // period, per client address. Each attempt costs an Argon2 hash or an Ed25519 check,
+        // so a flood from one address cannot take the cores from everyone else.
+        let limited = |per_seconds: u64, burst: u32| {
+            post(server_fns.clone()).layer(rate_limit(per_seconds, burst))
+        };
         Router::new()
             .route("/healthz", get(healthz))
+            .route("/audit.csv", get(audit_export::audit_csv))
+            .route("/api/login", limited(1, 20))
+            .route("/api/setup", limited(2, 10))
+            .route("/api/password_change", limited(2, 10))
+            .route("/api/license_apply", limited(3, 10))
+            .route("/api/license_preview", limited(3, 10))
             .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
             .leptos_routes_with_context(&state, routes, context.clone(), shell)
             .fallback(leptos_axum::file_and_error_handler_with_context::<
@@ -168,6 +188,11 @@ impl Console {
             .layer(SetResponseHeaderLayer::if_not_present(
                 header::X_FRAME_OPTIONS,
                 HeaderValue::from_static("DENY"),
+            ))
+            // Pages set their own policy (with the render's nonce); everything else gets this.
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(security::DEFAULT_POLICY),
             ))
             .layer(TraceLayer::new_for_http())
             .with_state(state)
@@ -233,6 +258,44 @@ impl Console {
         self.state.pool.close().await;
         Ok(())
     }
+}
+
+/// A per-address rate limit: `burst` requests at once, then one every `per_seconds`. Refusals
+/// are the console's own 429 error (JSON, with the wait), like every other refusal.
+fn rate_limit(
+    per_seconds: u64,
+    burst: u32,
+) -> tower_governor::GovernorLayer<
+    tower_governor::key_extractor::PeerIpKeyExtractor,
+    governor::middleware::NoOpMiddleware<governor::clock::QuantaInstant>,
+    axum::body::Body,
+> {
+    let config = tower_governor::governor::GovernorConfigBuilder::default()
+        .per_second(per_seconds)
+        .burst_size(burst)
+        .finish()
+        .expect("non-zero rate limit settings");
+    tower_governor::GovernorLayer::new(config).error_handler(|error| {
+        let wait = match &error {
+            tower_governor::GovernorError::TooManyRequests { wait_time, .. } => *wait_time,
+            _ => 1,
+        };
+        let retry_at = time::OffsetDateTime::now_utc().unix_timestamp() + wait as i64;
+        let body = app::api::error::AppError::TooManyAttempts {
+            message: format!("Too many requests from your address. Try again in {wait} seconds."),
+            retry_at,
+        };
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.to_string())],
+            Json(body),
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        response
+    })
 }
 
 /// `GET /healthz`: 200 when the database answers, 503 when it does not.

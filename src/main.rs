@@ -54,6 +54,42 @@ enum Command {
     /// Vendor tooling: signing keys and product keys.
     #[command(subcommand)]
     Vendor(VendorCommand),
+    /// Administrator commands on the data directory (they work while the console runs).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Write a consistent copy of the database to FILE (while the console runs). Restore: stop
+    /// the console, copy FILE to DATA_DIR/console.db (removing console.db-wal and -shm), start.
+    Backup {
+        #[arg(long, env = "BYOC_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+        /// The backup file to create (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Give USER a random temporary password (printed), to be changed at the next sign-in;
+    /// ends the user's sessions. For an administrator who is locked out.
+    ResetPassword {
+        #[arg(long, env = "BYOC_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the audit log's hash chain; exits 1 and names the first entry that breaks it.
+    Verify {
+        #[arg(long, env = "BYOC_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -168,6 +204,30 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", store::environment::installation_id(&pool, now).await?);
             pool.close().await;
             Ok(())
+        }
+        Command::Admin(AdminCommand::ResetPassword { data_dir, user }) => {
+            let (temporary, disabled) =
+                byoc_console::admin::reset_password(&data_dir, &user).await?;
+            println!("Temporary password for {user} (to be changed at the next sign-in):");
+            println!("{temporary}");
+            if disabled {
+                println!("Note: this user is disabled; another administrator must enable it.");
+            }
+            Ok(())
+        }
+        Command::Backup { data_dir, out } => {
+            let bytes = byoc_console::admin::backup(&data_dir, &out).await?;
+            println!("backup written: {} ({bytes} bytes)", out.display());
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Verify { data_dir }) => {
+            match byoc_console::admin::verify_audit(&data_dir).await? {
+                Ok(n) => {
+                    println!("audit log intact: {n} entries, hash chain verified");
+                    Ok(())
+                }
+                Err(broken) => bail!("the audit log's hash chain is broken: {broken}"),
+            }
         }
         Command::Vendor(VendorCommand::Keygen { out, key_id }) => {
             let (secret, public) = vendor::generate(&out, &key_id)?;

@@ -3,11 +3,13 @@
 use crate::api::auth::{current_session, Logout, SessionInfo};
 use crate::api::error::AppError;
 use crate::components::license_banner::LicenseBannerView;
+use crate::domain::account::Role;
 use crate::domain::license_state::Phase;
 use crate::pages::{
-    activate::ActivatePage, instance_detail::InstanceDetailPage, instance_new::NewInstancePage,
-    instances::InstancesPage, license::LicensePage, login::LoginPage, not_found::NotFound,
-    overview::OverviewPage, placeholder::NotYetAvailable, setup::SetupPage,
+    account::AccountPage, activate::ActivatePage, audit::AuditPage,
+    instance_detail::InstanceDetailPage, instance_new::NewInstancePage, instances::InstancesPage,
+    license::LicensePage, login::LoginPage, not_found::NotFound, overview::OverviewPage,
+    placeholder::NotYetAvailable, setup::SetupPage, users::UsersPage,
 };
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -20,6 +22,8 @@ use leptos_router::{
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server::security::set_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -67,16 +71,9 @@ pub fn App() -> impl IntoView {
                         view=|| view! { <NotYetAvailable title="Usage" /> }
                         ssr=SsrMode::Async
                     />
-                    <Route
-                        path=path!("/users")
-                        view=|| view! { <NotYetAvailable title="Users" /> }
-                        ssr=SsrMode::Async
-                    />
-                    <Route
-                        path=path!("/audit")
-                        view=|| view! { <NotYetAvailable title="Audit log" /> }
-                        ssr=SsrMode::Async
-                    />
+                    <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>
@@ -97,6 +94,8 @@ fn SignedInFrame() -> impl IntoView {
         let activated = |info: &SessionInfo| info.license.phase != Phase::Unactivated;
         let to = match &result {
             Err(AppError::Unauthenticated) => Some("/login"),
+            Ok(info) if info.must_change_password && path != "/account" => Some("/account"),
+            Ok(info) if info.must_change_password => None,
             Ok(info) if !activated(info) && path != "/activate" => Some("/activate"),
             Ok(info) if activated(info) && path == "/activate" => Some("/license"),
             _ => None,
@@ -120,9 +119,9 @@ fn SignedInFrame() -> impl IntoView {
                                     view! {
                                         <span class="environment-name">{info.environment_name}</span>
                                         <div class="signed-in">
-                                            <span class="username" data-testid="signed-in-user">
+                                            <a class="username" href="/account" data-testid="signed-in-user">
                                                 {info.username}
-                                            </span>
+                                            </a>
                                             <span class="role-badge" data-testid="signed-in-role">
                                                 {info.role.to_string()}
                                             </span>
@@ -147,8 +146,20 @@ fn SignedInFrame() -> impl IntoView {
                 <A href="/instances">"Instances"</A>
                 <A href="/license">"License"</A>
                 <A href="/usage">"Usage"</A>
-                <A href="/users">"Users"</A>
-                <A href="/audit">"Audit log"</A>
+                // Administration links for admins only (the server refuses others anyway).
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let admin = session.await.is_ok_and(|i| i.role == Role::Admin);
+                        admin
+                            .then(|| {
+                                view! {
+                                    <A href="/users">"Users"</A>
+                                    <A href="/audit">"Audit log"</A>
+                                }
+                            })
+                    })}
+                </Suspense>
+                <A href="/account">"Account"</A>
             </nav>
             <main class="content">
                 <Suspense fallback=|| ()>

@@ -102,9 +102,48 @@ impl fmt::Display for Role {
     }
 }
 
+/// A change that would leave no active administrator: nobody could manage users or apply a
+/// product key any more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastAdmin;
+
+impl fmt::Display for LastAdmin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "This is the last active administrator: make another user an administrator first.",
+        )
+    }
+}
+
+/// Whether a change to a user keeps at least one active admin. `target_is_active_admin`: the
+/// user is an admin and not disabled; `takes_admin_away`: the change disables or demotes them.
+pub fn keeps_an_admin(
+    active_admins: u32,
+    target_is_active_admin: bool,
+    takes_admin_away: bool,
+) -> Result<(), LastAdmin> {
+    if target_is_active_admin && takes_admin_away && active_admins <= 1 {
+        Err(LastAdmin)
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_admin_stays() {
+        assert_eq!(keeps_an_admin(1, true, true), Err(LastAdmin));
+        assert_eq!(keeps_an_admin(2, true, true), Ok(()));
+        assert_eq!(keeps_an_admin(1, false, true), Ok(()), "not an admin");
+        assert_eq!(
+            keeps_an_admin(1, true, false),
+            Ok(()),
+            "e.g. a password reset"
+        );
+    }
 
     #[test]
     fn username_is_normalised() {

@@ -4,6 +4,7 @@
 //! so the same code runs on the server and, compiled to WASM, in the browser.
 
 pub mod account;
+pub mod audit_chain;
 pub mod environment;
 pub mod instance;
 pub mod instance_spec;

@@ -1,7 +1,6 @@
 //! Setup, sign-in, sign-out and the current session.
 
 use super::error::AppError;
-use crate::domain::account::Role;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -12,9 +11,11 @@ use crate::server::{auth, error::respond, setup};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
     pub username: String,
-    pub role: Role,
+    pub role: crate::domain::account::Role,
     pub environment_name: String,
     pub license: super::license::LicenseBanner,
+    /// A temporary password must be changed before anything else.
+    pub must_change_password: bool,
 }
 
 /// First-run setup. Redirects to the sign-in page when done.
@@ -78,13 +79,14 @@ pub async fn logout() -> Result<(), AppError> {
 pub async fn current_session() -> Result<SessionInfo, AppError> {
     respond(async move {
         let state = auth::state()?;
-        let user = auth::require(&state, Role::Viewer).await?;
+        let user = auth::require_signed_in(&state).await?;
         let environment_name = crate::server::store::environment::get(&state.pool)
             .await?
             .map(|e| e.display_name)
             .unwrap_or_default();
         let license = super::license::banner(&crate::server::license::now(&state).await?);
         Ok(SessionInfo {
+            must_change_password: user.must_change_password,
             role: user.role(),
             username: user.username,
             environment_name,

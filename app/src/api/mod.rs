@@ -2,8 +2,10 @@
 //! stable endpoint name (listed in the README). Thin: authenticate, authorize, call the
 //! service in `server`, map the error. They compile to HTTP calls in the browser.
 
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod instances;
 pub mod license;
 pub mod overview;
+pub mod users;

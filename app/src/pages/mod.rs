@@ -1,6 +1,8 @@
 //! One module per page.
 
+pub mod account;
 pub mod activate;
+pub mod audit;
 pub mod instance_detail;
 pub mod instance_new;
 pub mod instances;
@@ -10,3 +12,4 @@ pub mod not_found;
 pub mod overview;
 pub mod placeholder;
 pub mod setup;
+pub mod users;

@@ -63,12 +63,26 @@ pub fn state() -> Result<AppState, ServerError> {
         .ok_or_else(|| ServerError::Other("application state missing".into()))
 }
 
-/// The signed-in user with at least `role`: 401 without a session, 403 with too small a role.
-pub async fn require(state: &AppState, role: Role) -> Result<UserRow, ServerError> {
+/// The signed-in user, whether or not they must change their password first (for the
+/// session, sign-out and the password change itself): 401 without a session.
+pub async fn require_signed_in(state: &AppState) -> Result<UserRow, ServerError> {
     let session = request_session().await?;
-    let user = session_user(state, &session)
+    Ok(session_user(state, &session)
         .await?
-        .ok_or(AppError::Unauthenticated)?;
+        .ok_or(AppError::Unauthenticated)?)
+}
+
+/// The signed-in user with at least `role`: 401 without a session, 403 with too small a role
+/// or while a temporary password (set by an administrator) has not been changed.
+pub async fn require(state: &AppState, role: Role) -> Result<UserRow, ServerError> {
+    let user = require_signed_in(state).await?;
+    if user.must_change_password {
+        return Err(AppError::Forbidden(
+            "Choose a new password first: your password was set by an administrator. Go to Account."
+                .into(),
+        )
+        .into());
+    }
     if !user.role().allows(role) {
         return Err(AppError::Forbidden(format!(
             "This needs the {role} role; you are signed in as {} ({}).",
@@ -191,6 +205,17 @@ pub async fn login(
     store::users::record_login(&state.pool, user.id, now).await?;
     audit::record(state, &actor, "login", None, Outcome::Success, None).await?;
     Ok(user)
+}
+
+/// After the user's own password change: this session carries the new credentials version
+/// and stays signed in; every other session of the user ends.
+pub async fn keep_session_after_password_change(
+    session: &Session,
+    version: i64,
+) -> Result<(), ServerError> {
+    session.cycle_id().await?;
+    session.insert(CREDENTIALS_VERSION, version).await?;
+    Ok(())
 }
 
 /// Signs out: the session is deleted from the store, not just forgotten by the browser.

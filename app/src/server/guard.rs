@@ -110,12 +110,16 @@ async fn page_redirect(
     if path == "/setup" {
         return Ok(Some("/login"));
     }
-    let signed_in = auth::session_user(state, session).await?.is_some();
-    match (path, signed_in) {
-        ("/login", true) => return Ok(Some("/")),
-        ("/login", false) => return Ok(None),
-        (_, false) => return Ok(Some("/login")),
-        (_, true) => {}
+    let user = auth::session_user(state, session).await?;
+    match (path, &user) {
+        ("/login", Some(_)) => return Ok(Some("/")),
+        ("/login", None) => return Ok(None),
+        (_, None) => return Ok(Some("/login")),
+        (_, Some(_)) => {}
+    }
+    // A temporary password (set by an administrator) is changed before anything else.
+    if user.is_some_and(|u| u.must_change_password) {
+        return Ok((path != "/account").then_some("/account"));
     }
     // Until a product key is applied, every page leads to activation; after, activation is
     // done and its page leads to the license page (where renewals and upgrades go).

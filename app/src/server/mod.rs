@@ -2,6 +2,7 @@
 //! services behind the server functions, and the HTTP guards. Nothing here reaches the WASM.
 
 pub mod audit;
+pub mod audit_export;
 pub mod auth;
 pub mod clock;
 pub mod db;
@@ -12,9 +13,11 @@ pub mod license;
 pub mod operations;
 pub mod password_hash;
 pub mod provisioner;
+pub mod security;
 pub mod setup;
 pub mod state;
 pub mod store;
+pub mod users;
 pub mod vendor;
 
 pub use error::ServerError;

@@ -1,6 +1,8 @@
-//! The audit log: appended to, never updated.
+//! The audit log: appended to, never updated, each entry chained to the one before it by
+//! hash (`domain::audit_chain`).
 
-use sqlx::SqlitePool;
+use crate::domain::audit_chain::{self, EntryContent, StoredEntry, GENESIS};
+use sqlx::{SqliteConnection, SqlitePool};
 
 pub struct Entry<'a> {
     pub at: i64,
@@ -24,10 +26,34 @@ pub struct EntryRow {
     pub detail: Option<String>,
 }
 
+/// Appends an entry, chained to the latest one. One `BEGIN IMMEDIATE` transaction: appends
+/// are serialised, so two entries never claim the same predecessor.
 pub async fn append(pool: &SqlitePool, e: Entry<'_>) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let last: Option<(i64, Option<String>)> =
+        sqlx::query_as("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+    let id = last.as_ref().map(|(id, _)| id + 1).unwrap_or(1);
+    let prev_hash = last
+        .and_then(|(_, hash)| hash)
+        .unwrap_or_else(|| GENESIS.to_string());
+    let content = EntryContent {
+        id,
+        at: e.at,
+        actor: e.actor,
+        action: e.action,
+        target: e.target,
+        client_addr: e.client_addr,
+        outcome: e.outcome,
+        detail: e.detail,
+    };
+    let hash = audit_chain::entry_hash(&prev_hash, &content);
     sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, target, client_addr, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_log (id, at, actor, action, target, client_addr, outcome, detail, prev_hash, hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
+    .bind(id)
     .bind(e.at)
     .bind(e.actor)
     .bind(e.action)
@@ -35,9 +61,179 @@ pub async fn append(pool: &SqlitePool, e: Entry<'_>) -> Result<(), sqlx::Error> 
     .bind(e.client_addr)
     .bind(e.outcome)
     .bind(e.detail)
-    .execute(pool)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    tx.commit().await
+}
+
+/// Seals entries written before the chain existed (migration 0004), in id order. Runs at
+/// start; returns how many were sealed.
+pub async fn seal_unsealed(pool: &SqlitePool) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let unsealed: Vec<ChainRow> = sqlx::query_as(&format!(
+        "SELECT {CHAIN_COLUMNS} FROM audit_log WHERE hash IS NULL ORDER BY id"
+    ))
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut sealed = 0;
+    for row in unsealed {
+        let prev_hash = hash_before(&mut tx, row.id).await?;
+        let hash = audit_chain::entry_hash(&prev_hash, &row.content());
+        sqlx::query("UPDATE audit_log SET prev_hash = ?, hash = ? WHERE id = ?")
+            .bind(&prev_hash)
+            .bind(&hash)
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await?;
+        sealed += 1;
+    }
+    tx.commit().await?;
+    Ok(sealed)
+}
+
+async fn hash_before(conn: &mut SqliteConnection, id: i64) -> Result<String, sqlx::Error> {
+    let hash: Option<Option<String>> =
+        sqlx::query_scalar("SELECT hash FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT 1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(hash.flatten().unwrap_or_else(|| GENESIS.to_string()))
+}
+
+const CHAIN_COLUMNS: &str =
+    "id, at, actor, action, target, client_addr, outcome, detail, prev_hash, hash";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct ChainRow {
+    id: i64,
+    at: i64,
+    actor: String,
+    action: String,
+    target: Option<String>,
+    client_addr: Option<String>,
+    outcome: String,
+    detail: Option<String>,
+    prev_hash: Option<String>,
+    hash: Option<String>,
+}
+
+impl ChainRow {
+    fn content(&self) -> EntryContent<'_> {
+        EntryContent {
+            id: self.id,
+            at: self.at,
+            actor: &self.actor,
+            action: &self.action,
+            target: self.target.as_deref(),
+            client_addr: self.client_addr.as_deref(),
+            outcome: &self.outcome,
+            detail: self.detail.as_deref(),
+        }
+    }
+}
+
+/// Walks the whole chain: the number of entries, or the first break.
+pub async fn verify_chain(
+    pool: &SqlitePool,
+) -> Result<Result<u64, audit_chain::Break>, sqlx::Error> {
+    let rows: Vec<ChainRow> = sqlx::query_as(&format!(
+        "SELECT {CHAIN_COLUMNS} FROM audit_log ORDER BY id"
+    ))
+    .fetch_all(pool)
+    .await?;
+    Ok(audit_chain::verify(rows.iter().map(|r| StoredEntry {
+        content: r.content(),
+        prev_hash: r.prev_hash.as_deref(),
+        hash: r.hash.as_deref(),
+    })))
+}
+
+/// The audit page's filter. Empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// Unix seconds, inclusive.
+    pub from: Option<i64>,
+    /// Unix seconds, exclusive.
+    pub until: Option<i64>,
+}
+
+const FILTER_SQL: &str = "(?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2)
+     AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at < ?4)";
+
+/// One page of matching entries, newest first, and how many match in all.
+pub async fn search(
+    pool: &SqlitePool,
+    filter: &Filter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<EntryRow>, i64), sqlx::Error> {
+    let rows = sqlx::query_as(&format!(
+        "SELECT id, at, actor, action, target, client_addr, outcome, detail FROM audit_log
+         WHERE {FILTER_SQL} ORDER BY id DESC LIMIT ?5 OFFSET ?6"
+    ))
+    .bind(&filter.actor)
+    .bind(&filter.action)
+    .bind(filter.from)
+    .bind(filter.until)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let total = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM audit_log WHERE {FILTER_SQL}"
+    ))
+    .bind(&filter.actor)
+    .bind(&filter.action)
+    .bind(filter.from)
+    .bind(filter.until)
+    .fetch_one(pool)
+    .await?;
+    Ok((rows, total))
+}
+
+/// Every matching entry, oldest first, with its hashes (the CSV export).
+pub async fn export(pool: &SqlitePool, filter: &Filter) -> Result<Vec<ExportRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {CHAIN_COLUMNS} FROM audit_log WHERE {FILTER_SQL} ORDER BY id"
+    ))
+    .bind(&filter.actor)
+    .bind(&filter.action)
+    .bind(filter.from)
+    .bind(filter.until)
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct ExportRow {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub client_addr: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
+}
+
+/// The distinct actors and kinds, for the filter's choices.
+pub async fn actors_and_actions(
+    pool: &SqlitePool,
+) -> Result<(Vec<String>, Vec<String>), sqlx::Error> {
+    let actors =
+        sqlx::query_scalar("SELECT DISTINCT actor FROM audit_log ORDER BY actor LIMIT 500")
+            .fetch_all(pool)
+            .await?;
+    let actions = sqlx::query_scalar("SELECT DISTINCT action FROM audit_log ORDER BY action")
+        .fetch_all(pool)
+        .await?;
+    Ok((actors, actions))
 }
 
 /// Times of failed sign-ins for `username` since `since`, not counting those before the

@@ -1,7 +1,7 @@
 //! Users and their credentials.
 
 use crate::domain::account::Role;
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqlitePool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -57,5 +57,97 @@ pub async fn count_by_role(pool: &SqlitePool) -> Result<Vec<(String, i64)>, sqlx
         "SELECT role, COUNT(*) FROM users WHERE disabled_at IS NULL GROUP BY role ORDER BY role",
     )
     .fetch_all(pool)
+    .await
+}
+
+/// Every user, admins first, then by name.
+pub async fn all(pool: &SqlitePool) -> Result<Vec<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users
+         ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'operator' THEN 1 ELSE 2 END, username"
+    ))
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn by_id_on(
+    conn: &mut SqliteConnection,
+    id: i64,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn active_admins(conn: &mut SqliteConnection) -> Result<u32, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// Inserts a user who must change the password at first sign-in; None if the name is taken.
+pub async fn insert(
+    pool: &SqlitePool,
+    username: &str,
+    password_hash: &str,
+    role: Role,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO users (username, password_hash, role, must_change_password, created_at)
+         VALUES (?, ?, ?, 1, ?) ON CONFLICT (username) DO NOTHING RETURNING id",
+    )
+    .bind(username)
+    .bind(password_hash)
+    .bind(role.as_str())
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn set_role(conn: &mut SqliteConnection, id: i64, role: Role) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET role = ? WHERE id = ?")
+        .bind(role.as_str())
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_disabled(
+    conn: &mut SqliteConnection,
+    id: i64,
+    disabled_at: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET disabled_at = ? WHERE id = ?")
+        .bind(disabled_at)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A new password: bumps the credentials version, which ends every session signed in under
+/// the old one. `must_change`: set by an admin's reset, cleared by the user's own change.
+/// Returns the new credentials version.
+pub async fn set_password(
+    pool: &SqlitePool,
+    id: i64,
+    password_hash: &str,
+    must_change: bool,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE users SET password_hash = ?, must_change_password = ?,
+             credentials_version = credentials_version + 1
+         WHERE id = ? RETURNING credentials_version",
+    )
+    .bind(password_hash)
+    .bind(must_change)
+    .bind(id)
+    .fetch_one(pool)
     .await
 }

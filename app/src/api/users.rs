@@ -1,0 +1,175 @@
+//! Users (admins only) and the signed-in user's own account.
+
+use super::error::AppError;
+use crate::domain::account::Role;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserLine {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub must_change_password: bool,
+    pub last_login_at: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsersData {
+    pub users: Vec<UserLine>,
+    /// The signed-in admin (who cannot disable or demote themselves by accident: the page
+    /// still allows it when another admin exists).
+    pub me: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountData {
+    pub username: String,
+    pub role: Role,
+    pub must_change_password: bool,
+    pub last_login_at: Option<i64>,
+}
+
+#[server(prefix = "/api", endpoint = "users")]
+pub async fn list_users() -> Result<UsersData, AppError> {
+    use crate::server::{auth, error::respond, store};
+    respond(async move {
+        let state = auth::state()?;
+        let me = auth::require(&state, Role::Admin).await?;
+        let users = store::users::all(&state.pool)
+            .await?
+            .into_iter()
+            .map(|u| UserLine {
+                id: u.id,
+                role: u.role(),
+                username: u.username,
+                disabled: u.disabled_at.is_some(),
+                must_change_password: u.must_change_password,
+                last_login_at: u.last_login_at,
+                created_at: u.created_at,
+            })
+            .collect();
+        Ok(UsersData { users, me: me.id })
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "user_create")]
+pub async fn create_user(
+    username: String,
+    role: String,
+    password: String,
+    password_confirm: String,
+) -> Result<i64, AppError> {
+    use crate::server::{auth, error::respond, users};
+    respond(async move {
+        let state = auth::state()?;
+        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
+        let id = users::create(
+            &state,
+            &actor,
+            &username,
+            &role,
+            password,
+            &password_confirm,
+        )
+        .await?;
+        leptos_axum::redirect("/users?created=1");
+        Ok(id)
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "user_role")]
+pub async fn set_user_role(id: i64, role: String) -> Result<(), AppError> {
+    use crate::server::{auth, error::respond, users};
+    respond(async move {
+        let state = auth::state()?;
+        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
+        users::set_role(&state, &actor, id, &role).await?;
+        leptos_axum::redirect("/users");
+        Ok(())
+    })
+    .await
+}
+
+/// `disabled`: "true" disables, "false" enables.
+#[server(prefix = "/api", endpoint = "user_disable")]
+pub async fn set_user_disabled(id: i64, disabled: bool) -> Result<(), AppError> {
+    use crate::server::{auth, error::respond, users};
+    respond(async move {
+        let state = auth::state()?;
+        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
+        users::set_disabled(&state, &actor, id, disabled).await?;
+        leptos_axum::redirect("/users");
+        Ok(())
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "user_reset_password")]
+pub async fn reset_user_password(
+    id: i64,
+    password: String,
+    password_confirm: String,
+) -> Result<(), AppError> {
+    use crate::server::{auth, error::respond, users};
+    respond(async move {
+        let state = auth::state()?;
+        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
+        users::reset_password(&state, &actor, id, password, &password_confirm).await?;
+        leptos_axum::redirect("/users?reset=1");
+        Ok(())
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "account")]
+pub async fn account() -> Result<AccountData, AppError> {
+    use crate::server::{auth, error::respond};
+    respond(async move {
+        let state = auth::state()?;
+        let user = auth::require_signed_in(&state).await?;
+        Ok(AccountData {
+            role: user.role(),
+            username: user.username,
+            must_change_password: user.must_change_password,
+            last_login_at: user.last_login_at,
+        })
+    })
+    .await
+}
+
+/// The signed-in user's own password. This session stays; every other one of the user ends.
+#[server(prefix = "/api", endpoint = "password_change")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+    new_password_confirm: String,
+) -> Result<(), AppError> {
+    use crate::server::{audit::Actor, auth, error::respond, users};
+    respond(async move {
+        let state = auth::state()?;
+        let user = auth::require_signed_in(&state).await?;
+        let actor = Actor {
+            name: user.username.clone(),
+            addr: auth::request_addr().await,
+        };
+        let version = users::change_own_password(
+            &state,
+            &actor,
+            &user,
+            current_password,
+            new_password,
+            &new_password_confirm,
+        )
+        .await?;
+        let session = auth::request_session().await?;
+        auth::keep_session_after_password_change(&session, version).await?;
+        leptos_axum::redirect("/account?changed=1");
+        Ok(())
+    })
+    .await
+}
