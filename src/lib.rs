@@ -11,6 +11,7 @@ use app::server::{
     operations::{self, Operations},
     password_hash::PasswordHasher,
     provisioner::SimulatedProvisioner,
+    rate_limit::{self, RateLimits},
     security, store, AppState, Config,
 };
 use axum::{
@@ -18,7 +19,7 @@ use axum::{
     http::{header, HeaderValue, StatusCode},
     middleware,
     response::IntoResponse,
-    routing::{get, post},
+    routing::get,
     Json, Router,
 };
 use leptos::prelude::*;
@@ -39,6 +40,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct Console {
     pub state: AppState,
     pub sessions: SqliteStore,
+    pub rate_limits: Arc<RateLimits>,
     /// Held while this console runs: a second console on the same data directory would drive
     /// the same operations twice. (An OS file lock: it ends with the process, kill -9 too.)
     _lock: std::fs::File,
@@ -108,6 +110,7 @@ impl Console {
         Ok(Console {
             state,
             sessions,
+            rate_limits: RateLimits::new(),
             _lock: lock,
         })
     }
@@ -147,20 +150,9 @@ impl Console {
                 config.session_idle_minutes,
             )));
 
-        // Sign-in, setup, password changes and product keys: a burst, then one request per
-        // period, per client address. Each attempt costs an Argon2 hash or an Ed25519 check,
-        // so a flood from one address cannot take the cores from everyone else.
-        let limited = |per_seconds: u64, burst: u32| {
-            post(server_fns.clone()).layer(rate_limit(per_seconds, burst))
-        };
         Router::new()
             .route("/healthz", get(healthz))
             .route("/audit.csv", get(audit_export::audit_csv))
-            .route("/api/login", limited(1, 20))
-            .route("/api/setup", limited(2, 10))
-            .route("/api/password_change", limited(2, 10))
-            .route("/api/license_apply", limited(3, 10))
-            .route("/api/license_preview", limited(3, 10))
             .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
             .leptos_routes_with_context(&state, routes, context.clone(), shell)
             .fallback(leptos_axum::file_and_error_handler_with_context::<
@@ -172,6 +164,10 @@ impl Console {
                 guard::pages_need_session,
             ))
             .layer(middleware::from_fn(guard::reject_cross_site))
+            .layer(middleware::from_fn_with_state(
+                self.rate_limits.clone(),
+                rate_limit::limit,
+            ))
             .layer(middleware::from_fn(
                 guard::framework_errors_are_bad_requests,
             ))
@@ -201,10 +197,12 @@ impl Console {
     /// Deletes expired sessions every few minutes, for as long as the server runs.
     pub fn spawn_session_sweeper(&self) -> tokio::task::JoinHandle<()> {
         let store = self.sessions.clone();
+        let limits = self.rate_limits.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(300));
             loop {
                 every.tick().await;
+                limits.forget_idle();
                 if let Err(error) = store.delete_expired().await {
                     tracing::warn!(%error, "could not delete expired sessions");
                 }
@@ -258,44 +256,6 @@ impl Console {
         self.state.pool.close().await;
         Ok(())
     }
-}
-
-/// A per-address rate limit: `burst` requests at once, then one every `per_seconds`. Refusals
-/// are the console's own 429 error (JSON, with the wait), like every other refusal.
-fn rate_limit(
-    per_seconds: u64,
-    burst: u32,
-) -> tower_governor::GovernorLayer<
-    tower_governor::key_extractor::PeerIpKeyExtractor,
-    governor::middleware::NoOpMiddleware<governor::clock::QuantaInstant>,
-    axum::body::Body,
-> {
-    let config = tower_governor::governor::GovernorConfigBuilder::default()
-        .per_second(per_seconds)
-        .burst_size(burst)
-        .finish()
-        .expect("non-zero rate limit settings");
-    tower_governor::GovernorLayer::new(config).error_handler(|error| {
-        let wait = match &error {
-            tower_governor::GovernorError::TooManyRequests { wait_time, .. } => *wait_time,
-            _ => 1,
-        };
-        let retry_at = time::OffsetDateTime::now_utc().unix_timestamp() + wait as i64;
-        let body = app::api::error::AppError::TooManyAttempts {
-            message: format!("Too many requests from your address. Try again in {wait} seconds."),
-            retry_at,
-        };
-        let mut response = (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, wait.to_string())],
-            Json(body),
-        )
-            .into_response();
-        response
-            .headers_mut()
-            .insert("content-type", HeaderValue::from_static("application/json"));
-        response
-    })
 }
 
 /// `GET /healthz`: 200 when the database answers, 503 when it does not.

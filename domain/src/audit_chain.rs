@@ -147,7 +147,7 @@ mod tests {
             .collect()
     }
 
-    fn stored(rows: &[(EntryContent<'static>, String, String)]) -> Vec<StoredEntry<'_>> {
+    fn stored<'a>(rows: &'a [(EntryContent<'static>, String, String)]) -> Vec<StoredEntry<'a>> {
         rows.iter()
             .map(|(c, p, h)| StoredEntry {
                 content: c.clone(),

@@ -13,6 +13,7 @@ pub mod license;
 pub mod operations;
 pub mod password_hash;
 pub mod provisioner;
+pub mod rate_limit;
 pub mod security;
 pub mod setup;
 pub mod state;
