@@ -5,7 +5,7 @@ import { defineConfig } from "@playwright/test";
 
 const port = Number(process.env.E2E_PORT ?? 18080);
 export const baseURL = `http://127.0.0.1:${port}`;
-const dataDir = process.env.E2E_DATA_DIR ?? "../target/e2e-data";
+export const dataDir = process.env.E2E_DATA_DIR ?? "../target/e2e-data";
 export const server = process.env.E2E_SERVER_BIN ?? "../target/debug/byoc-console";
 // A vendor signing key made for this run; the console trusts its public half at run time.
 export const vendorDir = process.env.E2E_VENDOR_DIR ?? "../target/e2e-vendor";

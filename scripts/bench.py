@@ -46,6 +46,55 @@ def create_burst(cookie, prefix, count, size):
     return time.perf_counter() - started, statuses
 
 
+def p99_of_instances(cookie, n=300):
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    times = []
+    for _ in range(n):
+        elapsed, response, _ = request(conn, "POST", "/api/instances", {}, cookie)
+        assert response.status == 200, response.status
+        times.append(elapsed * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
+
+
+def login_flood(cookie, sources, seconds=None):
+    """Wrong-password sign-ins from `sources` loopback addresses (8 threads) while the
+    instance list is timed; returns (median, p99, statuses seen)."""
+    import threading
+    stop = threading.Event()
+    statuses = {}
+    lock = threading.Lock()
+
+    def flood(worker):
+        conns = {}
+        i = worker
+        while not stop.is_set():
+            source = f"127.0.0.{10 + i % sources}"
+            conn = conns.get(source) or http.client.HTTPConnection("127.0.0.1", PORT, timeout=30,
+                                                                   source_address=(source, 0))
+            conns[source] = conn
+            try:
+                _, response, _ = request(conn, "POST", "/api/login",
+                                         {"username": "mallory", "password": "wrong-password-xyz"})
+                with lock:
+                    statuses[response.status] = statuses.get(response.status, 0) + 1
+            except OSError:
+                conns.pop(source, None)
+            i += 8
+
+    threads = [threading.Thread(target=flood, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    try:
+        median, p99 = p99_of_instances(cookie)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    return median, p99, statuses
+
+
 def quota_path(data_dir, installation_id, cookie, conn):
     signing = os.path.join(data_dir, "demo-vendor", "signing-key.json")
     out = subprocess.run([BIN, "vendor", "issue", "--signing-key", signing, "--installation-id", installation_id,
@@ -151,6 +200,13 @@ def main():
         times.sort()
         print(f"  POST /api/instances with {CREATES} instances: median {statistics.median(times):6.2f} ms"
               f"   p99 {times[min(len(times) - 1, int(len(times) * 0.99))]:6.2f} ms")
+        print("\nA sign-in flood (8 threads of wrong passwords) against the instance list (300 sequential requests)")
+        median, p99 = p99_of_instances(cookie)
+        print(f"  no flood:                      median {median:6.2f} ms   p99 {p99:6.2f} ms")
+        for sources in (1, 50):
+            m, p, statuses = login_flood(cookie, sources)
+            print(f"  flood from {sources:>2} address(es):     median {m:6.2f} ms   p99 {p:6.2f} ms"
+                  f"   ({p / p99:.1f}x p99; sign-in answers {dict(sorted(statuses.items()))})")
         rss = open(f"/proc/{server.pid}/status").read()
         print("\nServer memory after the run: " + re.search(r"VmRSS:\s+(\d+ kB)", rss).group(1) + " RSS")
     finally:

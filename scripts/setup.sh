@@ -4,7 +4,8 @@
 #
 #   Debian packages : rustc-web, cargo-web, rust-web-src, lld-22 (the wasm32 standard library
 #                     built from source, see below), chromium (browser tests), brotli
-#                     (precompressed WASM/JS/CSS)
+#                     (precompressed WASM/JS/CSS), sqlite3 (a browser test edits the
+#                     database by hand, as an intruder would, to show the audit chain break)
 #   cargo tools     : wasm-bindgen-cli, exactly the version in Cargo.lock
 #   npm packages    : end2end/ (Playwright driving Debian's Chromium; binaryen's wasm-opt)
 #
@@ -27,7 +28,7 @@ have_wasm32_target() {
 }
 
 # --- Debian packages -------------------------------------------------------------------------
-packages=(chromium brotli)
+packages=(chromium brotli sqlite3)
 if ! have_wasm32_target; then
   packages+=(rustc-web cargo-web rust-web-src lld-22)
 fi
