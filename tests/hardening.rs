@@ -95,6 +95,12 @@ async fn a_sign_in_flood_is_limited_per_address_and_other_requests_go_on() {
         .as_str()
         .unwrap()
         .contains("Too many requests from your address"));
+    // Throttled attempts are logged once a minute per name and address, not once each.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE actor = 'mallory' AND outcome = 'refused'")
+            .await,
+        1
+    );
     // The same address, other work: not limited.
     for _ in 0..30 {
         assert_eq!(

@@ -10,8 +10,13 @@ pub mod instance;
 pub mod instance_spec;
 pub mod license;
 pub mod license_state;
+pub mod metering;
 pub mod operation;
 pub mod password;
+pub mod pricing;
 pub mod quota;
 pub mod sizing;
 pub mod throttle;
+
+/// Exact decimals (quantities, prices, money), re-exported so every crate uses the same type.
+pub use rust_decimal::Decimal;

@@ -8,4 +8,5 @@ pub mod error;
 pub mod instances;
 pub mod license;
 pub mod overview;
+pub mod usage;
 pub mod users;

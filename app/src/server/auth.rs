@@ -136,15 +136,19 @@ pub async fn login(
         throttle::check(&by_addr, now),
     );
     if let throttle::Throttle::LockedUntil(until) = verdict {
-        audit::record(
-            state,
-            &actor,
-            "login",
-            None,
-            Outcome::Refused,
-            Some("throttled"),
-        )
-        .await?;
+        // One audit entry per minute per name and address is enough to show a flood; one
+        // per attempt would turn a flood into a stream of serialised writes.
+        if !store::audit::refused_recently(&state.pool, &username, client_addr, now - 60).await? {
+            audit::record(
+                state,
+                &actor,
+                "login",
+                None,
+                Outcome::Refused,
+                Some("throttled (further throttled attempts within a minute are not logged)"),
+            )
+            .await?;
+        }
         return Err(AppError::TooManyAttempts {
             message: format!(
                 "Too many failed sign-ins. Try again in {} (at {} UTC).",

@@ -10,6 +10,7 @@ pub mod error;
 pub mod guard;
 pub mod instances;
 pub mod license;
+pub mod metering;
 pub mod operations;
 pub mod password_hash;
 pub mod provisioner;
@@ -18,6 +19,7 @@ pub mod security;
 pub mod setup;
 pub mod state;
 pub mod store;
+pub mod usage;
 pub mod users;
 pub mod vendor;
 

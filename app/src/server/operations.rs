@@ -28,6 +28,10 @@ impl Operations {
         self.provisioner.name()
     }
 
+    pub fn provisioner(&self) -> &Arc<dyn Provisioner> {
+        &self.provisioner
+    }
+
     /// True when the caller now owns driving `id` (no other task of this process does).
     fn claim(&self, id: i64) -> bool {
         self.in_flight

@@ -2,6 +2,7 @@
 //! one trait so that a cloud or broker-backed provisioner plugs in where the simulated one is.
 
 use super::store::instances::InstanceRow;
+use crate::domain::metering::Traffic;
 use crate::domain::operation::{OperationKind, Step};
 use std::time::Duration;
 
@@ -37,6 +38,19 @@ pub trait Provisioner: Send + Sync {
 
     /// Does the step. An `Err` is the reason the operator reads on the instance.
     async fn run_step(&self, work: &StepWork<'_>) -> Result<StepDone, String>;
+
+    /// The instance's traffic over the whole hour starting at `hour_start`, when it was
+    /// `size_aku` large (metering counts the billed part of the hour). Estimated figures are
+    /// allowed; [`Provisioner::traffic_is_estimated`] says so.
+    async fn traffic(
+        &self,
+        instance: &InstanceRow,
+        hour_start: i64,
+        size_aku: u32,
+    ) -> Result<Traffic, String>;
+
+    /// Whether the traffic figures are estimated rather than counted (the usage page says so).
+    fn traffic_is_estimated(&self) -> bool;
 }
 
 /// The tag that makes the simulated provisioner fail a step, for tests and demos:
@@ -92,4 +106,42 @@ impl Provisioner for SimulatedProvisioner {
         };
         Ok(StepDone { bootstrap, detail })
     }
+
+    async fn traffic(
+        &self,
+        instance: &InstanceRow,
+        hour_start: i64,
+        size_aku: u32,
+    ) -> Result<Traffic, String> {
+        Ok(simulated_traffic(instance.id, size_aku, hour_start))
+    }
+
+    fn traffic_is_estimated(&self) -> bool {
+        true
+    }
+}
+
+const GIB: u64 = 1 << 30;
+
+/// The simulated provisioner's load: plausible, and predictable from the instance id, its
+/// size and the hour. Each hour a level from 1 to 5 (a hash of id and hour): `level × size`
+/// GiB written (at most 5 GiB per AKU-hour, about 1.4 MiB/s per AKU: far below the 30 MiB/s an
+/// AKU serves), twice that read, and 100 GiB retained per AKU.
+pub fn simulated_traffic(instance_id: i64, size_aku: u32, hour_start: i64) -> Traffic {
+    let level =
+        1 + splitmix64((instance_id as u64) ^ (hour_start as u64 / 3600).rotate_left(17)) % 5;
+    let written = level * u64::from(size_aku) * GIB;
+    Traffic {
+        bytes_in: written,
+        bytes_out: 2 * written,
+        bytes_retained: 100 * u64::from(size_aku) * GIB,
+    }
+}
+
+/// SplitMix64: a tiny, well-known mixing function (deterministic, no dependency).
+fn splitmix64(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }

@@ -271,6 +271,25 @@ pub async fn login_failures_from(
     .await
 }
 
+/// Whether a throttled sign-in of `actor` from `client_addr` was logged since `since`.
+pub async fn refused_recently(
+    pool: &SqlitePool,
+    actor: &str,
+    client_addr: &str,
+    since: i64,
+) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM audit_log WHERE action = 'login' AND actor = ? AND outcome = 'refused'
+           AND client_addr = ? AND at > ? LIMIT 1",
+    )
+    .bind(actor)
+    .bind(client_addr)
+    .bind(since)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.is_some())
+}
+
 pub async fn recent(pool: &SqlitePool, limit: i64) -> Result<Vec<EntryRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, at, actor, action, target, client_addr, outcome, detail FROM audit_log ORDER BY id DESC LIMIT ?",

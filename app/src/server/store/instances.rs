@@ -173,6 +173,15 @@ pub async fn list(
     .await
 }
 
+/// Every instance ever created, deleted ones included (metering reads their history).
+pub async fn all_including_deleted(pool: &SqlitePool) -> Result<Vec<InstanceRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {INSTANCE_COLUMNS} FROM instances ORDER BY id"
+    ))
+    .fetch_all(pool)
+    .await
+}
+
 /// Instances in `state` (the license watcher's work list).
 pub async fn in_state(pool: &SqlitePool, state: State) -> Result<Vec<InstanceRow>, sqlx::Error> {
     sqlx::query_as(&format!(

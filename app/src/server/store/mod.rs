@@ -5,4 +5,5 @@ pub mod audit;
 pub mod environment;
 pub mod instances;
 pub mod license;
+pub mod metering;
 pub mod users;

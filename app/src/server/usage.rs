@@ -1,0 +1,357 @@
+//! The usage page's month and the ledger exports for the marketplace.
+
+use super::{auth, license, metering, store, AppState, ServerError};
+use crate::api::error::AppError;
+use crate::api::usage::{month, ItemCharge, Quantities, TierCharge, UsageData, UsageRow};
+use crate::domain::account::Role;
+use crate::domain::metering::{DIMENSIONS, HOUR};
+use crate::domain::{pricing, Decimal};
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::collections::{BTreeMap, HashMap};
+use time::OffsetDateTime;
+use tower_sessions::Session;
+
+type Cell = HashMap<&'static str, Decimal>;
+
+fn dimension_key(d: &str) -> Option<&'static str> {
+    DIMENSIONS.iter().map(|(id, _, _)| *id).find(|id| *id == d)
+}
+
+/// Two decimal places for reading (the ledger and the exports keep every digit).
+fn show(d: Decimal) -> String {
+    format!("{:.2}", d.round_dp(2))
+}
+
+fn quantities(cell: &Cell) -> Quantities {
+    let get = |d: &str| cell.get(d).copied().unwrap_or_default();
+    let uptime = get("uptime_hours_dev") + get("uptime_hours_pro") + get("uptime_hours_enterprise");
+    let retained_avg = if uptime.is_zero() {
+        Decimal::ZERO
+    } else {
+        get("data_retained_gib_hours") / uptime
+    };
+    Quantities {
+        aku_hours: show(get("aku_hours")),
+        data_in_gib: show(get("data_in_gib")),
+        data_out_gib: show(get("data_out_gib")),
+        data_retained_gib_avg: show(retained_avg),
+        uptime_hours_dev: show(get("uptime_hours_dev")),
+        uptime_hours_pro: show(get("uptime_hours_pro")),
+        uptime_hours_enterprise: show(get("uptime_hours_enterprise")),
+    }
+}
+
+fn day_of(t: i64) -> (String, u32) {
+    let date = OffsetDateTime::from_unix_timestamp(t)
+        .map(|t| t.date())
+        .unwrap_or(time::Date::MIN);
+    (
+        crate::components::format::utc_date(t),
+        u32::from(date.day()),
+    )
+}
+
+pub async fn month_view(state: &AppState, month_input: &str) -> Result<UsageData, ServerError> {
+    let now = state.clock.unix();
+    let month_input = if month_input.trim().is_empty() {
+        crate::components::format::utc_date(now)[..7].to_string()
+    } else {
+        month_input.trim().to_string()
+    };
+    let (year, the_month, from, until) = month::parse(&month_input)?;
+    let (previous_month, next_month) = month::neighbours(year, the_month);
+
+    // (day start, instance name) -> quantities; the ledger, plus the hour under way.
+    let mut cells: BTreeMap<(i64, String), Cell> = BTreeMap::new();
+    let ledger = store::metering::records(&state.pool, from, until).await?;
+    for row in &ledger {
+        let (Some(dimension), Ok(q)) = (
+            dimension_key(&row.dimension),
+            row.quantity.parse::<Decimal>(),
+        ) else {
+            continue;
+        };
+        let day = row.hour_start - row.hour_start.rem_euclid(86_400);
+        *cells
+            .entry((day, row.instance_name.clone()))
+            .or_default()
+            .entry(dimension)
+            .or_default() += q;
+    }
+    let includes_current_hour = (from..until).contains(&now);
+    if includes_current_hour {
+        let names: HashMap<i64, String> = store::metering::instance_names(&state.pool)
+            .await?
+            .into_iter()
+            .collect();
+        let day = now - now.rem_euclid(86_400);
+        for (instance_id, dimension, q) in metering::current_hour_so_far(state).await? {
+            let name = names.get(&instance_id).cloned().unwrap_or_default();
+            *cells
+                .entry((day, name))
+                .or_default()
+                .entry(dimension)
+                .or_default() += q;
+        }
+    }
+
+    let mut totals: Cell = HashMap::new();
+    let days_in_month = u32::from(the_month.length(year));
+    let mut daily = vec![Decimal::ZERO; days_in_month as usize];
+    let mut rows = Vec::new();
+    for ((day, instance), cell) in &cells {
+        for (d, q) in cell {
+            *totals.entry(d).or_default() += *q;
+        }
+        let (day_text, day_number) = day_of(*day);
+        if let Some(slot) = daily.get_mut(day_number.saturating_sub(1) as usize) {
+            *slot += cell.get("aku_hours").copied().unwrap_or_default();
+        }
+        rows.push(UsageRow {
+            day: day_text,
+            instance: instance.clone(),
+            quantities: quantities(cell),
+        });
+    }
+
+    let current = license::current(state).await?;
+    let payload = current.as_ref().map(|c| &c.payload);
+    let mut charges = Vec::new();
+    let mut total_charge = None;
+    if let Some(pricing_list) = payload.and_then(|p| p.pricing.as_ref()) {
+        let mut sum = Decimal::ZERO;
+        for price in &pricing_list.dimensions {
+            let quantity = totals
+                .get(price.dimension.as_str())
+                .copied()
+                .unwrap_or_default();
+            let charge = pricing::charge(&price.tiers, quantity);
+            sum += charge.amount;
+            let (label, unit) = DIMENSIONS
+                .iter()
+                .find(|(id, _, _)| *id == price.dimension)
+                .map(|(_, unit, what)| (what.to_string(), unit.to_string()))
+                .unwrap_or_else(|| (price.dimension.clone(), String::new()));
+            charges.push(ItemCharge {
+                dimension: price.dimension.clone(),
+                label,
+                unit,
+                quantity: show(quantity),
+                tiers: charge
+                    .lines
+                    .iter()
+                    .map(|l| TierCharge {
+                        range: match l.to_quantity {
+                            Some(to) => format!("{} to {}", l.from_quantity, to),
+                            None => format!("{} and more", l.from_quantity),
+                        },
+                        quantity: show(l.quantity),
+                        unit_price: l.unit_price.normalize().to_string(),
+                        amount: show(l.amount),
+                    })
+                    .collect(),
+                amount: format!("{:.2}", charge.amount),
+            });
+        }
+        total_charge = Some(format!("{:.2}", pricing::round_money(sum)));
+    }
+    let elapsed_hours = (now.min(until) - from).max(0) / HOUR;
+    let average_aku = if elapsed_hours > 0 {
+        show(totals.get("aku_hours").copied().unwrap_or_default() / Decimal::from(elapsed_hours))
+    } else {
+        show(Decimal::ZERO)
+    };
+    Ok(UsageData {
+        month: month::format(year, the_month),
+        previous_month,
+        next_month,
+        billing: payload.map(|p| p.billing),
+        currency: payload
+            .and_then(|p| p.pricing.as_ref())
+            .map(|p| p.currency.clone()),
+        daily_aku_hours: daily
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (i as u32 + 1, d.to_string().parse::<f64>().unwrap_or(0.0)))
+            .collect(),
+        days_in_month,
+        totals: quantities(&totals),
+        charges,
+        total_charge,
+        average_aku,
+        licensed_aku: payload.and_then(|p| p.aku_quota),
+        includes_current_hour,
+        traffic_estimated: state.operations.provisioner().traffic_is_estimated(),
+        ledger_records: ledger.len(),
+        rows,
+    })
+}
+
+/// One ledger record as a marketplace metering call needs it.
+#[derive(Debug, serde::Serialize)]
+pub struct ExportRecord {
+    /// Stable: re-sending the same record is idempotent.
+    pub record_id: String,
+    pub customer: String,
+    pub license_id: String,
+    pub installation_id: String,
+    pub instance_id: i64,
+    pub instance: String,
+    pub dimension: String,
+    pub unit: String,
+    pub quantity: String,
+    pub hour_start: String,
+    pub hour_end: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ExportQuery {
+    #[serde(default)]
+    month: String,
+}
+
+fn rfc3339(t: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+async fn export_records(
+    state: &AppState,
+    session: &Session,
+    month_input: &str,
+) -> Result<(String, Vec<ExportRecord>), AppError> {
+    match auth::session_user(state, session).await {
+        Ok(Some(user)) if user.role().allows(Role::Viewer) && !user.must_change_password => {}
+        Ok(Some(_)) => return Err(AppError::Forbidden("Choose a new password first.".into())),
+        Ok(None) => return Err(AppError::Unauthenticated),
+        Err(error) => return Err(error.into_app_error()),
+    }
+    let now = state.clock.unix();
+    let month_input = if month_input.trim().is_empty() {
+        crate::components::format::utc_date(now)[..7].to_string()
+    } else {
+        month_input.trim().to_string()
+    };
+    let (year, the_month, from, until) = month::parse(&month_input)?;
+    let current = license::current(state)
+        .await
+        .map_err(ServerError::into_app_error)?;
+    let customer = current
+        .as_ref()
+        .map(|c| c.payload.customer.clone())
+        .unwrap_or_default();
+    let rows = store::metering::records(&state.pool, from, until)
+        .await
+        .map_err(|e| ServerError::from(e).into_app_error())?;
+    let records = rows
+        .into_iter()
+        .map(|r| ExportRecord {
+            unit: DIMENSIONS
+                .iter()
+                .find(|(id, _, _)| *id == r.dimension)
+                .map(|(_, unit, _)| unit.to_string())
+                .unwrap_or_default(),
+            record_id: r.record_id,
+            customer: customer.clone(),
+            license_id: r.license_id.unwrap_or_default(),
+            installation_id: state.installation_id.clone(),
+            instance_id: r.instance_id,
+            instance: r.instance_name,
+            dimension: r.dimension,
+            quantity: r.quantity,
+            hour_start: rfc3339(r.hour_start),
+            hour_end: rfc3339(r.hour_start + HOUR),
+        })
+        .collect();
+    Ok((month::format(year, the_month), records))
+}
+
+fn refused(error: AppError) -> Response {
+    (super::error::status_of(&error), error.to_string()).into_response()
+}
+
+fn download(content_type: &str, name: String, body: Vec<u8>) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /usage.csv?month=YYYY-MM`: the month's ledger, one record per instance, hour and
+/// dimension (closed hours only).
+pub async fn usage_csv(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<ExportQuery>,
+) -> Response {
+    let (month, records) = match export_records(&state, &session, &q.month).await {
+        Ok(r) => r,
+        Err(e) => return refused(e),
+    };
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for record in &records {
+        if writer.serialize(record).is_err() {
+            return refused(ServerError::Other("csv".into()).into_app_error());
+        }
+    }
+    if records.is_empty() {
+        // Headers even for an empty month.
+        let _ = writer.write_record([
+            "record_id",
+            "customer",
+            "license_id",
+            "installation_id",
+            "instance_id",
+            "instance",
+            "dimension",
+            "unit",
+            "quantity",
+            "hour_start",
+            "hour_end",
+        ]);
+    }
+    match writer.into_inner() {
+        Ok(body) => download(
+            "text/csv; charset=utf-8",
+            format!("usage-{month}.csv"),
+            body,
+        ),
+        Err(_) => refused(ServerError::Other("csv".into()).into_app_error()),
+    }
+}
+
+/// `GET /usage.json?month=YYYY-MM`: the same records as JSON.
+pub async fn usage_json(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<ExportQuery>,
+) -> Response {
+    match export_records(&state, &session, &q.month).await {
+        Ok((month, records)) => {
+            let body = serde_json::to_vec_pretty(&serde_json::json!({
+                "month": month,
+                "installation_id": state.installation_id,
+                "records": records,
+            }))
+            .unwrap_or_default();
+            download("application/json", format!("usage-{month}.json"), body)
+        }
+        Err(e) => refused(e),
+    }
+}
