@@ -7,12 +7,12 @@ use app::domain::license::TrustedKey;
 use app::server::{
     audit_export,
     clock::Clock,
-    db, guard, instances, license,
+    db, guard, instances, license, metering,
     operations::{self, Operations},
     password_hash::PasswordHasher,
     provisioner::SimulatedProvisioner,
     rate_limit::{self, RateLimits},
-    security, store, AppState, Config,
+    security, store, usage, AppState, Config,
 };
 use axum::{
     extract::State,
@@ -153,6 +153,8 @@ impl Console {
         Router::new()
             .route("/healthz", get(healthz))
             .route("/audit.csv", get(audit_export::audit_csv))
+            .route("/usage.csv", get(usage::usage_csv))
+            .route("/usage.json", get(usage::usage_json))
             .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
             .leptos_routes_with_context(&state, routes, context.clone(), shell)
             .fallback(leptos_axum::file_and_error_handler_with_context::<
@@ -229,6 +231,24 @@ impl Console {
         })
     }
 
+    /// Meters every closed hour: at start (back-filling the hours missed while the console was
+    /// down), then just after each hour boundary.
+    pub fn spawn_metering(&self) -> tokio::task::JoinHandle<()> {
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(error) = metering::run_due(&state).await {
+                    tracing::warn!(error = %error, "metering; retrying in a minute");
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    continue;
+                }
+                let now = state.clock.unix();
+                let to_next_hour = 3600 - now.rem_euclid(3600) + 2;
+                tokio::time::sleep(Duration::from_secs(to_next_hour as u64)).await;
+            }
+        })
+    }
+
     /// Serves until `shutdown` resolves, then finishes the requests in flight.
     pub async fn serve(
         self,
@@ -243,6 +263,7 @@ impl Console {
             tracing::info!(resumed, "operations taken up again");
         }
         let sweeper = self.spawn_session_sweeper();
+        let meter = self.spawn_metering();
         let watcher = self.spawn_license_watcher();
         let router = self.router();
         axum::serve(
@@ -252,6 +273,7 @@ impl Console {
         .with_graceful_shutdown(shutdown)
         .await?;
         sweeper.abort();
+        meter.abort();
         watcher.abort();
         self.state.pool.close().await;
         Ok(())

@@ -293,31 +293,56 @@ async fn demo(listen: SocketAddr, data_dir: PathBuf) -> anyhow::Result<()> {
         vec![trusted],
     )
     .await?;
-    let key = issue(
-        IssueArgs {
-            signing_key: vendor_dir.join(vendor::SIGNING_KEY_FILE),
-            installation_id: console.state.installation_id.clone(),
-            customer: "Demo customer".into(),
-            billing: "prepaid".into(),
-            aku: Some(100),
-            months: Some(12),
-            expires: None,
-            starts: None,
-            issued: None,
-            max_aku_per_instance: 500,
-            grace_days: 14,
-            license_id: None,
-            currency: "USD".into(),
-            price: vec![],
-        },
-        OffsetDateTime::now_utc(),
+    let demo_key = |billing: &str, aku: u32, license_id: &str, price: Vec<String>| {
+        issue(
+            IssueArgs {
+                signing_key: vendor_dir.join(vendor::SIGNING_KEY_FILE),
+                installation_id: console.state.installation_id.clone(),
+                customer: "Demo customer".into(),
+                billing: billing.into(),
+                aku: Some(aku),
+                months: Some(12),
+                expires: None,
+                starts: None,
+                issued: None,
+                max_aku_per_instance: 500,
+                grace_days: 14,
+                license_id: Some(license_id.into()),
+                currency: "USD".into(),
+                price,
+            },
+            OffsetDateTime::now_utc(),
+        )
+    };
+    let prepaid = demo_key("prepaid", 100, "DEMO-PREPAID", vec![])?;
+    // Tiered like the vendor's usage-based billing: the more used in a month, the lower the
+    // unit price beyond each threshold.
+    let payg = demo_key(
+        "payg",
+        200,
+        "DEMO-PAYG",
+        [
+            "aku_hours:0=0.12,10000=0.10,50000=0.08",
+            "data_in_gib:0=0.02,10000=0.015",
+            "data_out_gib:0=0.01",
+            "data_retained_gib_hours:0=0.00005",
+            "uptime_hours_dev:0=0.05",
+            "uptime_hours_pro:0=0.20",
+            "uptime_hours_enterprise:0=0.50",
+        ]
+        .map(String::from)
+        .to_vec(),
     )?;
     println!();
     println!("BYOC console demo: open http://{listen}");
     println!("  1. Set up the first administrator.");
-    println!("  2. On the activation page, paste this one-year prepaid product key (100 AKU):");
+    println!("  2. On the activation page, paste one of these product keys for this installation.");
     println!();
-    println!("{key}");
+    println!("One-year prepaid, 100 AKU:");
+    println!("{prepaid}");
+    println!();
+    println!("One-year pay-as-you-go (usage and charges on the Usage page), capped at 200 AKU:");
+    println!("{payg}");
     println!();
     println!("The demo vendor key is trusted only by this demo; every page says so.");
     listen_and_serve(console, listen, true).await

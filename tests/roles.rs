@@ -149,6 +149,27 @@ row!(
     &[("id", "1")]
 );
 row!(
+    usage_needs_a_viewer,
+    Who::Viewer,
+    Method::POST,
+    "/api/usage",
+    &[]
+);
+row!(
+    usage_export_needs_a_viewer,
+    Who::Viewer,
+    Method::GET,
+    "/usage.csv",
+    &[]
+);
+row!(
+    usage_json_needs_a_viewer,
+    Who::Viewer,
+    Method::GET,
+    "/usage.json",
+    &[]
+);
+row!(
     account_needs_a_session,
     Who::Viewer,
     Method::POST,

@@ -9,7 +9,7 @@ use crate::pages::{
     account::AccountPage, activate::ActivatePage, audit::AuditPage,
     instance_detail::InstanceDetailPage, instance_new::NewInstancePage, instances::InstancesPage,
     license::LicensePage, login::LoginPage, not_found::NotFound, overview::OverviewPage,
-    placeholder::NotYetAvailable, setup::SetupPage, users::UsersPage,
+    setup::SetupPage, usage::UsagePage, users::UsersPage,
 };
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -66,11 +66,7 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=path!("/activate") view=ActivatePage ssr=SsrMode::Async />
                     <Route path=path!("/license") view=LicensePage ssr=SsrMode::Async />
-                    <Route
-                        path=path!("/usage")
-                        view=|| view! { <NotYetAvailable title="Usage" /> }
-                        ssr=SsrMode::Async
-                    />
+                    <Route path=path!("/usage") view=UsagePage ssr=SsrMode::Async />
                     <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />

@@ -10,6 +10,6 @@ pub mod license;
 pub mod login;
 pub mod not_found;
 pub mod overview;
-pub mod placeholder;
 pub mod setup;
+pub mod usage;
 pub mod users;

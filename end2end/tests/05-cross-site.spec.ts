@@ -2,7 +2,7 @@
 // by Playwright's router, so no second server is needed) auto-submits a form to every
 // mutating endpoint of the console, and fetches it, while an admin is signed in in the same
 // browser. Every one is refused, and nothing changes.
-// Runs after 03-instances.spec.ts: activated, with instances.
+// Runs after 04-usage.spec.ts: activated, with instances.
 import { test, expect, type Page } from "@playwright/test";
 import { baseURL } from "../playwright.config";
 

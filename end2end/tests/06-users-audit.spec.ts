@@ -2,7 +2,7 @@
 // each chooses a password at first sign-in, sees and can do what the role allows and no more;
 // the audit log shows it all, its chain verifies, and a row edited by hand in the database
 // makes `byoc-console audit verify` and the page point at it.
-// Runs last (it breaks the audit chain on purpose), after 04-cross-site.spec.ts.
+// Runs last (it breaks the audit chain on purpose), after 05-cross-site.spec.ts.
 import { test, expect, type Page } from "@playwright/test";
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";

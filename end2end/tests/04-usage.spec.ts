@@ -1,0 +1,48 @@
+// The usage page in Chromium: the chart of daily AKU-hours (SVG drawn by the app), the
+// month-to-date totals including the hour under way, the capacity against the prepaid quota,
+// month navigation, and the ledger export downloading as a file.
+// Runs after 03-instances.spec.ts: activated (prepaid, 300 AKU) with running instances.
+import { test, expect, type Page } from "@playwright/test";
+import * as fs from "node:fs";
+
+const admin = { username: "admin", password: "Quiet-Harbor-Lamp-42" };
+
+async function signIn(page: Page) {
+  await page.goto("/login");
+  await page.waitForFunction(() => (window as any).__BYOC_HYDRATED__ === true);
+  await page.getByLabel("User name").fill(admin.username);
+  await page.getByLabel("Password").fill(admin.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL((url) => url.pathname !== "/login");
+}
+
+test("usage shows the chart, the totals and the capacity; the ledger downloads", async ({ page }) => {
+  await signIn(page);
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Usage", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "Usage", level: 1 })).toBeVisible();
+  const month = new Date().toISOString().slice(0, 7);
+  await expect(page.getByTestId("month")).toHaveValue(month);
+
+  const chart = page.getByTestId("usage-chart");
+  await expect(chart).toBeVisible();
+  const days = new Date(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 0).getDate();
+  await expect(chart.locator("rect.chart-bar")).toHaveCount(days);
+  // The instances of the earlier tests have run for a while: AKU-hours accumulate.
+  const total = Number(await page.getByTestId("total-aku-hours").textContent());
+  expect(total).toBeGreaterThan(0);
+  await expect(page.getByTestId("usage-row").first()).toBeVisible();
+  await expect(page.getByTestId("capacity")).toContainText("of 300 licensed");
+  await page.screenshot({ path: "screenshots/35-usage.png", fullPage: true });
+
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByTestId("export-usage-csv").click(),
+  ]);
+  expect(download.suggestedFilename()).toBe(`usage-${month}.csv`);
+  const csv = fs.readFileSync((await download.path())!, "utf8");
+  expect(csv.split("\n")[0]).toContain("record_id,customer,license_id,installation_id");
+
+  // Another month: nothing was used then.
+  await page.getByTestId("previous-month").click();
+  await expect(page.getByTestId("no-usage")).toBeVisible();
+});
