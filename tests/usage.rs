@@ -221,6 +221,9 @@ async fn a_month_of_hours_with_a_scale_and_a_delete() {
         .unwrap();
     assert_eq!(usage["totals"]["aku_hours"], "6556.00");
     assert_eq!(usage["includes_current_hour"], false);
+    // Retained: beta 300 GiB for 744 h; alpha 600 GiB for 224 h, then 1200 GiB for 248.5 h
+    // (the hour of the scale counts at the larger size): 655,800 GiB-hours over 744 hours.
+    assert_eq!(usage["totals"]["data_retained_gib_avg"], "881.45");
     let aku_charge = usage["charges"]
         .as_array()
         .unwrap()

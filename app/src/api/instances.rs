@@ -241,17 +241,11 @@ pub async fn list_instances(state_filter: Option<String>) -> Result<InstanceList
             })
             .transpose()?;
         let rows = store::list(&state.pool, filter).await?;
-        let mut instances = Vec::with_capacity(rows.len());
-        let mut conn = state.pool.acquire().await?;
-        for row in &rows {
-            let running = if row.state().is_busy() {
-                store::running_operation_of(&mut conn, row.id).await?
-            } else {
-                None
-            };
-            instances.push(convert::summary(row, running.as_ref()));
-        }
-        drop(conn);
+        let running = store::running_operations_by_instance(&state.pool).await?;
+        let instances = rows
+            .iter()
+            .map(|row| convert::summary(row, running.get(&row.id)))
+            .collect();
         let counts = store::count_by_state(&state.pool)
             .await?
             .into_iter()

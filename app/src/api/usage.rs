@@ -12,7 +12,8 @@ pub struct Quantities {
     pub aku_hours: String,
     pub data_in_gib: String,
     pub data_out_gib: String,
-    /// Average GiB retained over the hours the instance ran.
+    /// Average GiB retained: over the hours the instance ran (rows), over the month's
+    /// elapsed hours (totals).
     pub data_retained_gib_avg: String,
     pub uptime_hours_dev: String,
     pub uptime_hours_pro: String,

@@ -64,7 +64,7 @@ fn UsageBody(d: UsageData) -> impl IntoView {
                     <dd data-testid="total-data-in">{format!("{} GiB", t.data_in_gib)}</dd>
                     <dt>"Data out"</dt>
                     <dd>{format!("{} GiB", t.data_out_gib)}</dd>
-                    <dt>"Data retained (average)"</dt>
+                    <dt>"Data retained (average over the month so far)"</dt>
                     <dd>{format!("{} GiB", t.data_retained_gib_avg)}</dd>
                     <dt>"Uptime by tier"</dt>
                     <dd>

@@ -24,13 +24,16 @@ fn show(d: Decimal) -> String {
     format!("{:.2}", d.round_dp(2))
 }
 
-fn quantities(cell: &Cell) -> Quantities {
+/// The quantities of a cell. Data retained is an average over `hours` (the instance's
+/// running hours for a row; the month's elapsed hours for the totals), or over its uptime.
+fn quantities(cell: &Cell, hours: Option<Decimal>) -> Quantities {
     let get = |d: &str| cell.get(d).copied().unwrap_or_default();
     let uptime = get("uptime_hours_dev") + get("uptime_hours_pro") + get("uptime_hours_enterprise");
-    let retained_avg = if uptime.is_zero() {
+    let over = hours.unwrap_or(uptime);
+    let retained_avg = if over.is_zero() {
         Decimal::ZERO
     } else {
-        get("data_retained_gib_hours") / uptime
+        get("data_retained_gib_hours") / over
     };
     Quantities {
         aku_hours: show(get("aku_hours")),
@@ -112,7 +115,7 @@ pub async fn month_view(state: &AppState, month_input: &str) -> Result<UsageData
         rows.push(UsageRow {
             day: day_text,
             instance: instance.clone(),
-            quantities: quantities(cell),
+            quantities: quantities(cell, None),
         });
     }
 
@@ -177,7 +180,7 @@ pub async fn month_view(state: &AppState, month_input: &str) -> Result<UsageData
             .map(|(i, d)| (i as u32 + 1, d.to_string().parse::<f64>().unwrap_or(0.0)))
             .collect(),
         days_in_month,
-        totals: quantities(&totals),
+        totals: quantities(&totals, Some(Decimal::from(elapsed_hours.max(1)))),
         charges,
         total_charge,
         average_aku,

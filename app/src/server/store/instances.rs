@@ -366,6 +366,18 @@ pub async fn latest_operation_of(
     .await
 }
 
+/// Every running operation, by instance (one query for the instance list).
+pub async fn running_operations_by_instance(
+    pool: &SqlitePool,
+) -> Result<std::collections::HashMap<i64, OperationRow>, sqlx::Error> {
+    let rows: Vec<OperationRow> = sqlx::query_as(&format!(
+        "SELECT {OPERATION_COLUMNS} FROM operations o WHERE o.status = 'running'"
+    ))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|op| (op.instance_id, op)).collect())
+}
+
 /// Every operation still running: at start, these are taken up again.
 pub async fn running_operations(pool: &SqlitePool) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM operations WHERE status = 'running' ORDER BY id")
