@@ -176,9 +176,8 @@ async fn a_month_of_hours_with_a_scale_and_a_delete() {
         expected_in += Decimal::from(beta_in) / gib;
         let alpha_size = if hour < datetime!(2026-12-10 08:00 UTC).unix_timestamp() {
             Some((6, d("1")))
-        } else if hour == datetime!(2026-12-10 08:00 UTC).unix_timestamp() {
-            Some((12, d("1"))) // the larger size of the hour, all 60 minutes billed
         } else if hour < datetime!(2026-12-20 16:00 UTC).unix_timestamp() {
+            // From the hour of the scale (08:00, all 60 minutes billed) on: the larger size.
             Some((12, d("1")))
         } else if hour == datetime!(2026-12-20 16:00 UTC).unix_timestamp() {
             Some((12, d("0.5"))) // deleted at :30

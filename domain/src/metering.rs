@@ -185,7 +185,8 @@ mod tests {
         s.parse().unwrap()
     }
 
-    const H: i64 = 1_800_000_000 - 1_800_000_000 % 3600;
+    /// An hour boundary (1.8e9 is a multiple of 3600).
+    const H: i64 = 1_800_000_000;
 
     fn p(at: i64, state: State, size: u32) -> HistoryPoint {
         HistoryPoint {

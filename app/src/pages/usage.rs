@@ -13,10 +13,7 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn UsagePage() -> impl IntoView {
     let query = use_query_map();
-    let data = Resource::new(
-        move || query.read().get("month").unwrap_or_default(),
-        |month| usage(month),
-    );
+    let data = Resource::new(move || query.read().get("month").unwrap_or_default(), usage);
     view! {
         <Title text="Usage" />
         <h1>"Usage"</h1>
