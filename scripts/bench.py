@@ -209,10 +209,72 @@ def main():
                   f"   ({p / p99:.1f}x p99; sign-in answers {dict(sorted(statuses.items()))})")
         rss = open(f"/proc/{server.pid}/status").read()
         print("\nServer memory after the run: " + re.search(r"VmRSS:\s+(\d+ kB)", rss).group(1) + " RSS")
+        server = metering_restart(server, data_dir, env)
     finally:
         server.terminate()
         server.wait(timeout=10)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def metering_restart(server, data_dir, env):
+    """Metering across a restart: kill -9 the console, move every instance's history a week
+    back (as if the console had been down that long), start it again and time the back-fill;
+    kill -9 it once more in the middle of the back-fill, start again, and check that every
+    hour ends up metered exactly once."""
+    import sqlite3
+    days = int(os.environ.get("BENCH_BACKFILL_DAYS", "7"))
+    server.kill()
+    server.wait(timeout=10)
+    db_path = os.path.join(data_dir, "console.db")
+    db = sqlite3.connect(db_path)
+    db.execute("UPDATE instance_history SET at = at - ?", (days * 86400,))
+    db.execute("DELETE FROM metering_progress")
+    db.execute("DELETE FROM usage_ledger")
+    db.commit()
+    instances = db.execute("SELECT COUNT(DISTINCT instance_id) FROM instance_history").fetchone()[0]
+    db.close()
+    target = int(time.time()) // 3600 * 3600
+
+    def start():
+        return subprocess.Popen([BIN, "demo", "--listen", f"127.0.0.1:{PORT}", "--data-dir", data_dir],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+    def progress():
+        db = sqlite3.connect(db_path, timeout=30)
+        try:
+            row = db.execute("SELECT metered_until FROM metering_progress WHERE id = 1").fetchone()
+            return row[0] if row else 0
+        finally:
+            db.close()
+
+    print(f"\nMetering across a restart: {instances} instances, history moved {days} days back, kill -9 and start")
+    started = time.perf_counter()
+    server = start()
+    first = None
+    while True:
+        until = progress()
+        if first is None and until:
+            first = time.perf_counter() - started
+        if until >= target:
+            break
+        # Once about half the hours are done, kill it in the middle of the back-fill.
+        if until and until >= target - days * 86400 // 2 and server is not None and not getattr(server, "killed", False):
+            server.kill()
+            server.wait(timeout=10)
+            killed_at = time.perf_counter() - started
+            server = start()
+            server.killed = True
+            print(f"  killed -9 mid back-fill after {killed_at:.1f} s (metered up to {(target - until) // 3600} h ago), started again")
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    db = sqlite3.connect(db_path, timeout=30)
+    rows = db.execute("SELECT COUNT(*) FROM usage_ledger").fetchone()[0]
+    dupes = db.execute("SELECT COUNT(*) FROM (SELECT 1 FROM usage_ledger GROUP BY instance_id, hour_start, dimension HAVING COUNT(*) > 1)").fetchone()[0]
+    hours = db.execute("SELECT COUNT(DISTINCT hour_start) FROM usage_ledger").fetchone()[0]
+    db.close()
+    print(f"  back-filled {hours} hours, {rows} records in {elapsed:.1f} s including the kill and two starts"
+          f" ({rows / elapsed:.0f} records/s); records counted twice: {dupes}")
+    return server
 
 
 if __name__ == "__main__":
