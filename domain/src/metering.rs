@@ -171,6 +171,23 @@ pub fn record_id(
         .collect()
 }
 
+/// The hours to meter now, as hour starts `[from, to)`: from where metering stopped (or the
+/// hour of the first instance ever) up to the last closed hour before `now`. Empty when there
+/// is nothing yet, when everything is metered, and when the clock was turned back.
+pub fn due_hours(
+    metered_until: Option<i64>,
+    first_history: Option<i64>,
+    now: i64,
+) -> std::ops::Range<i64> {
+    let to = hour_floor(now);
+    let from = match (metered_until, first_history) {
+        (Some(until), _) => until,
+        (None, Some(first)) => hour_floor(first),
+        (None, None) => to,
+    };
+    from..to.max(from)
+}
+
 /// The first second of the hour containing `t`.
 pub fn hour_floor(t: i64) -> i64 {
     t.div_euclid(HOUR) * HOUR
@@ -272,6 +289,24 @@ mod tests {
         assert_eq!(quantity(&r, "data_in_gib"), dec("2"));
         assert_eq!(quantity(&r, "data_out_gib"), dec("4"));
         assert_eq!(quantity(&r, "data_retained_gib_hours"), dec("50"));
+    }
+
+    #[test]
+    fn due_hours_after_a_gap_and_never_twice() {
+        // Metered up to H; the console was down for two days and comes back at H+48h+10min.
+        let r = due_hours(Some(H), Some(H - 10 * HOUR), H + 48 * HOUR + 600);
+        assert_eq!(r, H..H + 48 * HOUR);
+        assert_eq!(r.step_by(HOUR as usize).count(), 48);
+        // Just metered: nothing until the next hour closes.
+        assert!(due_hours(Some(H + HOUR), None, H + HOUR + 3599).is_empty());
+        // The first time: from the hour of the first instance.
+        assert_eq!(
+            due_hours(None, Some(H + 1800), H + 3 * HOUR),
+            H..H + 3 * HOUR
+        );
+        // No instance ever, or a clock turned back: nothing.
+        assert!(due_hours(None, None, H).is_empty());
+        assert!(due_hours(Some(H + 5 * HOUR), None, H).is_empty());
     }
 
     #[test]

@@ -60,19 +60,15 @@ async fn instances_by_id(state: &AppState) -> Result<HashMap<i64, InstanceRow>, 
 /// progress mark and the unique records decide).
 pub async fn run_due(state: &AppState) -> Result<MeterReport, ServerError> {
     let now = state.clock.unix();
-    let due_until = metering::hour_floor(now);
     let mut conn = state.pool.acquire().await?;
-    let start = match store::metering::metered_until(&mut conn).await? {
-        Some(t) => t,
-        None => match store::metering::first_history(&state.pool).await? {
-            Some(t) => metering::hour_floor(t),
-            None => return Ok(MeterReport::default()),
-        },
-    };
+    let metered_until = store::metering::metered_until(&mut conn).await?;
     drop(conn);
-    if start >= due_until {
+    let first = store::metering::first_history(&state.pool).await?;
+    let due = metering::due_hours(metered_until, first, now);
+    if due.is_empty() {
         return Ok(MeterReport::default());
     }
+    let (start, due_until) = (due.start, due.end);
     let histories = store::metering::histories(&state.pool, due_until).await?;
     let instances = instances_by_id(state).await?;
     let mut report = MeterReport::default();
