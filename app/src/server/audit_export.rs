@@ -1,13 +1,13 @@
 //! `GET /audit.csv`: the audit log (filtered like the page) as CSV, with each entry's hashes
 //! so that the export itself can be checked. Admins only.
 
-use super::{auth, store, AppState};
+use super::download::{attachment, csv, refused};
+use super::{auth, store, AppState, ServerError};
 use crate::api::audit::filter;
 use crate::api::error::AppError;
 use crate::domain::account::Role;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tower_sessions::Session;
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -22,61 +22,45 @@ pub struct ExportQuery {
     until: String,
 }
 
-fn refused(error: AppError) -> Response {
-    let status = super::error::status_of(&error);
-    (status, error.to_string()).into_response()
-}
-
 pub async fn audit_csv(
     State(state): State<AppState>,
     session: Session,
     Query(query): Query<ExportQuery>,
 ) -> Response {
-    match auth::session_user(&state, &session).await {
-        Ok(Some(user)) if user.role() == Role::Admin && !user.must_change_password => {}
-        Ok(Some(_)) => {
-            return refused(AppError::Forbidden(
-                "The audit log is for administrators.".into(),
-            ))
+    match export(&state, &session, &query).await {
+        Ok(body) => {
+            let day = crate::components::format::utc_date(state.clock.unix());
+            attachment(
+                "text/csv; charset=utf-8",
+                &format!("audit-log-{day}.csv"),
+                body,
+            )
         }
-        Ok(None) => return refused(AppError::Unauthenticated),
-        Err(error) => return refused(error.into_app_error()),
+        Err(error) => refused(error),
     }
-    let filter = match filter::parse(&query.actor, &query.action, &query.from, &query.until) {
-        Ok(filter) => filter,
-        Err(error) => return refused(error),
-    };
-    let rows = match store::audit::export(&state.pool, &filter).await {
-        Ok(rows) => rows,
-        Err(error) => return refused(super::ServerError::from(error).into_app_error()),
-    };
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    for row in &rows {
-        if let Err(error) = writer.serialize(row) {
-            return refused(super::ServerError::Other(format!("csv: {error}")).into_app_error());
-        }
-    }
-    let body = match writer.into_inner() {
-        Ok(body) => body,
-        Err(error) => {
-            return refused(super::ServerError::Other(format!("csv: {error}")).into_app_error())
-        }
-    };
-    let name = format!(
-        "audit-log-{}.csv",
-        crate::components::format::utc_date(state.clock.unix())
-    );
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
+}
+
+async fn export(state: &AppState, session: &Session, q: &ExportQuery) -> Result<Vec<u8>, AppError> {
+    auth::require_in(state, session, Role::Admin)
+        .await
+        .map_err(ServerError::into_app_error)?;
+    let filter = filter::parse(&q.actor, &q.action, &q.from, &q.until)?;
+    let rows = store::audit::export(&state.pool, &filter)
+        .await
+        .map_err(|e| ServerError::from(e).into_app_error())?;
+    csv(
+        &rows,
+        &[
+            "id",
+            "at",
+            "actor",
+            "action",
+            "target",
+            "client_addr",
+            "outcome",
+            "detail",
+            "prev_hash",
+            "hash",
         ],
-        body,
     )
-        .into_response()
 }

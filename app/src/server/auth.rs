@@ -75,7 +75,18 @@ pub async fn require_signed_in(state: &AppState) -> Result<UserRow, ServerError>
 /// The signed-in user with at least `role`: 401 without a session, 403 with too small a role
 /// or while a temporary password (set by an administrator) has not been changed.
 pub async fn require(state: &AppState, role: Role) -> Result<UserRow, ServerError> {
-    let user = require_signed_in(state).await?;
+    require_in(state, &request_session().await?, role).await
+}
+
+/// [`require`] for a plain axum handler that has the session at hand (the downloads).
+pub async fn require_in(
+    state: &AppState,
+    session: &Session,
+    role: Role,
+) -> Result<UserRow, ServerError> {
+    let user = session_user(state, session)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     if user.must_change_password {
         return Err(AppError::Forbidden(
             "Choose a new password first: your password was set by an administrator. Go to Account."

@@ -6,6 +6,7 @@ pub mod audit_export;
 pub mod auth;
 pub mod clock;
 pub mod db;
+pub mod download;
 pub mod error;
 pub mod guard;
 pub mod instances;

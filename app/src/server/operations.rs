@@ -24,10 +24,6 @@ impl Operations {
         })
     }
 
-    pub fn provisioner_name(&self) -> &'static str {
-        self.provisioner.name()
-    }
-
     pub fn provisioner(&self) -> &Arc<dyn Provisioner> {
         &self.provisioner
     }

@@ -1,5 +1,6 @@
 //! The usage page's month and the ledger exports for the marketplace.
 
+use super::download::{attachment, csv, refused};
 use super::{auth, license, metering, store, AppState, ServerError};
 use crate::api::error::AppError;
 use crate::api::usage::{month, ItemCharge, Quantities, TierCharge, UsageData, UsageRow};
@@ -7,8 +8,7 @@ use crate::domain::account::Role;
 use crate::domain::metering::{DIMENSIONS, HOUR};
 use crate::domain::{pricing, Decimal};
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::collections::{BTreeMap, HashMap};
 use time::OffsetDateTime;
 use tower_sessions::Session;
@@ -56,14 +56,17 @@ fn day_of(t: i64) -> (String, u32) {
     )
 }
 
+/// The month asked for, or the current one (UTC) when none is.
+fn month_or_current(input: &str, state: &AppState) -> String {
+    match input.trim() {
+        "" => crate::components::format::utc_date(state.clock.unix())[..7].to_string(),
+        month => month.to_string(),
+    }
+}
+
 pub async fn month_view(state: &AppState, month_input: &str) -> Result<UsageData, ServerError> {
     let now = state.clock.unix();
-    let month_input = if month_input.trim().is_empty() {
-        crate::components::format::utc_date(now)[..7].to_string()
-    } else {
-        month_input.trim().to_string()
-    };
-    let (year, the_month, from, until) = month::parse(&month_input)?;
+    let (year, the_month, from, until) = month::parse(&month_or_current(month_input, state))?;
     let (previous_month, next_month) = month::neighbours(year, the_month);
 
     // (day start, instance name) -> quantities; the ledger, plus the hour under way.
@@ -230,19 +233,10 @@ async fn export_records(
     session: &Session,
     month_input: &str,
 ) -> Result<(String, Vec<ExportRecord>), AppError> {
-    match auth::session_user(state, session).await {
-        Ok(Some(user)) if user.role().allows(Role::Viewer) && !user.must_change_password => {}
-        Ok(Some(_)) => return Err(AppError::Forbidden("Choose a new password first.".into())),
-        Ok(None) => return Err(AppError::Unauthenticated),
-        Err(error) => return Err(error.into_app_error()),
-    }
-    let now = state.clock.unix();
-    let month_input = if month_input.trim().is_empty() {
-        crate::components::format::utc_date(now)[..7].to_string()
-    } else {
-        month_input.trim().to_string()
-    };
-    let (year, the_month, from, until) = month::parse(&month_input)?;
+    auth::require_in(state, session, Role::Viewer)
+        .await
+        .map_err(ServerError::into_app_error)?;
+    let (year, the_month, from, until) = month::parse(&month_or_current(month_input, state))?;
     let current = license::current(state)
         .await
         .map_err(ServerError::into_app_error)?;
@@ -276,25 +270,19 @@ async fn export_records(
     Ok((month::format(year, the_month), records))
 }
 
-fn refused(error: AppError) -> Response {
-    (super::error::status_of(&error), error.to_string()).into_response()
-}
-
-fn download(content_type: &str, name: String, body: Vec<u8>) -> Response {
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        body,
-    )
-        .into_response()
-}
+const EXPORT_HEADER: &[&str] = &[
+    "record_id",
+    "customer",
+    "license_id",
+    "installation_id",
+    "instance_id",
+    "instance",
+    "dimension",
+    "unit",
+    "quantity",
+    "hour_start",
+    "hour_end",
+];
 
 /// `GET /usage.csv?month=YYYY-MM`: the month's ledger, one record per instance, hour and
 /// dimension (closed hours only).
@@ -303,39 +291,16 @@ pub async fn usage_csv(
     session: Session,
     Query(q): Query<ExportQuery>,
 ) -> Response {
-    let (month, records) = match export_records(&state, &session, &q.month).await {
-        Ok(r) => r,
-        Err(e) => return refused(e),
-    };
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    for record in &records {
-        if writer.serialize(record).is_err() {
-            return refused(ServerError::Other("csv".into()).into_app_error());
-        }
-    }
-    if records.is_empty() {
-        // Headers even for an empty month.
-        let _ = writer.write_record([
-            "record_id",
-            "customer",
-            "license_id",
-            "installation_id",
-            "instance_id",
-            "instance",
-            "dimension",
-            "unit",
-            "quantity",
-            "hour_start",
-            "hour_end",
-        ]);
-    }
-    match writer.into_inner() {
-        Ok(body) => download(
+    let body = export_records(&state, &session, &q.month)
+        .await
+        .and_then(|(month, records)| Ok((month, csv(&records, EXPORT_HEADER)?)));
+    match body {
+        Ok((month, body)) => attachment(
             "text/csv; charset=utf-8",
-            format!("usage-{month}.csv"),
+            &format!("usage-{month}.csv"),
             body,
         ),
-        Err(_) => refused(ServerError::Other("csv".into()).into_app_error()),
+        Err(e) => refused(e),
     }
 }
 
@@ -353,7 +318,7 @@ pub async fn usage_json(
                 "records": records,
             }))
             .unwrap_or_default();
-            download("application/json", format!("usage-{month}.json"), body)
+            attachment("application/json", &format!("usage-{month}.json"), body)
         }
         Err(e) => refused(e),
     }

@@ -72,7 +72,7 @@ pub async fn append(pool: &SqlitePool, e: Entry<'_>) -> Result<(), sqlx::Error> 
 /// start; returns how many were sealed.
 pub async fn seal_unsealed(pool: &SqlitePool) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let unsealed: Vec<ChainRow> = sqlx::query_as(&format!(
+    let unsealed: Vec<StoredRow> = sqlx::query_as(&format!(
         "SELECT {CHAIN_COLUMNS} FROM audit_log WHERE hash IS NULL ORDER BY id"
     ))
     .fetch_all(&mut *tx)
@@ -105,21 +105,7 @@ async fn hash_before(conn: &mut SqliteConnection, id: i64) -> Result<String, sql
 const CHAIN_COLUMNS: &str =
     "id, at, actor, action, target, client_addr, outcome, detail, prev_hash, hash";
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct ChainRow {
-    id: i64,
-    at: i64,
-    actor: String,
-    action: String,
-    target: Option<String>,
-    client_addr: Option<String>,
-    outcome: String,
-    detail: Option<String>,
-    prev_hash: Option<String>,
-    hash: Option<String>,
-}
-
-impl ChainRow {
+impl StoredRow {
     fn content(&self) -> EntryContent<'_> {
         EntryContent {
             id: self.id,
@@ -138,7 +124,7 @@ impl ChainRow {
 pub async fn verify_chain(
     pool: &SqlitePool,
 ) -> Result<Result<u64, audit_chain::Break>, sqlx::Error> {
-    let rows: Vec<ChainRow> = sqlx::query_as(&format!(
+    let rows: Vec<StoredRow> = sqlx::query_as(&format!(
         "SELECT {CHAIN_COLUMNS} FROM audit_log ORDER BY id"
     ))
     .fetch_all(pool)
@@ -196,7 +182,7 @@ pub async fn search(
 }
 
 /// Every matching entry, oldest first, with its hashes (the CSV export).
-pub async fn export(pool: &SqlitePool, filter: &Filter) -> Result<Vec<ExportRow>, sqlx::Error> {
+pub async fn export(pool: &SqlitePool, filter: &Filter) -> Result<Vec<StoredRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {CHAIN_COLUMNS} FROM audit_log WHERE {FILTER_SQL} ORDER BY id"
     ))
@@ -208,8 +194,9 @@ pub async fn export(pool: &SqlitePool, filter: &Filter) -> Result<Vec<ExportRow>
     .await
 }
 
+/// An entry with its two hashes: what the chain is checked over and what the export writes.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
-pub struct ExportRow {
+pub struct StoredRow {
     pub id: i64,
     pub at: i64,
     pub actor: String,

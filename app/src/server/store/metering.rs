@@ -131,12 +131,6 @@ pub async fn records(
     .await
 }
 
-pub async fn count(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM usage_ledger")
-        .fetch_one(pool)
-        .await
-}
-
 /// Instance names by id (the live hour's rows need them too).
 pub async fn instance_names(pool: &SqlitePool) -> Result<Vec<(i64, String)>, sqlx::Error> {
     sqlx::query_as("SELECT id, name FROM instances")
