@@ -9,33 +9,6 @@ use reqwest::{Client, Response};
 use serde_json::Value;
 use std::time::Duration;
 
-/// A valid create form for an AWS environment; `changes` override fields.
-fn form(name: &str, size: u32, changes: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
-    let mut fields: Vec<(&'static str, String)> = vec![
-        ("name", name.into()),
-        ("description", "Order events".into()),
-        ("kafka_version", "3.9.0".into()),
-        ("deployment", "three_zones".into()),
-        ("vpc_id", "vpc-0a1b2c3d".into()),
-        ("subnet_1", "subnet-0000aaaa".into()),
-        ("subnet_2", "subnet-0000bbbb".into()),
-        ("subnet_3", "subnet-0000cccc".into()),
-        ("data_bucket", "acme-kafka-data".into()),
-        ("wal_mode", "object_storage".into()),
-        ("client_auth", "sasl_scram".into()),
-        ("transit_encryption", "tls".into()),
-        ("endpoint_exposure", "vpc".into()),
-        ("tags", "team=payments".into()),
-        ("size_aku", size.to_string()),
-    ];
-    for (key, value) in changes {
-        if let Some(field) = fields.iter_mut().find(|(k, _)| k == key) {
-            field.1 = value.to_string();
-        }
-    }
-    fields
-}
-
 async fn create(app: &TestApp, client: &Client, fields: &[(&'static str, String)]) -> Response {
     client
         .post(app.url("/api/instance_create"))
@@ -47,7 +20,7 @@ async fn create(app: &TestApp, client: &Client, fields: &[(&'static str, String)
 
 /// Creates an instance and returns its id (asserting success).
 async fn create_ok(app: &TestApp, client: &Client, name: &str, size: u32) -> i64 {
-    let response = create(app, client, &form(name, size, &[])).await;
+    let response = create(app, client, &instance_form(name, size, &[])).await;
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
     response.json().await.unwrap()
 }
@@ -186,7 +159,12 @@ async fn every_invalid_field_is_refused_by_name_and_nothing_is_created() {
         ("size_aku", "many", "whole number"),
     ];
     for (field, value, words) in cases {
-        let response = create(&app, &client, &form("orders", 6, &[(field, value)])).await;
+        let response = create(
+            &app,
+            &client,
+            &instance_form("orders", 6, &[(field, value)]),
+        )
+        .await;
         let (named, message) = invalid(response).await;
         assert_eq!(&named, field, "{field}={value}: {message}");
         assert!(message.contains(words), "{field}={value}: {message}");
@@ -195,7 +173,7 @@ async fn every_invalid_field_is_refused_by_name_and_nothing_is_created() {
     let response = create(
         &app,
         &client,
-        &form(
+        &instance_form(
             "orders",
             6,
             &[
@@ -211,7 +189,8 @@ async fn every_invalid_field_is_refused_by_name_and_nothing_is_created() {
 
     // A name in use is refused; the license's per-instance maximum applies.
     create_ok(&app, &client, "orders", 6).await;
-    let (field, message) = invalid(create(&app, &client, &form("orders", 6, &[])).await).await;
+    let (field, message) =
+        invalid(create(&app, &client, &instance_form("orders", 6, &[])).await).await;
     assert_eq!(field, "name");
     assert!(message.contains("exists already"), "{message}");
 }
@@ -222,7 +201,8 @@ async fn the_license_per_instance_maximum_bounds_the_size() {
     let client = app.admin_client().await;
     let key = product_key(&app, |p| p.max_aku_per_instance = 32);
     assert_eq!(app.apply_key(&client, &key).await.status(), 200);
-    let (field, message) = invalid(create(&app, &client, &form("big", 40, &[])).await).await;
+    let (field, message) =
+        invalid(create(&app, &client, &instance_form("big", 40, &[])).await).await;
     assert_eq!(field, "size_aku");
     assert!(message.contains("at most 32 AKU"), "{message}");
 }
@@ -232,7 +212,8 @@ async fn over_the_quota_is_refused_with_the_exact_shortfall() {
     let app = spawn_app().await;
     let client = app.activated_admin_client().await; // 100 AKU
     create_ok(&app, &client, "first", 60).await;
-    let (field, message) = invalid(create(&app, &client, &form("second", 50, &[])).await).await;
+    let (field, message) =
+        invalid(create(&app, &client, &instance_form("second", 50, &[])).await).await;
     assert_eq!(field, "size_aku");
     assert!(
         message.contains("needs 50 AKU, 40 left of 100"),
@@ -314,7 +295,7 @@ async fn a_race_of_concurrent_creates_never_exceeds_the_quota() {
     let attempts = (0..50).map(|i| {
         let (app, client) = (&app, &client);
         async move {
-            let response = create(app, client, &form(&format!("race-{i}"), 7, &[])).await;
+            let response = create(app, client, &instance_form(&format!("race-{i}"), 7, &[])).await;
             response.status().as_u16()
         }
     });
@@ -369,7 +350,7 @@ async fn delete_needs_the_typed_name_and_keeps_the_history() {
 async fn a_failed_step_makes_the_instance_abnormal_and_retry_finishes_it() {
     let app = spawn_app().await;
     let client = app.activated_admin_client().await;
-    let fields = form("flaky", 6, &[("tags", "simulate-failure=start-brokers")]);
+    let fields = instance_form("flaky", 6, &[("tags", "simulate-failure=start-brokers")]);
     let response = create(&app, &client, &fields).await;
     assert_eq!(response.status(), 200);
     let id: i64 = response.json().await.unwrap();
@@ -421,7 +402,7 @@ async fn expired_license_refuses_growth_but_allows_scaling_down() {
         app.login(&client, ADMIN, ADMIN_PASSWORD).await.status(),
         200
     );
-    let message = conflict(create(&app, &client, &form("more", 3, &[])).await).await;
+    let message = conflict(create(&app, &client, &instance_form("more", 3, &[])).await).await;
     assert!(message.contains("expired"), "{message}");
     let message = conflict(scale(&app, &client, id, 12).await).await;
     assert!(message.contains("expired"), "{message}");
@@ -490,7 +471,7 @@ async fn viewers_read_but_change_nothing() {
     assert_eq!(detail(&app, &viewer, id).await["can_change"], false);
     let id_text = id.to_string();
     let refused = [
-        create(&app, &viewer, &form("sneaky", 3, &[])).await,
+        create(&app, &viewer, &instance_form("sneaky", 3, &[])).await,
         scale(&app, &viewer, id, 9).await,
         delete(&app, &viewer, id, "orders").await,
         app.post_form(&viewer, "/api/instance_retry", &[("id", &id_text)])
@@ -577,7 +558,7 @@ async fn over_quota_after_a_downgrade_names_the_largest_instances() {
         serde_json::json!([[2, "large", 50], [3, "medium", 30], [1, "small", 10]])
     );
     // Over quota: no growth, even by 3 AKU; scaling down is allowed and clears it.
-    let message = conflict(create(&app, &client, &form("more", 3, &[])).await).await;
+    let message = conflict(create(&app, &client, &instance_form("more", 3, &[])).await).await;
     assert!(message.contains("30 AKU more are in use"), "{message}");
     assert_eq!(scale(&app, &client, 2, 17).await.status(), 200);
     wait_for(&app, &client, 2, "running").await;

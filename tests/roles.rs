@@ -32,23 +32,14 @@ async fn snapshot(app: &TestApp) -> String {
 async fn refused_below(min: Who, method: Method, endpoint: &str, form: &[(&str, &str)]) {
     let app = spawn_app().await;
     let admin = app.activated_admin_client().await;
-    let create = [
-        ("name", "orders"),
-        ("description", ""),
-        ("kafka_version", "3.9.0"),
-        ("deployment", "single_zone"),
-        ("vpc_id", "vpc-0a1b2c3d"),
-        ("subnet_1", "subnet-0000aaaa"),
-        ("data_bucket", "acme-kafka"),
-        ("wal_mode", "block_volume"),
-        ("client_auth", "sasl_scram"),
-        ("transit_encryption", "tls"),
-        ("endpoint_exposure", "vpc"),
-        ("size_aku", "3"),
-    ];
+    let create = instance_form("orders", 3, &[]);
     assert_eq!(
-        app.post_form(&admin, "/api/instance_create", &create)
+        admin
+            .post(app.url("/api/instance_create"))
+            .form(&create)
+            .send()
             .await
+            .expect("request")
             .status(),
         200
     );

@@ -47,24 +47,6 @@ fn payg_key(app: &TestApp) -> String {
     })
 }
 
-fn create_form(name: &str, size: u32) -> Vec<(&'static str, String)> {
-    [
-        ("name", name.to_string()),
-        ("description", String::new()),
-        ("kafka_version", "3.9.0".into()),
-        ("deployment", "single_zone".into()),
-        ("vpc_id", "vpc-0a1b2c3d".into()),
-        ("subnet_1", "subnet-0000aaaa".into()),
-        ("data_bucket", "acme-kafka".into()),
-        ("wal_mode", "object_storage".into()),
-        ("client_auth", "sasl_scram".into()),
-        ("transit_encryption", "tls".into()),
-        ("endpoint_exposure", "vpc".into()),
-        ("size_aku", size.to_string()),
-    ]
-    .into()
-}
-
 async fn at(app: &TestApp, t: time::OffsetDateTime) -> Client {
     app.clock.set(t);
     let client = app.client();
@@ -94,7 +76,7 @@ async fn settle(app: &TestApp, client: &Client, id: i64, state: &str) {
 async fn create(app: &TestApp, client: &Client, name: &str, size: u32) -> i64 {
     let response = client
         .post(app.url("/api/instance_create"))
-        .form(&create_form(name, size))
+        .form(&instance_form(name, size, &[]))
         .send()
         .await
         .unwrap();

@@ -242,3 +242,34 @@ pub async fn assert_redirects(app: &TestApp, client: &Client, paths: &[&str], to
         assert_eq!(response.headers()["location"], to, "{path}");
     }
 }
+
+/// A valid create form for an AWS environment; `changes` override fields.
+pub fn instance_form(
+    name: &str,
+    size: u32,
+    changes: &[(&'static str, &str)],
+) -> Vec<(&'static str, String)> {
+    let mut fields: Vec<(&'static str, String)> = vec![
+        ("name", name.into()),
+        ("description", "Order events".into()),
+        ("kafka_version", "3.9.0".into()),
+        ("deployment", "three_zones".into()),
+        ("vpc_id", "vpc-0a1b2c3d".into()),
+        ("subnet_1", "subnet-0000aaaa".into()),
+        ("subnet_2", "subnet-0000bbbb".into()),
+        ("subnet_3", "subnet-0000cccc".into()),
+        ("data_bucket", "acme-kafka-data".into()),
+        ("wal_mode", "object_storage".into()),
+        ("client_auth", "sasl_scram".into()),
+        ("transit_encryption", "tls".into()),
+        ("endpoint_exposure", "vpc".into()),
+        ("tags", "team=payments".into()),
+        ("size_aku", size.to_string()),
+    ];
+    for (key, value) in changes {
+        if let Some(field) = fields.iter_mut().find(|(k, _)| k == key) {
+            field.1 = value.to_string();
+        }
+    }
+    fields
+}
