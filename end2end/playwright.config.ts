@@ -41,7 +41,7 @@ export default defineConfig({
     // A fresh data directory for every run; the site (WASM, CSS) comes from ../target/site.
     command:
       `rm -rf ${dataDir} ${vendorDir} && ${server} vendor keygen --out ${vendorDir} --key-id e2e-vendor && ` +
-      `${server} serve --listen 127.0.0.1:${port} --data-dir ${dataDir} --trust-key ${vendorDir}/public-key.json --provision-step-ms 400`,
+      `${server} serve --listen 127.0.0.1:${port} --data-dir ${dataDir} --trust-key ${vendorDir}/public-key.json --provision-step-ms 400 --provisioner simulated`,
     cwd: __dirname,
     env: { LEPTOS_SITE_ROOT: "../target/site", RUST_LOG: "warn" },
     url: `${baseURL}/healthz`,

@@ -144,7 +144,8 @@ def main():
 
     data_dir = tempfile.mkdtemp(prefix="byoc-bench-")
     env = dict(os.environ, RUST_LOG="warn", LEPTOS_SITE_ROOT=os.path.join(ROOT, "target", "site"))
-    server = subprocess.Popen([BIN, "demo", "--listen", f"127.0.0.1:{PORT}", "--data-dir", data_dir],
+    server = subprocess.Popen([BIN, "demo", "--listen", f"127.0.0.1:{PORT}", "--data-dir", data_dir,
+                               "--provisioner", "simulated"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
     try:
         key = None
@@ -236,7 +237,8 @@ def metering_restart(server, data_dir, env):
     target = int(time.time()) // 3600 * 3600
 
     def start():
-        return subprocess.Popen([BIN, "demo", "--listen", f"127.0.0.1:{PORT}", "--data-dir", data_dir],
+        return subprocess.Popen([BIN, "demo", "--listen", f"127.0.0.1:{PORT}", "--data-dir", data_dir,
+                               "--provisioner", "simulated"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
     def progress():

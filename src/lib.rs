@@ -6,13 +6,14 @@ pub mod admin;
 use app::domain::license::TrustedKey;
 use app::server::{
     audit_export,
+    broker::BrokerProvisioner,
     clock::Clock,
-    db, guard, instances, license, metering,
+    db, guard, healer, instances, license, metering,
     operations::{self, Operations},
     password_hash::PasswordHasher,
-    provisioner::SimulatedProvisioner,
+    provisioner::{Provisioner, SimulatedProvisioner},
     rate_limit::{self, RateLimits},
-    security, store, usage, AppState, Config,
+    security, store, usage, AppState, Config, ProvisionerChoice,
 };
 use axum::{
     extract::State,
@@ -94,9 +95,17 @@ impl Console {
         for key in &extra_trusted_keys {
             tracing::warn!(key_id = %key.key_id, "trusting a vendor key given at run time: licenses it signs are marked as such");
         }
-        let provisioner = Arc::new(SimulatedProvisioner {
-            step_duration: config.provision_step,
-        });
+        let provisioner: Arc<dyn Provisioner> = match &config.provisioner {
+            ProvisionerChoice::Simulated => Arc::new(SimulatedProvisioner {
+                step_duration: config.provision_step,
+            }),
+            ProvisionerChoice::Broker(settings) => {
+                BrokerProvisioner::open(settings.clone(), data_dir, pool.clone(), clock.clone())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("brokers: {e}"))?
+            }
+        };
+        tracing::info!(provisioner = provisioner.name(), "provisioner ready");
         let state = AppState {
             pool,
             clock,
@@ -262,6 +271,8 @@ impl Console {
         if resumed > 0 {
             tracing::info!(resumed, "operations taken up again");
         }
+        // Running instances are served again; dead brokers are noticed and restarted.
+        healer::start(&self.state);
         let sweeper = self.spawn_session_sweeper();
         let meter = self.spawn_metering();
         let watcher = self.spawn_license_watcher();
@@ -275,6 +286,9 @@ impl Console {
         sweeper.abort();
         meter.abort();
         watcher.abort();
+        // Brokers stop with the console; their instances stay running and are served again
+        // at the next start.
+        self.state.operations.provisioner().shutdown().await;
         self.state.pool.close().await;
         Ok(())
     }

@@ -6,7 +6,9 @@ use anyhow::{bail, Context};
 use app::domain::license::{
     self, BillingModel, DimensionPrice, LicensePayload, PriceTier, Pricing, TrustedKey,
 };
-use app::server::{clock::SystemClock, db, store, vendor, Config};
+use app::server::{
+    broker::BrokerSettings, clock::SystemClock, db, store, vendor, Config, ProvisionerChoice,
+};
 use byoc_console::{leptos_options, Console};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
@@ -44,6 +46,8 @@ enum Command {
         /// The demo's data directory (kept between runs; remove it to start over).
         #[arg(long, default_value = "demo-data")]
         data_dir: PathBuf,
+        #[command(flatten)]
+        brokers: BrokerArgs,
     },
     /// Print this installation's ID (creating the data directory and ID if needed).
     InstallationId {
@@ -114,6 +118,75 @@ struct ServeArgs {
     /// Milliseconds each step of the simulated provisioner takes (create has five steps).
     #[arg(long, env = "BYOC_PROVISION_STEP_MS", default_value_t = 1500, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     provision_step_ms: u64,
+    #[command(flatten)]
+    brokers: BrokerArgs,
+}
+
+/// What stands behind each instance.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ProvisionerKind {
+    /// A real Kafka broker (tansu) per instance on this host.
+    Broker,
+    /// No broker: operations only take time (`--provision-step-ms`); for tests and demos of
+    /// the console alone.
+    Simulated,
+}
+
+#[derive(clap::Args)]
+struct BrokerArgs {
+    /// What stands behind each instance.
+    #[arg(long, env = "BYOC_PROVISIONER", value_enum, default_value_t = ProvisionerKind::Broker)]
+    provisioner: ProvisionerKind,
+    /// The tansu broker program [default: tansu on PATH, else ~/.cargo/bin/tansu].
+    #[arg(long, env = "BYOC_BROKER_BIN")]
+    broker_bin: Option<PathBuf>,
+    /// The ports instances' brokers get, FIRST-LAST.
+    #[arg(long, env = "BYOC_BROKER_PORTS", default_value = "19092-19591", value_parser = parse_port_range)]
+    broker_ports: (u16, u16),
+    /// The host name or address Kafka clients use to reach the brokers (it makes the
+    /// bootstrap addresses). Anything but 127.0.0.1 or localhost makes brokers listen on
+    /// every interface.
+    #[arg(long, env = "BYOC_BROKER_HOST", default_value = "127.0.0.1")]
+    broker_host: String,
+}
+
+fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let rule = "give the ports as FIRST-LAST, e.g. 19092-19591, with 1024 <= FIRST <= LAST";
+    let (first, last) = text.split_once('-').ok_or(rule)?;
+    let first: u16 = first.trim().parse().map_err(|_| rule)?;
+    let last: u16 = last.trim().parse().map_err(|_| rule)?;
+    if first < 1024 || first > last {
+        return Err(rule.into());
+    }
+    Ok((first, last))
+}
+
+impl BrokerArgs {
+    fn choice(&self) -> ProvisionerChoice {
+        match self.provisioner {
+            ProvisionerKind::Simulated => ProvisionerChoice::Simulated,
+            ProvisionerKind::Broker => ProvisionerChoice::Broker(BrokerSettings {
+                bin: self.broker_bin.clone().unwrap_or_else(default_broker_bin),
+                ports: self.broker_ports,
+                host: self.broker_host.clone(),
+            }),
+        }
+    }
+}
+
+/// `tansu` from PATH, else where `cargo install` puts it.
+fn default_broker_bin() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("tansu"))
+        .find(|candidate| candidate.is_file());
+    on_path.unwrap_or_else(|| {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(".cargo/bin/tansu")
+    })
 }
 
 #[derive(Subcommand)]
@@ -197,7 +270,11 @@ fn main() -> std::process::ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
-        Command::Demo { listen, data_dir } => demo(listen, data_dir).await,
+        Command::Demo {
+            listen,
+            data_dir,
+            brokers,
+        } => demo(listen, data_dir, brokers).await,
         Command::InstallationId { data_dir } => {
             let pool = db::open(&data_dir).await?;
             let now = OffsetDateTime::now_utc().unix_timestamp();
@@ -248,6 +325,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         secure_cookies: args.secure_cookies,
         session_idle_minutes: args.session_idle_minutes,
         provision_step: std::time::Duration::from_millis(args.provision_step_ms),
+        provisioner: args.brokers.choice(),
         ..Config::default()
     };
     let extra_keys = args
@@ -279,7 +357,7 @@ async fn listen_and_serve(
     console.serve(listener, shutdown_signal()).await
 }
 
-async fn demo(listen: SocketAddr, data_dir: PathBuf) -> anyhow::Result<()> {
+async fn demo(listen: SocketAddr, data_dir: PathBuf, brokers: BrokerArgs) -> anyhow::Result<()> {
     let vendor_dir = data_dir.join("demo-vendor");
     if !vendor_dir.join(vendor::SIGNING_KEY_FILE).exists() {
         vendor::generate(&vendor_dir, "demo-vendor")?;
@@ -287,7 +365,10 @@ async fn demo(listen: SocketAddr, data_dir: PathBuf) -> anyhow::Result<()> {
     let trusted = vendor::read_public_key(&vendor_dir.join(vendor::PUBLIC_KEY_FILE))?;
     let console = Console::open(
         &data_dir,
-        Config::default(),
+        Config {
+            provisioner: brokers.choice(),
+            ..Config::default()
+        },
         Arc::new(SystemClock),
         leptos_options(listen),
         vec![trusted],

@@ -45,6 +45,8 @@ fn serve(data: &Path, vendor: &Path, port: u16) -> Child {
             vendor.join("public-key.json").to_str().unwrap(),
             "--provision-step-ms",
             "400",
+            "--provisioner",
+            "simulated",
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

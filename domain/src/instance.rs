@@ -111,6 +111,8 @@ pub fn can_move(from: State, to: State) -> bool {
                 Abnormal
             )
             | (Abnormal, Creating | Changing)
+            // The broker process came back (restarted by the supervisor or a retry).
+            | (Abnormal, Running)
     )
 }
 

@@ -17,6 +17,7 @@ pub mod pricing;
 pub mod quota;
 pub mod sizing;
 pub mod throttle;
+pub mod topic;
 
 /// Exact decimals (quantities, prices, money), re-exported so every crate uses the same type.
 pub use rust_decimal::Decimal;

@@ -116,7 +116,9 @@ impl OperationKind {
                 matches!(state, State::Running | State::Suspended | State::Abnormal)
             }
             OperationKind::Suspend => state == State::Running,
-            OperationKind::Resume => state == State::Suspended,
+            // From abnormal: the broker of a running instance died, and is started again
+            // (by the supervisor after a back-off, or by the operator's retry).
+            OperationKind::Resume => matches!(state, State::Suspended | State::Abnormal),
         }
     }
 
@@ -132,12 +134,27 @@ impl OperationKind {
 }
 
 /// What retrying an `abnormal` instance does: the failed operation again, from its first step
-/// (steps are idempotent). Suspend and resume are not retried by hand: the license watcher
-/// starts them again when they are still needed.
+/// (steps are idempotent); a resume (the brokers did not start) starts them again. A suspend
+/// is not retried by hand: the license watcher starts it again when it is still needed.
 pub fn retry_of(failed: OperationKind) -> Option<OperationKind> {
     match failed {
-        OperationKind::Create | OperationKind::Scale | OperationKind::Delete => Some(failed),
-        OperationKind::Suspend | OperationKind::Resume => None,
+        OperationKind::Create
+        | OperationKind::Scale
+        | OperationKind::Delete
+        | OperationKind::Resume => Some(failed),
+        OperationKind::Suspend => None,
+    }
+}
+
+/// What retrying an `abnormal` instance does, given its latest operation: that operation
+/// again when it failed; when it succeeded, the instance turned abnormal afterwards (its
+/// broker process died), and retrying starts the brokers again.
+pub fn retry_after(latest: Option<(OperationKind, bool)>) -> Option<OperationKind> {
+    match latest {
+        Some((kind, true)) => retry_of(kind),
+        Some((OperationKind::Delete, false)) => None,
+        Some((_, false)) => Some(OperationKind::Resume),
+        None => None,
     }
 }
 
@@ -181,8 +198,8 @@ mod tests {
                     "{kind:?}: {during:?} -> {:?}",
                     kind.state_after()
                 );
-                // Any step may fail: the instance goes abnormal.
-                assert!(can_move(during, State::Abnormal));
+                // Any step may fail: the instance goes (or stays) abnormal.
+                assert!(during == State::Abnormal || can_move(during, State::Abnormal));
             }
         }
         assert!(can_move(
@@ -221,6 +238,23 @@ mod tests {
             ));
         }
         assert_eq!(retry_of(OperationKind::Suspend), None);
+    }
+
+    #[test]
+    fn a_died_broker_is_retried_by_starting_it_again() {
+        // The create succeeded, then the instance turned abnormal: start the brokers.
+        assert_eq!(
+            retry_after(Some((OperationKind::Create, false))),
+            Some(OperationKind::Resume)
+        );
+        assert_eq!(
+            retry_after(Some((OperationKind::Scale, true))),
+            Some(OperationKind::Scale)
+        );
+        assert_eq!(retry_after(Some((OperationKind::Suspend, true))), None);
+        assert_eq!(retry_after(None), None);
+        assert!(OperationKind::Resume.may_start_from(State::Abnormal));
+        assert!(can_move(State::Abnormal, State::Running));
     }
 
     #[test]

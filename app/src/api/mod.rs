@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod instances;
+pub mod kafka;
 pub mod license;
 pub mod overview;
 pub mod usage;

@@ -74,6 +74,10 @@ pub async fn create(
         max_per_instance(state).await?,
     )
     .map_err(|e| AppError::invalid(e.field, e))?;
+    // A setting the provisioner cannot put in force is refused, never shown as if it were.
+    if let Some(refusal) = state.operations.provisioner().refuses(&spec) {
+        return Err(AppError::invalid(refusal.field, refusal).into());
+    }
 
     let (license_now, _) = license::license_clock(state).await?;
     let result: Result<i64, ServerError> = async {
@@ -271,18 +275,20 @@ pub async fn retry(state: &AppState, actor: &Actor, id: i64) -> Result<(), Serve
         )
         .into());
     }
-    let failed = store::latest_operation_of(&mut tx, id).await?;
-    let again = failed
-        .as_ref()
-        .and_then(|op| op.kind())
-        .and_then(operation::retry_of)
-        .ok_or_else(|| {
-            AppError::Conflict(format!(
-                "{} has no failed operation to retry; delete it instead.",
-                instance.name
-            ))
-        })?;
-    let to_aku = failed
+    let latest = store::latest_operation_of(&mut tx, id).await?;
+    let again = operation::retry_after(
+        latest
+            .as_ref()
+            .and_then(|op| op.kind().map(|kind| (kind, op.status == "failed"))),
+    )
+    .ok_or_else(|| {
+        AppError::Conflict(format!(
+            "{} has no failed operation to retry; delete it instead.",
+            instance.name
+        ))
+    })?;
+    let to_aku = latest
+        .filter(|op| op.status == "failed")
         .and_then(|op| op.to_aku)
         .and_then(|a| u32::try_from(a).ok());
     start(tx, state, actor, &instance, again, to_aku).await?;
@@ -381,4 +387,98 @@ pub async fn follow_license(state: &AppState) -> Result<(), ServerError> {
         .await?;
     }
     Ok(())
+}
+
+/// The console itself, as the actor of what it does on its own.
+fn system() -> Actor {
+    Actor {
+        name: "system".into(),
+        addr: "local".into(),
+    }
+}
+
+/// A running instance's broker process died: the instance turns abnormal with the reason.
+/// False when the instance is not running (stopped on purpose, deleted, or busy: the caller
+/// waits for the operation to end and asks again).
+pub async fn broker_died(state: &AppState, id: i64, reason: &str) -> Result<bool, ServerError> {
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let Ok(instance) = idle_instance(&mut tx, id).await else {
+        return Ok(false);
+    };
+    if instance.state() != State::Running {
+        return Ok(false);
+    }
+    let now = state.clock.unix();
+    store::set_state(
+        &mut tx,
+        id,
+        State::Abnormal,
+        instance.target(),
+        Some(reason),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    audit::record(
+        state,
+        &system(),
+        "instance_abnormal",
+        Some(&instance.name),
+        Outcome::Failure,
+        Some(reason),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// What [`restart_broker`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Restart {
+    /// A resume operation starts the broker again.
+    Started,
+    /// An operation is running on the instance: ask again later.
+    Busy,
+    /// The instance no longer needs it (running again, deleted, or abnormal for another
+    /// reason that the operator decides on), or the license has lapsed.
+    NotNeeded,
+}
+
+/// Starts the broker of an instance that turned abnormal because its broker died (the
+/// healer's back-off decides when).
+pub async fn restart_broker(state: &AppState, id: i64) -> Result<Restart, ServerError> {
+    let (now, _) = license::license_clock(state).await?;
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let instance = match idle_instance(&mut tx, id).await {
+        Ok(instance) => instance,
+        Err(ServerError::App(AppError::Conflict(_))) => return Ok(Restart::Busy),
+        Err(_) => return Ok(Restart::NotNeeded),
+    };
+    if instance.state() != State::Abnormal {
+        return Ok(Restart::NotNeeded);
+    }
+    let latest = store::latest_operation_of(&mut tx, id).await?;
+    let again = operation::retry_after(
+        latest
+            .as_ref()
+            .and_then(|op| op.kind().map(|kind| (kind, op.status == "failed"))),
+    );
+    if again != Some(OperationKind::Resume) {
+        return Ok(Restart::NotNeeded);
+    }
+    let (_, status, _) = license::status_on(state, &mut tx, now).await?;
+    if status.phase == Phase::Lapsed {
+        return Ok(Restart::NotNeeded);
+    }
+    let why = instance.state_reason.clone().unwrap_or_default();
+    start(tx, state, &system(), &instance, OperationKind::Resume, None).await?;
+    audit::record(
+        state,
+        &system(),
+        "instance_restart",
+        Some(&instance.name),
+        Outcome::Success,
+        Some(&why),
+    )
+    .await?;
+    Ok(Restart::Started)
 }

@@ -4,11 +4,14 @@
 pub mod audit;
 pub mod audit_export;
 pub mod auth;
+pub mod broker;
+pub mod broker_panel;
 pub mod clock;
 pub mod db;
 pub mod download;
 pub mod error;
 pub mod guard;
+pub mod healer;
 pub mod instances;
 pub mod license;
 pub mod metering;
@@ -25,4 +28,4 @@ pub mod users;
 pub mod vendor;
 
 pub use error::ServerError;
-pub use state::{AppState, Config};
+pub use state::{AppState, Config, ProvisionerChoice};

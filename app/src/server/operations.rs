@@ -14,6 +14,8 @@ use std::time::Duration;
 pub struct Operations {
     provisioner: Arc<dyn Provisioner>,
     in_flight: Mutex<HashSet<i64>>,
+    /// Instances the healer is bringing back (one healer per instance).
+    pub(super) healing: Mutex<HashSet<i64>>,
 }
 
 impl Operations {
@@ -21,6 +23,7 @@ impl Operations {
         Arc::new(Operations {
             provisioner,
             in_flight: Mutex::new(HashSet::new()),
+            healing: Mutex::new(HashSet::new()),
         })
     }
 

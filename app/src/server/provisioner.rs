@@ -2,9 +2,17 @@
 //! one trait so that a cloud or broker-backed provisioner plugs in where the simulated one is.
 
 use super::store::instances::InstanceRow;
+use crate::api::kafka::{LiveTraffic, TopicInfo};
+use crate::domain::instance_spec::{InstanceSpec, SpecError};
 use crate::domain::metering::Traffic;
 use crate::domain::operation::{OperationKind, Step};
 use std::time::Duration;
+
+pub use super::broker::process::Death;
+
+/// What the simulated provisioner answers where a real broker is needed.
+pub const NOT_REAL: &str = "This console runs the simulated provisioner (--provisioner \
+    simulated): no Kafka broker serves this instance, so it has no topics or traffic to show.";
 
 /// One step of one operation, as handed to the provisioner.
 pub struct StepWork<'a> {
@@ -51,6 +59,54 @@ pub trait Provisioner: Send + Sync {
 
     /// Whether the traffic figures are estimated rather than counted (the usage page says so).
     fn traffic_is_estimated(&self) -> bool;
+
+    /// True when a Kafka client can connect to the instances (a real broker serves them).
+    fn is_real(&self) -> bool {
+        false
+    }
+
+    /// A setting of a new instance this provisioner cannot put in force, with the field and
+    /// why. The console refuses such an instance rather than show a setting that is not true.
+    fn refuses(&self, _spec: &InstanceSpec) -> Option<SpecError> {
+        None
+    }
+
+    /// The choices of the create form this provisioner can put in force (`None`: all).
+    fn supported_security(&self) -> Option<(&'static [&'static str], &'static [&'static str])> {
+        None
+    }
+
+    /// At start, for an instance recorded `running` with no operation: make it serve again
+    /// (its broker was stopped with the previous console). An `Err` turns it abnormal.
+    async fn ensure_serving(&self, _instance: &InstanceRow) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Brokers that died without being asked to (once; the console's healer takes it).
+    fn take_deaths(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Death>> {
+        None
+    }
+
+    async fn topics(&self, _instance: &InstanceRow) -> Result<Vec<TopicInfo>, String> {
+        Err(NOT_REAL.into())
+    }
+
+    async fn create_topic(
+        &self,
+        _instance: &InstanceRow,
+        _name: &str,
+        _partitions: u32,
+    ) -> Result<(), String> {
+        Err(NOT_REAL.into())
+    }
+
+    /// The last minutes of measured traffic, when a broker serves the instance.
+    fn live_traffic(&self, _instance: &InstanceRow) -> Option<LiveTraffic> {
+        None
+    }
+
+    /// Stops what the provisioner runs, at console shutdown (instances keep their state).
+    async fn shutdown(&self) {}
 }
 
 /// The tag that makes the simulated provisioner fail a step, for tests and demos:

@@ -18,6 +18,16 @@ pub struct Config {
     /// How long each step of the simulated provisioner takes: a few seconds so that people
     /// see an operation's progress, near zero in tests.
     pub provision_step: std::time::Duration,
+    /// What stands behind each instance.
+    pub provisioner: ProvisionerChoice,
+}
+
+/// `--provisioner`: a real broker per instance, or the simulation (fast tests, demos of the
+/// operations alone).
+#[derive(Clone, Debug)]
+pub enum ProvisionerChoice {
+    Simulated,
+    Broker(super::broker::BrokerSettings),
 }
 
 impl Default for Config {
@@ -27,6 +37,7 @@ impl Default for Config {
             session_idle_minutes: 30,
             session_absolute_hours: 12,
             provision_step: std::time::Duration::from_millis(1500),
+            provisioner: ProvisionerChoice::Simulated,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! transaction) and plain values, and return rows as plain structs.
 
 pub mod audit;
+pub mod broker_samples;
 pub mod environment;
 pub mod instances;
 pub mod license;

@@ -1,0 +1,87 @@
+//! The console's Kafka client (rskafka): topics, partitions and their latest offsets, and
+//! topic creation. Every call has a deadline: a broker that does not answer is an error the
+//! page shows, never a request that hangs.
+
+use crate::api::kafka::{PartitionInfo, TopicInfo};
+use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
+use rskafka::client::{Client, ClientBuilder};
+use rskafka::BackoffConfig;
+use std::time::Duration;
+
+const DEADLINE: Duration = Duration::from_secs(5);
+
+async fn connect(port: u16) -> Result<Client, String> {
+    let backoff = BackoffConfig {
+        init_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(500),
+        base: 2.0,
+        deadline: Some(DEADLINE),
+    };
+    let build = ClientBuilder::new(vec![format!("127.0.0.1:{port}")])
+        .client_id("byoc-console")
+        .backoff_config(backoff)
+        .build();
+    match tokio::time::timeout(DEADLINE, build).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(format!("the broker on port {port} did not answer: {e}")),
+        Err(_) => Err(format!("the broker on port {port} did not answer in time")),
+    }
+}
+
+async fn within<T, E: std::fmt::Display>(
+    what: &str,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(DEADLINE, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(format!("{what}: {e}")),
+        Err(_) => Err(format!("{what}: no answer within {} s", DEADLINE.as_secs())),
+    }
+}
+
+pub async fn topics(port: u16) -> Result<Vec<TopicInfo>, String> {
+    let client = connect(port).await?;
+    let mut topics = within("listing topics", client.list_topics()).await?;
+    topics.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out = Vec::with_capacity(topics.len());
+    for topic in topics {
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for partition in topic.partitions {
+            let pc = within(
+                "reaching a partition",
+                client.partition_client(topic.name.clone(), partition, UnknownTopicHandling::Error),
+            )
+            .await?;
+            let latest_offset =
+                within("reading an offset", pc.get_offset(OffsetAt::Latest)).await?;
+            partitions.push(PartitionInfo {
+                partition,
+                latest_offset,
+            });
+        }
+        out.push(TopicInfo {
+            name: topic.name,
+            partitions,
+        });
+    }
+    Ok(out)
+}
+
+pub async fn create_topic(port: u16, name: &str, partitions: u32) -> Result<(), String> {
+    let client = connect(port).await?;
+    let controller = client.controller_client().map_err(|e| e.to_string())?;
+    let partitions = i32::try_from(partitions).map_err(|_| "too many partitions".to_string())?;
+    // One broker: one replica.
+    match within(
+        "creating the topic",
+        controller.create_topic(name, partitions, 1, 5_000),
+    )
+    .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.contains("TopicAlreadyExists") => {
+            Err(format!("A topic named {name} exists already."))
+        }
+        Err(e) => Err(e),
+    }
+}
