@@ -109,11 +109,11 @@ impl TestApp {
             .expect("client")
     }
 
-    pub async fn post_form(
+    pub async fn post_form<V: serde::Serialize + ?Sized>(
         &self,
         client: &Client,
         endpoint: &str,
-        form: &[(&str, &str)],
+        form: &V,
     ) -> Response {
         client
             .post(self.url(endpoint))

@@ -65,6 +65,10 @@ pub struct NewInstanceContext {
     pub vpc_example: String,
     pub subnet_example: String,
     pub can_change: bool,
+    /// The client authentication and transit encryption choices the provisioner can put in
+    /// force (`None`: all of them).
+    pub allowed_client_auth: Option<Vec<String>>,
+    pub allowed_transit_encryption: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,6 +277,8 @@ pub async fn instance_form_context() -> Result<NewInstanceContext, AppError> {
             .await?
             .ok_or_else(|| ServerError::Other("no environment before setup".into()))?;
         let now = license::now(&state).await?;
+        let security = state.operations.provisioner().supported_security();
+        let owned = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let (vpc_example, subnet_example) = match env.cloud_provider.as_str() {
             "aws" => ("vpc-0a1b2c3d4e", "subnet-0a1b2c3d"),
             "alibaba" => ("vpc-bp1a2b3c4d", "vsw-bp1a2b3c4d"),
@@ -285,6 +291,8 @@ pub async fn instance_form_context() -> Result<NewInstanceContext, AppError> {
             vpc_example: vpc_example.into(),
             subnet_example: subnet_example.into(),
             can_change: user.role().allows(Role::Operator),
+            allowed_client_auth: security.map(|(auth, _)| owned(auth)),
+            allowed_transit_encryption: security.map(|(_, transit)| owned(transit)),
         })
     })
     .await

@@ -34,6 +34,8 @@ pub struct LiveTraffic {
     /// One point per reading (every few seconds), oldest first, over the last minutes.
     pub points: Vec<TrafficPoint>,
     pub messages_in_total: u64,
+    /// Key and value bytes written since the instance was created.
+    pub bytes_in_total: u64,
     pub messages_out_total: u64,
     pub bytes_retained: u64,
     /// The instance's capacity from the AKU catalog (bytes per second).

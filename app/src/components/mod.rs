@@ -1,5 +1,6 @@
 //! Small building blocks shared by the pages.
 
+pub mod copy;
 pub mod field;
 pub mod format;
 pub mod instance_state;

@@ -13,7 +13,12 @@ pub fn SelectField(
     /// Called with the chosen id (after hydration).
     #[prop(optional)]
     on_change: Option<Callback<String>>,
+    /// The choices that can be put in force (others are shown disabled); all when `None`.
+    #[prop(optional)]
+    allowed: Option<Vec<String>>,
 ) -> impl IntoView {
+    let usable = move |id: &str| allowed.as_ref().is_none_or(|a| a.iter().any(|x| x == id));
+    let first_usable = choices.iter().find(|c| usable(c.id)).map(|c| c.id);
     let error_id = format!("{name}-error");
     let described_by = error_id.clone();
     view! {
@@ -32,7 +37,11 @@ pub fn SelectField(
             >
                 {choices
                     .iter()
-                    .map(|c| view! { <option value=c.id>{c.label}</option> })
+                    .map(|c| {
+                        let off = !usable(c.id);
+                        let label = if off { format!("{} (not available on this host)", c.label) } else { c.label.to_string() };
+                        view! { <option value=c.id disabled=off selected=Some(c.id) == first_usable>{label}</option> }
+                    })
                     .collect_view()}
             </select>
             {hint.map(|h| view! { <p class="hint">{h}</p> })}

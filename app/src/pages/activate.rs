@@ -2,6 +2,7 @@
 
 use crate::api::error::{field_error, general_error};
 use crate::api::license::{activation_info, ApplyKey};
+use crate::components::copy::CopyButton;
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -43,23 +44,10 @@ pub fn ActivatePage() -> impl IntoView {
 /// without JavaScript the ID is plain selectable text).
 #[component]
 pub fn InstallationId(id: String) -> impl IntoView {
-    let (copied, set_copied) = signal(false);
-    let to_copy = id.clone();
-    let copy = move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(window) = web_sys::window() {
-            let _ = window.navigator().clipboard().write_text(&to_copy);
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = &to_copy;
-        set_copied.set(true);
-    };
     view! {
         <div class="copy-line">
-            <code class="big-code" data-testid="installation-id">{id}</code>
-            <button type="button" class="button-secondary" on:click=copy>
-                {move || if copied.get() { "Copied" } else { "Copy" }}
-            </button>
+            <code class="big-code" data-testid="installation-id">{id.clone()}</code>
+            <CopyButton text=id />
         </div>
     }
 }

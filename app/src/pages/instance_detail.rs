@@ -12,6 +12,7 @@ use crate::components::instance_state::StatePill;
 use crate::components::poll::poll_while;
 use crate::domain::instance::State;
 use crate::domain::sizing;
+use crate::pages::instance_kafka::InstanceKafka;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -92,7 +93,7 @@ fn Detail(
         {s.state_reason.clone().map(|reason| {
             view! {
                 <section class="notice critical" data-testid="abnormal-reason">
-                    <strong>"A step failed: "</strong>
+                    <strong>"Abnormal: "</strong>
                     {reason}
                     {(can_change && state == State::Abnormal).then(|| view! { <RetryForm id=s.id retry /> })}
                 </section>
@@ -128,6 +129,7 @@ fn Detail(
                 </dl>
             </section>
         </div>
+        {(state != State::Deleted).then(|| view! { <InstanceKafka id=s.id running=state == State::Running /> })}
         <section class="card">
             <h2>"Settings"</h2>
             <dl class="columns">

@@ -122,8 +122,16 @@ fn CreateForm(ctx: NewInstanceContext) -> impl IntoView {
                 <legend>"Storage and security"</legend>
                 <Field label="Data bucket" name="data_bucket" error=err("data_bucket") hint="Object storage bucket for the data, e.g. acme-kafka-data." />
                 <SelectField label="Write-ahead log" name="wal_mode" choices=WAL_MODES error=err("wal_mode") />
-                <SelectField label="Client authentication" name="client_auth" choices=CLIENT_AUTH error=err("client_auth") />
-                <SelectField label="Transit encryption" name="transit_encryption" choices=TRANSIT_ENCRYPTION error=err("transit_encryption") />
+                <SelectField label="Client authentication" name="client_auth" choices=CLIENT_AUTH error=err("client_auth")
+                    allowed=ctx.allowed_client_auth.clone().unwrap_or_else(|| CLIENT_AUTH.iter().map(|c| c.id.to_string()).collect()) />
+                <SelectField label="Transit encryption" name="transit_encryption" choices=TRANSIT_ENCRYPTION error=err("transit_encryption")
+                    allowed=ctx.allowed_transit_encryption.clone().unwrap_or_else(|| TRANSIT_ENCRYPTION.iter().map(|c| c.id.to_string()).collect()) />
+                {ctx.allowed_client_auth.is_some().then(|| view! {
+                    <p class="hint" data-testid="security-note">
+                        "This host's Kafka broker (tansu 0.6.0) serves plaintext without client authentication; "
+                        "the other choices are not offered because they would not be in force."
+                    </p>
+                })}
                 <SelectField label="Endpoint exposure" name="endpoint_exposure" choices=ENDPOINT_EXPOSURE error=err("endpoint_exposure") hint="An internet endpoint needs authentication and TLS." />
                 <div class="field" class:has-error=move || err("tags").get().is_some()>
                     <label for="tags">"Tags"</label>

@@ -14,7 +14,7 @@ use super::provisioner::{Death, Provisioner, StepDone, StepWork};
 use super::store::{self, instances::InstanceRow};
 use crate::api::kafka::{LiveTraffic, TopicInfo, TrafficPoint};
 use crate::domain::instance_spec::{InstanceSpec, SpecError};
-use crate::domain::metering::Traffic;
+use crate::domain::metering::{Traffic, HOUR};
 use crate::domain::operation::OperationKind;
 use crate::domain::sizing;
 use meter::Counters;
@@ -220,7 +220,11 @@ impl BrokerProvisioner {
             while entry.live.len() > LIVE_POINTS {
                 entry.live.pop_front();
             }
-            let due = persist || now - entry.persisted_at >= PERSIST_EVERY_S;
+            // Also the first reading of each hour, so that every hour has a reading near
+            // its end for metering.
+            let due = persist
+                || now - entry.persisted_at >= PERSIST_EVERY_S
+                || now.div_euclid(HOUR) != entry.persisted_at.div_euclid(HOUR);
             if due {
                 entry.persisted_at = now;
             }
@@ -325,6 +329,8 @@ impl Provisioner for BrokerProvisioner {
             }
             (OperationKind::Create | OperationKind::Resume, "start-brokers") => {
                 let port = self.launch(work.instance).await?;
+                // The first reading: the traffic shown and metered starts from here.
+                self.read_traffic(id, false).await;
                 detail(format!("one broker process, answering on port {port}"))
             }
             (OperationKind::Create, "publish-endpoint") => {
@@ -384,9 +390,7 @@ impl Provisioner for BrokerProvisioner {
     ) -> Result<Traffic, String> {
         let at = |t| store::broker_samples::at_or_before(&self.pool, instance.id, t);
         let start = at(hour_start).await.map_err(|e| e.to_string())?;
-        let end = at(hour_start + crate::domain::metering::HOUR)
-            .await
-            .map_err(|e| e.to_string())?;
+        let end = at(hour_start + HOUR).await.map_err(|e| e.to_string())?;
         let start = start.unwrap_or_default();
         Ok(end.map_or(Traffic::default(), |end| difference(&end, &start)))
     }
@@ -473,6 +477,7 @@ impl Provisioner for BrokerProvisioner {
         Some(LiveTraffic {
             points,
             messages_in_total: last.messages_in,
+            bytes_in_total: last.bytes_in,
             messages_out_total: last.messages_out,
             bytes_retained: last.bytes_retained,
             write_capacity_bytes_s: u64::from(write) * MIB,

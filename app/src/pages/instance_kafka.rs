@@ -1,0 +1,262 @@
+//! The Kafka side of an instance's page: how to connect (only settings in force), its topics
+//! with their latest offsets and a form to create one, and live traffic measured from the
+//! broker against the instance's capacity. Refreshes every few seconds while it is running.
+
+use crate::api::error::{field_error, general_error};
+use crate::api::kafka::{
+    instance_kafka, ConnectInfo, CreateTopic, KafkaPanel, LiveTraffic, TopicInfo,
+};
+use crate::components::copy::CopyButton;
+use crate::components::format::utc;
+use crate::components::poll::poll_while;
+use crate::domain::topic::PARTITIONS_MAX;
+use leptos::prelude::*;
+
+#[component]
+pub fn InstanceKafka(id: i64, running: bool) -> impl IntoView {
+    let create = ServerAction::<CreateTopic>::new();
+    let live = RwSignal::new(running);
+    let tick = poll_while(live, 5000);
+    let data = Resource::new(
+        move || (tick.get(), create.version().get()),
+        move |_| instance_kafka(id),
+    );
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading the broker…"</p> }>
+            {move || Suspend::new(async move {
+                data.await.map(|panel| view! { <Panel id panel create /> })
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Panel(id: i64, panel: KafkaPanel, create: ServerAction<CreateTopic>) -> impl IntoView {
+    if !panel.real {
+        return view! {
+            <section class="card" data-testid="kafka-panel">
+                <h2>"Kafka"</h2>
+                <p class="muted" data-testid="kafka-note">{panel.note.unwrap_or_default()}</p>
+            </section>
+        }
+        .into_any();
+    }
+    let can_change = panel.can_change;
+    view! {
+        <div data-testid="kafka-panel">
+            {panel.note.clone().map(|note| view! { <p class="notice" data-testid="kafka-note">{note}</p> })}
+            {panel.connect.clone().map(|c| view! { <Connect c /> })}
+            {panel.connect.is_some().then(|| view! {
+                <Topics id topics=panel.topics.clone() error=panel.topics_error.clone() can_change create />
+            })}
+            {panel.traffic.clone().map(|t| view! { <Traffic t /> })}
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn Connect(c: ConnectInfo) -> impl IntoView {
+    view! {
+        <section class="card" data-testid="connect-panel">
+            <h2>"Connect"</h2>
+            <dl>
+                <dt>"Bootstrap address"</dt>
+                <dd class="copy-line">
+                    <code data-testid="connect-bootstrap">{c.bootstrap.clone()}</code>
+                    <CopyButton text=c.bootstrap.clone() testid="copy-bootstrap" />
+                </dd>
+                <dt>"Security protocol"</dt>
+                <dd data-testid="connect-protocol">{c.security_protocol.clone()}</dd>
+                <dt>"Client authentication"</dt>
+                <dd>{c.authentication.clone()}</dd>
+            </dl>
+            <p class="muted">
+                "One broker process serves this instance on this host. The endpoint takes no "
+                "credentials and no TLS: keep it inside the network you trust."
+            </p>
+            <h3>"client.properties"</h3>
+            <div class="copy-block">
+                <pre data-testid="client-properties">{c.client_properties.clone()}</pre>
+                <CopyButton text=c.client_properties.clone() />
+            </div>
+            <h3>"Produce (Python, confluent-kafka)"</h3>
+            <div class="copy-block">
+                <pre data-testid="producer-example">{c.producer_example.clone()}</pre>
+                <CopyButton text=c.producer_example.clone() />
+            </div>
+            <h3>"Consume"</h3>
+            <div class="copy-block">
+                <pre data-testid="consumer-example">{c.consumer_example.clone()}</pre>
+                <CopyButton text=c.consumer_example.clone() />
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn Topics(
+    id: i64,
+    topics: Vec<TopicInfo>,
+    error: Option<String>,
+    can_change: bool,
+    create: ServerAction<CreateTopic>,
+) -> impl IntoView {
+    let result = create.value();
+    let rows = topics
+        .iter()
+        .map(|t| {
+            let total: i64 = t.partitions.iter().map(|p| p.latest_offset).sum();
+            let per_partition = t
+                .partitions
+                .iter()
+                .map(|p| format!("{}: {}", p.partition, p.latest_offset))
+                .collect::<Vec<_>>()
+                .join(", ");
+            view! {
+                <tr data-testid="topic-row" data-topic=t.name.clone()>
+                    <td><code>{t.name.clone()}</code></td>
+                    <td class="num">{t.partitions.len()}</td>
+                    <td class="num" data-testid="topic-offset">{total}</td>
+                    <td class="muted">{per_partition}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let empty = topics.is_empty();
+    view! {
+        <section class="card" data-testid="topics-panel">
+            <h2>"Topics"</h2>
+            {error.map(|e| view! { <p class="notice critical" data-testid="topics-error">{e}</p> })}
+            {if empty {
+                view! { <p class="muted" data-testid="no-topics">"No topics yet. The broker does not create topics on first use: create them here."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="table">
+                        <thead><tr><th>"Topic"</th><th class="num">"Partitions"</th><th class="num">"Latest offset (sum)"</th><th>"Per partition"</th></tr></thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                }.into_any()
+            }}
+            <p class="muted" data-testid="no-topic-delete">
+                "Topics cannot be deleted from the console: this host's broker (tansu 0.6.0) removes "
+                "every topic of the instance, with their data, when asked to delete one."
+            </p>
+            {can_change.then(|| view! {
+                <ActionForm action=create attr:class="form inline-fields" attr:novalidate="" attr:data-testid="topic-form">
+                    <input type="hidden" name="id" value=id.to_string() />
+                    <div class="field" class:has-error=move || field_error(&result.get(), "topic").is_some()>
+                        <label for="topic-name">"New topic"</label>
+                        <input id="topic-name" name="topic" type="text" maxlength="249" placeholder="orders" />
+                        <p class="field-error" role="alert" data-testid="topic-error">{move || field_error(&result.get(), "topic")}</p>
+                    </div>
+                    <div class="field" class:has-error=move || field_error(&result.get(), "partitions").is_some()>
+                        <label for="topic-partitions">"Partitions"</label>
+                        <input id="topic-partitions" name="partitions" type="number" min="1" max=PARTITIONS_MAX.to_string() value="3" />
+                        <p class="field-error" role="alert" data-testid="partitions-error">{move || field_error(&result.get(), "partitions")}</p>
+                    </div>
+                    <button type="submit" class="button-primary" data-testid="topic-submit" disabled=move || create.pending().get()>
+                        "Create topic"
+                    </button>
+                    <p class="form-error" role="alert">{move || general_error(&result.get())}</p>
+                </ActionForm>
+            })}
+        </section>
+    }
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn bytes(n: f64) -> String {
+    if n >= MIB {
+        format!("{:.2} MiB", n / MIB)
+    } else if n >= 1024.0 {
+        format!("{:.1} KiB", n / 1024.0)
+    } else {
+        format!("{n:.0} B")
+    }
+}
+
+#[component]
+fn Traffic(t: LiveTraffic) -> impl IntoView {
+    let last = t.points.last().cloned();
+    let (in_s, out_s, msgs_in_s, msgs_out_s) = last
+        .as_ref()
+        .map(|p| {
+            (
+                p.bytes_in_s,
+                p.bytes_out_s,
+                p.messages_in_s,
+                p.messages_out_s,
+            )
+        })
+        .unwrap_or_default();
+    let write_cap = t.write_capacity_bytes_s as f64;
+    let read_cap = t.read_capacity_bytes_s as f64;
+    let share = |v: f64, cap: f64| if cap > 0.0 { v / cap * 100.0 } else { 0.0 };
+    view! {
+        <section class="card" data-testid="traffic-panel">
+            <h2>"Traffic (last minutes)"</h2>
+            <dl class="columns">
+                <dt>"In"</dt>
+                <dd data-testid="traffic-in">
+                    {format!("{msgs_in_s:.0} msg/s, {}/s — {:.2} % of {} write capacity", bytes(in_s), share(in_s, write_cap), bytes(write_cap))}
+                </dd>
+                <dt>"Out"</dt>
+                <dd data-testid="traffic-out">
+                    {format!("{msgs_out_s:.0} msg/s, {}/s (estimated) — {:.2} % of {} read capacity", bytes(out_s), share(out_s, read_cap), bytes(read_cap))}
+                </dd>
+                <dt>"Messages written"</dt>
+                <dd data-testid="traffic-messages-in">{t.messages_in_total}</dd>
+                <dt>"Messages consumed (committed)"</dt>
+                <dd>{t.messages_out_total}</dd>
+                <dt>"Data retained"</dt>
+                <dd data-testid="traffic-retained">{bytes(t.bytes_retained as f64)}</dd>
+                <dt>"Last reading"</dt>
+                <dd>{last.map(|p| utc(p.at)).unwrap_or_else(|| "—".into())}</dd>
+            </dl>
+            <TrafficChart t=t.clone() />
+            <p class="muted">{t.basis.clone()}</p>
+        </section>
+    }
+}
+
+/// Bytes in and out per second, one point per reading, scaled to the busiest reading (the
+/// capacity is far above what a test produces, so it is given as text above).
+#[component]
+fn TrafficChart(t: LiveTraffic) -> impl IntoView {
+    const W: f64 = 720.0;
+    const H: f64 = 140.0;
+    let n = t.points.len();
+    let top = t
+        .points
+        .iter()
+        .map(|p| p.bytes_in_s.max(p.bytes_out_s))
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
+    let line = |value: fn(&crate::api::kafka::TrafficPoint) -> f64| {
+        t.points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let x = if n > 1 {
+                    i as f64 / (n - 1) as f64 * W
+                } else {
+                    0.0
+                };
+                let y = H - value(p) / top * (H - 10.0);
+                format!("{x:.1},{y:.1}")
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    view! {
+        <svg viewBox=format!("0 0 {W} {H}") class="chart" role="img" aria-label="bytes in and out per second" data-testid="traffic-chart" data-points=n.to_string()>
+            <line x1="0" y1=H.to_string() x2=W.to_string() y2=H.to_string() class="chart-axis" />
+            <polyline points=line(|p| p.bytes_in_s) class="chart-line-in" fill="none" />
+            <polyline points=line(|p| p.bytes_out_s) class="chart-line-out" fill="none" />
+            <text x="4" y="12" class="chart-label">{format!("{}/s", bytes(top))}</text>
+        </svg>
+        <p class="chart-legend"><span class="legend-in">"— in"</span>" "<span class="legend-out">"— out"</span></p>
+    }
+}
