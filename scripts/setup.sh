@@ -8,6 +8,10 @@
 #                     database by hand, as an intruder would, to show the audit chain break)
 #   cargo tools     : wasm-bindgen-cli, exactly the version in Cargo.lock
 #   npm packages    : end2end/ (Playwright driving Debian's Chromium; binaryen's wasm-opt)
+#   the Kafka broker: tansu 0.6.0 (cargo install, pinned, with SQLite storage: about 10 to 18
+#                     minutes the first time), one process per instance
+#   PyPI            : confluent-kafka (a real Kafka client, with a modern librdkafka, for the
+#                     broker tests; Debian's kcat is too old for this broker)
 #
 # The hydration WASM needs the wasm32-unknown-unknown standard library. With rustup that is
 # `rustup target add wasm32-unknown-unknown`; where that target cannot be downloaded (no access
@@ -56,6 +60,26 @@ if [ "$have" != "$want" ]; then
   CARGO_PROFILE_DEV_DEBUG=0 cargo install wasm-bindgen-cli --version "$want" --debug --force
 else
   log "wasm-bindgen-cli $want present"
+fi
+
+# --- the Kafka broker behind each instance ----------------------------------------------------
+TANSU_VERSION=0.6.0
+tansu_bin="${BYOC_BROKER_BIN:-$HOME/.cargo/bin/tansu}"
+if [ -x "$tansu_bin" ] && "$tansu_bin" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+  log "tansu $TANSU_VERSION present"
+else
+  log "installing tansu $TANSU_VERSION (the broker; a long compile, once)"
+  # libsql: the SQLite storage engine (the default features keep no data).
+  cargo install tansu --version "$TANSU_VERSION" --locked --features libsql
+fi
+
+# --- a real Kafka client for the broker tests -------------------------------------------------
+if python3 -c 'import confluent_kafka' 2>/dev/null; then
+  log "confluent-kafka present"
+else
+  log "installing confluent-kafka (PyPI)"
+  python3 -m pip install --quiet 'confluent-kafka>=2.6' ||
+    python3 -m pip install --quiet --break-system-packages 'confluent-kafka>=2.6'
 fi
 
 # --- npm packages for the browser tests and wasm-opt ------------------------------------------

@@ -32,6 +32,10 @@ fn free_port() -> u16 {
 }
 
 fn serve(data: &Path, vendor: &Path, port: u16) -> Child {
+    serve_with(data, vendor, port, &["--provisioner", "simulated"])
+}
+
+fn serve_with(data: &Path, vendor: &Path, port: u16, extra: &[&str]) -> Child {
     Command::new(BIN)
         .args([
             "serve",
@@ -45,9 +49,8 @@ fn serve(data: &Path, vendor: &Path, port: u16) -> Child {
             vendor.join("public-key.json").to_str().unwrap(),
             "--provision-step-ms",
             "400",
-            "--provisioner",
-            "simulated",
         ])
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -79,8 +82,18 @@ async fn detail(client: &reqwest::Client, base: &str, id: &str) -> Value {
         .expect("json")
 }
 
-#[tokio::test]
-async fn an_operation_cut_off_by_kill_9_resumes_at_the_next_start() {
+struct Activated {
+    dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    vendor: std::path::PathBuf,
+    port: u16,
+    base: String,
+    client: reqwest::Client,
+    console: Child,
+}
+
+/// A console process on a fresh data directory, set up, signed in, with a prepaid key.
+async fn activated(extra: &[&str]) -> Activated {
     let dir = tempfile::tempdir().unwrap();
     let (data, vendor) = (dir.path().join("data"), dir.path().join("vendor"));
     cli(&[
@@ -112,7 +125,7 @@ async fn an_operation_cut_off_by_kill_9_resumes_at_the_next_start() {
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut console = serve(&data, &vendor, port);
+    let console = serve_with(&data, &vendor, port, extra);
     wait_healthy(&base).await;
     let client = reqwest::Client::builder()
         .cookie_store(true)
@@ -150,6 +163,28 @@ async fn an_operation_cut_off_by_kill_9_resumes_at_the_next_start() {
         .status(),
         200
     );
+    Activated {
+        dir,
+        data,
+        vendor,
+        port,
+        base,
+        client,
+        console,
+    }
+}
+
+#[tokio::test]
+async fn an_operation_cut_off_by_kill_9_resumes_at_the_next_start() {
+    let Activated {
+        dir: _dir,
+        data,
+        vendor,
+        port,
+        base,
+        client,
+        mut console,
+    } = activated(&["--provisioner", "simulated"]).await;
     let create = [
         ("name", "orders"),
         ("description", ""),
@@ -221,4 +256,124 @@ async fn an_operation_cut_off_by_kill_9_resumes_at_the_next_start() {
         .as_str()
         .unwrap()
         .ends_with(":9093"));
+}
+
+/// Processes (not zombies) whose working directory is `dir`: the brokers of one instance.
+fn brokers_in(dir: &Path) -> Vec<i32> {
+    let Ok(dir) = std::fs::canonicalize(dir) else {
+        return Vec::new();
+    };
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .ok()
+                .as_deref()
+                == Some(&dir)
+        })
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            !stat.contains(") Z ")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn after_a_console_kill_9_each_running_instance_has_exactly_one_broker() {
+    let tansu = std::env::var("BYOC_BROKER_BIN")
+        .unwrap_or_else(|_| format!("{}/.cargo/bin/tansu", std::env::var("HOME").unwrap()));
+    let broker_flags = [
+        "--provisioner",
+        "broker",
+        "--broker-bin",
+        tansu.as_str(),
+        "--broker-ports",
+        "19640-19659",
+    ];
+    let Activated {
+        dir: _dir,
+        data,
+        vendor,
+        port,
+        base,
+        client,
+        mut console,
+    } = activated(&broker_flags).await;
+    let mut ids = Vec::new();
+    for name in ["alpha", "beta"] {
+        let form = [
+            ("name", name),
+            ("description", ""),
+            ("kafka_version", "3.9.0"),
+            ("deployment", "single_zone"),
+            ("vpc_id", "vpc-0a1b2c3d"),
+            ("subnet_1", "subnet-0000aaaa"),
+            ("data_bucket", "acme-kafka"),
+            ("wal_mode", "block_volume"),
+            ("client_auth", "anonymous"),
+            ("transit_encryption", "plaintext"),
+            ("endpoint_exposure", "vpc"),
+            ("size_aku", "3"),
+        ];
+        let response = post(&client, format!("{base}/api/instance_create"), &form).await;
+        assert_eq!(response.status(), 200);
+        ids.push(response.text().await.unwrap());
+    }
+    let wait_running = |client: reqwest::Client, base: String, id: String| async move {
+        let started = Instant::now();
+        loop {
+            let d = detail(&client, &base, &id).await;
+            if d["summary"]["state"] == "running" {
+                return d["summary"]["bootstrap"].as_str().unwrap().to_string();
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "{d}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let mut bootstraps = Vec::new();
+    for id in &ids {
+        bootstraps.push(wait_running(client.clone(), base.clone(), id.clone()).await);
+    }
+    let dirs: Vec<_> = ids
+        .iter()
+        .map(|id| data.join("brokers").join(format!("instance-{id}")))
+        .collect();
+    let before: Vec<Vec<i32>> = dirs.iter().map(|d| brokers_in(d)).collect();
+    assert!(before.iter().all(|b| b.len() == 1), "{before:?}");
+
+    console.kill().expect("SIGKILL");
+    console.wait().unwrap();
+    let mut console = serve_with(&data, &vendor, port, &broker_flags);
+    wait_healthy(&base).await;
+    // The brokers the killed console left are replaced: exactly one per instance, serving.
+    let started = Instant::now();
+    loop {
+        let now: Vec<Vec<i32>> = dirs.iter().map(|d| brokers_in(d)).collect();
+        let replaced = now.iter().zip(&before).all(|(n, b)| n.len() == 1 && n != b);
+        let serving = bootstraps
+            .iter()
+            .all(|b| std::net::TcpStream::connect(b.as_str()).is_ok());
+        if replaced && serving {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{now:?} (before {before:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for id in &ids {
+        let d = detail(&client, &base, id).await;
+        assert_eq!(d["summary"]["state"], "running", "{d}");
+    }
+    // Clean up: this console's brokers outlive its SIGKILL, as the first ones did.
+    console.kill().ok();
+    console.wait().ok();
+    for dir in &dirs {
+        for pid in brokers_in(dir) {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+    }
 }
