@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
 python3 scripts/bench.py
+python3 scripts/bench_broker.py

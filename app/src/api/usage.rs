@@ -67,7 +67,8 @@ pub struct UsageData {
     pub licensed_aku: Option<u32>,
     /// The current hour, not yet in the ledger, is included.
     pub includes_current_hour: bool,
-    pub traffic_estimated: bool,
+    /// How the data figures were obtained (counted or estimated), for the page.
+    pub traffic_basis: String,
     pub ledger_records: usize,
 }
 

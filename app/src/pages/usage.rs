@@ -44,7 +44,7 @@ fn UsageBody(d: UsageData) -> impl IntoView {
             <p class="hint">
                 {format!("{} ledger records this month (closed hours; one per instance, hour and dimension). ", d.ledger_records)}
                 {d.includes_current_hour.then_some("The hour under way is included so far; it enters the ledger when it ends. ")}
-                {d.traffic_estimated.then_some("Data figures come from the simulated provisioner: estimated, not counted.")}
+                <span data-testid="traffic-basis">{d.traffic_basis.clone()}</span>
             </p>
         </section>
         <section class="card">

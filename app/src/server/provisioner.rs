@@ -49,7 +49,7 @@ pub trait Provisioner: Send + Sync {
 
     /// The instance's traffic over the whole hour starting at `hour_start`, when it was
     /// `size_aku` large (metering counts the billed part of the hour). Estimated figures are
-    /// allowed; [`Provisioner::traffic_is_estimated`] says so.
+    /// allowed; [`Provisioner::traffic_basis`] says so.
     async fn traffic(
         &self,
         instance: &InstanceRow,
@@ -57,8 +57,9 @@ pub trait Provisioner: Send + Sync {
         size_aku: u32,
     ) -> Result<Traffic, String>;
 
-    /// Whether the traffic figures are estimated rather than counted (the usage page says so).
-    fn traffic_is_estimated(&self) -> bool;
+    /// How the traffic figures are obtained, which are counted and which estimated (the usage
+    /// page says so).
+    fn traffic_basis(&self) -> &'static str;
 
     /// True when a Kafka client can connect to the instances (a real broker serves them).
     fn is_real(&self) -> bool {
@@ -172,8 +173,8 @@ impl Provisioner for SimulatedProvisioner {
         Ok(simulated_traffic(instance.id, size_aku, hour_start))
     }
 
-    fn traffic_is_estimated(&self) -> bool {
-        true
+    fn traffic_basis(&self) -> &'static str {
+        "Data figures come from the simulated provisioner: estimated, not counted."
     }
 }
 

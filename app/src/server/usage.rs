@@ -189,7 +189,7 @@ pub async fn month_view(state: &AppState, month_input: &str) -> Result<UsageData
         average_aku,
         licensed_aku: payload.and_then(|p| p.aku_quota),
         includes_current_hour,
-        traffic_estimated: state.operations.provisioner().traffic_is_estimated(),
+        traffic_basis: state.operations.provisioner().traffic_basis().into(),
         ledger_records: ledger.len(),
         rows,
     })

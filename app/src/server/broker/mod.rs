@@ -395,9 +395,9 @@ impl Provisioner for BrokerProvisioner {
         Ok(end.map_or(Traffic::default(), |end| difference(&end, &start)))
     }
 
-    fn traffic_is_estimated(&self) -> bool {
-        // Bytes out are (see BASIS).
-        true
+    fn traffic_basis(&self) -> &'static str {
+        "Data in and data retained are counted from each instance's broker; data out is \
+         estimated (messages consumed, by committed offsets, times the mean record size)."
     }
 
     fn is_real(&self) -> bool {
@@ -487,8 +487,10 @@ impl Provisioner for BrokerProvisioner {
     }
 
     async fn shutdown(&self) {
+        // A last reading of each (kept for metering), then every broker stops at once.
         for id in self.supervisor.running() {
-            self.halt(id).await;
+            self.read_traffic(id, true).await;
         }
+        self.supervisor.stop_all().await;
     }
 }

@@ -223,11 +223,25 @@ impl Supervisor {
         stop_stale(dir).await;
     }
 
-    /// Stops every broker of this console (at shutdown). Their instances stay `running`:
-    /// the next start serves them again.
-    pub async fn stop_all(&self, dirs: impl Fn(i64) -> PathBuf) {
-        for id in self.running() {
-            self.stop(id, &dirs(id)).await;
+    /// Stops every broker of this console at once (at shutdown: SIGTERM to all, then wait).
+    /// Their instances stay `running`: the next start serves them again.
+    pub async fn stop_all(&self) {
+        let children: Vec<Child> = self
+            .children
+            .lock()
+            .map(|mut c| c.drain().map(|(_, child)| child).collect())
+            .unwrap_or_default();
+        for child in &children {
+            child.stopping.store(true, Ordering::SeqCst);
+            signal(child.pid, Signal::TERM);
+        }
+        for mut child in children {
+            let waited = tokio::time::timeout(STOP_GRACE, child.exited.wait_for(|e| *e))
+                .await
+                .is_ok();
+            if !waited {
+                signal(child.pid, Signal::KILL);
+            }
         }
     }
 }

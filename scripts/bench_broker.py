@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Prints the broker provisioner's figures. Not a test: it measures and prints.
+
+    scripts/bench.sh            (builds first, then runs bench.py and this)
+
+A console in demo mode with the broker provisioner (one tansu process per instance) on a fresh
+data directory, set up and activated through its HTTP API, then:
+- create to produce: from the create request until a Kafka producer (confluent-kafka,
+  acks=all) has a message acknowledged by the new instance's broker, with the topic created
+  through the console in between; ROUNDS instances one after another; median and worst;
+- memory: RSS of each idle broker, and of the console;
+- many at once: instances created until MANY are running, then all of them answer a
+  metadata request; the host's load and memory then.
+"""
+import http.client, json, os, shutil, statistics, subprocess, tempfile, time, urllib.parse
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("BENCH_BIN", os.path.join(ROOT, "target", "release", "byoc-console"))
+PORT = int(os.environ.get("BENCH_BROKER_CONSOLE_PORT", "18182"))
+ROUNDS = int(os.environ.get("BENCH_BROKER_ROUNDS", "20"))
+MANY = int(os.environ.get("BENCH_BROKER_MANY", "100"))
+PASSWORD = "Quiet-Harbor-Lamp-42"
+
+
+def request(conn, path, body, cookie=None):
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    if cookie:
+        headers["cookie"] = cookie
+    conn.request("POST", path, body=urllib.parse.urlencode(body), headers=headers)
+    response = conn.getresponse()
+    return response, response.read()
+
+
+def form(name):
+    return {"name": name, "description": "", "kafka_version": "3.9.0", "deployment": "single_zone",
+            "vpc_id": "vpc-0a1b2c3d", "subnet_1": "subnet-0000aaaa", "data_bucket": "bench-data",
+            "wal_mode": "object_storage", "client_auth": "anonymous", "transit_encryption": "plaintext",
+            "endpoint_exposure": "vpc", "size_aku": "3"}
+
+
+def wait_running(conn, cookie, instance_id):
+    while True:
+        response, body = request(conn, "/api/instance", {"id": instance_id}, cookie)
+        summary = json.loads(body)["summary"]
+        if summary["state"] == "running":
+            return summary["bootstrap"]
+        if summary["state"] == "abnormal":
+            raise SystemExit(f"instance {instance_id} abnormal: {summary['state_reason']}")
+        time.sleep(0.005)
+
+
+def rss_kb(pid):
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
+def brokers_under(data_dir):
+    root = os.path.realpath(os.path.join(data_dir, "brokers"))
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.path.realpath(f"/proc/{entry}/cwd").startswith(root + "/"):
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def main():
+    data_dir = tempfile.mkdtemp(prefix="byoc-bench-brokers-")
+    env = dict(os.environ, RUST_LOG="warn", LEPTOS_SITE_ROOT=os.path.join(ROOT, "target", "site"))
+    server = subprocess.Popen([BIN, "demo", "--listen", f"127.0.0.1:{PORT}", "--data-dir", data_dir,
+                               "--provisioner", "broker", "--broker-ports", "19800-19999"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    try:
+        while True:
+            line = server.stdout.readline()
+            if not line:
+                raise SystemExit("the console exited before printing its demo key")
+            if line.startswith("BYOC1."):
+                break
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+        for _ in range(200):
+            try:
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+                break
+            except OSError:
+                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+                time.sleep(0.05)
+        request(conn, "/api/setup", {"username": "admin", "password": PASSWORD, "password_confirm": PASSWORD,
+                                     "environment_name": "Bench", "cloud_provider": "aws", "region": "us-east-1"})
+        response, _ = request(conn, "/api/login", {"username": "admin", "password": PASSWORD})
+        cookie = response.getheader("set-cookie").split(";")[0]
+        installation_id = subprocess.run([BIN, "installation-id", "--data-dir", data_dir], capture_output=True,
+                                         text=True, env=dict(os.environ, RUST_LOG="error")).stdout.strip()
+        key = subprocess.run([BIN, "vendor", "issue", "--signing-key",
+                              os.path.join(data_dir, "demo-vendor", "signing-key.json"),
+                              "--installation-id", installation_id, "--customer", "Bench", "--billing", "prepaid",
+                              "--aku", str(3 * (MANY + ROUNDS)), "--months", "12", "--license-id", "LIC-BROKERS"],
+                             capture_output=True, text=True, check=True,
+                             env=dict(os.environ, RUST_LOG="error")).stdout.strip().splitlines()[-1]
+        response, body = request(conn, "/api/license_apply", {"key": key}, cookie)
+        assert response.status == 200, body
+
+        print(f"Create to a broker that accepts a produce request ({ROUNDS} instances, one after another)")
+        to_running, to_ack = [], []
+        for i in range(ROUNDS):
+            started = time.perf_counter()
+            response, body = request(conn, "/api/instance_create", form(f"speed-{i}"), cookie)
+            assert response.status == 200, body
+            instance_id = body.decode()
+            bootstrap = wait_running(conn, cookie, instance_id)
+            running = time.perf_counter()
+            response, body = request(conn, "/api/topic_create",
+                                     {"id": instance_id, "topic": "t", "partitions": "1"}, cookie)
+            assert response.status == 200, body
+            acked = []
+            producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0})
+            producer.produce("t", value=b"hello", on_delivery=lambda err, _m: acked.append(err is None))
+            producer.flush(30)
+            assert acked == [True], acked
+            done = time.perf_counter()
+            to_running.append((running - started) * 1000)
+            to_ack.append((done - started) * 1000)
+        print(f"  create -> running:                 median {statistics.median(to_running):7.0f} ms"
+              f"   worst {max(to_running):7.0f} ms")
+        print(f"  create -> topic -> first ack:      median {statistics.median(to_ack):7.0f} ms"
+              f"   worst {max(to_ack):7.0f} ms")
+
+        time.sleep(12)  # idle, a few traffic readings taken
+        pids = brokers_under(data_dir)
+        rss = [rss_kb(p) for p in pids]
+        print(f"\nIdle: {len(pids)} brokers, RSS per broker median {statistics.median(rss)/1024:.1f} MiB"
+              f" (min {min(rss)/1024:.1f}, max {max(rss)/1024:.1f}); console {rss_kb(server.pid)/1024:.1f} MiB")
+
+        print(f"\nMany at once: instances created until {MANY} run")
+        started = time.perf_counter()
+        ids = []
+        for i in range(MANY - ROUNDS):
+            response, body = request(conn, "/api/instance_create", form(f"many-{i}"), cookie)
+            assert response.status == 200, body
+            ids.append(body.decode())
+        bootstraps = [wait_running(conn, cookie, i) for i in ids]
+        elapsed = time.perf_counter() - started
+        answered = 0
+        for b in bootstraps:
+            admin = AdminClient({"bootstrap.servers": b})
+            if admin.list_topics(timeout=10).brokers:
+                answered += 1
+        pids = brokers_under(data_dir)
+        total = sum(rss_kb(p) for p in pids) / 1024
+        load = open("/proc/loadavg").read().split()[:3]
+        print(f"  {len(pids)} brokers running; {MANY - ROUNDS} more created and running in {elapsed:.1f} s;"
+              f" {answered}/{len(bootstraps)} of them answered a metadata request")
+        print(f"  brokers' RSS together {total:.0f} MiB; console {rss_kb(server.pid)/1024:.1f} MiB;"
+              f" load average {' '.join(load)}")
+        started = time.perf_counter()
+        server.terminate()
+        server.wait(timeout=120)
+        left = brokers_under(data_dir)
+        print(f"  console stopped (SIGTERM) with its {len(pids)} brokers in {time.perf_counter() - started:.1f} s;"
+              f" brokers left running: {len(left)}")
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=120)
+        for pid in brokers_under(data_dir):
+            os.kill(pid, 9)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
