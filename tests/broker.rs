@@ -88,7 +88,7 @@ async fn wait_for_state(app: &TestApp, id: i64, wanted: &str) {
 
 async fn create_running(app: &TestApp, client: &reqwest::Client, name: &str) -> (i64, String) {
     let response = app
-        .post_form(
+        .post(
             client,
             "/api/instance_create",
             &instance_form(name, 3, &PLAIN),
@@ -107,7 +107,7 @@ async fn create_running(app: &TestApp, client: &reqwest::Client, name: &str) -> 
 
 async fn panel(app: &TestApp, client: &reqwest::Client, id: i64) -> Value {
     let response = app
-        .post_form(client, "/api/instance_kafka", &[("id", &id.to_string())])
+        .post(client, "/api/instance_kafka", &[("id", &id.to_string())])
         .await;
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
@@ -138,7 +138,7 @@ async fn settings_the_broker_cannot_enforce_are_refused_at_creation() {
         changes.retain(|(k, _)| *k != field);
         changes.push((field, value));
         let response = app
-            .post_form(
+            .post(
                 &client,
                 "/api/instance_create",
                 &instance_form("secure", 3, &changes),
@@ -153,7 +153,7 @@ async fn settings_the_broker_cannot_enforce_are_refused_at_creation() {
     }
     // The form offers only what is in force.
     let form: Value = app
-        .post_form(&client, "/api/instance_form", &[("", "")][..0])
+        .post_form(&client, "/api/instance_form", &[])
         .await
         .json()
         .await
@@ -197,7 +197,7 @@ async fn a_real_client_produces_and_consumes_through_the_console_s_instance() {
         ("orders", "many", "partitions"),
     ] {
         let response = app
-            .post_form(&client, "/api/topic_create", &topic(name, partitions))
+            .post(&client, "/api/topic_create", &topic(name, partitions))
             .await;
         let status = response.status();
         let body = response.text().await.unwrap();
@@ -210,11 +210,11 @@ async fn a_real_client_produces_and_consumes_through_the_console_s_instance() {
         serde_json::json!([])
     );
     let created = app
-        .post_form(&client, "/api/topic_create", &topic("events", "3"))
+        .post(&client, "/api/topic_create", &topic("events", "3"))
         .await;
     assert_eq!(created.status(), 200);
     let again = app
-        .post_form(&client, "/api/topic_create", &topic("events", "3"))
+        .post(&client, "/api/topic_create", &topic("events", "3"))
         .await;
     assert_eq!(again.status(), 422);
     assert!(error_body(again).await["Invalid"]["message"]
@@ -341,7 +341,7 @@ async fn a_real_client_produces_and_consumes_through_the_console_s_instance() {
 
     // Delete: the broker stops, the port and the directory are freed.
     let deleted = app
-        .post_form(
+        .post(
             &client,
             "/api/instance_delete",
             &[("id", id.to_string()), ("confirm_name", "orders".into())],
@@ -364,7 +364,7 @@ async fn traffic_is_measured_from_the_broker_and_metered() {
         ("partitions", "1".to_string()),
     ];
     assert_eq!(
-        app.post_form(&client, "/api/topic_create", &topic)
+        app.post(&client, "/api/topic_create", &topic)
             .await
             .status(),
         200

@@ -109,7 +109,17 @@ impl TestApp {
             .expect("client")
     }
 
-    pub async fn post_form<V: serde::Serialize + ?Sized>(
+    pub async fn post_form(
+        &self,
+        client: &Client,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> Response {
+        self.post(client, endpoint, form).await
+    }
+
+    /// [`TestApp::post_form`] for any form shape (owned values, a struct).
+    pub async fn post<V: serde::Serialize + ?Sized>(
         &self,
         client: &Client,
         endpoint: &str,

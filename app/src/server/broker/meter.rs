@@ -93,11 +93,7 @@ fn advance(
     let messages_in = messages_in.max(previous.messages_in);
     let bytes_in = previous.bytes_in + new_bytes;
     let consumed = messages_out.saturating_sub(previous.messages_out);
-    let mean = if messages_in == 0 {
-        0
-    } else {
-        bytes_in / messages_in
-    };
+    let mean = bytes_in.checked_div(messages_in).unwrap_or(0);
     Counters {
         messages_in,
         bytes_in,
