@@ -72,7 +72,8 @@ fn Connect(c: ConnectInfo) -> impl IntoView {
                 <dd>{c.authentication.clone()}</dd>
             </dl>
             <p class="muted">
-                "One broker process serves this instance on this host. The endpoint takes no "
+                "One broker process serves this instance on this host, whatever its size: scaling "
+                "changes the recorded size and capacity, not the process. The endpoint takes no "
                 "credentials and no TLS: keep it inside the network you trust."
             </p>
             <h3>"client.properties"</h3>
@@ -250,6 +251,14 @@ fn TrafficChart(t: LiveTraffic) -> impl IntoView {
             .collect::<Vec<_>>()
             .join(" ")
     };
+    if n < 2 {
+        return view! {
+            <p class="muted" data-testid="traffic-chart" data-points=n.to_string()>
+                "The chart starts after two readings (one every 5 seconds)."
+            </p>
+        }
+        .into_any();
+    }
     view! {
         <svg viewBox=format!("0 0 {W} {H}") class="chart" role="img" aria-label="bytes in and out per second" data-testid="traffic-chart" data-points=n.to_string()>
             <line x1="0" y1=H.to_string() x2=W.to_string() y2=H.to_string() class="chart-axis" />
@@ -259,4 +268,5 @@ fn TrafficChart(t: LiveTraffic) -> impl IntoView {
         </svg>
         <p class="chart-legend"><span class="legend-in">"— in"</span>" "<span class="legend-out">"— out"</span></p>
     }
+    .into_any()
 }
