@@ -22,6 +22,7 @@ BIN = os.environ.get("BENCH_BIN", os.path.join(ROOT, "target", "release", "byoc-
 PORT = int(os.environ.get("BENCH_BROKER_CONSOLE_PORT", "18182"))
 ROUNDS = int(os.environ.get("BENCH_BROKER_ROUNDS", "20"))
 MANY = int(os.environ.get("BENCH_BROKER_MANY", "100"))
+PORTS = os.environ.get("BENCH_BROKER_PORTS", "19800-20299")
 PASSWORD = "Quiet-Harbor-Lamp-42"
 
 
@@ -79,7 +80,7 @@ def main():
     data_dir = tempfile.mkdtemp(prefix="byoc-bench-brokers-")
     env = dict(os.environ, RUST_LOG="warn", LEPTOS_SITE_ROOT=os.path.join(ROOT, "target", "site"))
     server = subprocess.Popen([BIN, "demo", "--listen", f"127.0.0.1:{PORT}", "--data-dir", data_dir,
-                               "--provisioner", "broker", "--broker-ports", "19800-19999"],
+                               "--provisioner", "broker", "--broker-ports", PORTS],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
     try:
         while True:
@@ -164,6 +165,14 @@ def main():
               f" {answered}/{len(bootstraps)} of them answered a metadata request")
         print(f"  brokers' RSS together {total:.0f} MiB; console {rss_kb(server.pid)/1024:.1f} MiB;"
               f" load average {' '.join(load)}")
+        ticks = os.sysconf("SC_CLK_TCK")
+        def cpu_seconds(pid):
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / ticks
+        before = cpu_seconds(server.pid)
+        time.sleep(20)
+        print(f"  console CPU while idle with {len(pids)} brokers (a traffic reading of each every 5 s):"
+              f" {(cpu_seconds(server.pid) - before) / 20 * 100:.1f} % of a core")
         started = time.perf_counter()
         server.terminate()
         server.wait(timeout=120)
