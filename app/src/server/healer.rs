@@ -73,12 +73,14 @@ fn heal(state: AppState, id: i64) {
     }
     tokio::spawn(async move {
         let mut delay = FIRST_DELAY;
+        let mut healed = false;
         loop {
             tokio::time::sleep(delay).await;
             match instances::restart_broker(&state, id).await {
                 Ok(Restart::Started) => {
                     if wait_until_idle(&state, id).await == Some(State::Running) {
                         tracing::info!(instance = id, "broker serving again");
+                        healed = true;
                         break;
                     }
                 }
@@ -91,7 +93,34 @@ fn heal(state: AppState, id: i64) {
         if let Ok(mut healing) = state.operations.healing.lock() {
             healing.remove(&id);
         }
+        // A death noticed while this healer still held the instance found it claimed: look
+        // once more, so that no dead broker is left without a healer.
+        if healed && needs_healing(&state, id).await {
+            heal(state, id);
+        }
     });
+}
+
+/// Abnormal because its broker died (or a restart failed), not for another reason.
+async fn needs_healing(state: &AppState, id: i64) -> bool {
+    let Ok(mut conn) = state.pool.acquire().await else {
+        return false;
+    };
+    let abnormal = matches!(
+        store::get(&mut conn, id).await,
+        Ok(Some(instance)) if instance.state() == State::Abnormal
+    );
+    if !abnormal || !state.operations.provisioner().is_real() {
+        return false;
+    }
+    let Ok(latest) = store::latest_operation_of(&mut conn, id).await else {
+        return false;
+    };
+    operation::retry_after(
+        latest
+            .as_ref()
+            .and_then(|op| op.kind().map(|kind| (kind, op.status == "failed"))),
+    ) == Some(OperationKind::Resume)
 }
 
 /// The instance's state once no operation runs on it.
@@ -123,15 +152,7 @@ async fn reconcile(state: &AppState) -> Result<(), super::ServerError> {
         }
     }
     for instance in store::in_state(&state.pool, State::Abnormal).await? {
-        let mut conn = state.pool.acquire().await?;
-        let latest = store::latest_operation_of(&mut conn, instance.id).await?;
-        drop(conn);
-        let again = operation::retry_after(
-            latest
-                .as_ref()
-                .and_then(|op| op.kind().map(|kind| (kind, op.status == "failed"))),
-        );
-        if again == Some(OperationKind::Resume) && provisioner.is_real() {
+        if needs_healing(state, instance.id).await {
             heal(state.clone(), instance.id);
         }
     }
