@@ -427,4 +427,26 @@ async fn traffic_is_measured_from_the_broker_and_metered() {
     .unwrap();
     // 34,890 bytes = 0.0000325 GiB, to 6 places half-even.
     assert_eq!(data_in, "0.000032");
+
+    // The examples on the Connect panel run as copied: ten more messages, then read back.
+    let p = panel(&app, &client, id).await;
+    let run = |code: String| async move {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new("python3")
+                .args(["-c", &code])
+                .output()
+                .expect("python3 runs")
+        })
+        .await
+        .expect("example task")
+    };
+    let produced = run(p["connect"]["producer_example"].as_str().unwrap().into()).await;
+    assert!(produced.status.success(), "{produced:?}");
+    let consumed = run(p["connect"]["consumer_example"].as_str().unwrap().into()).await;
+    assert!(consumed.status.success(), "{consumed:?}");
+    let lines = String::from_utf8_lossy(&consumed.stdout).lines().count();
+    assert_eq!(
+        lines, 2010,
+        "the example's group reads the topic from the start"
+    );
 }

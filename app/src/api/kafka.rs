@@ -71,8 +71,9 @@ pub struct KafkaPanel {
 }
 
 /// The client settings for a plaintext, unauthenticated endpoint (the only kind the local
-/// broker serves; see `server::broker`).
-pub fn plaintext_connect_info(bootstrap: &str) -> ConnectInfo {
+/// broker serves; see `server::broker`), with examples on `topic` (the broker creates no topic
+/// on first use, so the examples name one that exists when there is one).
+pub fn plaintext_connect_info(bootstrap: &str, topic: &str) -> ConnectInfo {
     ConnectInfo {
         bootstrap: bootstrap.to_string(),
         security_protocol: "PLAINTEXT".into(),
@@ -82,16 +83,17 @@ pub fn plaintext_connect_info(bootstrap: &str) -> ConnectInfo {
         ),
         producer_example: format!(
             "# pip install confluent-kafka\n\
+             # The topic must exist: this broker creates none on first use (see Topics).\n\
              from confluent_kafka import Producer\n\
              p = Producer({{\"bootstrap.servers\": \"{bootstrap}\", \"acks\": \"all\"}})\n\
-             for i in range(10):\n    p.produce(\"my-topic\", value=f\"message {{i}}\".encode())\n\
+             for i in range(10):\n    p.produce(\"{topic}\", value=f\"message {{i}}\".encode())\n\
              p.flush()\n"
         ),
         consumer_example: format!(
             "from confluent_kafka import Consumer\n\
              c = Consumer({{\"bootstrap.servers\": \"{bootstrap}\", \"group.id\": \"my-group\",\n\
              \x20              \"auto.offset.reset\": \"earliest\"}})\n\
-             c.subscribe([\"my-topic\"])\n\
+             c.subscribe([\"{topic}\"])\n\
              while (m := c.poll(5.0)) is not None:\n    print(m.value())\n\
              c.close()\n"
         ),

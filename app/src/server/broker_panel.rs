@@ -41,11 +41,12 @@ pub async fn panel(state: &AppState, user: &UserRow, id: i64) -> Result<KafkaPan
         ));
         return Ok(panel);
     }
-    panel.connect = Some(plaintext_connect_info(&row.bootstrap));
     match provisioner.topics(&row).await {
         Ok(topics) => panel.topics = topics,
         Err(error) => panel.topics_error = Some(error),
     }
+    let topic = panel.topics.first().map_or("my-topic", |t| t.name.as_str());
+    panel.connect = Some(plaintext_connect_info(&row.bootstrap, topic));
     Ok(panel)
 }
 
