@@ -79,11 +79,10 @@ impl BrokerProvisioner {
     ) -> Result<Arc<BrokerProvisioner>, String> {
         let root = data_dir.join("brokers");
         make_private_dir(&root)?;
-        if let Ok(entries) = std::fs::read_dir(&root) {
-            for entry in entries.flatten() {
-                process::stop_stale(&entry.path()).await;
-            }
-        }
+        let dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+            .map(|entries| entries.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        process::stop_stale_all(&dirs).await;
         let (supervisor, deaths) = Supervisor::new(settings.bin.clone());
         let provisioner = Arc::new(BrokerProvisioner {
             settings,

@@ -280,21 +280,30 @@ fn stale_pid(dir: &Path) -> Option<i32> {
 /// Stops a broker left running by a previous console (SIGTERM, then SIGKILL) and removes its
 /// pid file.
 pub async fn stop_stale(dir: &Path) {
-    if let Some(pid) = stale_pid(dir) {
-        tracing::info!(pid, dir = %dir.display(), "stopping a broker left by a previous console");
-        signal(pid, Signal::TERM);
-        let started = Instant::now();
-        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            if started.elapsed() > STOP_GRACE {
-                signal(pid, Signal::KILL);
-            }
-            if started.elapsed() > STOP_GRACE * 2 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+    stop_stale_all(&[dir.to_path_buf()]).await;
+}
+
+/// [`stop_stale`] for many directories at once: every stale broker gets SIGTERM first, then
+/// they are waited for together (at start after a kill -9, one by one would take 1.5 s each).
+pub async fn stop_stale_all(dirs: &[PathBuf]) {
+    let pids: Vec<i32> = dirs.iter().filter_map(|dir| stale_pid(dir)).collect();
+    for pid in &pids {
+        tracing::info!(pid, "stopping a broker left by a previous console");
+        signal(*pid, Signal::TERM);
     }
-    let _ = std::fs::remove_file(dir.join(PID_FILE));
+    let alive = |pid: &i32| Path::new(&format!("/proc/{pid}")).exists();
+    let started = Instant::now();
+    while pids.iter().any(alive) && started.elapsed() < STOP_GRACE * 2 {
+        if started.elapsed() > STOP_GRACE {
+            pids.iter()
+                .filter(|p| alive(p))
+                .for_each(|p| signal(*p, Signal::KILL));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    for dir in dirs {
+        let _ = std::fs::remove_file(dir.join(PID_FILE));
+    }
 }
 
 /// The broker's last log line, without its colour codes, for an error message.
