@@ -5,7 +5,7 @@
 //! the previous console, or were cleared after a kill -9).
 
 use super::instances::{self, Restart};
-use super::store::instances as store;
+use super::store::instances::{self as store, OperationRow};
 use super::AppState;
 use crate::domain::instance::State;
 use crate::domain::operation::{self, OperationKind};
@@ -116,11 +116,8 @@ async fn needs_healing(state: &AppState, id: i64) -> bool {
     let Ok(latest) = store::latest_operation_of(&mut conn, id).await else {
         return false;
     };
-    operation::retry_after(
-        latest
-            .as_ref()
-            .and_then(|op| op.kind().map(|kind| (kind, op.status == "failed"))),
-    ) == Some(OperationKind::Resume)
+    operation::retry_after(latest.as_ref().and_then(OperationRow::outcome))
+        == Some(OperationKind::Resume)
 }
 
 /// The instance's state once no operation runs on it.

@@ -4,7 +4,7 @@
 //! running instances when the license lapses, resume them when a valid key is applied.
 
 use super::audit::{self, Actor, Outcome};
-use super::store::instances::{self as store, InstanceRow, NewOperation};
+use super::store::instances::{self as store, InstanceRow, NewOperation, OperationRow};
 use super::{license, operations, AppState, ServerError};
 use crate::api::error::AppError;
 use crate::domain::instance::State;
@@ -276,17 +276,13 @@ pub async fn retry(state: &AppState, actor: &Actor, id: i64) -> Result<(), Serve
         .into());
     }
     let latest = store::latest_operation_of(&mut tx, id).await?;
-    let again = operation::retry_after(
-        latest
-            .as_ref()
-            .and_then(|op| op.kind().map(|kind| (kind, op.status == "failed"))),
-    )
-    .ok_or_else(|| {
-        AppError::Conflict(format!(
-            "{} has no failed operation to retry; delete it instead.",
-            instance.name
-        ))
-    })?;
+    let again = operation::retry_after(latest.as_ref().and_then(OperationRow::outcome))
+        .ok_or_else(|| {
+            AppError::Conflict(format!(
+                "{} has no failed operation to retry; delete it instead.",
+                instance.name
+            ))
+        })?;
     let to_aku = latest
         .filter(|op| op.status == "failed")
         .and_then(|op| op.to_aku)
@@ -457,11 +453,7 @@ pub async fn restart_broker(state: &AppState, id: i64) -> Result<Restart, Server
         return Ok(Restart::NotNeeded);
     }
     let latest = store::latest_operation_of(&mut tx, id).await?;
-    let again = operation::retry_after(
-        latest
-            .as_ref()
-            .and_then(|op| op.kind().map(|kind| (kind, op.status == "failed"))),
-    );
+    let again = operation::retry_after(latest.as_ref().and_then(OperationRow::outcome));
     if again != Some(OperationKind::Resume) {
         return Ok(Restart::NotNeeded);
     }

@@ -97,6 +97,11 @@ impl OperationRow {
     pub fn kind(&self) -> Option<OperationKind> {
         OperationKind::parse(&self.kind)
     }
+
+    /// The kind and whether it failed: what `operation::retry_after` decides on.
+    pub fn outcome(&self) -> Option<(OperationKind, bool)> {
+        self.kind().map(|kind| (kind, self.status == "failed"))
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
