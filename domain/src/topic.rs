@@ -1,23 +1,14 @@
 //! Kafka topic names and partition counts, as the console accepts them.
 
-use std::fmt;
+use crate::instance_spec::SpecError;
 
 /// Kafka's own limit on a topic name.
 pub const NAME_MAX: usize = 249;
 /// Partitions one topic may have on this console's brokers (one broker process per instance).
 pub const PARTITIONS_MAX: u32 = 64;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicError {
-    pub field: &'static str,
-    pub message: String,
-}
-
-impl fmt::Display for TopicError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
+/// A refused topic field: the same shape as the instance settings' errors.
+pub type TopicError = SpecError;
 
 fn name_error(message: impl Into<String>) -> TopicError {
     TopicError {
