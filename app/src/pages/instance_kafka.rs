@@ -76,22 +76,22 @@ fn Connect(c: ConnectInfo) -> impl IntoView {
                 "changes the recorded size and capacity, not the process. The endpoint takes no "
                 "credentials and no TLS: keep it inside the network you trust."
             </p>
-            <h3>"client.properties"</h3>
-            <div class="copy-block">
-                <pre data-testid="client-properties">{c.client_properties.clone()}</pre>
-                <CopyButton text=c.client_properties.clone() />
-            </div>
-            <h3>"Produce (Python, confluent-kafka)"</h3>
-            <div class="copy-block">
-                <pre data-testid="producer-example">{c.producer_example.clone()}</pre>
-                <CopyButton text=c.producer_example.clone() />
-            </div>
-            <h3>"Consume"</h3>
-            <div class="copy-block">
-                <pre data-testid="consumer-example">{c.consumer_example.clone()}</pre>
-                <CopyButton text=c.consumer_example.clone() />
-            </div>
+            <CopyBlock title="client.properties" text=c.client_properties testid="client-properties" />
+            <CopyBlock title="Produce (Python, confluent-kafka)" text=c.producer_example testid="producer-example" />
+            <CopyBlock title="Consume" text=c.consumer_example testid="consumer-example" />
         </section>
+    }
+}
+
+/// A titled block of text to copy as it is.
+#[component]
+fn CopyBlock(title: &'static str, text: String, testid: &'static str) -> impl IntoView {
+    view! {
+        <h3>{title}</h3>
+        <div class="copy-block">
+            <pre data-testid=testid>{text.clone()}</pre>
+            <CopyButton text />
+        </div>
     }
 }
 
