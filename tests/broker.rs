@@ -63,6 +63,30 @@ async fn kafka(args: Vec<String>) -> String {
     .expect("client task")
 }
 
+/// Produces `count` messages with confluent-kafka; the number acknowledged.
+async fn produce(bootstrap: &str, topic: &str, count: u32) -> String {
+    kafka(vec![
+        "produce".into(),
+        bootstrap.into(),
+        topic.into(),
+        count.to_string(),
+    ])
+    .await
+}
+
+/// Reads the topic from the start in a new consumer group: "N exact" when it read messages
+/// 0..N-1, each once.
+async fn consume(bootstrap: &str, topic: &str, group: &str, expected: u32) -> String {
+    kafka(vec![
+        "consume".into(),
+        bootstrap.into(),
+        topic.into(),
+        group.into(),
+        expected.to_string(),
+    ])
+    .await
+}
+
 async fn state_of(app: &TestApp, id: i64) -> String {
     sqlx::query_scalar("SELECT state FROM instances WHERE id = ?")
         .bind(id)
@@ -223,22 +247,9 @@ async fn a_real_client_produces_and_consumes_through_the_console_s_instance() {
         .contains("exists already"));
 
     // 10,000 messages in and back out with confluent-kafka.
-    let produced = kafka(vec![
-        "produce".into(),
-        bootstrap.clone(),
-        "events".into(),
-        "10000".into(),
-    ])
-    .await;
+    let produced = produce(&bootstrap, "events", 10000).await;
     assert_eq!(produced, "10000");
-    let consumed = kafka(vec![
-        "consume".into(),
-        bootstrap.clone(),
-        "events".into(),
-        "first".into(),
-        "10000".into(),
-    ])
-    .await;
+    let consumed = consume(&bootstrap, "events", "first", 10000).await;
     assert_eq!(consumed, "10000 exact");
 
     // The console sees them: offsets through its Kafka client.
@@ -294,14 +305,7 @@ async fn a_real_client_produces_and_consumes_through_the_console_s_instance() {
         .parse()
         .unwrap();
     assert_ne!(new_pid, pid);
-    let consumed = kafka(vec![
-        "consume".into(),
-        bootstrap.clone(),
-        "events".into(),
-        "after-crash".into(),
-        "10000".into(),
-    ])
-    .await;
+    let consumed = consume(&bootstrap, "events", "after-crash", 10000).await;
     assert_eq!(consumed, "10000 exact");
 
     // The license lapses: the instance is suspended, the broker stops, the data stays.
@@ -329,14 +333,7 @@ async fn a_real_client_produces_and_consumes_through_the_console_s_instance() {
     assert_eq!(applied.status(), 200, "{}", applied.text().await.unwrap());
     wait_for_state(&app, id, "running").await;
     assert!(answers(&bootstrap));
-    let consumed = kafka(vec![
-        "consume".into(),
-        bootstrap.clone(),
-        "events".into(),
-        "after-resume".into(),
-        "10000".into(),
-    ])
-    .await;
+    let consumed = consume(&bootstrap, "events", "after-resume", 10000).await;
     assert_eq!(consumed, "10000 exact");
 
     // Delete: the broker stops, the port and the directory are freed.
@@ -370,22 +367,9 @@ async fn traffic_is_measured_from_the_broker_and_metered() {
         200
     );
     // The readings take the console's clock: move it on between them.
-    let produced = kafka(vec![
-        "produce".into(),
-        bootstrap.clone(),
-        "clicks".into(),
-        "2000".into(),
-    ])
-    .await;
+    let produced = produce(&bootstrap, "clicks", 2000).await;
     assert_eq!(produced, "2000");
-    let consumed = kafka(vec![
-        "consume".into(),
-        bootstrap,
-        "clicks".into(),
-        "readers".into(),
-        "2000".into(),
-    ])
-    .await;
+    let consumed = consume(&bootstrap, "clicks", "readers", 2000).await;
     assert_eq!(consumed, "2000 exact");
     // Readings come every 5 s and take the console's clock: move it a minute on between
     // them, so that they are also stored for metering.

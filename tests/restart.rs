@@ -2,6 +2,9 @@
 //! operation up from the first step not done, finishes it, and runs no completed step twice.
 //! A real process, a real data directory, real HTTP.
 
+mod common;
+
+use common::instance_form;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -70,7 +73,11 @@ async fn wait_healthy(base: &str) {
     panic!("the console did not start");
 }
 
-async fn post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> reqwest::Response {
+async fn post<F: serde::Serialize + ?Sized>(
+    client: &reqwest::Client,
+    url: String,
+    form: &F,
+) -> reqwest::Response {
     client.post(url).form(form).send().await.expect("request")
 }
 
@@ -185,20 +192,7 @@ async fn an_operation_cut_off_by_kill_9_resumes_at_the_next_start() {
         client,
         mut console,
     } = activated(&["--provisioner", "simulated"]).await;
-    let create = [
-        ("name", "orders"),
-        ("description", ""),
-        ("kafka_version", "3.9.0"),
-        ("deployment", "single_zone"),
-        ("vpc_id", "vpc-0a1b2c3d"),
-        ("subnet_1", "subnet-0000aaaa"),
-        ("data_bucket", "acme-kafka"),
-        ("wal_mode", "block_volume"),
-        ("client_auth", "sasl_scram"),
-        ("transit_encryption", "tls"),
-        ("endpoint_exposure", "vpc"),
-        ("size_aku", "6"),
-    ];
+    let create = instance_form("orders", 6, &[]);
     let response = post(&client, format!("{base}/api/instance_create"), &create).await;
     assert_eq!(response.status(), 200);
     let id = response.text().await.unwrap();
@@ -303,20 +297,14 @@ async fn after_a_console_kill_9_each_running_instance_has_exactly_one_broker() {
     } = activated(&broker_flags).await;
     let mut ids = Vec::new();
     for name in ["alpha", "beta"] {
-        let form = [
-            ("name", name),
-            ("description", ""),
-            ("kafka_version", "3.9.0"),
-            ("deployment", "single_zone"),
-            ("vpc_id", "vpc-0a1b2c3d"),
-            ("subnet_1", "subnet-0000aaaa"),
-            ("data_bucket", "acme-kafka"),
-            ("wal_mode", "block_volume"),
-            ("client_auth", "anonymous"),
-            ("transit_encryption", "plaintext"),
-            ("endpoint_exposure", "vpc"),
-            ("size_aku", "3"),
-        ];
+        let form = instance_form(
+            name,
+            3,
+            &[
+                ("client_auth", "anonymous"),
+                ("transit_encryption", "plaintext"),
+            ],
+        );
         let response = post(&client, format!("{base}/api/instance_create"), &form).await;
         assert_eq!(response.status(), 200);
         ids.push(response.text().await.unwrap());
