@@ -1,18 +1,9 @@
 // First run, sign-in, the signed-in frame and sign-out, in Chromium, as a person would.
-import { test, expect, type Page } from "@playwright/test";
+import { test, expect } from "@playwright/test";
 import * as fs from "node:fs";
+import { admin, hydrated, shot } from "./helpers";
 
-const admin = { username: "admin", password: "Quiet-Harbor-Lamp-42" };
 fs.mkdirSync("screenshots", { recursive: true });
-
-async function shot(page: Page, name: string) {
-  await page.screenshot({ path: `screenshots/${name}.png`, fullPage: true });
-}
-
-/** Waits until the WASM has hydrated the page (the hydrate() entry has run). */
-async function hydrated(page: Page) {
-  await page.waitForFunction(() => (window as any).__BYOC_HYDRATED__ === true);
-}
 
 test.describe.serial("first run and sign-in", () => {
   test("every page leads to setup before the environment exists", async ({ page }) => {

@@ -2,44 +2,12 @@
 // the frame, renewal and upgrade with a preview, and refused keys, in Chromium.
 // Runs after 01-foundation.spec.ts (files run in name order, one worker): setup is done.
 import { test, expect, type Page } from "@playwright/test";
-import { execFileSync } from "node:child_process";
-import * as path from "node:path";
-import { server, vendorDir } from "../playwright.config";
+import { vendorDir } from "../playwright.config";
+import { admin, hydrated, mintKey as signedKey, shot, signIn } from "./helpers";
 
-const admin = { username: "admin", password: "Quiet-Harbor-Lamp-42" };
-
-/** A product key from the vendor command line, as the vendor would send it. */
+/** A product key signed by the console's trusted test vendor. */
 function mintKey(installationId: string, args: string[]): string {
-  const out = execFileSync(
-    path.resolve(__dirname, "..", server),
-    [
-      "vendor", "issue",
-      "--signing-key", path.resolve(__dirname, "..", vendorDir, "signing-key.json"),
-      "--installation-id", installationId,
-      "--customer", "Acme Streaming",
-      ...args,
-    ],
-    { encoding: "utf8", env: { ...process.env, RUST_LOG: "error" } },
-  );
-  const lines = out.trim().split("\n");
-  return lines[lines.length - 1];
-}
-
-async function hydrated(page: Page) {
-  await page.waitForFunction(() => (window as any).__BYOC_HYDRATED__ === true);
-}
-
-async function signIn(page: Page) {
-  await page.goto("/login");
-  await hydrated(page);
-  await page.getByLabel("User name").fill(admin.username);
-  await page.getByLabel("Password").fill(admin.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL((url) => url.pathname !== "/login");
-}
-
-async function shot(page: Page, name: string) {
-  await page.screenshot({ path: `screenshots/${name}.png`, fullPage: true });
+  return signedKey(vendorDir, installationId, args);
 }
 
 test.describe.serial("activation and the license", () => {

@@ -4,25 +4,8 @@
 // Runs after 02-license.spec.ts (files run in name order, one worker): the environment is
 // activated with 300 AKU.
 import { test, expect, type Page } from "@playwright/test";
+import { admin, hydrated, shot, signIn } from "./helpers";
 
-const admin = { username: "admin", password: "Quiet-Harbor-Lamp-42" };
-
-async function hydrated(page: Page) {
-  await page.waitForFunction(() => (window as any).__BYOC_HYDRATED__ === true);
-}
-
-async function signIn(page: Page) {
-  await page.goto("/login");
-  await hydrated(page);
-  await page.getByLabel("User name").fill(admin.username);
-  await page.getByLabel("Password").fill(admin.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL((url) => url.pathname !== "/login");
-}
-
-async function shot(page: Page, name: string) {
-  await page.screenshot({ path: `screenshots/${name}.png`, fullPage: true });
-}
 
 /** Fills the create form (AWS, eu-central-1) with `size` AKU, three zones unless `oneZone`. */
 async function fillCreateForm(page: Page, name: string, opts: { oneZone?: boolean; tags?: string } = {}) {

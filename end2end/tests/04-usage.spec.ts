@@ -2,19 +2,10 @@
 // month-to-date totals including the hour under way, the capacity against the prepaid quota,
 // month navigation, and the ledger export downloading as a file.
 // Runs after 03-instances.spec.ts: activated (prepaid, 300 AKU) with running instances.
-import { test, expect, type Page } from "@playwright/test";
+import { test, expect } from "@playwright/test";
 import * as fs from "node:fs";
+import { admin, signIn } from "./helpers";
 
-const admin = { username: "admin", password: "Quiet-Harbor-Lamp-42" };
-
-async function signIn(page: Page) {
-  await page.goto("/login");
-  await page.waitForFunction(() => (window as any).__BYOC_HYDRATED__ === true);
-  await page.getByLabel("User name").fill(admin.username);
-  await page.getByLabel("Password").fill(admin.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL((url) => url.pathname !== "/login");
-}
 
 test.setTimeout(120_000);
 

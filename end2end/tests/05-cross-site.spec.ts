@@ -5,18 +5,9 @@
 // Runs after 04-usage.spec.ts: activated, with instances.
 import { test, expect, type Page } from "@playwright/test";
 import { baseURL } from "../playwright.config";
+import { admin, signIn } from "./helpers";
 
-const admin = { username: "admin", password: "Quiet-Harbor-Lamp-42" };
 const evilOrigin = baseURL.replace("127.0.0.1", "127.0.0.2");
-
-async function signIn(page: Page) {
-  await page.goto("/login");
-  await page.waitForFunction(() => (window as any).__BYOC_HYDRATED__ === true);
-  await page.getByLabel("User name").fill(admin.username);
-  await page.getByLabel("Password").fill(admin.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL((url) => url.pathname !== "/login");
-}
 
 /** What the endpoints could change, read through the console's own origin. */
 async function snapshot(page: Page): Promise<string> {

@@ -3,32 +3,15 @@
 // the audit log shows it all, its chain verifies, and a row edited by hand in the database
 // makes `byoc-console audit verify` and the page point at it.
 // Runs last (it breaks the audit chain on purpose), after 05-cross-site.spec.ts.
-import { test, expect, type Page } from "@playwright/test";
+import { test, expect } from "@playwright/test";
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { dataDir, server } from "../playwright.config";
+import { admin, hydrated, shot, signIn } from "./helpers";
 
-const admin = { username: "admin", password: "Quiet-Harbor-Lamp-42" };
 const initial = "Initial-Copper-Field-31";
 const chosen = { otto: "Otto-Chooses-River-72", vera: "Vera-Chooses-Meadow-64" };
-
-async function hydrated(page: Page) {
-  await page.waitForFunction(() => (window as any).__BYOC_HYDRATED__ === true);
-}
-
-async function signIn(page: Page, username: string, password: string) {
-  await page.goto("/login");
-  await hydrated(page);
-  await page.getByLabel("User name").fill(username);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL((url) => url.pathname !== "/login");
-}
-
-async function shot(page: Page, name: string) {
-  await page.screenshot({ path: `screenshots/${name}.png`, fullPage: true });
-}
 
 function console(args: string[]) {
   return spawnSync(path.resolve(__dirname, "..", server), args, {

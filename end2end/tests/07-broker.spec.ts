@@ -2,36 +2,11 @@
 // provisioner: one tansu process per instance): create, wait for running, copy the bootstrap
 // address from the Connect panel, create a topic, produce with a real client
 // (confluent-kafka) and watch the topic's offsets and the traffic move; then delete.
-import { test, expect, type Page } from "@playwright/test";
+import { test, expect } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { brokerURL, brokerVendorDir, server } from "../playwright.config";
-
-const admin = { username: "admin", password: "Quiet-Harbor-Lamp-42" };
-
-async function hydrated(page: Page) {
-  await page.waitForFunction(() => (window as any).__BYOC_HYDRATED__ === true);
-}
-
-async function shot(page: Page, name: string) {
-  await page.screenshot({ path: `screenshots/${name}.png`, fullPage: true });
-}
-
-function mintKey(installationId: string): string {
-  const out = execFileSync(
-    path.resolve(__dirname, "..", server),
-    [
-      "vendor", "issue",
-      "--signing-key", path.resolve(__dirname, "..", brokerVendorDir, "signing-key.json"),
-      "--installation-id", installationId,
-      "--customer", "Acme Streaming",
-      "--billing", "prepaid", "--aku", "100", "--months", "12",
-    ],
-    { encoding: "utf8", env: { ...process.env, RUST_LOG: "error" } },
-  );
-  const lines = out.trim().split("\n");
-  return lines[lines.length - 1];
-}
+import { brokerURL, brokerVendorDir } from "../playwright.config";
+import { admin, hydrated, mintKey, shot } from "./helpers";
 
 function kafkaClient(args: string[]): string {
   return execFileSync("python3", [path.resolve(__dirname, "..", "..", "tests", "kafka", "client.py"), ...args], {
@@ -60,7 +35,7 @@ test("a real broker: connect, create a topic, produce, see offsets and traffic m
   await page.waitForURL((url) => url.pathname !== "/login");
   await page.goto("/activate");
   const installationId = (await page.getByTestId("installation-id").textContent())!.trim();
-  const applied = await page.request.post("/api/license_apply", { form: { key: mintKey(installationId) } });
+  const applied = await page.request.post("/api/license_apply", { form: { key: mintKey(brokerVendorDir, installationId, ["--billing", "prepaid", "--aku", "100", "--months", "12"]) } });
   expect(applied.status()).toBe(200);
 
   // Create: the form offers only the security this broker enforces.
