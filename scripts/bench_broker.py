@@ -10,7 +10,10 @@ data directory, set up and activated through its HTTP API, then:
   through the console in between; ROUNDS instances one after another; median and worst;
 - memory: RSS of each idle broker, and of the console;
 - many at once: instances created until MANY are running, then all of them answer a
-  metadata request; the host's load and memory then.
+  metadata request; the host's load and memory then;
+- the control loop: a console SIGKILL and restart with MANY brokers running (time until it
+  answers, brokers restarted: none expected), then how long a dead broker (kill -9) and a hung
+  one (SIGSTOP) take to turn their instance abnormal.
 """
 import http.client, json, os, shutil, statistics, subprocess, tempfile, time, urllib.parse
 
@@ -173,12 +176,67 @@ def main():
         time.sleep(20)
         print(f"  console CPU while idle with {len(pids)} brokers (a traffic reading of each every 5 s):"
               f" {(cpu_seconds(server.pid) - before) / 20 * 100:.1f} % of a core")
+        # The control loop: a console SIGKILL and restart with every broker running.
+        def start_console():
+            proc = subprocess.Popen([BIN, "demo", "--listen", f"127.0.0.1:{PORT}", "--data-dir", data_dir,
+                                     "--provisioner", "broker", "--broker-ports", PORTS],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            while True:
+                try:
+                    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+                    c.request("GET", "/healthz")
+                    if c.getresponse().status == 200:
+                        return proc, c
+                except OSError:
+                    pass
+                time.sleep(0.005)
+
+        before = sorted(brokers_under(data_dir))
+        server.kill()
+        server.wait()
+        started = time.perf_counter()
+        server, conn = start_console()
+        serving_again = time.perf_counter() - started
+        time.sleep(5)  # two passes of the control loop
+        after = sorted(brokers_under(data_dir))
+        states = [json.loads(request(conn, "/api/instance", {"id": i}, cookie)[1])["summary"]["state"]
+                  for i in ids]
+        print(f"\nConsole SIGKILL and restart with {len(before)} running brokers: answering /healthz after"
+              f" {serving_again * 1000:.0f} ms; brokers restarted: {len(set(before) - set(after))};"
+              f" instances running: {states.count('running')}/{len(ids)}")
+
+        def time_to_abnormal(instance_id, pid, sig):
+            os.kill(pid, sig)
+            t0 = time.perf_counter()
+            while True:
+                summary = json.loads(request(conn, "/api/instance", {"id": instance_id}, cookie)[1])["summary"]
+                if summary["state"] == "abnormal":
+                    return time.perf_counter() - t0, summary["state_reason"]
+                if time.perf_counter() - t0 > 30:
+                    return None, summary["state"]
+                time.sleep(0.01)
+
+        def pid_of(instance_id):
+            return int(open(os.path.join(data_dir, "brokers", f"instance-{instance_id}", "broker.pid")).read())
+
+        # A broker adopted from the killed console (not this console's child): found by probes.
+        dead, why = time_to_abnormal(ids[0], pid_of(ids[0]), 9)
+        print(f"Dead broker (kill -9, adopted from the previous console) -> abnormal in {dead * 1000:.0f} ms: {why}")
+        hung, why = time_to_abnormal(ids[1], pid_of(ids[1]), 19)  # SIGSTOP
+        print(f"Hung broker (SIGSTOP) -> abnormal in {hung * 1000:.0f} ms: {why}")
+        for i in ids[:2]:
+            wait_running(conn, cookie, i)
+        # Now both are this console's children: an exit is reaped and acted on at once.
+        dead, why = time_to_abnormal(ids[0], pid_of(ids[0]), 9)
+        print(f"Dead broker (kill -9, started by this console) -> abnormal in {dead * 1000:.0f} ms")
+        wait_running(conn, cookie, ids[0])
+
         started = time.perf_counter()
         server.terminate()
         server.wait(timeout=120)
         left = brokers_under(data_dir)
-        print(f"  console stopped (SIGTERM) with its {len(pids)} brokers in {time.perf_counter() - started:.1f} s;"
-              f" brokers left running: {len(left)}")
+        print(f"Console stopped (SIGTERM) in {time.perf_counter() - started:.1f} s;"
+              f" brokers left serving: {len(left)} (the data plane outlives the console)")
     finally:
         if server.poll() is None:
             server.terminate()

@@ -8,11 +8,12 @@ use app::server::{
     audit_export,
     broker::BrokerProvisioner,
     clock::Clock,
-    db, guard, healer, instances, license, metering,
+    db, guard, instances, license, metering,
     operations::{self, Operations},
     password_hash::PasswordHasher,
     provisioner::{Provisioner, SimulatedProvisioner},
     rate_limit::{self, RateLimits},
+    reconciler,
     security, store, usage, AppState, Config, ProvisionerChoice,
 };
 use axum::{
@@ -271,8 +272,9 @@ impl Console {
         if resumed > 0 {
             tracing::info!(resumed, "operations taken up again");
         }
-        // Running instances are served again; dead brokers are noticed and restarted.
-        healer::start(&self.state);
+        // The control loop: adopts the brokers that outlived the previous console, starts
+        // or stops the others as recorded, and watches them from now on.
+        reconciler::start(&self.state);
         let sweeper = self.spawn_session_sweeper();
         let meter = self.spawn_metering();
         let watcher = self.spawn_license_watcher();
@@ -286,9 +288,14 @@ impl Console {
         sweeper.abort();
         meter.abort();
         watcher.abort();
-        // Brokers stop with the console; their instances stay running and are served again
-        // at the next start.
-        self.state.operations.provisioner().shutdown().await;
+        // The data plane outlives the console: brokers go on serving (and are adopted at the
+        // next start) unless asked to stop with it.
+        let stop_brokers = self.state.config.stop_brokers_on_exit;
+        self.state
+            .operations
+            .provisioner()
+            .shutdown(stop_brokers)
+            .await;
         self.state.pool.close().await;
         Ok(())
     }

@@ -148,6 +148,11 @@ struct BrokerArgs {
     /// every interface.
     #[arg(long, env = "BYOC_BROKER_HOST", default_value = "127.0.0.1")]
     broker_host: String,
+    /// Stop every instance's broker when the console stops (for uninstalling). Without it the
+    /// brokers go on serving Kafka clients while the console is stopped, restarted or
+    /// upgraded, and the next console adopts them.
+    #[arg(long, env = "BYOC_STOP_BROKERS_ON_EXIT", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    stop_brokers_on_exit: bool,
 }
 
 fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
@@ -326,6 +331,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         session_idle_minutes: args.session_idle_minutes,
         provision_step: std::time::Duration::from_millis(args.provision_step_ms),
         provisioner: args.brokers.choice(),
+        stop_brokers_on_exit: args.brokers.stop_brokers_on_exit,
         ..Config::default()
     };
     let extra_keys = args
@@ -367,6 +373,7 @@ async fn demo(listen: SocketAddr, data_dir: PathBuf, brokers: BrokerArgs) -> any
         &data_dir,
         Config {
             provisioner: brokers.choice(),
+            stop_brokers_on_exit: brokers.stop_brokers_on_exit,
             ..Config::default()
         },
         Arc::new(SystemClock),

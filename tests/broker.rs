@@ -8,18 +8,12 @@ mod common;
 
 use app::server::broker::BrokerSettings;
 use app::server::{Config, ProvisionerChoice};
+use common::console_process::broker_bin;
+use common::kafka::{consume, produce};
 use common::*;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-pub fn broker_bin() -> PathBuf {
-    std::env::var_os("BYOC_BROKER_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cargo/bin/tansu")
-        })
-}
 
 async fn spawn_broker_app(ports: (u16, u16)) -> TestApp {
     spawn_app_with(Config {
@@ -39,53 +33,6 @@ const PLAIN: [(&str, &str); 2] = [
     ("client_auth", "anonymous"),
     ("transit_encryption", "plaintext"),
 ];
-
-fn kafka_client(args: &[&str]) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka/client.py");
-    let out = std::process::Command::new("python3")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "client.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-async fn kafka(args: Vec<String>) -> String {
-    tokio::task::spawn_blocking(move || {
-        kafka_client(&args.iter().map(String::as_str).collect::<Vec<_>>())
-    })
-    .await
-    .expect("client task")
-}
-
-/// Produces `count` messages with confluent-kafka; the number acknowledged.
-async fn produce(bootstrap: &str, topic: &str, count: u32) -> String {
-    kafka(vec![
-        "produce".into(),
-        bootstrap.into(),
-        topic.into(),
-        count.to_string(),
-    ])
-    .await
-}
-
-/// Reads the topic from the start in a new consumer group: "N exact" when it read messages
-/// 0..N-1, each once.
-async fn consume(bootstrap: &str, topic: &str, group: &str, expected: u32) -> String {
-    kafka(vec![
-        "consume".into(),
-        bootstrap.into(),
-        topic.into(),
-        group.into(),
-        expected.to_string(),
-    ])
-    .await
-}
 
 async fn state_of(app: &TestApp, id: i64) -> String {
     sqlx::query_scalar("SELECT state FROM instances WHERE id = ?")

@@ -15,6 +15,7 @@ pub mod operation;
 pub mod password;
 pub mod pricing;
 pub mod quota;
+pub mod reconcile;
 pub mod sizing;
 pub mod throttle;
 pub mod topic;

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod console_process;
+pub mod kafka;
+
 use app::domain::license::TrustedKey;
 use app::server::{clock::ManualClock, Config};
 use byoc_console::{leptos_options, Console};
@@ -41,6 +44,15 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        // Brokers outlive the console, as they should in production: end this test's own.
+        let root = std::fs::canonicalize(self.dir.path().join("data").join("brokers"));
+        for (cwd, pid) in console_process::processes() {
+            if root.as_deref().is_ok_and(|root| cwd.parent() == Some(root)) {
+                let _ = std::process::Command::new("kill")
+                    .args(["-9", &pid.to_string()])
+                    .status();
+            }
         }
     }
 }

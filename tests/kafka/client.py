@@ -4,10 +4,17 @@
     client.py consume BOOTSTRAP TOPIC GROUP EXPECTED
         -> prints the number of distinct messages read (stops at EXPECTED, or after 10 s
            without a message) and whether they are exactly 0..N-1
+    client.py steady BOOTSTRAP TOPIC SECONDS
+        -> produces one message every 10 ms for SECONDS (acks=all), then prints
+           "SENT ACKED FAILED"; every failed delivery or refused produce counts
+    client.py metadata BOOTSTRAP
+        -> a Kafka metadata request (5 s timeout): prints the broker count, or fails
 """
 import sys
+import time
 
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
 
 
 def produce(bootstrap, topic, count):
@@ -60,9 +67,50 @@ def consume(bootstrap, topic, group, expected):
     print(f"{len(seen)} {'exact' if exact else 'gaps'}")
 
 
+def steady(bootstrap, topic, seconds):
+    acked = failed = sent = 0
+
+    def on_delivery(err, _msg):
+        nonlocal acked, failed
+        if err is None:
+            acked += 1
+        else:
+            failed += 1
+            print(f"delivery failed: {err}", file=sys.stderr)
+
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0})
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        due = start + sent * 0.010
+        while time.monotonic() < due:  # poll serves callbacks and may return early
+            p.poll(due - time.monotonic())
+        try:
+            p.produce(topic, key=str(sent).encode(), value=f"message {sent:06d}".encode(),
+                      on_delivery=on_delivery)
+        except Exception as e:  # BufferError or KafkaException: a refused produce
+            failed += 1
+            print(f"produce refused: {e}", file=sys.stderr)
+        sent += 1
+        p.poll(0)
+    remaining = p.flush(30)
+    print(f"{sent} {acked} {failed + remaining}")
+
+
+def metadata(bootstrap):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    cluster = admin.list_topics(timeout=5)
+    print(len(cluster.brokers))
+
+
 if __name__ == "__main__":
-    mode, bootstrap, topic, arg = sys.argv[1:5]
-    if mode == "produce":
+    mode, bootstrap = sys.argv[1:3]
+    if mode == "metadata":
+        metadata(bootstrap)
+        sys.exit(0)
+    topic, arg = sys.argv[3:5]
+    if mode == "steady":
+        steady(bootstrap, topic, float(arg))
+    elif mode == "produce":
         produce(bootstrap, topic, int(arg))
     else:
         consume(bootstrap, topic, arg, int(sys.argv[5]))

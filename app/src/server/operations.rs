@@ -1,21 +1,24 @@
 //! Drives operations through their steps in the background. Each operation is a row; each
 //! completed step is committed before the next begins. At start, every operation still marked
 //! running (the console stopped in the middle, kill -9 included) is taken up again from its
-//! first step not done, so nothing is lost and no completed step runs twice.
+//! first step not done, so nothing is lost and no completed step runs twice. Steps do not
+//! restore processes that a crash took away: the control loop (`reconciler`) does, and the
+//! runner holds the instance's lock while a step acts so that the two never act at once.
 
 use super::provisioner::{Provisioner, StepWork};
+use super::reconciler::ControlLoop;
 use super::store::{self, instances::OperationRow};
 use super::{AppState, ServerError};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The provisioner and the operations this process is driving right now.
+/// The provisioner, the operations this process is driving right now, and the control loop
+/// that keeps the instances' data plane as recorded.
 pub struct Operations {
     provisioner: Arc<dyn Provisioner>,
     in_flight: Mutex<HashSet<i64>>,
-    /// Instances the healer is bringing back (one healer per instance).
-    pub(super) healing: Mutex<HashSet<i64>>,
+    pub control: ControlLoop,
 }
 
 impl Operations {
@@ -23,7 +26,7 @@ impl Operations {
         Arc::new(Operations {
             provisioner,
             in_flight: Mutex::new(HashSet::new()),
-            healing: Mutex::new(HashSet::new()),
+            control: ControlLoop::default(),
         })
     }
 
@@ -90,8 +93,12 @@ async fn run(state: &AppState, id: i64) -> Result<(), ServerError> {
             let now = state.clock.unix();
             store::instances::finish_operation(&state.pool, &op, kind.state_after(), now).await?;
             tracing::info!(operation = id, kind = kind.as_str(), "operation succeeded");
+            state.operations.control.wake(op.instance_id);
             return Ok(());
         };
+        // Held while the step acts and is recorded: the control loop waits meanwhile.
+        let lock = state.operations.control.locks.of(op.instance_id);
+        let held = lock.lock().await;
         let mut conn = state.pool.acquire().await?;
         let Some(instance) = store::instances::get(&mut conn, op.instance_id).await? else {
             return Ok(());
@@ -124,8 +131,17 @@ async fn run(state: &AppState, id: i64) -> Result<(), ServerError> {
                 )
                 .await?;
             }
-            Err(reason) => return fail(state, &op, done, &reason).await,
+            Err(reason) => {
+                fail(state, &op, done, &reason).await?;
+                drop(held);
+                state.operations.control.wake(op.instance_id);
+                return Ok(());
+            }
         }
+        drop(held);
+        // Level-triggered: after each step the loop looks at the instance again (a step
+        // past start-brokers now wants a serving broker, past stop-brokers none).
+        state.operations.control.wake(op.instance_id);
     }
 }
 

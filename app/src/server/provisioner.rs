@@ -8,7 +8,30 @@ use crate::domain::metering::Traffic;
 use crate::domain::operation::{OperationKind, Step};
 use std::time::Duration;
 
-pub use super::broker::process::Death;
+pub use super::broker::process::Exit;
+
+/// What the control loop sees of an instance's broker in one probe.
+#[derive(Debug, Clone)]
+pub struct BrokerCheck {
+    /// A live process is this instance's broker (pid file, working directory, command line).
+    pub alive: bool,
+    /// The answer to a Kafka `ApiVersions` request (only asked when alive).
+    pub answer: Result<(), String>,
+    /// It runs the configured broker program.
+    pub right_program: bool,
+    pub port: Option<u16>,
+    /// The pid the instance's pid file names, alive or not.
+    pub recorded_pid: Option<i32>,
+}
+
+/// What [`Provisioner::ensure_serving`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// A live, answering broker was there already and is kept (no restart).
+    Adopted,
+    /// A broker was started (pid).
+    Started(i32),
+}
 
 /// What the simulated provisioner answers where a real broker is needed.
 pub const NOT_REAL: &str = "This console runs the simulated provisioner (--provisioner \
@@ -77,14 +100,29 @@ pub trait Provisioner: Send + Sync {
         None
     }
 
-    /// At start, for an instance recorded `running` with no operation: make it serve again
-    /// (its broker was stopped with the previous console). An `Err` turns it abnormal.
-    async fn ensure_serving(&self, _instance: &InstanceRow) -> Result<(), String> {
-        Ok(())
+    /// What runs for the instance on the data plane now, probed with a Kafka request that
+    /// may take `timeout`. `None`: this provisioner runs nothing outside the console.
+    async fn check(&self, _instance_id: i64, _timeout: Duration) -> Option<BrokerCheck> {
+        None
     }
 
-    /// Brokers that died without being asked to (once; the console's healer takes it).
-    fn take_deaths(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Death>> {
+    /// Makes the instance served: adopts its live, answering broker of the configured
+    /// program, or stops whatever is left of one and starts a new one. Idempotent.
+    async fn ensure_serving(&self, _instance: &InstanceRow) -> Result<Served, String> {
+        Ok(Served::Adopted)
+    }
+
+    /// Stops the instance's broker if one runs (SIGTERM, then SIGKILL). Its data stays.
+    async fn ensure_stopped(&self, _instance_id: i64) {}
+
+    /// Instances that have something on this host (a broker directory), whatever the
+    /// database says: the control loop also looks at these, so nothing runs unwatched.
+    fn instances_on_host(&self) -> Vec<i64> {
+        Vec::new()
+    }
+
+    /// Brokers the console started that exited (once; the control loop takes it).
+    fn take_exits(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Exit>> {
         None
     }
 
@@ -106,8 +144,9 @@ pub trait Provisioner: Send + Sync {
         None
     }
 
-    /// Stops what the provisioner runs, at console shutdown (instances keep their state).
-    async fn shutdown(&self) {}
+    /// At console shutdown: a last traffic reading; the brokers go on serving unless
+    /// `stop_brokers` (`serve --stop-brokers-on-exit`, for uninstalling).
+    async fn shutdown(&self, _stop_brokers: bool) {}
 }
 
 /// The tag that makes the simulated provisioner fail a step, for tests and demos:

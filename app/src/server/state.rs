@@ -20,6 +20,9 @@ pub struct Config {
     pub provision_step: std::time::Duration,
     /// What stands behind each instance.
     pub provisioner: ProvisionerChoice,
+    /// Stop every broker when the console stops (`serve --stop-brokers-on-exit`, for
+    /// uninstalling). Off: brokers outlive the console and are adopted at its next start.
+    pub stop_brokers_on_exit: bool,
 }
 
 /// `--provisioner`: a real broker per instance, or the simulation (fast tests, demos of the
@@ -38,6 +41,7 @@ impl Default for Config {
             session_absolute_hours: 12,
             provision_step: std::time::Duration::from_millis(1500),
             provisioner: ProvisionerChoice::Simulated,
+            stop_brokers_on_exit: false,
         }
     }
 }

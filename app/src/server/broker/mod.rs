@@ -7,10 +7,11 @@
 
 mod client;
 pub mod meter;
+pub mod probe;
 pub mod process;
 
 use super::clock::Clock;
-use super::provisioner::{Death, Provisioner, StepDone, StepWork};
+use super::provisioner::{BrokerCheck, Exit, Provisioner, Served, StepDone, StepWork};
 use super::store::{self, instances::InstanceRow};
 use crate::api::kafka::{LiveTraffic, TopicInfo, TrafficPoint};
 use crate::domain::instance_spec::{InstanceSpec, SpecError};
@@ -18,13 +19,14 @@ use crate::domain::metering::{Traffic, HOUR};
 use crate::domain::operation::OperationKind;
 use crate::domain::sizing;
 use meter::Counters;
-use process::{Launch, Supervisor};
+use process::Launch;
 use sqlx::SqlitePool;
 use std::collections::{HashMap, VecDeque};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// How the console runs brokers (flags of `serve`).
 #[derive(Clone, Debug)]
@@ -58,8 +60,9 @@ struct Readings {
 pub struct BrokerProvisioner {
     settings: BrokerSettings,
     root: PathBuf,
-    supervisor: Arc<Supervisor>,
-    deaths: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Death>>>,
+    /// Where the brokers the console started report their exit (the reaper of each).
+    exits: mpsc::UnboundedSender<Exit>,
+    exits_receiver: Mutex<Option<mpsc::UnboundedReceiver<Exit>>>,
     pool: SqlitePool,
     clock: Arc<dyn Clock>,
     readings: Mutex<HashMap<i64, Readings>>,
@@ -68,9 +71,9 @@ pub struct BrokerProvisioner {
 }
 
 impl BrokerProvisioner {
-    /// Prepares `DATA_DIR/brokers`, stops brokers a killed console left behind (the instances
-    /// that should run are started again by [`Provisioner::ensure_serving`]), and starts the
-    /// traffic readings.
+    /// Prepares `DATA_DIR/brokers` and starts the traffic readings. Brokers left running by
+    /// an earlier console are not touched here: the control loop adopts those that should
+    /// serve and stops the others.
     pub async fn open(
         settings: BrokerSettings,
         data_dir: &Path,
@@ -79,16 +82,12 @@ impl BrokerProvisioner {
     ) -> Result<Arc<BrokerProvisioner>, String> {
         let root = data_dir.join("brokers");
         make_private_dir(&root)?;
-        let dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-            .map(|entries| entries.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        process::stop_stale_all(&dirs).await;
-        let (supervisor, deaths) = Supervisor::new(settings.bin.clone());
+        let (exits, exits_receiver) = mpsc::unbounded_channel();
         let provisioner = Arc::new(BrokerProvisioner {
             settings,
             root,
-            supervisor,
-            deaths: Mutex::new(Some(deaths)),
+            exits,
+            exits_receiver: Mutex::new(Some(exits_receiver)),
             pool,
             clock,
             readings: Mutex::new(HashMap::new()),
@@ -147,36 +146,90 @@ impl BrokerProvisioner {
         format!("{}:{port}", self.settings.host)
     }
 
-    async fn launch(&self, instance: &InstanceRow) -> Result<u16, String> {
-        let dir = self.dir(instance.id);
-        let port = self.port_of(instance.id).ok_or_else(|| {
+    fn recorded_port(&self, instance_id: i64) -> Result<u16, String> {
+        self.port_of(instance_id).ok_or_else(|| {
             format!(
                 "this instance's broker directory {} has no port recorded (was it removed?)",
-                dir.display()
+                self.dir(instance_id).display()
             )
-        })?;
+        })
+    }
+
+    /// The live broker of the instance's directory, if one runs.
+    fn find(&self, instance_id: i64) -> Option<process::Found> {
+        process::find(&self.dir(instance_id), &self.settings.bin)
+    }
+
+    /// Adopts the instance's live, answering broker of the configured program, or stops what
+    /// is left of one and starts a new one; returns the port and what was done.
+    async fn serve(&self, instance_id: i64) -> Result<(u16, Served), String> {
+        let dir = self.dir(instance_id);
+        let port = self.recorded_port(instance_id)?;
+        if let Some(found) = process::find_even_unrecorded(&dir, &self.settings.bin) {
+            let answers = probe::api_versions(port, Duration::from_secs(2))
+                .await
+                .is_ok()
+                && process::listens_on(found.pid, port);
+            if answers && found.right_program {
+                // A broker whose pid file was never written (its console was killed just
+                // after starting it) is recorded now, so that probes find it.
+                std::fs::write(dir.join(process::PID_FILE), found.pid.to_string())
+                    .map_err(|e| format!("cannot write the broker's pid file: {e}"))?;
+                return Ok((port, Served::Adopted));
+            }
+            process::stop(std::slice::from_ref(&dir), &self.settings.bin).await;
+        }
         let loopback = matches!(self.settings.host.as_str(), "127.0.0.1" | "localhost");
-        self.supervisor
-            .start(Launch {
-                instance_id: instance.id,
+        let pid = process::spawn(
+            &self.settings.bin,
+            Launch {
+                instance_id,
                 dir: &dir,
                 port,
                 listen_host: if loopback { "127.0.0.1" } else { "0.0.0.0" },
                 advertised_host: &self.settings.host,
-            })
-            .await?;
-        Ok(port)
+            },
+            self.exits.clone(),
+        )
+        .await?;
+        Ok((port, Served::Started(pid)))
     }
 
     /// Stops the broker after a last reading of its traffic (kept for metering).
     async fn halt(&self, instance_id: i64) {
-        self.read_traffic(instance_id, true).await;
-        self.supervisor
-            .stop(instance_id, &self.dir(instance_id))
-            .await;
+        if self.find(instance_id).is_some() {
+            self.read_traffic(instance_id, true).await;
+        }
+        process::stop(&[self.dir(instance_id)], &self.settings.bin).await;
         if let Ok(mut readings) = self.readings.lock() {
             readings.remove(&instance_id);
         }
+    }
+
+    /// Instances with a broker directory under `DATA_DIR/brokers`.
+    fn instance_dirs(&self) -> Vec<i64> {
+        std::fs::read_dir(&self.root)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()?
+                            .strip_prefix("instance-")?
+                            .parse()
+                            .ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Instances whose broker is alive now.
+    fn serving(&self) -> Vec<i64> {
+        self.instance_dirs()
+            .into_iter()
+            .filter(|id| self.find(*id).is_some())
+            .collect()
     }
 
     /// One reading of the broker's counters, kept in memory and (once a minute, or when
@@ -258,7 +311,7 @@ fn spawn_readings(provisioner: Weak<BrokerProvisioner>) {
             let Some(provisioner) = provisioner.upgrade() else {
                 return;
             };
-            for id in provisioner.supervisor.running() {
+            for id in provisioner.serving() {
                 provisioner.read_traffic(id, false).await;
             }
         }
@@ -327,10 +380,17 @@ impl Provisioner for BrokerProvisioner {
                 ))
             }
             (OperationKind::Create | OperationKind::Resume, "start-brokers") => {
-                let port = self.launch(work.instance).await?;
+                let (port, served) = self.serve(id).await?;
                 // The first reading: the traffic shown and metered starts from here.
                 self.read_traffic(id, false).await;
-                detail(format!("one broker process, answering on port {port}"))
+                detail(match served {
+                    Served::Started(pid) => {
+                        format!("one broker process (pid {pid}), answering on port {port}")
+                    }
+                    Served::Adopted => {
+                        format!("the broker already answering on port {port} is kept")
+                    }
+                })
             }
             (OperationKind::Create, "publish-endpoint") => {
                 let port = self
@@ -428,12 +488,37 @@ impl Provisioner for BrokerProvisioner {
         Some((&["anonymous"], &["plaintext"]))
     }
 
-    async fn ensure_serving(&self, instance: &InstanceRow) -> Result<(), String> {
-        self.launch(instance).await.map(|_| ())
+    async fn check(&self, instance_id: i64, timeout: Duration) -> Option<BrokerCheck> {
+        let port = self.port_of(instance_id);
+        let found = self.find(instance_id);
+        let answer = match (found, port) {
+            (Some(_), Some(port)) => probe::api_versions(port, timeout).await,
+            (Some(_), None) => Err("no port recorded".into()),
+            (None, _) => Err("no broker process".into()),
+        };
+        Some(BrokerCheck {
+            alive: found.is_some(),
+            answer,
+            right_program: found.is_none_or(|f| f.right_program),
+            port,
+            recorded_pid: process::recorded_pid(&self.dir(instance_id)),
+        })
     }
 
-    fn take_deaths(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Death>> {
-        self.deaths.lock().ok().and_then(|mut d| d.take())
+    async fn ensure_serving(&self, instance: &InstanceRow) -> Result<Served, String> {
+        self.serve(instance.id).await.map(|(_, served)| served)
+    }
+
+    async fn ensure_stopped(&self, instance_id: i64) {
+        self.halt(instance_id).await;
+    }
+
+    fn instances_on_host(&self) -> Vec<i64> {
+        self.instance_dirs()
+    }
+
+    fn take_exits(&self) -> Option<mpsc::UnboundedReceiver<Exit>> {
+        self.exits_receiver.lock().ok()?.take()
     }
 
     async fn topics(&self, instance: &InstanceRow) -> Result<Vec<TopicInfo>, String> {
@@ -485,11 +570,16 @@ impl Provisioner for BrokerProvisioner {
         })
     }
 
-    async fn shutdown(&self) {
-        // A last reading of each (kept for metering), then every broker stops at once.
-        for id in self.supervisor.running() {
-            self.read_traffic(id, true).await;
+    async fn shutdown(&self, stop_brokers: bool) {
+        // A last reading of each (kept for metering); the brokers go on serving.
+        let serving = self.serving();
+        for id in &serving {
+            self.read_traffic(*id, true).await;
         }
-        self.supervisor.stop_all().await;
+        if stop_brokers {
+            let dirs: Vec<PathBuf> = serving.iter().map(|id| self.dir(*id)).collect();
+            let stopped = process::stop(&dirs, &self.settings.bin).await;
+            tracing::info!(brokers = stopped.len(), "brokers stopped with the console");
+        }
     }
 }

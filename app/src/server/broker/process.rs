@@ -1,31 +1,23 @@
-//! One `tansu` broker process per instance: start it and wait until its port answers, stop it
-//! (SIGTERM, then SIGKILL), notice when it dies, and clear brokers left behind by a console
-//! that was killed. The pid of each broker is kept in its directory (`broker.pid`) so that
-//! a new console can find the brokers of the previous one.
+//! One broker process per instance, on the data plane: started in a session of its own so
+//! that it outlives the console (a stop, restart, upgrade or crash of the console never
+//! interrupts Kafka clients), found again by the pid file in its directory, and stopped with
+//! SIGTERM, then SIGKILL after [`STOP_GRACE`]. Whether a broker should run is not decided
+//! here: the control loop (`server::reconciler`) decides, these functions carry it out.
 
+use super::probe;
 use rustix::process::{kill_process, Pid, Signal};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
-const PID_FILE: &str = "broker.pid";
+pub const PID_FILE: &str = "broker.pid";
 const LOG_FILE: &str = "broker.log";
-/// How long a started broker may take to answer on its port (it takes 30 to 50 ms).
+/// How long a started broker may take to answer a Kafka request (it takes 30 to 50 ms).
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long a stopping broker gets after SIGTERM before SIGKILL (it needs about 1.5 s).
-const STOP_GRACE: Duration = Duration::from_secs(8);
-
-/// A broker that exited without being asked to.
-#[derive(Debug, Clone)]
-pub struct Death {
-    pub instance_id: i64,
-    pub reason: String,
-}
+/// How long a stopping broker gets after SIGTERM before SIGKILL (tansu needs about 1.5 s; a
+/// hung or stopped process never exits on SIGTERM).
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Where and how one broker listens.
 pub struct Launch<'a> {
@@ -38,212 +30,243 @@ pub struct Launch<'a> {
     pub advertised_host: &'a str,
 }
 
-struct Child {
-    pid: i32,
-    /// Set before the console stops the broker, so its exit is not reported as a death.
-    stopping: Arc<AtomicBool>,
-    exited: watch::Receiver<bool>,
+/// A started broker that exited: which instance, and how (its exit status).
+#[derive(Debug, Clone)]
+pub struct Exit {
+    pub instance_id: i64,
+    pub pid: i32,
+    pub how: String,
 }
 
-pub struct Supervisor {
-    bin: PathBuf,
-    children: Mutex<HashMap<i64, Child>>,
-    deaths: mpsc::UnboundedSender<Death>,
+/// The broker process of an instance's directory, as found on the host.
+#[derive(Debug, Clone, Copy)]
+pub struct Found {
+    pub pid: i32,
+    /// It runs the configured broker program, not a binary that has since been replaced
+    /// (an upgrade installs a new file; the old process's executable shows as deleted).
+    pub right_program: bool,
 }
 
-impl Supervisor {
-    pub fn new(bin: PathBuf) -> (Arc<Supervisor>, mpsc::UnboundedReceiver<Death>) {
-        let (deaths, receiver) = mpsc::unbounded_channel();
-        let supervisor = Arc::new(Supervisor {
-            bin,
-            children: Mutex::new(HashMap::new()),
-            deaths,
+/// True while `pid` is a live process (a zombie has exited: it is not).
+pub fn alive(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // "pid (comm) S ...": the state follows the last ')'.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    !matches!(state, Some("Z" | "X") | None)
+}
+
+/// The pid the directory's pid file names (alive or not).
+pub fn recorded_pid(dir: &Path) -> Option<i32> {
+    std::fs::read_to_string(dir.join(PID_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The broker working in `dir`, if its pid file names a live process that is this very
+/// directory's broker: its working directory is `dir` and its command line is
+/// `PROGRAM broker ...`. A pid reused by an unrelated process is never taken for it.
+pub fn find(dir: &Path, bin: &Path) -> Option<Found> {
+    let pid = recorded_pid(dir)?;
+    examine(pid, &std::fs::canonicalize(dir).ok()?, bin)
+}
+
+/// [`find`], and when the pid file names none, a look through every process for a broker
+/// working in `dir`: one started by a console killed between the start and the writing of
+/// its pid file. Slower (it reads `/proc`); used before starting or stopping, not per probe.
+pub fn find_even_unrecorded(dir: &Path, bin: &Path) -> Option<Found> {
+    if let Some(found) = find(dir, bin) {
+        return Some(found);
+    }
+    let dir = std::fs::canonicalize(dir).ok()?;
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find_map(|pid| examine(pid, &dir, bin))
+}
+
+/// `pid` as the broker of the (canonical) directory `dir`, if it is one.
+fn examine(pid: i32, dir: &Path, bin: &Path) -> Option<Found> {
+    if !alive(pid) {
+        return None;
+    }
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+    if cwd != dir {
+        return None;
+    }
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    if cmdline.split(|b| *b == 0).nth(1) != Some(b"broker".as_slice()) {
+        return None;
+    }
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+    // When the configured program cannot be resolved there is nothing to replace it with.
+    let right_program = match (std::fs::canonicalize(bin), exe) {
+        (Ok(wanted), Some(exe)) => exe == wanted,
+        _ => true,
+    };
+    Some(Found { pid, right_program })
+}
+
+/// Starts a broker for `launch` in a session of its own and returns its pid once it answers
+/// a Kafka request. `exits` hears when it exits (the console reaps its own children; a
+/// broker adopted from an earlier console is watched by the control loop's probes).
+/// The caller makes sure no broker of this directory runs (see [`stop`]).
+pub async fn spawn(
+    bin: &Path,
+    launch: Launch<'_>,
+    exits: mpsc::UnboundedSender<Exit>,
+) -> Result<i32, String> {
+    if answers(launch.port).await {
+        return Err(format!(
+            "port {} is in use by another program; free it, or delete this instance and \
+             create it again (a new instance gets a free port)",
+            launch.port
+        ));
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(launch.dir.join(LOG_FILE))
+        .map_err(|e| format!("cannot open the broker log: {e}"))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| format!("cannot open the broker log: {e}"))?;
+    let mut command = tokio::process::Command::new(bin);
+    command
+        .arg("broker")
+        .arg("--listener-url")
+        .arg(format!("tcp://{}:{}", launch.listen_host, launch.port))
+        .arg("--advertised-listener-url")
+        .arg(format!("tcp://{}:{}", launch.advertised_host, launch.port))
+        // Taken relative to the working directory (see ../shared/kafka-broker.md).
+        .arg("--storage-engine")
+        .arg("sqlite://tansu.db")
+        .arg("--cluster-id")
+        .arg(format!("byoc-{}", launch.instance_id))
+        .current_dir(launch.dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log_err))
+        // The data plane outlives the console: nothing of the console's ends it.
+        .kill_on_drop(false);
+    // SAFETY: the closure runs in the forked child before exec and calls only setsid(2),
+    // which is async-signal-safe. A session of its own: no terminal hang-up, Ctrl-C or
+    // process-group signal meant for the console reaches the broker.
+    unsafe {
+        command.pre_exec(|| {
+            rustix::process::setsid().map_err(std::io::Error::from)?;
+            Ok(())
         });
-        (supervisor, receiver)
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let pid = child
+        .id()
+        .and_then(|p| i32::try_from(p).ok())
+        .ok_or("the broker exited at once")?;
+    if let Err(e) = std::fs::write(launch.dir.join(PID_FILE), pid.to_string()) {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        return Err(format!("cannot write the broker's pid file: {e}"));
     }
 
-    /// Instances whose broker this console runs now.
-    pub fn running(&self) -> Vec<i64> {
-        self.children
-            .lock()
-            .map(|c| c.keys().copied().collect())
-            .unwrap_or_default()
-    }
-
-    pub fn is_running(&self, instance_id: i64) -> bool {
-        self.children
-            .lock()
-            .map(|c| c.contains_key(&instance_id))
-            .unwrap_or(false)
-    }
-
-    /// Starts the broker unless this console runs it already; returns once its port answers.
-    pub async fn start(self: &Arc<Self>, launch: Launch<'_>) -> Result<(), String> {
-        if self.is_running(launch.instance_id) {
-            return Ok(());
-        }
-        // A broker of a console that was killed may still hold the port and the files.
-        stop_stale(launch.dir).await;
-        if answers(launch.port).await {
+    // The broker exits 0 when it cannot bind, so the exit code proves nothing: wait until it
+    // answers a Kafka request while the process is still alive.
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let _ = std::fs::remove_file(launch.dir.join(PID_FILE));
             return Err(format!(
-                "port {} is in use by another program; free it, or delete this instance and \
-                 create it again (a new instance gets a free port)",
-                launch.port
+                "the broker exited ({status}) before answering on port {}: {}",
+                launch.port,
+                last_log_line(launch.dir)
             ));
         }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(launch.dir.join(LOG_FILE))
-            .map_err(|e| format!("cannot open the broker log: {e}"))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| format!("cannot open the broker log: {e}"))?;
-        let mut child = tokio::process::Command::new(&self.bin)
-            .arg("broker")
-            .arg("--listener-url")
-            .arg(format!("tcp://{}:{}", launch.listen_host, launch.port))
-            .arg("--advertised-listener-url")
-            .arg(format!("tcp://{}:{}", launch.advertised_host, launch.port))
-            // Taken relative to the working directory (see ../shared/kafka-broker.md).
-            .arg("--storage-engine")
-            .arg("sqlite://tansu.db")
-            .arg("--cluster-id")
-            .arg(format!("byoc-{}", launch.instance_id))
-            .current_dir(launch.dir)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log_err))
-            // Its own process group: a Ctrl-C meant for the console does not reach it, and
-            // the console stops it in order.
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", self.bin.display()))?;
-        let pid = child
-            .id()
-            .and_then(|p| i32::try_from(p).ok())
-            .ok_or("the broker exited at once")?;
-        if let Err(e) = std::fs::write(launch.dir.join(PID_FILE), pid.to_string()) {
+        // The answer must be this process's: a program that took the port meanwhile would
+        // answer too, while this broker exits for want of it.
+        if probe::api_versions(launch.port, Duration::from_millis(500))
+            .await
+            .is_ok()
+            && listens_on(pid, launch.port)
+        {
+            break;
+        }
+        if started.elapsed() > READY_TIMEOUT {
             let _ = child.start_kill();
-            return Err(format!("cannot write the broker's pid file: {e}"));
+            let _ = child.wait().await;
+            let _ = std::fs::remove_file(launch.dir.join(PID_FILE));
+            return Err(format!(
+                "the broker did not answer on port {} within {} s",
+                launch.port,
+                READY_TIMEOUT.as_secs()
+            ));
         }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
-        // The broker exits 0 when it cannot bind, so the exit code proves nothing: wait for
-        // the port to answer while the process is still alive.
-        let started = Instant::now();
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                let _ = std::fs::remove_file(launch.dir.join(PID_FILE));
-                return Err(format!(
-                    "the broker exited ({status}) before answering on port {}: {}",
-                    launch.port,
-                    last_log_line(launch.dir)
-                ));
-            }
-            if answers(launch.port).await {
-                break;
-            }
-            if started.elapsed() > READY_TIMEOUT {
-                let _ = child.start_kill();
-                let _ = child.wait().await;
-                let _ = std::fs::remove_file(launch.dir.join(PID_FILE));
-                return Err(format!(
-                    "the broker did not answer on port {} within {} s",
-                    launch.port,
-                    READY_TIMEOUT.as_secs()
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-
-        let stopping = Arc::new(AtomicBool::new(false));
-        let (exited_tx, exited) = watch::channel(false);
-        if let Ok(mut children) = self.children.lock() {
-            children.insert(
-                launch.instance_id,
-                Child {
-                    pid,
-                    stopping: stopping.clone(),
-                    exited,
-                },
-            );
-        }
-        let supervisor = Arc::downgrade(self);
-        let instance_id = launch.instance_id;
-        let port = launch.port;
-        tokio::spawn(async move {
-            let status = child.wait().await;
-            let _ = exited_tx.send(true);
-            let Some(supervisor) = supervisor.upgrade() else {
-                return;
-            };
-            if let Ok(mut children) = supervisor.children.lock() {
-                if children.get(&instance_id).is_some_and(|c| c.pid == pid) {
-                    children.remove(&instance_id);
-                }
-            }
-            if !stopping.load(Ordering::SeqCst) {
-                let how = match status {
-                    Ok(status) => status.to_string(),
-                    Err(e) => e.to_string(),
-                };
-                tracing::warn!(instance = instance_id, pid, %how, "broker process died");
-                let _ = supervisor.deaths.send(Death {
-                    instance_id,
-                    reason: format!("the broker process on port {port} exited ({how})"),
-                });
-            }
+    // Reap it when it exits (no zombie left behind) and tell the control loop at once.
+    let instance_id = launch.instance_id;
+    tokio::spawn(async move {
+        let how = match child.wait().await {
+            Ok(status) => status.to_string(),
+            Err(e) => e.to_string(),
+        };
+        tracing::info!(instance = instance_id, pid, %how, "broker process exited");
+        let _ = exits.send(Exit {
+            instance_id,
+            pid,
+            how,
         });
-        tracing::info!(instance = instance_id, pid, port, "broker serving");
-        Ok(())
-    }
+    });
+    tracing::info!(
+        instance = instance_id,
+        pid,
+        port = launch.port,
+        "broker serving"
+    );
+    Ok(pid)
+}
 
-    /// Stops the instance's broker (this console's or one left by a previous console) and
-    /// waits until it has exited. Its data stays.
-    pub async fn stop(&self, instance_id: i64, dir: &Path) {
-        let child = self
-            .children
-            .lock()
-            .ok()
-            .and_then(|mut c| c.remove(&instance_id));
-        if let Some(mut child) = child {
-            child.stopping.store(true, Ordering::SeqCst);
-            signal(child.pid, Signal::TERM);
-            let waited = tokio::time::timeout(STOP_GRACE, child.exited.wait_for(|e| *e))
-                .await
-                .is_ok();
-            if !waited {
-                tracing::warn!(instance = instance_id, "broker ignored SIGTERM; killing it");
-                signal(child.pid, Signal::KILL);
-                let _ = child.exited.wait_for(|e| *e).await;
-            }
-        }
-        stop_stale(dir).await;
+/// True when process `pid` itself holds a listening TCP socket on `port` (any address): the
+/// answer on that port is this process's, not another program's. Reads the kernel's socket
+/// tables (`/proc/net/tcp`, `tcp6`) and the process's open files.
+pub fn listens_on(pid: i32, port: u16) -> bool {
+    let wanted = format!(":{port:04X}");
+    let inodes: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|text| {
+            text.lines()
+                .skip(1)
+                .filter_map(|line| {
+                    // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let listening = fields.get(3) == Some(&"0A");
+                    let on_port = fields.get(1).is_some_and(|a| a.ends_with(&wanted));
+                    let inode = fields.get(9)?;
+                    (listening && on_port).then(|| format!("socket:[{inode}]"))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if inodes.is_empty() {
+        return false;
     }
-
-    /// Stops every broker of this console at once (at shutdown: SIGTERM to all, then wait).
-    /// Their instances stay `running`: the next start serves them again.
-    pub async fn stop_all(&self) {
-        let children: Vec<Child> = self
-            .children
-            .lock()
-            .map(|mut c| c.drain().map(|(_, child)| child).collect())
-            .unwrap_or_default();
-        for child in &children {
-            child.stopping.store(true, Ordering::SeqCst);
-            signal(child.pid, Signal::TERM);
-        }
-        for mut child in children {
-            let waited = tokio::time::timeout(STOP_GRACE, child.exited.wait_for(|e| *e))
-                .await
-                .is_ok();
-            if !waited {
-                signal(child.pid, Signal::KILL);
-            }
-        }
-    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+    })
 }
 
 /// True when something accepts TCP connections on the port (on loopback).
@@ -251,7 +274,7 @@ pub async fn answers(port: u16) -> bool {
     matches!(
         tokio::time::timeout(
             Duration::from_millis(300),
-            TcpStream::connect(("127.0.0.1", port))
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
         )
         .await,
         Ok(Ok(_))
@@ -264,46 +287,38 @@ fn signal(pid: i32, sig: Signal) {
     }
 }
 
-/// The pid in the directory's pid file, if that process is alive and is a broker working in
-/// this very directory (a pid may have been reused by an unrelated process).
-fn stale_pid(dir: &Path) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(dir.join(PID_FILE))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
-    let dir = std::fs::canonicalize(dir).ok()?;
-    (cwd == dir).then_some(pid)
-}
-
-/// Stops a broker left running by a previous console (SIGTERM, then SIGKILL) and removes its
-/// pid file.
-pub async fn stop_stale(dir: &Path) {
-    stop_stale_all(&[dir.to_path_buf()]).await;
-}
-
-/// [`stop_stale`] for many directories at once: every stale broker gets SIGTERM first, then
-/// they are waited for together (at start after a kill -9, one by one would take 1.5 s each).
-pub async fn stop_stale_all(dirs: &[PathBuf]) {
-    let pids: Vec<i32> = dirs.iter().filter_map(|dir| stale_pid(dir)).collect();
+/// Stops the broker of each directory (SIGTERM to all at once; SIGKILL to those still alive
+/// after [`STOP_GRACE`]), waits until they are gone and removes their pid files. Returns the
+/// pids stopped. Only processes [`find`] verifies are signalled.
+pub async fn stop(dirs: &[PathBuf], bin: &Path) -> Vec<i32> {
+    let pids: Vec<i32> = dirs
+        .iter()
+        .filter_map(|dir| find_even_unrecorded(dir, bin))
+        .map(|found| found.pid)
+        .collect();
     for pid in &pids {
-        tracing::info!(pid, "stopping a broker left by a previous console");
         signal(*pid, Signal::TERM);
     }
-    let alive = |pid: &i32| Path::new(&format!("/proc/{pid}")).exists();
     let started = Instant::now();
-    while pids.iter().any(alive) && started.elapsed() < STOP_GRACE * 2 {
-        if started.elapsed() > STOP_GRACE {
-            pids.iter()
-                .filter(|p| alive(p))
-                .for_each(|p| signal(*p, Signal::KILL));
+    let mut killed = false;
+    while pids.iter().any(|p| alive(*p)) {
+        if !killed && started.elapsed() > STOP_GRACE {
+            for pid in pids.iter().filter(|p| alive(**p)) {
+                tracing::warn!(
+                    pid,
+                    "broker ignored SIGTERM for {} s; killing it",
+                    STOP_GRACE.as_secs()
+                );
+                signal(*pid, Signal::KILL);
+            }
+            killed = true;
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for dir in dirs {
         let _ = std::fs::remove_file(dir.join(PID_FILE));
     }
+    pids
 }
 
 /// The broker's last log line, without its colour codes, for an error message.
@@ -326,4 +341,48 @@ fn last_log_line(dir: &Path) -> String {
     }
     let clean = clean.trim();
     clean.chars().take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pid_file_naming_another_process_is_not_a_broker() {
+        let dir = tempfile_dir();
+        // Our own pid: alive, but its working directory is not `dir`.
+        std::fs::write(dir.join(PID_FILE), std::process::id().to_string()).unwrap();
+        assert!(find(&dir, Path::new("/bin/true")).is_none());
+        std::fs::write(dir.join(PID_FILE), "not a pid").unwrap();
+        assert!(find(&dir, Path::new("/bin/true")).is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_listening_socket_is_found_on_its_own_process_only() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let me = std::process::id() as i32;
+        assert!(listens_on(me, port));
+        // Another process (our parent) does not hold it.
+        let parent = rustix::process::getppid().map_or(1, |p| p.as_raw_nonzero().get());
+        assert!(!listens_on(parent, port));
+        drop(listener);
+        assert!(!listens_on(me, port));
+    }
+
+    #[test]
+    fn a_running_process_is_alive_and_a_reaped_one_is_not() {
+        assert!(alive(std::process::id() as i32));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        child.wait().unwrap();
+        assert!(!alive(pid));
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("byoc-process-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
 }

@@ -1,0 +1,125 @@
+//! The control loop's health probe: one Kafka `ApiVersions` request (version 0) on a fresh
+//! connection. Brokers answer it before any authentication, so the same probe works on
+//! secured instances; an accepted TCP connection alone proves nothing (a hung process's
+//! listen socket still accepts). The frame is 24 bytes, written here rather than through a
+//! client library, whose connection set-up (metadata, SASL) is more than a probe should do.
+
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const API_VERSIONS: i16 = 18;
+const CLIENT_ID: &[u8] = b"byoc-probe";
+/// Larger answers than this are not a broker's ApiVersions response.
+const MAX_RESPONSE: i32 = 1 << 20;
+
+/// The request: size, then header v1 (api key, version 0, correlation id, client id); the
+/// v0 body is empty.
+fn request(correlation_id: i32) -> Vec<u8> {
+    let mut body = Vec::with_capacity(32);
+    body.extend_from_slice(&API_VERSIONS.to_be_bytes());
+    body.extend_from_slice(&0i16.to_be_bytes());
+    body.extend_from_slice(&correlation_id.to_be_bytes());
+    body.extend_from_slice(&(CLIENT_ID.len() as i16).to_be_bytes());
+    body.extend_from_slice(CLIENT_ID);
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    frame
+}
+
+/// Ok when the broker on `127.0.0.1:port` answers `ApiVersions` with the request's
+/// correlation id within `timeout` (connection included); otherwise what went wrong.
+pub async fn api_versions(port: u16, timeout: Duration) -> Result<(), String> {
+    match tokio::time::timeout(timeout, exchange(port)).await {
+        Ok(result) => result,
+        Err(_) => Err(format!(
+            "no answer to a Kafka ApiVersions request within {} ms",
+            timeout.as_millis()
+        )),
+    }
+}
+
+async fn exchange(port: u16) -> Result<(), String> {
+    let correlation_id = i32::from(port) ^ 0x5eed;
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("connection refused ({e})"))?;
+    stream
+        .write_all(&request(correlation_id))
+        .await
+        .map_err(|e| format!("the request could not be sent ({e})"))?;
+    let size = stream
+        .read_i32()
+        .await
+        .map_err(|e| format!("the connection closed without an answer ({e})"))?;
+    if !(6..=MAX_RESPONSE).contains(&size) {
+        return Err(format!("an answer that is not Kafka ({size} bytes)"));
+    }
+    let answered_id = stream
+        .read_i32()
+        .await
+        .map_err(|e| format!("a truncated answer ({e})"))?;
+    if answered_id != correlation_id {
+        return Err("an answer to another request".into());
+    }
+    // The error code follows; any code means a Kafka broker is serving this port (a broker
+    // that does not speak version 0 says so with UNSUPPORTED_VERSION, which is an answer).
+    stream
+        .read_i16()
+        .await
+        .map_err(|e| format!("a truncated answer ({e})"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_frame_is_kafka_api_versions_v0() {
+        let frame = request(7);
+        assert_eq!(&frame[..4], &20i32.to_be_bytes(), "size of what follows");
+        assert_eq!(&frame[4..6], &18i16.to_be_bytes(), "ApiVersions");
+        assert_eq!(&frame[6..8], &0i16.to_be_bytes(), "version 0");
+        assert_eq!(&frame[8..12], &7i32.to_be_bytes(), "correlation id");
+        assert_eq!(&frame[12..14], &10i16.to_be_bytes());
+        assert_eq!(&frame[14..], b"byoc-probe");
+    }
+
+    #[tokio::test]
+    async fn a_port_that_accepts_but_never_answers_fails_within_the_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Accepts (as a stopped process's backlog does) and never answers.
+        let _held = tokio::spawn(async move {
+            let (_socket, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let started = std::time::Instant::now();
+        let error = api_versions(port, Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(error.contains("no answer"), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn a_correct_answer_passes_and_a_foreign_one_does_not() {
+        for (reply_id, ok) in [(None, true), (Some(1), false)] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            tokio::spawn(async move {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = [0u8; 24];
+                socket.read_exact(&mut request).await.unwrap();
+                let asked = i32::from_be_bytes(request[8..12].try_into().unwrap());
+                let mut answer = 6i32.to_be_bytes().to_vec();
+                answer.extend_from_slice(&reply_id.unwrap_or(asked).to_be_bytes());
+                answer.extend_from_slice(&0i16.to_be_bytes());
+                socket.write_all(&answer).await.unwrap();
+            });
+            let result = api_versions(port, Duration::from_secs(2)).await;
+            assert_eq!(result.is_ok(), ok, "{result:?}");
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! A real Kafka client that nobody here wrote: confluent-kafka from PyPI, driven through
+//! `tests/kafka/client.py` (see its docstring for the modes).
+
+fn client(args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka/client.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "client.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Runs client.py with `args` off the async runtime; its output.
+pub async fn kafka(args: Vec<String>) -> String {
+    tokio::task::spawn_blocking(move || {
+        client(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .expect("client task")
+}
+
+/// Produces `count` messages; the number acknowledged.
+pub async fn produce(bootstrap: &str, topic: &str, count: u32) -> String {
+    kafka(vec![
+        "produce".into(),
+        bootstrap.into(),
+        topic.into(),
+        count.to_string(),
+    ])
+    .await
+}
+
+/// Reads the topic from the start in a new consumer group: "N exact" when it read messages
+/// 0..N-1, each once.
+pub async fn consume(bootstrap: &str, topic: &str, group: &str, expected: u32) -> String {
+    kafka(vec![
+        "consume".into(),
+        bootstrap.into(),
+        topic.into(),
+        group.into(),
+        expected.to_string(),
+    ])
+    .await
+}
+
+/// True when the bootstrap address answers a Kafka metadata request.
+pub fn answers_metadata(bootstrap: &str) -> bool {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka/client.py");
+    std::process::Command::new("python3")
+        .args([script, "metadata", bootstrap])
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
