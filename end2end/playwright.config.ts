@@ -60,10 +60,12 @@ export default defineConfig({
     command:
       `rm -rf ${brokerDataDir} ${brokerVendorDir} && ${server} vendor keygen --out ${brokerVendorDir} --key-id e2e-broker-vendor && ` +
       `${server} serve --listen 127.0.0.1:${brokerPort} --data-dir ${brokerDataDir} --trust-key ${brokerVendorDir}/public-key.json ` +
-      `--provisioner broker --broker-bin ${tansu} --broker-ports 19660-19679`,
+      `--provisioner broker --broker-bin ${tansu} --broker-ports 19660-19679 --stop-brokers-on-exit`,
     cwd: __dirname,
     env: { LEPTOS_SITE_ROOT: "../target/site", RUST_LOG: "warn" },
     url: `${brokerURL}/healthz`,
+    // Brokers outlive a console that is killed; stopped this way, it takes them with it.
+    gracefulShutdown: { signal: "SIGTERM", timeout: 20_000 },
     timeout: 60_000,
     reuseExistingServer: false,
     stdout: "pipe",
