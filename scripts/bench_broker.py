@@ -177,15 +177,21 @@ def main():
         print(f"  console CPU while idle with {len(pids)} brokers (a traffic reading of each every 5 s):"
               f" {(cpu_seconds(server.pid) - before) / 20 * 100:.1f} % of a core")
         # The control loop: a console SIGKILL and restart with every broker running.
+        log_path = os.environ.get("BENCH_CONSOLE_LOG", os.devnull)
+
         def start_console():
+            log = open(log_path, "a")
             proc = subprocess.Popen([BIN, "demo", "--listen", f"127.0.0.1:{PORT}", "--data-dir", data_dir,
                                      "--provisioner", "broker", "--broker-ports", PORTS],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+                                    stdout=log, stderr=subprocess.STDOUT,
+                                    env=dict(env, RUST_LOG="warn,app::server::reconciler=info"))
             while True:
                 try:
                     c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
                     c.request("GET", "/healthz")
-                    if c.getresponse().status == 200:
+                    response = c.getresponse()
+                    response.read()
+                    if response.status == 200:
                         return proc, c
                 except OSError:
                     pass
@@ -224,12 +230,21 @@ def main():
         print(f"Dead broker (kill -9, adopted from the previous console) -> abnormal in {dead * 1000:.0f} ms: {why}")
         hung, why = time_to_abnormal(ids[1], pid_of(ids[1]), 19)  # SIGSTOP
         print(f"Hung broker (SIGSTOP) -> abnormal in {hung * 1000:.0f} ms: {why}")
+        def healed(instance_id):
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < 60:
+                summary = json.loads(request(conn, "/api/instance", {"id": instance_id}, cookie)[1])["summary"]
+                if summary["state"] == "running":
+                    return time.perf_counter() - t0
+                time.sleep(0.01)
+            raise SystemExit(f"instance {instance_id} not healed in 60 s")
+
         for i in ids[:2]:
-            wait_running(conn, cookie, i)
+            print(f"  instance {i} running again {healed(i):.1f} s later")
         # Now both are this console's children: an exit is reaped and acted on at once.
         dead, why = time_to_abnormal(ids[0], pid_of(ids[0]), 9)
-        print(f"Dead broker (kill -9, started by this console) -> abnormal in {dead * 1000:.0f} ms")
-        wait_running(conn, cookie, ids[0])
+        print(f"Dead broker (kill -9, started by this console) -> abnormal in {dead * 1000:.0f} ms: {why}")
+        print(f"  running again {healed(ids[0]):.1f} s later")
 
         started = time.perf_counter()
         server.terminate()

@@ -203,7 +203,7 @@ async fn after_a_step_commits(db: &SqlitePool, step: Option<&str>, within: Durat
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn instances_stay_true_across_console_kills_under_load() {
     const QUOTA: i64 = 100;
-    let flags = broker_flags("19700-19839");
+    let flags = broker_flags("19700-19779");
     let mut console = activated(&flags, QUOTA as u32).await;
     let db = read_only(&console.data).await;
 
@@ -432,7 +432,7 @@ async fn instances_stay_true_across_console_kills_under_load() {
 
 #[tokio::test]
 async fn a_hung_broker_is_found_within_ten_seconds_and_brought_back() {
-    let flags = broker_flags("19840-19849");
+    let flags = broker_flags("19780-19789");
     let console = activated(&flags, 100).await;
     let (client, base) = (console.client.clone(), console.base.clone());
     let id = create(&client, &base, "stuck", 3).await.unwrap();
@@ -463,7 +463,7 @@ async fn a_hung_broker_is_found_within_ten_seconds_and_brought_back() {
 
 #[tokio::test]
 async fn a_producer_sees_no_failure_across_a_console_kill_and_restart() {
-    let flags = broker_flags("19850-19859");
+    let flags = broker_flags("19790-19799");
     let mut console = activated(&flags, 100).await;
     let (client, base) = (console.client.clone(), console.base.clone());
     let id = create(&client, &base, "steady", 3).await.unwrap();
