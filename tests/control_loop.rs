@@ -502,3 +502,44 @@ async fn a_producer_sees_no_failure_across_a_console_kill_and_restart() {
     let consumed = consume(&bootstrap, "ticks", "check", sent as u32).await;
     assert_eq!(consumed, format!("{sent} exact"));
 }
+
+#[tokio::test]
+async fn a_broker_of_another_program_version_is_replaced_by_the_configured_one() {
+    // Two installs of the broker program: the console is started with the first, then
+    // upgraded to the second (as `cargo install` of a new version would leave it).
+    let programs = tempfile::tempdir().unwrap();
+    let (old, new) = (programs.path().join("old"), programs.path().join("new"));
+    std::fs::copy(broker_bin(), &old).unwrap();
+    std::fs::copy(broker_bin(), &new).unwrap();
+    let flags = |bin: &Path| {
+        let mut flags = broker_flags("19680-19689");
+        flags[3] = bin.to_string_lossy().into_owned();
+        flags
+    };
+    let mut console = activated(&flags(&old), 100).await;
+    let (client, base) = (console.client.clone(), console.base.clone());
+    let id = create(&client, &base, "upgraded", 3).await.unwrap();
+    let bootstrap = wait_state(&console, &id, "running", Duration::from_secs(30)).await;
+    let dir = console.broker_dir(&id);
+    let before = pid_of(&dir);
+    let exe = |pid: i32| std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert_eq!(exe(before), std::fs::canonicalize(&old).unwrap());
+
+    console.kill();
+    console.restart(&flags(&new)).await;
+    let started = Instant::now();
+    let after = loop {
+        let now = brokers_in(&dir);
+        if now.len() == 1 && now[0] != before {
+            break now[0];
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "not replaced: {now:?} (was {before})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(exe(after), std::fs::canonicalize(&new).unwrap());
+    wait_state(&console, &id, "running", Duration::from_secs(10)).await;
+    assert!(answers_metadata(&bootstrap));
+}
