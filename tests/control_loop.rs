@@ -377,7 +377,7 @@ async fn instances_stay_true_across_console_kills_under_load() {
     );
     // No healthy broker was restarted: each instance's directory saw one broker process.
     // (No broker was killed or hung in this test, so none needed restarting.)
-    let seen = pids_seen.lock().unwrap();
+    let seen = pids_seen.lock().unwrap().clone();
     println!(
         "{} instances made, {} running at the end, 6 console kills ({placed} right after a step \
          commit), {finished} operations finished, {} quota samples, at most {most} of {QUOTA} \
