@@ -26,9 +26,11 @@ pub async fn reset_password(data_dir: &Path, username: &str) -> anyhow::Result<(
         .hash(temporary.clone())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    store::users::set_password(&pool, user.id, &hash, true).await?;
-    store::audit::append(
-        &pool,
+    // The new password and its audit entry: one transaction.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    store::users::set_password(&mut tx, user.id, &hash, true).await?;
+    store::audit::append_in(
+        &mut tx,
         store::audit::Entry {
             at: now(),
             actor: "command line",
@@ -40,6 +42,7 @@ pub async fn reset_password(data_dir: &Path, username: &str) -> anyhow::Result<(
         },
     )
     .await?;
+    tx.commit().await?;
     pool.close().await;
     Ok((temporary, user.disabled_at.is_some()))
 }

@@ -13,8 +13,7 @@ use app::server::{
     password_hash::PasswordHasher,
     provisioner::{Provisioner, SimulatedProvisioner},
     rate_limit::{self, RateLimits},
-    reconciler,
-    security, store, usage, AppState, Config, ProvisionerChoice,
+    reconciler, security, store, usage, AppState, Config, ProvisionerChoice,
 };
 use axum::{
     extract::State,
@@ -175,9 +174,12 @@ impl Console {
                 state.clone(),
                 guard::pages_need_session,
             ))
-            .layer(middleware::from_fn(guard::reject_cross_site))
             .layer(middleware::from_fn_with_state(
-                self.rate_limits.clone(),
+                state.clone(),
+                guard::reject_cross_site,
+            ))
+            .layer(middleware::from_fn_with_state(
+                (self.rate_limits.clone(), state.clone()),
                 rate_limit::limit,
             ))
             .layer(middleware::from_fn(

@@ -1,6 +1,14 @@
-//! Writing audit entries from the services: who acted, from where.
+//! Writing audit entries from the services: who acted, from where; and the one rule that
+//! decides which refusals are audited.
+//!
+//! A change writes its entry with [`record_in`], inside the transaction of the change, before
+//! it commits: a crash leaves both or neither. [`record`] (a transaction of its own) is for
+//! events that change nothing else: a failed sign-in, a refusal, a sign-out, a request about
+//! to be carried out on a broker.
 
 use super::{store, AppState, ServerError};
+use crate::api::error::AppError;
+use sqlx::SqliteConnection;
 
 /// The person (or would-be person) behind a request.
 #[derive(Debug, Clone)]
@@ -11,11 +19,29 @@ pub struct Actor {
     pub addr: String,
 }
 
+impl Actor {
+    /// The console itself, as the actor of what it does on its own.
+    pub fn system() -> Actor {
+        Actor {
+            name: "system".into(),
+            addr: "local".into(),
+        }
+    }
+
+    /// Someone not signed in, from `addr`.
+    pub fn anonymous(addr: &str) -> Actor {
+        Actor {
+            name: "anonymous".into(),
+            addr: addr.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum Outcome {
     Success,
     Failure,
-    /// Not attempted: throttled, forbidden, or conflicting with the state.
+    /// Not attempted: throttled, forbidden, or refused by the license or the quota.
     Refused,
 }
 
@@ -29,7 +55,10 @@ impl Outcome {
     }
 }
 
-pub async fn record(
+/// Appends an entry inside `conn`'s transaction (begun with `BEGIN IMMEDIATE`): it commits
+/// with the change it records, or neither does.
+pub async fn record_in(
+    conn: &mut SqliteConnection,
     state: &AppState,
     actor: &Actor,
     action: &str,
@@ -37,8 +66,8 @@ pub async fn record(
     outcome: Outcome,
     detail: Option<&str>,
 ) -> Result<(), ServerError> {
-    store::audit::append(
-        &state.pool,
+    store::audit::append_in(
+        conn,
         store::audit::Entry {
             at: state.clock.unix(),
             actor: &actor.name,
@@ -51,4 +80,144 @@ pub async fn record(
     )
     .await?;
     Ok(())
+}
+
+/// Appends an entry in a transaction of its own: for events that change nothing else.
+pub async fn record(
+    state: &AppState,
+    actor: &Actor,
+    action: &str,
+    target: Option<&str>,
+    outcome: Outcome,
+    detail: Option<&str>,
+) -> Result<(), ServerError> {
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    record_in(&mut tx, state, actor, action, target, outcome, detail).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// **The rule**, one for every endpoint: which refusals enter the audit log.
+///
+/// Audited: refusals of authorisation (401 not signed in; 403 a role too small, a password to
+/// change first, a disabled account, a cross-site request), throttling (429), and refusals by
+/// the license or the quota ([`ServerError::Policy`], marked so where the rule refuses, even
+/// when the answer names a field, like the quota's "needs 12 AKU, 8 left" on `size_aku`).
+///
+/// Not audited: malformed input (422 for a field's rule, 400), what does not exist (404),
+/// conflicts with a passing state (409: an operation in progress, the last administrator) and
+/// internal failures (logged with their reference instead). So a fuzzer cannot flood the
+/// chain, and every audited refusal is one someone should look at.
+pub fn audited_refusal(error: &ServerError) -> bool {
+    match error {
+        ServerError::Policy(_) => true,
+        ServerError::App(e) => is_access_refusal(e),
+        _ => false,
+    }
+}
+
+/// 401, 403 and 429: anyone can cause them, as often as they like, so repeats are coalesced.
+fn is_access_refusal(error: &AppError) -> bool {
+    matches!(
+        error,
+        AppError::Unauthenticated
+            | AppError::Forbidden(_)
+            | AppError::CrossSite(_)
+            | AppError::TooManyAttempts { .. }
+    )
+}
+
+/// Repeats of the same access refusal (actor, address, action, target) within this many
+/// seconds are not logged again.
+pub const REPEAT_WINDOW_SECS: i64 = 60;
+
+const REPEATS_NOTE: &str = " (repeats within a minute are not logged)";
+
+/// Records `error` as a refusal of `action` on `target` if [`audited_refusal`] says so; does
+/// nothing for any other error. Access refusals (401, 403, 429) are logged once a minute per
+/// actor, address, action and target: one indexed read decides, and a flood of them writes
+/// one entry a minute instead of a stream of serialised writes. A failure to write is logged
+/// and does not change the answer (the request is refused either way).
+pub async fn refusal(
+    state: &AppState,
+    actor: &Actor,
+    action: &str,
+    target: Option<&str>,
+    error: &ServerError,
+) {
+    if !audited_refusal(error) {
+        return;
+    }
+    let Some(app_error) = error.app_error() else {
+        return;
+    };
+    let mut detail = match app_error {
+        AppError::Unauthenticated => "not signed in".to_string(),
+        other => other.to_string(),
+    };
+    let result = async {
+        if matches!(error, ServerError::App(_)) && is_access_refusal(app_error) {
+            let since = state.clock.unix() - REPEAT_WINDOW_SECS;
+            if store::audit::refused_recently(
+                &state.pool,
+                &actor.name,
+                &actor.addr,
+                action,
+                target,
+                since,
+            )
+            .await?
+            {
+                return Ok(());
+            }
+            detail.push_str(REPEATS_NOTE);
+        }
+        record(
+            state,
+            actor,
+            action,
+            target,
+            Outcome::Refused,
+            Some(&detail),
+        )
+        .await
+    }
+    .await;
+    if let Err(audit_error) = result {
+        tracing::error!(%action, actor = %actor.name, error = %audit_error, "could not audit a refusal");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rule() {
+        let audited = [
+            ServerError::App(AppError::Unauthenticated),
+            ServerError::App(AppError::Forbidden("role".into())),
+            ServerError::App(AppError::CrossSite("site".into())),
+            ServerError::App(AppError::TooManyAttempts {
+                message: "slow down".into(),
+                retry_at: 0,
+            }),
+            ServerError::policy(AppError::invalid("size_aku", "needs 12 AKU, 8 left")),
+            ServerError::policy(AppError::Conflict("the license has lapsed".into())),
+        ];
+        for error in &audited {
+            assert!(audited_refusal(error), "{error:?}");
+        }
+        let not_audited = [
+            ServerError::App(AppError::invalid("name", "too long")),
+            ServerError::App(AppError::Request("bad form".into())),
+            ServerError::App(AppError::NotFound("no instance 9".into())),
+            ServerError::App(AppError::Conflict("busy".into())),
+            ServerError::App(AppError::Internal("ref".into())),
+            ServerError::Other("disk".into()),
+        ];
+        for error in &not_audited {
+            assert!(!audited_refusal(error), "{error:?}");
+        }
+    }
 }

@@ -25,9 +25,10 @@ pub struct ExportQuery {
 pub async fn audit_csv(
     State(state): State<AppState>,
     session: Session,
+    caller: auth::Caller,
     Query(query): Query<ExportQuery>,
 ) -> Response {
-    match export(&state, &session, &query).await {
+    match export(&state, &session, &caller, &query).await {
         Ok(body) => {
             let day = crate::components::format::utc_date(state.clock.unix());
             attachment(
@@ -40,8 +41,13 @@ pub async fn audit_csv(
     }
 }
 
-async fn export(state: &AppState, session: &Session, q: &ExportQuery) -> Result<Vec<u8>, AppError> {
-    auth::require_in(state, session, Role::Admin)
+async fn export(
+    state: &AppState,
+    session: &Session,
+    caller: &auth::Caller,
+    q: &ExportQuery,
+) -> Result<Vec<u8>, AppError> {
+    auth::require_in(state, session, Role::Admin, caller)
         .await
         .map_err(ServerError::into_app_error)?;
     let filter = filter::parse(&q.actor, &q.action, &q.from, &q.until)?;

@@ -63,46 +63,138 @@ pub fn state() -> Result<AppState, ServerError> {
         .ok_or_else(|| ServerError::Other("application state missing".into()))
 }
 
-/// The signed-in user, whether or not they must change their password first (for the
-/// session, sign-out and the password change itself): 401 without a session.
-pub async fn require_signed_in(state: &AppState) -> Result<UserRow, ServerError> {
+/// The path and client address of a request: what an audited refusal of access records.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub path: String,
+    pub addr: String,
+}
+
+impl Caller {
+    /// From a request's URI and extensions (the client address is axum's `ConnectInfo`).
+    pub fn of(uri: &http::Uri, extensions: &http::Extensions) -> Caller {
+        Caller {
+            path: uri.path().to_string(),
+            addr: extensions
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        }
+    }
+
+    /// The current request of a server function (or of a page rendering one).
+    pub async fn of_request() -> Caller {
+        let path = leptos::prelude::use_context::<http::request::Parts>()
+            .map(|parts| parts.uri.path().to_string())
+            .unwrap_or_default();
+        Caller {
+            path,
+            addr: request_addr().await,
+        }
+    }
+}
+
+/// An extractor, for plain axum handlers.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Caller::of(&parts.uri, &parts.extensions))
+    }
+}
+
+/// The user name of the session, read only (no validity rules applied, nothing ended): who a
+/// refusal was made to, when it is cheap to know.
+pub async fn session_username(state: &AppState, session: &Session) -> Option<String> {
+    let user_id = session.get::<i64>(USER_ID).await.ok()??;
+    store::users::by_id(&state.pool, user_id)
+        .await
+        .ok()?
+        .map(|u| u.username)
+}
+
+/// The access rule: the user of the session when they may go on, else who was refused (the
+/// user name, or `anonymous`) and the refusal. `role`: None for "any signed-in user, also one
+/// who must change their password first".
+async fn access(
+    state: &AppState,
+    session: &Session,
+    role: Option<Role>,
+) -> Result<Result<UserRow, (String, AppError)>, ServerError> {
+    let Some(user) = session_user(state, session).await? else {
+        return Ok(Err(("anonymous".into(), AppError::Unauthenticated)));
+    };
+    let Some(role) = role else {
+        return Ok(Ok(user));
+    };
+    if user.must_change_password {
+        return Ok(Err((
+            user.username,
+            AppError::Forbidden(
+                "Choose a new password first: your password was set by an administrator. Go to Account."
+                    .into(),
+            ),
+        )));
+    }
+    if !user.role().allows(role) {
+        let message = format!(
+            "This needs the {role} role; you are signed in as {} ({}).",
+            user.username,
+            user.role()
+        );
+        return Ok(Err((user.username, AppError::Forbidden(message))));
+    }
+    Ok(Ok(user))
+}
+
+/// Audits a refusal of access (the rule: [`audit::audited_refusal`]) and returns it.
+async fn refuse(state: &AppState, caller: &Caller, who: String, error: AppError) -> ServerError {
+    let error = ServerError::App(error);
+    let actor = Actor {
+        name: who,
+        addr: caller.addr.clone(),
+    };
+    audit::refusal(state, &actor, "access", Some(&caller.path), &error).await;
+    error
+}
+
+/// [`access`] for the current server-function request, refusals audited.
+async fn require_of_request(state: &AppState, role: Option<Role>) -> Result<UserRow, ServerError> {
     let session = request_session().await?;
-    Ok(session_user(state, &session)
-        .await?
-        .ok_or(AppError::Unauthenticated)?)
+    match access(state, &session, role).await? {
+        Ok(user) => Ok(user),
+        Err((who, error)) => Err(refuse(state, &Caller::of_request().await, who, error).await),
+    }
+}
+
+/// The signed-in user, whether or not they must change their password first (for the
+/// session, sign-out and the password change itself): 401 without a session (audited).
+pub async fn require_signed_in(state: &AppState) -> Result<UserRow, ServerError> {
+    require_of_request(state, None).await
 }
 
 /// The signed-in user with at least `role`: 401 without a session, 403 with too small a role
-/// or while a temporary password (set by an administrator) has not been changed.
+/// or while a temporary password (set by an administrator) has not been changed. Refusals are
+/// audited (action `access`, the path as target).
 pub async fn require(state: &AppState, role: Role) -> Result<UserRow, ServerError> {
-    require_in(state, &request_session().await?, role).await
+    require_of_request(state, Some(role)).await
 }
 
-/// [`require`] for a plain axum handler that has the session at hand (the downloads).
+/// [`require`] for a plain axum handler that has the session and the caller at hand (the
+/// downloads).
 pub async fn require_in(
     state: &AppState,
     session: &Session,
     role: Role,
+    caller: &Caller,
 ) -> Result<UserRow, ServerError> {
-    let user = session_user(state, session)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    if user.must_change_password {
-        return Err(AppError::Forbidden(
-            "Choose a new password first: your password was set by an administrator. Go to Account."
-                .into(),
-        )
-        .into());
+    match access(state, session, Some(role)).await? {
+        Ok(user) => Ok(user),
+        Err((who, error)) => Err(refuse(state, caller, who, error).await),
     }
-    if !user.role().allows(role) {
-        return Err(AppError::Forbidden(format!(
-            "This needs the {role} role; you are signed in as {} ({}).",
-            user.username,
-            user.role()
-        ))
-        .into());
-    }
-    Ok(user)
 }
 
 /// The signed-in user with at least `role`, and the same person as an audit [`Actor`].
@@ -147,28 +239,18 @@ pub async fn login(
         throttle::check(&by_addr, now),
     );
     if let throttle::Throttle::LockedUntil(until) = verdict {
-        // One audit entry per minute per name and address is enough to show a flood; one
-        // per attempt would turn a flood into a stream of serialised writes.
-        if !store::audit::refused_recently(&state.pool, &username, client_addr, now - 60).await? {
-            audit::record(
-                state,
-                &actor,
-                "login",
-                None,
-                Outcome::Refused,
-                Some("throttled (further throttled attempts within a minute are not logged)"),
-            )
-            .await?;
-        }
-        return Err(AppError::TooManyAttempts {
+        let error = ServerError::App(AppError::TooManyAttempts {
             message: format!(
                 "Too many failed sign-ins. Try again in {} (at {} UTC).",
                 minutes_text(until - now),
                 hhmm(until)
             ),
             retry_at: until,
-        }
-        .into());
+        });
+        // Audited once a minute per name and address (the rule for every 429): one entry
+        // per attempt would turn a flood into a stream of serialised writes.
+        audit::refusal(state, &actor, "login", None, &error).await;
+        return Err(error);
     }
 
     let user = store::users::by_username(&state.pool, &username).await?;
@@ -196,18 +278,11 @@ pub async fn login(
         }
     };
     if user.disabled_at.is_some() {
-        audit::record(
-            state,
-            &actor,
-            "login",
-            None,
-            Outcome::Refused,
-            Some("account disabled"),
-        )
-        .await?;
-        return Err(
-            AppError::Forbidden("This account is disabled; ask an administrator.".into()).into(),
-        );
+        let error = ServerError::App(AppError::Forbidden(
+            "This account is disabled; ask an administrator.".into(),
+        ));
+        audit::refusal(state, &actor, "login", None, &error).await;
+        return Err(error);
     }
 
     // A new id at every sign-in: a session id planted before sign-in is worthless after it.
@@ -217,8 +292,20 @@ pub async fn login(
     session
         .insert(CREDENTIALS_VERSION, user.credentials_version)
         .await?;
-    store::users::record_login(&state.pool, user.id, now).await?;
-    audit::record(state, &actor, "login", None, Outcome::Success, None).await?;
+    // The sign-in time and its audit entry: one transaction.
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    store::users::record_login(&mut tx, user.id, now).await?;
+    audit::record_in(
+        &mut tx,
+        state,
+        &actor,
+        "login",
+        None,
+        Outcome::Success,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
     Ok(user)
 }
 

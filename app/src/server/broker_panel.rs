@@ -68,8 +68,34 @@ pub async fn create_topic(
         ))
         .into());
     }
+    // Carried out on the broker, outside any transaction of ours: the request's entry
+    // (`topic_create_requested`) commits before the broker is asked, so a crash after leaves a
+    // trace of the request; `topic_create` records the outcome once it is known.
+    let detail = format!("{name}, {partitions} partitions");
+    let action = "topic_create";
+    let target = Some(row.name.as_str());
+    audit::record(
+        state,
+        actor,
+        "topic_create_requested",
+        target,
+        Outcome::Success,
+        Some(&detail),
+    )
+    .await?;
     let provisioner = state.operations.provisioner();
-    if let Err(error) = provisioner.create_topic(&row, &name, partitions).await {
+    let result = provisioner.create_topic(&row, &name, partitions).await;
+    let (outcome, detail) = match &result {
+        Ok(()) => (Outcome::Success, detail),
+        Err(error) => (Outcome::Failure, format!("{name}: {error}")),
+    };
+    if let Err(audit_error) =
+        audit::record(state, actor, action, target, outcome, Some(&detail)).await
+    {
+        // The broker did (or refused) it either way; the request's entry is in the log.
+        tracing::error!(instance = row.id, topic = %name, error = %audit_error, "could not audit a topic's outcome");
+    }
+    if let Err(error) = result {
         let refusal = if error.starts_with("A topic named") {
             AppError::invalid("topic", error)
         } else {
@@ -77,14 +103,5 @@ pub async fn create_topic(
         };
         return Err(refusal.into());
     }
-    audit::record(
-        state,
-        actor,
-        "topic_create",
-        Some(&row.name),
-        Outcome::Success,
-        Some(&format!("{name}, {partitions} partitions")),
-    )
-    .await?;
     Ok(())
 }

@@ -8,6 +8,13 @@ use http::StatusCode;
 pub enum ServerError {
     #[error(transparent)]
     App(#[from] AppError),
+    /// A refusal by a rule of the product rather than of the input or of a passing state: the
+    /// license (no growth while expired or lapsed, a product key that does not apply), the
+    /// quota (not enough AKU left), setup done once. The client sees the `AppError` as is
+    /// (often a field error: "needs 12 AKU, 8 left" names `size_aku`); the marker is what
+    /// makes `audit::audited_refusal` record it.
+    #[error(transparent)]
+    Policy(AppError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("session store: {0}")]
@@ -19,11 +26,24 @@ pub enum ServerError {
 }
 
 impl ServerError {
+    /// A refusal by the license, the quota or another rule of the product (audited).
+    pub fn policy(error: impl Into<AppError>) -> ServerError {
+        ServerError::Policy(error.into())
+    }
+
+    /// The client's error, when this is a refusal (not an internal failure).
+    pub fn app_error(&self) -> Option<&AppError> {
+        match self {
+            ServerError::App(e) | ServerError::Policy(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// The message for the client. Internal failures are logged here, with a short reference
     /// that the message repeats, and their details never leave the server.
     pub fn into_app_error(self) -> AppError {
         match self {
-            ServerError::App(e) => e,
+            ServerError::App(e) | ServerError::Policy(e) => e,
             internal => {
                 let reference = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
                 tracing::error!(reference = %reference, error = %internal, "request failed");

@@ -1,6 +1,7 @@
 //! HTTP guards that run before any page or server function.
 
-use super::{auth, license, store, AppState};
+use super::audit::{self, Actor};
+use super::{auth, license, store, AppState, ServerError};
 use crate::api::error::AppError;
 use axum::{
     body::Body,
@@ -14,22 +15,52 @@ use tower_sessions::Session;
 /// Refuses state-changing requests that a browser sent from another site (CSRF). Browsers send
 /// `Sec-Fetch-Site` (modern ones) or `Origin` with every cross-origin POST; either must say the
 /// request comes from this console's own origin. Clients that send neither (curl, scripts) are
-/// not browsers and cannot be made to carry a victim's cookies, so they pass.
-pub async fn reject_cross_site(req: Request, next: Next) -> Response {
+/// not browsers and cannot be made to carry a victim's cookies, so they pass. Each refusal is
+/// audited by the rule of every 403
+/// ([`audit::refusal`]): action `cross_site`, the path as target, the client's address, the
+/// session's user when the request carries one (the session cookie is `SameSite=Strict`, so a
+/// cross-site request seldom does, and then nothing is read), else `anonymous`.
+pub async fn reject_cross_site(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(refusal) = cross_site_refusal(&req) else {
+        return next.run(req).await;
+    };
+    let caller = auth::Caller::of(req.uri(), req.extensions());
+    let user = match req.extensions().get::<Session>() {
+        Some(session) => auth::session_username(&state, session).await,
+        None => None,
+    };
+    let actor = Actor {
+        name: user.unwrap_or_else(|| "anonymous".into()),
+        addr: caller.addr,
+    };
+    let response = refusal_response(&refusal);
+    let error = ServerError::App(refusal);
+    audit::refusal(&state, &actor, "cross_site", Some(&caller.path), &error).await;
+    response
+}
+
+/// The refusal of a state-changing request from another site, if this is one.
+fn cross_site_refusal(req: &Request) -> Option<AppError> {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && !is_same_origin(req.headers()) {
-        let error = AppError::CrossSite(
+    (!safe && !is_same_origin(req.headers())).then(|| {
+        AppError::CrossSite(
             "Refused: this request came from another site. Use the console's own pages.".into(),
-        );
-        let body = serde_json::to_string(&error).unwrap_or_default();
-        return (
-            StatusCode::FORBIDDEN,
-            [(header::CONTENT_TYPE, "application/json")],
-            body,
         )
-            .into_response();
-    }
-    next.run(req).await
+    })
+}
+
+fn refusal_response(error: &AppError) -> Response {
+    let body = serde_json::to_string(error).unwrap_or_default();
+    (
+        super::error::status_of(error),
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 fn is_same_origin(headers: &HeaderMap) -> bool {

@@ -15,10 +15,14 @@ use crate::domain::operation::{self, OperationKind};
 use crate::domain::quota::{self, QuotaError};
 use sqlx::SqliteConnection;
 
+/// The quota rule's refusals are refusals by the license or the quota: audited
+/// ([`audit::audited_refusal`]), though "not enough quota" names the size field.
 fn quota_refusal(error: QuotaError) -> ServerError {
     match error {
-        QuotaError::Exceeded { .. } => AppError::invalid("size_aku", error).into(),
-        QuotaError::LicenseForbidsGrowth { .. } => AppError::Conflict(error.to_string()).into(),
+        QuotaError::Exceeded { .. } => ServerError::policy(AppError::invalid("size_aku", error)),
+        QuotaError::LicenseForbidsGrowth { .. } => {
+            ServerError::policy(AppError::Conflict(error.to_string()))
+        }
     }
 }
 
@@ -44,18 +48,18 @@ async fn max_per_instance(state: &AppState) -> Result<u32, ServerError> {
         .unwrap_or(MAX_INSTANCE_AKU))
 }
 
-async fn refused(state: &AppState, actor: &Actor, action: &str, target: &str, error: &ServerError) {
-    if let ServerError::App(e) = error {
-        let _ = audit::record(
-            state,
-            actor,
-            action,
-            Some(target),
-            Outcome::Refused,
-            Some(&e.to_string()),
-        )
-        .await;
-    }
+/// A size the catalog allows (checked before, as input) but the license's per-instance
+/// maximum does not: a refusal by the license (audited).
+fn check_license_size(size_input: &str, max_per_instance: u32) -> Result<(), ServerError> {
+    instance_spec::parse_size(size_input, max_per_instance)
+        .map(|_| ())
+        .map_err(|e| ServerError::policy(AppError::invalid(e.field, e)))
+}
+
+/// A change's audit entry, written in the change's transaction (the target is the instance).
+struct Entry<'a> {
+    action: &'a str,
+    detail: &'a str,
 }
 
 /// Creates an instance from the form; returns its id. The operation runs in the background.
@@ -67,20 +71,17 @@ pub async fn create(
     let env = super::store::environment::get(&state.pool)
         .await?
         .ok_or_else(|| ServerError::Other("no environment before setup".into()))?;
-    let spec = instance_spec::validate(
-        input,
-        &env.cloud_provider,
-        &env.region,
-        max_per_instance(state).await?,
-    )
-    .map_err(|e| AppError::invalid(e.field, e))?;
+    // The catalog's rules first (bad input, not audited), then the license's maximum size.
+    let spec = instance_spec::validate(input, &env.cloud_provider, &env.region, MAX_INSTANCE_AKU)
+        .map_err(|e| AppError::invalid(e.field, e))?;
     // A setting the provisioner cannot put in force is refused, never shown as if it were.
     if let Some(refusal) = state.operations.provisioner().refuses(&spec) {
         return Err(AppError::invalid(refusal.field, refusal).into());
     }
 
-    let (license_now, _) = license::license_clock(state).await?;
     let result: Result<i64, ServerError> = async {
+        check_license_size(&input.size_aku, max_per_instance(state).await?)?;
+        let (license_now, _) = license::license_clock(state).await?;
         let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
         if store::name_taken(&mut tx, &spec.name).await? {
             return Err(AppError::invalid(
@@ -111,30 +112,30 @@ pub async fn create(
             now,
         )
         .await?;
+        let detail = format!(
+            "{} AKU, Kafka {}, {}",
+            spec.size_aku,
+            spec.kafka_version,
+            spec.zones.join(" ")
+        );
+        let action = "instance_create";
+        audit::record_in(
+            &mut tx,
+            state,
+            actor,
+            action,
+            Some(&spec.name),
+            Outcome::Success,
+            Some(&detail),
+        )
+        .await?;
         tx.commit().await?;
         operations::drive(state, op);
         Ok(id)
     }
     .await;
-    match &result {
-        Ok(_) => {
-            let detail = format!(
-                "{} AKU, Kafka {}, {}",
-                spec.size_aku,
-                spec.kafka_version,
-                spec.zones.join(" ")
-            );
-            audit::record(
-                state,
-                actor,
-                "instance_create",
-                Some(&spec.name),
-                Outcome::Success,
-                Some(&detail),
-            )
-            .await?;
-        }
-        Err(error) => refused(state, actor, "instance_create", &spec.name, error).await,
+    if let Err(error) = &result {
+        audit::refusal(state, actor, "instance_create", Some(&spec.name), error).await;
     }
     result
 }
@@ -168,14 +169,16 @@ pub async fn scale(
     id: i64,
     size_input: &str,
 ) -> Result<(), ServerError> {
-    let to = instance_spec::parse_size(size_input, max_per_instance(state).await?)
+    let to = instance_spec::parse_size(size_input, MAX_INSTANCE_AKU)
         .map_err(|e| AppError::invalid(e.field, e))?;
+    let max = max_per_instance(state).await?;
     let mut name = id.to_string();
     let (license_now, _) = license::license_clock(state).await?;
-    let result: Result<u32, ServerError> = async {
+    let result: Result<(), ServerError> = async {
         let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
         let instance = idle_instance(&mut tx, id).await?;
         name = instance.name.clone();
+        check_license_size(size_input, max)?;
         if !OperationKind::Scale.may_start_from(instance.state()) {
             return Err(AppError::Conflict(format!(
                 "Only a running instance can be scaled; {} is {}.",
@@ -194,26 +197,27 @@ pub async fn scale(
         if to > from {
             check_growth(state, &mut tx, license_now, to - from).await?;
         }
-        start(tx, state, actor, &instance, OperationKind::Scale, Some(to)).await?;
-        Ok(from)
+        let detail = format!("{from} AKU -> {to} AKU");
+        let entry = Entry {
+            action: "instance_scale",
+            detail: &detail,
+        };
+        start(
+            tx,
+            state,
+            actor,
+            &instance,
+            OperationKind::Scale,
+            Some(to),
+            entry,
+        )
+        .await
     }
     .await;
-    match &result {
-        Ok(from) => {
-            let detail = format!("{from} AKU -> {to} AKU");
-            audit::record(
-                state,
-                actor,
-                "instance_scale",
-                Some(&name),
-                Outcome::Success,
-                Some(&detail),
-            )
-            .await?;
-        }
-        Err(error) => refused(state, actor, "instance_scale", &name, error).await,
+    if let Err(error) = &result {
+        audit::refusal(state, actor, "instance_scale", Some(&name), error).await;
     }
-    result.map(|_| ())
+    result
 }
 
 /// Deletes instance `id`; `confirm_name` must repeat its name.
@@ -223,85 +227,99 @@ pub async fn delete(
     id: i64,
     confirm_name: &str,
 ) -> Result<(), ServerError> {
-    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
-    let instance = idle_instance(&mut tx, id).await?;
-    if confirm_name.trim() != instance.name {
-        return Err(AppError::invalid(
-            "confirm_name",
-            format!(
-                "Type the instance name, {}, to confirm the deletion.",
-                instance.name
-            ),
+    let mut name = id.to_string();
+    let result: Result<(), ServerError> = async {
+        let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let instance = idle_instance(&mut tx, id).await?;
+        name = instance.name.clone();
+        if confirm_name.trim() != instance.name {
+            return Err(AppError::invalid(
+                "confirm_name",
+                format!(
+                    "Type the instance name, {}, to confirm the deletion.",
+                    instance.name
+                ),
+            )
+            .into());
+        }
+        if !OperationKind::Delete.may_start_from(instance.state()) {
+            return Err(AppError::Conflict(format!(
+                "{} cannot be deleted while {}.",
+                instance.name, instance.state
+            ))
+            .into());
+        }
+        let detail = format!("{} AKU released when done", instance.size());
+        let entry = Entry {
+            action: "instance_delete",
+            detail: &detail,
+        };
+        start(
+            tx,
+            state,
+            actor,
+            &instance,
+            OperationKind::Delete,
+            None,
+            entry,
         )
-        .into());
+        .await
     }
-    if !OperationKind::Delete.may_start_from(instance.state()) {
-        return Err(AppError::Conflict(format!(
-            "{} cannot be deleted while {}.",
-            instance.name, instance.state
-        ))
-        .into());
+    .await;
+    if let Err(error) = &result {
+        audit::refusal(state, actor, "instance_delete", Some(&name), error).await;
     }
-    start(tx, state, actor, &instance, OperationKind::Delete, None).await?;
-    let detail = format!("{} AKU released when done", instance.size());
-    audit::record(
-        state,
-        actor,
-        "instance_delete",
-        Some(&instance.name),
-        Outcome::Success,
-        Some(&detail),
-    )
-    .await?;
-    Ok(())
+    result
 }
 
 /// Runs the failed operation of an abnormal instance again.
 pub async fn retry(state: &AppState, actor: &Actor, id: i64) -> Result<(), ServerError> {
     let (now, _) = license::license_clock(state).await?;
-    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
-    let instance = idle_instance(&mut tx, id).await?;
-    if instance.state() != State::Abnormal {
-        return Err(AppError::Conflict(format!(
-            "Only an abnormal instance can be retried; {} is {}.",
-            instance.name, instance.state
-        ))
-        .into());
-    }
-    let (_, status, _) = license::status_on(state, &mut tx, now).await?;
-    if status.phase == Phase::Lapsed {
-        return Err(AppError::Conflict(
-            "The license has lapsed: apply a new product key first.".into(),
-        )
-        .into());
-    }
-    let latest = store::latest_operation_of(&mut tx, id).await?;
-    let again = operation::retry_after(latest.as_ref().and_then(OperationRow::outcome))
-        .ok_or_else(|| {
-            AppError::Conflict(format!(
-                "{} has no failed operation to retry; delete it instead.",
-                instance.name
+    let mut name = id.to_string();
+    let result: Result<(), ServerError> = async {
+        let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let instance = idle_instance(&mut tx, id).await?;
+        name = instance.name.clone();
+        if instance.state() != State::Abnormal {
+            return Err(AppError::Conflict(format!(
+                "Only an abnormal instance can be retried; {} is {}.",
+                instance.name, instance.state
             ))
-        })?;
-    let to_aku = latest
-        .filter(|op| op.status == "failed")
-        .and_then(|op| op.to_aku)
-        .and_then(|a| u32::try_from(a).ok());
-    start(tx, state, actor, &instance, again, to_aku).await?;
-    audit::record(
-        state,
-        actor,
-        "instance_retry",
-        Some(&instance.name),
-        Outcome::Success,
-        Some(again.as_str()),
-    )
-    .await?;
-    Ok(())
+            .into());
+        }
+        let (_, status, _) = license::status_on(state, &mut tx, now).await?;
+        if status.phase == Phase::Lapsed {
+            return Err(ServerError::policy(AppError::Conflict(
+                "The license has lapsed: apply a new product key first.".into(),
+            )));
+        }
+        let latest = store::latest_operation_of(&mut tx, id).await?;
+        let again = operation::retry_after(latest.as_ref().and_then(OperationRow::outcome))
+            .ok_or_else(|| {
+                AppError::Conflict(format!(
+                    "{} has no failed operation to retry; delete it instead.",
+                    instance.name
+                ))
+            })?;
+        let to_aku = latest
+            .filter(|op| op.status == "failed")
+            .and_then(|op| op.to_aku)
+            .and_then(|a| u32::try_from(a).ok());
+        let entry = Entry {
+            action: "instance_retry",
+            detail: again.as_str(),
+        };
+        start(tx, state, actor, &instance, again, to_aku, entry).await
+    }
+    .await;
+    if let Err(error) = &result {
+        audit::refusal(state, actor, "instance_retry", Some(&name), error).await;
+    }
+    result
 }
 
-/// Moves the instance into the operation's state, records the operation, commits, and hands
-/// it to the runner.
+/// Moves the instance into the operation's state, records the operation and its audit entry,
+/// commits (all of it or nothing), and hands the operation to the runner.
 async fn start(
     mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
     state: &AppState,
@@ -309,6 +327,7 @@ async fn start(
     instance: &InstanceRow,
     kind: OperationKind,
     to_aku: Option<u32>,
+    entry: Entry<'_>,
 ) -> Result<(), ServerError> {
     let from = instance.state();
     let during = kind.state_during(from);
@@ -337,6 +356,16 @@ async fn start(
     if during != from || target != instance.target() {
         store::set_state(&mut tx, instance.id, during, target, None, now).await?;
     }
+    audit::record_in(
+        &mut tx,
+        state,
+        actor,
+        entry.action,
+        Some(&instance.name),
+        Outcome::Success,
+        Some(entry.detail),
+    )
+    .await?;
     // Committed before the runner starts: it reads the operation from the database.
     tx.commit().await?;
     operations::drive(state, op);
@@ -354,9 +383,11 @@ pub async fn follow_license(state: &AppState) -> Result<(), ServerError> {
         }
         Phase::Unactivated => return Ok(()),
     };
-    let system = Actor {
-        name: "system".into(),
-        addr: "local".into(),
+    let system = Actor::system();
+    let (action, why) = if wanted == OperationKind::Suspend {
+        ("instance_suspend", "license lapsed")
+    } else {
+        ("instance_resume", "license valid again")
     };
     for instance in store::in_state(&state.pool, from).await? {
         let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -366,36 +397,19 @@ pub async fn follow_license(state: &AppState) -> Result<(), ServerError> {
         if instance.state() != from {
             continue;
         }
-        start(tx, state, &system, &instance, wanted, None).await?;
-        let why = if wanted == OperationKind::Suspend {
-            "license lapsed"
-        } else {
-            "license valid again"
+        let entry = Entry {
+            action,
+            detail: why,
         };
-        audit::record(
-            state,
-            &system,
-            &format!("instance_{}", wanted.as_str()),
-            Some(&instance.name),
-            Outcome::Success,
-            Some(why),
-        )
-        .await?;
+        start(tx, state, &system, &instance, wanted, None, entry).await?;
     }
     Ok(())
 }
 
-/// The console itself, as the actor of what it does on its own.
-fn system() -> Actor {
-    Actor {
-        name: "system".into(),
-        addr: "local".into(),
-    }
-}
-
-/// A running instance's broker process died: the instance turns abnormal with the reason.
-/// False when the instance is not running (stopped on purpose, deleted, or busy: the caller
-/// waits for the operation to end and asks again).
+/// A running instance's broker process died: the instance turns abnormal with the reason (and
+/// the audit entry that says so, in the same transaction). False when the instance is not
+/// running (stopped on purpose, deleted, or busy: the caller waits for the operation to end
+/// and asks again).
 pub async fn broker_died(state: &AppState, id: i64, reason: &str) -> Result<bool, ServerError> {
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let Ok(instance) = idle_instance(&mut tx, id).await else {
@@ -414,16 +428,17 @@ pub async fn broker_died(state: &AppState, id: i64, reason: &str) -> Result<bool
         now,
     )
     .await?;
-    tx.commit().await?;
-    audit::record(
+    audit::record_in(
+        &mut tx,
         state,
-        &system(),
+        &Actor::system(),
         "instance_abnormal",
         Some(&instance.name),
         Outcome::Failure,
         Some(reason),
     )
     .await?;
+    tx.commit().await?;
     Ok(true)
 }
 
@@ -462,14 +477,18 @@ pub async fn restart_broker(state: &AppState, id: i64) -> Result<Restart, Server
         return Ok(Restart::NotNeeded);
     }
     let why = instance.state_reason.clone().unwrap_or_default();
-    start(tx, state, &system(), &instance, OperationKind::Resume, None).await?;
-    audit::record(
+    let entry = Entry {
+        action: "instance_restart",
+        detail: &why,
+    };
+    start(
+        tx,
         state,
-        &system(),
-        "instance_restart",
-        Some(&instance.name),
-        Outcome::Success,
-        Some(&why),
+        &Actor::system(),
+        &instance,
+        OperationKind::Resume,
+        None,
+        entry,
     )
     .await?;
     Ok(Restart::Started)

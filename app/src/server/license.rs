@@ -116,24 +116,13 @@ pub async fn now(state: &AppState) -> Result<LicenseNow, ServerError> {
     })
 }
 
-fn refused(error: KeyError) -> ServerError {
-    AppError::invalid("key", error).into()
-}
-
-async fn record_refusal(
-    state: &AppState,
-    actor: &Actor,
-    error: &KeyError,
-) -> Result<(), ServerError> {
-    audit::record(
-        state,
-        actor,
-        "license_key",
-        None,
-        Outcome::Refused,
-        Some(&error.to_string()),
-    )
-    .await
+/// A product key refused by the license rules (signature, installation, dates, order): a
+/// refusal by the license, audited (`license_key`, the rule as detail) by
+/// [`audit::refusal`].
+async fn refused(state: &AppState, actor: &Actor, error: KeyError) -> ServerError {
+    let error = ServerError::policy(AppError::invalid("key", error));
+    audit::refusal(state, actor, "license_key", None, &error).await;
+    error
 }
 
 /// Verifies a key and says what applying it would change. Changes nothing (but the audit log).
@@ -159,10 +148,7 @@ pub async fn preview(
             );
             Ok((key, change))
         }
-        Err(error) => {
-            record_refusal(state, actor, &error).await?;
-            Err(refused(error))
-        }
+        Err(error) => Err(refused(state, actor, error).await),
     }
 }
 
@@ -173,10 +159,7 @@ pub async fn apply(state: &AppState, actor: &Actor, text: &str) -> Result<KeyCha
     let (now, _) = license_clock(state).await?;
     let key = match license::verify(text, &state.trusted_keys) {
         Ok(key) => key,
-        Err(error) => {
-            record_refusal(state, actor, &error).await?;
-            return Err(refused(error));
-        }
+        Err(error) => return Err(refused(state, actor, error).await),
     };
     let used = used_aku(state).await?;
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -188,13 +171,10 @@ pub async fn apply(state: &AppState, actor: &Actor, text: &str) -> Result<KeyCha
         .map(|c| (&c.payload, c.row.fingerprint.as_str()));
     if let Err(error) = license::check_applicable(&key, &state.installation_id, applied, now) {
         tx.rollback().await?;
-        record_refusal(state, actor, &error).await?;
-        return Err(refused(error));
+        return Err(refused(state, actor, error).await);
     }
     let change = license::preview(current.as_ref().map(|c| &c.payload), &key.payload, used);
     store::license::insert(&mut tx, &key, state.clock.unix(), &actor.name).await?;
-    tx.commit().await?;
-
     let p = &key.payload;
     let quota = p
         .aku_quota
@@ -214,7 +194,8 @@ pub async fn apply(state: &AppState, actor: &Actor, text: &str) -> Result<KeyCha
             p.key_id
         ));
     }
-    audit::record(
+    audit::record_in(
+        &mut tx,
         state,
         actor,
         "license_applied",
@@ -223,33 +204,43 @@ pub async fn apply(state: &AppState, actor: &Actor, text: &str) -> Result<KeyCha
         Some(&detail),
     )
     .await?;
+    tx.commit().await?;
     Ok(change)
 }
 
-/// Audits a change of license phase (expiring, expired, lapsed, renewed) once. Called by the
-/// license watcher every minute and after a key is applied.
+/// Audits a change of license phase (expiring, expired, lapsed, renewed) once: the noticed
+/// phase and its audit entry are written in one transaction. Called by the license watcher
+/// every minute and after a key is applied.
 pub async fn notice_phase_change(state: &AppState) -> Result<(), ServerError> {
     let phase = now(state).await?.status.phase.as_str();
-    let previous = store::license::noticed_phase(&state.pool).await?;
-    if previous.as_deref() != Some(phase) {
-        store::license::set_noticed_phase(&state.pool, phase, state.clock.unix()).await?;
-        if let Some(previous) = previous {
-            let actor = Actor {
-                name: "system".into(),
-                addr: "local".into(),
-            };
-            let detail = format!("{previous} -> {phase}");
-            audit::record(
-                state,
-                &actor,
-                "license_state",
-                None,
-                Outcome::Success,
-                Some(&detail),
-            )
-            .await?;
-            tracing::info!(%previous, %phase, "license state changed");
-        }
+    // Cheap read first: nearly always nothing changed, and nothing is locked then.
+    let previous = store::license::noticed_phase(&mut *state.pool.acquire().await?).await?;
+    if previous.as_deref() == Some(phase) {
+        return Ok(());
+    }
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    // Read again under the write lock: two watchers never audit the same change twice.
+    let previous = store::license::noticed_phase(&mut tx).await?;
+    if previous.as_deref() == Some(phase) {
+        return Ok(());
+    }
+    store::license::set_noticed_phase(&mut tx, phase, state.clock.unix()).await?;
+    if let Some(previous) = &previous {
+        let detail = format!("{previous} -> {phase}");
+        audit::record_in(
+            &mut tx,
+            state,
+            &Actor::system(),
+            "license_state",
+            None,
+            Outcome::Success,
+            Some(&detail),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    if let Some(previous) = previous {
+        tracing::info!(%previous, %phase, "license state changed");
     }
     Ok(())
 }

@@ -4,15 +4,21 @@
 //! (governor's GCRA). Everything else is never limited, so a flood of sign-ins from one
 //! address gets cheap 429s and leaves the cores to everyone else.
 
+use super::audit::{self, Actor};
+use super::{AppState, ServerError};
 use crate::api::error::AppError;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A path and address over the limit are audited at most this often.
+const AUDIT_EVERY: Duration = Duration::from_secs(60);
 
 /// (path, one request per this many seconds, burst)
 const LIMITS: &[(&str, u64, u32)] = &[
@@ -26,6 +32,9 @@ const LIMITS: &[(&str, u64, u32)] = &[
 pub struct RateLimits {
     limiters: Vec<(&'static str, DefaultKeyedRateLimiter<IpAddr>)>,
     clock: governor::clock::DefaultClock,
+    /// When each (path, address) over its limit was last audited: a flood stays cheap (no
+    /// database work for its 429s but one audit entry a minute).
+    audited: Mutex<HashMap<(&'static str, IpAddr), Instant>>,
 }
 
 impl RateLimits {
@@ -41,6 +50,7 @@ impl RateLimits {
         Arc::new(RateLimits {
             limiters,
             clock: governor::clock::DefaultClock::default(),
+            audited: Mutex::new(HashMap::new()),
         })
     }
 
@@ -49,37 +59,92 @@ impl RateLimits {
         for (_, limiter) in &self.limiters {
             limiter.retain_recent();
         }
+        if let Ok(mut audited) = self.audited.lock() {
+            audited.retain(|_, at| at.elapsed() < AUDIT_EVERY);
+        }
     }
 
-    /// None when allowed; the wait otherwise.
-    fn check(&self, path: &str, addr: IpAddr) -> Option<Duration> {
-        let (_, limiter) = self.limiters.iter().find(|(p, _)| *p == path)?;
+    /// Whether the refusal of `path` to `addr` is to be audited now (once a minute).
+    fn audit_due(&self, path: &'static str, addr: IpAddr) -> bool {
+        let Ok(mut audited) = self.audited.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        match audited.get(&(path, addr)) {
+            Some(at) if now.duration_since(*at) < AUDIT_EVERY => false,
+            _ => {
+                audited.insert((path, addr), now);
+                true
+            }
+        }
+    }
+
+    /// None when allowed; the limited path and the wait otherwise.
+    fn check(&self, path: &str, addr: IpAddr) -> Option<(&'static str, Duration)> {
+        let (limited, limiter) = self.limiters.iter().find(|(p, _)| *p == path)?;
         limiter
             .check_key(&addr)
             .err()
-            .map(|not_until| not_until.wait_time_from(self.clock.now()))
+            .map(|not_until| (*limited, not_until.wait_time_from(self.clock.now())))
     }
 }
 
-/// The middleware: 429 with the console's JSON error and `Retry-After` when over the limit.
-pub async fn limit(State(limits): State<Arc<RateLimits>>, req: Request, next: Next) -> Response {
+/// The middleware: 429 with the console's JSON error and `Retry-After` when over the limit;
+/// its refusals audited by the rule of every 429 (action `rate_limit`, the path
+/// as target, actor `anonymous`: the session is not read, so a refused flood stays cheap),
+/// once a minute per path and address.
+pub async fn limit(
+    State((limits, state)): State<(Arc<RateLimits>, AppState)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(limited) = over_limit(&limits, &req) else {
+        return next.run(req).await;
+    };
+    let response = limited.response();
+    if limits.audit_due(limited.path, limited.addr) {
+        let actor = Actor::anonymous(&limited.addr.to_string());
+        let error = ServerError::App(limited.error);
+        audit::refusal(&state, &actor, "rate_limit", Some(limited.path), &error).await;
+    }
+    response
+}
+
+/// A request over its limit.
+struct Limited {
+    path: &'static str,
+    addr: IpAddr,
+    seconds: u64,
+    error: AppError,
+}
+
+impl Limited {
+    fn response(&self) -> Response {
+        (
+            http::StatusCode::TOO_MANY_REQUESTS,
+            [(http::header::RETRY_AFTER, self.seconds.to_string())],
+            axum::Json(&self.error),
+        )
+            .into_response()
+    }
+}
+
+fn over_limit(limits: &RateLimits, req: &Request) -> Option<Limited> {
     let addr = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let Some(wait) = limits.check(req.uri().path(), addr) else {
-        return next.run(req).await;
-    };
+    let (path, wait) = limits.check(req.uri().path(), addr)?;
     let seconds = wait.as_secs().max(1);
     let error = AppError::TooManyAttempts {
         message: format!("Too many requests from your address. Try again in {seconds} seconds."),
         retry_at: time::OffsetDateTime::now_utc().unix_timestamp() + seconds as i64,
     };
-    (
-        http::StatusCode::TOO_MANY_REQUESTS,
-        [(http::header::RETRY_AFTER, seconds.to_string())],
-        axum::Json(error),
-    )
-        .into_response()
+    Some(Limited {
+        path,
+        addr,
+        seconds,
+        error,
+    })
 }

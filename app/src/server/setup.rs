@@ -38,13 +38,19 @@ pub async fn complete(
     if is_common_password(&form.password, &[username.as_str(), &name]) {
         return Err(AppError::invalid("password", password::PasswordError::Common).into());
     }
+    let actor = Actor {
+        name: username.to_string(),
+        addr: client_addr.to_string(),
+    };
     // Refuse early (and cheaply) when setup is done; the transaction below decides races.
     if store::environment::is_set_up(&state.pool).await? {
-        return Err(already_done());
+        return Err(already_done(state, &actor).await);
     }
     let hash = state.hasher.hash(form.password).await?;
+    // The environment, its administrator and the audit entry: one transaction.
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let outcome = store::environment::complete_setup(
-        &state.pool,
+        &mut tx,
         store::environment::NewSetup {
             display_name: &name,
             cloud_provider: provider.id,
@@ -55,14 +61,11 @@ pub async fn complete(
         },
     )
     .await?;
-    let actor = Actor {
-        name: username.to_string(),
-        addr: client_addr.to_string(),
-    };
     match outcome {
         store::environment::SetupOutcome::Done { .. } => {
             let detail = format!("environment {name:?} on {} {}", provider.id, region.id);
-            audit::record(
+            audit::record_in(
+                &mut tx,
                 state,
                 &actor,
                 "setup",
@@ -71,23 +74,22 @@ pub async fn complete(
                 Some(&detail),
             )
             .await?;
+            tx.commit().await?;
             Ok(username)
         }
         store::environment::SetupOutcome::AlreadyDone => {
-            audit::record(
-                state,
-                &actor,
-                "setup",
-                None,
-                Outcome::Refused,
-                Some("already set up"),
-            )
-            .await?;
-            Err(already_done())
+            tx.rollback().await?;
+            Err(already_done(state, &actor).await)
         }
     }
 }
 
-fn already_done() -> ServerError {
-    AppError::Conflict("This environment is already set up. Sign in instead.".into()).into()
+/// Setup is allowed once: a second one is refused by that rule (409), and audited as a
+/// refusal ([`audit::refusal`]): someone tried to take over a console already set up.
+async fn already_done(state: &AppState, actor: &Actor) -> ServerError {
+    let error = ServerError::policy(AppError::Conflict(
+        "This environment is already set up. Sign in instead.".into(),
+    ));
+    audit::refusal(state, actor, "setup", None, &error).await;
+    error
 }

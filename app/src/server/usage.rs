@@ -231,9 +231,10 @@ fn rfc3339(t: i64) -> String {
 async fn export_records(
     state: &AppState,
     session: &Session,
+    caller: &auth::Caller,
     month_input: &str,
 ) -> Result<(String, Vec<ExportRecord>), AppError> {
-    auth::require_in(state, session, Role::Viewer)
+    auth::require_in(state, session, Role::Viewer, caller)
         .await
         .map_err(ServerError::into_app_error)?;
     let (year, the_month, from, until) = month::parse(&month_or_current(month_input, state))?;
@@ -289,9 +290,10 @@ const EXPORT_HEADER: &[&str] = &[
 pub async fn usage_csv(
     State(state): State<AppState>,
     session: Session,
+    caller: auth::Caller,
     Query(q): Query<ExportQuery>,
 ) -> Response {
-    let body = export_records(&state, &session, &q.month)
+    let body = export_records(&state, &session, &caller, &q.month)
         .await
         .and_then(|(month, records)| Ok((month, csv(&records, EXPORT_HEADER)?)));
     match body {
@@ -308,9 +310,10 @@ pub async fn usage_csv(
 pub async fn usage_json(
     State(state): State<AppState>,
     session: Session,
+    caller: auth::Caller,
     Query(q): Query<ExportQuery>,
 ) -> Response {
-    match export_records(&state, &session, &q.month).await {
+    match export_records(&state, &session, &caller, &q.month).await {
         Ok((month, records)) => {
             let body = serde_json::to_vec_pretty(&serde_json::json!({
                 "month": month,

@@ -1,6 +1,7 @@
-//! User management (admins) and the user's own password. Every change is audited; the last
-//! active admin can be neither disabled nor demoted (checked and written in one
-//! `BEGIN IMMEDIATE` transaction, so two admins demoting each other cannot both succeed).
+//! User management (admins) and the user's own password. Every change writes its audit entry
+//! in the change's transaction (both commit, or neither); the last active admin can be neither
+//! disabled nor demoted (checked and written in one `BEGIN IMMEDIATE` transaction, so two
+//! admins demoting each other cannot both succeed).
 
 use super::audit::{self, Actor, Outcome};
 use super::password_hash::is_common_password;
@@ -44,22 +45,18 @@ pub async fn create(
     let role = role_of(role)?;
     check_new_password(username.as_str(), &initial_password, confirm, "password")?;
     let hash = state.hasher.hash(initial_password).await?;
-    let id = store::users::insert(
-        &state.pool,
-        username.as_str(),
-        &hash,
-        role,
-        state.clock.unix(),
-    )
-    .await?
-    .ok_or_else(|| {
-        AppError::invalid(
-            "username",
-            format!("A user named {username} exists already."),
-        )
-    })?;
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let id = store::users::insert(&mut tx, username.as_str(), &hash, role, state.clock.unix())
+        .await?
+        .ok_or_else(|| {
+            AppError::invalid(
+                "username",
+                format!("A user named {username} exists already."),
+            )
+        })?;
     let detail = format!("role {role}; must change the password at first sign-in");
-    audit::record(
+    audit::record_in(
+        &mut tx,
         state,
         actor,
         "user_create",
@@ -68,6 +65,7 @@ pub async fn create(
         Some(&detail),
     )
     .await?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -99,9 +97,9 @@ pub async fn set_role(
     account::keeps_an_admin(admins, is_active_admin(&user), role != Role::Admin)
         .map_err(|e| AppError::Conflict(e.to_string()))?;
     store::users::set_role(&mut tx, id, role).await?;
-    tx.commit().await?;
     let detail = format!("{} -> {role}", user.role());
-    audit::record(
+    audit::record_in(
+        &mut tx,
         state,
         actor,
         "user_role",
@@ -109,7 +107,9 @@ pub async fn set_role(
         Outcome::Success,
         Some(&detail),
     )
-    .await
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Disables (every session of the user ends at its next request) or enables a user.
@@ -132,13 +132,13 @@ pub async fn set_disabled(
     }
     let now = state.clock.unix();
     store::users::set_disabled(&mut tx, id, disable.then_some(now)).await?;
-    tx.commit().await?;
     let action = if disable {
         "user_disable"
     } else {
         "user_enable"
     };
-    audit::record(
+    audit::record_in(
+        &mut tx,
         state,
         actor,
         action,
@@ -146,7 +146,9 @@ pub async fn set_disabled(
         Outcome::Success,
         None,
     )
-    .await
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// An admin sets a temporary password: the user's sessions end and the user must choose a
@@ -163,8 +165,10 @@ pub async fn reset_password(
     drop(conn);
     check_new_password(&user.username, &temporary, confirm, "password")?;
     let hash = state.hasher.hash(temporary).await?;
-    store::users::set_password(&state.pool, id, &hash, true).await?;
-    audit::record(
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    store::users::set_password(&mut tx, id, &hash, true).await?;
+    audit::record_in(
+        &mut tx,
         state,
         actor,
         "user_password_reset",
@@ -172,7 +176,9 @@ pub async fn reset_password(
         Outcome::Success,
         Some("temporary password; sessions ended"),
     )
-    .await
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The user's own change: the current password is required. Returns the new credentials
@@ -214,8 +220,10 @@ pub async fn change_own_password(
         .into());
     }
     let hash = state.hasher.hash(new_password).await?;
-    let version = store::users::set_password(&state.pool, user.id, &hash, false).await?;
-    audit::record(
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let version = store::users::set_password(&mut tx, user.id, &hash, false).await?;
+    audit::record_in(
+        &mut tx,
         state,
         actor,
         "password_change",
@@ -224,5 +232,6 @@ pub async fn change_own_password(
         Some("other sessions ended"),
     )
     .await?;
+    tx.commit().await?;
     Ok(version)
 }

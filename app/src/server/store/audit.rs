@@ -26,13 +26,16 @@ pub struct EntryRow {
     pub detail: Option<String>,
 }
 
-/// Appends an entry, chained to the latest one. One `BEGIN IMMEDIATE` transaction: appends
-/// are serialised, so two entries never claim the same predecessor.
-pub async fn append(pool: &SqlitePool, e: Entry<'_>) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+/// Appends an entry, chained to the latest one, inside the caller's transaction: the entry
+/// commits with the change it records, or neither does. `conn` must be a transaction begun
+/// with `BEGIN IMMEDIATE` (every writer of this console begins so): it holds the write lock
+/// from its start, so appends are serialised and two entries never claim the same
+/// predecessor. (Were it not, the `id` primary key would refuse the second of two such
+/// entries, and its transaction with it: the chain never forks.) Returns the entry's id.
+pub async fn append_in(conn: &mut SqliteConnection, e: Entry<'_>) -> Result<i64, sqlx::Error> {
     let last: Option<(i64, Option<String>)> =
         sqlx::query_as("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await?;
     let id = last.as_ref().map(|(id, _)| id + 1).unwrap_or(1);
     let prev_hash = last
@@ -63,8 +66,17 @@ pub async fn append(pool: &SqlitePool, e: Entry<'_>) -> Result<(), sqlx::Error> 
     .bind(e.detail)
     .bind(&prev_hash)
     .bind(&hash)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
+    Ok(id)
+}
+
+/// Appends an entry in a transaction of its own: for events that change nothing else (a
+/// failed sign-in, a refusal, a sign-out). A change appends with [`append_in`], in its own
+/// transaction.
+pub async fn append(pool: &SqlitePool, e: Entry<'_>) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    append_in(&mut tx, e).await?;
     tx.commit().await
 }
 
@@ -258,20 +270,26 @@ pub async fn login_failures_from(
     .await
 }
 
-/// Whether a throttled sign-in of `actor` from `client_addr` was logged since `since`.
+/// Whether a refusal of `actor` from `client_addr` for `action` on `target` was logged since
+/// `since` (repeated refusals are logged once a minute). One read on the (action, actor, at)
+/// index; nothing is written.
 pub async fn refused_recently(
     pool: &SqlitePool,
     actor: &str,
     client_addr: &str,
+    action: &str,
+    target: Option<&str>,
     since: i64,
 ) -> Result<bool, sqlx::Error> {
     let found: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM audit_log WHERE action = 'login' AND actor = ? AND outcome = 'refused'
-           AND client_addr = ? AND at > ? LIMIT 1",
+        "SELECT id FROM audit_log WHERE action = ? AND actor = ? AND at > ? AND outcome = 'refused'
+           AND client_addr = ? AND target IS ? LIMIT 1",
     )
+    .bind(action)
     .bind(actor)
-    .bind(client_addr)
     .bind(since)
+    .bind(client_addr)
+    .bind(target)
     .fetch_optional(pool)
     .await?;
     Ok(found.is_some())

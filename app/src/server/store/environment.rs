@@ -1,6 +1,6 @@
 //! The installation (ID generated at first start) and the environment (written by setup).
 
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqlitePool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EnvironmentRow {
@@ -57,14 +57,14 @@ pub enum SetupOutcome {
     AlreadyDone,
 }
 
-/// Writes the environment and its first administrator in one transaction. The environment's
-/// single-row primary key decides a race: the second writer waits for the first (busy
-/// timeout), then fails on the key and writes nothing.
+/// Writes the environment and its first administrator, inside the caller's transaction
+/// (`BEGIN IMMEDIATE`, with the audit entry of the setup). The environment's single-row
+/// primary key decides a race: the second writer waits for the first (busy timeout), then
+/// finds the key taken and writes nothing.
 pub async fn complete_setup(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     setup: NewSetup<'_>,
 ) -> Result<SetupOutcome, sqlx::Error> {
-    let mut tx = pool.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO environment (id, display_name, cloud_provider, region, setup_at)
          VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
@@ -73,11 +73,10 @@ pub async fn complete_setup(
     .bind(setup.cloud_provider)
     .bind(setup.region)
     .bind(setup.now)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?
     .rows_affected();
     if inserted == 0 {
-        tx.rollback().await?;
         return Ok(SetupOutcome::AlreadyDone);
     }
     let admin_id = sqlx::query_scalar(
@@ -86,8 +85,7 @@ pub async fn complete_setup(
     .bind(setup.admin_username)
     .bind(setup.admin_password_hash)
     .bind(setup.now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(SetupOutcome::Done { admin_id })
 }

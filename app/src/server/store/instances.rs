@@ -494,7 +494,8 @@ pub async fn complete_step(
     Ok(moved)
 }
 
-/// The operation succeeded: the instance takes its final state (and size), in one transaction.
+/// The operation succeeded: the instance takes its final state (and size), and the audit log
+/// records it (`operation_succeeded`, the kind as detail), in one transaction.
 pub async fn finish_operation(
     pool: &SqlitePool,
     op: &OperationRow,
@@ -521,11 +522,46 @@ pub async fn finish_operation(
         .execute(&mut *tx)
         .await?;
         set_state(&mut tx, op.instance_id, final_state, None, None, now).await?;
+        audit_finished(&mut tx, op, "operation_succeeded", "success", &op.kind, now).await?;
     }
     tx.commit().await
 }
 
-/// A step failed: the operation ends failed and the instance turns abnormal with the reason.
+/// The audit entry of a finished operation, in the transaction that finishes it: exactly one
+/// per operation (the callers append only when they moved it out of `running`). Actor
+/// `system`: the console carried out the steps (who asked is the operation's `requested_by`,
+/// and the entry that recorded the request).
+async fn audit_finished(
+    conn: &mut SqliteConnection,
+    op: &OperationRow,
+    action: &str,
+    outcome: &str,
+    detail: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let name: Option<String> = sqlx::query_scalar("SELECT name FROM instances WHERE id = ?")
+        .bind(op.instance_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let target = name.unwrap_or_else(|| op.instance_id.to_string());
+    super::audit::append_in(
+        conn,
+        super::audit::Entry {
+            at: now,
+            actor: "system",
+            action,
+            target: Some(&target),
+            client_addr: Some("local"),
+            outcome,
+            detail: Some(detail),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// A step failed: the operation ends failed and the instance turns abnormal with the reason;
+/// the audit log records it (`operation_failed`, "kind: reason"), in the same transaction.
 /// A failed scale keeps its target reserved in the quota until it is retried or deleted.
 pub async fn fail_operation(
     pool: &SqlitePool,
@@ -570,6 +606,8 @@ pub async fn fail_operation(
             now,
         )
         .await?;
+        let detail = format!("{}: {reason}", op.kind);
+        audit_finished(&mut tx, op, "operation_failed", "failure", &detail, now).await?;
     }
     tx.commit().await
 }

@@ -94,14 +94,14 @@ pub async fn advance_watermark(pool: &SqlitePool, now: i64) -> Result<(), sqlx::
     Ok(())
 }
 
-pub async fn noticed_phase(pool: &SqlitePool) -> Result<Option<String>, sqlx::Error> {
+pub async fn noticed_phase(conn: &mut SqliteConnection) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT phase FROM license_phase WHERE id = 1")
-        .fetch_optional(pool)
+        .fetch_optional(conn)
         .await
 }
 
 pub async fn set_noticed_phase(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     phase: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
@@ -111,7 +111,7 @@ pub async fn set_noticed_phase(
     )
     .bind(phase)
     .bind(now)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }

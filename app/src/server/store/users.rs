@@ -42,11 +42,15 @@ pub async fn by_id(pool: &SqlitePool, id: i64) -> Result<Option<UserRow>, sqlx::
         .await
 }
 
-pub async fn record_login(pool: &SqlitePool, id: i64, now: i64) -> Result<(), sqlx::Error> {
+pub async fn record_login(
+    conn: &mut SqliteConnection,
+    id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET last_login_at = ? WHERE id = ?")
         .bind(now)
         .bind(id)
-        .execute(pool)
+        .execute(conn)
         .await?;
     Ok(())
 }
@@ -91,7 +95,7 @@ pub async fn active_admins(conn: &mut SqliteConnection) -> Result<u32, sqlx::Err
 
 /// Inserts a user who must change the password at first sign-in; None if the name is taken.
 pub async fn insert(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     username: &str,
     password_hash: &str,
     role: Role,
@@ -105,7 +109,7 @@ pub async fn insert(
     .bind(password_hash)
     .bind(role.as_str())
     .bind(now)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await
 }
 
@@ -135,7 +139,7 @@ pub async fn set_disabled(
 /// the old one. `must_change`: set by an admin's reset, cleared by the user's own change.
 /// Returns the new credentials version.
 pub async fn set_password(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     id: i64,
     password_hash: &str,
     must_change: bool,
@@ -148,6 +152,6 @@ pub async fn set_password(
     .bind(password_hash)
     .bind(must_change)
     .bind(id)
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await
 }
