@@ -3,8 +3,9 @@
 
 fn client(args: &[&str]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka/client.py");
-    let out = std::process::Command::new("python3")
-        .arg(script)
+    // A client that hangs fails the test after two minutes instead of holding up the run.
+    let out = std::process::Command::new("timeout")
+        .args(["120", "python3", script])
         .args(args)
         .output()
         .expect("python3 runs");
@@ -52,8 +53,8 @@ pub async fn consume(bootstrap: &str, topic: &str, group: &str, expected: u32) -
 /// True when the bootstrap address answers a Kafka metadata request.
 pub fn answers_metadata(bootstrap: &str) -> bool {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka/client.py");
-    std::process::Command::new("python3")
-        .args([script, "metadata", bootstrap])
+    std::process::Command::new("timeout")
+        .args(["30", "python3", script, "metadata", bootstrap])
         .output()
         .is_ok_and(|out| out.status.success())
 }

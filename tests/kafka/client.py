@@ -82,8 +82,9 @@ def steady(bootstrap, topic, seconds):
     start = time.monotonic()
     while time.monotonic() - start < seconds:
         due = start + sent * 0.010
-        while time.monotonic() < due:  # poll serves callbacks and may return early
-            p.poll(due - time.monotonic())
+        # poll serves callbacks and may return early; a negative timeout would wait forever
+        while (pause := due - time.monotonic()) > 0:
+            p.poll(pause)
         try:
             p.produce(topic, key=str(sent).encode(), value=f"message {sent:06d}".encode(),
                       on_delivery=on_delivery)
