@@ -133,12 +133,7 @@ async fn brokers_outlive_the_console_and_are_adopted_not_restarted() {
     }
 
     // A graceful stop (SIGTERM) leaves them serving too.
-    let pid = console.console.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    console.console.wait().unwrap();
+    console.stop_gracefully();
     assert!(serving(), "brokers serve after a graceful stop");
     assert_eq!(pids(&console), before);
 
@@ -147,12 +142,7 @@ async fn brokers_outlive_the_console_and_are_adopted_not_restarted() {
     stopping.push("--stop-brokers-on-exit".into());
     console.restart(&stopping).await;
     assert_eq!(pids(&console), before, "adopted again");
-    let pid = console.console.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    console.console.wait().unwrap();
+    console.stop_gracefully();
     assert!(
         pids(&console).iter().all(Vec::is_empty),
         "{:?}",

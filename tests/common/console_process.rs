@@ -136,6 +136,16 @@ impl Activated {
         self.console.wait().expect("reaped");
     }
 
+    /// SIGTERM, as a service manager stops it, and wait until it has exited.
+    pub fn stop_gracefully(&mut self) {
+        let pid = self.console.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        self.console.wait().expect("reaped");
+    }
+
     /// A new console process on the same data directory and port, once it answers.
     pub async fn restart<S: AsRef<std::ffi::OsStr>>(&mut self, extra: &[S]) {
         self.console = serve_with(&self.data, &self.vendor, self.port, extra);

@@ -296,6 +296,11 @@ async fn look_and_act(state: &AppState, id: i64) -> Result<(), super::ServerErro
             control.forget_streak(id);
             if instances::broker_died(state, id, &reason).await? {
                 tracing::warn!(instance = id, %reason, "control loop: instance abnormal");
+                if fault == Fault::Hung {
+                    // A hung process is of no use and holds the port: it goes now (SIGTERM,
+                    // then SIGKILL), and healing starts a fresh one.
+                    provisioner.ensure_stopped(id).await;
+                }
                 control.heal_after_failure(id);
             }
         }

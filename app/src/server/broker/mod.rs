@@ -166,11 +166,7 @@ impl BrokerProvisioner {
         let dir = self.dir(instance_id);
         let port = self.recorded_port(instance_id)?;
         if let Some(found) = process::find_even_unrecorded(&dir, &self.settings.bin) {
-            let answers = probe::api_versions(port, Duration::from_secs(2))
-                .await
-                .is_ok()
-                && process::listens_on(found.pid, port);
-            if answers && found.right_program {
+            if found.right_program && process::answers_as_itself(found.pid, port).await {
                 // A broker whose pid file was never written (its console was killed just
                 // after starting it) is recorded now, so that probes find it.
                 std::fs::write(dir.join(process::PID_FILE), found.pid.to_string())

@@ -235,6 +235,46 @@ pub async fn spawn(
     Ok(pid)
 }
 
+/// How long ago process `pid` started (its start time in `/proc/PID/stat`, against the
+/// system's uptime).
+pub fn age(pid: i32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22 (starttime, in clock ticks since boot) is the 20th after the "(comm)".
+    let (_, rest) = stat.rsplit_once(')')?;
+    let started_ticks: u64 = rest.split_whitespace().nth(19)?.parse().ok()?;
+    let ticks_per_second = rustix::param::clock_ticks_per_second();
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let started = started_ticks as f64 / ticks_per_second as f64;
+    Some(Duration::from_secs_f64((uptime - started).max(0.0)))
+}
+
+/// Whether the live broker `pid` answers on `port` with its own listening socket, giving one
+/// that is still starting (younger than the time a started broker gets to answer) until it
+/// does: a broker started by a console killed a moment ago is adopted, not replaced.
+pub async fn answers_as_itself(pid: i32, port: u16) -> bool {
+    loop {
+        if !alive(pid) {
+            return false;
+        }
+        if probe::api_versions(port, Duration::from_millis(500))
+            .await
+            .is_ok()
+            && listens_on(pid, port)
+        {
+            return true;
+        }
+        if age(pid).is_none_or(|age| age > READY_TIMEOUT) {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// True when process `pid` itself holds a listening TCP socket on `port` (any address): the
 /// answer on that port is this process's, not another program's. Reads the kernel's socket
 /// tables (`/proc/net/tcp`, `tcp6`) and the process's open files.
@@ -369,6 +409,21 @@ mod tests {
         assert!(!listens_on(parent, port));
         drop(listener);
         assert!(!listens_on(me, port));
+    }
+
+    #[test]
+    fn a_process_age_is_read_from_its_start_time() {
+        let me = std::process::id() as i32;
+        let age = age(me).expect("our own age");
+        assert!(age < Duration::from_secs(3600), "{age:?}");
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let young = super::age(child.id() as i32).expect("the child's age");
+        assert!(young <= age, "{young:?} > {age:?}");
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     #[test]
