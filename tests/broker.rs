@@ -215,7 +215,7 @@ async fn a_real_client_produces_and_consumes_through_the_console_s_instance() {
     assert_eq!(total, 10_000);
 
     // A kill -9 of the broker: the instance turns abnormal with the reason, and the
-    // supervisor brings the broker back with its data.
+    // control loop brings the broker back with its data.
     let pid: i32 = std::fs::read_to_string(dir.join("broker.pid"))
         .unwrap()
         .trim()

@@ -455,7 +455,7 @@ pub enum Restart {
 }
 
 /// Starts the broker of an instance that turned abnormal because its broker died (the
-/// healer's back-off decides when).
+/// control loop's back-off decides when).
 pub async fn restart_broker(state: &AppState, id: i64) -> Result<Restart, ServerError> {
     let (now, _) = license::license_clock(state).await?;
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
