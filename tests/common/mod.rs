@@ -289,9 +289,12 @@ pub fn instance_form(
         ("size_aku", size.to_string()),
     ];
     for (key, value) in changes {
-        if let Some(field) = fields.iter_mut().find(|(k, _)| k == key) {
-            field.1 = value.to_string();
-        }
+        // A typo in a test's override must fail the test, not pass the default silently.
+        let field = fields
+            .iter_mut()
+            .find(|(k, _)| k == key)
+            .unwrap_or_else(|| panic!("instance_form has no field {key:?}"));
+        field.1 = value.to_string();
     }
     fields
 }
