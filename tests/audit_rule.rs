@@ -62,6 +62,11 @@ async fn chain_is_intact(app: &TestApp) -> u64 {
     }
 }
 
+/// Refused `instance_create` calls audited for `actor`.
+async fn create_refusals(app: &TestApp, actor: &str) -> i64 {
+    entries(app, actor, "access", "/api/instance_create", "refused").await
+}
+
 #[tokio::test]
 async fn refusals_of_authorisation_are_audited_once_a_minute() {
     let app = spawn_app().await;
@@ -85,17 +90,7 @@ async fn refusals_of_authorisation_are_audited_once_a_minute() {
     // Signed out: 401, audited as anonymous.
     let anonymous = app.client();
     assert_eq!(create(&app, &anonymous, &form).await.status(), 401);
-    assert_eq!(
-        entries(
-            &app,
-            "anonymous",
-            "access",
-            "/api/instance_create",
-            "refused"
-        )
-        .await,
-        1
-    );
+    assert_eq!(create_refusals(&app, "anonymous").await, 1);
 
     // The same refusal again within a minute: refused, not logged again (a flood of them
     // writes one entry a minute); a minute later it is logged again.
@@ -103,27 +98,11 @@ async fn refusals_of_authorisation_are_audited_once_a_minute() {
         assert_eq!(create(&app, &viewer, &form).await.status(), 403);
         assert_eq!(create(&app, &anonymous, &form).await.status(), 401);
     }
-    assert_eq!(
-        entries(&app, "vera", "access", "/api/instance_create", "refused").await,
-        1
-    );
-    assert_eq!(
-        entries(
-            &app,
-            "anonymous",
-            "access",
-            "/api/instance_create",
-            "refused"
-        )
-        .await,
-        1
-    );
+    assert_eq!(create_refusals(&app, "vera").await, 1);
+    assert_eq!(create_refusals(&app, "anonymous").await, 1);
     app.clock.advance(time::Duration::seconds(61));
     assert_eq!(create(&app, &viewer, &form).await.status(), 403);
-    assert_eq!(
-        entries(&app, "vera", "access", "/api/instance_create", "refused").await,
-        2
-    );
+    assert_eq!(create_refusals(&app, "vera").await, 2);
 
     // Another endpoint is another refusal; downloads follow the same rule.
     assert_eq!(
