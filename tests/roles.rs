@@ -140,6 +140,13 @@ row!(
     &[("id", "1")]
 );
 row!(
+    instance_kafka_needs_a_viewer,
+    Who::Viewer,
+    Method::POST,
+    "/api/instance_kafka",
+    &[("id", "1")]
+);
+row!(
     usage_needs_a_viewer,
     Who::Viewer,
     Method::POST,
@@ -219,6 +226,13 @@ row!(
     Method::POST,
     "/api/instance_retry",
     &[("id", "1")]
+);
+row!(
+    topic_create_needs_an_operator,
+    Who::Operator,
+    Method::POST,
+    "/api/topic_create",
+    &[("id", "1"), ("topic", "events"), ("partitions", "3")]
 );
 // Admins.
 row!(
