@@ -23,7 +23,6 @@ use crate::domain::reconcile::{
 };
 use futures::StreamExt;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -53,8 +52,6 @@ pub struct ControlLoop {
     healing: Mutex<HashMap<i64, (u32, Instant)>>,
     /// How the console's own broker processes exited, by instance: (pid, how).
     exits: Mutex<HashMap<i64, (i32, String)>>,
-    /// Brokers started by the loop or by steps since this console started (not adoptions).
-    pub brokers_started: AtomicU64,
 }
 
 impl Default for ControlLoop {
@@ -67,7 +64,6 @@ impl Default for ControlLoop {
             failed_probes: Mutex::new(HashMap::new()),
             healing: Mutex::new(HashMap::new()),
             exits: Mutex::new(HashMap::new()),
-            brokers_started: AtomicU64::new(0),
         }
     }
 }
@@ -283,7 +279,6 @@ async fn look_and_act(state: &AppState, id: i64) -> Result<(), super::ServerErro
             control.forget_streak(id);
             match provisioner.ensure_serving(&instance).await {
                 Ok(Served::Started(pid)) => {
-                    control.brokers_started.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(instance = id, pid, "control loop: broker started");
                 }
                 Ok(Served::Adopted) => {}
