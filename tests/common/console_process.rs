@@ -10,18 +10,20 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_byoc-console");
 const PASSWORD: &str = "Quiet-Harbor-Lamp-42";
 
-pub fn cli(args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("runs");
+/// Runs `command` to its end; its trimmed standard output, or the test fails with its
+/// standard error.
+pub fn stdout_of(command: &mut Command) -> String {
+    let out = command.output().expect("the program runs");
     assert!(
         out.status.success(),
-        "{args:?}: {}",
+        "{command:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+pub fn cli(args: &[&str]) -> String {
+    stdout_of(Command::new(BIN).args(args).env("RUST_LOG", "error"))
 }
 
 pub fn free_port() -> u16 {

@@ -4,17 +4,11 @@
 fn client(args: &[&str]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka/client.py");
     // A client that hangs fails the test after two minutes instead of holding up the run.
-    let out = std::process::Command::new("timeout")
-        .args(["120", "python3", script])
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "client.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    super::console_process::stdout_of(
+        std::process::Command::new("timeout")
+            .args(["120", "python3", script])
+            .args(args),
+    )
 }
 
 /// Runs client.py with `args` off the async runtime; its output.
