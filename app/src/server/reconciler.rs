@@ -166,8 +166,8 @@ const PASS_CONCURRENCY: usize = 32;
 
 /// One look at every instance: those not deleted, and any with something on this host.
 async fn pass(state: &AppState) {
-    let mut ids: Vec<i64> = match store::list(&state.pool, None).await {
-        Ok(rows) => rows.into_iter().map(|i| i.id).collect(),
+    let mut ids: Vec<i64> = match store::live_ids(&state.pool).await {
+        Ok(ids) => ids,
         Err(error) => {
             tracing::warn!(%error, "control loop: cannot read the instances");
             return;

@@ -178,6 +178,13 @@ pub async fn list(
     .await
 }
 
+/// The ids of the instances that are not deleted (the control loop's work list).
+pub async fn live_ids(pool: &SqlitePool) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM instances WHERE state <> 'deleted' ORDER BY id")
+        .fetch_all(pool)
+        .await
+}
+
 /// Every instance ever created, deleted ones included (metering reads their history).
 pub async fn all_including_deleted(pool: &SqlitePool) -> Result<Vec<InstanceRow>, sqlx::Error> {
     sqlx::query_as(&format!(
