@@ -5,9 +5,11 @@
 
 pub mod account;
 pub mod audit_chain;
+pub mod certificate;
 pub mod environment;
 pub mod instance;
 pub mod instance_spec;
+pub mod kafka_user;
 pub mod license;
 pub mod license_state;
 pub mod metering;
