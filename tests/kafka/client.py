@@ -1,20 +1,114 @@
 """A real Kafka client (confluent-kafka, bundling librdkafka) for the broker tests.
 
-    client.py produce BOOTSTRAP TOPIC COUNT     -> prints the number acknowledged
-    client.py consume BOOTSTRAP TOPIC GROUP EXPECTED
+    client.py [FLAGS] produce BOOTSTRAP TOPIC COUNT     -> prints the number acknowledged
+    client.py [FLAGS] consume BOOTSTRAP TOPIC GROUP EXPECTED
         -> prints the number of distinct messages read (stops at EXPECTED, or after 10 s
            without a message) and whether they are exactly 0..N-1
-    client.py steady BOOTSTRAP TOPIC SECONDS
+    client.py [FLAGS] steady BOOTSTRAP TOPIC SECONDS
         -> produces one message every 10 ms for SECONDS (acks=all), then prints
            "SENT ACKED FAILED"; every failed delivery or refused produce counts
-    client.py metadata BOOTSTRAP
+    client.py [FLAGS] metadata BOOTSTRAP
         -> a Kafka metadata request (5 s timeout): prints the broker count, or fails
+    client.py [FLAGS] auth BOOTSTRAP
+        -> prints "ok" when it can list topics; "refused: REASON" and exit code 3 when the
+           broker refuses the login or the transport (TLS handshake, closed connection, no
+           answer), within about 8 s
+    client.py [FLAGS] bench BOOTSTRAP TOPIC COUNT
+        -> produces COUNT messages of 100 bytes (acks=all, linger.ms=5) and prints
+           "RATE msg/s (COUNT in SECONDS s)", timed from the first send to the last
+           acknowledgement; a failed delivery makes it fail
+
+FLAGS (all optional, anywhere on the line; without them the client is PLAINTEXT, as before):
+    --security-protocol P   PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL
+    --mechanism M           SCRAM-SHA-512 or SCRAM-SHA-256 (sasl.mechanism)
+    --username U            sasl.username
+    --password PW           sasl.password
+    --ca FILE               ssl.ca.location: the CA that signed the broker's certificate
+    --properties FILE       a Java-style client.properties (as the console shows it: key=value
+                            or key: value, # and ! comments, backslash continuations). Its
+                            settings are applied to the client; the flags above override them.
+                            `sasl.jaas.config` is not passed on: the username and password are
+                            read out of it when sasl.username/sasl.password are not set.
+                            Keys librdkafka does not know (Java-only ones such as
+                            ssl.truststore.location, key.serializer) are ignored and named on
+                            stderr; a known key with an invalid value is an error (exit 2).
+                            A relative ssl.ca.location is taken relative to the file's
+                            directory. With a properties file BOOTSTRAP may be "-" to use its
+                            bootstrap.servers; otherwise BOOTSTRAP wins.
+
+Failures are visible: every mode first lists topics (up to 8 s) and stops with a message on
+stderr and exit code 3 when the login or the TLS handshake is refused or no broker answers;
+an authentication or TLS error reported later (librdkafka's error_cb) also stops it with
+exit code 3.
 """
+import os
+import re
 import sys
 import time
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
+
+# Security settings from the flags and the properties file, merged into every client's config.
+SECURITY = {}
+
+# Errors that end the run at once: the broker refused the login or the TLS handshake.
+FATAL = {KafkaError._AUTHENTICATION, KafkaError._SSL}
+# Errors that mean no broker could be reached (or it closed the connection): fatal only while
+# the first metadata request has not been answered.
+DOWN = {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE}
+
+FLAGS = {
+    "--security-protocol": "security.protocol",
+    "--mechanism": "sasl.mechanism",
+    "--username": "sasl.username",
+    "--password": "sasl.password",
+    "--ca": "ssl.ca.location",
+    "--properties": None,
+}
+
+
+class Refused(Exception):
+    """The broker refused the client: the login, the TLS handshake or the connection."""
+
+
+errors = []  # every KafkaError the error callback saw, in order
+
+
+def on_error(err):
+    errors.append(err)
+    if err.code() in FATAL or err.fatal():
+        raise Refused(f"{err.name()}: {err.str()}")
+
+
+def conf(base):
+    """`base` with the security settings and the error callback."""
+    c = dict(base)
+    c.update(SECURITY)
+    c["error_cb"] = on_error
+    return c
+
+
+def connected(handle, seconds=8.0, down_is_fatal=True):
+    """Lists topics through `handle` until answered; raises Refused when the broker refuses
+    (or, with `down_is_fatal`, closes or cannot be reached) or nothing answers in `seconds`."""
+    deadline = time.monotonic() + seconds
+    last = None
+    while True:
+        try:
+            return handle.list_topics(timeout=1)
+        except KafkaException as e:
+            last = e.args[0]
+        finally:
+            # list_topics does not serve callbacks: poll for the error callback's reports
+            handle.poll(0)
+        for err in errors:
+            if err.code() in FATAL or (down_is_fatal and err.code() in DOWN):
+                raise Refused(f"{err.name()}: {err.str()}")
+        if time.monotonic() >= deadline:
+            seen = "; ".join(f"{e.name()}: {e.str()}" for e in errors[-3:])
+            raise Refused(f"no metadata within {seconds:.0f} s ({last.str() if last else '?'})"
+                          + (f"; {seen}" if seen else ""))
 
 
 def produce(bootstrap, topic, count):
@@ -27,7 +121,8 @@ def produce(bootstrap, topic, count):
         else:
             print(f"delivery failed: {err}", file=sys.stderr)
 
-    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
+    p = Producer(conf({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5}))
+    connected(p, down_is_fatal=False)
     for i in range(count):
         while True:
             try:
@@ -41,12 +136,13 @@ def produce(bootstrap, topic, count):
 
 
 def consume(bootstrap, topic, group, expected):
-    c = Consumer({
+    c = Consumer(conf({
         "bootstrap.servers": bootstrap,
         "group.id": group,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": True,
-    })
+    }))
+    connected(c, down_is_fatal=False)
     c.subscribe([topic])
     seen = set()
     idle = 0
@@ -56,6 +152,8 @@ def consume(bootstrap, topic, group, expected):
             idle += 1
             continue
         if msg.error():
+            if msg.error().code() in FATAL:
+                raise Refused(f"{msg.error().name()}: {msg.error().str()}")
             print(f"consume error: {msg.error()}", file=sys.stderr)
             continue
         idle = 0
@@ -78,7 +176,8 @@ def steady(bootstrap, topic, seconds):
             failed += 1
             print(f"delivery failed: {err}", file=sys.stderr)
 
-    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0})
+    p = Producer(conf({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0}))
+    connected(p, down_is_fatal=False)
     start = time.monotonic()
     while time.monotonic() - start < seconds:
         due = start + sent * 0.010
@@ -98,20 +197,191 @@ def steady(bootstrap, topic, seconds):
 
 
 def metadata(bootstrap):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    cluster = admin.list_topics(timeout=5)
+    admin = AdminClient(conf({"bootstrap.servers": bootstrap}))
+    cluster = connected(admin, seconds=5, down_is_fatal=False)
     print(len(cluster.brokers))
 
 
+def auth(bootstrap):
+    admin = AdminClient(conf({"bootstrap.servers": bootstrap}))
+    try:
+        connected(admin, seconds=8, down_is_fatal=True)
+    except Refused as e:
+        print(f"refused: {e}")
+        sys.exit(3)
+    print("ok")
+
+
+def bench(bootstrap, topic, count):
+    acked = failed = 0
+
+    def on_delivery(err, _msg):
+        nonlocal acked, failed
+        if err is None:
+            acked += 1
+        else:
+            failed += 1
+            if failed <= 5:
+                print(f"delivery failed: {err}", file=sys.stderr)
+
+    p = Producer(conf({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5}))
+    connected(p, down_is_fatal=False)
+    start = time.monotonic()
+    for i in range(count):
+        value = f"{i:010d}".encode().ljust(100, b".")
+        while True:
+            try:
+                p.produce(topic, value=value, on_delivery=on_delivery)
+                break
+            except BufferError:
+                p.poll(0.1)
+        p.poll(0)
+    remaining = p.flush(120)
+    elapsed = time.monotonic() - start
+    if failed or remaining:
+        print(f"{acked} acknowledged, {failed} failed, {remaining} unsent", file=sys.stderr)
+        sys.exit(1)
+    print(f"{count / elapsed:.0f} msg/s ({count} in {elapsed:.2f} s)")
+
+
+def read_properties(path):
+    """A Java .properties file as (key, value) pairs, in order."""
+    with open(path, encoding="utf-8") as f:
+        raw = f.read().splitlines()
+    lines, pending = [], ""
+    for line in raw:
+        line = line.lstrip()
+        if not pending and (not line or line[0] in "#!"):
+            continue
+        line, pending = pending + line, ""
+        # an odd number of trailing backslashes continues the line
+        trailing = len(line) - len(line.rstrip("\\"))
+        if trailing % 2 == 1:
+            pending = line[:-1]
+            continue
+        lines.append(line)
+    if pending:
+        lines.append(pending)
+    pairs = []
+    for line in lines:
+        m = re.match(r"((?:\\.|[^=:\s\\])*)\s*[=:\s]?\s*(.*)$", line)
+        key, value = (re.sub(r"\\(.)", r"\1", g) for g in m.groups())
+        pairs.append((key, value.rstrip()))
+    return pairs
+
+
+def jaas_credentials(jaas):
+    """username and password out of a sasl.jaas.config value (None where absent)."""
+    found = {}
+    for name in ("username", "password"):
+        m = re.search(name + r'\s*=\s*"((?:\\.|[^"\\])*)"', jaas) or \
+            re.search(name + r"\s*=\s*([^\s;]+)", jaas)
+        found[name] = re.sub(r"\\(.)", r"\1", m.group(1)) if m else None
+    return found["username"], found["password"]
+
+
+def known(key, value):
+    """None when librdkafka knows `key`; else why not ("unknown ..." or "invalid ...")."""
+    try:
+        Producer({key: value, "log_level": 0})
+        return None
+    except KafkaException as e:
+        text = e.args[0].str()
+        if text.startswith("No such configuration property"):
+            return "unknown to librdkafka"
+        if "not supported" in text:  # Java-only settings: JAAS, trust stores, key stores
+            return "unknown to librdkafka: " + text.split(", ")[0].split(". ")[0]
+        if text.startswith("Invalid value"):
+            return "invalid: " + text
+        return None  # a known key that needs other settings alongside (as SASL_SSL does)
+
+
+def properties_config(path):
+    """The librdkafka settings of a client.properties file."""
+    settings, ignored, jaas = {}, [], None
+    for key, value in read_properties(path):
+        if key == "sasl.jaas.config":
+            jaas = value
+            continue
+        if key == "ssl.endpoint.identification.algorithm" and value == "":
+            value = "none"  # Java's empty value turns host name checking off
+        if key == "ssl.ca.location" and value and not os.path.isabs(value):
+            value = os.path.join(os.path.dirname(os.path.abspath(path)), value)
+        why = known(key, value)
+        if why is None:
+            settings[key] = value
+        elif why.startswith("invalid"):
+            print(f"{path}: {key}={value}: {why}", file=sys.stderr)
+            sys.exit(2)
+        else:
+            ignored.append(f"{key} ({why})")
+    if jaas is not None:
+        user, password = jaas_credentials(jaas)
+        for key, value in (("sasl.username", user), ("sasl.password", password)):
+            if value is not None:
+                settings.setdefault(key, value)
+        ignored.append("sasl.jaas.config (not passed on; its username and password are used"
+                       " unless sasl.username/sasl.password are set)")
+    if ignored:
+        print(f"{path}: ignored: " + "; ".join(ignored), file=sys.stderr)
+    return settings
+
+
+def parse_flags(argv):
+    """(positional arguments, security settings) out of the command line."""
+    positional, settings, flags = [], {}, {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, value = arg.partition("=")
+        if name in FLAGS:
+            if not eq:
+                if i + 1 >= len(argv):
+                    sys.exit(f"{name} needs a value")
+                value = argv[i + 1]
+                i += 1
+            flags[name] = value
+        elif arg.startswith("--"):
+            sys.exit(f"unknown flag {arg} (known: {', '.join(FLAGS)})")
+        else:
+            positional.append(arg)
+        i += 1
+    if "--properties" in flags:
+        settings.update(properties_config(flags["--properties"]))
+    for flag, key in FLAGS.items():
+        if key and flag in flags:
+            settings[key] = flags[flag]
+    return positional, settings
+
+
+def main(argv):
+    args, settings = parse_flags(argv)
+    SECURITY.update({k: v for k, v in settings.items() if k != "bootstrap.servers"})
+    if len(args) < 2:
+        sys.exit(__doc__)
+    mode, bootstrap = args[0:2]
+    if bootstrap == "-":
+        bootstrap = settings.get("bootstrap.servers") or sys.exit("no bootstrap.servers")
+    try:
+        if mode == "metadata":
+            metadata(bootstrap)
+            return
+        if mode == "auth":
+            auth(bootstrap)
+            return
+        topic, arg = args[2:4]
+        if mode == "steady":
+            steady(bootstrap, topic, float(arg))
+        elif mode == "produce":
+            produce(bootstrap, topic, int(arg))
+        elif mode == "bench":
+            bench(bootstrap, topic, int(arg))
+        else:
+            consume(bootstrap, topic, arg, int(args[4]))
+    except Refused as e:
+        print(f"refused: {e}", file=sys.stderr)
+        sys.exit(3)
+
+
 if __name__ == "__main__":
-    mode, bootstrap = sys.argv[1:3]
-    if mode == "metadata":
-        metadata(bootstrap)
-        sys.exit(0)
-    topic, arg = sys.argv[3:5]
-    if mode == "steady":
-        steady(bootstrap, topic, float(arg))
-    elif mode == "produce":
-        produce(bootstrap, topic, int(arg))
-    else:
-        consume(bootstrap, topic, arg, int(sys.argv[5]))
+    main(sys.argv[1:])
