@@ -244,6 +244,44 @@ def bench(bootstrap, topic, count):
     print(f"{count / elapsed:.0f} msg/s ({count} in {elapsed:.2f} s)")
 
 
+def headers(bootstrap, topic, group, expected):
+    """headers BOOTSTRAP TOPIC GROUP EXPECTED -> one JSON line: GROUP's committed offsets per
+    partition (read, never changed: nothing is committed) and the messages read from the start
+    of every partition (stops at EXPECTED, or after 10 s without a message), each with its
+    headers in order, and the consume errors seen."""
+    import json
+    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+    c = Consumer(conf({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}))
+    partitions = sorted(connected(c, down_is_fatal=False).topics[topic].partitions)
+    committed = c.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    text = lambda b: None if b is None else b.decode()
+    messages, failures = [], []
+    last = time.monotonic()
+    while time.monotonic() - last < 10 and len(messages) < expected:
+        msg = c.poll(1.0)
+        if msg is None:
+            continue
+        if msg.error():
+            if msg.error().code() in FATAL:
+                raise Refused(f"{msg.error().name()}: {msg.error().str()}")
+            failures.append(str(msg.error()))
+            continue
+        last = time.monotonic()
+        messages.append({
+            "partition": msg.partition(), "offset": msg.offset(),
+            "key": text(msg.key()), "value": text(msg.value()),
+            "headers": [[k, text(v)] for k, v in (msg.headers() or [])],
+        })
+    c.close()
+    print(json.dumps({
+        "committed": {str(tp.partition): tp.offset for tp in committed},
+        "messages": messages,
+        "errors": failures,
+    }))
+
+
 def read_properties(path):
     """A Java .properties file as (key, value) pairs, in order."""
     with open(path, encoding="utf-8") as f:
@@ -376,6 +414,8 @@ def main(argv):
             produce(bootstrap, topic, int(arg))
         elif mode == "bench":
             bench(bootstrap, topic, int(arg))
+        elif mode == "headers":
+            headers(bootstrap, topic, arg, int(args[4]))
         else:
             consume(bootstrap, topic, arg, int(args[4]))
     except Refused as e:
