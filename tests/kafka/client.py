@@ -41,6 +41,7 @@ stderr and exit code 3 when the login or the TLS handshake is refused or no brok
 an authentication or TLS error reported later (librdkafka's error_cb) also stops it with
 exit code 3.
 """
+import logging
 import os
 import re
 import sys
@@ -73,6 +74,7 @@ class Refused(Exception):
 
 
 errors = []  # every KafkaError the error callback saw, in order
+fails = []  # librdkafka's FAIL log lines (how a connection ended), in order
 
 
 def on_error(err):
@@ -81,12 +83,55 @@ def on_error(err):
         raise Refused(f"{err.name()}: {err.str()}")
 
 
+class Once(logging.Filter):
+    """Lets each librdkafka log line through once: a refused reconnect repeats every 50 ms."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = set()
+
+    def filter(self, record):
+        text = record.getMessage()
+        if text.startswith("FAIL "):
+            fails.append(text.split("]: ", 2)[-1])
+        key = re.sub(r"after \d+ms", "", text)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
+LOG = logging.getLogger("librdkafka")
+LOG.propagate = False
+_handler = logging.StreamHandler(sys.stderr)
+_handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+_handler.addFilter(Once())
+LOG.addHandler(_handler)
+LOG.setLevel(logging.INFO)
+
+
 def conf(base):
-    """`base` with the security settings and the error callback."""
+    """`base` with the security settings, the error callback and the de-duplicating logger."""
     c = dict(base)
     c.update(SECURITY)
     c["error_cb"] = on_error
+    c["logger"] = LOG
     return c
+
+
+def reason():
+    """The most telling error seen: a refused login or handshake, else the last transport
+    error (which says how the connection ended), else the last error."""
+    for codes in (FATAL, {KafkaError._TRANSPORT}, None):
+        for err in reversed(errors):
+            if codes is None or err.code() in codes:
+                down = any(e.code() == KafkaError._ALL_BROKERS_DOWN for e in errors)
+                if err.code() == KafkaError._ALL_BROKERS_DOWN and fails:
+                    # librdkafka logs a closed connection but does not report it as an error
+                    return f"{err.name()}: {fails[-1]}"
+                extra = " (all brokers down)" if down and err.code() != KafkaError._ALL_BROKERS_DOWN else ""
+                return f"{err.name()}: {err.str()}{extra}"
+    return None
 
 
 def connected(handle, seconds=8.0, down_is_fatal=True):
@@ -96,17 +141,16 @@ def connected(handle, seconds=8.0, down_is_fatal=True):
     last = None
     while True:
         try:
-            return handle.list_topics(timeout=1)
+            return handle.list_topics(timeout=0.25)
         except KafkaException as e:
             last = e.args[0]
         finally:
             # list_topics does not serve callbacks: poll for the error callback's reports
             handle.poll(0)
-        for err in errors:
-            if err.code() in FATAL or (down_is_fatal and err.code() in DOWN):
-                raise Refused(f"{err.name()}: {err.str()}")
+        if any(e.code() in FATAL or (down_is_fatal and e.code() in DOWN) for e in errors):
+            raise Refused(reason())
         if time.monotonic() >= deadline:
-            seen = "; ".join(f"{e.name()}: {e.str()}" for e in errors[-3:])
+            seen = reason()
             raise Refused(f"no metadata within {seconds:.0f} s ({last.str() if last else '?'})"
                           + (f"; {seen}" if seen else ""))
 
@@ -159,7 +203,12 @@ def consume(bootstrap, topic, group, expected):
         idle = 0
         seen.add(int(msg.key().decode()))
     if seen:
-        c.commit(asynchronous=False)
+        try:
+            c.commit(asynchronous=False)
+        except KafkaException as e:
+            # the auto-commit may already have committed every offset read
+            if e.args[0].code() != KafkaError._NO_OFFSET:
+                raise
     c.close()
     exact = seen == set(range(len(seen)))
     print(f"{len(seen)} {'exact' if exact else 'gaps'}")
