@@ -13,6 +13,9 @@
         -> prints "ok" when it can list topics; "refused: REASON" and exit code 3 when the
            broker refuses the login or the transport (TLS handshake, closed connection, no
            answer), within about 8 s
+    client.py [FLAGS] headers BOOTSTRAP TOPIC GROUP EXPECTED
+        -> one JSON line: GROUP's committed offsets and the messages with their headers
+           (see headers() below)
     client.py [FLAGS] bench BOOTSTRAP TOPIC COUNT
         -> produces COUNT messages of 100 bytes (acks=all, linger.ms=5) and prints
            "RATE msg/s (COUNT in SECONDS s)", timed from the first send to the last
