@@ -9,13 +9,13 @@ export const dataDir = process.env.E2E_DATA_DIR ?? "../target/e2e-data";
 export const server = process.env.E2E_SERVER_BIN ?? "../target/debug/byoc-console";
 // A vendor signing key made for this run; the console trusts its public half at run time.
 export const vendorDir = process.env.E2E_VENDOR_DIR ?? "../target/e2e-vendor";
-// A second console with the real broker provisioner (a tansu process per instance), for
+// A second console with the real broker provisioner (a nisshi process per instance), for
 // 07-broker.spec.ts; its own data directory, vendor key and broker ports.
 const brokerPort = Number(process.env.E2E_BROKER_CONSOLE_PORT ?? 18081);
 export const brokerURL = `http://127.0.0.1:${brokerPort}`;
 export const brokerDataDir = "../target/e2e-broker-data";
 export const brokerVendorDir = "../target/e2e-broker-vendor";
-const tansu = process.env.BYOC_BROKER_BIN ?? `${process.env.HOME}/.cargo/bin/tansu`;
+const brokerBin = process.env.BYOC_BROKER_BIN ?? `${process.env.HOME}/.cargo/bin/nisshi`;
 
 export default defineConfig({
   testDir: "./tests",
@@ -60,7 +60,7 @@ export default defineConfig({
     command:
       `rm -rf ${brokerDataDir} ${brokerVendorDir} && ${server} vendor keygen --out ${brokerVendorDir} --key-id e2e-broker-vendor && ` +
       `${server} serve --listen 127.0.0.1:${brokerPort} --data-dir ${brokerDataDir} --trust-key ${brokerVendorDir}/public-key.json ` +
-      `--provisioner broker --broker-bin ${tansu} --broker-ports 19660-19679 --stop-brokers-on-exit`,
+      `--provisioner broker --broker-bin ${brokerBin} --broker-ports 19660-19679 --stop-brokers-on-exit`,
     cwd: __dirname,
     env: { LEPTOS_SITE_ROOT: "../target/site", RUST_LOG: "warn" },
     url: `${brokerURL}/healthz`,

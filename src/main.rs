@@ -7,11 +7,17 @@ use app::domain::license::{
     self, BillingModel, DimensionPrice, LicensePayload, PriceTier, Pricing, TrustedKey,
 };
 use app::server::{
-    broker::BrokerSettings, clock::SystemClock, db, store, vendor, Config, ProvisionerChoice,
+    broker::{BrokerSettings, Listener},
+    clock::SystemClock,
+    db, store, vendor, Config, ProvisionerChoice,
 };
 use byoc_console::{leptos_options, Console};
 use clap::{Parser, Subcommand, ValueEnum};
-use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    sync::Arc,
+};
 use time::OffsetDateTime;
 
 #[derive(Parser)]
@@ -125,7 +131,7 @@ struct ServeArgs {
 /// What stands behind each instance.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ProvisionerKind {
-    /// A real Kafka broker (tansu) per instance on this host.
+    /// A real Kafka broker (nisshi) per instance on this host.
     Broker,
     /// No broker: operations only take time (`--provision-step-ms`); for tests and demos of
     /// the console alone.
@@ -137,17 +143,27 @@ struct BrokerArgs {
     /// What stands behind each instance.
     #[arg(long, env = "BYOC_PROVISIONER", value_enum, default_value_t = ProvisionerKind::Broker)]
     provisioner: ProvisionerKind,
-    /// The tansu broker program [default: tansu on PATH, else ~/.cargo/bin/tansu].
+    /// The broker program, nisshi 0.8.1 [default: nisshi on PATH, else ~/.cargo/bin/nisshi].
     #[arg(long, env = "BYOC_BROKER_BIN")]
     broker_bin: Option<PathBuf>,
     /// The ports instances' brokers get, FIRST-LAST.
     #[arg(long, env = "BYOC_BROKER_PORTS", default_value = "19092-19591", value_parser = parse_port_range)]
     broker_ports: (u16, u16),
-    /// The host name or address Kafka clients use to reach the brokers (it makes the
-    /// bootstrap addresses). Anything but 127.0.0.1 or localhost makes brokers listen on
-    /// every interface.
-    #[arg(long, env = "BYOC_BROKER_HOST", default_value = "127.0.0.1")]
-    broker_host: String,
+    /// The address brokers of instances exposed inside the network listen on: a private
+    /// address of this host (0.0.0.0 means every interface, public ones included).
+    #[arg(long, env = "BYOC_BROKER_PRIVATE_ADDRESS", default_value = "127.0.0.1")]
+    broker_private_address: IpAddr,
+    /// The host name or address Kafka clients inside the network use (bootstrap addresses
+    /// and TLS certificates) [default: the private address].
+    #[arg(long, env = "BYOC_BROKER_HOST")]
+    broker_host: Option<String>,
+    /// The address brokers of internet endpoints listen on: a public address of this host.
+    /// Without it, internet endpoints are refused.
+    #[arg(long, env = "BYOC_BROKER_PUBLIC_ADDRESS")]
+    broker_public_address: Option<IpAddr>,
+    /// The host name or address internet clients use [default: the public address].
+    #[arg(long, env = "BYOC_BROKER_PUBLIC_HOST")]
+    broker_public_host: Option<String>,
     /// Stop every instance's broker when the console stops (for uninstalling). Without it the
     /// brokers go on serving Kafka clients while the console is stopped, restarted or
     /// upgraded, and the next console adopts them.
@@ -173,24 +189,38 @@ impl BrokerArgs {
             ProvisionerKind::Broker => ProvisionerChoice::Broker(BrokerSettings {
                 bin: self.broker_bin.clone().unwrap_or_else(default_broker_bin),
                 ports: self.broker_ports,
-                host: self.broker_host.clone(),
+                private: listener(self.broker_private_address, self.broker_host.as_deref()),
+                public: self
+                    .broker_public_address
+                    .map(|bind| listener(bind, self.broker_public_host.as_deref())),
             }),
         }
     }
 }
 
-/// `tansu` from PATH, else where `cargo install` puts it.
+/// A listener on `bind`, advertised as `host` (the bound address when none is given, or this
+/// host's loopback address when it binds every address).
+fn listener(bind: IpAddr, host: Option<&str>) -> Listener {
+    let host = match host {
+        Some(host) => host.trim().to_string(),
+        None if bind.is_unspecified() => "127.0.0.1".into(),
+        None => bind.to_string(),
+    };
+    Listener { bind, host }
+}
+
+/// `nisshi` from PATH, else where `cargo install` puts it.
 fn default_broker_bin() -> PathBuf {
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("tansu"))
+        .map(|dir| dir.join("nisshi"))
         .find(|candidate| candidate.is_file());
     on_path.unwrap_or_else(|| {
         std::env::var_os("HOME")
             .map(PathBuf::from)
             .unwrap_or_default()
-            .join(".cargo/bin/tansu")
+            .join(".cargo/bin/nisshi")
     })
 }
 

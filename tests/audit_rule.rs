@@ -573,14 +573,14 @@ async fn rate_limited_requests_are_audited_once_a_minute() {
     );
 }
 
-/// The real broker (`tansu`, installed by scripts/setup.sh), as tests/broker.rs runs it.
+/// The real broker (`nisshi`, installed by scripts/setup.sh), as tests/broker.rs runs it.
 async fn spawn_broker_app(ports: (u16, u16)) -> TestApp {
-    use app::server::broker::BrokerSettings;
+    use app::server::broker::{BrokerSettings, Listener};
     use app::server::{Config, ProvisionerChoice};
     let bin = std::env::var_os("BYOC_BROKER_BIN")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cargo/bin/tansu")
+            std::path::PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cargo/bin/nisshi")
         });
     spawn_app_with(Config {
         secure_cookies: false,
@@ -588,7 +588,8 @@ async fn spawn_broker_app(ports: (u16, u16)) -> TestApp {
         provisioner: ProvisionerChoice::Broker(BrokerSettings {
             bin,
             ports,
-            host: "127.0.0.1".into(),
+            private: Listener::loopback(),
+            public: None,
         }),
         ..Config::default()
     })

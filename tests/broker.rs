@@ -1,12 +1,12 @@
-//! The broker-backed provisioner with the real `tansu` broker and a real Kafka client that
+//! The broker-backed provisioner with the real `nisshi` broker and a real Kafka client that
 //! nobody here wrote (confluent-kafka from PyPI, `tests/kafka/client.py`): create through
 //! HTTP, topics through the console, 10,000 messages produced and consumed back, suspend and
 //! resume keep them, a killed broker is noticed and restarted with its data, delete frees
-//! the port and the directory. Needs `tansu` (scripts/setup.sh installs it).
+//! the port and the directory. Needs `nisshi` (scripts/setup.sh installs it).
 
 mod common;
 
-use app::server::broker::BrokerSettings;
+use app::server::broker::{BrokerSettings, Listener};
 use app::server::{Config, ProvisionerChoice};
 use common::console_process::broker_bin;
 use common::kafka::{consume, produce};
@@ -22,7 +22,8 @@ async fn spawn_broker_app(ports: (u16, u16)) -> TestApp {
         provisioner: ProvisionerChoice::Broker(BrokerSettings {
             bin: broker_bin(),
             ports,
-            host: "127.0.0.1".into(),
+            private: Listener::loopback(),
+            public: None,
         }),
         ..Config::default()
     })

@@ -1,5 +1,5 @@
 //! The control loop and the data plane that outlives the console, with real processes: the
-//! console as a process killed with SIGKILL, real `tansu` brokers, confluent-kafka as the
+//! console as a process killed with SIGKILL, real `nisshi` brokers, confluent-kafka as the
 //! client, the console's SQLite file read directly.
 //!
 //! - Under load (32 clients creating, scaling and deleting), the console is SIGKILLed and

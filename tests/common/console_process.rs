@@ -33,12 +33,12 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// The tansu program the broker tests use (`BYOC_BROKER_BIN`, else cargo's install).
+/// The broker program (nisshi) the broker tests use (`BYOC_BROKER_BIN`, else cargo's install).
 pub fn broker_bin() -> PathBuf {
     std::env::var_os("BYOC_BROKER_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cargo/bin/tansu")
+            PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cargo/bin/nisshi")
         })
 }
 

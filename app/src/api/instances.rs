@@ -69,6 +69,9 @@ pub struct NewInstanceContext {
     /// force (`None`: all of them).
     pub allowed_client_auth: Option<Vec<String>>,
     pub allowed_transit_encryption: Option<Vec<String>>,
+    pub allowed_endpoint_exposure: Option<Vec<String>>,
+    /// Why the choices not allowed are not (one line each).
+    pub security_notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,6 +282,20 @@ pub async fn instance_form_context() -> Result<NewInstanceContext, AppError> {
         let now = license::now(&state).await?;
         let security = state.operations.provisioner().supported_security();
         let owned = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let allowed = |choices: &[(&str, Option<&str>)]| {
+            choices
+                .iter()
+                .filter(|(_, refused)| refused.is_none())
+                .map(|(id, _)| id.to_string())
+                .collect::<Vec<_>>()
+        };
+        let notes = |s: &crate::server::provisioner::SupportedSecurity| {
+            let refused = s.client_auth.iter().chain(&s.transit_encryption);
+            refused
+                .filter_map(|(_, why)| why.map(str::to_string))
+                .chain(s.internet.map(str::to_string))
+                .collect::<Vec<_>>()
+        };
         let (vpc_example, subnet_example) = match env.cloud_provider.as_str() {
             "aws" => ("vpc-0a1b2c3d4e", "subnet-0a1b2c3d"),
             "alibaba" => ("vpc-bp1a2b3c4d", "vsw-bp1a2b3c4d"),
@@ -291,8 +308,13 @@ pub async fn instance_form_context() -> Result<NewInstanceContext, AppError> {
             vpc_example: vpc_example.into(),
             subnet_example: subnet_example.into(),
             can_change: user.role().allows(Role::Operator),
-            allowed_client_auth: security.map(|(auth, _)| owned(auth)),
-            allowed_transit_encryption: security.map(|(_, transit)| owned(transit)),
+            allowed_client_auth: security.as_ref().map(|s| allowed(&s.client_auth)),
+            allowed_transit_encryption: security.as_ref().map(|s| allowed(&s.transit_encryption)),
+            allowed_endpoint_exposure: security.as_ref().map(|s| match s.internet {
+                Some(_) => owned(&["vpc"]),
+                None => owned(&["vpc", "internet"]),
+            }),
+            security_notes: security.as_ref().map(notes).unwrap_or_default(),
         })
     })
     .await

@@ -126,13 +126,14 @@ fn CreateForm(ctx: NewInstanceContext) -> impl IntoView {
                     allowed=ctx.allowed_client_auth.clone().unwrap_or_else(|| CLIENT_AUTH.iter().map(|c| c.id.to_string()).collect()) />
                 <SelectField label="Transit encryption" name="transit_encryption" choices=TRANSIT_ENCRYPTION error=err("transit_encryption")
                     allowed=ctx.allowed_transit_encryption.clone().unwrap_or_else(|| TRANSIT_ENCRYPTION.iter().map(|c| c.id.to_string()).collect()) />
-                {ctx.allowed_client_auth.is_some().then(|| view! {
-                    <p class="hint" data-testid="security-note">
-                        "This host's Kafka broker (tansu 0.6.0) serves plaintext without client authentication; "
-                        "the other choices are not offered because they would not be in force."
-                    </p>
+                <SelectField label="Endpoint exposure" name="endpoint_exposure" choices=ENDPOINT_EXPOSURE error=err("endpoint_exposure")
+                    hint="An internet endpoint needs SASL/SCRAM and TLS."
+                    allowed=ctx.allowed_endpoint_exposure.clone().unwrap_or_else(|| ENDPOINT_EXPOSURE.iter().map(|c| c.id.to_string()).collect()) />
+                {(!ctx.security_notes.is_empty()).then(|| view! {
+                    <ul class="hint" data-testid="security-note">
+                        {ctx.security_notes.iter().map(|n| view! { <li>{n.clone()}</li> }).collect_view()}
+                    </ul>
                 })}
-                <SelectField label="Endpoint exposure" name="endpoint_exposure" choices=ENDPOINT_EXPOSURE error=err("endpoint_exposure") hint="An internet endpoint needs authentication and TLS." />
                 <div class="field" class:has-error=move || err("tags").get().is_some()>
                     <label for="tags">"Tags"</label>
                     <textarea id="tags" name="tags" rows="3" placeholder="team=payments"></textarea>

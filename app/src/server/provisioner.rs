@@ -33,6 +33,24 @@ pub enum Served {
     Started(i32),
 }
 
+/// What the control loop did to keep a serving instance as it should be (it audits each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Maintenance {
+    /// The broker was restarted (a new certificate, another endpoint): why, and the gap.
+    Restarted(String),
+    /// The broker's users differed from the console's and were put back: what differed.
+    UsersRestored(Vec<String>),
+}
+
+/// The security settings a provisioner can put in force: each choice of the create form,
+/// with the reason when it is refused; and why an internet endpoint is refused, if it is.
+#[derive(Debug, Clone)]
+pub struct SupportedSecurity {
+    pub client_auth: Vec<(&'static str, Option<&'static str>)>,
+    pub transit_encryption: Vec<(&'static str, Option<&'static str>)>,
+    pub internet: Option<&'static str>,
+}
+
 /// What the simulated provisioner answers where a real broker is needed.
 pub const NOT_REAL: &str = "This console runs the simulated provisioner (--provisioner \
     simulated): no Kafka broker serves this instance, so it has no topics or traffic to show.";
@@ -96,7 +114,7 @@ pub trait Provisioner: Send + Sync {
     }
 
     /// The choices of the create form this provisioner can put in force (`None`: all).
-    fn supported_security(&self) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    fn supported_security(&self) -> Option<SupportedSecurity> {
         None
     }
 
@@ -124,6 +142,33 @@ pub trait Provisioner: Send + Sync {
     /// Brokers the console started that exited (once; the control loop takes it).
     fn take_exits(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Exit>> {
         None
+    }
+
+    /// Keeps a serving instance as it should be: its certificate current, its endpoint the
+    /// configured one, its users the console's. Called by the control loop, under the
+    /// instance's lock; returns what it had to do.
+    async fn maintain(&self, _instance: &InstanceRow) -> Result<Vec<Maintenance>, String> {
+        Ok(Vec::new())
+    }
+
+    /// Puts the console's users of the instance in force now (after a change in the console).
+    /// With `cut_sessions`, connections opened with credentials that are no longer valid are
+    /// cut too. Returns what was done, for the audit entry.
+    async fn apply_users(
+        &self,
+        _instance: &InstanceRow,
+        _cut_sessions: bool,
+    ) -> Result<String, String> {
+        Err(NOT_REAL.into())
+    }
+
+    /// The certificate of the authority that signs the instances' TLS certificates (PEM).
+    async fn ca_certificate(&self) -> Result<String, String> {
+        Err(NOT_REAL.into())
+    }
+
+    async fn delete_topic(&self, _instance: &InstanceRow, _name: &str) -> Result<(), String> {
+        Err(NOT_REAL.into())
     }
 
     async fn topics(&self, _instance: &InstanceRow) -> Result<Vec<TopicInfo>, String> {

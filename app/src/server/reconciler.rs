@@ -12,8 +12,9 @@
 //! hold that instance's lock ([`InstanceLocks`]) while they act, the runner for each step,
 //! the loop for each look-and-act.
 
+use super::audit::{self, Actor, Outcome};
 use super::instances::{self, Restart};
-use super::provisioner::{BrokerCheck, Served};
+use super::provisioner::{BrokerCheck, Maintenance, Served};
 use super::store::instances::{self as store, OperationRow};
 use super::AppState;
 use crate::domain::instance::State;
@@ -259,6 +260,9 @@ async fn look_and_act(state: &AppState, id: i64) -> Result<(), super::ServerErro
         (Action::Nothing, Some(instance)) => {
             if instance.state() == State::Running && observed.alive {
                 control.healed(id);
+                if idle && check.answer.is_ok() {
+                    maintain(state, &instance).await?;
+                }
             }
         }
         (Action::Nothing, None) => {}
@@ -310,6 +314,46 @@ async fn look_and_act(state: &AppState, id: i64) -> Result<(), super::ServerErro
         }
         // Not an instance the database knows: only stopping applies.
         (Action::Start | Action::Replace | Action::MarkAbnormal(_) | Action::Heal, None) => {}
+    }
+    Ok(())
+}
+
+/// Keeps a serving instance's certificate, endpoint and users as they should be, and audits
+/// what had to be done: a user a client added, changed or removed behind the console's back
+/// is put back, and the log says so.
+async fn maintain(
+    state: &AppState,
+    instance: &store::InstanceRow,
+) -> Result<(), super::ServerError> {
+    let provisioner = state.operations.provisioner();
+    let done = match provisioner.maintain(instance).await {
+        Ok(done) => done,
+        Err(reason) => {
+            tracing::warn!(instance = instance.id, %reason, "control loop: maintenance");
+            return Ok(());
+        }
+    };
+    for what in done {
+        let (action, detail) = match what {
+            Maintenance::Restarted(how) => ("broker_restart", how),
+            Maintenance::UsersRestored(found) => (
+                "kafka_users_restore",
+                format!(
+                    "the broker's users differed from the console's and were put back: {}",
+                    found.join("; ")
+                ),
+            ),
+        };
+        tracing::warn!(instance = instance.id, action, %detail, "control loop");
+        audit::record(
+            state,
+            &Actor::system(),
+            action,
+            Some(&instance.name),
+            Outcome::Success,
+            Some(&detail),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -1,30 +1,50 @@
-//! The console's Kafka client (rskafka): topics, partitions and their latest offsets, and
-//! topic creation. Every call has a deadline: a broker that does not answer is an error the
+//! The console's Kafka client (rskafka): topics, partitions and their latest offsets, topic
+//! creation and deletion. It connects like any client of the instance: TLS trusting the
+//! console's authority, and SASL/SCRAM as the console's own user, where the instance
+//! requires them. Every call has a deadline: a broker that does not answer is an error the
 //! page shows, never a request that hangs.
 
 use crate::api::kafka::{PartitionInfo, TopicInfo};
 use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
-use rskafka::client::{Client, ClientBuilder};
+use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use rskafka::BackoffConfig;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// How the console connects to one instance.
+pub struct Reach {
+    pub bootstrap: String,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The console's SCRAM-SHA-512 user and password.
+    pub login: Option<(String, String)>,
+}
 
 const DEADLINE: Duration = Duration::from_secs(5);
 
-async fn connect(port: u16) -> Result<Client, String> {
+async fn connect(reach: &Reach) -> Result<Client, String> {
     let backoff = BackoffConfig {
         init_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(500),
         base: 2.0,
         deadline: Some(DEADLINE),
     };
-    let build = ClientBuilder::new(vec![format!("127.0.0.1:{port}")])
+    let mut builder = ClientBuilder::new(vec![reach.bootstrap.clone()])
         .client_id("byoc-console")
-        .backoff_config(backoff)
-        .build();
-    match tokio::time::timeout(DEADLINE, build).await {
+        .backoff_config(backoff);
+    if let Some(tls) = &reach.tls {
+        builder = builder.tls_config(tls.clone());
+    }
+    if let Some((username, password)) = &reach.login {
+        builder = builder.sasl_config(SaslConfig::ScramSha512(Credentials::new(
+            username.clone(),
+            password.clone(),
+        )));
+    }
+    let at = &reach.bootstrap;
+    match tokio::time::timeout(DEADLINE, builder.build()).await {
         Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(format!("the broker on port {port} did not answer: {e}")),
-        Err(_) => Err(format!("the broker on port {port} did not answer in time")),
+        Ok(Err(e)) => Err(format!("the broker at {at} did not answer: {e}")),
+        Err(_) => Err(format!("the broker at {at} did not answer in time")),
     }
 }
 
@@ -39,8 +59,8 @@ async fn within<T, E: std::fmt::Display>(
     }
 }
 
-pub async fn topics(port: u16) -> Result<Vec<TopicInfo>, String> {
-    let client = connect(port).await?;
+pub async fn topics(reach: &Reach) -> Result<Vec<TopicInfo>, String> {
+    let client = connect(reach).await?;
     let mut topics = within("listing topics", client.list_topics()).await?;
     topics.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = Vec::with_capacity(topics.len());
@@ -67,8 +87,8 @@ pub async fn topics(port: u16) -> Result<Vec<TopicInfo>, String> {
     Ok(out)
 }
 
-pub async fn create_topic(port: u16, name: &str, partitions: u32) -> Result<(), String> {
-    let client = connect(port).await?;
+pub async fn create_topic(reach: &Reach, name: &str, partitions: u32) -> Result<(), String> {
+    let client = connect(reach).await?;
     let controller = client.controller_client().map_err(|e| e.to_string())?;
     let partitions = i32::try_from(partitions).map_err(|_| "too many partitions".to_string())?;
     // One broker: one replica.
@@ -81,6 +101,19 @@ pub async fn create_topic(port: u16, name: &str, partitions: u32) -> Result<(), 
         Ok(()) => Ok(()),
         Err(e) if e.contains("TopicAlreadyExists") => {
             Err(format!("A topic named {name} exists already."))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes one topic (nisshi deletes that topic alone; tansu 0.6.0 deleted them all).
+pub async fn delete_topic(reach: &Reach, name: &str) -> Result<(), String> {
+    let client = connect(reach).await?;
+    let controller = client.controller_client().map_err(|e| e.to_string())?;
+    match within("deleting the topic", controller.delete_topic(name, 5_000)).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.contains("UnknownTopicOrPartition") => {
+            Err(format!("There is no topic named {name}."))
         }
         Err(e) => Err(e),
     }

@@ -1,6 +1,7 @@
 //! The broker-backed provisioner: every instance is a real Kafka endpoint on this host, one
-//! `tansu` broker process per instance (`process`), its storage under the console's data
-//! directory (`DATA_DIR/brokers/instance-ID/`, owner-only), its port from a configured range.
+//! `nisshi` broker process per instance (`process`), its storage under the console's data
+//! directory (`DATA_DIR/brokers/instance-ID/`, owner-only), its port from a configured range,
+//! its listener, certificate and SCRAM users kept by `secure`.
 //! Topics go through a Kafka client (`client`); traffic is read from the broker's storage
 //! (`meter`) every few seconds, kept in memory for the page and once a minute in the
 //! console's database for metering.
@@ -9,12 +10,21 @@ mod client;
 pub mod meter;
 pub mod probe;
 pub mod process;
+pub mod scram;
+mod secure;
+pub mod tls;
+pub mod upgrade;
+
+pub use secure::{Endpoint, NO_PUBLIC_ADDRESS};
 
 use super::clock::Clock;
-use super::provisioner::{BrokerCheck, Exit, Provisioner, Served, StepDone, StepWork};
+use super::provisioner::{
+    BrokerCheck, Exit, Maintenance, Provisioner, Served, StepDone, StepWork, SupportedSecurity,
+};
 use super::store::{self, instances::InstanceRow};
 use crate::api::kafka::{LiveTraffic, TopicInfo, TrafficPoint};
 use crate::domain::instance_spec::{InstanceSpec, SpecError};
+use crate::domain::kafka_user::Drift;
 use crate::domain::metering::{Traffic, HOUR};
 use crate::domain::operation::OperationKind;
 use crate::domain::sizing;
@@ -22,6 +32,7 @@ use meter::Counters;
 use process::Launch;
 use sqlx::SqlitePool;
 use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
@@ -31,12 +42,32 @@ use tokio::sync::mpsc;
 /// How the console runs brokers (flags of `serve`).
 #[derive(Clone, Debug)]
 pub struct BrokerSettings {
-    /// The `tansu` binary.
+    /// The broker program (`nisshi`).
     pub bin: PathBuf,
     /// The ports instances get, first to last (inclusive).
     pub ports: (u16, u16),
-    /// The host clients are told to connect to (the bootstrap address).
+    /// Where instances exposed inside the network listen.
+    pub private: Listener,
+    /// Where internet-facing instances listen; none configured: such instances are refused.
+    pub public: Option<Listener>,
+}
+
+/// One exposure's listener: the address brokers bind, and the host name or address clients
+/// are told to use (in the bootstrap address and the TLS certificate).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    pub bind: IpAddr,
     pub host: String,
+}
+
+impl Listener {
+    /// Loopback only: the default, reachable from this host alone.
+    pub fn loopback() -> Listener {
+        Listener {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            host: "127.0.0.1".into(),
+        }
+    }
 }
 
 /// Readings of each broker's traffic this often.
@@ -68,6 +99,8 @@ pub struct BrokerProvisioner {
     readings: Mutex<HashMap<i64, Readings>>,
     /// Port choice is one at a time (two creates must not take the same port).
     allocating: tokio::sync::Mutex<()>,
+    /// The environment's certificate authority, loaded (or made) on first need.
+    authority: tokio::sync::OnceCell<Arc<tls::Authority>>,
 }
 
 impl BrokerProvisioner {
@@ -92,6 +125,7 @@ impl BrokerProvisioner {
             clock,
             readings: Mutex::new(HashMap::new()),
             allocating: tokio::sync::Mutex::new(()),
+            authority: tokio::sync::OnceCell::new(),
         });
         spawn_readings(Arc::downgrade(&provisioner));
         Ok(provisioner)
@@ -124,7 +158,8 @@ impl BrokerProvisioner {
             .collect();
         let (first, last) = self.settings.ports;
         for port in first..=last {
-            if held.contains(&port) || process::answers(port).await {
+            let loopback = SocketAddr::from(([127, 0, 0, 1], port));
+            if held.contains(&port) || process::answers(loopback).await {
                 continue;
             }
             if std::net::TcpListener::bind(("0.0.0.0", port)).is_err() {
@@ -142,10 +177,6 @@ impl BrokerProvisioner {
         ))
     }
 
-    fn bootstrap(&self, port: u16) -> String {
-        format!("{}:{port}", self.settings.host)
-    }
-
     fn recorded_port(&self, instance_id: i64) -> Result<u16, String> {
         self.port_of(instance_id).ok_or_else(|| {
             format!(
@@ -160,35 +191,90 @@ impl BrokerProvisioner {
         process::find(&self.dir(instance_id), &self.settings.bin)
     }
 
-    /// Adopts the instance's live, answering broker of the configured program, or stops what
-    /// is left of one and starts a new one; returns the port and what was done.
-    async fn serve(&self, instance_id: i64) -> Result<(u16, Served), String> {
-        let dir = self.dir(instance_id);
-        let port = self.recorded_port(instance_id)?;
+    /// Adopts the instance's live, answering broker when it runs the configured program with
+    /// the endpoint the instance wants, or stops what is left of one and starts a new one.
+    /// Its certificate is issued first when due (a new one means a restart: the broker
+    /// reads it only at start) and the console's own user made when missing.
+    async fn serve(&self, row: &InstanceRow) -> Result<(Endpoint, Served), String> {
+        let dir = self.dir(row.id);
+        let endpoint = self.wanted_endpoint(row)?;
+        let reissued = if endpoint.tls {
+            self.ensure_certificate(row, &endpoint).await?
+        } else {
+            None
+        };
+        if endpoint.scram {
+            self.ensure_console_user(row).await?;
+        }
+        let target = self.probe_target(&endpoint).await?;
         if let Some(found) = process::find_even_unrecorded(&dir, &self.settings.bin) {
-            if found.right_program && process::answers_as_itself(found.pid, port).await {
+            let as_wanted =
+                reissued.is_none() && secure::recorded_endpoint(&dir).as_ref() == Some(&endpoint);
+            if found.right_program
+                && as_wanted
+                && process::answers_as_itself(found.pid, &target).await
+            {
                 // A broker whose pid file was never written (its console was killed just
                 // after starting it) is recorded now, so that probes find it.
                 std::fs::write(dir.join(process::PID_FILE), found.pid.to_string())
                     .map_err(|e| format!("cannot write the broker's pid file: {e}"))?;
-                return Ok((port, Served::Adopted));
+                return Ok((endpoint, Served::Adopted));
             }
             process::stop(std::slice::from_ref(&dir), &self.settings.bin).await;
         }
-        let loopback = matches!(self.settings.host.as_str(), "127.0.0.1" | "localhost");
+        secure::record_endpoint(&dir, &endpoint)?;
         let pid = process::spawn(
             &self.settings.bin,
             Launch {
-                instance_id,
+                instance_id: row.id,
                 dir: &dir,
-                port,
-                listen_host: if loopback { "127.0.0.1" } else { "0.0.0.0" },
-                advertised_host: &self.settings.host,
+                port: endpoint.port,
+                listen: endpoint.bind,
+                advertised_host: &endpoint.host,
+                authentication: endpoint.scram,
+                tls: endpoint.tls,
+                probe: &target,
             },
             self.exits.clone(),
         )
         .await?;
-        Ok((port, Served::Started(pid)))
+        Ok((endpoint, Served::Started(pid)))
+    }
+
+    /// Serves the instance and writes its users into the broker's storage (the broker
+    /// registers its cluster at start, so a new storage takes them once it answers).
+    async fn serve_with_users(
+        &self,
+        row: &InstanceRow,
+    ) -> Result<(Endpoint, Served, Vec<Drift>), String> {
+        let (endpoint, served) = self.serve(row).await?;
+        let drift = if endpoint.scram {
+            self.sync_users(row).await?
+        } else {
+            Vec::new()
+        };
+        Ok((endpoint, served, drift))
+    }
+
+    /// How the console's own client reaches the instance: its bootstrap address, TLS trusting
+    /// the console's authority, and the console's SCRAM user.
+    async fn reach(&self, row: &InstanceRow) -> Result<client::Reach, String> {
+        let endpoint = self.wanted_endpoint(row)?;
+        let tls = if endpoint.tls {
+            Some(self.authority().await?.client_config())
+        } else {
+            None
+        };
+        let login = if endpoint.scram {
+            Some(self.console_login(row.id)?)
+        } else {
+            None
+        };
+        Ok(client::Reach {
+            bootstrap: endpoint.bootstrap(),
+            tls,
+            login,
+        })
     }
 
     /// Stops the broker after a last reading of its traffic (kept for metering).
@@ -288,6 +374,37 @@ impl BrokerProvisioner {
     }
 }
 
+const SASL_PLAIN_REFUSED: &str = "This host's broker (nisshi 0.8.1) offers SASL/SCRAM only, \
+    not SASL/PLAIN: choose SASL/SCRAM (SHA-512 or SHA-256 per user).";
+const MTLS_REFUSED: &str = "This host's broker (nisshi 0.8.1) does not verify client \
+    certificates: choose SASL/SCRAM over TLS. The console will not show mutual TLS on an \
+    endpoint that does not require it.";
+
+/// How the step reports the security in force.
+fn security_said(endpoint: &Endpoint) -> String {
+    match (endpoint.scram, endpoint.tls) {
+        (true, true) => "; SASL/SCRAM and TLS required".into(),
+        (true, false) => "; SASL/SCRAM required, plaintext".into(),
+        (false, true) => "; TLS, no client authentication".into(),
+        (false, false) => "; plaintext, no client authentication".into(),
+    }
+}
+
+async fn certificate_due(
+    pool: &SqlitePool,
+    instance_id: i64,
+    endpoint: &Endpoint,
+    now: i64,
+) -> Result<bool, String> {
+    let issued = store::kafka_security::certificate(pool, instance_id)
+        .await
+        .map_err(|e| format!("cannot read the instance's certificate record: {e}"))?;
+    Ok(
+        crate::domain::certificate::due(issued.as_ref(), &endpoint.certificate_names(), now)
+            .is_some(),
+    )
+}
+
 fn make_private_dir(dir: &Path) -> Result<(), String> {
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -376,24 +493,30 @@ impl Provisioner for BrokerProvisioner {
                 ))
             }
             (OperationKind::Create | OperationKind::Resume, "start-brokers") => {
-                let (port, served) = self.serve(id).await?;
+                let (endpoint, served, drift) = self.serve_with_users(work.instance).await?;
                 // The first reading: the traffic shown and metered starts from here.
                 self.read_traffic(id, false).await;
-                detail(match served {
-                    Served::Started(pid) => {
-                        format!("one broker process (pid {pid}), answering on port {port}")
-                    }
-                    Served::Adopted => {
-                        format!("the broker already answering on port {port} is kept")
-                    }
-                })
+                let mut said = match served {
+                    Served::Started(pid) => format!(
+                        "one broker process (pid {pid}), answering on {}",
+                        endpoint.bootstrap()
+                    ),
+                    Served::Adopted => format!(
+                        "the broker already answering on {} is kept",
+                        endpoint.bootstrap()
+                    ),
+                };
+                said.push_str(&security_said(&endpoint));
+                if !drift.is_empty() {
+                    let users: Vec<String> = drift.iter().map(Drift::describe).collect();
+                    said.push_str(&format!("; users written: {}", users.join("; ")));
+                }
+                detail(said)
             }
             (OperationKind::Create, "publish-endpoint") => {
-                let port = self
-                    .port_of(id)
-                    .ok_or("the instance's port was not recorded")?;
+                let endpoint = self.wanted_endpoint(work.instance)?;
                 Ok(StepDone {
-                    bootstrap: Some(self.bootstrap(port)),
+                    bootstrap: Some(endpoint.bootstrap()),
                     detail: None,
                 })
             }
@@ -420,6 +543,9 @@ impl Provisioner for BrokerProvisioner {
             }
             (OperationKind::Delete, "release-network") => {
                 let port = self.port_of(id);
+                store::kafka_security::forget_instance(&self.pool, id)
+                    .await
+                    .map_err(|e| format!("cannot remove the instance's Kafka users: {e}"))?;
                 match std::fs::remove_dir_all(&dir) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -460,49 +586,139 @@ impl Provisioner for BrokerProvisioner {
     }
 
     fn refuses(&self, spec: &InstanceSpec) -> Option<SpecError> {
-        if spec.client_auth != "anonymous" {
-            return Some(SpecError {
-                field: "client_auth",
-                message: "This host's broker (tansu 0.6.0) does not enforce client \
-                    authentication: choose Anonymous. The console will not show SASL or mutual \
-                    TLS on an endpoint that does not require them."
-                    .into(),
-            });
+        let refuse = |field, message: &str| {
+            Some(SpecError {
+                field,
+                message: message.into(),
+            })
+        };
+        match spec.client_auth.as_str() {
+            "anonymous" | "sasl_scram" => {}
+            "sasl_plain" => return refuse("client_auth", SASL_PLAIN_REFUSED),
+            _ => return refuse("client_auth", MTLS_REFUSED),
         }
-        if spec.transit_encryption != "plaintext" {
-            return Some(SpecError {
-                field: "transit_encryption",
-                message: "This host's broker (tansu 0.6.0) serves plaintext only: choose \
-                    Plaintext. The console will not show TLS on an endpoint that does not use it."
-                    .into(),
-            });
+        if !matches!(spec.transit_encryption.as_str(), "plaintext" | "tls") {
+            return refuse("transit_encryption", "Choose TLS or Plaintext.");
+        }
+        if spec.endpoint_exposure == "internet" && self.settings.public.is_none() {
+            return refuse("endpoint_exposure", NO_PUBLIC_ADDRESS);
         }
         None
     }
 
-    fn supported_security(&self) -> Option<(&'static [&'static str], &'static [&'static str])> {
-        Some((&["anonymous"], &["plaintext"]))
+    fn supported_security(&self) -> Option<SupportedSecurity> {
+        Some(SupportedSecurity {
+            client_auth: vec![
+                ("anonymous", None),
+                ("sasl_scram", None),
+                ("sasl_plain", Some(SASL_PLAIN_REFUSED)),
+                ("mtls", Some(MTLS_REFUSED)),
+            ],
+            transit_encryption: vec![("tls", None), ("plaintext", None)],
+            internet: match self.settings.public {
+                Some(_) => None,
+                None => Some(NO_PUBLIC_ADDRESS),
+            },
+        })
     }
 
     async fn check(&self, instance_id: i64, timeout: Duration) -> Option<BrokerCheck> {
+        let dir = self.dir(instance_id);
         let port = self.port_of(instance_id);
         let found = self.find(instance_id);
-        let answer = match (found, port) {
-            (Some(_), Some(port)) => probe::api_versions(port, timeout).await,
-            (Some(_), None) => Err("no port recorded".into()),
-            (None, _) => Err("no broker process".into()),
+        // Probed as it was started (TLS or not, on its address).
+        let started_as = secure::recorded_endpoint(&dir);
+        let answer = match (found, port, started_as) {
+            (Some(_), _, Some(endpoint)) => match self.probe_target(&endpoint).await {
+                Ok(target) => probe::api_versions(&target, timeout).await,
+                Err(e) => Err(e),
+            },
+            (Some(_), Some(port), None) => {
+                let target = probe::Target {
+                    addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                    tls: None,
+                };
+                probe::api_versions(&target, timeout).await
+            }
+            (Some(_), None, None) => Err("no port recorded".into()),
+            (None, _, _) => Err("no broker process".into()),
         };
         Some(BrokerCheck {
             alive: found.is_some(),
             answer,
             right_program: found.is_none_or(|f| f.right_program),
             port,
-            recorded_pid: process::recorded_pid(&self.dir(instance_id)),
+            recorded_pid: process::recorded_pid(&dir),
         })
     }
 
     async fn ensure_serving(&self, instance: &InstanceRow) -> Result<Served, String> {
-        self.serve(instance.id).await.map(|(_, served)| served)
+        self.serve(instance).await.map(|(_, served)| served)
+    }
+
+    async fn maintain(&self, instance: &InstanceRow) -> Result<Vec<Maintenance>, String> {
+        let endpoint = self.wanted_endpoint(instance)?;
+        let dir = self.dir(instance.id);
+        let mut done = Vec::new();
+        // A certificate due, or a broker started with another endpoint (the addresses of
+        // this console changed): serving again restarts it with what it should have.
+        let due = endpoint.tls
+            && certificate_due(&self.pool, instance.id, &endpoint, self.clock.unix()).await?;
+        if due || secure::recorded_endpoint(&dir).as_ref() != Some(&endpoint) {
+            let started = std::time::Instant::now();
+            self.read_traffic(instance.id, true).await;
+            let (_, served) = self.serve(instance).await?;
+            if let Served::Started(pid) = served {
+                done.push(Maintenance::Restarted(format!(
+                    "{} (pid {pid}), answering again after {} ms",
+                    if due {
+                        "restarted to load its new certificate"
+                    } else {
+                        "restarted with the endpoint this console now configures"
+                    },
+                    started.elapsed().as_millis()
+                )));
+            }
+        }
+        if endpoint.scram {
+            self.ensure_console_user(instance).await?;
+            let drift = self.sync_users(instance).await?;
+            if !drift.is_empty() {
+                done.push(Maintenance::UsersRestored(
+                    drift.iter().map(Drift::describe).collect(),
+                ));
+            }
+        }
+        Ok(done)
+    }
+
+    async fn apply_users(
+        &self,
+        instance: &InstanceRow,
+        cut_sessions: bool,
+    ) -> Result<String, String> {
+        if instance.client_auth != "sasl_scram" {
+            return Ok(String::new());
+        }
+        self.sync_users(instance).await?;
+        if !cut_sessions || self.find(instance.id).is_none() {
+            return Ok("written to the broker".into());
+        }
+        // The broker checks a password only at login: connections already open go on. A
+        // restart cuts them; clients reconnect and log in again with what is valid now.
+        let started = std::time::Instant::now();
+        self.read_traffic(instance.id, true).await;
+        process::stop(&[self.dir(instance.id)], &self.settings.bin).await;
+        self.serve(instance).await?;
+        Ok(format!(
+            "written to the broker; its open connections were cut (restart, serving again \
+             after {} ms)",
+            started.elapsed().as_millis()
+        ))
+    }
+
+    async fn ca_certificate(&self) -> Result<String, String> {
+        Ok(self.authority().await?.cert_pem().to_string())
     }
 
     async fn ensure_stopped(&self, instance_id: i64) {
@@ -518,8 +734,7 @@ impl Provisioner for BrokerProvisioner {
     }
 
     async fn topics(&self, instance: &InstanceRow) -> Result<Vec<TopicInfo>, String> {
-        let port = self.port_of(instance.id).ok_or("no port recorded")?;
-        client::topics(port).await
+        client::topics(&self.reach(instance).await?).await
     }
 
     async fn create_topic(
@@ -528,8 +743,11 @@ impl Provisioner for BrokerProvisioner {
         name: &str,
         partitions: u32,
     ) -> Result<(), String> {
-        let port = self.port_of(instance.id).ok_or("no port recorded")?;
-        client::create_topic(port, name, partitions).await
+        client::create_topic(&self.reach(instance).await?, name, partitions).await
+    }
+
+    async fn delete_topic(&self, instance: &InstanceRow, name: &str) -> Result<(), String> {
+        client::delete_topic(&self.reach(instance).await?, name).await
     }
 
     fn live_traffic(&self, instance: &InstanceRow) -> Option<LiveTraffic> {

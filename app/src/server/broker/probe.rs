@@ -4,8 +4,11 @@
 //! listen socket still accepts). The frame is 24 bytes, written here rather than through a
 //! client library, whose connection set-up (metadata, SASL) is more than a probe should do.
 
+use rustls::pki_types::ServerName;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const API_VERSIONS: i16 = 18;
@@ -27,10 +30,24 @@ fn request(correlation_id: i32) -> Vec<u8> {
     frame
 }
 
-/// Ok when the broker on `127.0.0.1:port` answers `ApiVersions` with the request's
-/// correlation id within `timeout` (connection included); otherwise what went wrong.
-pub async fn api_versions(port: u16, timeout: Duration) -> Result<(), String> {
-    match tokio::time::timeout(timeout, exchange(port)).await {
+/// Where a broker is probed: its listening address, and for a TLS listener the client
+/// configuration (trusting the console's authority) and the name its certificate carries.
+#[derive(Clone)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub tls: Option<TlsTarget>,
+}
+
+#[derive(Clone)]
+pub struct TlsTarget {
+    pub config: Arc<rustls::ClientConfig>,
+    pub server_name: ServerName<'static>,
+}
+
+/// Ok when the broker at `target` answers `ApiVersions` with the request's correlation id
+/// within `timeout` (connection and TLS handshake included); otherwise what went wrong.
+pub async fn api_versions(target: &Target, timeout: Duration) -> Result<(), String> {
+    match tokio::time::timeout(timeout, connect_and_ask(target)).await {
         Ok(result) => result,
         Err(_) => Err(format!(
             "no answer to a Kafka ApiVersions request within {} ms",
@@ -39,13 +56,33 @@ pub async fn api_versions(port: u16, timeout: Duration) -> Result<(), String> {
     }
 }
 
-async fn exchange(port: u16) -> Result<(), String> {
-    let correlation_id = i32::from(port) ^ 0x5eed;
-    let mut stream = TcpStream::connect(("127.0.0.1", port))
+async fn connect_and_ask(target: &Target) -> Result<(), String> {
+    let stream = TcpStream::connect(target.addr)
         .await
         .map_err(|e| format!("connection refused ({e})"))?;
+    let correlation_id = i32::from(target.addr.port()) ^ 0x5eed;
+    match &target.tls {
+        None => exchange(stream, correlation_id).await,
+        Some(tls) => {
+            let stream = tokio_rustls::TlsConnector::from(tls.config.clone())
+                .connect(tls.server_name.clone(), stream)
+                .await
+                .map_err(|e| format!("the TLS handshake failed ({e})"))?;
+            exchange(stream, correlation_id).await
+        }
+    }
+}
+
+async fn exchange<S>(mut stream: S, correlation_id: i32) -> Result<(), String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     stream
         .write_all(&request(correlation_id))
+        .await
+        .map_err(|e| format!("the request could not be sent ({e})"))?;
+    stream
+        .flush()
         .await
         .map_err(|e| format!("the request could not be sent ({e})"))?;
     let size = stream
@@ -75,6 +112,13 @@ async fn exchange(port: u16) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    fn plain(port: u16) -> Target {
+        Target {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            tls: None,
+        }
+    }
+
     #[test]
     fn the_request_frame_is_kafka_api_versions_v0() {
         let frame = request(7);
@@ -96,7 +140,7 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(30)).await;
         });
         let started = std::time::Instant::now();
-        let error = api_versions(port, Duration::from_millis(300))
+        let error = api_versions(&plain(port), Duration::from_millis(300))
             .await
             .unwrap_err();
         assert!(error.contains("no answer"), "{error}");
@@ -118,7 +162,7 @@ mod tests {
                 answer.extend_from_slice(&0i16.to_be_bytes());
                 socket.write_all(&answer).await.unwrap();
             });
-            let result = api_versions(port, Duration::from_secs(2)).await;
+            let result = api_versions(&plain(port), Duration::from_secs(2)).await;
             assert_eq!(result.is_ok(), ok, "{result:?}");
         }
     }

@@ -6,12 +6,16 @@
 
 use super::probe;
 use rustix::process::{kill_process, Pid, Signal};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 pub const PID_FILE: &str = "broker.pid";
+/// The instance's server certificate and key (PEM), read by the broker at start.
+pub const CERT_FILE: &str = "server.pem";
+pub const KEY_FILE: &str = "server.key";
 const LOG_FILE: &str = "broker.log";
 /// How long a started broker may take to answer a Kafka request (it takes 30 to 50 ms).
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -24,10 +28,16 @@ pub struct Launch<'a> {
     pub instance_id: i64,
     pub dir: &'a Path,
     pub port: u16,
-    /// The address the listener binds (127.0.0.1, or 0.0.0.0 when clients come from elsewhere).
-    pub listen_host: &'a str,
+    /// The address the listener binds: the one configured for the instance's exposure.
+    pub listen: IpAddr,
     /// The host clients are told to connect to.
     pub advertised_host: &'a str,
+    /// SASL/SCRAM required of every client (`--authentication`).
+    pub authentication: bool,
+    /// TLS only, with [`CERT_FILE`] and [`KEY_FILE`] of the directory.
+    pub tls: bool,
+    /// How the console asks the new broker whether it answers.
+    pub probe: &'a probe::Target,
 }
 
 /// A started broker that exited: which instance, and how (its exit status).
@@ -122,7 +132,7 @@ pub async fn spawn(
     launch: Launch<'_>,
     exits: mpsc::UnboundedSender<Exit>,
 ) -> Result<i32, String> {
-    if answers(launch.port).await {
+    if answers(launch.probe.addr).await {
         return Err(format!(
             "port {} is in use by another program; free it, or delete this instance and \
              create it again (a new instance gets a free port)",
@@ -137,19 +147,39 @@ pub async fn spawn(
     let log_err = log
         .try_clone()
         .map_err(|e| format!("cannot open the broker log: {e}"))?;
+    // The broker reads a `.env` file from its working directory and, failing that, from its
+    // parents: an empty one here keeps settings of whatever directory the data lives under
+    // out of it. Its environment is emptied for the same reason; every setting is a flag.
+    std::fs::write(launch.dir.join(".env"), "")
+        .map_err(|e| format!("cannot write the broker's .env: {e}"))?;
     let mut command = tokio::process::Command::new(bin);
     command
         .arg("broker")
         .arg("--listener-url")
-        .arg(format!("tcp://{}:{}", launch.listen_host, launch.port))
+        .arg(format!(
+            "tcp://{}",
+            SocketAddr::new(launch.listen, launch.port)
+        ))
         .arg("--advertised-listener-url")
         .arg(format!("tcp://{}:{}", launch.advertised_host, launch.port))
         // Taken relative to the working directory (see ../shared/kafka-broker.md).
         .arg("--storage-engine")
         .arg("sqlite://tansu.db")
         .arg("--cluster-id")
-        .arg(format!("byoc-{}", launch.instance_id))
+        .arg(format!("byoc-{}", launch.instance_id));
+    if launch.authentication {
+        command.arg("--authentication");
+    }
+    if launch.tls {
+        command
+            .arg("--cert")
+            .arg(CERT_FILE)
+            .arg("--key")
+            .arg(KEY_FILE);
+    }
+    command
         .current_dir(launch.dir)
+        .env_clear()
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
@@ -192,7 +222,7 @@ pub async fn spawn(
         }
         // The answer must be this process's: a program that took the port meanwhile would
         // answer too, while this broker exits for want of it.
-        if probe::api_versions(launch.port, Duration::from_millis(500))
+        if probe::api_versions(launch.probe, Duration::from_millis(500))
             .await
             .is_ok()
             && listens_on(pid, launch.port)
@@ -256,15 +286,15 @@ pub fn age(pid: i32) -> Option<Duration> {
 /// Whether the live broker `pid` answers on `port` with its own listening socket, giving one
 /// that is still starting (younger than the time a started broker gets to answer) until it
 /// does: a broker started by a console killed a moment ago is adopted, not replaced.
-pub async fn answers_as_itself(pid: i32, port: u16) -> bool {
+pub async fn answers_as_itself(pid: i32, target: &probe::Target) -> bool {
     loop {
         if !alive(pid) {
             return false;
         }
-        if probe::api_versions(port, Duration::from_millis(500))
+        if probe::api_versions(target, Duration::from_millis(500))
             .await
             .is_ok()
-            && listens_on(pid, port)
+            && listens_on(pid, target.addr.port())
         {
             return true;
         }
@@ -310,11 +340,11 @@ pub fn listens_on(pid: i32, port: u16) -> bool {
 }
 
 /// True when something accepts TCP connections on the port (on loopback).
-pub async fn answers(port: u16) -> bool {
+pub async fn answers(addr: SocketAddr) -> bool {
     matches!(
         tokio::time::timeout(
             Duration::from_millis(300),
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
+            tokio::net::TcpStream::connect(addr)
         )
         .await,
         Ok(Ok(_))

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod broker_samples;
 pub mod environment;
 pub mod instances;
+pub mod kafka_security;
 pub mod license;
 pub mod metering;
 pub mod users;
