@@ -86,7 +86,10 @@ mod tests {
         let late = issued(&["127.0.0.1"], NOW + RENEW_BEFORE_S - 1);
         assert_eq!(due(Some(&late), &wanted, NOW), Some(IssueReason::Renewal));
         let expired = issued(&["127.0.0.1"], NOW - 1);
-        assert_eq!(due(Some(&expired), &wanted, NOW), Some(IssueReason::Renewal));
+        assert_eq!(
+            due(Some(&expired), &wanted, NOW),
+            Some(IssueReason::Renewal)
+        );
     }
 
     #[test]
