@@ -8,8 +8,10 @@
 #                     database by hand, as an intruder would, to show the audit chain break)
 #   cargo tools     : wasm-bindgen-cli, exactly the version in Cargo.lock
 #   npm packages    : end2end/ (Playwright driving Debian's Chromium; binaryen's wasm-opt)
-#   the Kafka broker: tansu 0.6.0 (cargo install, pinned, with SQLite storage: about 10 to 18
-#                     minutes the first time), one process per instance
+#   the Kafka broker: nisshi 0.8.1 (cargo install, pinned, SQLite storage only: about half an
+#                     hour the first time, see below), one process per instance. It replaced
+#                     tansu 0.6.0 (the same project, renamed); an instance's old tansu storage
+#                     is migrated by app/src/server/broker/upgrade.rs, not here
 #   PyPI            : confluent-kafka (a real Kafka client, with a modern librdkafka, for the
 #                     broker tests; Debian's kcat is too old for this broker)
 #
@@ -63,14 +65,26 @@ else
 fi
 
 # --- the Kafka broker behind each instance ----------------------------------------------------
-TANSU_VERSION=0.6.0
-tansu_bin="${BYOC_BROKER_BIN:-$HOME/.cargo/bin/tansu}"
-if [ -x "$tansu_bin" ] && "$tansu_bin" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
-  log "tansu $TANSU_VERSION present"
+NISSHI_VERSION=0.8.1
+broker_bin="${BYOC_BROKER_BIN:-$HOME/.cargo/bin/nisshi}"
+if [ -x "$broker_bin" ] && [ "$("$broker_bin" --version 2>/dev/null)" = "nisshi $NISSHI_VERSION" ]; then
+  log "nisshi $NISSHI_VERSION present ($broker_bin)"
 else
-  log "installing tansu $TANSU_VERSION (the broker; a long compile, once)"
-  # libsql: the SQLite storage engine (the default features keep no data).
-  cargo install tansu --version "$TANSU_VERSION" --locked --features libsql
+  # --no-default-features --features libsql: only the SQLite storage engine (sqlite://), which
+  # is what the console runs; the defaults add the object-store and Postgres engines.
+  # A long compile, once: about 31 minutes measured on one core (niced); the default number of
+  # jobs uses every core.
+  install=(cargo install nisshi --version "$NISSHI_VERSION" --locked --no-default-features --features libsql)
+  # A locked dependency (rama 0.4.0) declares rust-version 1.96. nisshi builds and runs with
+  # 1.95 when that check is skipped, so an older rustc (rustup's 1.95 here) gets
+  # --ignore-rust-version instead of failing; 1.96 or newer needs nothing.
+  rustc_version=$(rustc --version | awk '{print $2}')
+  if [ "$(printf '%s\n' 1.96.0 "$rustc_version" | sort -V | head -n1)" != 1.96.0 ]; then
+    log "rustc $rustc_version is older than 1.96: installing with --ignore-rust-version"
+    install+=(--ignore-rust-version)
+  fi
+  log "installing nisshi $NISSHI_VERSION (the broker; about half an hour, once)"
+  "${install[@]}"
 fi
 
 # --- a real Kafka client for the broker tests -------------------------------------------------
