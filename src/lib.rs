@@ -164,6 +164,7 @@ impl Console {
             .route("/audit.csv", get(audit_export::audit_csv))
             .route("/usage.csv", get(usage::usage_csv))
             .route("/usage.json", get(usage::usage_json))
+            .route("/kafka/ca.pem", get(app::server::broker_panel::ca_pem))
             .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
             .leptos_routes_with_context(&state, routes, context.clone(), shell)
             .fallback(leptos_axum::file_and_error_handler_with_context::<

@@ -105,7 +105,7 @@ fn instance_dir(app: &TestApp, id: i64) -> PathBuf {
 async fn settings_the_broker_cannot_enforce_are_refused_at_creation() {
     let app = spawn_broker_app((19600, 19609)).await;
     let client = app.activated_admin_client().await;
-    for (field, value) in [("client_auth", "sasl_scram"), ("transit_encryption", "tls")] {
+    for (field, value) in [("client_auth", "sasl_plain")] {
         let mut changes = PLAIN.to_vec();
         changes.retain(|(k, _)| *k != field);
         changes.push((field, value));
@@ -132,11 +132,20 @@ async fn settings_the_broker_cannot_enforce_are_refused_at_creation() {
         .unwrap();
     assert_eq!(
         form["allowed_client_auth"],
-        serde_json::json!(["anonymous"])
+        serde_json::json!(["anonymous", "sasl_scram"])
     );
     assert_eq!(
         form["allowed_transit_encryption"],
-        serde_json::json!(["plaintext"])
+        serde_json::json!(["tls", "plaintext"])
+    );
+    assert_eq!(
+        form["allowed_endpoint_exposure"],
+        serde_json::json!(["vpc"])
+    );
+    let notes = form["security_notes"].to_string();
+    assert!(
+        notes.contains("SASL/PLAIN") && notes.contains("public address"),
+        "{notes}"
     );
 }
 

@@ -51,9 +51,34 @@ pub struct ConnectInfo {
     pub bootstrap: String,
     pub security_protocol: String,
     pub authentication: String,
+    /// Where the CA certificate is downloaded (TLS instances).
+    pub ca_download: Option<String>,
     pub client_properties: String,
     pub producer_example: String,
     pub consumer_example: String,
+}
+
+/// A Kafka user of an instance as the page lists it (never a key or a password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KafkaUserView {
+    pub username: String,
+    pub mechanism: String,
+    /// The console's own user.
+    pub internal: bool,
+    pub created_by: String,
+    pub created_at: i64,
+    pub rotated_at: Option<i64>,
+}
+
+/// A user just created or given a new password: the password is shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewKafkaUser {
+    pub username: String,
+    pub mechanism: String,
+    pub password: String,
+    pub client_properties: String,
+    /// Whether the broker has it in force yet.
+    pub applied: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,32 +92,92 @@ pub struct KafkaPanel {
     /// The broker could not be asked for its topics.
     pub topics_error: Option<String>,
     pub traffic: Option<LiveTraffic>,
+    /// The instance's Kafka users (SASL/SCRAM instances only).
+    pub users: Option<Vec<KafkaUserView>>,
     pub can_change: bool,
 }
 
-/// The client settings for a plaintext, unauthenticated endpoint (the only kind the local
-/// broker serves; see `server::broker`), with examples on `topic` (the broker creates no topic
-/// on first use, so the examples name one that exists when there is one).
-pub fn plaintext_connect_info(bootstrap: &str, topic: &str) -> ConnectInfo {
+/// The URL of the environment's CA certificate.
+pub const CA_DOWNLOAD: &str = "/kafka/ca.pem";
+/// The file name the examples give the downloaded CA certificate.
+const CA_FILE: &str = "byoc-ca.pem";
+
+/// The client settings of an endpoint, with only what is in force: SASL/SCRAM when `scram`
+/// (with the user's name and password when given, placeholders otherwise), TLS with the
+/// console's CA when `tls`. The examples name `topic` (the broker creates no topic on first
+/// use, so they name one that exists when there is one).
+pub fn connect_info(
+    bootstrap: &str,
+    scram: bool,
+    tls: bool,
+    login: Option<(&str, crate::domain::kafka_user::Mechanism, &str)>,
+    topic: &str,
+) -> ConnectInfo {
+    let protocol = match (scram, tls) {
+        (true, true) => "SASL_SSL",
+        (true, false) => "SASL_PLAINTEXT",
+        (false, true) => "SSL",
+        (false, false) => "PLAINTEXT",
+    };
+    let (user, mechanism, password) = match login {
+        Some((user, mechanism, password)) => {
+            (user.to_string(), mechanism.as_str(), password.to_string())
+        }
+        None => ("USERNAME".into(), "SCRAM-SHA-512", "PASSWORD".into()),
+    };
+    let mut properties = format!("bootstrap.servers={bootstrap}\nsecurity.protocol={protocol}\n");
+    let mut python = format!(
+        "\"bootstrap.servers\": \"{bootstrap}\",\n    \"security.protocol\": \"{protocol}\",\n"
+    );
+    if scram {
+        properties.push_str(&format!(
+            "sasl.mechanism={mechanism}\nsasl.username={user}\nsasl.password={password}\n\
+             sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \
+             username=\"{user}\" password=\"{password}\";\n"
+        ));
+        python.push_str(&format!(
+            "    \"sasl.mechanism\": \"{mechanism}\",\n    \"sasl.username\": \"{user}\",\n    \
+             \"sasl.password\": \"{password}\",\n"
+        ));
+    }
+    if tls {
+        properties.push_str(&format!(
+            "ssl.ca.location={CA_FILE}\nssl.truststore.type=PEM\nssl.truststore.location={CA_FILE}\n"
+        ));
+        python.push_str(&format!("    \"ssl.ca.location\": \"{CA_FILE}\",\n"));
+    }
+    properties.push_str("acks=all\n");
+    let authentication = if scram {
+        "SASL/SCRAM (SHA-512 or SHA-256, per user)".to_string()
+    } else {
+        "none".to_string()
+    };
+    let setup = if tls {
+        format!(
+            "# pip install confluent-kafka; save the CA certificate ({CA_DOWNLOAD}) as {CA_FILE}\n"
+        )
+    } else {
+        "# pip install confluent-kafka\n".to_string()
+    };
     ConnectInfo {
         bootstrap: bootstrap.to_string(),
-        security_protocol: "PLAINTEXT".into(),
-        authentication: "none".into(),
-        client_properties: format!(
-            "bootstrap.servers={bootstrap}\nsecurity.protocol=PLAINTEXT\nacks=all\n"
-        ),
+        security_protocol: protocol.into(),
+        authentication,
+        ca_download: tls.then(|| CA_DOWNLOAD.to_string()),
+        client_properties: properties,
         producer_example: format!(
-            "# pip install confluent-kafka\n\
+            "{setup}\
              # The topic must exist: this broker creates none on first use (see Topics).\n\
              from confluent_kafka import Producer\n\
-             p = Producer({{\"bootstrap.servers\": \"{bootstrap}\", \"acks\": \"all\"}})\n\
+             conf = {{\n    {python}    \"acks\": \"all\",\n}}\n\
+             p = Producer(conf)\n\
              for i in range(10):\n    p.produce(\"{topic}\", value=f\"message {{i}}\".encode())\n\
              p.flush()\n"
         ),
         consumer_example: format!(
             "from confluent_kafka import Consumer\n\
-             c = Consumer({{\"bootstrap.servers\": \"{bootstrap}\", \"group.id\": \"my-group\",\n\
-             \x20              \"auto.offset.reset\": \"earliest\"}})\n\
+             conf = {{\n    {python}    \"group.id\": \"my-group\",\n    \"auto.offset.reset\": \"earliest\",\n}}\n\
+             c = Consumer(conf)\n\
              c.subscribe([\"{topic}\"])\n\
              while (m := c.poll(5.0)) is not None:\n    print(m.value())\n\
              c.close()\n"
@@ -120,6 +205,58 @@ pub async fn create_topic(id: i64, topic: String, partitions: String) -> Result<
         let state = auth::state()?;
         let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
         broker_panel::create_topic(&state, &actor, id, &topic, &partitions).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "topic_delete")]
+pub async fn delete_topic(id: i64, topic: String, confirm: String) -> Result<(), AppError> {
+    use crate::domain::account::Role;
+    use crate::server::{auth, broker_panel, error::respond};
+    respond(async move {
+        let state = auth::state()?;
+        let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
+        broker_panel::delete_topic(&state, &actor, id, &topic, &confirm).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "kafka_user_create")]
+pub async fn create_kafka_user(
+    id: i64,
+    username: String,
+    mechanism: String,
+) -> Result<NewKafkaUser, AppError> {
+    use crate::domain::account::Role;
+    use crate::server::{auth, error::respond, kafka_users};
+    respond(async move {
+        let state = auth::state()?;
+        let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
+        kafka_users::create(&state, &actor, id, &username, &mechanism).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "kafka_user_rotate")]
+pub async fn rotate_kafka_user(id: i64, username: String) -> Result<NewKafkaUser, AppError> {
+    use crate::domain::account::Role;
+    use crate::server::{auth, error::respond, kafka_users};
+    respond(async move {
+        let state = auth::state()?;
+        let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
+        kafka_users::rotate(&state, &actor, id, &username).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "kafka_user_delete")]
+pub async fn delete_kafka_user(id: i64, username: String) -> Result<String, AppError> {
+    use crate::domain::account::Role;
+    use crate::server::{auth, error::respond, kafka_users};
+    respond(async move {
+        let state = auth::state()?;
+        let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
+        kafka_users::delete(&state, &actor, id, &username).await
     })
     .await
 }

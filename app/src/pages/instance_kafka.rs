@@ -4,34 +4,64 @@
 
 use crate::api::error::{field_error, general_error};
 use crate::api::kafka::{
-    instance_kafka, ConnectInfo, CreateTopic, KafkaPanel, LiveTraffic, TopicInfo,
+    instance_kafka, ConnectInfo, CreateKafkaUser, CreateTopic, DeleteKafkaUser, DeleteTopic,
+    KafkaPanel, KafkaUserView, LiveTraffic, NewKafkaUser, RotateKafkaUser, TopicInfo,
 };
 use crate::components::copy::CopyButton;
 use crate::components::format::utc;
 use crate::components::poll::poll_while;
+use crate::domain::kafka_user::{Mechanism, CONSOLE_USER, NAME_MAX as USER_NAME_MAX};
 use crate::domain::topic::PARTITIONS_MAX;
 use leptos::prelude::*;
 
 #[component]
 pub fn InstanceKafka(id: i64, running: bool) -> impl IntoView {
-    let create = ServerAction::<CreateTopic>::new();
+    let actions = Actions {
+        create: ServerAction::<CreateTopic>::new(),
+        delete_topic: ServerAction::<DeleteTopic>::new(),
+        create_user: ServerAction::<CreateKafkaUser>::new(),
+        rotate_user: ServerAction::<RotateKafkaUser>::new(),
+        delete_user: ServerAction::<DeleteKafkaUser>::new(),
+    };
     let live = RwSignal::new(running);
     let tick = poll_while(live, 5000);
     let data = Resource::new(
-        move || (tick.get(), create.version().get()),
+        move || {
+            (
+                tick.get(),
+                actions.create.version().get(),
+                actions.delete_topic.version().get(),
+                actions.create_user.version().get(),
+                actions.rotate_user.version().get(),
+                actions.delete_user.version().get(),
+            )
+        },
         move |_| instance_kafka(id),
     );
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading the broker…"</p> }>
             {move || Suspend::new(async move {
-                data.await.map(|panel| view! { <Panel id panel create /> })
+                data.await.map(|panel| view! { <Panel id panel actions /> })
             })}
         </Transition>
+        // Outside the refreshing panel: a password shown once must not vanish at the next poll.
+        <NewPassword created=actions.create_user rotated=actions.rotate_user />
     }
 }
 
+/// The panel's forms (kept across refreshes of its data).
+#[derive(Clone, Copy)]
+struct Actions {
+    create: ServerAction<CreateTopic>,
+    delete_topic: ServerAction<DeleteTopic>,
+    create_user: ServerAction<CreateKafkaUser>,
+    rotate_user: ServerAction<RotateKafkaUser>,
+    delete_user: ServerAction<DeleteKafkaUser>,
+}
+
 #[component]
-fn Panel(id: i64, panel: KafkaPanel, create: ServerAction<CreateTopic>) -> impl IntoView {
+fn Panel(id: i64, panel: KafkaPanel, actions: Actions) -> impl IntoView {
+    let create = actions.create;
     if !panel.real {
         return view! {
             <section class="card" data-testid="kafka-panel">
@@ -46,8 +76,9 @@ fn Panel(id: i64, panel: KafkaPanel, create: ServerAction<CreateTopic>) -> impl 
         <div data-testid="kafka-panel">
             {panel.note.clone().map(|note| view! { <p class="notice" data-testid="kafka-note">{note}</p> })}
             {panel.connect.clone().map(|c| view! { <Connect c /> })}
+            {panel.users.clone().map(|users| view! { <KafkaUsers id users can_change actions /> })}
             {panel.connect.is_some().then(|| view! {
-                <Topics id topics=panel.topics.clone() error=panel.topics_error.clone() can_change create />
+                <Topics id topics=panel.topics.clone() error=panel.topics_error.clone() can_change create delete=actions.delete_topic />
             })}
             {panel.traffic.clone().map(|t| view! { <Traffic t /> })}
         </div>
@@ -71,14 +102,173 @@ fn Connect(c: ConnectInfo) -> impl IntoView {
                 <dt>"Client authentication"</dt>
                 <dd>{c.authentication.clone()}</dd>
             </dl>
+            {c.ca_download.clone().map(|href| view! {
+                <p>
+                    <a href=href download="byoc-ca.pem" data-testid="ca-download">"Download the CA certificate"</a>
+                    " (byoc-ca.pem): clients trust the instance's TLS certificate through it."
+                </p>
+            })}
+            <p class="muted" data-testid="connect-security">{security_words(&c)}</p>
             <p class="muted">
                 "One broker process serves this instance on this host, whatever its size: scaling "
-                "changes the recorded size and capacity, not the process. The endpoint takes no "
-                "credentials and no TLS: keep it inside the network you trust."
+                "changes the recorded size and capacity, not the process."
             </p>
             <CopyBlock title="client.properties" text=c.client_properties testid="client-properties" />
             <CopyBlock title="Produce (Python, confluent-kafka)" text=c.producer_example testid="producer-example" />
             <CopyBlock title="Consume" text=c.consumer_example testid="consumer-example" />
+        </section>
+    }
+}
+
+/// What is in force on the endpoint, plainly.
+fn security_words(c: &ConnectInfo) -> &'static str {
+    match c.security_protocol.as_str() {
+        "SASL_SSL" => "Every client must log in with SASL/SCRAM as one of this instance's users, over \
+            TLS (TLS 1.3; the server is verified against the CA certificate). Client certificates are \
+            not checked (the broker does not offer mutual TLS).",
+        "SASL_PLAINTEXT" => "Every client must log in with SASL/SCRAM as one of this instance's users; \
+            the connection is not encrypted, so passwords are protected by SCRAM but messages are not: \
+            keep it inside the network you trust.",
+        "SSL" => "Connections are encrypted with TLS, but any client that reaches the port may read \
+            and write every topic: keep it inside the network you trust.",
+        _ => "The endpoint takes no credentials and no TLS: anyone who reaches its port reads and \
+            writes every topic. Keep it inside the network you trust.",
+    }
+}
+
+/// A password just generated: shown this once, with settings ready to copy.
+#[component]
+fn NewPassword(
+    created: ServerAction<CreateKafkaUser>,
+    rotated: ServerAction<RotateKafkaUser>,
+) -> impl IntoView {
+    let shown = RwSignal::new(None::<NewKafkaUser>);
+    Effect::new(move |_| {
+        if let Some(Ok(user)) = created.value().get() {
+            shown.set(Some(user));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(user)) = rotated.value().get() {
+            shown.set(Some(user));
+        }
+    });
+    move || {
+        shown.get().map(|u| {
+            view! {
+                <section class="card notice" data-testid="new-kafka-user">
+                    <h2>{format!("Password of {}", u.username)}</h2>
+                    <p>
+                        "Copy it now: the console keeps only what checks a login (SCRAM keys), "
+                        "so it cannot show this password again. Rotate it if it is lost."
+                    </p>
+                    <dl>
+                        <dt>"User"</dt>
+                        <dd><code data-testid="new-kafka-username">{u.username.clone()}</code></dd>
+                        <dt>"Mechanism"</dt>
+                        <dd>{u.mechanism.clone()}</dd>
+                        <dt>"Password"</dt>
+                        <dd class="copy-line">
+                            <code data-testid="new-kafka-password">{u.password.clone()}</code>
+                            <CopyButton text=u.password.clone() testid="copy-kafka-password" />
+                        </dd>
+                        <dt>"On the broker"</dt>
+                        <dd data-testid="new-kafka-applied">{u.applied.clone()}</dd>
+                    </dl>
+                    <CopyBlock title="client.properties (with this user)" text=u.client_properties.clone() testid="new-user-properties" />
+                    <button type="button" class="button" on:click=move |_| shown.set(None)>"I have copied it"</button>
+                </section>
+            }
+        })
+    }
+}
+
+#[component]
+fn KafkaUsers(
+    id: i64,
+    users: Vec<KafkaUserView>,
+    can_change: bool,
+    actions: Actions,
+) -> impl IntoView {
+    let create = actions.create_user;
+    let result = create.value();
+    let deleted = actions.delete_user.value();
+    let rotated = actions.rotate_user.value();
+    let rows = users
+        .into_iter()
+        .map(|u| {
+            let changed = u.rotated_at.map(utc).unwrap_or_else(|| "—".into());
+            let name = u.username.clone();
+            let manage = (can_change && !u.internal).then(|| {
+                let (n1, n2) = (name.clone(), name.clone());
+                view! {
+                    <ActionForm action=actions.rotate_user attr:class="inline" attr:data-testid="kafka-user-rotate">
+                        <input type="hidden" name="id" value=id.to_string() />
+                        <input type="hidden" name="username" value=n1 />
+                        <button type="submit" class="button">"New password"</button>
+                    </ActionForm>
+                    <ActionForm action=actions.delete_user attr:class="inline" attr:data-testid="kafka-user-delete">
+                        <input type="hidden" name="id" value=id.to_string() />
+                        <input type="hidden" name="username" value=n2 />
+                        <button type="submit" class="button button-danger">"Delete"</button>
+                    </ActionForm>
+                }
+            });
+            view! {
+                <tr data-testid="kafka-user-row" data-user=name.clone()>
+                    <td><code>{name.clone()}</code>{u.internal.then(|| view! { <span class="muted">" (the console's own)"</span> })}</td>
+                    <td>{u.mechanism.clone()}</td>
+                    <td>{format!("{} by {}", utc(u.created_at), u.created_by)}</td>
+                    <td>{changed}</td>
+                    <td>{manage}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" data-testid="kafka-users">
+            <h2>"Kafka users"</h2>
+            <p class="muted">
+                "Clients log in as one of these users (SASL/SCRAM). The broker lets any logged-in "
+                "client add, change or remove users; the console owns this list and puts it back "
+                "within seconds when a client does, and the audit log says so. Deleting a user or "
+                "giving it a new password restarts the broker, which cuts every open connection: "
+                "clients reconnect, and the old credentials no longer log in. The broker has no "
+                "access control: every user may read and write every topic."
+            </p>
+            <table class="table">
+                <thead><tr><th>"User"</th><th>"Mechanism"</th><th>"Created"</th><th>"New password"</th><th></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <p class="form-error" role="alert" data-testid="kafka-user-manage-error">
+                {move || general_error(&rotated.get()).or_else(|| general_error(&deleted.get()))
+                    .or_else(|| field_error(&rotated.get(), "username")).or_else(|| field_error(&deleted.get(), "username"))}
+            </p>
+            {move || deleted.get().and_then(Result::ok).map(|done| view! {
+                <p class="notice" data-testid="kafka-user-deleted">{format!("User deleted: {done}.")}</p>
+            })}
+            {can_change.then(|| view! {
+                <ActionForm action=create attr:class="form inline-fields" attr:novalidate="" attr:data-testid="kafka-user-form">
+                    <input type="hidden" name="id" value=id.to_string() />
+                    <div class="field" class:has-error=move || field_error(&result.get(), "username").is_some()>
+                        <label for="kafka-username">"New user"</label>
+                        <input id="kafka-username" name="username" type="text" maxlength=USER_NAME_MAX.to_string() placeholder="orders-app" autocomplete="off" />
+                        <p class="field-error" role="alert" data-testid="kafka-username-error">{move || field_error(&result.get(), "username")}</p>
+                    </div>
+                    <div class="field" class:has-error=move || field_error(&result.get(), "mechanism").is_some()>
+                        <label for="kafka-mechanism">"Mechanism"</label>
+                        <select id="kafka-mechanism" name="mechanism">
+                            {Mechanism::ALL.iter().map(|m| view! { <option value=m.as_str()>{m.as_str()}</option> }).collect_view()}
+                        </select>
+                        <p class="field-error" role="alert">{move || field_error(&result.get(), "mechanism")}</p>
+                    </div>
+                    <button type="submit" class="button-primary" data-testid="kafka-user-submit" disabled=move || create.pending().get()>
+                        "Create user"
+                    </button>
+                    <p class="form-error" role="alert">{move || general_error(&result.get())}</p>
+                </ActionForm>
+                <p class="hint">{format!("The console generates the password and shows it once. {CONSOLE_USER} is the console's own user.")}</p>
+            })}
         </section>
     }
 }
@@ -102,8 +292,11 @@ fn Topics(
     error: Option<String>,
     can_change: bool,
     create: ServerAction<CreateTopic>,
+    delete: ServerAction<DeleteTopic>,
 ) -> impl IntoView {
     let result = create.value();
+    let deleted = delete.value();
+    let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
     let rows = topics
         .iter()
         .map(|t| {
@@ -139,10 +332,26 @@ fn Topics(
                     </table>
                 }.into_any()
             }}
-            <p class="muted" data-testid="no-topic-delete">
-                "Topics cannot be deleted from the console: this host's broker (tansu 0.6.0) removes "
-                "every topic of the instance, with their data, when asked to delete one."
-            </p>
+            {(can_change && !names.is_empty()).then(|| view! {
+                <ActionForm action=delete attr:class="form inline-fields" attr:novalidate="" attr:data-testid="topic-delete-form">
+                    <input type="hidden" name="id" value=id.to_string() />
+                    <div class="field">
+                        <label for="topic-delete-name">"Delete a topic"</label>
+                        <select id="topic-delete-name" name="topic">
+                            {names.iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                        </select>
+                    </div>
+                    <div class="field" class:has-error=move || field_error(&deleted.get(), "confirm").is_some()>
+                        <label for="topic-delete-confirm">"Type its name to confirm"</label>
+                        <input id="topic-delete-confirm" name="confirm" type="text" autocomplete="off" />
+                        <p class="field-error" role="alert" data-testid="topic-delete-error">{move || field_error(&deleted.get(), "confirm").or_else(|| field_error(&deleted.get(), "topic"))}</p>
+                    </div>
+                    <button type="submit" class="button button-danger" data-testid="topic-delete-submit" disabled=move || delete.pending().get()>
+                        "Delete topic and its messages"
+                    </button>
+                    <p class="form-error" role="alert">{move || general_error(&deleted.get())}</p>
+                </ActionForm>
+            })}
             {can_change.then(|| view! {
                 <ActionForm action=create attr:class="form inline-fields" attr:novalidate="" attr:data-testid="topic-form">
                     <input type="hidden" name="id" value=id.to_string() />

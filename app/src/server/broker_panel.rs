@@ -5,7 +5,7 @@ use super::audit::{self, Actor, Outcome};
 use super::store::{instances as store, users::UserRow};
 use super::{AppState, ServerError};
 use crate::api::error::AppError;
-use crate::api::kafka::{plaintext_connect_info, KafkaPanel};
+use crate::api::kafka::KafkaPanel;
 use crate::domain::account::Role;
 use crate::domain::instance::State;
 use crate::domain::topic;
@@ -27,6 +27,7 @@ pub async fn panel(state: &AppState, user: &UserRow, id: i64) -> Result<KafkaPan
         topics: Vec::new(),
         topics_error: None,
         traffic: None,
+        users: None,
         can_change: user.role().allows(Role::Operator),
     };
     if !panel.real {
@@ -34,6 +35,9 @@ pub async fn panel(state: &AppState, user: &UserRow, id: i64) -> Result<KafkaPan
         return Ok(panel);
     }
     panel.traffic = provisioner.live_traffic(&row);
+    if row.client_auth == "sasl_scram" {
+        panel.users = Some(super::kafka_users::list(state, &row).await?);
+    }
     if row.state() != State::Running || row.bootstrap.is_empty() {
         panel.note = Some(format!(
             "The broker serves clients while the instance is running; {} is {}.",
@@ -46,7 +50,7 @@ pub async fn panel(state: &AppState, user: &UserRow, id: i64) -> Result<KafkaPan
         Err(error) => panel.topics_error = Some(error),
     }
     let topic = panel.topics.first().map_or("my-topic", |t| t.name.as_str());
-    panel.connect = Some(plaintext_connect_info(&row.bootstrap, topic));
+    panel.connect = Some(super::kafka_users::connect_settings(state, &row, None, topic).await);
     Ok(panel)
 }
 
@@ -104,4 +108,80 @@ pub async fn create_topic(
         return Err(refusal.into());
     }
     Ok(())
+}
+
+/// Deletes one topic and its data, after the operator typed its name again.
+pub async fn delete_topic(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    name: &str,
+    confirm: &str,
+) -> Result<(), ServerError> {
+    let name = topic::parse_name(name).map_err(|e| AppError::invalid(e.field, e))?;
+    if confirm.trim() != name {
+        return Err(AppError::invalid(
+            "confirm",
+            format!("Type the topic's name, {name}, to delete it and its messages."),
+        )
+        .into());
+    }
+    let row = instance(state, id).await?;
+    if row.state() != State::Running {
+        return Err(AppError::Conflict(format!(
+            "Topics are deleted while the instance is running; {} is {}.",
+            row.name, row.state
+        ))
+        .into());
+    }
+    let target = Some(row.name.as_str());
+    audit::record(
+        state,
+        actor,
+        "topic_delete_requested",
+        target,
+        Outcome::Success,
+        Some(&name),
+    )
+    .await?;
+    let result = state
+        .operations
+        .provisioner()
+        .delete_topic(&row, &name)
+        .await;
+    let (outcome, detail) = match &result {
+        Ok(()) => (Outcome::Success, name.clone()),
+        Err(error) => (Outcome::Failure, format!("{name}: {error}")),
+    };
+    if let Err(audit_error) =
+        audit::record(state, actor, "topic_delete", target, outcome, Some(&detail)).await
+    {
+        tracing::error!(instance = row.id, topic = %name, error = %audit_error, "could not audit a topic's outcome");
+    }
+    if let Err(error) = result {
+        let refusal = if error.starts_with("There is no topic") {
+            AppError::invalid("topic", error)
+        } else {
+            AppError::Conflict(error)
+        };
+        return Err(refusal.into());
+    }
+    Ok(())
+}
+
+/// `GET /kafka/ca.pem`: the certificate of the authority that signs the instances' TLS
+/// certificates, for clients to trust. Any signed-in user (viewers connect clients too).
+pub async fn ca_pem(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    session: tower_sessions::Session,
+    caller: super::auth::Caller,
+) -> axum::response::Response {
+    use super::download::{attachment, refused};
+    if let Err(error) = super::auth::require_in(&state, &session, Role::Viewer, &caller).await {
+        return refused(error.into_app_error());
+    }
+    match state.operations.provisioner().ca_certificate().await {
+        Ok(pem) => attachment("application/x-pem-file", "byoc-ca.pem", pem.into_bytes()),
+        Err(error) => refused(AppError::NotFound(error)),
+    }
 }

@@ -12,6 +12,7 @@ pub mod download;
 pub mod error;
 pub mod guard;
 pub mod instances;
+pub mod kafka_users;
 pub mod license;
 pub mod metering;
 pub mod operations;

@@ -222,6 +222,17 @@ impl BrokerProvisioner {
             }
             process::stop(std::slice::from_ref(&dir), &self.settings.bin).await;
         }
+        // No broker has the storage open now: a file tansu 0.6.0 wrote is brought to
+        // nisshi's schema before nisshi opens it (once; a no-op on a current file).
+        if let upgrade::Migration::Migrated { headers } =
+            upgrade::migrate_storage(&dir.join(meter::STORAGE_FILE)).await?
+        {
+            tracing::info!(
+                instance = row.id,
+                headers,
+                "broker storage migrated from tansu 0.6.0"
+            );
+        }
         secure::record_endpoint(&dir, &endpoint)?;
         let pid = process::spawn(
             &self.settings.bin,

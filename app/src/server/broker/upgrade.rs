@@ -217,6 +217,8 @@ mod tests {
     }
 
     type HeaderRow = (i64, i64, Vec<u8>, Vec<u8>, String, String);
+    /// topition, offset_id, ordinal, k, v.
+    type Numbered = (i64, i64, i64, Vec<u8>, Vec<u8>);
 
     async fn headers(file: &Path) -> Vec<HeaderRow> {
         let mut conn = open(file, true).await;
@@ -250,7 +252,7 @@ mod tests {
         // The same rows, in the same order, numbered 0, 1 within each record.
         assert_eq!(headers(&file).await, before);
         let mut conn = open(&file, true).await;
-        let numbered: Vec<(i64, i64, i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+        let numbered: Vec<Numbered> = sqlx::query_as(
             "SELECT topition, offset_id, ordinal, k, v FROM header
              ORDER BY topition, offset_id, ordinal",
         )

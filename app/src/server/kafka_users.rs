@@ -1,0 +1,253 @@
+//! Kafka users of an instance (operators): create (the password generated here and shown
+//! once), rotate a password, delete. The console keeps only SCRAM verifiers; each change and
+//! its audit entry commit together, then the change is put in force on the broker at once
+//! (the control loop would within seconds anyway). Deleting a user or rotating a password
+//! also cuts the instance's open connections (a broker restart), since the broker checks a
+//! password only at login.
+
+use super::audit::{self, Actor, Outcome};
+use super::broker::scram;
+use super::store::{self, instances::InstanceRow, kafka_security as keep};
+use super::{AppState, ServerError};
+use crate::api::error::AppError;
+use crate::api::kafka::{connect_info, KafkaUserView, NewKafkaUser};
+use crate::domain::instance_spec::SpecError;
+use crate::domain::kafka_user::{self, Credential, Mechanism, CONSOLE_USER, USERS_MAX};
+
+async fn scram_instance(state: &AppState, id: i64) -> Result<InstanceRow, ServerError> {
+    let row = {
+        let mut conn = state.pool.acquire().await?;
+        store::instances::get(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("There is no instance {id}.")))?
+    };
+    if row.client_auth != "sasl_scram" {
+        return Err(AppError::Conflict(format!(
+            "{} takes no credentials (client authentication: {}): Kafka users apply to \
+             SASL/SCRAM instances only.",
+            row.name, row.client_auth
+        ))
+        .into());
+    }
+    Ok(row)
+}
+
+pub async fn list(state: &AppState, row: &InstanceRow) -> Result<Vec<KafkaUserView>, ServerError> {
+    let users = keep::users(&state.pool, row.id).await?;
+    Ok(users
+        .into_iter()
+        .map(|u| KafkaUserView {
+            username: u.credential.username,
+            mechanism: u.credential.mechanism.as_str().into(),
+            internal: u.internal,
+            created_by: u.created_by,
+            created_at: u.created_at,
+            rotated_at: u.rotated_at,
+        })
+        .collect())
+}
+
+/// Puts the change in force on the broker, under the instance's lock (never at the same time
+/// as a step or the control loop). A failure is said, not hidden: the control loop retries.
+async fn apply(state: &AppState, row: &InstanceRow, cut_sessions: bool) -> String {
+    let lock = state.operations.control.locks.of(row.id);
+    let _held = lock.lock().await;
+    let serving = {
+        let Ok(mut conn) = state.pool.acquire().await else {
+            return "the broker will take it within seconds".into();
+        };
+        store::instances::get(&mut conn, row.id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.state() == crate::domain::instance::State::Running)
+    };
+    if !serving {
+        return "the broker takes it when the instance runs again".into();
+    }
+    match state
+        .operations
+        .provisioner()
+        .apply_users(row, cut_sessions)
+        .await
+    {
+        Ok(done) => done,
+        Err(error) => {
+            tracing::warn!(instance = row.id, %error, "Kafka users not applied yet");
+            format!("not yet on the broker ({error}); the control loop retries within seconds")
+        }
+    }
+}
+
+fn user_field(e: SpecError) -> ServerError {
+    AppError::invalid(e.field, e).into()
+}
+
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    username: &str,
+    mechanism: &str,
+) -> Result<NewKafkaUser, ServerError> {
+    let username = kafka_user::parse_name(username).map_err(user_field)?;
+    let mechanism = Mechanism::parse(mechanism).map_err(user_field)?;
+    let row = scram_instance(state, id).await?;
+    let password = scram::generate_password();
+    let credential = Credential {
+        username: username.clone(),
+        mechanism,
+        verifier: scram::verifier(mechanism, &password),
+    };
+    let now = state.clock.unix();
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    if keep::count_users(&mut tx, id).await? >= USERS_MAX as i64 {
+        return Err(AppError::Conflict(format!(
+            "{} has {USERS_MAX} users, the most an instance may have: delete one first.",
+            row.name
+        ))
+        .into());
+    }
+    if !keep::insert_user(&mut tx, id, &credential, false, &actor.name, now).await? {
+        return Err(AppError::invalid(
+            "username",
+            format!("{} has a user named {username} already.", row.name),
+        )
+        .into());
+    }
+    let detail = format!("{username} ({})", mechanism.as_str());
+    audit::record_in(
+        &mut tx,
+        state,
+        actor,
+        "kafka_user_create",
+        Some(&row.name),
+        Outcome::Success,
+        Some(&detail),
+    )
+    .await?;
+    tx.commit().await?;
+    let applied = apply(state, &row, false).await;
+    let topic = "my-topic";
+    let connect =
+        connect_settings(state, &row, Some((&username, mechanism, &password)), topic).await;
+    Ok(NewKafkaUser {
+        username,
+        mechanism: mechanism.as_str().into(),
+        password,
+        client_properties: connect.client_properties,
+        applied,
+    })
+}
+
+pub async fn rotate(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    username: &str,
+) -> Result<NewKafkaUser, ServerError> {
+    let row = scram_instance(state, id).await?;
+    refuse_console_user(username)?;
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let Some(user) = keep::user(&mut tx, id, username).await? else {
+        return Err(no_such_user(&row, username));
+    };
+    let mechanism = user.credential.mechanism;
+    let password = scram::generate_password();
+    let verifier = scram::verifier(mechanism, &password);
+    keep::replace_verifier(&mut tx, id, username, &verifier, state.clock.unix()).await?;
+    let detail = format!("{username} ({}): new password", mechanism.as_str());
+    audit::record_in(
+        &mut tx,
+        state,
+        actor,
+        "kafka_user_rotate",
+        Some(&row.name),
+        Outcome::Success,
+        Some(&detail),
+    )
+    .await?;
+    tx.commit().await?;
+    let applied = apply(state, &row, true).await;
+    let connect = connect_settings(
+        state,
+        &row,
+        Some((username, mechanism, &password)),
+        "my-topic",
+    )
+    .await;
+    Ok(NewKafkaUser {
+        username: username.to_string(),
+        mechanism: mechanism.as_str().into(),
+        password,
+        client_properties: connect.client_properties,
+        applied,
+    })
+}
+
+pub async fn delete(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    username: &str,
+) -> Result<String, ServerError> {
+    let row = scram_instance(state, id).await?;
+    refuse_console_user(username)?;
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    if !keep::delete_user(&mut tx, id, username).await? {
+        return Err(no_such_user(&row, username));
+    }
+    audit::record_in(
+        &mut tx,
+        state,
+        actor,
+        "kafka_user_delete",
+        Some(&row.name),
+        Outcome::Success,
+        Some(username),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(apply(state, &row, true).await)
+}
+
+fn refuse_console_user(username: &str) -> Result<(), ServerError> {
+    if username == CONSOLE_USER {
+        return Err(AppError::invalid(
+            "username",
+            format!(
+                "{CONSOLE_USER} is the console's own user (it reads topics and offsets): the \
+                 console manages its password."
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn no_such_user(row: &InstanceRow, username: &str) -> ServerError {
+    AppError::NotFound(format!("{} has no user named {username}.", row.name)).into()
+}
+
+/// The client settings of the instance, with a user's credentials when given (shown once).
+pub async fn connect_settings(
+    state: &AppState,
+    row: &InstanceRow,
+    login: Option<(&str, Mechanism, &str)>,
+    topic: &str,
+) -> crate::api::kafka::ConnectInfo {
+    let has_ca = row.transit_encryption == "tls"
+        && state
+            .operations
+            .provisioner()
+            .ca_certificate()
+            .await
+            .is_ok();
+    connect_info(
+        &row.bootstrap,
+        row.client_auth == "sasl_scram",
+        row.transit_encryption == "tls" && has_ca,
+        login,
+        topic,
+    )
+}
