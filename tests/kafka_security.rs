@@ -6,9 +6,9 @@ mod common;
 
 use app::server::broker::{BrokerSettings, Listener};
 use app::server::clock::Clock;
+use app::server::Config;
 use app::server::ProvisionerChoice;
 use common::console_process::broker_bin;
-use app::server::Config;
 use common::{instance_form, spawn_app_with, TestApp};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
