@@ -1,24 +1,40 @@
-// A real Kafka endpoint behind an instance, in Chromium, on the second console (the broker
-// provisioner: one nisshi process per instance): create, wait for running, copy the bootstrap
-// address from the Connect panel, create a topic, produce with a real client
-// (confluent-kafka) and watch the topic's offsets and the traffic move; then delete.
+// A real, secured Kafka endpoint behind an instance, in Chromium, on the second console (the
+// broker provisioner: one nisshi process per instance): create with the defaults (SASL/SCRAM
+// over TLS), wait for running, download the CA certificate through its link, create a Kafka
+// user and copy its client.properties, create a topic, produce with a real client
+// (confluent-kafka) from those files and watch the topic's offsets and the traffic move; an
+// anonymous plaintext client is refused, and so is the user once deleted; delete the topic
+// (typed confirmation), then the instance.
 import { test, expect } from "@playwright/test";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { brokerURL, brokerVendorDir } from "../playwright.config";
 import { admin, hydrated, mintKey, shot } from "./helpers";
 
+const clientPy = path.resolve(__dirname, "..", "..", "tests", "kafka", "client.py");
+
+/** Runs the Kafka client; fails the test (with the client's stderr) when it fails. Its
+ * stdout, trimmed. */
 function kafkaClient(args: string[]): string {
-  return execFileSync("python3", [path.resolve(__dirname, "..", "..", "tests", "kafka", "client.py"), ...args], {
-    encoding: "utf8",
-  }).trim();
+  return execFileSync("python3", [clientPy, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+}
+
+/** Runs the Kafka client, failing or not: its exit code and stdout (trimmed). */
+function kafkaClientRun(args: string[]): { status: number | null; out: string } {
+  const run = spawnSync("python3", [clientPy, ...args], { encoding: "utf8", timeout: 30_000 });
+  return { status: run.status, out: `${run.stdout ?? ""}`.trim() };
 }
 
 test.use({ baseURL: brokerURL });
 
-test("a real broker: connect, create a topic, produce, see offsets and traffic move", async ({ page, context }) => {
-  test.setTimeout(120_000);
+test("a secured broker: SCRAM user and CA, topic, produce, offsets and traffic, refusals, deletes", async ({ page, context }, testInfo) => {
+  test.setTimeout(180_000);
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: brokerURL });
+  // The client's files: the CA certificate and client.properties, side by side.
+  const clientDir = testInfo.outputPath("kafka-client");
+  fs.mkdirSync(clientDir, { recursive: true });
+
   // Set up and activate this second console (the pages for that are tested on the first).
   const setup = await page.request.post("/api/setup", {
     form: {
@@ -38,16 +54,33 @@ test("a real broker: connect, create a topic, produce, see offsets and traffic m
   const applied = await page.request.post("/api/license_apply", { form: { key: mintKey(brokerVendorDir, installationId, ["--billing", "prepaid", "--aku", "100", "--months", "12"]) } });
   expect(applied.status()).toBe(200);
 
-  // Create: the form offers only the security this broker enforces.
+  // Create: the defaults are the first security this broker enforces (SASL/SCRAM over TLS);
+  // what it cannot enforce is offered disabled, and the note says why.
   await page.goto("/instances/new");
   await hydrated(page);
-  // SASL/SCRAM and TLS are the defaults now; this test drives an anonymous, plaintext one
-  // (the secured path is tested with real clients in tests/kafka_security.rs).
-  await expect(page.getByTestId("security-note")).toBeVisible();
-  await expect(page.getByLabel("Client authentication")).toHaveValue("sasl_scram");
-  await expect(page.getByLabel("Transit encryption")).toHaveValue("tls");
-  await page.getByLabel("Client authentication").selectOption("anonymous");
-  await page.getByLabel("Transit encryption").selectOption("plaintext");
+  const auth = page.getByLabel("Client authentication");
+  const transit = page.getByLabel("Transit encryption");
+  const exposure = page.getByLabel("Endpoint exposure");
+  await expect(auth).toHaveValue("sasl_scram");
+  await expect(transit).toHaveValue("tls");
+  await expect(exposure).toHaveValue("vpc");
+  expect(await auth.locator("option").evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value)))
+    .toEqual(["sasl_scram", "sasl_plain", "mtls", "anonymous"]);
+  for (const off of ["sasl_plain", "mtls"]) {
+    await expect(auth.locator(`option[value="${off}"]`)).toBeDisabled();
+    await expect(auth.locator(`option[value="${off}"]`)).toContainText("(not available on this host)");
+  }
+  await expect(auth.locator('option[value="sasl_scram"]')).toBeEnabled();
+  await expect(auth.locator('option[value="anonymous"]')).toBeEnabled();
+  await expect(transit.locator('option[value="tls"]')).toBeEnabled();
+  await expect(transit.locator('option[value="plaintext"]')).toBeEnabled();
+  await expect(exposure.locator('option[value="internet"]')).toBeDisabled();
+  await expect(exposure.locator('option[value="internet"]')).toContainText("(not available on this host)");
+  const note = page.getByTestId("security-note");
+  await expect(note).toBeVisible();
+  await expect(note).toContainText("SASL/SCRAM only");
+  await expect(note).toContainText("does not verify client certificates");
+  await expect(note).toContainText("no public address");
   await page.getByLabel("Name", { exact: true }).fill("clicks-live");
   await page.getByLabel("VPC ID").fill("vpc-0a1b2c3d");
   await page.getByLabel("Subnet (zone 1)").fill("subnet-0000aaaa");
@@ -56,18 +89,79 @@ test("a real broker: connect, create a topic, produce, see offsets and traffic m
   await page.waitForURL(/\/instances\/\d+$/);
   await expect(page.getByTestId("instance-state").first()).toHaveText("running", { timeout: 30_000 });
 
-  // Connect panel: the bootstrap address, copied with the button.
+  // Connect panel: SASL_SSL, the bootstrap address, and the CA certificate downloaded
+  // through its link.
   await page.reload();
   await hydrated(page);
   const bootstrap = (await page.getByTestId("connect-bootstrap").textContent())!.trim();
   expect(bootstrap).toMatch(/^127\.0\.0\.1:196[67]\d$/);
-  await expect(page.getByTestId("connect-protocol")).toHaveText("PLAINTEXT");
-  await expect(page.getByTestId("client-properties")).toContainText(`bootstrap.servers=${bootstrap}`);
-  await page.getByTestId("copy-bootstrap").click();
-  await expect(page.getByTestId("copy-bootstrap")).toHaveText("Copied");
+  await expect(page.getByTestId("connect-protocol")).toHaveText("SASL_SSL");
+  await expect(page.getByTestId("connect-security")).toContainText("SASL/SCRAM");
+  const properties = page.getByTestId("client-properties");
+  await expect(properties).toContainText(`bootstrap.servers=${bootstrap}`);
+  await expect(properties).toContainText("security.protocol=SASL_SSL");
+  await expect(properties).toContainText("sasl.username=USERNAME");
+  await expect(properties).toContainText("sasl.password=PASSWORD");
+  await expect(properties).toContainText("ssl.ca.location=byoc-ca.pem");
+  const caLink = page.getByTestId("ca-download");
+  await expect(caLink).toHaveAttribute("href", "/kafka/ca.pem");
+  await expect(caLink).toHaveAttribute("download", "byoc-ca.pem");
+  const downloading = page.waitForEvent("download");
+  await caLink.click();
+  const download = await downloading;
+  expect(download.suggestedFilename()).toBe("byoc-ca.pem");
+  const caFile = path.join(clientDir, "byoc-ca.pem");
+  await download.saveAs(caFile);
+  expect(fs.readFileSync(caFile, "utf8")).toMatch(/^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n?$/);
+
+  // Kafka users: the console's own is listed and cannot be managed or taken.
+  const users = page.getByTestId("kafka-users");
+  const consoleRow = users.locator('[data-testid="kafka-user-row"][data-user="byoc-console"]');
+  await expect(consoleRow).toBeVisible();
+  await expect(consoleRow.getByTestId("kafka-user-delete")).toHaveCount(0);
+  await expect(consoleRow.getByTestId("kafka-user-rotate")).toHaveCount(0);
+  await users.getByLabel("New user").fill("byoc-console");
+  await users.getByTestId("kafka-user-submit").click();
+  await expect(users.getByTestId("kafka-username-error")).toContainText("console's own user");
+
+  // A user of our own: its password shown once, with complete settings to copy.
+  await users.getByLabel("New user").fill("clicks-app");
+  await users.getByLabel("Mechanism").selectOption("SCRAM-SHA-512");
+  await users.getByTestId("kafka-user-submit").click();
+  const created = page.getByTestId("new-kafka-user");
+  await expect(created).toBeVisible();
+  await expect(created.getByTestId("new-kafka-username")).toHaveText("clicks-app");
+  await expect(created.getByTestId("new-kafka-applied")).not.toContainText("not yet");
+  await expect(users.locator('[data-testid="kafka-user-row"][data-user="clicks-app"]')).toBeVisible();
+  const password = (await created.getByTestId("new-kafka-password").textContent())!.trim();
+  expect(password.length).toBeGreaterThanOrEqual(16);
+  await created.getByTestId("copy-kafka-password").click();
+  await expect(created.getByTestId("copy-kafka-password")).toHaveText("Copied");
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(password);
+  const block = created.getByTestId("new-user-properties");
+  const blockText = (await block.textContent())!;
+  for (const line of [
+    `bootstrap.servers=${bootstrap}`,
+    "security.protocol=SASL_SSL",
+    "sasl.mechanism=SCRAM-SHA-512",
+    "sasl.username=clicks-app",
+    `sasl.password=${password}`,
+    `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="clicks-app" password="${password}";`,
+    "ssl.ca.location=byoc-ca.pem",
+    "ssl.truststore.type=PEM",
+    "ssl.truststore.location=byoc-ca.pem",
+    "acks=all",
+  ]) {
+    expect(blockText.split("\n")).toContain(line);
+  }
+  // The block's own copy button (its label turns to "Copied").
+  const copyBlock = created.locator(".copy-block", { has: page.getByTestId("new-user-properties") }).getByRole("button");
+  await copyBlock.click();
+  await expect(copyBlock).toHaveText("Copied");
   const copied = await page.evaluate(() => navigator.clipboard.readText());
-  expect(copied).toBe(bootstrap);
-  await expect(page.getByTestId("kafka-users")).toHaveCount(0);
+  expect(copied).toBe(blockText);
+  const propertiesFile = path.join(clientDir, "client.properties");
+  fs.writeFileSync(propertiesFile, copied);
 
   // Topics: a bad name is refused next to the field; a good one appears.
   await page.getByLabel("New topic").fill("bad/name");
@@ -80,12 +174,43 @@ test("a real broker: connect, create a topic, produce, see offsets and traffic m
   await expect(row).toBeVisible();
   await expect(row.getByTestId("topic-offset")).toHaveText("0");
 
-  // A real client produces with the copied address; the page follows without a reload.
-  expect(kafkaClient(["produce", copied, "clicks", "500"])).toBe("500");
+  // A real client logs in with the copied settings and the downloaded CA and produces; the
+  // page follows without a reload.
+  expect(kafkaClient(["--properties", propertiesFile, "auth", "-"])).toBe("ok");
+  expect(kafkaClient(["--properties", propertiesFile, "produce", "-", "clicks", "500"])).toBe("500");
   await expect(row.getByTestId("topic-offset")).toHaveText("500", { timeout: 20_000 });
   await expect(page.getByTestId("traffic-messages-in")).toHaveText("500", { timeout: 20_000 });
   await expect(page.getByTestId("traffic-in")).toContainText("write capacity");
   await shot(page, "70-broker-instance");
+
+  // Without credentials and TLS, a client is refused.
+  const anonymous = kafkaClientRun(["auth", bootstrap]);
+  expect(anonymous.out).toMatch(/^refused: /);
+  expect(anonymous.status).toBe(3);
+
+  // Deleting the user in the page: its settings stop logging in (the broker restarts with
+  // the remaining users; a refused connection while it restarts does not count).
+  const appRow = users.locator('[data-testid="kafka-user-row"][data-user="clicks-app"]');
+  await appRow.getByTestId("kafka-user-delete").getByRole("button", { name: "Delete" }).click();
+  await expect(users.getByTestId("kafka-user-deleted")).toContainText("User deleted");
+  await expect(appRow).toHaveCount(0);
+  await expect(consoleRow).toBeVisible();
+  await expect.poll(() => {
+    const run = kafkaClientRun(["--properties", propertiesFile, "auth", "-"]);
+    return `${run.status} ${run.out}`;
+  }, { timeout: 15_000, intervals: [250, 500, 1000] }).toMatch(/^3 refused: .*(AUTHENTICATION|[Aa]uthentication)/);
+
+  // Deleting the topic needs its name typed again.
+  const deleteForm = page.getByTestId("topic-delete-form");
+  await deleteForm.getByLabel("Delete a topic").selectOption("clicks");
+  await deleteForm.getByLabel("Type its name to confirm").fill("click");
+  await deleteForm.getByTestId("topic-delete-submit").click();
+  await expect(deleteForm.getByTestId("topic-delete-error")).toContainText("Type the topic's name, clicks");
+  await expect(row).toBeVisible();
+  await deleteForm.getByLabel("Type its name to confirm").fill("clicks");
+  await deleteForm.getByTestId("topic-delete-submit").click();
+  await expect(row).toHaveCount(0);
+  await expect(page.getByTestId("no-topics")).toBeVisible();
 
   // Delete: the broker stops and its port is free.
   await page.getByLabel("Instance name").fill("clicks-live");
