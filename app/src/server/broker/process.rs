@@ -1,7 +1,7 @@
 //! One broker process per instance, on the data plane: started in a session of its own so
 //! that it outlives the console (a stop, restart, upgrade or crash of the console never
 //! interrupts Kafka clients), found again by the pid file in its directory, and stopped with
-//! SIGTERM, then SIGKILL after [`STOP_GRACE`]. Whether a broker should run is not decided
+//! SIGINT, then SIGKILL after [`STOP_GRACE`]. Whether a broker should run is not decided
 //! here: the control loop (`server::reconciler`) decides, these functions carry it out.
 
 use super::probe;
@@ -19,8 +19,14 @@ pub const KEY_FILE: &str = "server.key";
 const LOG_FILE: &str = "broker.log";
 /// How long a started broker may take to answer a Kafka request (it takes 30 to 50 ms).
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long a stopping broker gets after SIGTERM before SIGKILL (tansu needs about 1.5 s; a
-/// hung or stopped process never exits on SIGTERM).
+/// How long a stopping broker gets after SIGINT before SIGKILL (a hung or stopped process
+/// never exits on a signal it must handle).
+///
+/// SIGINT, not SIGTERM: nisshi 0.8.1 answers SIGTERM by waiting up to 5 s for its client
+/// connections to end (they do not while clients are connected), SIGINT by ending them at
+/// once. Either way it then stops; its storage is SQLite transactions, so a request cut off
+/// is simply not answered and the client sends it again. A restart (a new certificate,
+/// users changed) is then a gap of tens of milliseconds, not 5 s.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Where and how one broker listens.
@@ -38,6 +44,8 @@ pub struct Launch<'a> {
     pub tls: bool,
     /// How the console asks the new broker whether it answers.
     pub probe: &'a probe::Target,
+    /// How often the broker applies retention (and its other maintenance).
+    pub maintenance_every: Duration,
 }
 
 /// A started broker that exited: which instance, and how (its exit status).
@@ -164,7 +172,10 @@ pub async fn spawn(
         .arg(format!("tcp://{}:{}", launch.advertised_host, launch.port))
         // Taken relative to the working directory (see ../shared/kafka-broker.md).
         .arg("--storage-engine")
-        .arg("sqlite://tansu.db")
+        .arg(format!(
+            "sqlite://tansu.db?maintenance_interval={}s",
+            launch.maintenance_every.as_secs().max(1)
+        ))
         .arg("--cluster-id")
         .arg(format!("byoc-{}", launch.instance_id));
     if launch.authentication {
@@ -357,7 +368,7 @@ fn signal(pid: i32, sig: Signal) {
     }
 }
 
-/// Stops the broker of each directory (SIGTERM to all at once; SIGKILL to those still alive
+/// Stops the broker of each directory (SIGINT to all at once; SIGKILL to those still alive
 /// after [`STOP_GRACE`]), waits until they are gone and removes their pid files. Returns the
 /// pids stopped. Only processes [`find`] verifies are signalled.
 pub async fn stop(dirs: &[PathBuf], bin: &Path) -> Vec<i32> {
@@ -367,7 +378,7 @@ pub async fn stop(dirs: &[PathBuf], bin: &Path) -> Vec<i32> {
         .map(|found| found.pid)
         .collect();
     for pid in &pids {
-        signal(*pid, Signal::TERM);
+        signal(*pid, Signal::INT);
     }
     let started = Instant::now();
     let mut killed = false;
@@ -376,7 +387,7 @@ pub async fn stop(dirs: &[PathBuf], bin: &Path) -> Vec<i32> {
             for pid in pids.iter().filter(|p| alive(**p)) {
                 tracing::warn!(
                     pid,
-                    "broker ignored SIGTERM for {} s; killing it",
+                    "broker ignored SIGINT for {} s; killing it",
                     STOP_GRACE.as_secs()
                 );
                 signal(*pid, Signal::KILL);
