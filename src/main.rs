@@ -164,6 +164,9 @@ struct BrokerArgs {
     /// The host name or address internet clients use [default: the public address].
     #[arg(long, env = "BYOC_BROKER_PUBLIC_HOST")]
     broker_public_host: Option<String>,
+    /// How often each broker deletes messages past their topic's retention (seconds).
+    #[arg(long, env = "BYOC_BROKER_MAINTENANCE_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    broker_maintenance_seconds: u64,
     /// Stop every instance's broker when the console stops (for uninstalling). Without it the
     /// brokers go on serving Kafka clients while the console is stopped, restarted or
     /// upgraded, and the next console adopts them.
@@ -193,6 +196,7 @@ impl BrokerArgs {
                 public: self
                     .broker_public_address
                     .map(|bind| listener(bind, self.broker_public_host.as_deref())),
+                maintenance_every: std::time::Duration::from_secs(self.broker_maintenance_seconds),
             }),
         }
     }

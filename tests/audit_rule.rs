@@ -575,7 +575,7 @@ async fn rate_limited_requests_are_audited_once_a_minute() {
 
 /// The real broker (`nisshi`, installed by scripts/setup.sh), as tests/broker.rs runs it.
 async fn spawn_broker_app(ports: (u16, u16)) -> TestApp {
-    use app::server::broker::{BrokerSettings, Listener};
+    use app::server::broker::{BrokerSettings, Listener, MAINTENANCE_EVERY};
     use app::server::{Config, ProvisionerChoice};
     let bin = std::env::var_os("BYOC_BROKER_BIN")
         .map(std::path::PathBuf::from)
@@ -590,6 +590,7 @@ async fn spawn_broker_app(ports: (u16, u16)) -> TestApp {
             ports,
             private: Listener::loopback(),
             public: None,
+            maintenance_every: MAINTENANCE_EVERY,
         }),
         ..Config::default()
     })

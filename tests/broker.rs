@@ -6,7 +6,7 @@
 
 mod common;
 
-use app::server::broker::{BrokerSettings, Listener};
+use app::server::broker::{BrokerSettings, Listener, MAINTENANCE_EVERY};
 use app::server::{Config, ProvisionerChoice};
 use common::console_process::broker_bin;
 use common::kafka::{consume, produce};
@@ -24,6 +24,7 @@ async fn spawn_broker_app(ports: (u16, u16)) -> TestApp {
             ports,
             private: Listener::loopback(),
             public: None,
+            maintenance_every: MAINTENANCE_EVERY,
         }),
         ..Config::default()
     })

@@ -5,7 +5,6 @@
 mod common;
 
 use app::server::broker::{BrokerSettings, Listener};
-use app::server::clock::Clock;
 use app::server::Config;
 use app::server::ProvisionerChoice;
 use common::console_process::broker_bin;
@@ -27,6 +26,8 @@ async fn spawn_secure_app(ports: (u16, u16), public: Option<Listener>) -> TestAp
             ports,
             private: Listener::loopback(),
             public,
+            // Retention is applied every 2 s here, so that the test sees it.
+            maintenance_every: Duration::from_secs(2),
         }),
         ..Config::default()
     })
@@ -659,4 +660,104 @@ async fn exposure_binds_its_own_address_and_internet_needs_one_configured() {
             .status(),
         422
     );
+}
+
+/// Records of `topic` in the broker's own storage (what its retention deletes).
+async fn records_of(app: &TestApp, id: i64, topic: &str) -> i64 {
+    let storage = app
+        .dir
+        .path()
+        .join(format!("data/brokers/instance-{id}/tansu.db"));
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&storage)
+        .read_only(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let n = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM record r JOIN topition tp ON r.topition = tp.id \
+         JOIN topic t ON tp.topic = t.id WHERE t.name = ?",
+    )
+    .bind(topic)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    n
+}
+
+#[tokio::test]
+async fn a_topic_s_retention_is_set_in_the_console_and_honoured_by_the_broker() {
+    let app = spawn_secure_app((20340, 20349), None).await;
+    let admin = app.activated_admin_client().await;
+    let plain = [
+        ("client_auth", "anonymous"),
+        ("transit_encryption", "plaintext"),
+    ];
+    let (id, bootstrap) = create_running(&app, &admin, "retained", &plain).await;
+    let create = |topic: &str, retention: &str| {
+        vec![
+            ("id", id.to_string()),
+            ("topic", topic.to_string()),
+            ("partitions", "1".to_string()),
+            ("retention_hours", retention.to_string()),
+        ]
+    };
+    let bad = app
+        .post(&admin, "/api/topic_create", &create("bad", "0"))
+        .await;
+    assert_eq!(bad.status(), 422);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["Invalid"]["field"], "retention_hours", "{body}");
+    for (topic, retention) in [("short", "1"), ("long", "")] {
+        let created = app
+            .post(&admin, "/api/topic_create", &create(topic, retention))
+            .await;
+        assert_eq!(created.status(), 200, "{}", created.text().await.unwrap());
+        // 50 events stamped two hours ago, as a producer replaying history would send them.
+        let (code, out) = client(strings(&["aged", &bootstrap, topic, "50", "7200"])).await;
+        assert_eq!((code, out.as_str()), (0, "50"), "{out}");
+    }
+    // The broker applies retention at its maintenance pass (every 2 s in this test): the
+    // one-hour topic loses them, the topic on the default (7 days) keeps them.
+    let took = wait_until(
+        "the short topic emptied",
+        Duration::from_secs(30),
+        || async { records_of(&app, id, "short").await == 0 },
+    )
+    .await;
+    println!(
+        "retention applied {} ms after the last produce",
+        took.as_millis()
+    );
+    assert_eq!(records_of(&app, id, "long").await, 50);
+
+    let set = app
+        .post(
+            &admin,
+            "/api/topic_retention",
+            &[
+                ("id", id.to_string()),
+                ("topic", "long".into()),
+                ("retention_hours", "forever".into()),
+            ],
+        )
+        .await;
+    assert_eq!(set.status(), 200);
+    let panel: Value = app
+        .post(&admin, "/api/instance_kafka", &[("id", id.to_string())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let retention = |name: &str| {
+        panel["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .map(|t| t["retention"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(retention("short"), "1 hour");
+    assert_eq!(retention("long"), "forever");
+    assert_eq!(audit_count(&app, "topic_retention").await, 1);
 }

@@ -2,7 +2,7 @@
 //! storage file tansu wrote (the committed fixture, `scripts/make_tansu_fixture.py`) keeps its
 //! messages, their headers and its consumer group's offsets when the console, now running
 //! nisshi, starts its broker. A real console process, the real broker, confluent-kafka.
-//! Ports 20340-20349.
+//! Ports 20350-20359.
 
 mod common;
 
@@ -18,7 +18,7 @@ const FIXTURE: &str = concat!(
 
 #[tokio::test]
 async fn a_tansu_instance_keeps_its_messages_headers_and_offsets_on_nisshi() {
-    let flags = broker_flags("20340-20349");
+    let flags = broker_flags("20350-20359");
     let mut console = activated(&flags, 100).await;
     let (base, client) = (console.base.clone(), console.client.clone());
     // The fixture belongs to cluster byoc-1: the first instance of this console.

@@ -63,6 +63,64 @@ pub fn parse_partitions(input: &str) -> Result<u32, TopicError> {
     }
 }
 
+/// How long a topic keeps its messages when it sets nothing: the broker's default (nisshi:
+/// 7 days, like Kafka).
+pub const DEFAULT_RETENTION_HOURS: u32 = 168;
+/// The longest retention the console sets in hours (ten years); longer is "forever".
+pub const RETENTION_HOURS_MAX: u32 = 87_600;
+const HOUR_MS: i64 = 3_600_000;
+
+/// A topic's retention (Kafka's `retention.ms`): messages older than this are deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    Hours(u32),
+    /// Never deleted for age (`retention.ms=-1`).
+    Forever,
+}
+
+impl Retention {
+    /// Kafka's `retention.ms` value.
+    pub fn as_ms(self) -> i64 {
+        match self {
+            Retention::Hours(h) => i64::from(h) * HOUR_MS,
+            Retention::Forever => -1,
+        }
+    }
+
+    /// What a topic's stored `retention.ms` means, as the page says it.
+    pub fn describe_ms(ms: Option<i64>) -> String {
+        match ms {
+            None => format!("{DEFAULT_RETENTION_HOURS} hours (the broker's default)"),
+            Some(ms) if ms < 0 => "forever".into(),
+            Some(HOUR_MS) => "1 hour".into(),
+            Some(ms) if ms % HOUR_MS == 0 => format!("{} hours", ms / HOUR_MS),
+            Some(ms) => format!("{ms} ms"),
+        }
+    }
+}
+
+/// A retention field: blank for the broker's default (`None`), `forever`, or a whole number of
+/// hours from 1 to [`RETENTION_HOURS_MAX`].
+pub fn parse_retention(input: &str) -> Result<Option<Retention>, TopicError> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Ok(None);
+    }
+    if input.eq_ignore_ascii_case("forever") {
+        return Ok(Some(Retention::Forever));
+    }
+    match input.parse::<u32>() {
+        Ok(h) if (1..=RETENTION_HOURS_MAX).contains(&h) => Ok(Some(Retention::Hours(h))),
+        _ => Err(TopicError {
+            field: "retention_hours",
+            message: format!(
+                "Retention is a whole number of hours from 1 to {RETENTION_HOURS_MAX}, or \
+                 \"forever\"; leave it blank for the broker's default ({DEFAULT_RETENTION_HOURS} hours)."
+            ),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +146,30 @@ mod tests {
         for bad in ["0", "65", "-1", "two", ""] {
             assert_eq!(parse_partitions(bad).unwrap_err().field, "partitions");
         }
+    }
+
+    #[test]
+    fn retention() {
+        assert_eq!(parse_retention(""), Ok(None));
+        assert_eq!(parse_retention(" 48 "), Ok(Some(Retention::Hours(48))));
+        assert_eq!(parse_retention("Forever"), Ok(Some(Retention::Forever)));
+        assert_eq!(
+            parse_retention("87600"),
+            Ok(Some(Retention::Hours(RETENTION_HOURS_MAX)))
+        );
+        for bad in ["0", "87601", "-1", "1.5", "two days"] {
+            assert_eq!(
+                parse_retention(bad).unwrap_err().field,
+                "retention_hours",
+                "{bad}"
+            );
+        }
+        assert_eq!(Retention::Hours(2).as_ms(), 7_200_000);
+        assert_eq!(Retention::Forever.as_ms(), -1);
+        assert_eq!(Retention::describe_ms(Some(7_200_000)), "2 hours");
+        assert_eq!(Retention::describe_ms(Some(3_600_000)), "1 hour");
+        assert_eq!(Retention::describe_ms(Some(-1)), "forever");
+        assert_eq!(Retention::describe_ms(Some(1500)), "1500 ms");
+        assert!(Retention::describe_ms(None).contains("default"));
     }
 }

@@ -1,6 +1,8 @@
 """A real Kafka client (confluent-kafka, bundling librdkafka) for the broker tests.
 
     client.py [FLAGS] produce BOOTSTRAP TOPIC COUNT     -> prints the number acknowledged
+    client.py [FLAGS] aged BOOTSTRAP TOPIC COUNT SECONDS
+        -> produce, with every message stamped SECONDS in the past (for retention tests)
     client.py [FLAGS] consume BOOTSTRAP TOPIC GROUP EXPECTED
         -> prints the number of distinct messages read (stops at EXPECTED, or after 10 s
            without a message) and whether they are exactly 0..N-1
@@ -165,8 +167,11 @@ def connected(handle, seconds=8.0, down_is_fatal=True):
                           + (f"; {seen}" if seen else ""))
 
 
-def produce(bootstrap, topic, count):
+def produce(bootstrap, topic, count, age_s=0):
+    """Messages 0..count-1; with age_s, stamped that many seconds in the past (CreateTime), as
+    a producer replaying old events would: what a topic's retention applies to."""
     acked = 0
+    stamp = {} if not age_s else {"timestamp": int((time.time() - age_s) * 1000)}
 
     def on_delivery(err, _msg):
         nonlocal acked
@@ -180,7 +185,7 @@ def produce(bootstrap, topic, count):
     for i in range(count):
         while True:
             try:
-                p.produce(topic, key=str(i).encode(), value=f"message {i:06d}".encode(), on_delivery=on_delivery)
+                p.produce(topic, key=str(i).encode(), value=f"message {i:06d}".encode(), on_delivery=on_delivery, **stamp)
                 break
             except BufferError:
                 p.poll(0.1)
@@ -473,6 +478,8 @@ def main(argv):
             steady(bootstrap, topic, float(arg))
         elif mode == "produce":
             produce(bootstrap, topic, int(arg))
+        elif mode == "aged":
+            produce(bootstrap, topic, int(arg), age_s=float(args[4]))
         elif mode == "bench":
             bench(bootstrap, topic, int(arg))
         elif mode == "headers":

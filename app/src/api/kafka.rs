@@ -17,6 +17,8 @@ pub struct PartitionInfo {
 pub struct TopicInfo {
     pub name: String,
     pub partitions: Vec<PartitionInfo>,
+    /// How long it keeps messages, as people read it.
+    pub retention: String,
 }
 
 /// Rates between two readings of the broker, per second.
@@ -198,13 +200,19 @@ pub async fn instance_kafka(id: i64) -> Result<KafkaPanel, AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "topic_create")]
-pub async fn create_topic(id: i64, topic: String, partitions: String) -> Result<(), AppError> {
+pub async fn create_topic(
+    id: i64,
+    topic: String,
+    partitions: String,
+    retention_hours: Option<String>,
+) -> Result<(), AppError> {
     use crate::domain::account::Role;
     use crate::server::{auth, broker_panel, error::respond};
     respond(async move {
         let state = auth::state()?;
         let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
-        broker_panel::create_topic(&state, &actor, id, &topic, &partitions).await
+        let retention = retention_hours.unwrap_or_default();
+        broker_panel::create_topic(&state, &actor, id, &topic, &partitions, &retention).await
     })
     .await
 }
@@ -257,6 +265,22 @@ pub async fn delete_kafka_user(id: i64, username: String) -> Result<String, AppE
         let state = auth::state()?;
         let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
         kafka_users::delete(&state, &actor, id, &username).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "topic_retention")]
+pub async fn set_topic_retention(
+    id: i64,
+    topic: String,
+    retention_hours: String,
+) -> Result<(), AppError> {
+    use crate::domain::account::Role;
+    use crate::server::{auth, broker_panel, error::respond};
+    respond(async move {
+        let state = auth::state()?;
+        let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
+        broker_panel::set_retention(&state, &actor, id, &topic, &retention_hours).await
     })
     .await
 }

@@ -5,13 +5,14 @@
 use crate::api::error::{field_error, general_error};
 use crate::api::kafka::{
     instance_kafka, ConnectInfo, CreateKafkaUser, CreateTopic, DeleteKafkaUser, DeleteTopic,
-    KafkaPanel, KafkaUserView, LiveTraffic, NewKafkaUser, RotateKafkaUser, TopicInfo,
+    KafkaPanel, KafkaUserView, LiveTraffic, NewKafkaUser, RotateKafkaUser, SetTopicRetention,
+    TopicInfo,
 };
 use crate::components::copy::CopyButton;
 use crate::components::format::utc;
 use crate::components::poll::poll_while;
 use crate::domain::kafka_user::{Mechanism, CONSOLE_USER, NAME_MAX as USER_NAME_MAX};
-use crate::domain::topic::PARTITIONS_MAX;
+use crate::domain::topic::{DEFAULT_RETENTION_HOURS, PARTITIONS_MAX};
 use leptos::prelude::*;
 
 #[component]
@@ -19,6 +20,7 @@ pub fn InstanceKafka(id: i64, running: bool) -> impl IntoView {
     let actions = Actions {
         create: ServerAction::<CreateTopic>::new(),
         delete_topic: ServerAction::<DeleteTopic>::new(),
+        retention: ServerAction::<SetTopicRetention>::new(),
         create_user: ServerAction::<CreateKafkaUser>::new(),
         rotate_user: ServerAction::<RotateKafkaUser>::new(),
         delete_user: ServerAction::<DeleteKafkaUser>::new(),
@@ -31,6 +33,7 @@ pub fn InstanceKafka(id: i64, running: bool) -> impl IntoView {
                 tick.get(),
                 actions.create.version().get(),
                 actions.delete_topic.version().get(),
+                actions.retention.version().get(),
                 actions.create_user.version().get(),
                 actions.rotate_user.version().get(),
                 actions.delete_user.version().get(),
@@ -54,6 +57,7 @@ pub fn InstanceKafka(id: i64, running: bool) -> impl IntoView {
 struct Actions {
     create: ServerAction<CreateTopic>,
     delete_topic: ServerAction<DeleteTopic>,
+    retention: ServerAction<SetTopicRetention>,
     create_user: ServerAction<CreateKafkaUser>,
     rotate_user: ServerAction<RotateKafkaUser>,
     delete_user: ServerAction<DeleteKafkaUser>,
@@ -78,7 +82,7 @@ fn Panel(id: i64, panel: KafkaPanel, actions: Actions) -> impl IntoView {
             {panel.connect.clone().map(|c| view! { <Connect c /> })}
             {panel.users.clone().map(|users| view! { <KafkaUsers id users can_change actions /> })}
             {panel.connect.is_some().then(|| view! {
-                <Topics id topics=panel.topics.clone() error=panel.topics_error.clone() can_change create delete=actions.delete_topic />
+                <Topics id topics=panel.topics.clone() error=panel.topics_error.clone() can_change create delete=actions.delete_topic retention=actions.retention />
             })}
             {panel.traffic.clone().map(|t| view! { <Traffic t /> })}
         </div>
@@ -293,10 +297,13 @@ fn Topics(
     can_change: bool,
     create: ServerAction<CreateTopic>,
     delete: ServerAction<DeleteTopic>,
+    retention: ServerAction<SetTopicRetention>,
 ) -> impl IntoView {
     let result = create.value();
     let deleted = delete.value();
+    let retained = retention.value();
     let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
+    let names_to_delete = names.clone();
     let rows = topics
         .iter()
         .map(|t| {
@@ -313,6 +320,7 @@ fn Topics(
                     <td class="num">{t.partitions.len()}</td>
                     <td class="num" data-testid="topic-offset">{total}</td>
                     <td class="muted">{per_partition}</td>
+                    <td data-testid="topic-retention">{t.retention.clone()}</td>
                 </tr>
             }
         })
@@ -327,18 +335,39 @@ fn Topics(
             } else {
                 view! {
                     <table class="table">
-                        <thead><tr><th>"Topic"</th><th class="num">"Partitions"</th><th class="num">"Latest offset (sum)"</th><th>"Per partition"</th></tr></thead>
+                        <thead><tr><th>"Topic"</th><th class="num">"Partitions"</th><th class="num">"Latest offset (sum)"</th><th>"Per partition"</th><th>"Retention"</th></tr></thead>
                         <tbody>{rows}</tbody>
                     </table>
                 }.into_any()
             }}
             {(can_change && !names.is_empty()).then(|| view! {
+                <ActionForm action=retention attr:class="form inline-fields" attr:novalidate="" attr:data-testid="topic-retention-form">
+                    <input type="hidden" name="id" value=id.to_string() />
+                    <div class="field">
+                        <label for="topic-retention-name">"Change retention of"</label>
+                        <select id="topic-retention-name" name="topic">
+                            {names.iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                        </select>
+                    </div>
+                    <div class="field" class:has-error=move || field_error(&retained.get(), "retention_hours").is_some()>
+                        <label for="topic-retention-hours">"Hours, or forever"</label>
+                        <input id="topic-retention-hours" name="retention_hours" type="text" autocomplete="off" />
+                        <p class="field-error" role="alert" data-testid="topic-retention-error">{move || field_error(&retained.get(), "retention_hours")}</p>
+                    </div>
+                    <button type="submit" class="button" data-testid="topic-retention-submit" disabled=move || retention.pending().get()>
+                        "Set retention"
+                    </button>
+                    <p class="form-error" role="alert">{move || general_error(&retained.get())}</p>
+                </ActionForm>
+                <p class="hint">"The broker deletes messages older than a topic's retention every 10 minutes."</p>
+            })}
+            {(can_change && !names_to_delete.is_empty()).then(|| view! {
                 <ActionForm action=delete attr:class="form inline-fields" attr:novalidate="" attr:data-testid="topic-delete-form">
                     <input type="hidden" name="id" value=id.to_string() />
                     <div class="field">
                         <label for="topic-delete-name">"Delete a topic"</label>
                         <select id="topic-delete-name" name="topic">
-                            {names.iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                            {names_to_delete.iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
                         </select>
                     </div>
                     <div class="field" class:has-error=move || field_error(&deleted.get(), "confirm").is_some()>
@@ -364,6 +393,11 @@ fn Topics(
                         <label for="topic-partitions">"Partitions"</label>
                         <input id="topic-partitions" name="partitions" type="number" min="1" max=PARTITIONS_MAX.to_string() value="3" />
                         <p class="field-error" role="alert" data-testid="partitions-error">{move || field_error(&result.get(), "partitions")}</p>
+                    </div>
+                    <div class="field" class:has-error=move || field_error(&result.get(), "retention_hours").is_some()>
+                        <label for="topic-retention">"Retention (hours)"</label>
+                        <input id="topic-retention" name="retention_hours" type="text" inputmode="numeric" placeholder=DEFAULT_RETENTION_HOURS.to_string() />
+                        <p class="field-error" role="alert" data-testid="retention-error">{move || field_error(&result.get(), "retention_hours")}</p>
                     </div>
                     <button type="submit" class="button-primary" data-testid="topic-submit" disabled=move || create.pending().get()>
                         "Create topic"

@@ -8,7 +8,7 @@ use crate::api::error::AppError;
 use crate::api::kafka::KafkaPanel;
 use crate::domain::account::Role;
 use crate::domain::instance::State;
-use crate::domain::topic;
+use crate::domain::topic::{self, Retention};
 
 async fn instance(state: &AppState, id: i64) -> Result<store::InstanceRow, ServerError> {
     let mut conn = state.pool.acquire().await?;
@@ -60,10 +60,12 @@ pub async fn create_topic(
     id: i64,
     name: &str,
     partitions: &str,
+    retention: &str,
 ) -> Result<(), ServerError> {
     let name = topic::parse_name(name).map_err(|e| AppError::invalid(e.field, e))?;
     let partitions =
         topic::parse_partitions(partitions).map_err(|e| AppError::invalid(e.field, e))?;
+    let retention = topic::parse_retention(retention).map_err(|e| AppError::invalid(e.field, e))?;
     let row = instance(state, id).await?;
     if row.state() != State::Running {
         return Err(AppError::Conflict(format!(
@@ -75,7 +77,10 @@ pub async fn create_topic(
     // Carried out on the broker, outside any transaction of ours: the request's entry
     // (`topic_create_requested`) commits before the broker is asked, so a crash after leaves a
     // trace of the request; `topic_create` records the outcome once it is known.
-    let detail = format!("{name}, {partitions} partitions");
+    let detail = format!(
+        "{name}, {partitions} partitions, retention {}",
+        Retention::describe_ms(retention.map(Retention::as_ms))
+    );
     let action = "topic_create";
     let target = Some(row.name.as_str());
     audit::record(
@@ -88,7 +93,9 @@ pub async fn create_topic(
     )
     .await?;
     let provisioner = state.operations.provisioner();
-    let result = provisioner.create_topic(&row, &name, partitions).await;
+    let result = provisioner
+        .create_topic(&row, &name, partitions, retention.map(Retention::as_ms))
+        .await;
     let (outcome, detail) = match &result {
         Ok(()) => (Outcome::Success, detail),
         Err(error) => (Outcome::Failure, format!("{name}: {error}")),
@@ -108,6 +115,60 @@ pub async fn create_topic(
         return Err(refusal.into());
     }
     Ok(())
+}
+
+/// Sets how long a topic keeps its messages (the broker deletes older ones at its next
+/// maintenance pass).
+pub async fn set_retention(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    name: &str,
+    retention: &str,
+) -> Result<(), ServerError> {
+    let name = topic::parse_name(name).map_err(|e| AppError::invalid(e.field, e))?;
+    let retention = topic::parse_retention(retention)
+        .map_err(|e| AppError::invalid(e.field, e))?
+        .ok_or_else(|| {
+            AppError::invalid(
+                "retention_hours",
+                "Enter a number of hours, or \"forever\".",
+            )
+        })?;
+    let row = instance(state, id).await?;
+    if row.state() != State::Running {
+        return Err(AppError::Conflict(format!(
+            "Topics are changed while the instance is running; {} is {}.",
+            row.name, row.state
+        ))
+        .into());
+    }
+    let result = state
+        .operations
+        .provisioner()
+        .set_topic_retention(&row, &name, retention.as_ms())
+        .await;
+    let said = Retention::describe_ms(Some(retention.as_ms()));
+    let (outcome, detail) = match &result {
+        Ok(()) => (Outcome::Success, format!("{name}: retention {said}")),
+        Err(error) => (Outcome::Failure, format!("{name}: {error}")),
+    };
+    audit::record(
+        state,
+        actor,
+        "topic_retention",
+        Some(&row.name),
+        outcome,
+        Some(&detail),
+    )
+    .await?;
+    result.map_err(|error| {
+        if error.starts_with("There is no topic") {
+            AppError::invalid("topic", error).into()
+        } else {
+            AppError::Conflict(error).into()
+        }
+    })
 }
 
 /// Deletes one topic and its data, after the operator typed its name again.

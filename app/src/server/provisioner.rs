@@ -175,11 +175,22 @@ pub trait Provisioner: Send + Sync {
         Err(NOT_REAL.into())
     }
 
+    /// Creates a topic; `retention_ms` is Kafka's `retention.ms` (`None`: the broker's default).
     async fn create_topic(
         &self,
         _instance: &InstanceRow,
         _name: &str,
         _partitions: u32,
+        _retention_ms: Option<i64>,
+    ) -> Result<(), String> {
+        Err(NOT_REAL.into())
+    }
+
+    async fn set_topic_retention(
+        &self,
+        _instance: &InstanceRow,
+        _name: &str,
+        _retention_ms: i64,
     ) -> Result<(), String> {
         Err(NOT_REAL.into())
     }

@@ -82,6 +82,8 @@ pub async fn topics(reach: &Reach) -> Result<Vec<TopicInfo>, String> {
         out.push(TopicInfo {
             name: topic.name,
             partitions,
+            // Filled in by the provisioner from the broker's storage.
+            retention: String::new(),
         });
     }
     Ok(out)

@@ -13,6 +13,7 @@ pub mod process;
 pub mod scram;
 mod secure;
 pub mod tls;
+mod topic_config;
 pub mod upgrade;
 
 pub use secure::{Endpoint, NO_PUBLIC_ADDRESS};
@@ -28,6 +29,7 @@ use crate::domain::kafka_user::Drift;
 use crate::domain::metering::{Traffic, HOUR};
 use crate::domain::operation::OperationKind;
 use crate::domain::sizing;
+use crate::domain::topic::Retention;
 use meter::Counters;
 use process::Launch;
 use sqlx::SqlitePool;
@@ -50,7 +52,12 @@ pub struct BrokerSettings {
     pub private: Listener,
     /// Where internet-facing instances listen; none configured: such instances are refused.
     pub public: Option<Listener>,
+    /// How often each broker applies its topics' retention (its maintenance pass).
+    pub maintenance_every: Duration,
 }
+
+/// nisshi's own default maintenance interval.
+pub const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
 
 /// One exposure's listener: the address brokers bind, and the host name or address clients
 /// are told to use (in the bootstrap address and the TLS certificate).
@@ -244,6 +251,7 @@ impl BrokerProvisioner {
                 advertised_host: &endpoint.host,
                 authentication: endpoint.scram,
                 tls: endpoint.tls,
+                maintenance_every: self.settings.maintenance_every,
                 probe: &target,
             },
             self.exits.clone(),
@@ -326,8 +334,8 @@ impl BrokerProvisioner {
     }
 
     /// One reading of the broker's counters, kept in memory and (once a minute, or when
-    /// `persist`) in the database.
-    async fn read_traffic(&self, instance_id: i64, persist: bool) {
+    /// `persist`) in the database. False when the storage could not be read.
+    async fn read_traffic(&self, instance_id: i64, persist: bool) -> bool {
         let now = self.clock.unix();
         let last = self
             .readings
@@ -350,12 +358,12 @@ impl BrokerProvisioner {
             Ok(counters) => counters,
             Err(error) => {
                 tracing::debug!(instance = instance_id, %error, "no traffic reading");
-                return;
+                return false;
             }
         };
         let due = {
             let Ok(mut readings) = self.readings.lock() else {
-                return;
+                return false;
             };
             let entry = readings.entry(instance_id).or_insert(Readings {
                 live: VecDeque::new(),
@@ -382,6 +390,7 @@ impl BrokerProvisioner {
                 tracing::warn!(instance = instance_id, %error, "traffic reading not stored");
             }
         }
+        true
     }
 }
 
@@ -505,8 +514,14 @@ impl Provisioner for BrokerProvisioner {
             }
             (OperationKind::Create | OperationKind::Resume, "start-brokers") => {
                 let (endpoint, served, drift) = self.serve_with_users(work.instance).await?;
-                // The first reading: the traffic shown and metered starts from here.
-                self.read_traffic(id, false).await;
+                // The first reading: the traffic shown and metered starts from here. A new
+                // broker creates its tables just after it answers: give it a moment.
+                for _ in 0..20 {
+                    if self.read_traffic(id, false).await {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
                 let mut said = match served {
                     Served::Started(pid) => format!(
                         "one broker process (pid {pid}), answering on {}",
@@ -745,7 +760,12 @@ impl Provisioner for BrokerProvisioner {
     }
 
     async fn topics(&self, instance: &InstanceRow) -> Result<Vec<TopicInfo>, String> {
-        client::topics(&self.reach(instance).await?).await
+        let mut topics = client::topics(&self.reach(instance).await?).await?;
+        let set = topic_config::retentions(&self.dir(instance.id), instance.id).await?;
+        for topic in &mut topics {
+            topic.retention = Retention::describe_ms(set.get(&topic.name).copied());
+        }
+        Ok(topics)
     }
 
     async fn create_topic(
@@ -753,8 +773,22 @@ impl Provisioner for BrokerProvisioner {
         instance: &InstanceRow,
         name: &str,
         partitions: u32,
+        retention_ms: Option<i64>,
     ) -> Result<(), String> {
-        client::create_topic(&self.reach(instance).await?, name, partitions).await
+        client::create_topic(&self.reach(instance).await?, name, partitions).await?;
+        if let Some(ms) = retention_ms {
+            topic_config::set_retention(&self.dir(instance.id), instance.id, name, ms).await?;
+        }
+        Ok(())
+    }
+
+    async fn set_topic_retention(
+        &self,
+        instance: &InstanceRow,
+        name: &str,
+        retention_ms: i64,
+    ) -> Result<(), String> {
+        topic_config::set_retention(&self.dir(instance.id), instance.id, name, retention_ms).await
     }
 
     async fn delete_topic(&self, instance: &InstanceRow, name: &str) -> Result<(), String> {

@@ -310,7 +310,7 @@ pub const NO_PUBLIC_ADDRESS: &str = "This console has no public address for Kafk
     not be reachable from the internet. Choose Inside the VPC, or ask the administrator of this \
     host to configure one.";
 
-pub fn cluster_name(instance_id: i64) -> String {
+pub(super) fn cluster_name(instance_id: i64) -> String {
     format!("byoc-{instance_id}")
 }
 
