@@ -285,9 +285,15 @@ mod tests {
         let w = cred("a", Mechanism::ScramSha512, 1);
         let mut f = w.clone();
         f.verifier.iterations = 4096;
-        assert_eq!(drift(&[w.clone()], &[f]), vec![Drift::Changed(w.clone())]);
+        assert_eq!(
+            drift(std::slice::from_ref(&w), &[f]),
+            vec![Drift::Changed(w.clone())]
+        );
         let mut f = w.clone();
         f.verifier.salt[0] ^= 1;
-        assert_eq!(drift(&[w.clone()], &[f]), vec![Drift::Changed(w)]);
+        assert_eq!(
+            drift(std::slice::from_ref(&w), &[f]),
+            vec![Drift::Changed(w)]
+        );
     }
 }
