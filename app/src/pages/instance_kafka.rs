@@ -79,12 +79,14 @@ fn Panel(id: i64, panel: KafkaPanel, actions: Actions) -> impl IntoView {
     view! {
         <div data-testid="kafka-panel">
             {panel.note.clone().map(|note| view! { <p class="notice" data-testid="kafka-note">{note}</p> })}
-            {panel.connect.clone().map(|c| view! { <Connect c /> })}
-            {panel.users.clone().map(|users| view! { <KafkaUsers id users can_change actions /> })}
+            // Each part type-erased (`into_any`): nested, their view types exceed the
+            // compiler's recursion limit in the WASM build.
+            {panel.connect.clone().map(|c| view! { <Connect c /> }.into_any())}
+            {panel.users.clone().map(|users| view! { <KafkaUsers id users can_change actions /> }.into_any())}
             {panel.connect.is_some().then(|| view! {
                 <Topics id topics=panel.topics.clone() error=panel.topics_error.clone() can_change create delete=actions.delete_topic retention=actions.retention />
-            })}
-            {panel.traffic.clone().map(|t| view! { <Traffic t /> })}
+            }.into_any())}
+            {panel.traffic.clone().map(|t| view! { <Traffic t /> }.into_any())}
         </div>
     }
     .into_any()

@@ -53,6 +53,9 @@ pub struct ControlLoop {
     healing: Mutex<HashMap<i64, (u32, Instant)>>,
     /// How the console's own broker processes exited, by instance: (pid, how).
     exits: Mutex<HashMap<i64, (i32, String)>>,
+    /// Replacing live brokers (a new broker program after an upgrade) is one instance at a
+    /// time: each is interrupted briefly, never all at once.
+    replacing: tokio::sync::Mutex<()>,
 }
 
 impl Default for ControlLoop {
@@ -65,6 +68,7 @@ impl Default for ControlLoop {
             failed_probes: Mutex::new(HashMap::new()),
             healing: Mutex::new(HashMap::new()),
             exits: Mutex::new(HashMap::new()),
+            replacing: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -271,6 +275,11 @@ async fn look_and_act(state: &AppState, id: i64) -> Result<(), super::ServerErro
             provisioner.ensure_stopped(id).await;
         }
         (Action::Start | Action::Replace, Some(instance)) => {
+            let _one_at_a_time = match action {
+                Action::Replace => Some(control.replacing.lock().await),
+                _ => None,
+            };
+            let replacing_since = Instant::now();
             if action == Action::Replace {
                 tracing::warn!(
                     instance = id,
@@ -282,6 +291,27 @@ async fn look_and_act(state: &AppState, id: i64) -> Result<(), super::ServerErro
             }
             control.forget_streak(id);
             match provisioner.ensure_serving(&instance).await {
+                Ok(Served::Started(pid)) if action == Action::Replace => {
+                    let took = replacing_since.elapsed().as_millis();
+                    tracing::warn!(
+                        instance = id,
+                        pid,
+                        took_ms = took,
+                        "control loop: broker replaced"
+                    );
+                    audit::record(
+                        state,
+                        &Actor::system(),
+                        "broker_restart",
+                        Some(&instance.name),
+                        Outcome::Success,
+                        Some(&format!(
+                            "replaced (pid {pid}; the old one ran another program or answered \
+                             no probe), answering again after {took} ms"
+                        )),
+                    )
+                    .await?;
+                }
                 Ok(Served::Started(pid)) => {
                     tracing::info!(instance = id, pid, "control loop: broker started");
                 }
