@@ -3,7 +3,7 @@
 
     scripts/bench.sh            (builds first, then runs bench.py and this)
 
-A console in demo mode with the broker provisioner (one tansu process per instance) on a fresh
+A console in demo mode with the broker provisioner (one nisshi process per instance) on a fresh
 data directory, set up and activated through its HTTP API, then:
 - create to produce: from the create request until a Kafka producer (confluent-kafka,
   acks=all) has a message acknowledged by the new instance's broker, with the topic created
