@@ -650,7 +650,10 @@ async fn a_topic_request_is_audited_before_the_broker_is_asked_and_its_outcome_a
             ("topic_create", "failure"),
         ]
     );
-    assert_eq!(rows[0].2, "clicks, 2 partitions");
+    assert_eq!(
+        rows[0].2,
+        "clicks, 2 partitions, retention 168 hours (the broker's default)"
+    );
     assert!(
         rows[3].2.starts_with("clicks: A topic named"),
         "{}",
