@@ -761,3 +761,87 @@ async fn a_topic_s_retention_is_set_in_the_console_and_honoured_by_the_broker() 
     assert_eq!(retention("long"), "forever");
     assert_eq!(audit_count(&app, "topic_retention").await, 1);
 }
+
+#[tokio::test]
+async fn a_new_client_facing_host_gets_a_new_certificate_and_bootstrap_address() {
+    use common::console_process::{activated, broker_flags, detail, post};
+    let flags = broker_flags("20360-20369");
+    let mut console = activated(&flags, 100).await;
+    let (base, client) = (console.base.clone(), console.client.clone());
+    let response = post(
+        &client,
+        format!("{base}/api/instance_create"),
+        &instance_form("renamed", 3, &[]),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let id = response.text().await.unwrap();
+    let bootstrap = |d: &Value| d["summary"]["bootstrap"].as_str().unwrap_or("").to_string();
+    let started = Instant::now();
+    let before = loop {
+        let d = detail(&client, &base, &id).await;
+        if d["summary"]["state"] == "running" {
+            break bootstrap(&d);
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{d}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(before.starts_with("127.0.0.1:"), "{before}");
+    let port = before.rsplit_once(':').unwrap().1.to_string();
+
+    // The administrator gives clients a name for this host.
+    console.stop_gracefully();
+    let mut renamed = flags.clone();
+    renamed.extend(["--broker-host".to_string(), "localhost".to_string()]);
+    console.restart(&renamed).await;
+    let wanted = format!("localhost:{port}");
+    let started = Instant::now();
+    loop {
+        let d = detail(&client, &base, &id).await;
+        if bootstrap(&d) == wanted && d["summary"]["state"] == "running" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{d}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The certificate names it: openssl verifies the host name against the CA.
+    let files = tempfile::tempdir().unwrap();
+    let pem = client
+        .get(format!("{base}/kafka/ca.pem"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ca = files.path().join("byoc-ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+    let verified = wait_until(
+        "a certificate for localhost",
+        Duration::from_secs(15),
+        || {
+            let (ca, wanted) = (ca.clone(), wanted.clone());
+            async move {
+                let out = Command::new("timeout")
+                    .args(["10", "openssl", "s_client", "-connect", &wanted, "-CAfile"])
+                    .arg(&ca)
+                    .args([
+                        "-verify_return_error",
+                        "-verify_hostname",
+                        "localhost",
+                        "-brief",
+                    ])
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&out.stderr).contains("Verification: OK")
+            }
+        },
+    )
+    .await;
+    println!(
+        "serving a certificate for the new name {} ms after the check began",
+        verified.as_millis()
+    );
+    console.stop_gracefully();
+}

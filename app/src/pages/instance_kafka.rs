@@ -42,13 +42,14 @@ pub fn InstanceKafka(id: i64, running: bool) -> impl IntoView {
         move |_| instance_kafka(id),
     );
     view! {
+        // Outside the refreshing panel, and above it where it is seen: a password shown once
+        // must not vanish at the next poll.
+        <NewPassword created=actions.create_user rotated=actions.rotate_user />
         <Transition fallback=|| view! { <p class="loading">"Loading the broker…"</p> }>
             {move || Suspend::new(async move {
                 data.await.map(|panel| view! { <Panel id panel actions /> })
             })}
         </Transition>
-        // Outside the refreshing panel: a password shown once must not vanish at the next poll.
-        <NewPassword created=actions.create_user rotated=actions.rotate_user />
     }
 }
 

@@ -706,6 +706,18 @@ impl Provisioner for BrokerProvisioner {
                 )));
             }
         }
+        // The address clients are told follows the configured listener (the certificate and
+        // the broker's advertised address already do, by the restart above).
+        if !instance.bootstrap.is_empty() && instance.bootstrap != endpoint.bootstrap() {
+            store::instances::change_bootstrap(
+                &self.pool,
+                instance.id,
+                &endpoint.bootstrap(),
+                self.clock.unix(),
+            )
+            .await
+            .map_err(|e| format!("cannot record the new bootstrap address: {e}"))?;
+        }
         if endpoint.scram {
             self.ensure_console_user(instance).await?;
             let drift = self.sync_users(instance).await?;

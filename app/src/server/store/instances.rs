@@ -618,3 +618,44 @@ pub async fn fail_operation(
     }
     tx.commit().await
 }
+
+/// Records a new bootstrap address of a running instance (its listener's address was
+/// reconfigured), with its audit entry, in one transaction. `Ok(false)`: it had that one.
+pub async fn change_bootstrap(
+    pool: &SqlitePool,
+    instance_id: i64,
+    address: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let old: Option<(String, String)> =
+        sqlx::query_as("SELECT name, bootstrap FROM instances WHERE id = ?")
+            .bind(instance_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((name, old)) = old.filter(|(_, old)| old != address) else {
+        return Ok(false);
+    };
+    sqlx::query("UPDATE instances SET bootstrap = ?, updated_at = ? WHERE id = ?")
+        .bind(address)
+        .bind(now)
+        .bind(instance_id)
+        .execute(&mut *tx)
+        .await?;
+    let detail = format!("bootstrap address {old} -> {address}");
+    super::audit::append_in(
+        &mut tx,
+        super::audit::Entry {
+            at: now,
+            actor: "system",
+            action: "instance_endpoint",
+            target: Some(&name),
+            client_addr: Some("local"),
+            outcome: "success",
+            detail: Some(&detail),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
