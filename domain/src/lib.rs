@@ -12,6 +12,7 @@ pub mod instance_spec;
 pub mod kafka_user;
 pub mod license;
 pub mod license_state;
+pub mod marketplace;
 pub mod metering;
 pub mod operation;
 pub mod password;

@@ -1,0 +1,456 @@
+//! Reporting the ledger to a cloud marketplace: which marketplace dimension (AWS) or key
+//! (Alibaba Cloud) each ledger dimension becomes and in what unit, how the ledger's decimals
+//! become the marketplace's whole numbers without losing what is left over, the life of one
+//! report in the outbox, and what a subscription that ended does to the environment.
+
+use crate::metering::HOUR;
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, RoundingStrategy};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Marketplace {
+    /// AWS Marketplace, `MeterUsage` (software in the buyer's account): one dimension per call,
+    /// a whole-number quantity, at most 6 hours after the hour.
+    Aws,
+    /// Alibaba Cloud Compute Nest, `PushMeteringData`: fixed keys, whole numbers.
+    Alibaba,
+}
+
+impl Marketplace {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Marketplace::Aws => "aws",
+            Marketplace::Alibaba => "alibaba",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Marketplace> {
+        match s {
+            "aws" => Some(Marketplace::Aws),
+            "alibaba" => Some(Marketplace::Alibaba),
+            _ => None,
+        }
+    }
+}
+
+/// How one ledger dimension is reported: the marketplace's dimension (AWS, as the listing
+/// defines it) or key (Alibaba, fixed by the marketplace), its unit, and how many of those
+/// units one ledger unit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mapping {
+    pub ledger: &'static str,
+    pub key: &'static str,
+    pub unit: &'static str,
+    pub per_ledger_unit: u64,
+}
+
+const fn map(ledger: &'static str, key: &'static str, unit: &'static str, per: u64) -> Mapping {
+    Mapping {
+        ledger,
+        key,
+        unit,
+        per_ledger_unit: per,
+    }
+}
+
+const GIB_BYTES: u64 = 1 << 30;
+
+/// AWS: the listing's dimensions, in units fine enough that the whole-number quantity loses
+/// little (minutes, MiB); prices on the listing are set per these units.
+const AWS: &[Mapping] = &[
+    map("aku_hours", "AkuMinutes", "AKU-minute", 60),
+    map("data_in_gib", "DataInMiB", "MiB", 1024),
+    map("data_out_gib", "DataOutMiB", "MiB", 1024),
+    map(
+        "data_retained_gib_hours",
+        "DataRetainedMiBHours",
+        "MiB-hour",
+        1024,
+    ),
+    map("uptime_hours_dev", "UptimeMinutesDev", "minute", 60),
+    map("uptime_hours_pro", "UptimeMinutesPro", "minute", 60),
+    map(
+        "uptime_hours_enterprise",
+        "UptimeMinutesEnterprise",
+        "minute",
+        60,
+    ),
+];
+
+/// Alibaba Cloud: its fixed keys. `Period` is seconds (billed per hour): AKU-seconds, so that
+/// the listing's hourly price is per AKU-hour. `Storage` is bytes retained in the hour;
+/// `NetworkIn` and `NetworkOut` are bits. The keys have no per-tier uptime item: uptime by
+/// tier is not reported there (capacity is, through `Period`).
+const ALIBABA: &[Mapping] = &[
+    map("aku_hours", "Period", "AKU-second", 3600),
+    map("data_in_gib", "NetworkIn", "bit", GIB_BYTES * 8),
+    map("data_out_gib", "NetworkOut", "bit", GIB_BYTES * 8),
+    map("data_retained_gib_hours", "Storage", "byte", GIB_BYTES),
+];
+
+/// The mapping of a ledger dimension (`None`: not reported to that marketplace).
+pub fn mapping(marketplace: Marketplace, ledger_dimension: &str) -> Option<Mapping> {
+    let table = match marketplace {
+        Marketplace::Aws => AWS,
+        Marketplace::Alibaba => ALIBABA,
+    };
+    table.iter().copied().find(|m| m.ledger == ledger_dimension)
+}
+
+/// Every mapping of a marketplace, for the page and the README.
+pub fn mappings(marketplace: Marketplace) -> &'static [Mapping] {
+    match marketplace {
+        Marketplace::Aws => AWS,
+        Marketplace::Alibaba => ALIBABA,
+    }
+}
+
+/// One hour's report of one dimension in whole units, and what is carried to the next hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Converted {
+    pub quantity: u64,
+    /// In the marketplace's units, from 0 (inclusive) to 1 (exclusive); 0 after a month's
+    /// last hour.
+    pub carry: Decimal,
+}
+
+/// **The conversion rule.** An hour's ledger quantity times the unit factor, plus what the
+/// previous hour carried, is reported rounded down; the fraction is carried to the next hour
+/// of the same dimension. The last hour of a month reports its total rounded half up and
+/// carries nothing, so no remainder crosses a month: a month's reported total differs from
+/// the ledger's (in marketplace units) by less than half a unit per dimension. A negative or
+/// unrepresentable quantity is an error, never a default.
+pub fn convert(
+    ledger_quantity: Decimal,
+    mapping: Mapping,
+    carried: Decimal,
+    last_hour_of_month: bool,
+) -> Result<Converted, String> {
+    if ledger_quantity.is_sign_negative() || carried.is_sign_negative() {
+        return Err(format!(
+            "{}: a negative quantity cannot be reported ({ledger_quantity}, carried {carried})",
+            mapping.ledger
+        ));
+    }
+    let total = ledger_quantity
+        .checked_mul(Decimal::from(mapping.per_ledger_unit))
+        .and_then(|t| t.checked_add(carried))
+        .ok_or_else(|| format!("{}: the quantity overflows", mapping.ledger))?;
+    let strategy = if last_hour_of_month {
+        RoundingStrategy::MidpointAwayFromZero
+    } else {
+        RoundingStrategy::ToZero
+    };
+    let whole = total.round_dp_with_strategy(0, strategy);
+    let quantity = whole
+        .to_u64()
+        .ok_or_else(|| format!("{}: {whole} is not a whole number of units", mapping.ledger))?;
+    let carry = if last_hour_of_month {
+        Decimal::ZERO
+    } else {
+        total - whole
+    };
+    Ok(Converted { quantity, carry })
+}
+
+/// Whether the hour starting at `hour_start` is the last of its month (UTC).
+pub fn last_hour_of_month(hour_start: i64) -> bool {
+    let month = |t: i64| {
+        time::OffsetDateTime::from_unix_timestamp(t)
+            .map(|d| (d.year(), d.month()))
+            .ok()
+    };
+    month(hour_start) != month(hour_start + HOUR)
+}
+
+/// AWS refuses usage timestamped more than 6 hours back.
+pub const AWS_WINDOW_S: i64 = 6 * HOUR;
+
+/// Where one report (one hour, one dimension, one link) stands in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportState {
+    /// To send (first time, or after a retryable failure: not before `not_before`).
+    Pending {
+        attempts: u32,
+        not_before: i64,
+    },
+    /// Recorded before a call whose answer is not recorded yet. Found so after a restart, it
+    /// is resent where the call is idempotent (AWS: same `ClientToken`) and is `Unknown`
+    /// where it is not (Alibaba).
+    Sending {
+        attempts: u32,
+    },
+    Accepted,
+    /// The marketplace had it already (AWS: the same `ClientToken` with the same body).
+    Duplicate,
+    Rejected(String),
+    /// Too old for the marketplace's window: listed on the usage page, exported, never sent.
+    Late,
+    /// Alibaba, after a crash between the call and its record: the marketplace may or may not
+    /// have it. Shown to the admin; never sent again without their decision.
+    Unknown,
+}
+
+/// What a call answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Accepted,
+    Duplicate,
+    /// Throttling or a server error: try again later.
+    Retryable(String),
+    /// The marketplace refused this record (a bad dimension, the same token with another body,
+    /// a timestamp out of bounds): not sent again.
+    Refused(String),
+    /// The customer is no longer entitled: the record waits (it is billed if they subscribe
+    /// again within the window) and the link turns not entitled.
+    NotEntitled,
+}
+
+/// Back-off after `attempts` failed tries: 30 s doubling, at most 15 minutes.
+pub fn retry_delay(attempts: u32) -> i64 {
+    (30_i64 << attempts.min(5)).min(15 * 60)
+}
+
+/// Whether a report of the hour starting at `hour_start` can still be sent at `now`.
+pub fn within_window(marketplace: Marketplace, hour_start: i64, now: i64) -> bool {
+    match marketplace {
+        // The record's timestamp is the hour's start.
+        Marketplace::Aws => now - hour_start <= AWS_WINDOW_S,
+        // Alibaba states no window for PushMeteringData.
+        Marketplace::Alibaba => true,
+    }
+}
+
+/// The state after `answer` to a call made at `now` (attempt number `attempts`, from 1).
+pub fn after_answer(answer: &Answer, attempts: u32, now: i64) -> ReportState {
+    match answer {
+        Answer::Accepted => ReportState::Accepted,
+        Answer::Duplicate => ReportState::Duplicate,
+        Answer::Refused(why) => ReportState::Rejected(why.clone()),
+        Answer::Retryable(_) | Answer::NotEntitled => ReportState::Pending {
+            attempts,
+            not_before: now + retry_delay(attempts),
+        },
+    }
+}
+
+/// What a report found in `Sending` after a restart becomes.
+pub fn after_restart(marketplace: Marketplace, attempts: u32) -> ReportState {
+    match marketplace {
+        // The same ClientToken makes a resend harmless: AWS answers Duplicate if it had it.
+        Marketplace::Aws => ReportState::Pending {
+            attempts,
+            not_before: 0,
+        },
+        Marketplace::Alibaba => ReportState::Unknown,
+    }
+}
+
+/// The subscription as the marketplace last said it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entitlement {
+    Entitled,
+    /// Since when the marketplace says the customer is not entitled.
+    Ended {
+        since: i64,
+    },
+}
+
+/// What the subscription allows now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionEffect {
+    Normal,
+    /// Ended, within the grace period: no new instances and no scaling up; a banner says
+    /// when instances will be suspended.
+    NoGrowth {
+        suspend_at: i64,
+    },
+    /// Past the grace period: running instances are suspended, their data kept.
+    Suspend,
+}
+
+/// The default grace after a subscription ends, before instances are suspended.
+pub const DEFAULT_GRACE_S: i64 = 72 * HOUR;
+
+pub fn effect(entitlement: Entitlement, grace_s: i64, now: i64) -> SubscriptionEffect {
+    match entitlement {
+        Entitlement::Entitled => SubscriptionEffect::Normal,
+        Entitlement::Ended { since } if now < since + grace_s => SubscriptionEffect::NoGrowth {
+            suspend_at: since + grace_s,
+        },
+        Entitlement::Ended { .. } => SubscriptionEffect::Suspend,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn every_ledger_dimension_has_one_mapping_or_is_stated_unreported() {
+        for (ledger, _, _) in crate::metering::DIMENSIONS {
+            assert!(mapping(Marketplace::Aws, ledger).is_some(), "{ledger}");
+        }
+        for unreported in [
+            "uptime_hours_dev",
+            "uptime_hours_pro",
+            "uptime_hours_enterprise",
+        ] {
+            assert_eq!(mapping(Marketplace::Alibaba, unreported), None);
+        }
+        let keys: Vec<_> = mappings(Marketplace::Alibaba)
+            .iter()
+            .map(|m| m.key)
+            .collect();
+        assert_eq!(keys, ["Period", "NetworkIn", "NetworkOut", "Storage"]);
+        assert_eq!(mapping(Marketplace::Aws, "nope"), None);
+    }
+
+    #[test]
+    fn the_fraction_is_carried_so_a_month_loses_less_than_half_a_unit() {
+        let m = mapping(Marketplace::Aws, "aku_hours").unwrap();
+        // 2.508333 AKU-hours = 150.49998 AKU-minutes: 150 now, 0.49998 carried.
+        let first = convert(d("2.508333"), m, Decimal::ZERO, false).unwrap();
+        assert_eq!(first.quantity, 150);
+        assert_eq!(first.carry, d("0.49998"));
+        let second = convert(d("2.508333"), m, first.carry, false).unwrap();
+        assert_eq!(second.quantity, 150);
+        assert_eq!(second.carry, d("0.99996"));
+        let third = convert(d("2.508333"), m, second.carry, false).unwrap();
+        assert_eq!(third.quantity, 151);
+        // A month of such hours: reported total within half a unit of the ledger's.
+        let hours = 720;
+        let mut carry = Decimal::ZERO;
+        let mut reported = 0u64;
+        for h in 0..hours {
+            let c = convert(d("2.508333"), m, carry, h == hours - 1).unwrap();
+            reported += c.quantity;
+            carry = c.carry;
+        }
+        assert_eq!(carry, Decimal::ZERO, "nothing crosses the month");
+        let ledger = d("2.508333") * Decimal::from(hours) * Decimal::from(60);
+        assert!(
+            (Decimal::from(reported) - ledger).abs() < d("0.5"),
+            "{reported} vs {ledger}"
+        );
+    }
+
+    #[test]
+    fn alibaba_units_are_seconds_bytes_and_bits() {
+        let period = mapping(Marketplace::Alibaba, "aku_hours").unwrap();
+        assert_eq!(
+            convert(d("6"), period, Decimal::ZERO, false)
+                .unwrap()
+                .quantity,
+            21_600
+        );
+        let out = mapping(Marketplace::Alibaba, "data_out_gib").unwrap();
+        assert_eq!(
+            convert(d("0.5"), out, Decimal::ZERO, false)
+                .unwrap()
+                .quantity,
+            (1u64 << 30) * 4
+        );
+        let storage = mapping(Marketplace::Alibaba, "data_retained_gib_hours").unwrap();
+        assert_eq!(
+            convert(d("1"), storage, Decimal::ZERO, false)
+                .unwrap()
+                .quantity,
+            1 << 30
+        );
+    }
+
+    #[test]
+    fn bad_quantities_are_errors() {
+        let m = mapping(Marketplace::Aws, "data_in_gib").unwrap();
+        assert!(convert(d("-1"), m, Decimal::ZERO, false).is_err());
+        assert!(convert(d("1"), m, d("-0.1"), false).is_err());
+        assert!(convert(Decimal::MAX, m, Decimal::ZERO, false).is_err());
+    }
+
+    #[test]
+    fn the_last_hour_of_a_month_is_found_in_utc() {
+        // 2026-11-30 23:00 UTC and 2026-12-31 23:00 UTC.
+        assert!(last_hour_of_month(1_796_079_600));
+        assert!(last_hour_of_month(1_798_758_000));
+        assert!(!last_hour_of_month(1_796_079_600 - HOUR));
+        assert!(!last_hour_of_month(1_796_079_600 + HOUR));
+    }
+
+    #[test]
+    fn a_report_s_life() {
+        let now = 1_800_000_000;
+        assert_eq!(
+            after_answer(&Answer::Accepted, 1, now),
+            ReportState::Accepted
+        );
+        assert_eq!(
+            after_answer(&Answer::Duplicate, 2, now),
+            ReportState::Duplicate
+        );
+        assert_eq!(
+            after_answer(&Answer::Refused("bad".into()), 1, now),
+            ReportState::Rejected("bad".into())
+        );
+        assert_eq!(
+            after_answer(&Answer::Retryable("throttled".into()), 1, now),
+            ReportState::Pending {
+                attempts: 1,
+                not_before: now + 60
+            }
+        );
+        assert_eq!(retry_delay(0), 30);
+        assert_eq!(retry_delay(10), 900);
+        // After a crash mid-call: AWS resends (idempotent), Alibaba asks the admin.
+        assert!(matches!(
+            after_restart(Marketplace::Aws, 3),
+            ReportState::Pending { attempts: 3, .. }
+        ));
+        assert_eq!(after_restart(Marketplace::Alibaba, 3), ReportState::Unknown);
+    }
+
+    #[test]
+    fn aws_takes_six_hours_back_and_alibaba_states_no_window() {
+        let hour = 1_800_000_000 - 1_800_000_000 % HOUR;
+        assert!(within_window(Marketplace::Aws, hour, hour + AWS_WINDOW_S));
+        assert!(!within_window(
+            Marketplace::Aws,
+            hour,
+            hour + AWS_WINDOW_S + 1
+        ));
+        assert!(within_window(Marketplace::Alibaba, hour, hour + 100 * HOUR));
+    }
+
+    #[test]
+    fn an_ended_subscription_stops_growth_then_suspends_after_the_grace() {
+        let since = 1_800_000_000;
+        assert_eq!(
+            effect(Entitlement::Entitled, DEFAULT_GRACE_S, since),
+            SubscriptionEffect::Normal
+        );
+        let ended = Entitlement::Ended { since };
+        assert_eq!(
+            effect(ended, DEFAULT_GRACE_S, since + 1),
+            SubscriptionEffect::NoGrowth {
+                suspend_at: since + DEFAULT_GRACE_S
+            }
+        );
+        assert_eq!(
+            effect(ended, DEFAULT_GRACE_S, since + DEFAULT_GRACE_S),
+            SubscriptionEffect::Suspend
+        );
+    }
+
+    #[test]
+    fn marketplaces_have_one_string_each() {
+        for m in [Marketplace::Aws, Marketplace::Alibaba] {
+            assert_eq!(Marketplace::parse(m.as_str()), Some(m));
+        }
+        assert_eq!(Marketplace::parse("gcp"), None);
+    }
+}
