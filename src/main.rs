@@ -282,6 +282,10 @@ struct IssueArgs {
     /// 0 units a month on 0.12 each, from 10000 on 0.10. Repeatable.
     #[arg(long)]
     price: Vec<String>,
+    /// The marketplace listing a pay-as-you-go license is billed through:
+    /// `aws:PRODUCT_CODE` or `alibaba:SERVICE_ID` (optional).
+    #[arg(long)]
+    listing: Option<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -432,6 +436,7 @@ async fn demo(listen: SocketAddr, data_dir: PathBuf, brokers: BrokerArgs) -> any
                 license_id: Some(license_id.into()),
                 currency: "USD".into(),
                 price,
+                listing: None,
             },
             OffsetDateTime::now_utc(),
         )
@@ -572,6 +577,12 @@ fn issue(args: IssueArgs, now: OffsetDateTime) -> anyhow::Result<String> {
         expires_at,
         grace_days: args.grace_days,
         pricing,
+        listing: args
+            .listing
+            .as_deref()
+            .map(license::Listing::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--listing: {e}"))?,
     };
     license::issue(&payload, &signing_key).map_err(|e| anyhow::anyhow!("{e}"))
 }

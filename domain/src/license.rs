@@ -98,6 +98,56 @@ pub struct LicensePayload {
     /// Pay-as-you-go unit prices; absent for other models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing: Option<Pricing>,
+    /// The marketplace listing a pay-as-you-go license is billed through (optional: keys
+    /// issued before it existed, and keys billed otherwise, have none and still verify).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing: Option<Listing>,
+}
+
+/// A marketplace listing: AWS Marketplace (its product code) or Alibaba Cloud Compute Nest
+/// (its service id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    /// `aws` or `alibaba`.
+    pub marketplace: String,
+    /// The AWS product code, or the Compute Nest service id.
+    pub id: String,
+}
+
+impl Listing {
+    /// `aws:PRODUCT_CODE` or `alibaba:SERVICE_ID` (the vendor command line's form).
+    pub fn parse(text: &str) -> Result<Listing, String> {
+        let (marketplace, id) = text
+            .split_once(':')
+            .ok_or("give the listing as aws:PRODUCT_CODE or alibaba:SERVICE_ID")?;
+        let listing = Listing {
+            marketplace: marketplace.trim().to_string(),
+            id: id.trim().to_string(),
+        };
+        listing.validate()?;
+        Ok(listing)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if crate::marketplace::Marketplace::parse(&self.marketplace).is_none() {
+            return Err(format!(
+                "the listing's marketplace {:?} is not aws or alibaba",
+                self.marketplace
+            ));
+        }
+        let id_ok = (1..=128).contains(&self.id.len())
+            && self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !id_ok {
+            return Err(format!(
+                "the listing id {:?} must be 1 to 128 of letters, digits, '-', '_' and '.'",
+                self.id
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Why a key was refused. Each rule has its own variant and a message an operator understands.
@@ -234,6 +284,15 @@ impl LicensePayload {
                 return bad("only pay-as-you-go keys carry unit prices")
             }
             (Some(pricing), BillingModel::Payg) => pricing.validate()?,
+            (None, _) => {}
+        }
+        match (&self.listing, self.billing) {
+            (Some(_), BillingModel::Prepaid | BillingModel::Trial) => {
+                return bad("only pay-as-you-go keys name a marketplace listing")
+            }
+            (Some(listing), BillingModel::Payg) => {
+                listing.validate().map_err(KeyError::InvalidContent)?
+            }
             (None, _) => {}
         }
         Ok(())
@@ -486,6 +545,7 @@ pub fn tests_support_payload(installation_id: &str) -> LicensePayload {
         expires_at: time::macros::datetime!(2027-01-01 00:00 UTC),
         grace_days: 14,
         pricing: None,
+        listing: None,
     }
 }
 
@@ -629,8 +689,32 @@ pub(crate) mod tests {
             }],
         });
         let verified = verify(&key(&p), &[trusted(7, "vendor-a")]).unwrap();
-        let price = &verified.payload.pricing.unwrap().dimensions[0].tiers[0].unit_price;
+        assert_eq!(
+            verified.payload.listing, None,
+            "a key without a listing verifies"
+        );
+        let price = &verified.payload.pricing.as_ref().unwrap().dimensions[0].tiers[0].unit_price;
         assert_eq!(price.to_string(), "0.12");
+
+        // The listing it is billed through travels in the signed key.
+        p.listing = Some(Listing::parse("aws:prod-abc123").unwrap());
+        let verified = verify(&key(&p), &[trusted(7, "vendor-a")]).unwrap();
+        assert_eq!(
+            verified.payload.listing,
+            Some(Listing {
+                marketplace: "aws".into(),
+                id: "prod-abc123".into()
+            })
+        );
+        for bad in ["aws", "gcp:x", "aws:", "aws:has space", "alibaba:a/b"] {
+            assert!(Listing::parse(bad).is_err(), "{bad}");
+        }
+        let mut prepaid = payload();
+        prepaid.listing = Some(Listing::parse("alibaba:service-1").unwrap());
+        assert!(matches!(
+            issue(&prepaid, &signing_key(7)),
+            Err(KeyError::InvalidContent(m)) if m.contains("listing")
+        ));
     }
 
     #[test]

@@ -205,6 +205,7 @@ pub fn product_key(
         expires_at: datetime!(2027-11-01 00:00 UTC),
         grace_days: 14,
         pricing: None,
+        listing: None,
     };
     change(&mut payload);
     issue(&payload, &vendor_key()).expect("valid test key")
