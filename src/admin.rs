@@ -4,7 +4,7 @@
 use anyhow::{bail, Context};
 use app::server::{db, password_hash::PasswordHasher, store};
 use rand::distributions::{Alphanumeric, DistString};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 fn now() -> i64 {
@@ -57,6 +57,15 @@ pub async fn backup(data_dir: &Path, out: &Path) -> anyhow::Result<u64> {
         .to_str()
         .context("the backup path must be valid UTF-8")?
         .to_string();
+    // Created empty and owner-only first (VACUUM INTO accepts an empty file): the copy
+    // carries password hashes and the certificate authority's key, and must never be
+    // readable by others, not even for a moment.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .with_context(|| format!("cannot create the backup {}", out.display()))?;
     let pool = db::open(data_dir).await?;
     sqlx::query("VACUUM INTO ?")
         .bind(&target)

@@ -186,8 +186,27 @@ fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
 }
 
 impl BrokerArgs {
-    fn choice(&self) -> ProvisionerChoice {
-        match self.provisioner {
+    /// The provisioner the flags describe. Exposure must be what it says: the private
+    /// address cannot be every interface (instances "inside the network" would listen on
+    /// public ones too), nor the public address.
+    fn choice(&self) -> anyhow::Result<ProvisionerChoice> {
+        if self.provisioner == ProvisionerKind::Broker {
+            if self.broker_private_address.is_unspecified() {
+                anyhow::bail!(
+                    "--broker-private-address {} would listen on every interface, public ones \
+                     included: give a private address of this host (127.0.0.1 by default)",
+                    self.broker_private_address
+                );
+            }
+            if self.broker_public_address == Some(self.broker_private_address) {
+                anyhow::bail!(
+                    "--broker-public-address and --broker-private-address are both {}: an \
+                     instance inside the network would be reachable from the internet",
+                    self.broker_private_address
+                );
+            }
+        }
+        Ok(match self.provisioner {
             ProvisionerKind::Simulated => ProvisionerChoice::Simulated,
             ProvisionerKind::Broker => ProvisionerChoice::Broker(BrokerSettings {
                 bin: self.broker_bin.clone().unwrap_or_else(default_broker_bin),
@@ -198,12 +217,12 @@ impl BrokerArgs {
                     .map(|bind| listener(bind, self.broker_public_host.as_deref())),
                 maintenance_every: std::time::Duration::from_secs(self.broker_maintenance_seconds),
             }),
-        }
+        })
     }
 }
 
 /// A listener on `bind`, advertised as `host` (the bound address when none is given, or this
-/// host's loopback address when it binds every address).
+/// host's loopback address when a public listener binds every address).
 fn listener(bind: IpAddr, host: Option<&str>) -> Listener {
     let host = match host {
         Some(host) => host.trim().to_string(),
@@ -368,7 +387,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         secure_cookies: args.secure_cookies,
         session_idle_minutes: args.session_idle_minutes,
         provision_step: std::time::Duration::from_millis(args.provision_step_ms),
-        provisioner: args.brokers.choice(),
+        provisioner: args.brokers.choice()?,
         stop_brokers_on_exit: args.brokers.stop_brokers_on_exit,
         ..Config::default()
     };
@@ -410,7 +429,7 @@ async fn demo(listen: SocketAddr, data_dir: PathBuf, brokers: BrokerArgs) -> any
     let console = Console::open(
         &data_dir,
         Config {
-            provisioner: brokers.choice(),
+            provisioner: brokers.choice()?,
             stop_brokers_on_exit: brokers.stop_brokers_on_exit,
             ..Config::default()
         },

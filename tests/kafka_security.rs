@@ -448,13 +448,22 @@ async fn a_secured_instance_serves_its_users_over_tls_and_refuses_everyone_else(
     })
     .await;
     broker_pool.close().await;
-    let detail: String = sqlx::query_scalar(
-        "SELECT detail FROM audit_log WHERE action = 'kafka_users_restore' ORDER BY id DESC LIMIT 1",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    assert!(detail.contains("intruder"), "{detail}");
+    // Audited once the loop is done (it also restarts the broker to cut any session of it).
+    let pool = app.pool.clone();
+    wait_until("the removal audited", Duration::from_secs(15), || {
+        let pool = pool.clone();
+        async move {
+            let detail: Option<String> = sqlx::query_scalar(
+                "SELECT detail FROM audit_log WHERE action = 'kafka_users_restore' \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+            detail.is_some_and(|d| d.contains("intruder"))
+        }
+    })
+    .await;
 
     // Topics: deleting one leaves the other (typed confirmation first).
     let created = app
@@ -844,4 +853,61 @@ async fn a_new_client_facing_host_gets_a_new_certificate_and_bootstrap_address()
         verified.as_millis()
     );
     console.stop_gracefully();
+}
+
+#[tokio::test]
+async fn connections_of_a_user_removed_behind_the_brokers_back_are_cut_by_the_control_loop() {
+    let app = spawn_secure_app((20370, 20379), None).await;
+    let admin = app.activated_admin_client().await;
+    let files = tempfile::tempdir().unwrap();
+    let (id, _) = create_running(&app, &admin, "cut", &[]).await;
+    download_ca(&app, &admin, files.path()).await;
+    let victim = create_user(&app, &admin, id, "victim", "SCRAM-SHA-512", files.path()).await;
+    let created = app
+        .post(
+            &admin,
+            "/api/topic_create",
+            &[
+                ("id", id.to_string()),
+                ("topic", "t".into()),
+                ("partitions", "1".into()),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 200);
+    // A producer logged in as the user, for 8 s.
+    let producer = tokio::spawn(client(strings(&[
+        "--properties",
+        &props(&victim),
+        "steady",
+        "-",
+        "t",
+        "8",
+    ])));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The user goes from the console's set without the broker being told (as when a change
+    // could not be applied at once): the control loop finds it on the broker, removes it,
+    // and must also cut the connection that is already logged in.
+    sqlx::query("DELETE FROM kafka_users WHERE instance_id = ? AND username = 'victim'")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (code, out) = producer.await.unwrap();
+    let cut = code != 0
+        || out
+            .lines()
+            .last()
+            .and_then(|l| l.split_whitespace().nth(2))
+            .is_some_and(|failed| failed != "0");
+    assert!(cut, "the producer went on as a removed user: {code} {out}");
+    let restart: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'broker_restart' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(restart.contains("cut the connections"), "{restart}");
+    let (code, _) = client(strings(&["--properties", &props(&victim), "auth", "-"])).await;
+    assert_eq!(code, 3);
 }

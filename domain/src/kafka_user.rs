@@ -136,6 +136,12 @@ pub enum Drift {
 }
 
 impl Drift {
+    /// Whether connections may be open with credentials the broker no longer has (a user
+    /// removed, or given another credential): the broker checks them only at login.
+    pub fn may_have_sessions(&self) -> bool {
+        !matches!(self, Drift::Missing(_))
+    }
+
     /// For the audit log and the page: what was found, never a key.
     pub fn describe(&self) -> String {
         match self {
@@ -273,6 +279,8 @@ mod tests {
                 },
             ]
         );
+        let cut: Vec<bool> = fixes.iter().map(Drift::may_have_sessions).collect();
+        assert_eq!(cut, [true, false, true, true]);
         let said: Vec<String> = fixes.iter().map(Drift::describe).collect();
         assert!(said[0].contains("app (SCRAM-SHA-512) had another credential"));
         assert!(said[2].contains("not created in the console"));

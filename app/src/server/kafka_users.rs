@@ -21,6 +21,16 @@ async fn scram_instance(state: &AppState, id: i64) -> Result<InstanceRow, Server
             .await?
             .ok_or_else(|| AppError::NotFound(format!("There is no instance {id}.")))?
     };
+    if matches!(
+        row.state(),
+        crate::domain::instance::State::Deleting | crate::domain::instance::State::Deleted
+    ) {
+        return Err(AppError::Conflict(format!(
+            "{} is {}: its users go with it.",
+            row.name, row.state
+        ))
+        .into());
+    }
     if row.client_auth != "sasl_scram" {
         return Err(AppError::Conflict(format!(
             "{} takes no credentials (client authentication: {}): Kafka users apply to \
@@ -48,23 +58,12 @@ pub async fn list(state: &AppState, row: &InstanceRow) -> Result<Vec<KafkaUserVi
 }
 
 /// Puts the change in force on the broker, under the instance's lock (never at the same time
-/// as a step or the control loop). A failure is said, not hidden: the control loop retries.
+/// as a step or the control loop): at once on a live broker, whatever the instance's state;
+/// into its storage for its next start otherwise. A failure is said, not hidden: the control
+/// loop finds the difference within seconds, puts it right and cuts the sessions it must.
 async fn apply(state: &AppState, row: &InstanceRow, cut_sessions: bool) -> String {
     let lock = state.operations.control.locks.of(row.id);
     let _held = lock.lock().await;
-    let serving = {
-        let Ok(mut conn) = state.pool.acquire().await else {
-            return "the broker will take it within seconds".into();
-        };
-        store::instances::get(&mut conn, row.id)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|r| r.state() == crate::domain::instance::State::Running)
-    };
-    if !serving {
-        return "the broker takes it when the instance runs again".into();
-    }
     match state
         .operations
         .provisioner()

@@ -108,6 +108,9 @@ pub struct BrokerProvisioner {
     allocating: tokio::sync::Mutex<()>,
     /// The environment's certificate authority, loaded (or made) on first need.
     authority: tokio::sync::OnceCell<Arc<tls::Authority>>,
+    /// Instances whose broker must restart to cut connections of users it no longer has
+    /// (kept until a restart succeeds, so that a failed one is tried again).
+    cut_pending: Mutex<std::collections::HashSet<i64>>,
 }
 
 impl BrokerProvisioner {
@@ -133,6 +136,7 @@ impl BrokerProvisioner {
             readings: Mutex::new(HashMap::new()),
             allocating: tokio::sync::Mutex::new(()),
             authority: tokio::sync::OnceCell::new(),
+            cut_pending: Mutex::new(std::collections::HashSet::new()),
         });
         spawn_readings(Arc::downgrade(&provisioner));
         Ok(provisioner)
@@ -202,7 +206,11 @@ impl BrokerProvisioner {
     /// the endpoint the instance wants, or stops what is left of one and starts a new one.
     /// Its certificate is issued first when due (a new one means a restart: the broker
     /// reads it only at start) and the console's own user made when missing.
-    async fn serve(&self, row: &InstanceRow) -> Result<(Endpoint, Served), String> {
+    ///
+    /// The users of a SCRAM instance are written into its storage before the broker starts
+    /// (whoever logs in first meets the console's set; a new storage gets them as soon as
+    /// the broker has made its tables) and again once it answers; what differed is returned.
+    async fn serve(&self, row: &InstanceRow) -> Result<(Endpoint, Served, Vec<Drift>), String> {
         let dir = self.dir(row.id);
         let endpoint = self.wanted_endpoint(row)?;
         let reissued = if endpoint.tls {
@@ -225,7 +233,8 @@ impl BrokerProvisioner {
                 // after starting it) is recorded now, so that probes find it.
                 std::fs::write(dir.join(process::PID_FILE), found.pid.to_string())
                     .map_err(|e| format!("cannot write the broker's pid file: {e}"))?;
-                return Ok((endpoint, Served::Adopted));
+                let drift = self.users_written(row, &endpoint).await?;
+                return Ok((endpoint, Served::Adopted, drift));
             }
             process::stop(std::slice::from_ref(&dir), &self.settings.bin).await;
         }
@@ -239,6 +248,10 @@ impl BrokerProvisioner {
                 headers,
                 "broker storage migrated from tansu 0.6.0"
             );
+        }
+        let mut drift = Vec::new();
+        if endpoint.scram && self.storage_ready(row.id).await {
+            drift = self.sync_users(row).await?;
         }
         secure::record_endpoint(&dir, &endpoint)?;
         let pid = process::spawn(
@@ -257,22 +270,33 @@ impl BrokerProvisioner {
             self.exits.clone(),
         )
         .await?;
-        Ok((endpoint, Served::Started(pid)))
+        let after = self.users_written(row, &endpoint).await?;
+        drift.extend(after);
+        Ok((endpoint, Served::Started(pid), drift))
     }
 
-    /// Serves the instance and writes its users into the broker's storage (the broker
-    /// registers its cluster at start, so a new storage takes them once it answers).
-    async fn serve_with_users(
+    /// Whether the broker's storage has its tables and cluster (made at its first start).
+    async fn storage_ready(&self, instance_id: i64) -> bool {
+        secure::cluster_registered(&self.dir(instance_id), instance_id).await
+    }
+
+    /// Writes a SCRAM instance's users into its answering broker's storage; a broker that
+    /// has just made its storage may take a moment to register its cluster.
+    async fn users_written(
         &self,
         row: &InstanceRow,
-    ) -> Result<(Endpoint, Served, Vec<Drift>), String> {
-        let (endpoint, served) = self.serve(row).await?;
-        let drift = if endpoint.scram {
-            self.sync_users(row).await?
-        } else {
-            Vec::new()
-        };
-        Ok((endpoint, served, drift))
+        endpoint: &Endpoint,
+    ) -> Result<Vec<Drift>, String> {
+        if !endpoint.scram {
+            return Ok(Vec::new());
+        }
+        for _ in 0..20 {
+            if self.storage_ready(row.id).await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.sync_users(row).await
     }
 
     /// How the console's own client reaches the instance: its bootstrap address, TLS trusting
@@ -400,6 +424,20 @@ const MTLS_REFUSED: &str = "This host's broker (nisshi 0.8.1) does not verify cl
     certificates: choose SASL/SCRAM over TLS. The console will not show mutual TLS on an \
     endpoint that does not require it.";
 
+/// What was done, and what else was found differing on the broker (a user a client added).
+fn with_found(done: &str, drift: &[Drift]) -> String {
+    let unknown: Vec<String> = drift
+        .iter()
+        .filter(|d| matches!(d, Drift::Unknown { .. }))
+        .map(Drift::describe)
+        .collect();
+    if unknown.is_empty() {
+        done.to_string()
+    } else {
+        format!("{done}; also removed: {}", unknown.join("; "))
+    }
+}
+
 /// How the step reports the security in force.
 fn security_said(endpoint: &Endpoint) -> String {
     match (endpoint.scram, endpoint.tls) {
@@ -513,7 +551,7 @@ impl Provisioner for BrokerProvisioner {
                 ))
             }
             (OperationKind::Create | OperationKind::Resume, "start-brokers") => {
-                let (endpoint, served, drift) = self.serve_with_users(work.instance).await?;
+                let (endpoint, served, drift) = self.serve(work.instance).await?;
                 // The first reading: the traffic shown and metered starts from here. A new
                 // broker creates its tables just after it answers: give it a moment.
                 for _ in 0..20 {
@@ -679,21 +717,31 @@ impl Provisioner for BrokerProvisioner {
     }
 
     async fn ensure_serving(&self, instance: &InstanceRow) -> Result<Served, String> {
-        self.serve(instance).await.map(|(_, served)| served)
+        self.serve(instance).await.map(|(_, served, _)| served)
     }
 
     async fn maintain(&self, instance: &InstanceRow) -> Result<Vec<Maintenance>, String> {
-        let endpoint = self.wanted_endpoint(instance)?;
+        let endpoint = match self.wanted_endpoint(instance) {
+            Ok(endpoint) => endpoint,
+            Err(reason) => {
+                // Its exposure is no longer configured (the public address was removed): a
+                // broker left on the old address would be exposed where nothing says so.
+                self.halt(instance.id).await;
+                return Err(format!("broker stopped: {reason}"));
+            }
+        };
         let dir = self.dir(instance.id);
         let mut done = Vec::new();
         // A certificate due, or a broker started with another endpoint (the addresses of
         // this console changed): serving again restarts it with what it should have.
         let due = endpoint.tls
             && certificate_due(&self.pool, instance.id, &endpoint, self.clock.unix()).await?;
+        let mut drift = Vec::new();
         if due || secure::recorded_endpoint(&dir).as_ref() != Some(&endpoint) {
             let started = std::time::Instant::now();
             self.read_traffic(instance.id, true).await;
-            let (_, served) = self.serve(instance).await?;
+            let (_, served, found) = self.serve(instance).await?;
+            drift = found;
             if let Served::Started(pid) = served {
                 done.push(Maintenance::Restarted(format!(
                     "{} (pid {pid}), answering again after {} ms",
@@ -720,11 +768,46 @@ impl Provisioner for BrokerProvisioner {
         }
         if endpoint.scram {
             self.ensure_console_user(instance).await?;
-            let drift = self.sync_users(instance).await?;
+            drift.extend(self.sync_users(instance).await?);
             if !drift.is_empty() {
                 done.push(Maintenance::UsersRestored(
                     drift.iter().map(Drift::describe).collect(),
                 ));
+            }
+            let cut = {
+                let mut pending = self.cut_pending.lock().map_err(|e| e.to_string())?;
+                if drift.iter().any(Drift::may_have_sessions) {
+                    pending.insert(instance.id);
+                }
+                pending.contains(&instance.id)
+            };
+            if cut {
+                // A user removed or given another password behind the console's back (or a
+                // change of the console's that was not applied) may have connections open:
+                // the broker checks credentials only at login, so a restart cuts them.
+                let started = std::time::Instant::now();
+                self.read_traffic(instance.id, true).await;
+                process::stop(&[dir.clone()], &self.settings.bin).await;
+                match self.serve(instance).await {
+                    Ok((_, served, _)) => {
+                        if let Ok(mut pending) = self.cut_pending.lock() {
+                            pending.remove(&instance.id);
+                        }
+                        if let Served::Started(pid) = served {
+                            done.push(Maintenance::Restarted(format!(
+                                "restarted to cut the connections of users it no longer has \
+                                 (pid {pid}), answering again after {} ms",
+                                started.elapsed().as_millis()
+                            )));
+                        }
+                    }
+                    // What was put right is still reported; the restart is tried again at
+                    // the next pass (or the loop starts the broker, as for any stopped one).
+                    Err(reason) => done.push(Maintenance::Restarted(format!(
+                        "a restart to cut the connections of users it no longer has failed \
+                         ({reason}); tried again"
+                    ))),
+                }
             }
         }
         Ok(done)
@@ -738,21 +821,31 @@ impl Provisioner for BrokerProvisioner {
         if instance.client_auth != "sasl_scram" {
             return Ok(String::new());
         }
-        self.sync_users(instance).await?;
-        if !cut_sessions || self.find(instance.id).is_none() {
-            return Ok("written to the broker".into());
+        let running = self.find(instance.id).is_some();
+        if !running {
+            // Taken from the storage at the broker's next start (written before it starts).
+            if self.storage_ready(instance.id).await {
+                self.sync_users(instance).await?;
+            }
+            return Ok("the broker takes it when it starts".into());
         }
-        // The broker checks a password only at login: connections already open go on. A
-        // restart cuts them; clients reconnect and log in again with what is valid now.
+        if !cut_sessions {
+            let drift = self.sync_users(instance).await?;
+            return Ok(with_found("written to the broker", &drift));
+        }
+        // The broker checks a password only at login: connections already open go on. It is
+        // stopped first, then the users are written, then it starts again: no client can
+        // log in (or put a user back) in between, and every open connection is cut.
         let started = std::time::Instant::now();
         self.read_traffic(instance.id, true).await;
         process::stop(&[self.dir(instance.id)], &self.settings.bin).await;
-        self.serve(instance).await?;
-        Ok(format!(
+        let (_, _, drift) = self.serve(instance).await?;
+        let done = format!(
             "written to the broker; its open connections were cut (restart, serving again \
              after {} ms)",
             started.elapsed().as_millis()
-        ))
+        );
+        Ok(with_found(&done, &drift))
     }
 
     async fn ca_certificate(&self) -> Result<String, String> {

@@ -169,7 +169,10 @@ pub async fn spawn(
             SocketAddr::new(launch.listen, launch.port)
         ))
         .arg("--advertised-listener-url")
-        .arg(format!("tcp://{}:{}", launch.advertised_host, launch.port))
+        .arg(match launch.advertised_host.parse::<IpAddr>() {
+            Ok(IpAddr::V6(ip)) => format!("tcp://[{ip}]:{}", launch.port),
+            _ => format!("tcp://{}:{}", launch.advertised_host, launch.port),
+        })
         // Taken relative to the working directory (see ../shared/kafka-broker.md).
         .arg("--storage-engine")
         .arg(format!(

@@ -255,7 +255,10 @@ impl BrokerProvisioner {
         let password = super::scram::generate_password();
         let verifier = super::scram::verifier(Mechanism::ScramSha512, &password);
         make_private_dir(&dir)?;
-        write_private(&secret, &password)?;
+        // The new password is put in place only once its verifier is stored: a failure in
+        // between leaves the old pair, which still agree.
+        let pending = dir.join(format!("{CONSOLE_SECRET_FILE}.new"));
+        write_private(&pending, &password)?;
         let now = self.clock.unix();
         let mut conn = self.pool.acquire().await.map_err(|e| e.to_string())?;
         let credential = Credential {
@@ -271,7 +274,8 @@ impl BrokerProvisioner {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        Ok(())
+        std::fs::rename(&pending, &secret)
+            .map_err(|e| format!("cannot put the console's password in place: {e}"))
     }
 
     /// The console's SCRAM login for the instance, when it authenticates.
@@ -305,6 +309,33 @@ impl BrokerProvisioner {
     }
 }
 
+/// Whether the broker's storage in `dir` has its tables and a cluster (the broker makes them
+/// at its first start): only then can users be written into it.
+pub(super) async fn cluster_registered(dir: &Path, instance_id: i64) -> bool {
+    let file = dir.join(meter::STORAGE_FILE);
+    if !file.is_file() {
+        return false;
+    }
+    let Ok(mut conn) = SqliteConnectOptions::new()
+        .filename(&file)
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+    else {
+        return false;
+    };
+    let found: Result<Option<i64>, _> = sqlx::query_scalar(
+        "SELECT 1 FROM cluster c JOIN sqlite_schema s ON s.name = 'scram_credential' \
+             WHERE c.name = ? LIMIT 1",
+    )
+    .bind(cluster_name(instance_id))
+    .fetch_optional(&mut conn)
+    .await;
+    let _ = conn.close().await;
+    matches!(found, Ok(Some(_)))
+}
+
 pub const NO_PUBLIC_ADDRESS: &str = "This console has no public address for Kafka endpoints \
     (serve --broker-public-address, BYOC_BROKER_PUBLIC_ADDRESS): an internet endpoint would \
     not be reachable from the internet. Choose Inside the VPC, or ask the administrator of this \
@@ -323,7 +354,9 @@ async fn write_users(
     cluster: &str,
     wanted: &[Credential],
 ) -> Result<Vec<Drift>, sqlx::Error> {
-    let mut tx = conn.begin().await?;
+    // IMMEDIATE: the write lock from the start. A deferred transaction that reads, then
+    // writes fails (SQLITE_BUSY_SNAPSHOT, not retried) when the broker commits in between.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cluster WHERE name = ?")
         .bind(cluster)
         .fetch_optional(&mut *tx)
