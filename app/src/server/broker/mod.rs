@@ -787,7 +787,7 @@ impl Provisioner for BrokerProvisioner {
                 // the broker checks credentials only at login, so a restart cuts them.
                 let started = std::time::Instant::now();
                 self.read_traffic(instance.id, true).await;
-                process::stop(&[dir.clone()], &self.settings.bin).await;
+                process::stop(std::slice::from_ref(&dir), &self.settings.bin).await;
                 match self.serve(instance).await {
                     Ok((_, served, _)) => {
                         if let Ok(mut pending) = self.cut_pending.lock() {
