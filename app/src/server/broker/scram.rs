@@ -29,7 +29,7 @@ pub fn generate_password() -> String {
 }
 
 /// The verifier of `password` with a fresh random salt.
-pub fn verifier(mechanism: Mechanism, password: &str) -> Verifier {
+pub fn verifier(mechanism: Mechanism, password: &str) -> Result<Verifier, String> {
     let mut salt = vec![0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut salt);
     verifier_with(mechanism, password, salt, ITERATIONS)
@@ -43,28 +43,27 @@ pub fn verifier_with(
     password: &str,
     salt: Vec<u8>,
     iterations: u32,
-) -> Verifier {
+) -> Result<Verifier, String> {
     // One body for both hashes (the hash's traits are too many to spell out generically).
     macro_rules! keys {
         ($hash:ty) => {{
             let mut salted = vec![0u8; <$hash as Digest>::output_size()];
             pbkdf2::pbkdf2_hmac::<$hash>(password.as_bytes(), &salt, iterations, &mut salted);
-            let hmac = |text: &[u8]| {
-                // HMAC takes a key of any length: this cannot fail.
+            let hmac = |text: &[u8]| -> Result<Vec<u8>, String> {
                 let mut mac = <Hmac<$hash> as Mac>::new_from_slice(&salted)
-                    .expect("HMAC takes a key of any length");
+                    .map_err(|e| format!("cannot key HMAC: {e}"))?;
                 mac.update(text);
-                mac.finalize().into_bytes().to_vec()
+                Ok(mac.finalize().into_bytes().to_vec())
             };
-            let client_key = hmac(b"Client Key");
-            let server_key = hmac(b"Server Key");
+            let client_key = hmac(b"Client Key")?;
+            let server_key = hmac(b"Server Key")?;
             let stored_key = <$hash as Digest>::digest(&client_key).to_vec();
-            Verifier {
+            Ok(Verifier {
                 salt,
                 iterations,
                 stored_key,
                 server_key,
-            }
+            })
         }};
     }
     match mechanism {
@@ -88,7 +87,7 @@ mod tests {
         use base64::Engine;
         let b64 = base64::engine::general_purpose::STANDARD;
         let salt = b64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").unwrap();
-        let v = verifier_with(Mechanism::ScramSha256, "pencil", salt, 4096);
+        let v = verifier_with(Mechanism::ScramSha256, "pencil", salt, 4096).unwrap();
         let auth_message = "n=user,r=rOprNGfwEbeRWgbNEkqO,\
             r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,\
             i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
@@ -116,20 +115,23 @@ mod tests {
 
     #[test]
     fn sha512_keys_have_its_length_and_depend_on_salt_and_password() {
-        let a = verifier_with(Mechanism::ScramSha512, "pw", vec![1; 16], 4096);
+        let a = verifier_with(Mechanism::ScramSha512, "pw", vec![1; 16], 4096).unwrap();
         assert_eq!(a.stored_key.len(), 64);
         assert_eq!(a.server_key.len(), 64);
         assert_ne!(
             a,
-            verifier_with(Mechanism::ScramSha512, "pw", vec![2; 16], 4096)
+            verifier_with(Mechanism::ScramSha512, "pw", vec![2; 16], 4096).unwrap()
         );
         assert_ne!(
             a,
-            verifier_with(Mechanism::ScramSha512, "pX", vec![1; 16], 4096)
+            verifier_with(Mechanism::ScramSha512, "pX", vec![1; 16], 4096).unwrap()
         );
-        let fresh = verifier(Mechanism::ScramSha512, "pw");
+        let fresh = verifier(Mechanism::ScramSha512, "pw").unwrap();
         assert_eq!(fresh.iterations, ITERATIONS);
-        assert_ne!(fresh.salt, verifier(Mechanism::ScramSha512, "pw").salt);
+        assert_ne!(
+            fresh.salt,
+            verifier(Mechanism::ScramSha512, "pw").unwrap().salt
+        );
     }
 
     #[test]

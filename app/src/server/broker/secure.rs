@@ -253,7 +253,7 @@ impl BrokerProvisioner {
             return Ok(());
         }
         let password = super::scram::generate_password();
-        let verifier = super::scram::verifier(Mechanism::ScramSha512, &password);
+        let verifier = super::scram::verifier(Mechanism::ScramSha512, &password)?;
         make_private_dir(&dir)?;
         // The new password is put in place only once its verifier is stored: a failure in
         // between leaves the old pair, which still agree.
