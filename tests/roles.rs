@@ -21,7 +21,8 @@ async fn snapshot(app: &TestApp) -> String {
         "SELECT (SELECT COUNT(*) FROM instances) || '|' || (SELECT COALESCE(SUM(size_aku), 0) FROM instances)
             || '|' || (SELECT group_concat(state) FROM instances)
             || '|' || (SELECT COUNT(*) FROM operations) || '|' || (SELECT COUNT(*) FROM license_keys)
-            || '|' || (SELECT group_concat(username || role || COALESCE(disabled_at, '-') || password_hash || credentials_version) FROM users)",
+            || '|' || (SELECT group_concat(username || role || COALESCE(disabled_at, '-') || password_hash || credentials_version) FROM users)
+            || '|' || (SELECT COUNT(*) || COALESCE(group_concat(hex(stored_key)), '-') FROM kafka_users)",
     )
     .fetch_one(&app.pool)
     .await
@@ -233,6 +234,52 @@ row!(
     Method::POST,
     "/api/topic_create",
     &[("id", "1"), ("topic", "events"), ("partitions", "3")]
+);
+row!(
+    topic_retention_needs_an_operator,
+    Who::Operator,
+    Method::POST,
+    "/api/topic_retention",
+    &[("id", "1"), ("topic", "events"), ("retention_hours", "24")]
+);
+row!(
+    topic_delete_needs_an_operator,
+    Who::Operator,
+    Method::POST,
+    "/api/topic_delete",
+    &[("id", "1"), ("topic", "events"), ("confirm", "events")]
+);
+row!(
+    kafka_user_create_needs_an_operator,
+    Who::Operator,
+    Method::POST,
+    "/api/kafka_user_create",
+    &[
+        ("id", "1"),
+        ("username", "app"),
+        ("mechanism", "SCRAM-SHA-512")
+    ]
+);
+row!(
+    kafka_user_rotate_needs_an_operator,
+    Who::Operator,
+    Method::POST,
+    "/api/kafka_user_rotate",
+    &[("id", "1"), ("username", "app")]
+);
+row!(
+    kafka_user_delete_needs_an_operator,
+    Who::Operator,
+    Method::POST,
+    "/api/kafka_user_delete",
+    &[("id", "1"), ("username", "app")]
+);
+row!(
+    ca_certificate_needs_a_viewer,
+    Who::Viewer,
+    Method::GET,
+    "/kafka/ca.pem",
+    &[]
 );
 // Admins.
 row!(
