@@ -220,15 +220,13 @@ impl BrokerProvisioner {
         .map_err(|e| e.to_string())?;
         store::audit::append_in(
             &mut tx,
-            store::audit::Entry {
-                at: now,
-                actor: "system",
-                action: "certificate_issue",
-                target: Some(&row.name),
-                client_addr: Some("local"),
-                outcome: "success",
-                detail: Some(&detail),
-            },
+            store::audit::Entry::by_console(
+                now,
+                "certificate_issue",
+                &row.name,
+                "success",
+                &detail,
+            ),
         )
         .await
         .map_err(|e| e.to_string())?;

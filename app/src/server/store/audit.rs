@@ -14,6 +14,28 @@ pub struct Entry<'a> {
     pub detail: Option<&'a str>,
 }
 
+impl<'a> Entry<'a> {
+    /// What the console did on its own (the control loop, an operation's outcome): actor
+    /// `system`, from `local`.
+    pub fn by_console(
+        at: i64,
+        action: &'a str,
+        target: &'a str,
+        outcome: &'a str,
+        detail: &'a str,
+    ) -> Entry<'a> {
+        Entry {
+            at,
+            actor: "system",
+            action,
+            target: Some(target),
+            client_addr: Some("local"),
+            outcome,
+            detail: Some(detail),
+        }
+    }
+}
+
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct EntryRow {
     pub id: i64,

@@ -489,12 +489,7 @@ pub async fn complete_step(
         .execute(&mut *tx)
         .await?;
         if let Some((instance_id, address)) = bootstrap {
-            sqlx::query("UPDATE instances SET bootstrap = ?, updated_at = ? WHERE id = ?")
-                .bind(address)
-                .bind(now)
-                .bind(instance_id)
-                .execute(&mut *tx)
-                .await?;
+            set_bootstrap(&mut tx, instance_id, address, now).await?;
         }
     }
     tx.commit().await?;
@@ -553,15 +548,7 @@ async fn audit_finished(
     let target = name.unwrap_or_else(|| op.instance_id.to_string());
     super::audit::append_in(
         conn,
-        super::audit::Entry {
-            at: now,
-            actor: "system",
-            action,
-            target: Some(&target),
-            client_addr: Some("local"),
-            outcome,
-            detail: Some(detail),
-        },
+        super::audit::Entry::by_console(now, action, &target, outcome, detail),
     )
     .await?;
     Ok(())
@@ -636,26 +623,28 @@ pub async fn change_bootstrap(
     let Some((name, old)) = old.filter(|(_, old)| old != address) else {
         return Ok(false);
     };
-    sqlx::query("UPDATE instances SET bootstrap = ?, updated_at = ? WHERE id = ?")
-        .bind(address)
-        .bind(now)
-        .bind(instance_id)
-        .execute(&mut *tx)
-        .await?;
+    set_bootstrap(&mut tx, instance_id, address, now).await?;
     let detail = format!("bootstrap address {old} -> {address}");
     super::audit::append_in(
         &mut tx,
-        super::audit::Entry {
-            at: now,
-            actor: "system",
-            action: "instance_endpoint",
-            target: Some(&name),
-            client_addr: Some("local"),
-            outcome: "success",
-            detail: Some(&detail),
-        },
+        super::audit::Entry::by_console(now, "instance_endpoint", &name, "success", &detail),
     )
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+async fn set_bootstrap(
+    conn: &mut SqliteConnection,
+    instance_id: i64,
+    address: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE instances SET bootstrap = ?, updated_at = ? WHERE id = ?")
+        .bind(address)
+        .bind(now)
+        .bind(instance_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
