@@ -162,6 +162,32 @@ fn props(login: &KafkaLogin) -> String {
     login.properties.display().to_string()
 }
 
+/// The detail of the latest audit entry of `action`, if there is one.
+async fn last_audit_detail(app: &TestApp, action: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = ? ORDER BY id DESC LIMIT 1")
+        .bind(action)
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// Creates a topic through the console (the broker's default retention).
+async fn create_topic(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    id: i64,
+    topic: &str,
+    partitions: u32,
+) {
+    let form = [
+        ("id", id.to_string()),
+        ("topic", topic.to_string()),
+        ("partitions", partitions.to_string()),
+    ];
+    let created = app.post(admin, "/api/topic_create", &form).await;
+    assert_eq!(created.status(), 200, "{}", created.text().await.unwrap());
+}
+
 async fn audit_count(app: &TestApp, action: &str) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = ?")
         .bind(action)
@@ -213,18 +239,7 @@ async fn a_secured_instance_serves_its_users_over_tls_and_refuses_everyone_else(
     .unwrap();
     assert_eq!(stored, 0);
 
-    let created = app
-        .post(
-            &admin,
-            "/api/topic_create",
-            &[
-                ("id", id.to_string()),
-                ("topic", "orders".into()),
-                ("partitions", "2".into()),
-            ],
-        )
-        .await;
-    assert_eq!(created.status(), 200);
+    create_topic(&app, &admin, id, "orders", 2).await;
     for login in [&alice, &bob] {
         let (code, out) = client(strings(&[
             "--properties",
@@ -449,35 +464,15 @@ async fn a_secured_instance_serves_its_users_over_tls_and_refuses_everyone_else(
     .await;
     broker_pool.close().await;
     // Audited once the loop is done (it also restarts the broker to cut any session of it).
-    let pool = app.pool.clone();
-    wait_until("the removal audited", Duration::from_secs(15), || {
-        let pool = pool.clone();
-        async move {
-            let detail: Option<String> = sqlx::query_scalar(
-                "SELECT detail FROM audit_log WHERE action = 'kafka_users_restore' \
-                 ORDER BY id DESC LIMIT 1",
-            )
-            .fetch_optional(&pool)
+    wait_until("the removal audited", Duration::from_secs(15), || async {
+        last_audit_detail(&app, "kafka_users_restore")
             .await
-            .unwrap();
-            detail.is_some_and(|d| d.contains("intruder"))
-        }
+            .is_some_and(|d| d.contains("intruder"))
     })
     .await;
 
     // Topics: deleting one leaves the other (typed confirmation first).
-    let created = app
-        .post(
-            &admin,
-            "/api/topic_create",
-            &[
-                ("id", id.to_string()),
-                ("topic", "keep".into()),
-                ("partitions", "1".into()),
-            ],
-        )
-        .await;
-    assert_eq!(created.status(), 200);
+    create_topic(&app, &admin, id, "keep", 1).await;
     let wrong = app
         .post(
             &admin,
@@ -526,18 +521,7 @@ async fn certificate_renewal_restarts_the_broker_and_a_running_producer_loses_no
     let (id, _) = create_running(&app, &admin, "renewed", &[]).await;
     download_ca(&app, &admin, files.path()).await;
     let login = create_user(&app, &admin, id, "steady", "SCRAM-SHA-512", files.path()).await;
-    let created = app
-        .post(
-            &admin,
-            "/api/topic_create",
-            &[
-                ("id", id.to_string()),
-                ("topic", "ticks".into()),
-                ("partitions", "1".into()),
-            ],
-        )
-        .await;
-    assert_eq!(created.status(), 200);
+    create_topic(&app, &admin, id, "ticks", 1).await;
     let serial = || async {
         sqlx::query_scalar::<_, String>(
             "SELECT serial FROM instance_certificates WHERE instance_id = ?",
@@ -595,20 +579,10 @@ async fn certificate_renewal_restarts_the_broker_and_a_running_producer_loses_no
     println!("renewal under a producer: sent {sent}, acknowledged {acked}, failed {failed}");
     assert!(sent > 500, "{out}");
     assert_eq!((acked, failed), (sent, 0), "{out}");
-    let restart: String = sqlx::query_scalar(
-        "SELECT detail FROM audit_log WHERE action = 'broker_restart' ORDER BY id DESC LIMIT 1",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let restart: String = last_audit_detail(&app, "broker_restart").await.unwrap();
     println!("{restart}");
     assert!(restart.contains("new certificate"), "{restart}");
-    let issued: String = sqlx::query_scalar(
-        "SELECT detail FROM audit_log WHERE action = 'certificate_issue' ORDER BY id DESC LIMIT 1",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let issued: String = last_audit_detail(&app, "certificate_issue").await.unwrap();
     assert!(issued.starts_with("renewal before expiry"), "{issued}");
 }
 
@@ -863,18 +837,7 @@ async fn connections_of_a_user_removed_behind_the_brokers_back_are_cut_by_the_co
     let (id, _) = create_running(&app, &admin, "cut", &[]).await;
     download_ca(&app, &admin, files.path()).await;
     let victim = create_user(&app, &admin, id, "victim", "SCRAM-SHA-512", files.path()).await;
-    let created = app
-        .post(
-            &admin,
-            "/api/topic_create",
-            &[
-                ("id", id.to_string()),
-                ("topic", "t".into()),
-                ("partitions", "1".into()),
-            ],
-        )
-        .await;
-    assert_eq!(created.status(), 200);
+    create_topic(&app, &admin, id, "t", 1).await;
     // A producer logged in as the user, for 8 s.
     let producer = tokio::spawn(client(strings(&[
         "--properties",
@@ -901,12 +864,7 @@ async fn connections_of_a_user_removed_behind_the_brokers_back_are_cut_by_the_co
             .and_then(|l| l.split_whitespace().nth(2))
             .is_some_and(|failed| failed != "0");
     assert!(cut, "the producer went on as a removed user: {code} {out}");
-    let restart: String = sqlx::query_scalar(
-        "SELECT detail FROM audit_log WHERE action = 'broker_restart' ORDER BY id DESC LIMIT 1",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let restart: String = last_audit_detail(&app, "broker_restart").await.unwrap();
     assert!(restart.contains("cut the connections"), "{restart}");
     let (code, _) = client(strings(&["--properties", &props(&victim), "auth", "-"])).await;
     assert_eq!(code, 3);
