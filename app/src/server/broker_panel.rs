@@ -66,55 +66,78 @@ pub async fn create_topic(
     let partitions =
         topic::parse_partitions(partitions).map_err(|e| AppError::invalid(e.field, e))?;
     let retention = topic::parse_retention(retention).map_err(|e| AppError::invalid(e.field, e))?;
-    let row = instance(state, id).await?;
-    if row.state() != State::Running {
-        return Err(AppError::Conflict(format!(
-            "Topics are created while the instance is running; {} is {}.",
-            row.name, row.state
-        ))
-        .into());
-    }
-    // Carried out on the broker, outside any transaction of ours: the request's entry
-    // (`topic_create_requested`) commits before the broker is asked, so a crash after leaves a
-    // trace of the request; `topic_create` records the outcome once it is known.
+    let row = running_instance(state, id, "created").await?;
     let detail = format!(
         "{name}, {partitions} partitions, retention {}",
         Retention::describe_ms(retention.map(Retention::as_ms))
     );
-    let action = "topic_create";
+    let provisioner = state.operations.provisioner();
+    let call = provisioner.create_topic(&row, &name, partitions, retention.map(Retention::as_ms));
+    on_broker(state, actor, &row, "topic_create", &name, &detail, call).await
+}
+
+/// The instance `id`, when it is running (its topics change only then).
+async fn running_instance(
+    state: &AppState,
+    id: i64,
+    doing: &str,
+) -> Result<store::InstanceRow, ServerError> {
+    let row = instance(state, id).await?;
+    if row.state() != State::Running {
+        return Err(AppError::Conflict(format!(
+            "Topics are {doing} while the instance is running; {} is {}.",
+            row.name, row.state
+        ))
+        .into());
+    }
+    Ok(row)
+}
+
+/// A request carried out on the broker, outside any transaction of ours: `ACTION_requested`
+/// commits before the broker is asked, so a crash after leaves a trace of the request;
+/// `ACTION` records the outcome once it is known.
+async fn on_broker(
+    state: &AppState,
+    actor: &Actor,
+    row: &store::InstanceRow,
+    action: &str,
+    topic: &str,
+    detail: &str,
+    call: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), ServerError> {
     let target = Some(row.name.as_str());
+    let requested = format!("{action}_requested");
     audit::record(
         state,
         actor,
-        "topic_create_requested",
+        &requested,
         target,
         Outcome::Success,
-        Some(&detail),
+        Some(detail),
     )
     .await?;
-    let provisioner = state.operations.provisioner();
-    let result = provisioner
-        .create_topic(&row, &name, partitions, retention.map(Retention::as_ms))
-        .await;
+    let result = call.await;
     let (outcome, detail) = match &result {
-        Ok(()) => (Outcome::Success, detail),
-        Err(error) => (Outcome::Failure, format!("{name}: {error}")),
+        Ok(()) => (Outcome::Success, detail.to_string()),
+        Err(error) => (Outcome::Failure, format!("{topic}: {error}")),
     };
     if let Err(audit_error) =
         audit::record(state, actor, action, target, outcome, Some(&detail)).await
     {
         // The broker did (or refused) it either way; the request's entry is in the log.
-        tracing::error!(instance = row.id, topic = %name, error = %audit_error, "could not audit a topic's outcome");
+        tracing::error!(instance = row.id, %topic, error = %audit_error, "could not audit a topic's outcome");
     }
-    if let Err(error) = result {
-        let refusal = if error.starts_with("A topic named") {
-            AppError::invalid("topic", error)
-        } else {
-            AppError::Conflict(error)
-        };
-        return Err(refusal.into());
+    result.map_err(topic_refusal)
+}
+
+/// A broker's refusal as the page shows it: next to the topic field when it is about the
+/// topic (exists already, does not exist), else as a conflict.
+fn topic_refusal(error: String) -> ServerError {
+    if error.starts_with("A topic named") || error.starts_with("There is no topic") {
+        AppError::invalid("topic", error).into()
+    } else {
+        AppError::Conflict(error).into()
     }
-    Ok(())
 }
 
 /// Sets how long a topic keeps its messages (the broker deletes older ones at its next
@@ -135,14 +158,7 @@ pub async fn set_retention(
                 "Enter a number of hours, or \"forever\".",
             )
         })?;
-    let row = instance(state, id).await?;
-    if row.state() != State::Running {
-        return Err(AppError::Conflict(format!(
-            "Topics are changed while the instance is running; {} is {}.",
-            row.name, row.state
-        ))
-        .into());
-    }
+    let row = running_instance(state, id, "changed").await?;
     let result = state
         .operations
         .provisioner()
@@ -162,13 +178,7 @@ pub async fn set_retention(
         Some(&detail),
     )
     .await?;
-    result.map_err(|error| {
-        if error.starts_with("There is no topic") {
-            AppError::invalid("topic", error).into()
-        } else {
-            AppError::Conflict(error).into()
-        }
-    })
+    result.map_err(topic_refusal)
 }
 
 /// Deletes one topic and its data, after the operator typed its name again.
@@ -187,47 +197,10 @@ pub async fn delete_topic(
         )
         .into());
     }
-    let row = instance(state, id).await?;
-    if row.state() != State::Running {
-        return Err(AppError::Conflict(format!(
-            "Topics are deleted while the instance is running; {} is {}.",
-            row.name, row.state
-        ))
-        .into());
-    }
-    let target = Some(row.name.as_str());
-    audit::record(
-        state,
-        actor,
-        "topic_delete_requested",
-        target,
-        Outcome::Success,
-        Some(&name),
-    )
-    .await?;
-    let result = state
-        .operations
-        .provisioner()
-        .delete_topic(&row, &name)
-        .await;
-    let (outcome, detail) = match &result {
-        Ok(()) => (Outcome::Success, name.clone()),
-        Err(error) => (Outcome::Failure, format!("{name}: {error}")),
-    };
-    if let Err(audit_error) =
-        audit::record(state, actor, "topic_delete", target, outcome, Some(&detail)).await
-    {
-        tracing::error!(instance = row.id, topic = %name, error = %audit_error, "could not audit a topic's outcome");
-    }
-    if let Err(error) = result {
-        let refusal = if error.starts_with("There is no topic") {
-            AppError::invalid("topic", error)
-        } else {
-            AppError::Conflict(error)
-        };
-        return Err(refusal.into());
-    }
-    Ok(())
+    let row = running_instance(state, id, "deleted").await?;
+    let provisioner = state.operations.provisioner();
+    let call = provisioner.delete_topic(&row, &name);
+    on_broker(state, actor, &row, "topic_delete", &name, &name, call).await
 }
 
 /// `GET /kafka/ca.pem`: the certificate of the authority that signs the instances' TLS
