@@ -345,19 +345,15 @@ pub(super) fn cluster_name(instance_id: i64) -> String {
 
 type BrokerUserRow = (String, i64, Vec<u8>, i64, Vec<u8>, Vec<u8>);
 
-/// In one transaction: reads the broker's users, removes what the console does not keep and
-/// writes what differs.
-async fn write_users(
+/// The broker's users of `cluster`, and those of a mechanism code the console does not know
+/// (an error when the broker has not registered the cluster yet).
+async fn broker_users(
     conn: &mut SqliteConnection,
     cluster: &str,
-    wanted: &[Credential],
-) -> Result<Vec<Drift>, sqlx::Error> {
-    // IMMEDIATE: the write lock from the start. A deferred transaction that reads, then
-    // writes fails (SQLITE_BUSY_SNAPSHOT, not retried) when the broker commits in between.
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+) -> Result<(Vec<Credential>, Vec<(String, i64)>), sqlx::Error> {
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cluster WHERE name = ?")
         .bind(cluster)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await?;
     if exists.is_none() {
         return Err(sqlx::Error::Protocol(format!(
@@ -369,7 +365,7 @@ async fn write_users(
          FROM scram_credential sc JOIN cluster c ON sc.cluster = c.id WHERE c.name = ?",
     )
     .bind(cluster)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
     let mut found = Vec::with_capacity(rows.len());
     let mut unknown_codes = Vec::new();
@@ -380,6 +376,7 @@ async fn write_users(
                 mechanism,
                 verifier: Verifier {
                     salt,
+                    // Out of range: not what the console wrote, so a difference it rewrites.
                     iterations: u32::try_from(iterations).unwrap_or(0),
                     stored_key,
                     server_key,
@@ -388,6 +385,26 @@ async fn write_users(
             None => unknown_codes.push((username, code)),
         }
     }
+    Ok((found, unknown_codes))
+}
+
+/// Reads the broker's users and, when they differ from the console's, in one transaction
+/// removes what the console does not keep and writes what differs.
+async fn write_users(
+    conn: &mut SqliteConnection,
+    cluster: &str,
+    wanted: &[Credential],
+) -> Result<Vec<Drift>, sqlx::Error> {
+    // Looked at without a lock first: the control loop does this every 2 s, and most looks
+    // find nothing to write, so the broker's writers are not held up.
+    let (found, unknown_codes) = broker_users(&mut *conn, cluster).await?;
+    if unknown_codes.is_empty() && kafka_user::drift(wanted, &found).is_empty() {
+        return Ok(Vec::new());
+    }
+    // IMMEDIATE: the write lock from the start. A deferred transaction that reads, then
+    // writes fails (SQLITE_BUSY_SNAPSHOT, not retried) when the broker commits in between.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let (found, unknown_codes) = broker_users(&mut tx, cluster).await?;
     let fixes = kafka_user::drift(wanted, &found);
     for fix in &fixes {
         match fix {
