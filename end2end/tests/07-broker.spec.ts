@@ -188,9 +188,34 @@ test("a secured broker: SCRAM user and CA, topic, produce, offsets and traffic, 
   expect(anonymous.out).toMatch(/^refused: /);
   expect(anonymous.status).toBe(3);
 
+  // Retention: a bad value is refused next to its field; a good one shows in the list.
+  const retentionForm = page.getByTestId("topic-retention-form");
+  await retentionForm.getByLabel("Change retention of").selectOption("clicks");
+  await retentionForm.getByLabel("Hours, or forever").fill("0");
+  await retentionForm.getByTestId("topic-retention-submit").click();
+  await expect(retentionForm.getByTestId("topic-retention-error")).toContainText("whole number of hours");
+  await expect(row.getByTestId("topic-retention")).toContainText("the broker's default");
+  await retentionForm.getByLabel("Hours, or forever").fill("forever");
+  await retentionForm.getByTestId("topic-retention-submit").click();
+  await expect(row.getByTestId("topic-retention")).toHaveText("forever");
+
+  // A new password: shown once and different; the old settings stop logging in, the new
+  // ones (written as the page shows them) do.
+  const appRow = users.locator('[data-testid="kafka-user-row"][data-user="clicks-app"]');
+  await appRow.getByTestId("kafka-user-rotate").getByRole("button", { name: "New password" }).click();
+  await expect(created.getByTestId("new-kafka-password")).not.toHaveText(password);
+  const rotated = (await created.getByTestId("new-kafka-password").textContent())!.trim();
+  await expect.poll(() => {
+    const run = kafkaClientRun(["--properties", propertiesFile, "auth", "-"]);
+    return `${run.status} ${run.out}`;
+  }, { timeout: 15_000, intervals: [250, 500, 1000] }).toMatch(/^3 refused: .*(AUTHENTICATION|[Aa]uthentication)/);
+  const rotatedText = (await created.getByTestId("new-user-properties").textContent())!;
+  expect(rotatedText.split("\n")).toContain(`sasl.password=${rotated}`);
+  fs.writeFileSync(propertiesFile, rotatedText);
+  expect(kafkaClient(["--properties", propertiesFile, "auth", "-"])).toBe("ok");
+
   // Deleting the user in the page: its settings stop logging in (the broker restarts with
   // the remaining users; a refused connection while it restarts does not count).
-  const appRow = users.locator('[data-testid="kafka-user-row"][data-user="clicks-app"]');
   await appRow.getByTestId("kafka-user-delete").getByRole("button", { name: "Delete" }).click();
   await expect(users.getByTestId("kafka-user-deleted")).toContainText("User deleted");
   await expect(appRow).toHaveCount(0);
