@@ -8,7 +8,9 @@ use app::server::{
     audit_export,
     broker::BrokerProvisioner,
     clock::Clock,
-    db, guard, instances, license, metering,
+    db, guard, instances, license,
+    marketplace::{self, Marketplaces},
+    metering,
     operations::{self, Operations},
     password_hash::PasswordHasher,
     provisioner::{Provisioner, SimulatedProvisioner},
@@ -111,6 +113,7 @@ impl Console {
             clock,
             hasher,
             operations: Operations::new(provisioner),
+            marketplace: Arc::new(Marketplaces::new(config.marketplace.clone())),
             config: Arc::new(config),
             trusted_keys: license::trusted_keys(extra_trusted_keys).into(),
             installation_id,
@@ -164,6 +167,10 @@ impl Console {
             .route("/audit.csv", get(audit_export::audit_csv))
             .route("/usage.csv", get(usage::usage_csv))
             .route("/usage.json", get(usage::usage_json))
+            .route(
+                "/usage/marketplace-late.csv",
+                get(usage::marketplace_late_csv),
+            )
             .route("/kafka/ca.pem", get(app::server::broker_panel::ca_pem))
             .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
             .leptos_routes_with_context(&state, routes, context.clone(), shell)
@@ -262,6 +269,25 @@ impl Console {
         })
     }
 
+    /// Reports the ledger's closed hours to the linked marketplace, every
+    /// `--marketplace-report-seconds` (a minute by default).
+    pub fn spawn_marketplace_reporter(&self) -> tokio::task::JoinHandle<()> {
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            let every = state.marketplace.settings.report_every;
+            loop {
+                match marketplace::reporter::run_once(&state).await {
+                    Ok(pass) if pass != Default::default() => {
+                        tracing::info!(?pass, "marketplace reports");
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(error = %error, "marketplace reporter"),
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    }
+
     /// Serves until `shutdown` resolves, then finishes the requests in flight.
     pub async fn serve(
         self,
@@ -281,6 +307,7 @@ impl Console {
         let sweeper = self.spawn_session_sweeper();
         let meter = self.spawn_metering();
         let watcher = self.spawn_license_watcher();
+        let reporter = self.spawn_marketplace_reporter();
         let router = self.router();
         axum::serve(
             listener,
@@ -291,6 +318,7 @@ impl Console {
         sweeper.abort();
         meter.abort();
         watcher.abort();
+        reporter.abort();
         // The data plane outlives the console: brokers go on serving (and are adopted at the
         // next start) unless asked to stop with it.
         let stop_brokers = self.state.config.stop_brokers_on_exit;

@@ -6,6 +6,7 @@ use anyhow::{bail, Context};
 use app::domain::license::{
     self, BillingModel, DimensionPrice, LicensePayload, PriceTier, Pricing, TrustedKey,
 };
+use app::server::marketplace::{client::Endpoints, MarketplaceSettings};
 use app::server::{
     broker::{BrokerSettings, Listener},
     clock::SystemClock,
@@ -52,8 +53,22 @@ enum Command {
         /// The demo's data directory (kept between runs; remove it to start over).
         #[arg(long, default_value = "demo-data")]
         data_dir: PathBuf,
+        /// Where the demo's own marketplace emulator listens (AWS Marketplace and Alibaba
+        /// Cloud Compute Nest, in memory); the demo's pay-as-you-go key is billed through it.
+        #[arg(long, default_value = "127.0.0.1:9300")]
+        emulator_listen: SocketAddr,
         #[command(flatten)]
         brokers: BrokerArgs,
+    },
+    /// Run the marketplace emulator alone (AWS Marketplace Metering and Alibaba Cloud Compute
+    /// Nest, in memory, with request signatures verified): for tests and demos. It prints
+    /// its demo credentials.
+    MarketplaceEmulator {
+        #[arg(long, default_value = "127.0.0.1:9300")]
+        listen: SocketAddr,
+        /// Alibaba's one push per service instance per this many seconds.
+        #[arg(long, default_value_t = 60)]
+        alibaba_push_interval_seconds: u64,
     },
     /// Print this installation's ID (creating the data directory and ID if needed).
     InstallationId {
@@ -126,6 +141,54 @@ struct ServeArgs {
     provision_step_ms: u64,
     #[command(flatten)]
     brokers: BrokerArgs,
+    #[command(flatten)]
+    marketplace: MarketplaceArgs,
+}
+
+/// Marketplace billing. Credentials are the host's own, from each cloud's standard chain
+/// (AWS: environment, profile, web identity, ECS, instance role; Alibaba Cloud: the
+/// `ALIBABA_CLOUD_ACCESS_KEY_ID`/`_SECRET` environment or the RAM role named by
+/// `ALIBABA_CLOUD_ECS_METADATA`).
+#[derive(clap::Args)]
+struct MarketplaceArgs {
+    /// The AWS Marketplace Metering endpoint [default: the SDK's, or
+    /// AWS_ENDPOINT_URL_MARKETPLACE_METERING].
+    #[arg(long, env = "BYOC_MARKETPLACE_AWS_ENDPOINT")]
+    marketplace_aws_endpoint: Option<String>,
+    /// The AWS region [default: the standard chain's, else us-east-1].
+    #[arg(long, env = "BYOC_MARKETPLACE_AWS_REGION")]
+    marketplace_aws_region: Option<String>,
+    /// The Alibaba Cloud Compute Nest endpoint [default:
+    /// https://computenest.cn-hangzhou.aliyuncs.com].
+    #[arg(long, env = "BYOC_MARKETPLACE_ALIBABA_ENDPOINT")]
+    marketplace_alibaba_endpoint: Option<String>,
+    /// Hours instances keep running after the marketplace says the subscription ended
+    /// (nothing can be created or scaled up meanwhile); then they are suspended, data kept.
+    #[arg(long, env = "BYOC_MARKETPLACE_GRACE_HOURS", default_value_t = 72, value_parser = clap::value_parser!(i64).range(0..=8760))]
+    marketplace_grace_hours: i64,
+    /// How often the reporter looks for closed hours to report (seconds).
+    #[arg(long, env = "BYOC_MARKETPLACE_REPORT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    marketplace_report_seconds: u64,
+    /// Alibaba takes one push per service instance a minute (seconds between pushes).
+    #[arg(long, env = "BYOC_MARKETPLACE_ALIBABA_PUSH_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    marketplace_alibaba_push_seconds: u64,
+}
+
+impl MarketplaceArgs {
+    fn settings(&self) -> MarketplaceSettings {
+        MarketplaceSettings {
+            endpoints: Endpoints {
+                aws: self.marketplace_aws_endpoint.clone(),
+                aws_region: self.marketplace_aws_region.clone(),
+                alibaba: self.marketplace_alibaba_endpoint.clone(),
+            },
+            grace_s: self.marketplace_grace_hours * 3600,
+            report_every: std::time::Duration::from_secs(self.marketplace_report_seconds),
+            alibaba_push_interval: std::time::Duration::from_secs(
+                self.marketplace_alibaba_push_seconds,
+            ),
+        }
+    }
 }
 
 /// What stands behind each instance.
@@ -335,8 +398,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Demo {
             listen,
             data_dir,
+            emulator_listen,
             brokers,
-        } => demo(listen, data_dir, brokers).await,
+        } => demo(listen, data_dir, emulator_listen, brokers).await,
+        Command::MarketplaceEmulator {
+            listen,
+            alibaba_push_interval_seconds,
+        } => {
+            let config = marketplace_emulator::Config {
+                alibaba_push_interval_s: alibaba_push_interval_seconds,
+                ..marketplace_emulator::Config::demo()
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            print_emulator(listen, &config);
+            marketplace_emulator::serve(listener, config).await?;
+            Ok(())
+        }
         Command::InstallationId { data_dir } => {
             let pool = db::open(&data_dir).await?;
             let now = OffsetDateTime::now_utc().unix_timestamp();
@@ -389,6 +468,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         provision_step: std::time::Duration::from_millis(args.provision_step_ms),
         provisioner: args.brokers.choice()?,
         stop_brokers_on_exit: args.brokers.stop_brokers_on_exit,
+        marketplace: args.marketplace.settings(),
         ..Config::default()
     };
     let extra_keys = args
@@ -420,7 +500,70 @@ async fn listen_and_serve(
     console.serve(listener, shutdown_signal()).await
 }
 
-async fn demo(listen: SocketAddr, data_dir: PathBuf, brokers: BrokerArgs) -> anyhow::Result<()> {
+/// Prints where the emulator listens and the credentials it knows.
+fn print_emulator(listen: SocketAddr, config: &marketplace_emulator::Config) {
+    println!("Marketplace emulator on http://{listen} (AWS at /, Alibaba Cloud at /alibaba/)");
+    for account in &config.aws {
+        println!(
+            "  AWS access key {} secret {} ({})",
+            account.access_key_id,
+            account.secret,
+            if account.authorized {
+                "may call MeterUsage"
+            } else {
+                "without the MeterUsage permission"
+            }
+        );
+    }
+    println!("  AWS product code {}", config.aws_product_code);
+    for account in &config.alibaba {
+        println!(
+            "  Alibaba access key {} secret {}",
+            account.access_key_id, account.secret
+        );
+    }
+    println!(
+        "  Alibaba service instance {}",
+        config.alibaba_service_instance_id
+    );
+    println!("  Switch the subscription off: curl -XPOST http://{listen}/_emulator/entitlement -d '{{\"entitled\":false}}' -H 'content-type: application/json'");
+}
+
+async fn demo(
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    emulator_listen: SocketAddr,
+    brokers: BrokerArgs,
+) -> anyhow::Result<()> {
+    // The demo's own marketplace: the console reports to it with the emulator's demo
+    // credentials, given the standard way (the environment), and nothing reaches a cloud.
+    let emulator = marketplace_emulator::Config::demo();
+    let emulator_listener = tokio::net::TcpListener::bind(emulator_listen)
+        .await
+        .with_context(|| format!("the marketplace emulator cannot listen on {emulator_listen}"))?;
+    let aws = emulator
+        .aws
+        .first()
+        .cloned()
+        .context("the emulator knows no AWS account")?;
+    let alibaba = emulator
+        .alibaba
+        .first()
+        .cloned()
+        .context("the emulator knows no Alibaba account")?;
+    std::env::set_var("AWS_ACCESS_KEY_ID", &aws.access_key_id);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", &aws.secret);
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    std::env::set_var("ALIBABA_CLOUD_ACCESS_KEY_ID", &alibaba.access_key_id);
+    std::env::set_var("ALIBABA_CLOUD_ACCESS_KEY_SECRET", &alibaba.secret);
+    let product_code = emulator.aws_product_code.clone();
+    let service_instance = emulator.alibaba_service_instance_id.clone();
+    print_emulator(emulator_listen, &emulator);
+    tokio::spawn(async move {
+        if let Err(error) = marketplace_emulator::serve(emulator_listener, emulator).await {
+            tracing::error!(%error, "marketplace emulator stopped");
+        }
+    });
     let vendor_dir = data_dir.join("demo-vendor");
     if !vendor_dir.join(vendor::SIGNING_KEY_FILE).exists() {
         vendor::generate(&vendor_dir, "demo-vendor")?;
@@ -431,6 +574,14 @@ async fn demo(listen: SocketAddr, data_dir: PathBuf, brokers: BrokerArgs) -> any
         Config {
             provisioner: brokers.choice()?,
             stop_brokers_on_exit: brokers.stop_brokers_on_exit,
+            marketplace: MarketplaceSettings {
+                endpoints: Endpoints {
+                    aws: Some(format!("http://{emulator_listen}")),
+                    aws_region: Some("us-east-1".into()),
+                    alibaba: Some(format!("http://{emulator_listen}/alibaba")),
+                },
+                ..MarketplaceSettings::default()
+            },
             ..Config::default()
         },
         Arc::new(SystemClock),
@@ -438,29 +589,30 @@ async fn demo(listen: SocketAddr, data_dir: PathBuf, brokers: BrokerArgs) -> any
         vec![trusted],
     )
     .await?;
-    let demo_key = |billing: &str, aku: u32, license_id: &str, price: Vec<String>| {
-        issue(
-            IssueArgs {
-                signing_key: vendor_dir.join(vendor::SIGNING_KEY_FILE),
-                installation_id: console.state.installation_id.clone(),
-                customer: "Demo customer".into(),
-                billing: billing.into(),
-                aku: Some(aku),
-                months: Some(12),
-                expires: None,
-                starts: None,
-                issued: None,
-                max_aku_per_instance: 500,
-                grace_days: 14,
-                license_id: Some(license_id.into()),
-                currency: "USD".into(),
-                price,
-                listing: None,
-            },
-            OffsetDateTime::now_utc(),
-        )
-    };
-    let prepaid = demo_key("prepaid", 100, "DEMO-PREPAID", vec![])?;
+    let demo_key =
+        |billing: &str, aku: u32, license_id: &str, price: Vec<String>, listing: Option<String>| {
+            issue(
+                IssueArgs {
+                    signing_key: vendor_dir.join(vendor::SIGNING_KEY_FILE),
+                    installation_id: console.state.installation_id.clone(),
+                    customer: "Demo customer".into(),
+                    billing: billing.into(),
+                    aku: Some(aku),
+                    months: Some(12),
+                    expires: None,
+                    starts: None,
+                    issued: None,
+                    max_aku_per_instance: 500,
+                    grace_days: 14,
+                    license_id: Some(license_id.into()),
+                    currency: "USD".into(),
+                    price,
+                    listing,
+                },
+                OffsetDateTime::now_utc(),
+            )
+        };
+    let prepaid = demo_key("prepaid", 100, "DEMO-PREPAID", vec![], None)?;
     // Tiered like the vendor's usage-based billing: the more used in a month, the lower the
     // unit price beyond each threshold.
     let payg = demo_key(
@@ -478,6 +630,7 @@ async fn demo(listen: SocketAddr, data_dir: PathBuf, brokers: BrokerArgs) -> any
         ]
         .map(String::from)
         .to_vec(),
+        Some(format!("aws:{product_code}")),
     )?;
     println!();
     println!("BYOC console demo: open http://{listen}");
@@ -489,6 +642,10 @@ async fn demo(listen: SocketAddr, data_dir: PathBuf, brokers: BrokerArgs) -> any
     println!();
     println!("One-year pay-as-you-go (usage and charges on the Usage page), capped at 200 AKU:");
     println!("{payg}");
+    println!();
+    println!("It is billed through the emulator's AWS listing: on the Marketplace page, link AWS Marketplace");
+    println!("with product code {product_code} (or Alibaba Cloud with service instance {service_instance}");
+    println!("after applying a key issued with --listing alibaba:SERVICE_ID), then watch hours reported on the Usage page.");
     println!();
     println!("The demo vendor key is trusted only by this demo; every page says so.");
     listen_and_serve(console, listen, true).await

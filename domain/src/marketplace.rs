@@ -189,6 +189,138 @@ pub enum ReportState {
     /// Alibaba, after a crash between the call and its record: the marketplace may or may not
     /// have it. Shown to the admin; never sent again without their decision.
     Unknown,
+    /// The link was removed before the report was sent: kept and shown, never dropped.
+    Unsent,
+}
+
+impl ReportState {
+    /// The state's one string form (the outbox's `state` column).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReportState::Pending { .. } => "pending",
+            ReportState::Sending { .. } => "sending",
+            ReportState::Accepted => "accepted",
+            ReportState::Duplicate => "duplicate",
+            ReportState::Rejected(_) => "rejected",
+            ReportState::Late => "late",
+            ReportState::Unknown => "unknown",
+            ReportState::Unsent => "unsent",
+        }
+    }
+
+    /// The state back from its columns. A kind that is not one of the states, or a rejection
+    /// without its reason, is an error naming the value: never a default.
+    pub fn from_columns(
+        kind: &str,
+        attempts: i64,
+        not_before: i64,
+        reason: Option<&str>,
+    ) -> Result<ReportState, String> {
+        let attempts = u32::try_from(attempts)
+            .map_err(|_| format!("attempts {attempts} is not a count of tries"))?;
+        Ok(match kind {
+            "pending" => ReportState::Pending {
+                attempts,
+                not_before,
+            },
+            "sending" => ReportState::Sending { attempts },
+            "accepted" => ReportState::Accepted,
+            "duplicate" => ReportState::Duplicate,
+            "rejected" => ReportState::Rejected(
+                reason
+                    .ok_or("a rejected report without its reason")?
+                    .to_string(),
+            ),
+            "late" => ReportState::Late,
+            "unknown" => ReportState::Unknown,
+            "unsent" => ReportState::Unsent,
+            other => return Err(format!("{other:?} is not a report state")),
+        })
+    }
+
+    /// Whether the marketplace has this report (it is billed).
+    pub fn billed(&self) -> bool {
+        matches!(self, ReportState::Accepted | ReportState::Duplicate)
+    }
+
+    /// Whether the report can still be sent by the reporter without anyone deciding.
+    pub fn open(&self) -> bool {
+        matches!(
+            self,
+            ReportState::Pending { .. } | ReportState::Sending { .. }
+        )
+    }
+}
+
+/// What an admin may do to one report: retry a rejected one (the reporter sends it again,
+/// or marks it late when the window has passed); settle an `Unknown` one either way after
+/// looking at the marketplace's bill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminDecision {
+    Retry,
+    /// The marketplace's bill shows it: count it as accepted.
+    SeenBilled,
+    /// The bill does not show it: send it again.
+    SendAgain,
+}
+
+/// The state an admin's decision leads to, or why it does not apply to this report.
+pub fn decide(state: &ReportState, decision: AdminDecision) -> Result<ReportState, String> {
+    let again = ReportState::Pending {
+        attempts: 0,
+        not_before: 0,
+    };
+    match (state, decision) {
+        (ReportState::Rejected(_), AdminDecision::Retry) => Ok(again),
+        (ReportState::Unknown, AdminDecision::SendAgain) => Ok(again),
+        (ReportState::Unknown, AdminDecision::SeenBilled) => Ok(ReportState::Accepted),
+        (state, AdminDecision::Retry) => Err(format!(
+            "only a rejected report can be retried; this one is {}",
+            state.kind()
+        )),
+        (state, _) => Err(format!(
+            "only a report whose outcome is unknown can be settled; this one is {}",
+            state.kind()
+        )),
+    }
+}
+
+/// The idempotency key of one report (AWS `ClientToken`): derived from the ledger records the
+/// report sums (their `record_id`s) and the link, so every send of the same report carries the
+/// same key, and a report that sums other records (another link, another hour) another one.
+/// 64 characters of `[0-9a-f-]`, within AWS's limits for the token.
+pub fn client_token(
+    link_id: i64,
+    hour_start: i64,
+    dimension: &str,
+    record_ids: &[String],
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&String> = record_ids.iter().collect();
+    sorted.sort();
+    let mut hasher = Sha256::new();
+    hasher.update(format!("report|{link_id}|{hour_start}|{dimension}").as_bytes());
+    for id in sorted {
+        hasher.update(b"|");
+        hasher.update(id.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The link's view of the subscription after a call's answer: `NotEntitled` ends it (from
+/// `now`, unless it had ended already); an accepted report or a successful check shows it
+/// entitled again. Other answers change nothing.
+pub fn entitlement_after(current: Entitlement, answer: &Answer, now: i64) -> Entitlement {
+    match (answer, current) {
+        (Answer::NotEntitled, Entitlement::Ended { since }) => Entitlement::Ended { since },
+        (Answer::NotEntitled, Entitlement::Entitled) => Entitlement::Ended { since: now },
+        (Answer::Accepted | Answer::Duplicate, _) => Entitlement::Entitled,
+        (Answer::Retryable(_) | Answer::Refused(_) | Answer::OutOfWindow, current) => current,
+    }
 }
 
 /// What a call answered.
@@ -204,6 +336,8 @@ pub enum Answer {
     /// The customer is no longer entitled: the record waits (it is billed if they subscribe
     /// again within the window) and the link turns not entitled.
     NotEntitled,
+    /// The marketplace's window for this hour has passed (AWS `TimestampOutOfBounds`).
+    OutOfWindow,
 }
 
 /// Back-off after `attempts` failed tries: 30 s doubling, at most 15 minutes.
@@ -227,6 +361,7 @@ pub fn after_answer(answer: &Answer, attempts: u32, now: i64) -> ReportState {
         Answer::Accepted => ReportState::Accepted,
         Answer::Duplicate => ReportState::Duplicate,
         Answer::Refused(why) => ReportState::Rejected(why.clone()),
+        Answer::OutOfWindow => ReportState::Late,
         Answer::Retryable(_) | Answer::NotEntitled => ReportState::Pending {
             attempts,
             not_before: now + retry_delay(attempts),
@@ -452,5 +587,93 @@ mod tests {
             assert_eq!(Marketplace::parse(m.as_str()), Some(m));
         }
         assert_eq!(Marketplace::parse("gcp"), None);
+    }
+
+    #[test]
+    fn report_states_have_one_string_each_and_bad_columns_are_errors() {
+        let states = [
+            ReportState::Pending {
+                attempts: 2,
+                not_before: 99,
+            },
+            ReportState::Sending { attempts: 1 },
+            ReportState::Accepted,
+            ReportState::Duplicate,
+            ReportState::Rejected("bad dimension".into()),
+            ReportState::Late,
+            ReportState::Unknown,
+            ReportState::Unsent,
+        ];
+        for state in &states {
+            let (attempts, not_before, reason) = match state {
+                ReportState::Pending {
+                    attempts,
+                    not_before,
+                } => (*attempts as i64, *not_before, None),
+                ReportState::Sending { attempts } => (*attempts as i64, 0, None),
+                ReportState::Rejected(why) => (0, 0, Some(why.as_str())),
+                _ => (0, 0, None),
+            };
+            assert_eq!(
+                &ReportState::from_columns(state.kind(), attempts, not_before, reason).unwrap(),
+                state
+            );
+        }
+        assert!(ReportState::from_columns("sent", 0, 0, None)
+            .unwrap_err()
+            .contains("\"sent\""));
+        assert!(ReportState::from_columns("rejected", 0, 0, None).is_err());
+        assert!(ReportState::from_columns("pending", -1, 0, None).is_err());
+    }
+
+    #[test]
+    fn admins_retry_rejected_reports_and_settle_unknown_ones() {
+        let rejected = ReportState::Rejected("x".into());
+        let again = ReportState::Pending {
+            attempts: 0,
+            not_before: 0,
+        };
+        assert_eq!(decide(&rejected, AdminDecision::Retry), Ok(again.clone()));
+        assert_eq!(
+            decide(&ReportState::Unknown, AdminDecision::SendAgain),
+            Ok(again)
+        );
+        assert_eq!(
+            decide(&ReportState::Unknown, AdminDecision::SeenBilled),
+            Ok(ReportState::Accepted)
+        );
+        assert!(decide(&ReportState::Accepted, AdminDecision::Retry).is_err());
+        assert!(decide(&ReportState::Late, AdminDecision::Retry).is_err());
+        assert!(decide(&rejected, AdminDecision::SeenBilled).is_err());
+    }
+
+    #[test]
+    fn a_client_token_is_stable_and_names_its_records() {
+        let ids = vec!["b".to_string(), "a".to_string()];
+        let reordered = vec!["a".to_string(), "b".to_string()];
+        let token = client_token(1, 3600, "aku_hours", &ids);
+        assert_eq!(token, client_token(1, 3600, "aku_hours", &reordered));
+        assert_eq!(token.len(), 64);
+        assert_ne!(token, client_token(2, 3600, "aku_hours", &ids));
+        assert_ne!(token, client_token(1, 7200, "aku_hours", &ids));
+        assert_ne!(token, client_token(1, 3600, "aku_hours", &ids[..1]));
+    }
+
+    #[test]
+    fn not_entitled_ends_the_subscription_once_and_an_accepted_report_restores_it() {
+        let ended = entitlement_after(Entitlement::Entitled, &Answer::NotEntitled, 100);
+        assert_eq!(ended, Entitlement::Ended { since: 100 });
+        assert_eq!(
+            entitlement_after(ended, &Answer::NotEntitled, 500),
+            Entitlement::Ended { since: 100 }
+        );
+        assert_eq!(
+            entitlement_after(ended, &Answer::Retryable("throttled".into()), 500),
+            ended
+        );
+        assert_eq!(
+            entitlement_after(ended, &Answer::Accepted, 500),
+            Entitlement::Entitled
+        );
     }
 }

@@ -84,7 +84,8 @@ pub async fn current_session() -> Result<SessionInfo, AppError> {
             .await?
             .map(|e| e.display_name)
             .unwrap_or_default();
-        let license = super::license::banner(&crate::server::license::now(&state).await?);
+        let mut license = super::license::banner(&crate::server::license::now(&state).await?);
+        license.subscription = crate::server::marketplace::view::hold(&state).await?;
         Ok(SessionInfo {
             must_change_password: user.must_change_password,
             role: user.role(),

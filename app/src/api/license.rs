@@ -31,6 +31,8 @@ pub struct LicenseBanner {
     pub over_quota_by: Option<u32>,
     pub clock_turned_back: bool,
     pub run_time_key: bool,
+    /// The marketplace subscription ended (pay-as-you-go through a marketplace).
+    pub subscription: Option<super::marketplace::SubscriptionHold>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +123,7 @@ mod convert {
                 .current
                 .as_ref()
                 .is_some_and(|c| c.row.signed_by_run_time_key),
+            subscription: None,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod instances;
 pub mod kafka;
 pub mod license;
+pub mod marketplace;
 pub mod overview;
 pub mod usage;
 pub mod users;

@@ -70,6 +70,8 @@ pub struct UsageData {
     /// How the data figures were obtained (counted or estimated), for the page.
     pub traffic_basis: String,
     pub ledger_records: usize,
+    /// What was reported to the marketplace this month (None: never linked).
+    pub marketplace: Option<super::marketplace::MarketplaceUsage>,
 }
 
 #[cfg(feature = "ssr")]
@@ -130,8 +132,8 @@ pub async fn usage(#[server(default)] month: String) -> Result<UsageData, AppErr
     use crate::server::{auth, error::respond, usage};
     respond(async move {
         let state = auth::state()?;
-        auth::require(&state, Role::Viewer).await?;
-        usage::month_view(&state, &month).await
+        let user = auth::require(&state, Role::Viewer).await?;
+        usage::month_view(&state, &month, user.role() == Role::Admin).await
     })
     .await
 }

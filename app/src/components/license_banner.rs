@@ -1,7 +1,8 @@
 //! The license banner shown on every signed-in page when something needs attention.
 
 use crate::api::license::LicenseBanner;
-use crate::components::format::days;
+use crate::api::marketplace::SubscriptionHold;
+use crate::components::format::{days, utc};
 use crate::domain::license_state::{Phase, Urgency};
 use leptos::prelude::*;
 
@@ -27,6 +28,17 @@ pub fn LicenseBannerView(banner: LicenseBanner) -> impl IntoView {
         ),
         Phase::Active | Phase::Unactivated => None,
     };
+    let subscription = banner.subscription.as_ref().map(|hold| match hold {
+        SubscriptionHold::NoGrowth { since, suspend_at } => format!(
+            "The marketplace subscription ended on {}: nothing can be created or scaled up. Running instances will be suspended (their data kept) at {} unless the subscription is renewed.",
+            utc(*since),
+            utc(*suspend_at)
+        ),
+        SubscriptionHold::Suspended { since } => format!(
+            "The marketplace subscription ended on {}: instances are suspended (their data is kept). Renew the subscription, then check the link again on the Marketplace page.",
+            utc(*since)
+        ),
+    });
     let over_quota = banner.over_quota_by.map(|n| {
         format!("{n} AKU more are in use than the license grants: nothing can be created or scaled up until usage is within the quota.")
     });
@@ -38,6 +50,16 @@ pub fn LicenseBannerView(banner: LicenseBanner) -> impl IntoView {
                         {line}
                         " "
                         <a href="/license">"License"</a>
+                    </div>
+                }
+            })}
+        {subscription
+            .map(|line| {
+                view! {
+                    <div class="banner critical" role="status" data-testid="subscription-banner">
+                        {line}
+                        " "
+                        <a href="/marketplace">"Marketplace"</a>
                     </div>
                 }
             })}

@@ -11,6 +11,7 @@ use crate::domain::instance::State;
 use crate::domain::instance_spec::{self, InstanceInput};
 use crate::domain::license::MAX_INSTANCE_AKU;
 use crate::domain::license_state::Phase;
+use crate::domain::marketplace::SubscriptionEffect;
 use crate::domain::operation::{self, OperationKind};
 use crate::domain::quota::{self, QuotaError};
 use sqlx::SqliteConnection;
@@ -36,6 +37,21 @@ async fn check_growth(
     extra: u32,
 ) -> Result<(), ServerError> {
     let (current, status, used) = license::status_on(state, conn, now).await?;
+    let billing = current.as_ref().map(|c| c.payload.billing);
+    let effect = super::marketplace::effect_on(state, conn, billing, now.unix_timestamp()).await?;
+    let when = match effect {
+        SubscriptionEffect::Normal => None,
+        SubscriptionEffect::NoGrowth { suspend_at } => Some(format!(
+            "; running instances are suspended at {} unless it is renewed",
+            crate::components::format::utc(suspend_at)
+        )),
+        SubscriptionEffect::Suspend => Some(String::new()),
+    };
+    if let Some(when) = when {
+        return Err(ServerError::policy(AppError::Conflict(format!(
+            "The marketplace subscription has ended: nothing can be created or scaled up until it is renewed{when}."
+        ))));
+    }
     let quota = current.as_ref().and_then(|c| c.payload.aku_quota);
     quota::check_growth(&status, quota, used, extra).map_err(quota_refusal)
 }
@@ -372,22 +388,37 @@ async fn start(
     Ok(())
 }
 
-/// Suspends running instances while the license is lapsed; resumes suspended ones once it is
-/// not. Called by the license watcher and after a key is applied. Nothing is ever deleted.
+/// Suspends running instances while there is a reason to (the license lapsed, the
+/// marketplace subscription ended and its grace period passed); resumes suspended ones only
+/// once no reason is left, so a renewed subscription does not wake an instance whose license
+/// lapsed. Called by the license watcher, after a key is applied and when the subscription
+/// changes. Nothing is ever deleted.
 pub async fn follow_license(state: &AppState) -> Result<(), ServerError> {
     let phase = license::now(state).await?.status.phase;
-    let (wanted, from) = match phase {
-        Phase::Lapsed => (OperationKind::Suspend, State::Running),
-        Phase::Active | Phase::ExpiringSoon | Phase::ExpiredGrace => {
-            (OperationKind::Resume, State::Suspended)
-        }
-        Phase::Unactivated => return Ok(()),
+    if phase == Phase::Unactivated {
+        return Ok(());
+    }
+    let mut reasons = Vec::new();
+    if phase == Phase::Lapsed {
+        reasons.push("license lapsed");
+    }
+    if super::marketplace::effect(state).await? == SubscriptionEffect::Suspend {
+        reasons.push("marketplace subscription ended");
+    }
+    let (wanted, from) = if reasons.is_empty() {
+        (OperationKind::Resume, State::Suspended)
+    } else {
+        (OperationKind::Suspend, State::Running)
     };
     let system = Actor::system();
+    let suspend_reasons = reasons.join(", ");
     let (action, why) = if wanted == OperationKind::Suspend {
-        ("instance_suspend", "license lapsed")
+        ("instance_suspend", suspend_reasons.as_str())
     } else {
-        ("instance_resume", "license valid again")
+        (
+            "instance_resume",
+            "no reason to stay suspended is left (license valid, subscription in force)",
+        )
     };
     for instance in store::in_state(&state.pool, from).await? {
         let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;

@@ -14,6 +14,7 @@ pub mod guard;
 pub mod instances;
 pub mod kafka_users;
 pub mod license;
+pub mod marketplace;
 pub mod metering;
 pub mod operations;
 pub mod password_hash;

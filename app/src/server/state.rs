@@ -23,6 +23,8 @@ pub struct Config {
     /// Stop every broker when the console stops (`serve --stop-brokers-on-exit`, for
     /// uninstalling). Off: brokers outlive the console and are adopted at its next start.
     pub stop_brokers_on_exit: bool,
+    /// Marketplace billing: endpoints, grace period, reporting interval.
+    pub marketplace: super::marketplace::MarketplaceSettings,
 }
 
 /// `--provisioner`: a real broker per instance, or the simulation (fast tests, demos of the
@@ -42,6 +44,7 @@ impl Default for Config {
             provision_step: std::time::Duration::from_millis(1500),
             provisioner: ProvisionerChoice::Simulated,
             stop_brokers_on_exit: false,
+            marketplace: Default::default(),
         }
     }
 }
@@ -59,6 +62,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The provisioner and the operations in flight.
     pub operations: Arc<super::operations::Operations>,
+    /// Marketplace clients and the reporter's turn.
+    pub marketplace: Arc<super::marketplace::Marketplaces>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {

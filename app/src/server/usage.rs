@@ -64,7 +64,11 @@ fn month_or_current(input: &str, state: &AppState) -> String {
     }
 }
 
-pub async fn month_view(state: &AppState, month_input: &str) -> Result<UsageData, ServerError> {
+pub async fn month_view(
+    state: &AppState,
+    month_input: &str,
+    is_admin: bool,
+) -> Result<UsageData, ServerError> {
     let now = state.clock.unix();
     let (year, the_month, from, until) = month::parse(&month_or_current(month_input, state))?;
     let (previous_month, next_month) = month::neighbours(year, the_month);
@@ -192,6 +196,7 @@ pub async fn month_view(state: &AppState, month_input: &str) -> Result<UsageData
         traffic_basis: state.operations.provisioner().traffic_basis().into(),
         ledger_records: ledger.len(),
         rows,
+        marketplace: super::marketplace::view::usage_month(state, from, until, is_admin).await?,
     })
 }
 
@@ -323,6 +328,29 @@ pub async fn usage_json(
             .unwrap_or_default();
             attachment("application/json", &format!("usage-{month}.json"), body)
         }
+        Err(e) => refused(e),
+    }
+}
+
+/// `GET /usage/marketplace-late.csv`: the reports too late for the marketplace's window, to
+/// bill them another way.
+pub async fn marketplace_late_csv(
+    State(state): State<AppState>,
+    session: Session,
+    caller: auth::Caller,
+) -> Response {
+    let body = async {
+        auth::require_in(&state, &session, Role::Viewer, &caller).await?;
+        super::marketplace::view::late_csv(&state).await
+    }
+    .await
+    .map_err(ServerError::into_app_error);
+    match body {
+        Ok(body) => attachment(
+            "text/csv; charset=utf-8",
+            "marketplace-late-hours.csv",
+            body.into_bytes(),
+        ),
         Err(e) => refused(e),
     }
 }

@@ -7,5 +7,6 @@ pub mod environment;
 pub mod instances;
 pub mod kafka_security;
 pub mod license;
+pub mod marketplace;
 pub mod metering;
 pub mod users;

@@ -1,0 +1,185 @@
+//! AWS Marketplace `MeterUsage` through the official SDK. Credentials come from the standard
+//! chain (environment, profile, web identity, ECS, the instance role); the HTTPS client is
+//! rustls on ring; the SDK's own retries are off because the outbox retries with its back-off
+//! and must see each answer.
+
+use super::client::{Check, Endpoints, Outgoing, Reply, Target};
+use crate::domain::marketplace::{mappings, Answer, Marketplace};
+use aws_config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Region};
+use aws_sdk_marketplacemetering::config::ProvideCredentials;
+use aws_sdk_marketplacemetering::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_marketplacemetering::primitives::DateTime;
+use aws_sdk_marketplacemetering::Client;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+pub struct AwsMarketplace {
+    endpoints: Endpoints,
+    sdk: OnceCell<(aws_config::SdkConfig, Client)>,
+}
+
+impl AwsMarketplace {
+    pub fn new(endpoints: &Endpoints) -> AwsMarketplace {
+        AwsMarketplace {
+            endpoints: endpoints.clone(),
+            sdk: OnceCell::new(),
+        }
+    }
+
+    /// Loaded once: the chain's credentials are cached and refreshed by the SDK.
+    async fn sdk(&self) -> &(aws_config::SdkConfig, Client) {
+        self.sdk
+            .get_or_init(|| async {
+                let http = aws_smithy_http_client::Builder::new()
+                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                    ))
+                    .build_https();
+                let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                    .http_client(http)
+                    .retry_config(RetryConfig::disabled())
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .connect_timeout(Duration::from_secs(5))
+                            .operation_timeout(Duration::from_secs(20))
+                            .build(),
+                    );
+                if let Some(region) = &self.endpoints.aws_region {
+                    loader = loader.region(Region::new(region.clone()));
+                }
+                if let Some(url) = &self.endpoints.aws {
+                    loader = loader.endpoint_url(url.clone());
+                }
+                let mut config = loader.load().await;
+                if config.region().is_none() {
+                    config = config
+                        .into_builder()
+                        .region(Region::new("us-east-1"))
+                        .build();
+                }
+                let client = Client::new(&config);
+                (config, client)
+            })
+            .await
+    }
+
+    /// `MeterUsage` with `DryRun`: `DryRunOperation` proves the permission.
+    pub async fn check(&self, target: &Target, now: i64) -> Check {
+        let (config, client) = self.sdk().await;
+        let account = match config.credentials_provider() {
+            None => return Check::Failed("no AWS credentials provider is configured".into()),
+            Some(provider) => match provider.provide_credentials().await {
+                Ok(credentials) => format!("AWS access key {}", credentials.access_key_id()),
+                Err(error) => {
+                    return Check::Failed(format!(
+                        "the host has no usable AWS credentials (environment, profile, instance role): {}",
+                        DisplayErrorContext(&error)
+                    ))
+                }
+            },
+        };
+        let Some(dimension) = mappings(Marketplace::Aws).first() else {
+            return Check::Failed("no dimension to check with".into());
+        };
+        let answer = client
+            .meter_usage()
+            .product_code(&target.listing)
+            .timestamp(DateTime::from_secs(now))
+            .usage_dimension(dimension.key)
+            .usage_quantity(0)
+            .dry_run(true)
+            .send()
+            .await;
+        match answer {
+            // A dry run never succeeds: it answers DryRunOperation or why it would fail.
+            Ok(_) => Check::Ok { account },
+            Err(error) => match error.code() {
+                Some("DryRunOperation") => Check::Ok { account },
+                Some("CustomerNotEntitledException") => Check::NotEntitled(message(&error)),
+                Some("UnauthorizedException") | Some("AccessDeniedException") => Check::Failed(
+                    format!(
+                        "the host's credentials may not call MeterUsage (UnauthorizedException): {}",
+                        message(&error)
+                    ),
+                ),
+                Some(code) => Check::Failed(format!("{code}: {}", message(&error))),
+                None => Check::Failed(format!(
+                    "AWS Marketplace could not be reached: {}",
+                    DisplayErrorContext(&error)
+                )),
+            },
+        }
+    }
+
+    /// One record: the hour's start as its timestamp, the report's token as `ClientToken`.
+    pub async fn meter(&self, target: &Target, report: &Outgoing) -> Reply {
+        let Ok(quantity) = i32::try_from(report.quantity) else {
+            return refused(format!(
+                "{} is more than MeterUsage takes in one record",
+                report.quantity
+            ));
+        };
+        let (_, client) = self.sdk().await;
+        let answer = client
+            .meter_usage()
+            .product_code(&target.listing)
+            .timestamp(DateTime::from_secs(report.hour_start))
+            .usage_dimension(&report.key)
+            .usage_quantity(quantity)
+            .dry_run(false)
+            .client_token(&report.client_token)
+            .send()
+            .await;
+        match answer {
+            Ok(output) => Reply {
+                answer: Answer::Accepted,
+                receipt: output.metering_record_id().map(str::to_string),
+            },
+            Err(error) => Reply {
+                answer: answer_of(&error),
+                receipt: None,
+            },
+        }
+    }
+}
+
+fn refused(why: String) -> Reply {
+    Reply {
+        answer: Answer::Refused(why),
+        receipt: None,
+    }
+}
+
+fn message<E: ProvideErrorMetadata>(error: &E) -> String {
+    error.message().unwrap_or("no message").to_string()
+}
+
+/// The SDK's error as the outbox sees it.
+fn answer_of<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    error: &SdkError<E, R>,
+) -> Answer {
+    let Some(code) = error.code() else {
+        // Not an answer of the service: no connection, a timeout. Try again.
+        return Answer::Retryable(format!("{}", DisplayErrorContext(error)));
+    };
+    let why = format!("{code}: {}", message(error));
+    match code {
+        "CustomerNotEntitledException" => Answer::NotEntitled,
+        "ThrottlingException"
+        | "InternalServiceErrorException"
+        | "ServiceUnavailable"
+        | "InternalFailure"
+        | "RequestTimeout" => Answer::Retryable(why),
+        // The same hour and dimension were reported already (same quantity: accepted before).
+        "DuplicateRequestException" => Answer::Duplicate,
+        "TimestampOutOfBoundsException" => Answer::OutOfWindow,
+        // Bad credentials or a clock off by more than 15 minutes: the host's to fix; the
+        // report waits rather than being lost.
+        "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "ExpiredTokenException"
+        | "UnauthorizedException"
+        | "AccessDeniedException" => Answer::Retryable(why),
+        _ => Answer::Refused(why),
+    }
+}

@@ -1,0 +1,100 @@
+//! What the reporter and the link check need of a marketplace, whichever it is.
+
+use super::alibaba::AlibabaMarketplace;
+use super::aws::AwsMarketplace;
+use crate::domain::marketplace::{Answer, Marketplace};
+
+/// Where each marketplace is reached. Both default to the real services; tests and the demo
+/// point them at an emulator.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoints {
+    /// `None`: the SDK's own (or `AWS_ENDPOINT_URL_MARKETPLACE_METERING`).
+    pub aws: Option<String>,
+    /// `None`: the region from the standard chain, else us-east-1.
+    pub aws_region: Option<String>,
+    /// `None`: Compute Nest in cn-hangzhou.
+    pub alibaba: Option<String>,
+}
+
+/// What a link names at the marketplace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub marketplace: Marketplace,
+    /// AWS product code / Compute Nest service id.
+    pub listing: String,
+    /// Alibaba: the service instance id (AWS: empty; the account is the credentials').
+    pub subscription: String,
+}
+
+/// The answer to a link check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// The host may report: the account (or service instance) it reports for.
+    Ok { account: String },
+    /// The marketplace says the customer is not subscribed.
+    NotEntitled(String),
+    /// The check failed: why, for the admin.
+    Failed(String),
+}
+
+/// One report as sent: one hour of one marketplace dimension or key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub hour_start: i64,
+    pub key: String,
+    pub quantity: i64,
+    pub client_token: String,
+}
+
+/// The marketplace's answer to one report, with its receipt when accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub answer: Answer,
+    pub receipt: Option<String>,
+}
+
+/// The two marketplaces, behind one face.
+pub enum Client {
+    Aws(AwsMarketplace),
+    Alibaba(AlibabaMarketplace),
+}
+
+impl Client {
+    pub fn new(marketplace: Marketplace, endpoints: &Endpoints) -> Client {
+        match marketplace {
+            Marketplace::Aws => Client::Aws(AwsMarketplace::new(endpoints)),
+            Marketplace::Alibaba => Client::Alibaba(AlibabaMarketplace::new(endpoints)),
+        }
+    }
+
+    pub async fn check(&self, target: &Target, now: i64) -> Check {
+        match self {
+            Client::Aws(aws) => aws.check(target, now).await,
+            Client::Alibaba(alibaba) => alibaba.check(target).await,
+        }
+    }
+
+    /// Sends a batch and answers each report in order. AWS takes one record a call; Alibaba
+    /// takes up to 100 hours a push, every key of an hour in one entry.
+    pub async fn send(&self, target: &Target, batch: &[Outgoing]) -> Vec<Reply> {
+        match self {
+            Client::Aws(aws) => {
+                let mut replies = Vec::with_capacity(batch.len());
+                for report in batch {
+                    replies.push(aws.meter(target, report).await);
+                }
+                replies
+            }
+            Client::Alibaba(alibaba) => alibaba.push(target, batch).await,
+        }
+    }
+
+    /// How many reports one `send` takes.
+    pub fn batch_limit(&self) -> usize {
+        match self {
+            // One call per record; a pass sends a few before it records their answers.
+            Client::Aws(_) => 1,
+            Client::Alibaba(_) => super::alibaba::MAX_HOURS_PER_PUSH * 4,
+        }
+    }
+}

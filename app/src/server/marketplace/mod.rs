@@ -1,0 +1,461 @@
+//! Marketplace billing: linking the environment to its subscription (checked for real with
+//! the host's credentials), the reporter that sends every closed hour of the ledger, the
+//! admin's decisions on single reports, and what an ended subscription does to the
+//! environment. The rules are `domain::marketplace`; the SQL is `store::marketplace`.
+
+pub mod alibaba;
+pub mod aws;
+pub mod client;
+pub mod reporter;
+pub mod view;
+
+pub use view::{link_view, view};
+
+use super::audit::{self, Actor, Outcome};
+use super::store::{self, marketplace::LinkRow};
+use super::{license, AppState, ServerError};
+use crate::api::error::AppError;
+use crate::domain::license::BillingModel;
+use crate::domain::marketplace::{
+    self as rules, AdminDecision, Entitlement, Marketplace, SubscriptionEffect,
+};
+use crate::domain::metering::hour_floor;
+use client::{Check, Client, Endpoints, Target};
+use sqlx::SqliteConnection;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `serve` flags of marketplace billing.
+#[derive(Debug, Clone)]
+pub struct MarketplaceSettings {
+    pub endpoints: Endpoints,
+    /// How long after a subscription ends instances keep running (no growth meanwhile).
+    pub grace_s: i64,
+    /// How often the reporter looks for hours to report.
+    pub report_every: Duration,
+    /// Alibaba takes one push per service instance a minute.
+    pub alibaba_push_interval: Duration,
+}
+
+impl Default for MarketplaceSettings {
+    fn default() -> Self {
+        MarketplaceSettings {
+            endpoints: Endpoints::default(),
+            grace_s: rules::DEFAULT_GRACE_S,
+            report_every: Duration::from_secs(60),
+            alibaba_push_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The clients (made once per marketplace: the AWS one caches its credentials) and the
+/// reporter's lock (one pass at a time, so a report found `sending` at the start of a pass
+/// was left so by a console that stopped mid-call).
+pub struct Marketplaces {
+    pub settings: MarketplaceSettings,
+    clients: std::sync::Mutex<HashMap<&'static str, Arc<Client>>>,
+    pub(crate) pass: tokio::sync::Mutex<reporter::PassMemory>,
+}
+
+impl Marketplaces {
+    pub fn new(settings: MarketplaceSettings) -> Marketplaces {
+        Marketplaces {
+            settings,
+            clients: std::sync::Mutex::new(HashMap::new()),
+            pass: tokio::sync::Mutex::new(reporter::PassMemory::default()),
+        }
+    }
+
+    pub fn client(&self, marketplace: Marketplace) -> Arc<Client> {
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        clients
+            .entry(marketplace.as_str())
+            .or_insert_with(|| Arc::new(Client::new(marketplace, &self.settings.endpoints)))
+            .clone()
+    }
+}
+
+impl std::fmt::Debug for Marketplaces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Marketplaces")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+/// What an admin asks to link to.
+#[derive(Debug, Clone)]
+pub struct LinkRequest {
+    pub marketplace: String,
+    pub listing: String,
+    /// Alibaba: the service instance id; AWS: unused.
+    pub subscription: String,
+}
+
+fn target_of(link: &LinkRow) -> Target {
+    Target {
+        marketplace: link.marketplace,
+        listing: link.listing.clone(),
+        subscription: match link.marketplace {
+            Marketplace::Aws => String::new(),
+            Marketplace::Alibaba => link
+                .account
+                .strip_prefix("service instance ")
+                .unwrap_or(&link.account)
+                .to_string(),
+        },
+    }
+}
+
+fn refusal(field: &str, why: impl ToString) -> ServerError {
+    ServerError::policy(AppError::invalid(field, why))
+}
+
+fn valid_id(field: &str, label: &str, value: &str) -> Result<(), ServerError> {
+    let ok = (1..=128).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            field,
+            format!("{label} must be 1 to 128 of letters, digits, '-', '_' and '.'"),
+        )
+        .into())
+    }
+}
+
+/// Links the environment: every refusal says why and changes nothing (but its audit entry);
+/// the link and its audit entry commit together.
+pub async fn link(
+    state: &AppState,
+    actor: &Actor,
+    request: LinkRequest,
+) -> Result<LinkRow, ServerError> {
+    let target = format!("{}:{}", request.marketplace.trim(), request.listing.trim());
+    let result = try_link(state, actor, request).await;
+    if let Err(error) = &result {
+        audit::refusal(state, actor, "marketplace_link", Some(&target), error).await;
+    }
+    result
+}
+
+async fn try_link(
+    state: &AppState,
+    actor: &Actor,
+    request: LinkRequest,
+) -> Result<LinkRow, ServerError> {
+    let marketplace = Marketplace::parse(request.marketplace.trim()).ok_or_else(|| {
+        ServerError::from(AppError::invalid(
+            "marketplace",
+            "choose aws (AWS Marketplace) or alibaba (Alibaba Cloud Compute Nest)",
+        ))
+    })?;
+    let listing = request.listing.trim().to_string();
+    let listing_label = match marketplace {
+        Marketplace::Aws => "The product code",
+        Marketplace::Alibaba => "The service id",
+    };
+    valid_id("listing", listing_label, &listing)?;
+    let subscription = request.subscription.trim().to_string();
+    if marketplace == Marketplace::Alibaba {
+        valid_id("subscription", "The service instance id", &subscription)?;
+    }
+    let current = license::current(state).await?;
+    let Some(current) = current else {
+        return Err(refusal(
+            "marketplace",
+            "the environment is not activated: apply a pay-as-you-go product key first",
+        ));
+    };
+    if current.payload.billing != BillingModel::Payg {
+        return Err(refusal(
+            "marketplace",
+            format!(
+                "the license is {}, not pay-as-you-go: only a pay-as-you-go license is billed through a marketplace",
+                current.payload.billing.as_str()
+            ),
+        ));
+    }
+    if let Some(named) = &current.payload.listing {
+        if named.marketplace != marketplace.as_str() || named.id != listing {
+            return Err(refusal(
+                "listing",
+                format!(
+                    "the license is billed through {}:{}, not {}:{listing}",
+                    named.marketplace,
+                    named.id,
+                    marketplace.as_str()
+                ),
+            ));
+        }
+    }
+    {
+        let mut conn = state.pool.acquire().await?;
+        if let Some(active) = store::marketplace::active_link(&mut conn).await? {
+            return Err(already_linked(&active));
+        }
+    }
+    let target = Target {
+        marketplace,
+        listing: listing.clone(),
+        subscription: subscription.clone(),
+    };
+    let now = state.clock.unix();
+    let account = match state
+        .marketplace
+        .client(marketplace)
+        .check(&target, now)
+        .await
+    {
+        Check::Ok { account } => account,
+        Check::NotEntitled(why) => {
+            return Err(refusal(
+                "listing",
+                format!("the marketplace says this account is not subscribed: {why}"),
+            ))
+        }
+        Check::Failed(why) => {
+            return Err(refusal(
+                "marketplace",
+                format!("the check with the marketplace failed: {why}"),
+            ))
+        }
+    };
+    let account = match marketplace {
+        Marketplace::Aws => account,
+        Marketplace::Alibaba => format!("service instance {subscription}"),
+    };
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    if let Some(active) = store::marketplace::active_link(&mut tx).await? {
+        return Err(already_linked(&active));
+    }
+    let fallback = store::marketplace::first_payg_hour(&mut tx)
+        .await?
+        .unwrap_or(hour_floor(now));
+    let report_from = store::marketplace::next_report_from(&mut tx, fallback).await?;
+    let id = store::marketplace::insert_link(
+        &mut tx,
+        store::marketplace::NewLink {
+            marketplace,
+            listing: &listing,
+            account: &account,
+            linked_by: &actor.name,
+            report_from,
+            now,
+        },
+    )
+    .await?;
+    audit::record_in(
+        &mut tx,
+        state,
+        actor,
+        "marketplace_link",
+        Some(&format!("{}:{listing}", marketplace.as_str())),
+        Outcome::Success,
+        Some(&format!("checked with the marketplace as {account}")),
+    )
+    .await?;
+    let link = store::marketplace::link(&mut tx, id)
+        .await?
+        .ok_or_else(|| ServerError::Other("the new link is missing".into()))?;
+    tx.commit().await?;
+    // A link that checks out lifts a suspension for an ended subscription.
+    super::instances::follow_license(state).await?;
+    Ok(link)
+}
+
+fn already_linked(active: &LinkRow) -> ServerError {
+    ServerError::policy(AppError::Conflict(format!(
+        "the environment is already linked to {}:{} (since {}); unlink it first",
+        active.marketplace.as_str(),
+        active.listing,
+        crate::components::format::utc(active.linked_at)
+    )))
+}
+
+/// Ends the active link. Reports it never sent are kept as `unsent` and shown.
+pub async fn unlink(state: &AppState, actor: &Actor) -> Result<u64, ServerError> {
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let Some(active) = store::marketplace::active_link(&mut tx).await? else {
+        return Err(AppError::Conflict("the environment is not linked".into()).into());
+    };
+    let now = state.clock.unix();
+    let unsent = store::marketplace::unlink(&mut tx, active.id, now).await?;
+    audit::record_in(
+        &mut tx,
+        state,
+        actor,
+        "marketplace_unlink",
+        Some(&format!(
+            "{}:{}",
+            active.marketplace.as_str(),
+            active.listing
+        )),
+        Outcome::Success,
+        Some(&format!("{unsent} reports not sent are kept as unsent")),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(unsent)
+}
+
+/// Checks the active link again (after re-subscribing): a good answer restores the
+/// subscription and resumes what its end suspended.
+pub async fn recheck(state: &AppState, actor: &Actor) -> Result<Entitlement, ServerError> {
+    let active = {
+        let mut conn = state.pool.acquire().await?;
+        store::marketplace::active_link(&mut conn).await?
+    };
+    let Some(active) = active else {
+        return Err(AppError::Conflict("the environment is not linked".into()).into());
+    };
+    let now = state.clock.unix();
+    let client = state.marketplace.client(active.marketplace);
+    let answer = match client.check(&target_of(&active), now).await {
+        Check::Ok { .. } => rules::Answer::Accepted,
+        Check::NotEntitled(_) => rules::Answer::NotEntitled,
+        Check::Failed(why) => {
+            return Err(refusal(
+                "marketplace",
+                format!("the check with the marketplace failed: {why}"),
+            ))
+        }
+    };
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let after = note_entitlement(&mut tx, state, actor, &active, &answer, now).await?;
+    tx.commit().await?;
+    super::instances::follow_license(state).await?;
+    Ok(after)
+}
+
+/// Records what an answer says of the subscription, with an audit entry when it changes.
+pub(crate) async fn note_entitlement(
+    conn: &mut SqliteConnection,
+    state: &AppState,
+    actor: &Actor,
+    link: &LinkRow,
+    answer: &rules::Answer,
+    now: i64,
+) -> Result<Entitlement, ServerError> {
+    let current = store::marketplace::link(conn, link.id)
+        .await?
+        .map(|l| l.entitlement)
+        .unwrap_or(link.entitlement);
+    let after = rules::entitlement_after(current, answer, now);
+    if after != current {
+        store::marketplace::set_entitlement(conn, link.id, after, now).await?;
+        let (action, detail) = match after {
+            Entitlement::Ended { .. } => (
+                "marketplace_subscription_ended",
+                format!(
+                    "the marketplace says the customer is no longer subscribed; instances are suspended after {} hours unless it is renewed",
+                    state.marketplace.settings.grace_s / 3600
+                ),
+            ),
+            Entitlement::Entitled => (
+                "marketplace_subscription_renewed",
+                "the marketplace accepts reports again".to_string(),
+            ),
+        };
+        audit::record_in(
+            conn,
+            state,
+            actor,
+            action,
+            Some(&format!("{}:{}", link.marketplace.as_str(), link.listing)),
+            if after == Entitlement::Entitled {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+            Some(&detail),
+        )
+        .await?;
+    }
+    Ok(after)
+}
+
+/// An admin's decision on one report (retry a rejected one; settle one whose outcome is not
+/// known), audited with it.
+pub async fn decide(
+    state: &AppState,
+    actor: &Actor,
+    report_id: i64,
+    decision: AdminDecision,
+) -> Result<(), ServerError> {
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let report = store::marketplace::report(&mut tx, report_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no report {report_id}")))?;
+    let link = store::marketplace::link(&mut tx, report.link_id)
+        .await?
+        .ok_or_else(|| ServerError::Other(format!("report {report_id} has no link")))?;
+    if link.unlinked_at.is_some() && decision != AdminDecision::SeenBilled {
+        return Err(AppError::Conflict(
+            "the report's link was removed: it can no longer be sent".into(),
+        )
+        .into());
+    }
+    let next = rules::decide(&report.state, decision)
+        .map_err(|why| ServerError::from(AppError::Conflict(why)))?;
+    let now = state.clock.unix();
+    store::marketplace::set_report_state(&mut tx, report.id, report.state.kind(), &next, None, now)
+        .await?;
+    let action = match decision {
+        AdminDecision::Retry => "marketplace_report_retry",
+        AdminDecision::SeenBilled => "marketplace_report_settled",
+        AdminDecision::SendAgain => "marketplace_report_resend",
+    };
+    audit::record_in(
+        &mut tx,
+        state,
+        actor,
+        action,
+        Some(&format!(
+            "{} {}",
+            report.market_key,
+            crate::components::format::utc(report.hour_start)
+        )),
+        Outcome::Success,
+        Some(&format!("{} -> {}", report.state.kind(), next.kind())),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What the subscription allows now: only a pay-as-you-go license is held back by it, and
+/// the latest link decides (an unlinked subscription that had ended holds the environment
+/// back until a new link checks out).
+pub async fn effect_on(
+    state: &AppState,
+    conn: &mut SqliteConnection,
+    billing: Option<BillingModel>,
+    now: i64,
+) -> Result<SubscriptionEffect, ServerError> {
+    if billing != Some(BillingModel::Payg) {
+        return Ok(SubscriptionEffect::Normal);
+    }
+    let Some(link) = store::marketplace::latest_link(conn).await? else {
+        return Ok(SubscriptionEffect::Normal);
+    };
+    Ok(rules::effect(
+        link.entitlement,
+        state.marketplace.settings.grace_s,
+        now,
+    ))
+}
+
+/// [`effect_on`] with the current license.
+pub async fn effect(state: &AppState) -> Result<SubscriptionEffect, ServerError> {
+    let billing = license::current(state).await?.map(|c| c.payload.billing);
+    let mut conn = state.pool.acquire().await?;
+    effect_on(state, &mut conn, billing, state.clock.unix()).await
+}

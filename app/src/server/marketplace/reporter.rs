@@ -1,0 +1,317 @@
+//! The reporter: a background task like the metering task. Each pass
+//! 1. settles the reports a stopped console left `sending` (AWS: sent again under the same
+//!    `ClientToken`, which makes the resend harmless; Alibaba, which has no idempotency key:
+//!    `unknown`, shown to the admin and never sent again without their decision);
+//! 2. queues every closed hour of the ledger not queued yet: one report per marketplace
+//!    dimension (zero hours too), converted by `domain::marketplace::convert` with the carry
+//!    of the dimension's previous hour, in one transaction per hour with the progress mark;
+//! 3. sends what is due, oldest first: each report is recorded `sending` (committed) before
+//!    its call and its answer after it, so a crash in between is seen at the next pass.
+//!    Hours past the marketplace's window turn `late` instead of being sent.
+
+use super::client::{Outgoing, Reply};
+use super::{note_entitlement, target_of};
+use crate::domain::marketplace::{self as rules, Answer, Marketplace, ReportState};
+use crate::domain::metering::HOUR;
+use crate::domain::Decimal;
+use crate::server::audit::Actor;
+use crate::server::store::{self, marketplace::LinkRow};
+use crate::server::{AppState, ServerError};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Instant;
+
+/// What the reporter remembers between passes of this process.
+#[derive(Debug, Default)]
+pub struct PassMemory {
+    last_alibaba_push: Option<Instant>,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub queued: u64,
+    pub sent: u64,
+    pub accepted: u64,
+    pub late: u64,
+    pub recovered: u64,
+}
+
+/// One pass over the active link (nothing without one).
+pub async fn run_once(state: &AppState) -> Result<Pass, ServerError> {
+    let mut memory = state.marketplace.pass.lock().await;
+    let link = {
+        let mut conn = state.pool.acquire().await?;
+        store::marketplace::active_link(&mut conn).await?
+    };
+    let Some(link) = link else {
+        return Ok(Pass::default());
+    };
+    let mut pass = Pass {
+        recovered: recover(state, &link).await?,
+        ..Pass::default()
+    };
+    pass.queued = queue(state, &link).await?;
+    send_due(state, &link, &mut memory, &mut pass).await?;
+    Ok(pass)
+}
+
+/// Reports found `sending` at the start of a pass: no call of this process is in flight
+/// (passes take turns), so a console stopped between the call and its record left them.
+async fn recover(state: &AppState, link: &LinkRow) -> Result<u64, ServerError> {
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let stuck = store::marketplace::sending_reports(&mut tx, link.id).await?;
+    let now = state.clock.unix();
+    for report in &stuck {
+        let ReportState::Sending { attempts } = report.state else {
+            continue;
+        };
+        let next = rules::after_restart(link.marketplace, attempts);
+        store::marketplace::set_report_state(&mut tx, report.id, "sending", &next, None, now)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(stuck.len() as u64)
+}
+
+fn decimal(text: &str, what: &str) -> Result<Decimal, ServerError> {
+    Decimal::from_str(text)
+        .map_err(|e| ServerError::Other(format!("{what}: {text:?} is not a decimal: {e}")))
+}
+
+/// Queues the closed hours from where the link stopped up to where the ledger is complete.
+async fn queue(state: &AppState, link: &LinkRow) -> Result<u64, ServerError> {
+    let metered_until = {
+        let mut conn = state.pool.acquire().await?;
+        store::metering::metered_until(&mut conn).await?
+    };
+    let Some(metered_until) = metered_until else {
+        return Ok(0);
+    };
+    let mappings = rules::mappings(link.marketplace);
+    let mut queued = 0;
+    let mut hour = link.queued_until;
+    while hour < metered_until {
+        let now = state.clock.unix();
+        let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let records = store::marketplace::payg_ledger(&mut tx, hour, hour + HOUR).await?;
+        // The ledger's total and record ids of the hour, per dimension.
+        let mut hour_totals: BTreeMap<&str, (Decimal, Vec<String>)> = BTreeMap::new();
+        for record in &records {
+            let quantity = decimal(&record.quantity, &record.record_id)?;
+            let entry = hour_totals
+                .entry(record.dimension.as_str())
+                .or_insert((Decimal::ZERO, Vec::new()));
+            entry.0 += quantity;
+            entry.1.push(record.record_id.clone());
+        }
+        let last_of_month = rules::last_hour_of_month(hour);
+        for mapping in mappings {
+            let (total, ids) = hour_totals
+                .get(mapping.ledger)
+                .cloned()
+                .unwrap_or((Decimal::ZERO, Vec::new()));
+            let carried =
+                match store::marketplace::last_carry(&mut tx, link.id, mapping.ledger).await? {
+                    Some(text) => decimal(&text, "carry")?,
+                    None => Decimal::ZERO,
+                };
+            let converted = rules::convert(total, *mapping, carried, last_of_month)
+                .map_err(ServerError::Other)?;
+            let quantity = i64::try_from(converted.quantity)
+                .map_err(|_| ServerError::Other(format!("{}: too large", mapping.ledger)))?;
+            let token = rules::client_token(link.id, hour, mapping.ledger, &ids);
+            let initial = if rules::within_window(link.marketplace, hour, now) {
+                ReportState::Pending {
+                    attempts: 0,
+                    not_before: 0,
+                }
+            } else {
+                ReportState::Late
+            };
+            store::marketplace::insert_report(
+                &mut tx,
+                store::marketplace::NewReport {
+                    link_id: link.id,
+                    hour_start: hour,
+                    dimension: mapping.ledger,
+                    market_key: mapping.key,
+                    ledger_quantity: &total.normalize().to_string(),
+                    quantity,
+                    carry: &converted.carry.normalize().to_string(),
+                    client_token: &token,
+                    state: &initial,
+                    now,
+                },
+            )
+            .await?;
+            queued += 1;
+        }
+        store::marketplace::set_queued_until(&mut tx, link.id, hour + HOUR).await?;
+        tx.commit().await?;
+        hour += HOUR;
+    }
+    Ok(queued)
+}
+
+/// Sends the due reports until none is left, one fails for a passing reason (throttling, an
+/// outage, the subscription ended: the rest wait for the next pass), or Alibaba's one push a
+/// minute is used up.
+async fn send_due(
+    state: &AppState,
+    link: &LinkRow,
+    memory: &mut PassMemory,
+    pass: &mut Pass,
+) -> Result<(), ServerError> {
+    let client = state.marketplace.client(link.marketplace);
+    let target = target_of(link);
+    let limit = client.batch_limit();
+    loop {
+        let now = state.clock.unix();
+        let due = {
+            let mut conn = state.pool.acquire().await?;
+            store::marketplace::due_reports(&mut conn, link.id, now, limit as i64).await?
+        };
+        if due.is_empty() {
+            return Ok(());
+        }
+        // Too old for the marketplace: listed and exported as late, never sent.
+        let (due, late): (Vec<_>, Vec<_>) = due
+            .into_iter()
+            .partition(|r| rules::within_window(link.marketplace, r.hour_start, now));
+        if !late.is_empty() {
+            let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+            for report in &late {
+                store::marketplace::set_report_state(
+                    &mut tx,
+                    report.id,
+                    "pending",
+                    &ReportState::Late,
+                    None,
+                    now,
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            pass.late += late.len() as u64;
+            continue;
+        }
+        let mut batch = due;
+        if link.marketplace == Marketplace::Alibaba {
+            if let Some(last) = memory.last_alibaba_push {
+                if last.elapsed() < state.marketplace.settings.alibaba_push_interval {
+                    return Ok(());
+                }
+            }
+            // A push carries whole hours: leave a cut-off last hour to the next push.
+            if batch.len() == limit {
+                if let Some(last_hour) = batch.last().map(|r| r.hour_start) {
+                    if batch.iter().any(|r| r.hour_start != last_hour) {
+                        batch.retain(|r| r.hour_start != last_hour);
+                    }
+                }
+            }
+        }
+        // Recorded before the call: a crash from here on is seen by `recover`.
+        let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut sending = Vec::with_capacity(batch.len());
+        for report in batch {
+            let attempts = match report.state {
+                ReportState::Pending { attempts, .. } => attempts + 1,
+                _ => continue,
+            };
+            let marked = store::marketplace::set_report_state(
+                &mut tx,
+                report.id,
+                "pending",
+                &ReportState::Sending { attempts },
+                None,
+                now,
+            )
+            .await?;
+            if marked {
+                sending.push((report, attempts));
+            }
+        }
+        tx.commit().await?;
+        if sending.is_empty() {
+            return Ok(());
+        }
+        let outgoing: Vec<Outgoing> = sending
+            .iter()
+            .map(|(r, _)| Outgoing {
+                hour_start: r.hour_start,
+                key: r.market_key.clone(),
+                quantity: r.quantity,
+                client_token: r.client_token.clone(),
+            })
+            .collect();
+        if link.marketplace == Marketplace::Alibaba {
+            memory.last_alibaba_push = Some(Instant::now());
+        }
+        let replies = client.send(&target, &outgoing).await;
+        pass.sent += sending.len() as u64;
+        let stop = record_replies(state, link, &sending, &replies, pass).await?;
+        if stop {
+            return Ok(());
+        }
+    }
+}
+
+/// Records each answer (and what it says of the subscription) in one transaction. True when
+/// the pass should stop: an answer that asks to wait.
+async fn record_replies(
+    state: &AppState,
+    link: &LinkRow,
+    sending: &[(store::marketplace::ReportRow, u32)],
+    replies: &[Reply],
+    pass: &mut Pass,
+) -> Result<bool, ServerError> {
+    let now = state.clock.unix();
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut stop = false;
+    let mut entitlement_changed = false;
+    for (index, (report, attempts)) in sending.iter().enumerate() {
+        let reply = replies.get(index).cloned().unwrap_or(Reply {
+            answer: Answer::Retryable("no answer".into()),
+            receipt: None,
+        });
+        let next = rules::after_answer(&reply.answer, *attempts, now);
+        if next.billed() {
+            pass.accepted += 1;
+        }
+        if next == ReportState::Late {
+            pass.late += 1;
+        }
+        store::marketplace::set_report_state(
+            &mut tx,
+            report.id,
+            "sending",
+            &next,
+            reply.receipt.as_deref(),
+            now,
+        )
+        .await?;
+        if matches!(reply.answer, Answer::Retryable(_) | Answer::NotEntitled) {
+            stop = true;
+        }
+        if !matches!(reply.answer, Answer::Retryable(_) | Answer::Refused(_)) {
+            let before = store::marketplace::link(&mut tx, link.id)
+                .await?
+                .map(|l| l.entitlement);
+            let after =
+                note_entitlement(&mut tx, state, &Actor::system(), link, &reply.answer, now)
+                    .await?;
+            entitlement_changed |= before != Some(after);
+        }
+        if next.billed() {
+            store::marketplace::set_last_report(&mut tx, link.id, now).await?;
+        }
+    }
+    tx.commit().await?;
+    if entitlement_changed {
+        // Growth stops or resumes now; suspension follows the grace period.
+        crate::server::instances::follow_license(state).await?;
+    }
+    Ok(stop)
+}

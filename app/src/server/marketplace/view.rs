@@ -1,0 +1,223 @@
+//! What the pages show of marketplace billing.
+
+use super::LinkRow;
+use crate::api::marketplace::{
+    LinkView, MappingView, MarketplaceData, MarketplaceUsage, MonthTotal, ReportView,
+    SubscriptionHold,
+};
+use crate::domain::marketplace::{self as rules, Entitlement, Marketplace, ReportState};
+use crate::domain::Decimal;
+use crate::server::store::{self, marketplace::ReportRow};
+use crate::server::{license, AppState, ServerError};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+pub fn marketplace_name(marketplace: Marketplace) -> &'static str {
+    match marketplace {
+        Marketplace::Aws => "AWS Marketplace",
+        Marketplace::Alibaba => "Alibaba Cloud Compute Nest",
+    }
+}
+
+pub fn link_view(link: &LinkRow) -> LinkView {
+    let (entitlement, ended_since) = match link.entitlement {
+        Entitlement::Entitled => ("entitled", None),
+        Entitlement::Ended { since } => ("ended", Some(since)),
+    };
+    LinkView {
+        id: link.id,
+        marketplace: link.marketplace.as_str().into(),
+        marketplace_name: marketplace_name(link.marketplace).into(),
+        listing: link.listing.clone(),
+        account: link.account.clone(),
+        linked_at: link.linked_at,
+        linked_by: link.linked_by.clone(),
+        unlinked_at: link.unlinked_at,
+        entitlement: entitlement.into(),
+        ended_since,
+        last_report_at: link.last_report_at,
+    }
+}
+
+pub fn report_view(report: &ReportRow) -> ReportView {
+    ReportView {
+        id: report.id,
+        hour_start: report.hour_start,
+        dimension: report.dimension.clone(),
+        key: report.market_key.clone(),
+        ledger_quantity: report.ledger_quantity.clone(),
+        quantity: report.quantity,
+        state: report.state.kind().into(),
+        reason: match &report.state {
+            ReportState::Rejected(why) => Some(why.clone()),
+            _ => None,
+        },
+        receipt: report.receipt.clone(),
+    }
+}
+
+fn mapping_views(marketplace: Marketplace) -> Vec<MappingView> {
+    rules::mappings(marketplace)
+        .iter()
+        .map(|m| MappingView {
+            ledger: m.ledger.into(),
+            key: m.key.into(),
+            unit: m.unit.into(),
+            per_ledger_unit: m.per_ledger_unit,
+        })
+        .collect()
+}
+
+/// The subscription's hold on growth and instances, if any (banners, pages).
+pub async fn hold(state: &AppState) -> Result<Option<SubscriptionHold>, ServerError> {
+    let billing = license::current(state).await?.map(|c| c.payload.billing);
+    let mut conn = state.pool.acquire().await?;
+    let now = state.clock.unix();
+    let effect = super::effect_on(state, &mut conn, billing, now).await?;
+    let since = match store::marketplace::latest_link(&mut conn).await? {
+        Some(LinkRow {
+            entitlement: Entitlement::Ended { since },
+            ..
+        }) => since,
+        _ => return Ok(None),
+    };
+    Ok(match effect {
+        rules::SubscriptionEffect::Normal => None,
+        rules::SubscriptionEffect::NoGrowth { suspend_at } => {
+            Some(SubscriptionHold::NoGrowth { since, suspend_at })
+        }
+        rules::SubscriptionEffect::Suspend => Some(SubscriptionHold::Suspended { since }),
+    })
+}
+
+pub async fn view(state: &AppState, is_admin: bool) -> Result<MarketplaceData, ServerError> {
+    let current = license::current(state).await?;
+    let links = store::marketplace::links(&state.pool).await?;
+    let (active, history): (Vec<_>, Vec<_>) = links.iter().partition(|l| l.unlinked_at.is_none());
+    let attention = store::marketplace::attention(&state.pool, 200).await?;
+    Ok(MarketplaceData {
+        billing: current
+            .as_ref()
+            .map(|c| c.payload.billing.as_str().to_string()),
+        license_listing: current
+            .as_ref()
+            .and_then(|c| c.payload.listing.as_ref())
+            .map(|l| format!("{}:{}", l.marketplace, l.id)),
+        active: active.first().map(|l| link_view(l)),
+        history: history.into_iter().map(link_view).collect(),
+        grace_hours: state.marketplace.settings.grace_s / 3600,
+        hold: hold(state).await?,
+        aws_mappings: mapping_views(Marketplace::Aws),
+        alibaba_mappings: mapping_views(Marketplace::Alibaba),
+        attention: attention.iter().map(report_view).collect(),
+        counts: store::marketplace::counts(&state.pool).await?,
+        is_admin,
+    })
+}
+
+/// How many hours of reports the usage page lists (newest first).
+pub const HOURS_SHOWN: usize = 48;
+
+/// The month `[start, end)` of reports beside the ledger (None when nothing was ever linked).
+pub async fn usage_month(
+    state: &AppState,
+    start: i64,
+    end: i64,
+    is_admin: bool,
+) -> Result<Option<MarketplaceUsage>, ServerError> {
+    let reports = store::marketplace::reports_between(&state.pool, start, end).await?;
+    let links = store::marketplace::links(&state.pool).await?;
+    let Some(latest) = links.first() else {
+        return Ok(None);
+    };
+    let mut totals: BTreeMap<&str, MonthTotal> = BTreeMap::new();
+    let mapping_of = |marketplace: Marketplace, ledger: &str| rules::mapping(marketplace, ledger);
+    let link_marketplace: BTreeMap<i64, Marketplace> =
+        links.iter().map(|l| (l.id, l.marketplace)).collect();
+    let mut ledger_exact: BTreeMap<&str, Decimal> = BTreeMap::new();
+    let mut hours = std::collections::BTreeSet::new();
+    for report in &reports {
+        hours.insert(report.hour_start);
+        let total = totals
+            .entry(report.market_key.as_str())
+            .or_insert_with(|| MonthTotal {
+                key: report.market_key.clone(),
+                unit: String::new(),
+                ledger: String::new(),
+                reported: 0,
+                accepted: 0,
+                late: 0,
+                open: 0,
+                failed: 0,
+            });
+        if let Some(mapping) = link_marketplace
+            .get(&report.link_id)
+            .and_then(|m| mapping_of(*m, &report.dimension))
+        {
+            total.unit = mapping.unit.into();
+            let exact = Decimal::from_str(&report.ledger_quantity).unwrap_or_default()
+                * Decimal::from(mapping.per_ledger_unit);
+            *ledger_exact.entry(mapping.key).or_default() += exact;
+        }
+        match &report.state {
+            ReportState::Accepted | ReportState::Duplicate => {
+                total.reported += report.quantity;
+                total.accepted += report.quantity;
+            }
+            ReportState::Late => total.late += report.quantity,
+            ReportState::Pending { .. } | ReportState::Sending { .. } => {
+                total.open += report.quantity
+            }
+            ReportState::Rejected(_) | ReportState::Unknown | ReportState::Unsent => {
+                total.reported += report.quantity;
+                total.failed += report.quantity;
+            }
+        }
+    }
+    for (key, total) in totals.iter_mut() {
+        total.ledger = ledger_exact
+            .get(key)
+            .map(|d| d.round_dp(2).normalize().to_string())
+            .unwrap_or_else(|| "0".into());
+    }
+    let shown_hours: std::collections::BTreeSet<i64> =
+        hours.iter().rev().take(HOURS_SHOWN).copied().collect();
+    let late = reports
+        .iter()
+        .filter(|r| r.state == ReportState::Late)
+        .count();
+    Ok(Some(MarketplaceUsage {
+        marketplace_name: marketplace_name(latest.marketplace).into(),
+        listing: latest.listing.clone(),
+        totals: totals.into_values().collect(),
+        reports: reports
+            .iter()
+            .filter(|r| shown_hours.contains(&r.hour_start))
+            .map(report_view)
+            .collect(),
+        hours_shown: shown_hours.len(),
+        hours_in_month: hours.len(),
+        late,
+        is_admin,
+    }))
+}
+
+/// The late reports as CSV (for billing them another way).
+pub async fn late_csv(state: &AppState) -> Result<String, ServerError> {
+    let late = store::marketplace::reports_in_state(&state.pool, "late").await?;
+    let mut out = String::from(
+        "hour_start_utc,dimension,marketplace_key,ledger_quantity,quantity,client_token\n",
+    );
+    for report in late {
+        out.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            crate::components::format::utc(report.hour_start),
+            report.dimension,
+            report.market_key,
+            report.ledger_quantity,
+            report.quantity,
+            report.client_token
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,548 @@
+//! The marketplace link and the outbox of hourly reports.
+
+use crate::domain::marketplace::{Entitlement, Marketplace, ReportState};
+use sqlx::{SqliteConnection, SqlitePool};
+
+/// A link, active or (with `unlinked_at`) kept as history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRow {
+    pub id: i64,
+    pub marketplace: Marketplace,
+    pub listing: String,
+    pub account: String,
+    pub linked_at: i64,
+    pub linked_by: String,
+    pub unlinked_at: Option<i64>,
+    pub report_from: i64,
+    pub queued_until: i64,
+    pub entitlement: Entitlement,
+    pub entitlement_at: i64,
+    pub last_report_at: Option<i64>,
+}
+
+type RawLink = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    Option<i64>,
+    i64,
+    i64,
+    String,
+    Option<i64>,
+    i64,
+    Option<i64>,
+);
+
+const LINK_COLUMNS: &str = "id, marketplace, listing, account, linked_at, linked_by, unlinked_at,
+     report_from, queued_until, entitlement, ended_since, entitlement_at, last_report_at";
+
+fn bad(table: &str, id: i64, what: String) -> sqlx::Error {
+    sqlx::Error::Decode(format!("{table} row {id}: {what}").into())
+}
+
+fn link_of(raw: RawLink) -> Result<LinkRow, sqlx::Error> {
+    let (id, marketplace, listing, account, linked_at, linked_by, unlinked_at) =
+        (raw.0, raw.1, raw.2, raw.3, raw.4, raw.5, raw.6);
+    let marketplace = Marketplace::parse(&marketplace).ok_or_else(|| {
+        bad(
+            "marketplace_links",
+            id,
+            format!("{marketplace:?} is not a marketplace"),
+        )
+    })?;
+    let entitlement = match (raw.9.as_str(), raw.10) {
+        ("entitled", None) => Entitlement::Entitled,
+        ("ended", Some(since)) => Entitlement::Ended { since },
+        (other, since) => {
+            return Err(bad(
+                "marketplace_links",
+                id,
+                format!("entitlement {other:?} (ended since {since:?}) is not a state"),
+            ))
+        }
+    };
+    Ok(LinkRow {
+        id,
+        marketplace,
+        listing,
+        account,
+        linked_at,
+        linked_by,
+        unlinked_at,
+        report_from: raw.7,
+        queued_until: raw.8,
+        entitlement,
+        entitlement_at: raw.11,
+        last_report_at: raw.12,
+    })
+}
+
+/// The active link, if any.
+pub async fn active_link(conn: &mut SqliteConnection) -> Result<Option<LinkRow>, sqlx::Error> {
+    let raw: Option<RawLink> = sqlx::query_as(&format!(
+        "SELECT {LINK_COLUMNS} FROM marketplace_links WHERE unlinked_at IS NULL"
+    ))
+    .fetch_optional(conn)
+    .await?;
+    raw.map(link_of).transpose()
+}
+
+/// The latest link, active or not: an unlinked subscription that had ended still holds the
+/// environment back until a new link checks out.
+pub async fn latest_link(conn: &mut SqliteConnection) -> Result<Option<LinkRow>, sqlx::Error> {
+    let raw: Option<RawLink> = sqlx::query_as(&format!(
+        "SELECT {LINK_COLUMNS} FROM marketplace_links ORDER BY id DESC LIMIT 1"
+    ))
+    .fetch_optional(conn)
+    .await?;
+    raw.map(link_of).transpose()
+}
+
+pub async fn link(conn: &mut SqliteConnection, id: i64) -> Result<Option<LinkRow>, sqlx::Error> {
+    let raw: Option<RawLink> = sqlx::query_as(&format!(
+        "SELECT {LINK_COLUMNS} FROM marketplace_links WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    raw.map(link_of).transpose()
+}
+
+pub struct NewLink<'a> {
+    pub marketplace: Marketplace,
+    pub listing: &'a str,
+    pub account: &'a str,
+    pub linked_by: &'a str,
+    pub report_from: i64,
+    pub now: i64,
+}
+
+pub async fn insert_link(
+    conn: &mut SqliteConnection,
+    new: NewLink<'_>,
+) -> Result<i64, sqlx::Error> {
+    let id = sqlx::query_scalar(
+        "INSERT INTO marketplace_links (marketplace, listing, account, linked_at, linked_by,
+             report_from, queued_until, entitlement, entitlement_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'entitled', ?) RETURNING id",
+    )
+    .bind(new.marketplace.as_str())
+    .bind(new.listing)
+    .bind(new.account)
+    .bind(new.now)
+    .bind(new.linked_by)
+    .bind(new.report_from)
+    .bind(new.report_from)
+    .bind(new.now)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Ends the link; its reports that were never sent turn `unsent` (kept, shown). Returns how
+/// many did.
+pub async fn unlink(conn: &mut SqliteConnection, id: i64, now: i64) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "UPDATE marketplace_links SET unlinked_at = ? WHERE id = ? AND unlinked_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    let unsent = sqlx::query(
+        "UPDATE marketplace_reports SET state = 'unsent', answered_at = ?
+         WHERE link_id = ? AND state IN ('pending', 'sending')",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(unsent.rows_affected())
+}
+
+pub async fn set_entitlement(
+    conn: &mut SqliteConnection,
+    id: i64,
+    entitlement: Entitlement,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let (kind, since) = match entitlement {
+        Entitlement::Entitled => ("entitled", None),
+        Entitlement::Ended { since } => ("ended", Some(since)),
+    };
+    sqlx::query(
+        "UPDATE marketplace_links SET entitlement = ?, ended_since = ?, entitlement_at = ?
+         WHERE id = ?",
+    )
+    .bind(kind)
+    .bind(since)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_queued_until(
+    conn: &mut SqliteConnection,
+    id: i64,
+    until: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE marketplace_links SET queued_until = MAX(queued_until, ?) WHERE id = ?")
+        .bind(until)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Where the next link starts reporting: after the hours the previous link queued (so
+/// relinking leaves no gap and reports nothing twice), else `fallback`.
+pub async fn next_report_from(
+    conn: &mut SqliteConnection,
+    fallback: i64,
+) -> Result<i64, sqlx::Error> {
+    let until: Option<i64> = sqlx::query_scalar("SELECT MAX(queued_until) FROM marketplace_links")
+        .fetch_one(conn)
+        .await?;
+    Ok(until.unwrap_or(fallback))
+}
+
+/// The first hour of the ledger billed under a pay-as-you-go license.
+pub async fn first_payg_hour(conn: &mut SqliteConnection) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT MIN(hour_start) FROM usage_ledger l
+         WHERE EXISTS (SELECT 1 FROM license_keys k
+                       WHERE k.license_id = l.license_id AND k.billing = 'payg')",
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// One ledger record billed under a pay-as-you-go license.
+#[derive(Debug, Clone)]
+pub struct LedgerRecord {
+    pub hour_start: i64,
+    pub dimension: String,
+    pub quantity: String,
+    pub record_id: String,
+}
+
+/// The pay-as-you-go ledger records of the hours `[from, to)`, in hour order.
+pub async fn payg_ledger(
+    conn: &mut SqliteConnection,
+    from: i64,
+    to: i64,
+) -> Result<Vec<LedgerRecord>, sqlx::Error> {
+    let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT hour_start, dimension, quantity, record_id FROM usage_ledger l
+         WHERE hour_start >= ? AND hour_start < ?
+           AND EXISTS (SELECT 1 FROM license_keys k
+                       WHERE k.license_id = l.license_id AND k.billing = 'payg')
+         ORDER BY hour_start, dimension, record_id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(hour_start, dimension, quantity, record_id)| LedgerRecord {
+                hour_start,
+                dimension,
+                quantity,
+                record_id,
+            },
+        )
+        .collect())
+}
+
+/// What the last queued hour of a dimension carried (decimal text), if any.
+pub async fn last_carry(
+    conn: &mut SqliteConnection,
+    link_id: i64,
+    dimension: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT carry FROM marketplace_reports WHERE link_id = ? AND dimension = ?
+         ORDER BY hour_start DESC LIMIT 1",
+    )
+    .bind(link_id)
+    .bind(dimension)
+    .fetch_optional(conn)
+    .await
+}
+
+pub struct NewReport<'a> {
+    pub link_id: i64,
+    pub hour_start: i64,
+    pub dimension: &'a str,
+    pub market_key: &'a str,
+    pub ledger_quantity: &'a str,
+    pub quantity: i64,
+    pub carry: &'a str,
+    pub client_token: &'a str,
+    pub state: &'a ReportState,
+    pub now: i64,
+}
+
+pub async fn insert_report(
+    conn: &mut SqliteConnection,
+    new: NewReport<'_>,
+) -> Result<(), sqlx::Error> {
+    let (attempts, not_before, reason) = columns_of(new.state);
+    sqlx::query(
+        "INSERT INTO marketplace_reports (link_id, hour_start, dimension, market_key,
+             ledger_quantity, quantity, carry, client_token, state, attempts, not_before, reason,
+             queued_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (link_id, hour_start, dimension) DO NOTHING",
+    )
+    .bind(new.link_id)
+    .bind(new.hour_start)
+    .bind(new.dimension)
+    .bind(new.market_key)
+    .bind(new.ledger_quantity)
+    .bind(new.quantity)
+    .bind(new.carry)
+    .bind(new.client_token)
+    .bind(new.state.kind())
+    .bind(attempts)
+    .bind(not_before)
+    .bind(reason)
+    .bind(new.now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn columns_of(state: &ReportState) -> (i64, i64, Option<&str>) {
+    match state {
+        ReportState::Pending {
+            attempts,
+            not_before,
+        } => (i64::from(*attempts), *not_before, None),
+        ReportState::Sending { attempts } => (i64::from(*attempts), 0, None),
+        ReportState::Rejected(why) => (0, 0, Some(why.as_str())),
+        _ => (0, 0, None),
+    }
+}
+
+/// One report of the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    pub id: i64,
+    pub link_id: i64,
+    pub hour_start: i64,
+    pub dimension: String,
+    pub market_key: String,
+    pub ledger_quantity: String,
+    pub quantity: i64,
+    pub client_token: String,
+    pub state: ReportState,
+    pub receipt: Option<String>,
+    pub sent_at: Option<i64>,
+    pub answered_at: Option<i64>,
+}
+
+type RawReport = (
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
+
+const REPORT_COLUMNS: &str = "id, link_id, hour_start, dimension, market_key, ledger_quantity,
+     quantity, client_token, state, attempts, not_before, reason, receipt, sent_at, answered_at";
+
+fn report_of(raw: RawReport) -> Result<ReportRow, sqlx::Error> {
+    let state = ReportState::from_columns(&raw.8, raw.9, raw.10, raw.11.as_deref())
+        .map_err(|e| bad("marketplace_reports", raw.0, e))?;
+    Ok(ReportRow {
+        id: raw.0,
+        link_id: raw.1,
+        hour_start: raw.2,
+        dimension: raw.3,
+        market_key: raw.4,
+        ledger_quantity: raw.5,
+        quantity: raw.6,
+        client_token: raw.7,
+        state,
+        receipt: raw.12,
+        sent_at: raw.13,
+        answered_at: raw.14,
+    })
+}
+
+/// The pending reports of a link due by `now`, oldest hour first.
+pub async fn due_reports(
+    conn: &mut SqliteConnection,
+    link_id: i64,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<ReportRow>, sqlx::Error> {
+    let raw: Vec<RawReport> = sqlx::query_as(&format!(
+        "SELECT {REPORT_COLUMNS} FROM marketplace_reports
+         WHERE link_id = ? AND state = 'pending' AND not_before <= ?
+         ORDER BY hour_start, dimension LIMIT ?"
+    ))
+    .bind(link_id)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    raw.into_iter().map(report_of).collect()
+}
+
+/// Reports left `sending` (the console stopped between a call and its record).
+pub async fn sending_reports(
+    conn: &mut SqliteConnection,
+    link_id: i64,
+) -> Result<Vec<ReportRow>, sqlx::Error> {
+    let raw: Vec<RawReport> = sqlx::query_as(&format!(
+        "SELECT {REPORT_COLUMNS} FROM marketplace_reports WHERE link_id = ? AND state = 'sending'"
+    ))
+    .bind(link_id)
+    .fetch_all(conn)
+    .await?;
+    raw.into_iter().map(report_of).collect()
+}
+
+pub async fn report(
+    conn: &mut SqliteConnection,
+    id: i64,
+) -> Result<Option<ReportRow>, sqlx::Error> {
+    let raw: Option<RawReport> = sqlx::query_as(&format!(
+        "SELECT {REPORT_COLUMNS} FROM marketplace_reports WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    raw.map(report_of).transpose()
+}
+
+/// Every report of the hours `[from, to)`, newest hour first.
+pub async fn reports_between(
+    pool: &SqlitePool,
+    from: i64,
+    to: i64,
+) -> Result<Vec<ReportRow>, sqlx::Error> {
+    let raw: Vec<RawReport> = sqlx::query_as(&format!(
+        "SELECT {REPORT_COLUMNS} FROM marketplace_reports
+         WHERE hour_start >= ? AND hour_start < ?
+         ORDER BY hour_start DESC, dimension, link_id"
+    ))
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    raw.into_iter().map(report_of).collect()
+}
+
+/// Reports in one state (all links), oldest hour first: the late ones for their export.
+pub async fn reports_in_state(
+    pool: &SqlitePool,
+    state: &str,
+) -> Result<Vec<ReportRow>, sqlx::Error> {
+    let raw: Vec<RawReport> = sqlx::query_as(&format!(
+        "SELECT {REPORT_COLUMNS} FROM marketplace_reports WHERE state = ?
+         ORDER BY hour_start, dimension"
+    ))
+    .bind(state)
+    .fetch_all(pool)
+    .await?;
+    raw.into_iter().map(report_of).collect()
+}
+
+/// Records a report's new state. `sent_at` is set when it turns `sending`; `answered_at`
+/// otherwise. Only a report still in `from` changes (another writer may have settled it).
+pub async fn set_report_state(
+    conn: &mut SqliteConnection,
+    id: i64,
+    from: &str,
+    state: &ReportState,
+    receipt: Option<&str>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let (attempts, not_before, reason) = columns_of(state);
+    let sending = matches!(state, ReportState::Sending { .. });
+    let done = sqlx::query(
+        "UPDATE marketplace_reports SET state = ?, attempts = ?, not_before = ?, reason = ?,
+             receipt = COALESCE(?, receipt),
+             sent_at = CASE WHEN ? THEN ? ELSE sent_at END,
+             answered_at = CASE WHEN ? THEN answered_at ELSE ? END
+         WHERE id = ? AND state = ?",
+    )
+    .bind(state.kind())
+    .bind(attempts)
+    .bind(not_before)
+    .bind(reason)
+    .bind(receipt)
+    .bind(sending)
+    .bind(now)
+    .bind(sending)
+    .bind(now)
+    .bind(id)
+    .bind(from)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn set_last_report(
+    conn: &mut SqliteConnection,
+    link_id: i64,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE marketplace_links SET last_report_at = ? WHERE id = ?")
+        .bind(at)
+        .bind(link_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Every link, newest first.
+pub async fn links(pool: &SqlitePool) -> Result<Vec<LinkRow>, sqlx::Error> {
+    let raw: Vec<RawLink> = sqlx::query_as(&format!(
+        "SELECT {LINK_COLUMNS} FROM marketplace_links ORDER BY id DESC"
+    ))
+    .fetch_all(pool)
+    .await?;
+    raw.into_iter().map(link_of).collect()
+}
+
+/// How many reports are in each state.
+pub async fn counts(pool: &SqlitePool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT state, COUNT(*) FROM marketplace_reports GROUP BY state ORDER BY state")
+        .fetch_all(pool)
+        .await
+}
+
+/// Reports that need a look (rejected, unknown, unsent, late), newest hour first.
+pub async fn attention(pool: &SqlitePool, limit: i64) -> Result<Vec<ReportRow>, sqlx::Error> {
+    let raw: Vec<RawReport> = sqlx::query_as(&format!(
+        "SELECT {REPORT_COLUMNS} FROM marketplace_reports
+         WHERE state IN ('rejected', 'unknown', 'unsent', 'late')
+         ORDER BY hour_start DESC, dimension LIMIT ?"
+    ))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    raw.into_iter().map(report_of).collect()
+}

@@ -1,0 +1,156 @@
+//! The emulator's memory: what was billed, what was seen (tokens, nonces), the switches the
+//! control API sets, and counts of every outcome.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::Config;
+
+/// Faults injected through `POST /_emulator/faults`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Faults {
+    /// The next this many authenticated calls are throttled.
+    pub throttle: u32,
+    /// Then the next this many answer an internal error (HTTP 500).
+    pub server_errors: u32,
+    /// Every marketplace call answers 503 while set.
+    pub outage: bool,
+    /// Every marketplace answer is held this long after its effect (a billing) is done.
+    pub delay_ms: u64,
+}
+
+/// One injected failure, consumed by a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Throttle,
+    ServerError,
+}
+
+/// A billed `MeterUsage` record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AwsRecord {
+    pub product_code: String,
+    pub dimension: String,
+    pub timestamp: f64,
+    pub quantity: i32,
+    pub record_id: String,
+    pub client_token: Option<String>,
+    pub access_key_id: String,
+}
+
+/// A billed entity of a `PushMeteringData` call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlibabaEntry {
+    pub service_instance_id: String,
+    pub instance_id: String,
+    pub start_time: i64,
+    pub end_time: i64,
+    pub key: String,
+    pub value: u64,
+}
+
+/// The parameters a `ClientToken` is bound to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwsParams {
+    pub product_code: String,
+    pub dimension: String,
+    pub timestamp: f64,
+    pub quantity: i32,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub entitled: bool,
+    pub faults: Faults,
+    /// The usage clock (epoch seconds) when a test froze it; otherwise real time.
+    pub usage_now: Option<f64>,
+    pub aws_records: Vec<AwsRecord>,
+    /// (product, dimension, hour) → index in `aws_records`.
+    pub aws_by_hour: HashMap<(String, String, i64), usize>,
+    /// ClientToken → the parameters it was first used with and the record it answered.
+    pub aws_tokens: HashMap<String, (AwsParams, String)>,
+    pub alibaba_entries: Vec<AlibabaEntry>,
+    /// (service instance, instance, start time, key) already billed once.
+    pub alibaba_seen: HashSet<(String, String, i64, String)>,
+    pub double_billed: u64,
+    /// Service instance → when its last push was accepted.
+    pub alibaba_last_push: HashMap<String, Instant>,
+    /// SignatureNonce → when it was first seen.
+    pub nonces: HashMap<String, Instant>,
+    /// marketplace → outcome → count.
+    pub calls: BTreeMap<&'static str, BTreeMap<String, u64>>,
+}
+
+impl State {
+    fn new() -> Self {
+        State {
+            entitled: true,
+            faults: Faults::default(),
+            usage_now: None,
+            aws_records: Vec::new(),
+            aws_by_hour: HashMap::new(),
+            aws_tokens: HashMap::new(),
+            alibaba_entries: Vec::new(),
+            alibaba_seen: HashSet::new(),
+            double_billed: 0,
+            alibaba_last_push: HashMap::new(),
+            nonces: HashMap::new(),
+            calls: BTreeMap::new(),
+        }
+    }
+
+    /// Consumes one injected failure, throttling first.
+    pub fn take_fault(&mut self) -> Option<Fault> {
+        if self.faults.throttle > 0 {
+            self.faults.throttle -= 1;
+            Some(Fault::Throttle)
+        } else if self.faults.server_errors > 0 {
+            self.faults.server_errors -= 1;
+            Some(Fault::ServerError)
+        } else {
+            None
+        }
+    }
+
+    pub fn count(&mut self, marketplace: &'static str, outcome: &str) {
+        *self
+            .calls
+            .entry(marketplace)
+            .or_default()
+            .entry(outcome.to_string())
+            .or_default() += 1;
+    }
+}
+
+/// Configuration and state, shared by the handlers.
+pub struct Shared {
+    pub config: Config,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    pub fn new(config: Config) -> Self {
+        Shared {
+            config,
+            state: Mutex::new(State::new()),
+        }
+    }
+
+    /// The state. A handler that panicked cannot leave it half-updated in a way that
+    /// matters more than losing the emulator, so a poisoned lock is simply taken over.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn reset(&self) {
+        *self.lock() = State::new();
+    }
+}
+
+/// Real wall-clock time, epoch seconds.
+pub fn real_now() -> f64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9
+}
