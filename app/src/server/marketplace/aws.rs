@@ -6,8 +6,10 @@
 use super::client::{Check, Endpoints, Outgoing, Reply, Target};
 use crate::domain::marketplace::{mappings, Answer, Marketplace};
 use aws_config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Region};
+use aws_sdk_marketplacemetering::config::http::HttpResponse;
 use aws_sdk_marketplacemetering::config::ProvideCredentials;
 use aws_sdk_marketplacemetering::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_marketplacemetering::operation::meter_usage::MeterUsageError;
 use aws_sdk_marketplacemetering::primitives::DateTime;
 use aws_sdk_marketplacemetering::Client;
 use std::time::Duration;
@@ -155,14 +157,19 @@ fn message<E: ProvideErrorMetadata>(error: &E) -> String {
 }
 
 /// The SDK's error as the outbox sees it.
-fn answer_of<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    error: &SdkError<E, R>,
-) -> Answer {
+fn answer_of(error: &SdkError<MeterUsageError, HttpResponse>) -> Answer {
     let Some(code) = error.code() else {
         // Not an answer of the service: no connection, a timeout. Try again.
         return Answer::Retryable(format!("{}", DisplayErrorContext(error)));
     };
     let why = format!("{code}: {}", message(error));
+    // Any server-side failure (HTTP 5xx) is worth another try, whatever its name.
+    if error
+        .raw_response()
+        .is_some_and(|raw| raw.status().is_server_error())
+    {
+        return Answer::Retryable(why);
+    }
     match code {
         "CustomerNotEntitledException" => Answer::NotEntitled,
         "ThrottlingException"

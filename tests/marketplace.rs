@@ -1,0 +1,946 @@
+//! Marketplace billing against the marketplace emulator (its own signature checks, the
+//! documented rules, billed records kept): linking and its refusals, a month of hours billed
+//! exactly as the ledger says, outages and throttling, a subscription that ends and is
+//! renewed. The console runs in process with a settable clock; the emulator's usage clock is
+//! kept on the console's.
+
+mod common;
+
+use app::domain::license::{BillingModel, DimensionPrice, Listing, PriceTier, Pricing};
+use app::domain::marketplace::{self, Marketplace};
+use app::domain::Decimal;
+use app::server::marketplace::{client::Endpoints, reporter, MarketplaceSettings};
+use common::*;
+use reqwest::Client;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+const AWS_KEY: &str = "AKIDMARKETPLACETEST1";
+const AWS_SECRET: &str = "marketplace/test/secret/0000000000000001";
+const PRODUCT: &str = "prod-byoc-test-01";
+const ALIBABA_KEY: &str = "LTAImarketplaceTest1";
+const ALIBABA_SECRET: &str = "marketplaceTestSecret00000001";
+const SERVICE_INSTANCE: &str = "si-test0000000001";
+
+/// The host's credentials, the standard way (every test of this binary sets the same).
+fn host_credentials() {
+    std::env::set_var("AWS_ACCESS_KEY_ID", AWS_KEY);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", AWS_SECRET);
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    std::env::remove_var("AWS_PROFILE");
+    std::env::set_var("ALIBABA_CLOUD_ACCESS_KEY_ID", ALIBABA_KEY);
+    std::env::set_var("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ALIBABA_SECRET);
+}
+
+struct Emulator {
+    base: String,
+    http: Client,
+}
+
+impl Emulator {
+    async fn start(authorized: bool) -> Emulator {
+        let mut aws = marketplace_emulator::AwsAccount::new(AWS_KEY, AWS_SECRET);
+        aws.authorized = authorized;
+        let config = marketplace_emulator::Config {
+            aws: vec![aws],
+            aws_product_code: PRODUCT.into(),
+            aws_dimensions: marketplace::mappings(Marketplace::Aws)
+                .iter()
+                .map(|m| m.key.to_string())
+                .collect(),
+            alibaba: vec![marketplace_emulator::AlibabaAccount::new(
+                ALIBABA_KEY,
+                ALIBABA_SECRET,
+            )],
+            alibaba_service_instance_id: SERVICE_INSTANCE.into(),
+            alibaba_push_interval_s: 0,
+            ..marketplace_emulator::Config::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(marketplace_emulator::serve(listener, config));
+        Emulator {
+            base,
+            http: Client::new(),
+        }
+    }
+
+    async fn control(&self, what: &str, body: Value) {
+        let response = self
+            .http
+            .post(format!("{}/_emulator/{what}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "emulator {what}");
+    }
+
+    async fn billed(&self) -> Value {
+        self.http
+            .get(format!("{}/_emulator/billed", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    fn settings(&self) -> MarketplaceSettings {
+        MarketplaceSettings {
+            endpoints: Endpoints {
+                aws: Some(self.base.clone()),
+                aws_region: Some("us-east-1".into()),
+                alibaba: Some(format!("{}/alibaba", self.base)),
+            },
+            // The background reporter stays out of the way: passes are run by the tests.
+            report_every: std::time::Duration::from_secs(3600),
+            alibaba_push_interval: std::time::Duration::ZERO,
+            ..MarketplaceSettings::default()
+        }
+    }
+}
+
+async fn console(emulator: &Emulator) -> TestApp {
+    host_credentials();
+    spawn_app_with(app::server::Config {
+        secure_cookies: false,
+        provision_step: std::time::Duration::from_millis(5),
+        marketplace: emulator.settings(),
+        ..app::server::Config::default()
+    })
+    .await
+}
+
+/// AKU-hours at 0.10 USD (the prices do not matter here: the marketplace prices the units).
+fn prices() -> Option<Pricing> {
+    Some(Pricing {
+        currency: "USD".into(),
+        dimensions: vec![DimensionPrice {
+            dimension: "aku_hours".into(),
+            tiers: vec![PriceTier {
+                from_quantity: 0,
+                unit_price: Decimal::from_str("0.10").unwrap(),
+            }],
+        }],
+    })
+}
+
+fn payg_key(app: &TestApp, listing: Option<&str>) -> String {
+    product_key(app, |p| {
+        p.billing = BillingModel::Payg;
+        p.aku_quota = Some(200);
+        p.pricing = prices();
+        p.listing = listing.map(|l| Listing::parse(l).unwrap());
+    })
+}
+
+/// Signed in again at `t` (sessions end when the clock jumps).
+async fn at(app: &TestApp, emulator: &Emulator, t: OffsetDateTime) -> Client {
+    app.clock.set(t);
+    emulator
+        .control("clock", json!({ "now": t.unix_timestamp() }))
+        .await;
+    let client = app.client();
+    assert_eq!(
+        app.login(&client, ADMIN, ADMIN_PASSWORD).await.status(),
+        200
+    );
+    client
+}
+
+/// Moves both clocks to `t` without signing in.
+async fn set_clock(app: &TestApp, emulator: &Emulator, t: OffsetDateTime) {
+    app.clock.set(t);
+    emulator
+        .control("clock", json!({ "now": t.unix_timestamp() }))
+        .await;
+}
+
+async fn instance_state(app: &TestApp, id: i64) -> String {
+    sqlx::query_scalar("SELECT state FROM instances WHERE id = ?")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+async fn settle(app: &TestApp, id: i64, state: &str) {
+    for _ in 0..500 {
+        if instance_state(app, id).await == state {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("instance {id} never {state}");
+}
+
+async fn create(app: &TestApp, client: &Client, name: &str, size: u32) -> reqwest::Response {
+    client
+        .post(app.url("/api/instance_create"))
+        .form(&instance_form(name, size, &[]))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A created instance's id (the creation must be accepted).
+async fn created(app: &TestApp, client: &Client, name: &str, size: u32) -> i64 {
+    let response = create(app, client, name, size).await;
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+async fn link(app: &TestApp, client: &Client, fields: &[(&str, &str)]) -> reqwest::Response {
+    app.post_form(client, "/api/marketplace_link", fields).await
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&app.pool).await.unwrap()
+}
+
+/// Meters and reports every hour up to `until`, an hour at a time.
+async fn run_hours(
+    app: &TestApp,
+    emulator: &Emulator,
+    from: OffsetDateTime,
+    until: OffsetDateTime,
+) {
+    let mut t = from;
+    while t <= until {
+        set_clock(app, emulator, t).await;
+        app::server::metering::run_due(&app.state).await.unwrap();
+        reporter::run_once(&app.state).await.unwrap();
+        t += time::Duration::hours(1);
+    }
+}
+
+/// The ledger's total per dimension over `[from, to)`, in the marketplace's units, rounded
+/// half up (the conversion rule's month total).
+async fn ledger_in_market_units(app: &TestApp, from: i64, to: i64) -> BTreeMap<String, u64> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT dimension, quantity FROM usage_ledger WHERE hour_start >= ? AND hour_start < ?",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let mut sums: BTreeMap<String, Decimal> = BTreeMap::new();
+    for (dimension, quantity) in rows {
+        *sums.entry(dimension).or_default() += Decimal::from_str(&quantity).unwrap();
+    }
+    marketplace::mappings(Marketplace::Aws)
+        .iter()
+        .map(|m| {
+            let exact =
+                sums.get(m.ledger).copied().unwrap_or_default() * Decimal::from(m.per_ledger_unit);
+            let rounded = exact
+                .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            (m.key.to_string(), rounded.to_string().parse().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_month_of_hours_is_billed_exactly_as_the_ledger_says() {
+    let emulator = Emulator::start(true).await;
+    let app = console(&emulator).await;
+    let admin = app.admin_client().await;
+    let key = payg_key(&app, Some(&format!("aws:{PRODUCT}")));
+    assert_eq!(app.apply_key(&admin, &key).await.status(), 200);
+
+    let client = at(&app, &emulator, datetime!(2026-12-01 00:00 UTC)).await;
+    let linked = link(
+        &app,
+        &client,
+        &[("marketplace", "aws"), ("listing", PRODUCT)],
+    )
+    .await;
+    assert_eq!(linked.status(), 200, "{}", linked.text().await.unwrap());
+    // Sizes that make fractions: 3 AKU for 50 minutes an hour would not, so scale mid-hour.
+    let a: i64 = created(&app, &client, "alpha", 3).await;
+    settle(&app, a, "running").await;
+    let client = at(&app, &emulator, datetime!(2026-12-09 07:20 UTC)).await;
+    let scaled = app
+        .post_form(
+            &client,
+            "/api/instance_scale",
+            &[("id", &a.to_string()), ("size_aku", "12")],
+        )
+        .await;
+    assert_eq!(scaled.status(), 200);
+    settle(&app, a, "running").await;
+    let b: i64 = created(&app, &client, "beta", 3).await;
+    settle(&app, b, "running").await;
+
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 01:00 UTC),
+        datetime!(2027-01-01 01:00 UTC),
+    )
+    .await;
+
+    let december = (
+        datetime!(2026-12-01 00:00 UTC).unix_timestamp(),
+        datetime!(2027-01-01 00:00 UTC).unix_timestamp(),
+    );
+    let billed = emulator.billed().await;
+    let december_billed: Vec<&Value> = billed["aws"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            let t = r["timestamp"].as_f64().unwrap() as i64;
+            t >= december.0 && t < december.1
+        })
+        .collect();
+    let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+    for record in &december_billed {
+        *totals
+            .entry(record["dimension"].as_str().unwrap().to_string())
+            .or_default() += record["quantity"].as_u64().unwrap();
+    }
+    let expected = ledger_in_market_units(&app, december.0, december.1).await;
+    assert!(expected["AkuMinutes"] > 0);
+    // Every dimension, every hour (zero hours too): 744 hours of December.
+    assert_eq!(december_billed.len(), 744 * expected.len());
+    for (key, want) in &expected {
+        assert_eq!(totals.get(key).copied().unwrap_or(0), *want, "{key}");
+    }
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM marketplace_reports WHERE state NOT IN ('accepted')"
+        )
+        .await,
+        0
+    );
+    // The usage page's month: ledger and accepted side by side.
+    let usage: Value = app
+        .post_form(
+            &client_at(&app).await,
+            "/api/usage",
+            &[("month", "2026-12")],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let totals_shown = usage["marketplace"]["totals"].as_array().unwrap();
+    let aku = totals_shown
+        .iter()
+        .find(|t| t["key"] == "AkuMinutes")
+        .unwrap();
+    assert_eq!(aku["accepted"].as_u64().unwrap(), expected["AkuMinutes"]);
+    assert_eq!(aku["late"], 0);
+}
+
+#[tokio::test]
+async fn every_refused_link_says_why_and_changes_nothing() {
+    let emulator = Emulator::start(true).await;
+    let app = console(&emulator).await;
+    let admin = app.activated_admin_client().await; // prepaid
+    let links = "SELECT COUNT(*) FROM marketplace_links";
+
+    let refused = link(
+        &app,
+        &admin,
+        &[("marketplace", "aws"), ("listing", PRODUCT)],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    let body = error_body(refused).await;
+    assert!(body.to_string().contains("not pay-as-you-go"), "{body}");
+    assert_eq!(count(&app, links).await, 0);
+
+    let key = product_key(&app, |p| {
+        p.billing = BillingModel::Payg;
+        p.pricing = prices();
+        p.license_id = "LIC-TEST-2".into();
+        p.issued_at = datetime!(2026-11-21 00:00 UTC);
+        p.listing = Some(Listing::parse("aws:another-product").unwrap());
+    });
+    let applied = app.apply_key(&admin, &key).await;
+    assert_eq!(applied.status(), 200, "{}", applied.text().await.unwrap());
+    let refused = link(
+        &app,
+        &admin,
+        &[("marketplace", "aws"), ("listing", PRODUCT)],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    let body = error_body(refused).await.to_string();
+    assert!(
+        body.contains("listing") && body.contains("aws:another-product"),
+        "{body}"
+    );
+    assert_eq!(count(&app, links).await, 0);
+
+    // A key without a listing: the check with the marketplace decides (a service instance
+    // that does not exist).
+    let key = product_key(&app, |p| {
+        p.billing = BillingModel::Payg;
+        p.pricing = prices();
+        p.license_id = "LIC-TEST-3".into();
+        p.issued_at = datetime!(2026-11-22 00:00 UTC);
+    });
+    let applied = app.apply_key(&admin, &key).await;
+    assert_eq!(applied.status(), 200, "{}", applied.text().await.unwrap());
+    // (A DryRun proves the permission only, as AWS documents it: a product code that does
+    // not exist shows in the first hour's report, rejected.)
+    let refused = link(
+        &app,
+        &admin,
+        &[("marketplace", "gcp"), ("listing", PRODUCT)],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    assert!(error_body(refused)
+        .await
+        .to_string()
+        .contains("marketplace"));
+    let refused = link(
+        &app,
+        &admin,
+        &[
+            ("marketplace", "alibaba"),
+            ("listing", "svc-1"),
+            ("subscription", "si-nope"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    assert!(error_body(refused)
+        .await
+        .to_string()
+        .contains("EntityNotExist.ServiceInstance"));
+    assert_eq!(count(&app, links).await, 0);
+    // Refusals by a rule are in the audit log.
+    assert!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace_link' AND outcome = 'refused'"
+        )
+        .await
+            >= 3
+    );
+
+    // An operator may not link.
+    let operator = app.user_client("olga", "operator").await;
+    let forbidden = link(
+        &app,
+        &operator,
+        &[("marketplace", "aws"), ("listing", PRODUCT)],
+    )
+    .await;
+    assert_eq!(forbidden.status(), 403);
+
+    let linked = link(
+        &app,
+        &admin,
+        &[("marketplace", "aws"), ("listing", PRODUCT)],
+    )
+    .await;
+    assert_eq!(linked.status(), 200);
+    let again = link(
+        &app,
+        &admin,
+        &[
+            ("marketplace", "alibaba"),
+            ("listing", "svc-1"),
+            ("subscription", SERVICE_INSTANCE),
+        ],
+    )
+    .await;
+    assert_eq!(again.status(), 409);
+    assert!(error_body(again)
+        .await
+        .to_string()
+        .contains("unlink it first"));
+    assert_eq!(count(&app, links).await, 1);
+}
+
+#[tokio::test]
+async fn credentials_without_the_permission_are_refused() {
+    let emulator = Emulator::start(false).await;
+    let app = console(&emulator).await;
+    let admin = app.admin_client().await;
+    assert_eq!(
+        app.apply_key(&admin, &payg_key(&app, None)).await.status(),
+        200
+    );
+    let refused = link(
+        &app,
+        &admin,
+        &[("marketplace", "aws"), ("listing", PRODUCT)],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    let body = error_body(refused).await.to_string();
+    assert!(body.contains("UnauthorizedException"), "{body}");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM marketplace_links").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn an_outage_and_a_throttling_storm_catch_up_and_hours_past_the_window_are_late() {
+    let emulator = Emulator::start(true).await;
+    let app = console(&emulator).await;
+    let admin = app.admin_client().await;
+    assert_eq!(
+        app.apply_key(&admin, &payg_key(&app, None)).await.status(),
+        200
+    );
+    let client = at(&app, &emulator, datetime!(2026-12-01 00:00 UTC)).await;
+    assert_eq!(
+        link(
+            &app,
+            &client,
+            &[("marketplace", "aws"), ("listing", PRODUCT)]
+        )
+        .await
+        .status(),
+        200
+    );
+    let a: i64 = created(&app, &client, "alpha", 6).await;
+    settle(&app, a, "running").await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 01:00 UTC),
+        datetime!(2026-12-01 03:00 UTC),
+    )
+    .await;
+    let dims = marketplace::mappings(Marketplace::Aws).len() as i64;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM marketplace_reports WHERE state = 'accepted'"
+        )
+        .await,
+        3 * dims
+    );
+
+    // Twelve hours of outage: the hours wait, then catch up; those older than six hours are
+    // late, listed and exported.
+    emulator.control("faults", json!({ "outage": true })).await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 04:00 UTC),
+        datetime!(2026-12-01 15:00 UTC),
+    )
+    .await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM marketplace_reports WHERE state = 'accepted'"
+        )
+        .await,
+        3 * dims
+    );
+    emulator.control("faults", json!({ "outage": false })).await;
+    // Past every back-off.
+    set_clock(&app, &emulator, datetime!(2026-12-01 15:20 UTC)).await;
+    reporter::run_once(&app.state).await.unwrap();
+    let late = count(
+        &app,
+        "SELECT COUNT(*) FROM marketplace_reports WHERE state = 'late'",
+    )
+    .await;
+    let accepted = count(
+        &app,
+        "SELECT COUNT(*) FROM marketplace_reports WHERE state = 'accepted'",
+    )
+    .await;
+    // Hours 03:00..14:00 closed during the outage; at 15:20 the hours from 10:00 on are
+    // within the window (09:00's timestamp is 6 h 20 min back): 7 late, 5 sent.
+    assert_eq!(late, 7 * dims, "late");
+    assert_eq!(accepted, (3 + 5) * dims, "accepted");
+    let billed = emulator.billed().await;
+    assert_eq!(billed["aws"].as_array().unwrap().len() as i64, accepted);
+    let csv = client_at(&app)
+        .await
+        .get(app.url("/usage/marketplace-late.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count() as i64, 1 + 7 * dims, "{csv}");
+    assert!(
+        csv.contains("2026-12-01 03:00 UTC,aku_hours,AkuMinutes,6,360,"),
+        "{csv}"
+    );
+
+    // A throttling storm: every answer throttled for a while; nothing is lost or doubled.
+    emulator.control("faults", json!({ "throttle": 25 })).await;
+    let mut t = datetime!(2026-12-01 16:00 UTC);
+    for _ in 0..40 {
+        set_clock(&app, &emulator, t).await;
+        app::server::metering::run_due(&app.state).await.unwrap();
+        reporter::run_once(&app.state).await.unwrap();
+        t += time::Duration::minutes(10);
+    }
+    let open = count(
+        &app,
+        "SELECT COUNT(*) FROM marketplace_reports WHERE state IN ('pending', 'sending')",
+    )
+    .await;
+    assert_eq!(open, 0);
+    let accepted = count(
+        &app,
+        "SELECT COUNT(*) FROM marketplace_reports WHERE state = 'accepted'",
+    )
+    .await;
+    let billed = emulator.billed().await;
+    assert_eq!(billed["aws"].as_array().unwrap().len() as i64, accepted);
+    assert!(billed["calls"]["ThrottlingException"].as_i64().unwrap() >= 25);
+}
+
+/// A client signed in at the app's current time.
+async fn client_at(app: &TestApp) -> Client {
+    let client = app.client();
+    assert_eq!(
+        app.login(&client, ADMIN, ADMIN_PASSWORD).await.status(),
+        200
+    );
+    client
+}
+
+#[tokio::test]
+async fn an_ended_subscription_stops_growth_then_suspends_and_a_renewed_one_resumes() {
+    let emulator = Emulator::start(true).await;
+    let app = console(&emulator).await;
+    let admin = app.admin_client().await;
+    assert_eq!(
+        app.apply_key(&admin, &payg_key(&app, None)).await.status(),
+        200
+    );
+    let client = at(&app, &emulator, datetime!(2026-12-01 00:00 UTC)).await;
+    assert_eq!(
+        link(
+            &app,
+            &client,
+            &[("marketplace", "aws"), ("listing", PRODUCT)]
+        )
+        .await
+        .status(),
+        200
+    );
+    let a: i64 = created(&app, &client, "alpha", 6).await;
+    settle(&app, a, "running").await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 01:00 UTC),
+        datetime!(2026-12-01 02:00 UTC),
+    )
+    .await;
+
+    emulator
+        .control("entitlement", json!({ "entitled": false }))
+        .await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 03:00 UTC),
+        datetime!(2026-12-01 03:00 UTC),
+    )
+    .await;
+    let ended = count(
+        &app,
+        "SELECT COUNT(*) FROM marketplace_links WHERE entitlement = 'ended'",
+    )
+    .await;
+    assert_eq!(ended, 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace_subscription_ended'"
+        )
+        .await,
+        1
+    );
+    // The banner, on every page (the session answers it).
+    let client = client_at(&app).await;
+    let session: Value = app
+        .post_form(&client, "/api/session", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let hold = &session["license"]["subscription"]["NoGrowth"];
+    let since = datetime!(2026-12-01 03:00 UTC).unix_timestamp();
+    assert_eq!(hold["since"], since);
+    assert_eq!(hold["suspend_at"], since + 72 * 3600);
+    let page = client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("data-testid=\"subscription-banner\""),
+        "banner missing"
+    );
+    // No growth: create and scale up are refused; scale down is not.
+    let refused = create(&app, &client, "beta", 3).await;
+    assert_eq!(refused.status(), 409);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("subscription has ended"));
+    let up = app
+        .post_form(
+            &client,
+            "/api/instance_scale",
+            &[("id", &a.to_string()), ("size_aku", "12")],
+        )
+        .await;
+    assert_eq!(up.status(), 409);
+    let down = app
+        .post_form(
+            &client,
+            "/api/instance_scale",
+            &[("id", &a.to_string()), ("size_aku", "5")],
+        )
+        .await;
+    assert_eq!(down.status(), 200);
+    settle(&app, a, "running").await;
+
+    // Still running just before the grace period ends; suspended after it, data kept.
+    set_clock(&app, &emulator, datetime!(2026-12-04 02:59 UTC)).await;
+    app::server::instances::follow_license(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(instance_state(&app, a).await, "running");
+    set_clock(&app, &emulator, datetime!(2026-12-04 03:00 UTC)).await;
+    app::server::instances::follow_license(&app.state)
+        .await
+        .unwrap();
+    settle(&app, a, "suspended").await;
+    let reason: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'instance_suspend' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(reason, "marketplace subscription ended");
+
+    // Renewed: a successful check resumes the instance.
+    emulator
+        .control("entitlement", json!({ "entitled": true }))
+        .await;
+    let client = client_at(&app).await;
+    let checked = app.post_form(&client, "/api/marketplace_check", &[]).await;
+    assert_eq!(checked.status(), 200);
+    settle(&app, a, "running").await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace_subscription_renewed'"
+        )
+        .await,
+        1
+    );
+    // Hours reported while it had ended were held, and go out now within the window.
+    let held: i64 = count(
+        &app,
+        "SELECT COUNT(*) FROM marketplace_reports WHERE state = 'pending'",
+    )
+    .await;
+    assert!(held > 0);
+}
+
+#[tokio::test]
+async fn a_lapsed_license_keeps_instances_suspended_when_the_subscription_is_renewed() {
+    let emulator = Emulator::start(true).await;
+    let app = console(&emulator).await;
+    let admin = app.admin_client().await;
+    let key = product_key(&app, |p| {
+        p.billing = BillingModel::Payg;
+        p.pricing = prices();
+        p.expires_at = datetime!(2026-12-02 00:00 UTC);
+        p.grace_days = 1;
+    });
+    assert_eq!(app.apply_key(&admin, &key).await.status(), 200);
+    let client = at(&app, &emulator, datetime!(2026-12-01 00:00 UTC)).await;
+    assert_eq!(
+        link(
+            &app,
+            &client,
+            &[("marketplace", "aws"), ("listing", PRODUCT)]
+        )
+        .await
+        .status(),
+        200
+    );
+    let a: i64 = created(&app, &client, "alpha", 3).await;
+    settle(&app, a, "running").await;
+    emulator
+        .control("entitlement", json!({ "entitled": false }))
+        .await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 01:00 UTC),
+        datetime!(2026-12-01 01:00 UTC),
+    )
+    .await;
+    // Past both: the license lapsed (expiry + 1 grace day) and the subscription's grace.
+    set_clock(&app, &emulator, datetime!(2026-12-05 00:00 UTC)).await;
+    app::server::instances::follow_license(&app.state)
+        .await
+        .unwrap();
+    settle(&app, a, "suspended").await;
+    let reason: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'instance_suspend' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(reason, "license lapsed, marketplace subscription ended");
+    emulator
+        .control("entitlement", json!({ "entitled": true }))
+        .await;
+    let client = client_at(&app).await;
+    assert_eq!(
+        app.post_form(&client, "/api/marketplace_check", &[])
+            .await
+            .status(),
+        200
+    );
+    // Operations are recorded before `follow_license` returns: none resumes the instance.
+    app::server::instances::follow_license(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM operations WHERE kind = 'resume'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(instance_state(&app, a).await, "suspended");
+}
+
+#[tokio::test]
+async fn alibaba_hours_are_pushed_whole_and_an_unknown_outcome_waits_for_the_admin() {
+    let emulator = Emulator::start(true).await;
+    let app = console(&emulator).await;
+    let admin = app.admin_client().await;
+    assert_eq!(
+        app.apply_key(&admin, &payg_key(&app, Some("alibaba:svc-kafka")))
+            .await
+            .status(),
+        200
+    );
+    let client = at(&app, &emulator, datetime!(2026-12-01 00:00 UTC)).await;
+    let linked = link(
+        &app,
+        &client,
+        &[
+            ("marketplace", "alibaba"),
+            ("listing", "svc-kafka"),
+            ("subscription", SERVICE_INSTANCE),
+        ],
+    )
+    .await;
+    assert_eq!(linked.status(), 200, "{}", linked.text().await.unwrap());
+    let a: i64 = created(&app, &client, "alpha", 4).await;
+    settle(&app, a, "running").await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 01:00 UTC),
+        datetime!(2026-12-01 05:00 UTC),
+    )
+    .await;
+    let billed = emulator.billed().await;
+    let entries = billed["alibaba"].as_array().unwrap();
+    let keys = marketplace::mappings(Marketplace::Alibaba).len();
+    assert_eq!(entries.len(), 5 * keys);
+    assert_eq!(billed["double_billed"], 0);
+    let period: u64 = entries
+        .iter()
+        .filter(|e| e["key"] == "Period")
+        .map(|e| {
+            e["value"]
+                .as_str()
+                .map(|v| v.parse::<u64>().unwrap())
+                .or(e["value"].as_u64())
+                .unwrap()
+        })
+        .sum();
+    // 4 AKU for 5 hours, in AKU-seconds.
+    assert_eq!(period, 4 * 5 * 3600);
+
+    // A console that stopped between a push and its record: the outcome is unknown, shown,
+    // and not pushed again until an admin decides.
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 06:00 UTC),
+        datetime!(2026-12-01 06:00 UTC),
+    )
+    .await;
+    sqlx::query("UPDATE marketplace_reports SET state = 'sending' WHERE hour_start = ?")
+        .bind(datetime!(2026-12-01 05:00 UTC).unix_timestamp())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    reporter::run_once(&app.state).await.unwrap();
+    let unknown: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM marketplace_reports WHERE state = 'unknown'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(unknown.len(), keys);
+    let before = emulator.billed().await["alibaba"].as_array().unwrap().len();
+    reporter::run_once(&app.state).await.unwrap();
+    assert_eq!(
+        emulator.billed().await["alibaba"].as_array().unwrap().len(),
+        before
+    );
+    // The bill shows it: settled as accepted, audited.
+    let settled = app
+        .post_form(
+            &client_at(&app).await,
+            "/api/marketplace_report",
+            &[("id", &unknown[0].to_string()), ("decision", "billed")],
+        )
+        .await;
+    assert_eq!(settled.status(), 200);
+    let retry_accepted = app
+        .post_form(
+            &client_at(&app).await,
+            "/api/marketplace_report",
+            &[("id", &unknown[0].to_string()), ("decision", "retry")],
+        )
+        .await;
+    assert_eq!(retry_accepted.status(), 409);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace_report_settled'"
+        )
+        .await,
+        1
+    );
+}
