@@ -16,6 +16,11 @@ export const brokerURL = `http://127.0.0.1:${brokerPort}`;
 export const brokerDataDir = "../target/e2e-broker-data";
 export const brokerVendorDir = "../target/e2e-broker-vendor";
 const brokerBin = process.env.BYOC_BROKER_BIN ?? `${process.env.HOME}/.cargo/bin/nisshi`;
+// The marketplace emulator (AWS Marketplace Metering and Alibaba Cloud Compute Nest, with its
+// demo credentials) that the first console reports to, for 08-marketplace.spec.ts.
+const emulatorPort = Number(process.env.E2E_EMULATOR_PORT ?? 18090);
+export const emulatorURL = `http://127.0.0.1:${emulatorPort}`;
+export const emulatorProduct = "demo0byoc0kafka0console01";
 
 export default defineConfig({
   testDir: "./tests",
@@ -45,12 +50,29 @@ export default defineConfig({
     },
   },
   webServer: [{
+    command: `${server} marketplace-emulator --listen 127.0.0.1:${emulatorPort}`,
+    cwd: __dirname,
+    env: { RUST_LOG: "warn" },
+    url: `${emulatorURL}/_emulator/billed`,
+    timeout: 60_000,
+    reuseExistingServer: false,
+    stdout: "pipe",
+    stderr: "pipe",
+  }, {
     // A fresh data directory for every run; the site (WASM, CSS) comes from ../target/site.
     command:
       `rm -rf ${dataDir} ${vendorDir} && ${server} vendor keygen --out ${vendorDir} --key-id e2e-vendor && ` +
-      `${server} serve --listen 127.0.0.1:${port} --data-dir ${dataDir} --trust-key ${vendorDir}/public-key.json --provision-step-ms 400 --provisioner simulated`,
+      `${server} serve --listen 127.0.0.1:${port} --data-dir ${dataDir} --trust-key ${vendorDir}/public-key.json --provision-step-ms 400 --provisioner simulated ` +
+      `--marketplace-aws-endpoint ${emulatorURL} --marketplace-aws-region us-east-1 --marketplace-report-seconds 2`,
     cwd: __dirname,
-    env: { LEPTOS_SITE_ROOT: "../target/site", RUST_LOG: "warn" },
+    // The host's AWS credentials, the standard way: the emulator's demo key.
+    env: {
+      LEPTOS_SITE_ROOT: "../target/site",
+      RUST_LOG: "warn",
+      AWS_ACCESS_KEY_ID: "AKIAEMULATORDEMO0001",
+      AWS_SECRET_ACCESS_KEY: "emulator/demo/Secret/Key/0000000000000001",
+      AWS_EC2_METADATA_DISABLED: "true",
+    },
     url: `${baseURL}/healthz`,
     timeout: 60_000,
     reuseExistingServer: false,

@@ -8,8 +8,8 @@ use crate::domain::license_state::Phase;
 use crate::pages::{
     account::AccountPage, activate::ActivatePage, audit::AuditPage,
     instance_detail::InstanceDetailPage, instance_new::NewInstancePage, instances::InstancesPage,
-    license::LicensePage, login::LoginPage, not_found::NotFound, overview::OverviewPage,
-    setup::SetupPage, usage::UsagePage, users::UsersPage,
+    license::LicensePage, login::LoginPage, marketplace::MarketplacePage, not_found::NotFound,
+    overview::OverviewPage, setup::SetupPage, usage::UsagePage, users::UsersPage,
 };
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -67,6 +67,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/activate") view=ActivatePage ssr=SsrMode::Async />
                     <Route path=path!("/license") view=LicensePage ssr=SsrMode::Async />
                     <Route path=path!("/usage") view=UsagePage ssr=SsrMode::Async />
+                    <Route path=path!("/marketplace") view=MarketplacePage ssr=SsrMode::Async />
                     <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
@@ -142,6 +143,7 @@ fn SignedInFrame() -> impl IntoView {
                 <A href="/instances">"Instances"</A>
                 <A href="/license">"License"</A>
                 <A href="/usage">"Usage"</A>
+                <A href="/marketplace">"Marketplace"</A>
                 // Administration links for admins only (the server refuses others anyway).
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {

@@ -9,6 +9,7 @@ pub mod instance_new;
 pub mod instances;
 pub mod license;
 pub mod login;
+pub mod marketplace;
 pub mod not_found;
 pub mod overview;
 pub mod setup;

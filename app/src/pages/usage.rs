@@ -3,7 +3,9 @@
 //! breakdown (pay-as-you-go), or AKU used against AKU licensed (prepaid, trial), and the
 //! ledger's export.
 
+use crate::api::marketplace::{DecideReport, MarketplaceUsage};
 use crate::api::usage::{usage, UsageData};
+use crate::pages::marketplace::ReportLine;
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,18 +15,27 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn UsagePage() -> impl IntoView {
     let query = use_query_map();
-    let data = Resource::new(move || query.read().get("month").unwrap_or_default(), usage);
+    let decide = ServerAction::<DecideReport>::new();
+    let data = Resource::new(
+        move || {
+            (
+                query.read().get("month").unwrap_or_default(),
+                decide.version().get(),
+            )
+        },
+        |(month, _)| usage(month),
+    );
     view! {
         <Title text="Usage" />
         <h1>"Usage"</h1>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move { data.await.map(|d| view! { <UsageBody d /> }) })}
+            {move || Suspend::new(async move { data.await.map(|d| view! { <UsageBody d decide /> }) })}
         </Suspense>
     }
 }
 
 #[component]
-fn UsageBody(d: UsageData) -> impl IntoView {
+fn UsageBody(d: UsageData, decide: ServerAction<DecideReport>) -> impl IntoView {
     let payg = d.total_charge.is_some();
     let currency = d.currency.clone().unwrap_or_default();
     let t = d.totals.clone();
@@ -118,6 +129,7 @@ fn UsageBody(d: UsageData) -> impl IntoView {
                 })
             }}
         </div>
+        {d.marketplace.clone().map(|m| view! { <MarketplaceReports m decide /> }.into_any())}
         <section class="card">
             <h2>"By day and instance"</h2>
             {if d.rows.is_empty() {
@@ -150,6 +162,54 @@ fn UsageBody(d: UsageData) -> impl IntoView {
                     </table>
                 })
             }}
+        </section>
+    }
+}
+
+/// The month's reports to the marketplace beside the ledger, and the latest hours' outcomes.
+#[component]
+fn MarketplaceReports(m: MarketplaceUsage, decide: ServerAction<DecideReport>) -> impl IntoView {
+    let is_admin = m.is_admin;
+    view! {
+        <section class="card" data-testid="marketplace-reports">
+            <h2>{format!("Reported to {} ({})", m.marketplace_name, m.listing)}</h2>
+            <p class="hint">
+                {format!(
+                    "In the marketplace's units. Ledger: the ledger's exact total converted; accepted: what the marketplace took; late: past its window, to bill from the export; open: waiting to be sent; failed: rejected, unknown or unsent. {} hours this month, {} late.",
+                    m.hours_in_month, m.late
+                )}
+                " "
+                <a href="/marketplace">"Marketplace"</a>
+                " · "
+                <a href="/usage/marketplace-late.csv" download="" data-testid="export-late">"Export late hours"</a>
+            </p>
+            <table class="table" data-testid="marketplace-totals">
+                <thead>
+                    <tr><th>"Key"</th><th>"Unit"</th><th>"Ledger"</th><th>"Accepted"</th><th>"Late"</th><th>"Open"</th><th>"Failed"</th></tr>
+                </thead>
+                <tbody>
+                    {m.totals.iter().map(|t| view! {
+                        <tr data-testid="marketplace-total" data-key=t.key.clone()>
+                            <td>{t.key.clone()}</td>
+                            <td>{t.unit.clone()}</td>
+                            <td data-testid="total-ledger">{t.ledger.clone()}</td>
+                            <td data-testid="total-accepted">{t.accepted}</td>
+                            <td data-testid="total-late">{t.late}</td>
+                            <td>{t.open}</td>
+                            <td>{t.failed}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <h3>{format!("Latest {} hours", m.hours_shown)}</h3>
+            <table class="table" data-testid="marketplace-hours">
+                <thead>
+                    <tr><th>"Hour"</th><th>"Key"</th><th>"Quantity"</th><th>"Outcome"</th><th></th></tr>
+                </thead>
+                <tbody>
+                    {m.reports.into_iter().map(|r| view! { <ReportLine r is_admin decide /> }).collect_view()}
+                </tbody>
+            </table>
         </section>
     }
 }

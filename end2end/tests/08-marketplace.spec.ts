@@ -1,0 +1,115 @@
+// Marketplace billing in Chromium, on the first console, which reports to the marketplace
+// emulator (started by the Playwright config with its demo credentials in the console's
+// environment): apply a pay-as-you-go key that names the emulator's AWS listing, link it on
+// the Marketplace page (checked with a MeterUsage dry run), watch closed hours reported and
+// accepted on the Usage page, then end the subscription at the emulator: the banner shows on
+// every page and creating is refused; a check after renewing lifts it.
+// Runs last: it switches the first console to pay-as-you-go.
+//
+// Closed hours come from the metering task once an hour; a browser test cannot wait for
+// hours to close, so the hours before this run are written into the ledger here (what the
+// metering task writes for them), with the progress mark that says they are metered.
+import { test, expect } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import { dataDir, emulatorProduct, emulatorURL, vendorDir } from "../playwright.config";
+import { hydrated, mintKey, shot, signIn } from "./helpers";
+
+test.setTimeout(120_000);
+
+const database = path.resolve(__dirname, "..", dataDir, "console.db");
+
+/** Ledger records of `hours` closed hours (3 AKU each) under `licenseId`, ending `endsAgo`
+ * hours before the current one, and the metering mark after them. */
+function seedLedger(licenseId: string, hours: number, endsAgo: number) {
+  execFileSync("python3", ["-c", `
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=30)
+license_id, hours, ends_ago = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+now = int(time.time())
+current = now - now % 3600
+instance = db.execute("SELECT MIN(id) FROM instances").fetchone()[0]
+with db:
+    for k in range(hours):
+        hour = current - (ends_ago + hours - k) * 3600
+        for dimension, quantity in (("aku_hours", "3"), ("data_in_gib", "0.25")):
+            db.execute(
+                "INSERT OR IGNORE INTO usage_ledger (record_id, instance_id, hour_start, dimension, quantity, license_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (f"e2e-{hour}-{dimension}", instance, hour, dimension, quantity, license_id, now))
+    db.execute("INSERT INTO metering_progress (id, metered_until) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET metered_until = MAX(metered_until, excluded.metered_until)", (current - ends_ago * 3600,))
+`, database, licenseId, String(hours), String(endsAgo)]);
+}
+
+test("link the subscription, see hours reported, and follow its end", async ({ page, request }) => {
+  await signIn(page);
+  await page.goto("/");
+  const installationId = (await page.getByTestId("installation-id").textContent())!.trim();
+  const key = mintKey(vendorDir, installationId, [
+    "--billing", "payg", "--aku", "500", "--months", "12", "--license-id", "LIC-E2E-PAYG",
+    "--price", "aku_hours:0=0.10", "--listing", `aws:${emulatorProduct}`,
+  ]);
+  await page.goto("/license");
+  await hydrated(page);
+  await page.getByLabel("Product key").fill(key);
+  await page.getByRole("button", { name: "Preview" }).click();
+  await page.getByRole("button", { name: "Apply this key" }).click();
+  await expect(page).toHaveURL(/\/license\?applied=1$/);
+
+  // Three hours closed under the pay-as-you-go license before the link: the link reports
+  // from the first of them.
+  seedLedger("LIC-E2E-PAYG", 3, 1);
+
+  // A listing other than the license's is refused with the reason, and nothing is linked.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Marketplace" }).click();
+  await expect(page.getByRole("heading", { name: "Marketplace", level: 1 })).toBeVisible();
+  await hydrated(page);
+  await expect(page.getByTestId("marketplace-billing")).toContainText(`aws:${emulatorProduct}`);
+  await page.getByLabel("Listing (AWS product code, or Compute Nest service id)").fill("another-product");
+  await page.getByRole("button", { name: "Check and link" }).click();
+  await expect(page.locator("#listing-error")).toContainText(`billed through aws:${emulatorProduct}`);
+  await expect(page.getByTestId("not-linked")).toBeVisible();
+
+  await page.getByLabel("Listing (AWS product code, or Compute Nest service id)").fill(emulatorProduct);
+  await page.getByRole("button", { name: "Check and link" }).click();
+  await expect(page.getByTestId("link-marketplace")).toHaveText("AWS Marketplace");
+  await expect(page.getByTestId("link-listing")).toHaveText(emulatorProduct);
+  await expect(page.getByTestId("link-entitlement")).toHaveText("in force");
+  await shot(page, "60-marketplace-linked");
+
+  // The three closed hours: each dimension of each hour is reported and accepted.
+  await page.goto("/usage");
+  const aku = page.locator('[data-testid="marketplace-total"][data-key="AkuMinutes"]');
+  await expect
+    .poll(async () => {
+      await page.reload();
+      return (await aku.count()) ? Number(await aku.getByTestId("total-accepted").textContent()) : 0;
+    }, { timeout: 30_000, intervals: [1_000] })
+    .toBe(3 * 3 * 60);
+  await expect(aku.getByTestId("total-ledger")).toHaveText("540");
+  await expect(page.getByTestId("marketplace-hours").locator("[data-state=accepted]").first()).toBeVisible();
+  const billed = await (await request.get(`${emulatorURL}/_emulator/billed`)).json();
+  expect(billed.totals.aws.AkuMinutes).toBe(540);
+  await shot(page, "61-usage-marketplace");
+
+  // The subscription ends at the marketplace: the next hour's report says so.
+  expect((await request.post(`${emulatorURL}/_emulator/entitlement`, { data: { entitled: false } })).ok()).toBe(true);
+  seedLedger("LIC-E2E-PAYG", 1, 0);
+  await expect
+    .poll(async () => {
+      await page.goto("/instances");
+      return await page.getByTestId("subscription-banner").count();
+    }, { timeout: 30_000, intervals: [1_000] })
+    .toBe(1);
+  await expect(page.getByTestId("subscription-banner")).toContainText("nothing can be created or scaled up");
+  await shot(page, "62-subscription-ended");
+
+  // Renewed: a check on the Marketplace page lifts the hold.
+  expect((await request.post(`${emulatorURL}/_emulator/entitlement`, { data: { entitled: true } })).ok()).toBe(true);
+  await page.goto("/marketplace");
+  await hydrated(page);
+  await expect(page.getByTestId("marketplace-hold")).toBeVisible();
+  await page.getByTestId("check-link").click();
+  await expect(page.getByTestId("link-entitlement")).toHaveText("in force");
+  await page.goto("/usage");
+  await expect(page.getByTestId("subscription-banner")).toHaveCount(0);
+});
