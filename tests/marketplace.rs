@@ -944,3 +944,200 @@ async fn alibaba_hours_are_pushed_whole_and_an_unknown_outcome_waits_for_the_adm
         1
     );
 }
+
+/// A console process killed with SIGKILL while a report is `sending` (the emulator has billed
+/// it and waits before answering), again and again: afterwards every hour of every dimension
+/// is billed exactly once, with the quantity the outbox says, and nothing is missing.
+#[tokio::test]
+async fn sigkill_between_a_send_and_its_record_bills_nothing_twice_and_loses_nothing() {
+    use common::console_process::activated_with;
+    host_credentials();
+    let emulator = Emulator::start(true).await;
+    let flags: Vec<String> = [
+        "--provisioner",
+        "simulated",
+        "--marketplace-aws-endpoint",
+        &emulator.base,
+        "--marketplace-aws-region",
+        "us-east-1",
+        "--marketplace-report-seconds",
+        "1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let listing = format!("aws:{PRODUCT}");
+    let key = [
+        "--billing",
+        "payg",
+        "--aku",
+        "100",
+        "--months",
+        "12",
+        "--price",
+        "aku_hours:0=0.10",
+        "--listing",
+        &listing,
+    ];
+    let mut console = activated_with(&flags, &key).await;
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        console.data.join("console.db").display()
+    ))
+    .await
+    .unwrap();
+    let created = console
+        .client
+        .post(format!("{}/api/instance_create", console.base))
+        .form(&instance_form("alpha", 6, &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let instance: i64 = created.json().await.unwrap();
+
+    // Five closed hours in the ledger (what the metering task writes for them), 6 AKU each
+    // and some traffic, and the mark that says they are metered.
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let current = now - now.rem_euclid(3600);
+    let license_id: String = sqlx::query_scalar("SELECT license_id FROM license_keys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    for k in 1..=5 {
+        let hour = current - k * 3600;
+        for (dimension, quantity) in [
+            ("aku_hours", "6"),
+            ("data_in_gib", "0.123457"),
+            ("uptime_hours_pro", "0.5"),
+        ] {
+            sqlx::query(
+                "INSERT INTO usage_ledger (record_id, instance_id, hour_start, dimension, quantity, license_id, recorded_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(format!("seed-{hour}-{dimension}"))
+            .bind(instance)
+            .bind(hour)
+            .bind(dimension)
+            .bind(quantity)
+            .bind(&license_id)
+            .bind(now)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    }
+    sqlx::query("INSERT OR REPLACE INTO metering_progress (id, metered_until) VALUES (1, ?)")
+        .bind(current)
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Every answer waits after the emulator has billed the call.
+    emulator.control("faults", json!({ "delay_ms": 400 })).await;
+    let linked = console
+        .client
+        .post(format!("{}/api/marketplace_link", console.base))
+        .form(&[("marketplace", "aws"), ("listing", PRODUCT)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(linked.status(), 200, "{}", linked.text().await.unwrap());
+
+    let seeded = current - 5 * 3600;
+    let sending = "SELECT COUNT(*) FROM marketplace_reports WHERE state = 'sending'";
+    let billed_calls = |billed: &Value| billed["calls"]["accepted"].as_i64().unwrap_or(0);
+    let mut kills_after_billing = 0;
+    for round in 0..6 {
+        let started = std::time::Instant::now();
+        let before = billed_calls(&emulator.billed().await);
+        loop {
+            // Even rounds: the moment the emulator has billed a call (it then waits 400 ms
+            // before answering). Odd rounds: the moment a report is recorded as sending
+            // (its call may not have left yet).
+            let due = if round % 2 == 0 {
+                billed_calls(&emulator.billed().await) > before
+            } else {
+                sqlx::query_scalar::<_, i64>(sending)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+                    > 0
+            };
+            if due {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "no report was ever being sent"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        console.kill();
+        if round % 2 == 0 {
+            kills_after_billing += 1;
+        }
+        console.restart(&flags).await;
+    }
+    emulator.control("faults", json!({ "delay_ms": 0 })).await;
+    let open = "SELECT COUNT(*) FROM marketplace_reports WHERE state IN ('pending', 'sending')";
+    let started = std::time::Instant::now();
+    loop {
+        let n: i64 = sqlx::query_scalar(open).fetch_one(&pool).await.unwrap();
+        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM marketplace_reports")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if n == 0 && queued > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "reports still open"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    console.kill();
+
+    let reports: Vec<(i64, String, i64, String, String)> = sqlx::query_as(
+        "SELECT hour_start, market_key, quantity, client_token, state FROM marketplace_reports
+         WHERE hour_start >= ? AND hour_start < ?",
+    )
+    .bind(seeded)
+    .bind(current)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let dims = marketplace::mappings(Marketplace::Aws).len();
+    assert_eq!(reports.len(), 5 * dims);
+    let billed = emulator.billed().await;
+    let records = billed["aws"].as_array().unwrap();
+    for (hour, key, quantity, token, state) in &reports {
+        assert_eq!(state, "accepted", "{key} at {hour}");
+        let matching: Vec<&Value> = records
+            .iter()
+            .filter(|r| {
+                r["dimension"] == key.as_str() && r["timestamp"].as_f64().unwrap() as i64 == *hour
+            })
+            .collect();
+        assert_eq!(matching.len(), 1, "{key} at {hour} billed once");
+        assert_eq!(matching[0]["quantity"].as_i64().unwrap(), *quantity);
+        assert_eq!(matching[0]["client_token"], token.as_str());
+    }
+    // The ledger in the marketplace's units: 6 AKU × 60 × 5 hours; 0.5 h × 60 × 5.
+    let total = |key: &str| -> i64 { reports.iter().filter(|r| r.1 == key).map(|r| r.2).sum() };
+    assert_eq!(total("AkuMinutes"), 1800);
+    assert_eq!(total("UptimeMinutesPro"), 150);
+    // 0.123457 GiB × 1024 = 126.42 MiB an hour: 632.1 over five hours, carried, 632 sent.
+    assert_eq!(total("DataInMiB"), 632);
+    println!(
+        "emulator calls after {kills_after_billing} kills after billing and 3 while sending: {}",
+        billed["calls"]
+    );
+    // Every kill landed after the emulator billed a call and before the console recorded
+    // it: the resend under the same ClientToken was answered without billing again.
+    assert!(
+        billed["calls"]["replayed"].as_i64().unwrap_or(0) >= kills_after_billing,
+        "{}",
+        billed["calls"]
+    );
+}

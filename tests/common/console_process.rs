@@ -222,6 +222,16 @@ pub fn brokers_in(dir: &Path) -> Vec<i32> {
 /// A console process on a fresh data directory, set up, signed in, with a prepaid key of
 /// `aku` AKU.
 pub async fn activated<S: AsRef<std::ffi::OsStr>>(extra: &[S], aku: u32) -> Activated {
+    let aku = aku.to_string();
+    let key = ["--billing", "prepaid", "--aku", &aku, "--months", "12"];
+    activated_with(extra, &key).await
+}
+
+/// [`activated`] with a key issued with `key_args` (billing, AKU, term, prices, listing).
+pub async fn activated_with<S: AsRef<std::ffi::OsStr>>(
+    extra: &[S],
+    key_args: &[&str],
+) -> Activated {
     let dir = tempfile::tempdir().unwrap();
     let (data, vendor) = (dir.path().join("data"), dir.path().join("vendor"));
     cli(&[
@@ -242,13 +252,10 @@ pub async fn activated<S: AsRef<std::ffi::OsStr>>(extra: &[S], aku: u32) -> Acti
         &installation_id,
         "--customer",
         "Acme",
-        "--billing",
-        "prepaid",
-        "--aku",
-        &aku.to_string(),
-        "--months",
-        "12",
-    ]);
+    ]
+    .into_iter()
+    .chain(key_args.iter().copied())
+    .collect::<Vec<_>>());
     let key = issued.lines().last().unwrap().to_string();
 
     let port = free_port();
