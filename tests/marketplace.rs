@@ -1141,3 +1141,238 @@ async fn sigkill_between_a_send_and_its_record_bills_nothing_twice_and_loses_not
         billed["calls"]
     );
 }
+
+#[tokio::test]
+async fn unlinking_keeps_unsent_reports_and_a_new_link_reports_from_where_the_old_one_stopped() {
+    let emulator = Emulator::start(true).await;
+    let app = console(&emulator).await;
+    let admin = app.admin_client().await;
+    assert_eq!(
+        app.apply_key(&admin, &payg_key(&app, None)).await.status(),
+        200
+    );
+    let client = at(&app, &emulator, datetime!(2026-12-01 00:00 UTC)).await;
+    assert_eq!(
+        link(
+            &app,
+            &client,
+            &[("marketplace", "aws"), ("listing", PRODUCT)]
+        )
+        .await
+        .status(),
+        200
+    );
+    let a = created(&app, &client, "alpha", 3).await;
+    settle(&app, a, "running").await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 01:00 UTC),
+        datetime!(2026-12-01 02:00 UTC),
+    )
+    .await;
+    // The next hour cannot be sent: it waits, then the link is removed.
+    emulator.control("faults", json!({ "outage": true })).await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 03:00 UTC),
+        datetime!(2026-12-01 03:00 UTC),
+    )
+    .await;
+    let client = client_at(&app).await;
+    let unconfirmed = app
+        .post_form(&client, "/api/marketplace_unlink", &[("confirm", "yes")])
+        .await;
+    assert_eq!(unconfirmed.status(), 422);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM marketplace_links WHERE unlinked_at IS NULL"
+        )
+        .await,
+        1
+    );
+    let unlinked = app
+        .post_form(&client, "/api/marketplace_unlink", &[("confirm", "unlink")])
+        .await;
+    assert_eq!(unlinked.status(), 200);
+    let dims = marketplace::mappings(Marketplace::Aws).len() as i64;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM marketplace_reports WHERE state = 'unsent'"
+        )
+        .await,
+        dims
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace_unlink'"
+        )
+        .await,
+        1
+    );
+    // Shown, never dropped: the Marketplace page lists them.
+    let page: Value = app
+        .post_form(&client, "/api/marketplace", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let unsent = page["attention"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "unsent")
+        .count() as i64;
+    assert_eq!(unsent, dims);
+    assert_eq!(page["active"], Value::Null);
+    assert_eq!(page["history"].as_array().unwrap().len(), 1);
+
+    // Linked again an hour later: the hours since the old link's last queued hour are
+    // reported by the new one (the unsent hour stays with the old link).
+    emulator.control("faults", json!({ "outage": false })).await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 04:00 UTC),
+        datetime!(2026-12-01 04:00 UTC),
+    )
+    .await;
+    let client = client_at(&app).await;
+    assert_eq!(
+        link(
+            &app,
+            &client,
+            &[("marketplace", "aws"), ("listing", PRODUCT)]
+        )
+        .await
+        .status(),
+        200
+    );
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 05:00 UTC),
+        datetime!(2026-12-01 05:00 UTC),
+    )
+    .await;
+    let new_link: Vec<(i64,)> = sqlx::query_as(
+        "SELECT DISTINCT hour_start FROM marketplace_reports WHERE link_id = 2 ORDER BY hour_start",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let hours: Vec<i64> = new_link.into_iter().map(|(h,)| h).collect();
+    // The old link queued hours up to 02:00 (sent: 00:00, 01:00; unsent: 02:00); 03:00 closed
+    // while unlinked and 04:00 after the new link: both are the new link's.
+    assert_eq!(
+        hours,
+        vec![
+            datetime!(2026-12-01 03:00 UTC).unix_timestamp(),
+            datetime!(2026-12-01 04:00 UTC).unix_timestamp(),
+        ]
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM marketplace_reports WHERE link_id = 2 AND state = 'accepted'"
+        )
+        .await,
+        2 * dims
+    );
+}
+
+#[tokio::test]
+async fn admins_retry_rejected_hours() {
+    let emulator = Emulator::start(true).await;
+    let app = console(&emulator).await;
+    let admin = app.admin_client().await;
+    assert_eq!(
+        app.apply_key(&admin, &payg_key(&app, None)).await.status(),
+        200
+    );
+    let client = at(&app, &emulator, datetime!(2026-12-01 00:00 UTC)).await;
+    // A dry run proves the permission only: a product code the marketplace does not know
+    // links, and its reports are rejected with the marketplace's reason.
+    assert_eq!(
+        link(
+            &app,
+            &client,
+            &[("marketplace", "aws"), ("listing", "prod-typo")]
+        )
+        .await
+        .status(),
+        200
+    );
+    let a = created(&app, &client, "alpha", 3).await;
+    settle(&app, a, "running").await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 01:00 UTC),
+        datetime!(2026-12-01 01:00 UTC),
+    )
+    .await;
+    let rejected: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, reason FROM marketplace_reports WHERE state = 'rejected' ORDER BY id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let dims = marketplace::mappings(Marketplace::Aws).len();
+    assert_eq!(rejected.len(), dims);
+    assert!(
+        rejected[0].1.contains("InvalidProductCodeException"),
+        "{}",
+        rejected[0].1
+    );
+
+    // An operator cannot retry; an admin can, and the report is sent again.
+    let operator = app.user_client("olga", "operator").await;
+    let id = rejected[0].0.to_string();
+    let forbidden = app
+        .post_form(
+            &operator,
+            "/api/marketplace_report",
+            &[("id", id.as_str()), ("decision", "retry")],
+        )
+        .await;
+    assert_eq!(forbidden.status(), 403);
+    let calls_before = emulator.billed().await["calls"]["InvalidProductCodeException"]
+        .as_i64()
+        .unwrap();
+    let client = client_at(&app).await;
+    let retried = app
+        .post_form(
+            &client,
+            "/api/marketplace_report",
+            &[("id", id.as_str()), ("decision", "retry")],
+        )
+        .await;
+    assert_eq!(retried.status(), 200);
+    reporter::run_once(&app.state).await.unwrap();
+    let calls_after = emulator.billed().await["calls"]["InvalidProductCodeException"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(calls_after, calls_before + 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace_report_retry'"
+        )
+        .await,
+        1
+    );
+    // An accepted or late report cannot be retried.
+    let bad = app
+        .post_form(
+            &client,
+            "/api/marketplace_report",
+            &[("id", id.as_str()), ("decision", "resend")],
+        )
+        .await;
+    assert_eq!(bad.status(), 409);
+}
