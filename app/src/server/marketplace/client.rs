@@ -55,14 +55,14 @@ pub struct Reply {
 
 /// The two marketplaces, behind one face.
 pub enum Client {
-    Aws(AwsMarketplace),
+    Aws(Box<AwsMarketplace>),
     Alibaba(AlibabaMarketplace),
 }
 
 impl Client {
     pub fn new(marketplace: Marketplace, endpoints: &Endpoints) -> Client {
         match marketplace {
-            Marketplace::Aws => Client::Aws(AwsMarketplace::new(endpoints)),
+            Marketplace::Aws => Client::Aws(Box::new(AwsMarketplace::new(endpoints))),
             Marketplace::Alibaba => Client::Alibaba(AlibabaMarketplace::new(endpoints)),
         }
     }
