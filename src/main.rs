@@ -645,7 +645,7 @@ async fn demo(
     println!();
     println!("It is billed through the emulator's AWS listing: on the Marketplace page, link AWS Marketplace");
     println!("with product code {product_code} (or Alibaba Cloud with service instance {service_instance}");
-    println!("after applying a key issued with --listing alibaba:SERVICE_ID), then watch hours reported on the Usage page.");
+    println!("after applying a key issued with --listing alibaba:SERVICE_ID). Each hour is reported within a minute after it closes:\nwatch them on the Usage page.");
     println!();
     println!("The demo vendor key is trusted only by this demo; every page says so.");
     listen_and_serve(console, listen, true).await
