@@ -18,12 +18,13 @@ CREATE TABLE marketplace_links (
     -- The first hour this link reports, and the end of the hours already put in the outbox.
     report_from      INTEGER NOT NULL,
     queued_until     INTEGER NOT NULL,
-    -- What the marketplace last said of the subscription.
-    entitlement      TEXT    NOT NULL CHECK (entitlement IN ('entitled', 'ended')),
+    -- What the marketplace last said of the subscription ('renewed': a check passed after it
+    -- ended that cannot prove it, until a report does; ended_since is when it first ended).
+    entitlement      TEXT    NOT NULL CHECK (entitlement IN ('entitled', 'ended', 'renewed')),
     ended_since      INTEGER,
     entitlement_at   INTEGER NOT NULL,
     last_report_at   INTEGER,
-    CHECK ((entitlement = 'ended') = (ended_since IS NOT NULL))
+    CHECK ((entitlement = 'entitled') = (ended_since IS NULL))
 );
 CREATE UNIQUE INDEX marketplace_links_one_active
     ON marketplace_links (marketplace IS NOT NULL) WHERE unlinked_at IS NULL;
@@ -45,6 +46,9 @@ CREATE TABLE marketplace_reports (
     state            TEXT    NOT NULL CHECK (state IN
         ('pending', 'sending', 'accepted', 'duplicate', 'rejected', 'late', 'unknown', 'unsent')),
     attempts         INTEGER NOT NULL DEFAULT 0,
+    -- 1 once an attempt may have reached the marketplace without its answer coming back:
+    -- past the window such a report is 'unknown', not 'late' (it may be billed already).
+    uncertain        INTEGER NOT NULL DEFAULT 0 CHECK (uncertain IN (0, 1)),
     not_before       INTEGER NOT NULL DEFAULT 0,
     reason           TEXT,
     -- The marketplace's receipt (AWS MeteringRecordId, Alibaba RequestId).

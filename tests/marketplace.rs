@@ -742,10 +742,9 @@ async fn an_ended_subscription_stops_growth_then_suspends_and_a_renewed_one_resu
     .unwrap();
     assert_eq!(reason, "marketplace subscription ended");
 
-    // Renewed: a successful check resumes the instance.
-    emulator
-        .control("entitlement", json!({ "entitled": true }))
-        .await;
+    // A check resumes the instance, but AWS's dry run proves the permission only: while the
+    // marketplace still refuses reports, the next one ends the subscription again, counted
+    // from the first end, so the grace period is not restarted by checking.
     let client = client_at(&app).await;
     let checked = app.post_form(&client, "/api/marketplace_check", &[]).await;
     assert_eq!(checked.status(), 200);
@@ -753,18 +752,68 @@ async fn an_ended_subscription_stops_growth_then_suspends_and_a_renewed_one_resu
     assert_eq!(
         count(
             &app,
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace_subscription_renewed'"
+            "SELECT COUNT(*) FROM marketplace_links WHERE entitlement = 'renewed'"
         )
         .await,
         1
     );
-    // Hours reported while it had ended were held, and go out now within the window.
-    let held: i64 = count(
+    run_hours(
         &app,
-        "SELECT COUNT(*) FROM marketplace_reports WHERE state = 'pending'",
+        &emulator,
+        datetime!(2026-12-04 04:00 UTC),
+        datetime!(2026-12-04 04:00 UTC),
     )
     .await;
-    assert!(held > 0);
+    let since: i64 = sqlx::query_scalar("SELECT ended_since FROM marketplace_links")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(since, datetime!(2026-12-01 03:00 UTC).unix_timestamp());
+    app::server::instances::follow_license(&app.state)
+        .await
+        .unwrap();
+    settle(&app, a, "suspended").await;
+
+    // Renewed for real: a check resumes the instance and the next report confirms it.
+    emulator
+        .control("entitlement", json!({ "entitled": true }))
+        .await;
+    let client = client_at(&app).await;
+    let checked = app.post_form(&client, "/api/marketplace_check", &[]).await;
+    assert_eq!(checked.status(), 200);
+    settle(&app, a, "running").await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-04 05:00 UTC),
+        datetime!(2026-12-04 05:00 UTC),
+    )
+    .await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM marketplace_links WHERE entitlement = 'entitled'"
+        )
+        .await,
+        1
+    );
+    // Ended, renewed by a check, ended again, renewed by a check, confirmed by a report.
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace_subscription_renewed'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace_subscription_ended'"
+        )
+        .await,
+        2
+    );
 }
 
 #[tokio::test]
@@ -1375,4 +1424,61 @@ async fn admins_retry_rejected_hours() {
         )
         .await;
     assert_eq!(bad.status(), 409);
+}
+
+/// A server error leaves it open whether the marketplace took the report: AWS gets it again
+/// under the same ClientToken, and once past the window it is `unknown` (it may be billed),
+/// never `late` (which says: bill it another way).
+#[tokio::test]
+async fn a_report_that_may_have_been_taken_is_unknown_past_the_window_not_late() {
+    let emulator = Emulator::start(true).await;
+    let app = console(&emulator).await;
+    let admin = app.admin_client().await;
+    assert_eq!(
+        app.apply_key(&admin, &payg_key(&app, None)).await.status(),
+        200
+    );
+    let client = at(&app, &emulator, datetime!(2026-12-01 00:00 UTC)).await;
+    assert_eq!(
+        link(
+            &app,
+            &client,
+            &[("marketplace", "aws"), ("listing", PRODUCT)]
+        )
+        .await
+        .status(),
+        200
+    );
+    let a = created(&app, &client, "alpha", 3).await;
+    settle(&app, a, "running").await;
+    emulator
+        .control("faults", json!({ "server_errors": 1 }))
+        .await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 01:00 UTC),
+        datetime!(2026-12-01 01:00 UTC),
+    )
+    .await;
+    let uncertain = count(
+        &app,
+        "SELECT COUNT(*) FROM marketplace_reports WHERE uncertain = 1 AND state = 'pending'",
+    )
+    .await;
+    assert_eq!(uncertain, 1);
+    // Nothing is answered for seven hours; then the report is past AWS's window.
+    emulator.control("faults", json!({ "outage": true })).await;
+    set_clock(&app, &emulator, datetime!(2026-12-01 07:30 UTC)).await;
+    reporter::run_once(&app.state).await.unwrap();
+    let states: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT state, uncertain FROM marketplace_reports WHERE hour_start = ? ORDER BY id",
+    )
+    .bind(datetime!(2026-12-01 00:00 UTC).unix_timestamp())
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let unknown = states.iter().filter(|(s, _)| s == "unknown").count();
+    let late = states.iter().filter(|(s, _)| s == "late").count();
+    assert_eq!((unknown, late), (1, states.len() - 1), "{states:?}");
 }

@@ -317,9 +317,31 @@ pub fn client_token(
 pub fn entitlement_after(current: Entitlement, answer: &Answer, now: i64) -> Entitlement {
     match (answer, current) {
         (Answer::NotEntitled, Entitlement::Ended { since }) => Entitlement::Ended { since },
+        (Answer::NotEntitled, Entitlement::Renewed { ended_since }) => {
+            Entitlement::Ended { since: ended_since }
+        }
         (Answer::NotEntitled, Entitlement::Entitled) => Entitlement::Ended { since: now },
         (Answer::Accepted | Answer::Duplicate, _) => Entitlement::Entitled,
-        (Answer::Retryable(_) | Answer::Refused(_) | Answer::OutOfWindow, current) => current,
+        (
+            Answer::Retryable(_)
+            | Answer::Refused(_)
+            | Answer::OutOfWindow
+            | Answer::Unconfirmed(_),
+            current,
+        ) => current,
+    }
+}
+
+/// The subscription after a link check that passed. Alibaba's check reads the service
+/// instance's status: it proves the subscription. AWS's dry run proves the permission only:
+/// an ended subscription is `Renewed` (growth resumes) until a report confirms or denies it.
+pub fn entitlement_after_check(current: Entitlement, marketplace: Marketplace) -> Entitlement {
+    match (marketplace, current) {
+        (Marketplace::Alibaba, _) => Entitlement::Entitled,
+        (Marketplace::Aws, Entitlement::Ended { since }) => {
+            Entitlement::Renewed { ended_since: since }
+        }
+        (Marketplace::Aws, current) => current,
     }
 }
 
@@ -338,6 +360,9 @@ pub enum Answer {
     NotEntitled,
     /// The marketplace's window for this hour has passed (AWS `TimestampOutOfBounds`).
     OutOfWindow,
+    /// The call may have reached the marketplace but its answer did not come back (a
+    /// timeout, a broken connection, a server error): it may or may not be billed.
+    Unconfirmed(String),
 }
 
 /// Back-off after `attempts` failed tries: 30 s doubling, at most 15 minutes.
@@ -355,9 +380,23 @@ pub fn within_window(marketplace: Marketplace, hour_start: i64, now: i64) -> boo
     }
 }
 
-/// The state after `answer` to a call made at `now` (attempt number `attempts`, from 1).
-pub fn after_answer(answer: &Answer, attempts: u32, now: i64) -> ReportState {
+/// The state after `answer` to a call made at `now` (attempt number `attempts`, from 1). An
+/// unconfirmed call is sent again under the same `ClientToken` on AWS (harmless); on Alibaba,
+/// which has no idempotency key, it is `Unknown` and waits for the admin.
+pub fn after_answer(
+    marketplace: Marketplace,
+    answer: &Answer,
+    attempts: u32,
+    now: i64,
+) -> ReportState {
     match answer {
+        Answer::Unconfirmed(_) => match marketplace {
+            Marketplace::Aws => ReportState::Pending {
+                attempts,
+                not_before: now + retry_delay(attempts),
+            },
+            Marketplace::Alibaba => ReportState::Unknown,
+        },
         Answer::Accepted => ReportState::Accepted,
         Answer::Duplicate => ReportState::Duplicate,
         Answer::Refused(why) => ReportState::Rejected(why.clone()),
@@ -367,6 +406,22 @@ pub fn after_answer(answer: &Answer, attempts: u32, now: i64) -> ReportState {
             not_before: now + retry_delay(attempts),
         },
     }
+}
+
+/// What a report that can no longer be sent (past the window) becomes: `Late` (listed and
+/// exported, to bill another way), or `Unknown` when an earlier attempt may have reached the
+/// marketplace (billing it another way could bill it twice: the admin looks first).
+pub fn out_of_window(uncertain: bool) -> ReportState {
+    if uncertain {
+        ReportState::Unknown
+    } else {
+        ReportState::Late
+    }
+}
+
+/// Whether an answer leaves it open whether the marketplace has the report.
+pub fn uncertain(answer: &Answer) -> bool {
+    matches!(answer, Answer::Unconfirmed(_))
 }
 
 /// What a report found in `Sending` after a restart becomes.
@@ -389,6 +444,13 @@ pub enum Entitlement {
     Ended {
         since: i64,
     },
+    /// A check passed after the subscription ended, but the check cannot prove entitlement
+    /// (AWS's dry run proves the permission only): growth is allowed again until a report
+    /// says otherwise, and then the end counts from when it first ended, so checking again
+    /// does not restart the grace period.
+    Renewed {
+        ended_since: i64,
+    },
 }
 
 /// What the subscription allows now.
@@ -409,7 +471,7 @@ pub const DEFAULT_GRACE_S: i64 = 72 * HOUR;
 
 pub fn effect(entitlement: Entitlement, grace_s: i64, now: i64) -> SubscriptionEffect {
     match entitlement {
-        Entitlement::Entitled => SubscriptionEffect::Normal,
+        Entitlement::Entitled | Entitlement::Renewed { .. } => SubscriptionEffect::Normal,
         Entitlement::Ended { since } if now < since + grace_s => SubscriptionEffect::NoGrowth {
             suspend_at: since + grace_s,
         },
@@ -521,19 +583,24 @@ mod tests {
     fn a_report_s_life() {
         let now = 1_800_000_000;
         assert_eq!(
-            after_answer(&Answer::Accepted, 1, now),
+            after_answer(Marketplace::Aws, &Answer::Accepted, 1, now),
             ReportState::Accepted
         );
         assert_eq!(
-            after_answer(&Answer::Duplicate, 2, now),
+            after_answer(Marketplace::Aws, &Answer::Duplicate, 2, now),
             ReportState::Duplicate
         );
         assert_eq!(
-            after_answer(&Answer::Refused("bad".into()), 1, now),
+            after_answer(Marketplace::Aws, &Answer::Refused("bad".into()), 1, now),
             ReportState::Rejected("bad".into())
         );
         assert_eq!(
-            after_answer(&Answer::Retryable("throttled".into()), 1, now),
+            after_answer(
+                Marketplace::Aws,
+                &Answer::Retryable("throttled".into()),
+                1,
+                now
+            ),
             ReportState::Pending {
                 attempts: 1,
                 not_before: now + 60
@@ -673,6 +740,51 @@ mod tests {
         );
         assert_eq!(
             entitlement_after(ended, &Answer::Accepted, 500),
+            Entitlement::Entitled
+        );
+    }
+
+    #[test]
+    fn an_unconfirmed_call_is_resent_on_aws_and_waits_for_the_admin_on_alibaba() {
+        let answer = Answer::Unconfirmed("timed out".into());
+        assert_eq!(
+            after_answer(Marketplace::Aws, &answer, 1, 100),
+            ReportState::Pending {
+                attempts: 1,
+                not_before: 100 + retry_delay(1)
+            }
+        );
+        assert_eq!(
+            after_answer(Marketplace::Alibaba, &answer, 1, 100),
+            ReportState::Unknown
+        );
+        assert!(uncertain(&answer));
+        assert!(!uncertain(&Answer::Retryable("throttled".into())));
+        assert_eq!(out_of_window(true), ReportState::Unknown);
+        assert_eq!(out_of_window(false), ReportState::Late);
+    }
+
+    #[test]
+    fn a_dry_run_check_does_not_restart_the_grace_period() {
+        let ended = Entitlement::Ended { since: 100 };
+        let renewed = entitlement_after_check(ended, Marketplace::Aws);
+        assert_eq!(renewed, Entitlement::Renewed { ended_since: 100 });
+        assert_eq!(effect(renewed, 50, 1_000), SubscriptionEffect::Normal);
+        // The next report says it has not been renewed: the end counts from the first time.
+        let again = entitlement_after(renewed, &Answer::NotEntitled, 900);
+        assert_eq!(again, Entitlement::Ended { since: 100 });
+        assert_eq!(effect(again, 50, 1_000), SubscriptionEffect::Suspend);
+        // An accepted report confirms it; Alibaba's check proves it.
+        assert_eq!(
+            entitlement_after(renewed, &Answer::Accepted, 900),
+            Entitlement::Entitled
+        );
+        assert_eq!(
+            entitlement_after_check(ended, Marketplace::Alibaba),
+            Entitlement::Entitled
+        );
+        assert_eq!(
+            entitlement_after_check(Entitlement::Entitled, Marketplace::Aws),
             Entitlement::Entitled
         );
     }

@@ -109,7 +109,9 @@ test("link the subscription, see hours reported, and follow its end", async ({ p
   await hydrated(page);
   await expect(page.getByTestId("marketplace-hold")).toBeVisible();
   await page.getByTestId("check-link").click();
-  await expect(page.getByTestId("link-entitlement")).toHaveText("in force");
+  // AWS's dry run proves the permission, not the subscription: renewed until the held
+  // hour's report is accepted.
+  await expect(page.getByTestId("link-entitlement")).toContainText(/renewed by a check|in force/);
   await page.goto("/usage");
   await expect(page.getByTestId("subscription-banner")).toHaveCount(0);
 });

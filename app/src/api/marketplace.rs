@@ -161,6 +161,7 @@ pub async fn check_marketplace() -> Result<String, AppError> {
         let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
         Ok(match service::recheck(&state, &actor).await? {
             Entitlement::Entitled => "The subscription is in force.".to_string(),
+            Entitlement::Renewed { .. } => "The check passed: growth is allowed again. AWS's check proves the permission only; the next hourly report confirms the subscription.".to_string(),
             Entitlement::Ended { .. } => {
                 "The marketplace still says the subscription has ended.".to_string()
             }

@@ -130,6 +130,10 @@ fn ActiveLink(active: LinkView, is_admin: bool, actions: Actions) -> impl IntoVi
     let unlink_result = actions.unlink.value();
     let entitlement = match (active.entitlement.as_str(), active.ended_since) {
         ("ended", Some(since)) => format!("ended on {}", utc(since)),
+        ("renewed", Some(since)) => format!(
+            "renewed by a check, to be confirmed by the next report (it ended on {})",
+            utc(since)
+        ),
         _ => "in force".to_string(),
     };
     view! {

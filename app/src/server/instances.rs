@@ -303,10 +303,18 @@ pub async fn retry(state: &AppState, actor: &Actor, id: i64) -> Result<(), Serve
             ))
             .into());
         }
-        let (_, status, _) = license::status_on(state, &mut tx, now).await?;
+        let (current, status, _) = license::status_on(state, &mut tx, now).await?;
         if status.phase == Phase::Lapsed {
             return Err(ServerError::policy(AppError::Conflict(
                 "The license has lapsed: apply a new product key first.".into(),
+            )));
+        }
+        let billing = current.as_ref().map(|c| c.payload.billing);
+        let effect =
+            super::marketplace::effect_on(state, &mut tx, billing, now.unix_timestamp()).await?;
+        if effect == SubscriptionEffect::Suspend {
+            return Err(ServerError::policy(AppError::Conflict(
+                "The marketplace subscription has ended and its grace period has passed: renew it first.".into(),
             )));
         }
         let latest = store::latest_operation_of(&mut tx, id).await?;
@@ -503,8 +511,14 @@ pub async fn restart_broker(state: &AppState, id: i64) -> Result<Restart, Server
     if again != Some(OperationKind::Resume) {
         return Ok(Restart::NotNeeded);
     }
-    let (_, status, _) = license::status_on(state, &mut tx, now).await?;
+    let (current, status, _) = license::status_on(state, &mut tx, now).await?;
     if status.phase == Phase::Lapsed {
+        return Ok(Restart::NotNeeded);
+    }
+    let billing = current.as_ref().map(|c| c.payload.billing);
+    if super::marketplace::effect_on(state, &mut tx, billing, now.unix_timestamp()).await?
+        == SubscriptionEffect::Suspend
+    {
         return Ok(Restart::NotNeeded);
     }
     let why = instance.state_reason.clone().unwrap_or_default();

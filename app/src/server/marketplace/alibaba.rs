@@ -80,7 +80,11 @@ enum Outcome {
         code: String,
         message: String,
     },
-    Unreachable(String),
+    /// The request did not leave (no connection): nothing can have been billed.
+    NotSent(String),
+    /// The request may have been taken, but no answer came back (a timeout, a broken
+    /// connection, an answer that could not be read).
+    Unconfirmed(String),
 }
 
 impl AlibabaMarketplace {
@@ -185,15 +189,23 @@ impl AlibabaMarketplace {
             .await;
         let answer = match answer {
             Ok(answer) => answer,
-            Err(error) => return Outcome::Unreachable(error.to_string()),
+            Err(error) if error.is_connect() || error.is_builder() => {
+                return Outcome::NotSent(error.to_string())
+            }
+            Err(error) => return Outcome::Unconfirmed(error.to_string()),
         };
         let status = answer.status();
-        let text = answer.text().await.unwrap_or_default();
+        let text = match answer.text().await {
+            Ok(text) => text,
+            Err(error) if status.is_success() => {
+                // Taken (2xx) but the body was lost: accepted, without a receipt.
+                tracing::warn!(%error, "Alibaba Cloud answered 2xx with an unreadable body");
+                String::from("{}")
+            }
+            Err(error) => return Outcome::Unconfirmed(error.to_string()),
+        };
         if status.is_success() {
-            return match serde_json::from_str(&text) {
-                Ok(value) => Outcome::Ok(value),
-                Err(e) => Outcome::Unreachable(format!("an answer that is not JSON: {e}")),
-            };
+            return Outcome::Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null));
         }
         let error: ErrorBody = serde_json::from_str(&text).unwrap_or(ErrorBody {
             code: None,
@@ -231,7 +243,7 @@ impl AlibabaMarketplace {
                 Check::NotEntitled(format!("{code}: {message}"))
             }
             Outcome::Error { code, message, .. } => Check::Failed(format!("{code}: {message}")),
-            Outcome::Unreachable(why) => {
+            Outcome::NotSent(why) | Outcome::Unconfirmed(why) => {
                 Check::Failed(format!("Alibaba Cloud could not be reached: {why}"))
             }
         }
@@ -280,26 +292,9 @@ impl AlibabaMarketplace {
                 status,
                 code,
                 message,
-            } => {
-                let why = format!("{code}: {message}");
-                let retry = status == 0
-                    || status >= 500
-                    || code.starts_with("Throttling")
-                    || code.starts_with("ServiceUnavailable")
-                    || code.starts_with("InternalError")
-                    || code.starts_with("InvalidAccessKeyId")
-                    || code.starts_with("SignatureDoesNotMatch")
-                    || code.starts_with("InvalidTimeStamp");
-                (
-                    if retry {
-                        Answer::Retryable(why)
-                    } else {
-                        Answer::Refused(why)
-                    },
-                    None,
-                )
-            }
-            Outcome::Unreachable(why) => (Answer::Retryable(why), None),
+            } => (answer_of_error(status, &code, &message), None),
+            Outcome::NotSent(why) => (Answer::Retryable(why), None),
+            Outcome::Unconfirmed(why) => (Answer::Unconfirmed(why), None),
         };
         batch
             .iter()
@@ -311,9 +306,34 @@ impl AlibabaMarketplace {
     }
 }
 
-/// The codes that say the subscription (service instance) has ended.
+/// The codes that say the subscription (service instance) has ended; an expired credential
+/// (`InvalidSecurityToken.Expired`) is not one of them.
 fn not_entitled(code: &str) -> bool {
-    code.contains("Expired") && !code.starts_with("InvalidTimeStamp") || code.contains("Released")
+    code.starts_with("Forbidden.ServiceInstance")
+}
+
+/// An error answer as the outbox sees it. Throttling, unavailability and the host's own
+/// credential or clock problems are tried again (nothing was taken); another server error may
+/// have been taken after all (unconfirmed); the rest is refused.
+fn answer_of_error(status: u16, code: &str, message: &str) -> Answer {
+    let why = format!("{code}: {message}");
+    let not_taken = [
+        "Throttling",
+        "ServiceUnavailable",
+        "NoCredentials",
+        "InvalidAccessKeyId",
+        "InvalidSecurityToken",
+        "SignatureDoesNotMatch",
+        "SignatureNonceUsed",
+        "InvalidTimeStamp",
+    ];
+    if not_taken.iter().any(|prefix| code.starts_with(prefix)) || status == 503 {
+        Answer::Retryable(why)
+    } else if status >= 500 || status == 0 {
+        Answer::Unconfirmed(why)
+    } else {
+        Answer::Refused(why)
+    }
 }
 
 #[cfg(test)]
@@ -340,5 +360,27 @@ mod tests {
             signature("GET", &params, "testsecret"),
             "OLeaidS1JvxuMvnyHOwuJ+uX5qY="
         );
+    }
+
+    #[test]
+    fn an_expired_credential_is_not_an_ended_subscription() {
+        assert!(not_entitled("Forbidden.ServiceInstanceExpired"));
+        assert!(!not_entitled("InvalidSecurityToken.Expired"));
+        assert!(matches!(
+            answer_of_error(400, "InvalidSecurityToken.Expired", ""),
+            Answer::Retryable(_)
+        ));
+        assert!(matches!(
+            answer_of_error(400, "Throttling.User", ""),
+            Answer::Retryable(_)
+        ));
+        assert!(matches!(
+            answer_of_error(500, "InternalError", ""),
+            Answer::Unconfirmed(_)
+        ));
+        assert!(matches!(
+            answer_of_error(400, "InvalidParameter.Metering", ""),
+            Answer::Refused(_)
+        ));
     }
 }

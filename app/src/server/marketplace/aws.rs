@@ -159,26 +159,29 @@ fn message<E: ProvideErrorMetadata>(error: &E) -> String {
 /// The SDK's error as the outbox sees it.
 fn answer_of(error: &SdkError<MeterUsageError, HttpResponse>) -> Answer {
     let Some(code) = error.code() else {
-        // Not an answer of the service: no connection, a timeout. Try again.
-        return Answer::Retryable(format!("{}", DisplayErrorContext(error)));
+        let why = format!("{}", DisplayErrorContext(error));
+        return match error {
+            // Never sent.
+            SdkError::ConstructionFailure(_) => Answer::Retryable(why),
+            // No answer came back: it may have been taken. Sent again under the same
+            // ClientToken, which is harmless; past the window it is unknown, not late.
+            _ => Answer::Unconfirmed(why),
+        };
     };
     let why = format!("{code}: {}", message(error));
-    // Any server-side failure (HTTP 5xx) is worth another try, whatever its name.
-    if error
-        .raw_response()
-        .is_some_and(|raw| raw.status().is_server_error())
-    {
+    let status = error.raw_response().map(|raw| raw.status().as_u16());
+    // Unavailable: not taken. Another server error may have been taken after all.
+    if status == Some(503) {
         return Answer::Retryable(why);
+    }
+    if status.is_some_and(|s| s >= 500) && code != "ThrottlingException" {
+        return Answer::Unconfirmed(why);
     }
     match code {
         "CustomerNotEntitledException" => Answer::NotEntitled,
-        "ThrottlingException"
-        | "InternalServiceErrorException"
-        | "ServiceUnavailable"
-        | "InternalFailure"
-        | "RequestTimeout" => Answer::Retryable(why),
-        // The same hour and dimension were reported already (same quantity: accepted before).
-        "DuplicateRequestException" => Answer::Duplicate,
+        "ThrottlingException" | "ServiceUnavailableException" => Answer::Retryable(why),
+        // AWS holds another quantity for this hour and dimension (a resend of this report is
+        // answered with its first record instead): refused, for an admin to look at.
         "TimestampOutOfBoundsException" => Answer::OutOfWindow,
         // Bad credentials or a clock off by more than 15 minutes: the host's to fix; the
         // report waits rather than being lost.

@@ -236,6 +236,14 @@ async fn try_link(
     if let Some(active) = store::marketplace::active_link(&mut tx).await? {
         return Err(already_linked(&active));
     }
+    // AWS's dry run proves the permission, not the subscription: a subscription that had
+    // ended stays held until a report is accepted (its grace counts from the first end).
+    let entitlement = match store::marketplace::latest_link(&mut tx).await? {
+        Some(latest) if latest.entitlement != Entitlement::Entitled => {
+            rules::entitlement_after_check(latest.entitlement, marketplace)
+        }
+        _ => Entitlement::Entitled,
+    };
     let fallback = store::marketplace::first_payg_hour(&mut tx)
         .await?
         .unwrap_or(hour_floor(now));
@@ -244,6 +252,7 @@ async fn try_link(
         &mut tx,
         store::marketplace::NewLink {
             marketplace,
+            entitlement,
             listing: &listing,
             account: &account,
             linked_by: &actor.name,
@@ -266,8 +275,9 @@ async fn try_link(
         .await?
         .ok_or_else(|| ServerError::Other("the new link is missing".into()))?;
     tx.commit().await?;
-    // A link that checks out lifts a suspension for an ended subscription.
-    super::instances::follow_license(state).await?;
+    // A link that checks out lifts a suspension for an ended subscription (the watcher does
+    // it within a minute if this fails: the link itself is made).
+    follow_subscription(state).await;
     Ok(link)
 }
 
@@ -280,8 +290,10 @@ fn already_linked(active: &LinkRow) -> ServerError {
     )))
 }
 
-/// Ends the active link. Reports it never sent are kept as `unsent` and shown.
+/// Ends the active link. Reports it never sent are kept as `unsent` and shown. Waits for a
+/// reporter pass under way to end, so no call of the link is in flight.
 pub async fn unlink(state: &AppState, actor: &Actor) -> Result<u64, ServerError> {
+    let _turn = state.marketplace.pass.lock().await;
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let Some(active) = store::marketplace::active_link(&mut tx).await? else {
         return Err(AppError::Conflict("the environment is not linked".into()).into());
@@ -318,37 +330,46 @@ pub async fn recheck(state: &AppState, actor: &Actor) -> Result<Entitlement, Ser
     };
     let now = state.clock.unix();
     let client = state.marketplace.client(active.marketplace);
-    let answer = match client.check(&target_of(&active), now).await {
-        Check::Ok { .. } => rules::Answer::Accepted,
-        Check::NotEntitled(_) => rules::Answer::NotEntitled,
-        Check::Failed(why) => {
-            return Err(refusal(
-                "marketplace",
-                format!("the check with the marketplace failed: {why}"),
-            ))
-        }
-    };
+    let check = client.check(&target_of(&active), now).await;
+    if let Check::Failed(why) = check {
+        return Err(refusal(
+            "marketplace",
+            format!("the check with the marketplace failed: {why}"),
+        ));
+    }
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
-    let after = note_entitlement(&mut tx, state, actor, &active, &answer, now).await?;
+    let current = store::marketplace::link(&mut tx, active.id)
+        .await?
+        .map(|l| l.entitlement)
+        .unwrap_or(active.entitlement);
+    let after = match check {
+        Check::Ok { .. } => rules::entitlement_after_check(current, active.marketplace),
+        _ => rules::entitlement_after(current, &rules::Answer::NotEntitled, now),
+    };
+    note_entitlement(&mut tx, state, actor, &active, current, after, now).await?;
     tx.commit().await?;
-    super::instances::follow_license(state).await?;
+    follow_subscription(state).await;
     Ok(after)
 }
 
-/// Records what an answer says of the subscription, with an audit entry when it changes.
+/// Suspends or resumes instances after the subscription changed; a failure is logged (the
+/// license watcher does the same within a minute), never reported as the change failing.
+async fn follow_subscription(state: &AppState) {
+    if let Err(error) = super::instances::follow_license(state).await {
+        tracing::warn!(%error, "instances will follow the subscription at the watcher's next round");
+    }
+}
+
+/// Records the subscription's new state, with an audit entry when it changes.
 pub(crate) async fn note_entitlement(
     conn: &mut SqliteConnection,
     state: &AppState,
     actor: &Actor,
     link: &LinkRow,
-    answer: &rules::Answer,
+    current: Entitlement,
+    after: Entitlement,
     now: i64,
-) -> Result<Entitlement, ServerError> {
-    let current = store::marketplace::link(conn, link.id)
-        .await?
-        .map(|l| l.entitlement)
-        .unwrap_or(link.entitlement);
-    let after = rules::entitlement_after(current, answer, now);
+) -> Result<(), ServerError> {
     if after != current {
         store::marketplace::set_entitlement(conn, link.id, after, now).await?;
         let (action, detail) = match after {
@@ -363,6 +384,10 @@ pub(crate) async fn note_entitlement(
                 "marketplace_subscription_renewed",
                 "the marketplace accepts reports again".to_string(),
             ),
+            Entitlement::Renewed { .. } => (
+                "marketplace_subscription_renewed",
+                "a check passed (it proves the permission, not the subscription): growth is allowed again; if the next report is refused, the grace period counts from the first end".to_string(),
+            ),
         };
         audit::record_in(
             conn,
@@ -370,16 +395,16 @@ pub(crate) async fn note_entitlement(
             actor,
             action,
             Some(&format!("{}:{}", link.marketplace.as_str(), link.listing)),
-            if after == Entitlement::Entitled {
-                Outcome::Success
-            } else {
+            if matches!(after, Entitlement::Ended { .. }) {
                 Outcome::Failure
+            } else {
+                Outcome::Success
             },
             Some(&detail),
         )
         .await?;
     }
-    Ok(after)
+    Ok(())
 }
 
 /// An admin's decision on one report (retry a rejected one; settle one whose outcome is not
@@ -406,8 +431,16 @@ pub async fn decide(
     let next = rules::decide(&report.state, decision)
         .map_err(|why| ServerError::from(AppError::Conflict(why)))?;
     let now = state.clock.unix();
-    store::marketplace::set_report_state(&mut tx, report.id, report.state.kind(), &next, None, now)
-        .await?;
+    store::marketplace::set_report_state(
+        &mut tx,
+        report.id,
+        report.state.kind(),
+        &next,
+        None,
+        false,
+        now,
+    )
+    .await?;
     let action = match decision {
         AdminDecision::Retry => "marketplace_report_retry",
         AdminDecision::SeenBilled => "marketplace_report_settled",

@@ -51,8 +51,10 @@ pub async fn run_once(state: &AppState) -> Result<Pass, ServerError> {
         recovered: recover(state, &link).await?,
         ..Pass::default()
     };
-    pass.queued = queue(state, &link).await?;
+    // An hour that cannot be queued (bad data) does not hold back the ones queued already.
+    let queued = queue(state, &link).await;
     send_due(state, &link, &mut memory, &mut pass).await?;
+    pass.queued = queued?;
     Ok(pass)
 }
 
@@ -67,7 +69,7 @@ async fn recover(state: &AppState, link: &LinkRow) -> Result<u64, ServerError> {
             continue;
         };
         let next = rules::after_restart(link.marketplace, attempts);
-        store::marketplace::set_report_state(&mut tx, report.id, "sending", &next, None, now)
+        store::marketplace::set_report_state(&mut tx, report.id, "sending", &next, None, true, now)
             .await?;
     }
     tx.commit().await?;
@@ -102,7 +104,9 @@ async fn queue(state: &AppState, link: &LinkRow) -> Result<u64, ServerError> {
             let entry = hour_totals
                 .entry(record.dimension.as_str())
                 .or_insert((Decimal::ZERO, Vec::new()));
-            entry.0 += quantity;
+            entry.0 = entry.0.checked_add(quantity).ok_or_else(|| {
+                ServerError::Other(format!("{}: the hour's total overflows", record.record_id))
+            })?;
             entry.1.push(record.record_id.clone());
         }
         let last_of_month = rules::last_hour_of_month(hour);
@@ -175,20 +179,17 @@ async fn send_due(
         if due.is_empty() {
             return Ok(());
         }
-        // Too old for the marketplace: listed and exported as late, never sent.
+        // Too old for the marketplace: late (listed and exported, never sent), or unknown
+        // when an earlier attempt may have reached it.
         let (due, late): (Vec<_>, Vec<_>) = due
             .into_iter()
             .partition(|r| rules::within_window(link.marketplace, r.hour_start, now));
         if !late.is_empty() {
             let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
             for report in &late {
+                let next = rules::out_of_window(report.uncertain);
                 store::marketplace::set_report_state(
-                    &mut tx,
-                    report.id,
-                    "pending",
-                    &ReportState::Late,
-                    None,
-                    now,
+                    &mut tx, report.id, "pending", &next, None, false, now,
                 )
                 .await?;
             }
@@ -226,6 +227,7 @@ async fn send_due(
                 "pending",
                 &ReportState::Sending { attempts },
                 None,
+                false,
                 now,
             )
             .await?;
@@ -276,32 +278,44 @@ async fn record_replies(
             answer: Answer::Retryable("no answer".into()),
             receipt: None,
         });
-        let next = rules::after_answer(&reply.answer, *attempts, now);
+        let next = rules::after_answer(link.marketplace, &reply.answer, *attempts, now);
         if next.billed() {
             pass.accepted += 1;
         }
         if next == ReportState::Late {
             pass.late += 1;
         }
-        store::marketplace::set_report_state(
+        let recorded = store::marketplace::set_report_state(
             &mut tx,
             report.id,
             "sending",
             &next,
             reply.receipt.as_deref(),
+            rules::uncertain(&reply.answer),
             now,
         )
         .await?;
-        if matches!(reply.answer, Answer::Retryable(_) | Answer::NotEntitled) {
+        if !recorded {
+            // Passes take turns and unlinking waits for a pass to end: this cannot happen
+            // unless someone edited the row meanwhile. Say so rather than lose the answer.
+            tracing::error!(report = report.id, answer = ?reply.answer, "a report's answer could not be recorded: it was no longer sending");
+        }
+        if matches!(
+            reply.answer,
+            Answer::Retryable(_) | Answer::NotEntitled | Answer::Unconfirmed(_)
+        ) {
             stop = true;
         }
-        if !matches!(reply.answer, Answer::Retryable(_) | Answer::Refused(_)) {
+        if matches!(
+            reply.answer,
+            Answer::Accepted | Answer::Duplicate | Answer::NotEntitled
+        ) {
             let before = store::marketplace::link(&mut tx, link.id)
                 .await?
                 .map(|l| l.entitlement);
-            let after =
-                note_entitlement(&mut tx, state, &Actor::system(), link, &reply.answer, now)
-                    .await?;
+            let current = before.unwrap_or(link.entitlement);
+            let after = rules::entitlement_after(current, &reply.answer, now);
+            note_entitlement(&mut tx, state, &Actor::system(), link, current, after, now).await?;
             entitlement_changed |= before != Some(after);
         }
         if next.billed() {
@@ -311,7 +325,9 @@ async fn record_replies(
     tx.commit().await?;
     if entitlement_changed {
         // Growth stops or resumes now; suspension follows the grace period.
-        crate::server::instances::follow_license(state).await?;
+        if let Err(error) = crate::server::instances::follow_license(state).await {
+            tracing::warn!(%error, "instances will follow the subscription at the watcher's next round");
+        }
     }
     Ok(stop)
 }

@@ -23,6 +23,7 @@ pub fn link_view(link: &LinkRow) -> LinkView {
     let (entitlement, ended_since) = match link.entitlement {
         Entitlement::Entitled => ("entitled", None),
         Entitlement::Ended { since } => ("ended", Some(since)),
+        Entitlement::Renewed { ended_since } => ("renewed", Some(ended_since)),
     };
     LinkView {
         id: link.id,
@@ -150,15 +151,29 @@ pub async fn usage_month(
                 open: 0,
                 failed: 0,
             });
-        if let Some(mapping) = link_marketplace
+        let mapping = link_marketplace
             .get(&report.link_id)
             .and_then(|m| mapping_of(*m, &report.dimension))
-        {
-            total.unit = mapping.unit.into();
-            let exact = Decimal::from_str(&report.ledger_quantity).unwrap_or_default()
-                * Decimal::from(mapping.per_ledger_unit);
-            *ledger_exact.entry(mapping.key).or_default() += exact;
-        }
+            .ok_or_else(|| {
+                ServerError::Other(format!(
+                    "marketplace_reports row {}: {:?} has no mapping",
+                    report.id, report.dimension
+                ))
+            })?;
+        total.unit = mapping.unit.into();
+        let exact = Decimal::from_str(&report.ledger_quantity)
+            .ok()
+            .and_then(|q| q.checked_mul(Decimal::from(mapping.per_ledger_unit)))
+            .ok_or_else(|| {
+                ServerError::Other(format!(
+                    "marketplace_reports row {}: ledger quantity {:?} is not a reportable decimal",
+                    report.id, report.ledger_quantity
+                ))
+            })?;
+        let sum = ledger_exact.entry(mapping.key).or_default();
+        *sum = sum.checked_add(exact).ok_or_else(|| {
+            ServerError::Other(format!("{}: the month's total overflows", mapping.key))
+        })?;
         match &report.state {
             ReportState::Accepted | ReportState::Duplicate => {
                 total.reported += report.quantity;

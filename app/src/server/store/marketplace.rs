@@ -56,6 +56,7 @@ fn link_of(raw: RawLink) -> Result<LinkRow, sqlx::Error> {
     let entitlement = match (raw.9.as_str(), raw.10) {
         ("entitled", None) => Entitlement::Entitled,
         ("ended", Some(since)) => Entitlement::Ended { since },
+        ("renewed", Some(ended_since)) => Entitlement::Renewed { ended_since },
         (other, since) => {
             return Err(bad(
                 "marketplace_links",
@@ -113,6 +114,7 @@ pub async fn link(conn: &mut SqliteConnection, id: i64) -> Result<Option<LinkRow
 
 pub struct NewLink<'a> {
     pub marketplace: Marketplace,
+    pub entitlement: Entitlement,
     pub listing: &'a str,
     pub account: &'a str,
     pub linked_by: &'a str,
@@ -124,10 +126,11 @@ pub async fn insert_link(
     conn: &mut SqliteConnection,
     new: NewLink<'_>,
 ) -> Result<i64, sqlx::Error> {
+    let (kind, since) = entitlement_columns(new.entitlement);
     let id = sqlx::query_scalar(
         "INSERT INTO marketplace_links (marketplace, listing, account, linked_at, linked_by,
-             report_from, queued_until, entitlement, entitlement_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'entitled', ?) RETURNING id",
+             report_from, queued_until, entitlement, ended_since, entitlement_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(new.marketplace.as_str())
     .bind(new.listing)
@@ -136,14 +139,25 @@ pub async fn insert_link(
     .bind(new.linked_by)
     .bind(new.report_from)
     .bind(new.report_from)
+    .bind(kind)
+    .bind(since)
     .bind(new.now)
     .fetch_one(conn)
     .await?;
     Ok(id)
 }
 
-/// Ends the link; its reports that were never sent turn `unsent` (kept, shown). Returns how
-/// many did.
+fn entitlement_columns(entitlement: Entitlement) -> (&'static str, Option<i64>) {
+    match entitlement {
+        Entitlement::Entitled => ("entitled", None),
+        Entitlement::Ended { since } => ("ended", Some(since)),
+        Entitlement::Renewed { ended_since } => ("renewed", Some(ended_since)),
+    }
+}
+
+/// Ends the link; its reports never sent turn `unsent` (kept, shown), and those left
+/// `sending` by a stopped console turn `unknown` (they may be billed). Returns how many
+/// turned unsent. The caller holds the reporter's turn, so no call is in flight.
 pub async fn unlink(conn: &mut SqliteConnection, id: i64, now: i64) -> Result<u64, sqlx::Error> {
     sqlx::query(
         "UPDATE marketplace_links SET unlinked_at = ? WHERE id = ? AND unlinked_at IS NULL",
@@ -152,9 +166,18 @@ pub async fn unlink(conn: &mut SqliteConnection, id: i64, now: i64) -> Result<u6
     .bind(id)
     .execute(&mut *conn)
     .await?;
+    sqlx::query(
+        "UPDATE marketplace_reports SET state = 'unknown', answered_at = ?
+         WHERE link_id = ? AND state = 'sending'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     let unsent = sqlx::query(
-        "UPDATE marketplace_reports SET state = 'unsent', answered_at = ?
-         WHERE link_id = ? AND state IN ('pending', 'sending')",
+        "UPDATE marketplace_reports
+         SET state = CASE WHEN uncertain = 1 THEN 'unknown' ELSE 'unsent' END, answered_at = ?
+         WHERE link_id = ? AND state = 'pending'",
     )
     .bind(now)
     .bind(id)
@@ -169,10 +192,7 @@ pub async fn set_entitlement(
     entitlement: Entitlement,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let (kind, since) = match entitlement {
-        Entitlement::Entitled => ("entitled", None),
-        Entitlement::Ended { since } => ("ended", Some(since)),
-    };
+    let (kind, since) = entitlement_columns(entitlement);
     sqlx::query(
         "UPDATE marketplace_links SET entitlement = ?, ended_since = ?, entitlement_at = ?
          WHERE id = ?",
@@ -344,6 +364,8 @@ pub struct ReportRow {
     pub quantity: i64,
     pub client_token: String,
     pub state: ReportState,
+    /// An attempt may have reached the marketplace without its answer coming back.
+    pub uncertain: bool,
     pub receipt: Option<String>,
     pub sent_at: Option<i64>,
     pub answered_at: Option<i64>,
@@ -365,10 +387,12 @@ type RawReport = (
     Option<String>,
     Option<i64>,
     Option<i64>,
+    bool,
 );
 
 const REPORT_COLUMNS: &str = "id, link_id, hour_start, dimension, market_key, ledger_quantity,
-     quantity, client_token, state, attempts, not_before, reason, receipt, sent_at, answered_at";
+     quantity, client_token, state, attempts, not_before, reason, receipt, sent_at, answered_at,
+     uncertain";
 
 fn report_of(raw: RawReport) -> Result<ReportRow, sqlx::Error> {
     let state = ReportState::from_columns(&raw.8, raw.9, raw.10, raw.11.as_deref())
@@ -383,6 +407,7 @@ fn report_of(raw: RawReport) -> Result<ReportRow, sqlx::Error> {
         quantity: raw.6,
         client_token: raw.7,
         state,
+        uncertain: raw.15,
         receipt: raw.12,
         sent_at: raw.13,
         answered_at: raw.14,
@@ -470,20 +495,22 @@ pub async fn reports_in_state(
 }
 
 /// Records a report's new state. `sent_at` is set when it turns `sending`; `answered_at`
-/// otherwise. Only a report still in `from` changes (another writer may have settled it).
+/// otherwise; `uncertain` once set stays set. Only a report still in `from` changes (another
+/// writer may have settled it).
 pub async fn set_report_state(
     conn: &mut SqliteConnection,
     id: i64,
     from: &str,
     state: &ReportState,
     receipt: Option<&str>,
+    uncertain: bool,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let (attempts, not_before, reason) = columns_of(state);
     let sending = matches!(state, ReportState::Sending { .. });
     let done = sqlx::query(
         "UPDATE marketplace_reports SET state = ?, attempts = ?, not_before = ?, reason = ?,
-             receipt = COALESCE(?, receipt),
+             receipt = COALESCE(?, receipt), uncertain = MAX(uncertain, ?),
              sent_at = CASE WHEN ? THEN ? ELSE sent_at END,
              answered_at = CASE WHEN ? THEN answered_at ELSE ? END
          WHERE id = ? AND state = ?",
@@ -493,6 +520,7 @@ pub async fn set_report_state(
     .bind(not_before)
     .bind(reason)
     .bind(receipt)
+    .bind(uncertain)
     .bind(sending)
     .bind(now)
     .bind(sending)
