@@ -1,4 +1,5 @@
 //! Opening the data directory and the database: permissions, settings and clear errors.
+mod common;
 
 use app::server::db::{self, OpenError};
 use std::os::unix::fs::PermissionsExt;
@@ -99,4 +100,46 @@ async fn a_second_console_on_the_same_data_directory_is_refused() {
     );
     drop(first);
     open().await.expect("free again once the first is gone");
+}
+
+/// A value on disk that the code does not know is an error naming the table, the row and the
+/// value, never a default: a hand-edited JSON column makes the instance list fail (with a
+/// reference, no internals), not show an instance without its zones.
+#[tokio::test]
+async fn a_value_on_disk_the_code_does_not_know_is_an_error_not_a_default() {
+    use app::server::store;
+    let app = common::spawn_app().await;
+    let client = app.activated_admin_client().await;
+    let created = client
+        .post(app.url("/api/instance_create"))
+        .form(&common::instance_form("orders", 3, &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let id: i64 = created.json().await.unwrap();
+    sqlx::query("UPDATE instances SET zones = 'eu-central-1a' WHERE id = ?")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    let error = store::instances::get(&mut conn, id)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!(
+            "instances row {id}: zones \"eu-central-1a\" is not valid JSON"
+        )),
+        "{error}"
+    );
+    drop(conn);
+    let listed = app.post_form(&client, "/api/instances", &[]).await;
+    assert_eq!(listed.status(), 500);
+    let body = listed.text().await.unwrap();
+    assert!(
+        body.contains("\"Internal\"") && !body.contains("zones"),
+        "{body}"
+    );
 }

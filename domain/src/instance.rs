@@ -74,6 +74,21 @@ pub enum State {
 }
 
 impl State {
+    pub const ALL: [State; 7] = [
+        State::Creating,
+        State::Running,
+        State::Changing,
+        State::Deleting,
+        State::Deleted,
+        State::Suspended,
+        State::Abnormal,
+    ];
+
+    /// The state named by its one string form ([`State::as_str`]); `None` for anything else.
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             State::Creating => "creating",

@@ -53,6 +53,35 @@ const DELETE: &[Step] = &[
 const SUSPEND: &[Step] = &[s("stop-brokers", "Stop the brokers (data kept)")];
 const RESUME: &[Step] = &[s("start-brokers", "Start the brokers")];
 
+/// Where an operation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OperationStatus {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl OperationStatus {
+    pub const ALL: [OperationStatus; 3] = [
+        OperationStatus::Running,
+        OperationStatus::Succeeded,
+        OperationStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationStatus::Running => "running",
+            OperationStatus::Succeeded => "succeeded",
+            OperationStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OperationStatus> {
+        OperationStatus::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 impl OperationKind {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -154,7 +154,7 @@ pub(crate) mod convert {
             created_at: row.created_at,
             progress: running.and_then(|op| {
                 let done = usize::try_from(op.steps_done).ok()?;
-                Some(operation::progress(op.kind()?, done))
+                Some(operation::progress(op.kind(), done))
             }),
         }
     }
@@ -163,25 +163,23 @@ pub(crate) mod convert {
         let aku = |a: Option<i64>| a.and_then(|a| u32::try_from(a).ok());
         OperationLine {
             id: op.id,
-            kind: op.kind(),
+            kind: Some(op.kind()),
             requested_by: op.requested_by.clone(),
             requested_from: op.requested_from.clone(),
             requested_at: op.requested_at,
-            from_state: op.from_state.clone(),
-            to_state: op.to_state.clone(),
+            from_state: op.from_state.as_str().to_string(),
+            to_state: op.to_state.as_str().to_string(),
             from_aku: aku(op.from_aku),
             to_aku: aku(op.to_aku),
-            status: op.status.clone(),
+            status: op.status.as_str().to_string(),
             finished_at: op.finished_at,
             error: op.error.clone(),
         }
     }
 
     pub fn steps(op: &OperationRow, rows: &[StepRow]) -> Vec<StepLine> {
-        let Some(kind) = op.kind() else {
-            return Vec::new();
-        };
-        kind.steps()
+        op.kind()
+            .steps()
             .iter()
             .enumerate()
             .map(|(i, step)| {
@@ -189,7 +187,11 @@ pub(crate) mod convert {
                 let status = match row.and_then(|r| r.outcome.as_deref()) {
                     Some("succeeded") => "done",
                     Some(_) => "failed",
-                    None if row.is_some() && op.status == "running" => "running",
+                    None if row.is_some()
+                        && op.status == crate::domain::operation::OperationStatus::Running =>
+                    {
+                        "running"
+                    }
                     None => "waiting",
                 };
                 StepLine {
@@ -241,8 +243,7 @@ pub async fn list_instances(state_filter: Option<String>) -> Result<InstanceList
         let filter = state_filter
             .filter(|s| !s.is_empty())
             .map(|s| {
-                let parsed = store::parse_state(&s);
-                (parsed.as_str() == s).then_some(parsed).ok_or_else(|| {
+                crate::domain::instance::State::parse(&s).ok_or_else(|| {
                     AppError::invalid("state_filter", format!("There is no instance state {s:?}."))
                 })
             })
@@ -253,11 +254,7 @@ pub async fn list_instances(state_filter: Option<String>) -> Result<InstanceList
             .iter()
             .map(|row| convert::summary(row, running.get(&row.id)))
             .collect();
-        let counts = store::count_by_state(&state.pool)
-            .await?
-            .into_iter()
-            .map(|(s, n)| (store::parse_state(&s), u32::try_from(n).unwrap_or(0)))
-            .collect();
+        let counts = store::count_by_state(&state.pool).await?;
         let now = license::now(&state).await?;
         Ok(InstanceList {
             instances,

@@ -90,26 +90,38 @@ mod convert {
         }
     }
 
-    /// History rows come from the table (they were verified when applied).
-    pub fn history_entry(row: AppliedKeyRow) -> AppliedKey {
-        let u = |v: i64| u32::try_from(v).unwrap_or(0);
-        AppliedKey {
+    /// History rows come from the table (they were verified when applied). A value the key
+    /// format cannot hold is an error naming the row, never a default.
+    pub fn history_entry(row: AppliedKeyRow) -> Result<AppliedKey, sqlx::Error> {
+        use crate::server::store::decode;
+        const T: &str = "license_keys";
+        let id = row.id;
+        let u = |column: &str, v: i64| decode::count(T, id, column, v);
+        let billing = decode::parsed(
+            T,
+            id,
+            "billing",
+            &row.billing,
+            "prepaid, payg or trial",
+            BillingModel::parse,
+        )?;
+        Ok(AppliedKey {
             applied_at: row.applied_at,
             applied_by: row.applied_by,
             license: LicenseSummary {
                 license_id: row.license_id,
                 customer: row.customer,
-                billing: BillingModel::parse(&row.billing).unwrap_or(BillingModel::Prepaid),
-                aku_quota: row.aku_quota.map(u),
-                max_aku_per_instance: u(row.max_aku_per_instance),
+                billing,
+                aku_quota: row.aku_quota.map(|q| u("aku_quota", q)).transpose()?,
+                max_aku_per_instance: u("max_aku_per_instance", row.max_aku_per_instance)?,
                 issued_at: row.issued_at,
                 starts_at: row.starts_at,
                 expires_at: row.expires_at,
-                grace_days: u(row.grace_days),
+                grace_days: u("grace_days", row.grace_days)?,
                 key_id: row.key_id,
                 signed_by_run_time_key: row.signed_by_run_time_key,
             },
-        }
+        })
     }
 
     pub fn banner(now: &LicenseNow) -> LicenseBanner {
@@ -159,7 +171,7 @@ pub async fn license_view() -> Result<LicenseData, AppError> {
             .await?
             .into_iter()
             .map(convert::history_entry)
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(LicenseData {
             banner: convert::banner(&now),
             current: now

@@ -77,16 +77,7 @@ pub async fn overview() -> Result<OverviewData, AppError> {
                 .map(|c| super::license::summary(&c.payload, c.row.signed_by_run_time_key)),
             license_banner: super::license::banner(&license_now),
             used_aku: license_now.used_aku,
-            instances_by_state: store::instances::count_by_state(&state.pool)
-                .await?
-                .into_iter()
-                .map(|(s, n)| {
-                    (
-                        store::instances::parse_state(&s),
-                        u32::try_from(n).unwrap_or(0),
-                    )
-                })
-                .collect(),
+            instances_by_state: store::instances::count_by_state(&state.pool).await?,
             recent_operations: store::instances::recent_operations(&state.pool, 8)
                 .await?
                 .iter()

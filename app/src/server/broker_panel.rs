@@ -41,7 +41,8 @@ pub async fn panel(state: &AppState, user: &UserRow, id: i64) -> Result<KafkaPan
     if row.state() != State::Running || row.bootstrap.is_empty() {
         panel.note = Some(format!(
             "The broker serves clients while the instance is running; {} is {}.",
-            row.name, row.state
+            row.name,
+            row.state().as_str()
         ));
         return Ok(panel);
     }
@@ -86,7 +87,8 @@ async fn running_instance(
     if row.state() != State::Running {
         return Err(AppError::Conflict(format!(
             "Topics are {doing} while the instance is running; {} is {}.",
-            row.name, row.state
+            row.name,
+            row.state().as_str()
         ))
         .into());
     }

@@ -12,7 +12,7 @@ use crate::domain::instance_spec::{self, InstanceInput};
 use crate::domain::license::MAX_INSTANCE_AKU;
 use crate::domain::license_state::Phase;
 use crate::domain::marketplace::SubscriptionEffect;
-use crate::domain::operation::{self, OperationKind};
+use crate::domain::operation::{self, OperationKind, OperationStatus};
 use crate::domain::quota::{self, QuotaError};
 use sqlx::SqliteConnection;
 
@@ -167,7 +167,7 @@ async fn idle_instance(conn: &mut SqliteConnection, id: i64) -> Result<InstanceR
             "{} is {}: wait until the operation in progress finishes.",
             instance.name,
             if instance.state().is_busy() {
-                instance.state.as_str()
+                instance.state().as_str()
             } else {
                 "being suspended or resumed"
             }
@@ -198,7 +198,8 @@ pub async fn scale(
         if !OperationKind::Scale.may_start_from(instance.state()) {
             return Err(AppError::Conflict(format!(
                 "Only a running instance can be scaled; {} is {}.",
-                instance.name, instance.state
+                instance.name,
+                instance.state().as_str()
             ))
             .into());
         }
@@ -261,7 +262,8 @@ pub async fn delete(
         if !OperationKind::Delete.may_start_from(instance.state()) {
             return Err(AppError::Conflict(format!(
                 "{} cannot be deleted while {}.",
-                instance.name, instance.state
+                instance.name,
+                instance.state().as_str()
             ))
             .into());
         }
@@ -299,7 +301,7 @@ pub async fn retry(state: &AppState, actor: &Actor, id: i64) -> Result<(), Serve
         if instance.state() != State::Abnormal {
             return Err(AppError::Conflict(format!(
                 "Only an abnormal instance can be retried; {} is {}.",
-                instance.name, instance.state
+                instance.name, instance.state().as_str()
             ))
             .into());
         }
@@ -318,7 +320,7 @@ pub async fn retry(state: &AppState, actor: &Actor, id: i64) -> Result<(), Serve
             )));
         }
         let latest = store::latest_operation_of(&mut tx, id).await?;
-        let again = operation::retry_after(latest.as_ref().and_then(OperationRow::outcome))
+        let again = operation::retry_after(latest.as_ref().map(OperationRow::outcome))
             .ok_or_else(|| {
                 AppError::Conflict(format!(
                     "{} has no failed operation to retry; delete it instead.",
@@ -326,7 +328,7 @@ pub async fn retry(state: &AppState, actor: &Actor, id: i64) -> Result<(), Serve
                 ))
             })?;
         let to_aku = latest
-            .filter(|op| op.status == "failed")
+            .filter(|op| op.status == OperationStatus::Failed)
             .and_then(|op| op.to_aku)
             .and_then(|a| u32::try_from(a).ok());
         let entry = Entry {
@@ -507,7 +509,7 @@ pub async fn restart_broker(state: &AppState, id: i64) -> Result<Restart, Server
         return Ok(Restart::NotNeeded);
     }
     let latest = store::latest_operation_of(&mut tx, id).await?;
-    let again = operation::retry_after(latest.as_ref().and_then(OperationRow::outcome));
+    let again = operation::retry_after(latest.as_ref().map(OperationRow::outcome));
     if again != Some(OperationKind::Resume) {
         return Ok(Restart::NotNeeded);
     }

@@ -27,7 +27,8 @@ async fn scram_instance(state: &AppState, id: i64) -> Result<InstanceRow, Server
     ) {
         return Err(AppError::Conflict(format!(
             "{} is {}: its users go with it.",
-            row.name, row.state
+            row.name,
+            row.state().as_str()
         ))
         .into());
     }

@@ -9,6 +9,7 @@ use super::provisioner::{Provisioner, StepWork};
 use super::reconciler::ControlLoop;
 use super::store::{self, instances::OperationRow};
 use super::{AppState, ServerError};
+use crate::domain::operation::OperationStatus;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -81,12 +82,10 @@ async fn run(state: &AppState, id: i64) -> Result<(), ServerError> {
         let Some(op) = store::instances::operation(&state.pool, id).await? else {
             return Ok(());
         };
-        if op.status != "running" {
+        if op.status != OperationStatus::Running {
             return Ok(());
         }
-        let Some(kind) = op.kind() else {
-            return fail(state, &op, 0, "unknown operation kind").await;
-        };
+        let kind = op.kind();
         let steps = kind.steps();
         let done = usize::try_from(op.steps_done).unwrap_or(usize::MAX);
         let Some(step) = steps.get(done) else {
@@ -113,7 +112,7 @@ async fn run(state: &AppState, id: i64) -> Result<(), ServerError> {
             step,
             index: done,
             attempt,
-            retry: op.from_state == "abnormal",
+            retry: op.from_state == crate::domain::instance::State::Abnormal,
             target_aku: op
                 .to_aku
                 .and_then(|a| u32::try_from(a).ok())

@@ -225,11 +225,11 @@ async fn desired(
             store::latest_operation_of(&mut conn, id)
                 .await?
                 .as_ref()
-                .and_then(OperationRow::outcome),
+                .map(OperationRow::outcome),
         ) == Some(OperationKind::Resume);
     let op = running.as_ref().and_then(|op| {
         Some(RunningOperation {
-            kind: op.kind()?,
+            kind: op.kind(),
             steps_done: usize::try_from(op.steps_done).ok()?,
         })
     });

@@ -1,31 +1,36 @@
 //! Instances, their operations and steps, and their state history. Functions that take a
 //! `SqliteConnection` run on a pool connection or inside a caller's transaction alike.
 
+use super::decode;
 use crate::domain::instance::State;
 use crate::domain::instance_spec::InstanceSpec;
-use crate::domain::operation::OperationKind;
+use crate::domain::operation::{OperationKind, OperationStatus};
 use crate::domain::quota::{self, Holding};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// An instance as stored, with its values typed: a value on disk that is not one the code
+/// knows fails the read with the table, row and value named (`store::decode`).
+#[derive(Debug, Clone)]
 pub struct InstanceRow {
     pub id: i64,
     pub name: String,
     pub description: String,
     pub kafka_version: String,
     pub deployment: String,
-    pub zones: String,
+    zones: Vec<String>,
     pub vpc_id: String,
-    pub subnets: String,
+    subnets: Vec<String>,
     pub data_bucket: String,
     pub wal_mode: String,
     pub client_auth: String,
     pub transit_encryption: String,
     pub endpoint_exposure: String,
-    pub tags: String,
-    pub size_aku: i64,
-    pub target_aku: Option<i64>,
-    pub state: String,
+    tags: BTreeMap<String, String>,
+    size_aku: u32,
+    target_aku: Option<u32>,
+    state: State,
     pub state_reason: Option<String>,
     pub bootstrap: String,
     pub created_by: String,
@@ -34,73 +39,154 @@ pub struct InstanceRow {
     pub deleted_at: Option<i64>,
 }
 
+impl<'r> sqlx::FromRow<'r, SqliteRow> for InstanceRow {
+    fn from_row(row: &'r SqliteRow) -> Result<Self, sqlx::Error> {
+        const T: &str = "instances";
+        let id: i64 = row.try_get("id")?;
+        let text = |column: &str| row.try_get::<String, _>(column);
+        Ok(InstanceRow {
+            id,
+            name: text("name")?,
+            description: text("description")?,
+            kafka_version: text("kafka_version")?,
+            deployment: text("deployment")?,
+            zones: decode::json(T, id, "zones", &text("zones")?)?,
+            vpc_id: text("vpc_id")?,
+            subnets: decode::json(T, id, "subnets", &text("subnets")?)?,
+            data_bucket: text("data_bucket")?,
+            wal_mode: text("wal_mode")?,
+            client_auth: text("client_auth")?,
+            transit_encryption: text("transit_encryption")?,
+            endpoint_exposure: text("endpoint_exposure")?,
+            tags: decode::json(T, id, "tags", &text("tags")?)?,
+            size_aku: decode::count(T, id, "size_aku", row.try_get("size_aku")?)?,
+            target_aku: row
+                .try_get::<Option<i64>, _>("target_aku")?
+                .map(|t| decode::count(T, id, "target_aku", t))
+                .transpose()?,
+            state: decode::one_of(T, id, "state", &text("state")?, &State::ALL, State::as_str)?,
+            state_reason: row.try_get("state_reason")?,
+            bootstrap: text("bootstrap")?,
+            created_by: text("created_by")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            deleted_at: row.try_get("deleted_at")?,
+        })
+    }
+}
+
 impl InstanceRow {
-    /// The state as the domain knows it; a value the schema's CHECK would refuse reads as
-    /// abnormal rather than panicking.
     pub fn state(&self) -> State {
-        parse_state(&self.state)
+        self.state
     }
 
     pub fn zones(&self) -> Vec<String> {
-        serde_json::from_str(&self.zones).unwrap_or_default()
+        self.zones.clone()
     }
 
     pub fn subnets(&self) -> Vec<String> {
-        serde_json::from_str(&self.subnets).unwrap_or_default()
+        self.subnets.clone()
     }
 
     pub fn tags(&self) -> Vec<(String, String)> {
-        serde_json::from_str::<std::collections::BTreeMap<String, String>>(&self.tags)
-            .map(|t| t.into_iter().collect())
-            .unwrap_or_default()
+        self.tags.clone().into_iter().collect()
     }
 
     pub fn size(&self) -> u32 {
-        u32::try_from(self.size_aku).unwrap_or(0)
+        self.size_aku
     }
 
     pub fn target(&self) -> Option<u32> {
-        self.target_aku.and_then(|t| u32::try_from(t).ok())
+        self.target_aku
     }
 }
 
-pub fn parse_state(s: &str) -> State {
-    use State::*;
-    [
-        Creating, Running, Changing, Deleting, Deleted, Suspended, Abnormal,
-    ]
-    .into_iter()
-    .find(|st| st.as_str() == s)
-    .unwrap_or(Abnormal)
+/// A state read from any table (counts, histories), strictly.
+pub fn state_of(table: &str, id: i64, value: &str) -> Result<State, sqlx::Error> {
+    decode::one_of(table, id, "state", value, &State::ALL, State::as_str)
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// An operation as stored, typed.
+#[derive(Debug, Clone)]
 pub struct OperationRow {
     pub id: i64,
     pub instance_id: i64,
-    pub kind: String,
-    pub from_state: String,
-    pub to_state: String,
+    pub kind: OperationKind,
+    pub from_state: State,
+    pub to_state: State,
     pub from_aku: Option<i64>,
     pub to_aku: Option<i64>,
     pub requested_by: String,
     pub requested_from: Option<String>,
     pub requested_at: i64,
-    pub status: String,
+    pub status: OperationStatus,
     pub steps_done: i64,
     pub step_count: i64,
     pub finished_at: Option<i64>,
     pub error: Option<String>,
 }
 
+impl<'r> sqlx::FromRow<'r, SqliteRow> for OperationRow {
+    fn from_row(row: &'r SqliteRow) -> Result<Self, sqlx::Error> {
+        const T: &str = "operations";
+        let id: i64 = row.try_get("id")?;
+        let text = |column: &str| row.try_get::<String, _>(column);
+        Ok(OperationRow {
+            id,
+            instance_id: row.try_get("instance_id")?,
+            kind: decode::parsed(
+                T,
+                id,
+                "kind",
+                &text("kind")?,
+                "an operation kind",
+                OperationKind::parse,
+            )?,
+            from_state: decode::one_of(
+                T,
+                id,
+                "from_state",
+                &text("from_state")?,
+                &State::ALL,
+                State::as_str,
+            )?,
+            to_state: decode::one_of(
+                T,
+                id,
+                "to_state",
+                &text("to_state")?,
+                &State::ALL,
+                State::as_str,
+            )?,
+            from_aku: row.try_get("from_aku")?,
+            to_aku: row.try_get("to_aku")?,
+            requested_by: text("requested_by")?,
+            requested_from: row.try_get("requested_from")?,
+            requested_at: row.try_get("requested_at")?,
+            status: decode::one_of(
+                T,
+                id,
+                "status",
+                &text("status")?,
+                &OperationStatus::ALL,
+                OperationStatus::as_str,
+            )?,
+            steps_done: row.try_get("steps_done")?,
+            step_count: row.try_get("step_count")?,
+            finished_at: row.try_get("finished_at")?,
+            error: row.try_get("error")?,
+        })
+    }
+}
+
 impl OperationRow {
-    pub fn kind(&self) -> Option<OperationKind> {
-        OperationKind::parse(&self.kind)
+    pub fn kind(&self) -> OperationKind {
+        self.kind
     }
 
     /// The kind and whether it failed: what `operation::retry_after` decides on.
-    pub fn outcome(&self) -> Option<(OperationKind, bool)> {
-        self.kind().map(|kind| (kind, self.status == "failed"))
+    pub fn outcome(&self) -> (OperationKind, bool) {
+        (self.kind, self.status == OperationStatus::Failed)
     }
 }
 
@@ -132,17 +218,23 @@ const OPERATION_COLUMNS: &str = "o.id, o.instance_id, o.kind, o.from_state, o.to
 
 /// AKU in use: the quota rule of the domain over every instance's holding.
 pub async fn used_aku(conn: &mut SqliteConnection) -> Result<u32, sqlx::Error> {
-    let rows: Vec<(i64, Option<i64>)> =
-        sqlx::query_as("SELECT size_aku, target_aku FROM instances WHERE state <> 'deleted'")
+    let rows: Vec<(i64, i64, Option<i64>)> =
+        sqlx::query_as("SELECT id, size_aku, target_aku FROM instances WHERE state <> 'deleted'")
             .fetch_all(conn)
             .await?;
-    Ok(quota::used_aku(rows.into_iter().map(|(size, target)| {
-        Holding {
-            size_aku: u32::try_from(size).unwrap_or(u32::MAX),
-            target_aku: target.and_then(|t| u32::try_from(t).ok()),
-            deleted: false,
-        }
-    })))
+    let holdings = rows
+        .into_iter()
+        .map(|(id, size, target)| {
+            Ok(Holding {
+                size_aku: decode::count("instances", id, "size_aku", size)?,
+                target_aku: target
+                    .map(|t| decode::count("instances", id, "target_aku", t))
+                    .transpose()?,
+                deleted: false,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(quota::used_aku(holdings))
 }
 
 pub async fn name_taken(conn: &mut SqliteConnection, name: &str) -> Result<bool, sqlx::Error> {
@@ -215,12 +307,21 @@ pub async fn largest(pool: &SqlitePool, limit: i64) -> Result<Vec<InstanceRow>, 
     .await
 }
 
-pub async fn count_by_state(pool: &SqlitePool) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn count_by_state(pool: &SqlitePool) -> Result<Vec<(State, u32)>, sqlx::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT state, COUNT(*) FROM instances WHERE state <> 'deleted' GROUP BY state ORDER BY state",
     )
     .fetch_all(pool)
-    .await
+    .await?;
+    rows.into_iter()
+        .map(|(state, n)| {
+            // An aggregate has no row of its own: 0 stands for "the rows in this state".
+            Ok((
+                state_of("instances", 0, &state)?,
+                decode::count("instances", 0, "COUNT(*)", n)?,
+            ))
+        })
+        .collect()
 }
 
 /// Inserts a new instance in `creating`; returns its id.
@@ -518,13 +619,25 @@ pub async fn finish_operation(
         sqlx::query(
             "UPDATE instances SET size_aku = COALESCE(?, size_aku), deleted_at = ? WHERE id = ?",
         )
-        .bind(if op.kind == "scale" { op.to_aku } else { None })
+        .bind(if op.kind == OperationKind::Scale {
+            op.to_aku
+        } else {
+            None
+        })
         .bind((final_state == State::Deleted).then_some(now))
         .bind(op.instance_id)
         .execute(&mut *tx)
         .await?;
         set_state(&mut tx, op.instance_id, final_state, None, None, now).await?;
-        audit_finished(&mut tx, op, "operation_succeeded", "success", &op.kind, now).await?;
+        audit_finished(
+            &mut tx,
+            op,
+            "operation_succeeded",
+            "success",
+            op.kind.as_str(),
+            now,
+        )
+        .await?;
     }
     tx.commit().await
 }
@@ -600,7 +713,7 @@ pub async fn fail_operation(
             now,
         )
         .await?;
-        let detail = format!("{}: {reason}", op.kind);
+        let detail = format!("{}: {reason}", op.kind.as_str());
         audit_finished(&mut tx, op, "operation_failed", "failure", &detail, now).await?;
     }
     tx.commit().await

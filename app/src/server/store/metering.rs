@@ -9,8 +9,8 @@ pub async fn histories(
     pool: &SqlitePool,
     until: i64,
 ) -> Result<Vec<(i64, Vec<HistoryPoint>)>, sqlx::Error> {
-    let rows: Vec<(i64, i64, String, i64)> = sqlx::query_as(
-        "SELECT instance_id, at, state, size_aku FROM instance_history
+    let rows: Vec<(i64, i64, i64, String, i64)> = sqlx::query_as(
+        "SELECT id, instance_id, at, state, size_aku FROM instance_history
          WHERE instance_id IN (SELECT instance_id FROM instance_history WHERE at < ?)
          ORDER BY instance_id, at, id",
     )
@@ -18,11 +18,11 @@ pub async fn histories(
     .fetch_all(pool)
     .await?;
     let mut out: Vec<(i64, Vec<HistoryPoint>)> = Vec::new();
-    for (instance_id, at, state, size) in rows {
+    for (id, instance_id, at, state, size) in rows {
         let point = HistoryPoint {
             at,
-            state: super::instances::parse_state(&state),
-            size_aku: u32::try_from(size).unwrap_or(0),
+            state: super::instances::state_of("instance_history", id, &state)?,
+            size_aku: super::decode::count("instance_history", id, "size_aku", size)?,
         };
         match out.last_mut() {
             Some((id, points)) if *id == instance_id => points.push(point),

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod broker_samples;
+pub mod decode;
 pub mod environment;
 pub mod instances;
 pub mod kafka_security;

@@ -1,14 +1,18 @@
 //! Users and their credentials.
 
+use super::decode;
 use crate::domain::account::Role;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A user as stored. A role on disk that is not one of the roles fails the read, naming the
+/// row and the value: such a user can do nothing until an administrator looks.
+#[derive(Debug, Clone)]
 pub struct UserRow {
     pub id: i64,
     pub username: String,
     pub password_hash: String,
-    pub role: String,
+    role: Role,
     pub must_change_password: bool,
     pub credentials_version: i64,
     pub disabled_at: Option<i64>,
@@ -16,10 +20,34 @@ pub struct UserRow {
     pub last_login_at: Option<i64>,
 }
 
+impl<'r> sqlx::FromRow<'r, SqliteRow> for UserRow {
+    fn from_row(row: &'r SqliteRow) -> Result<Self, sqlx::Error> {
+        let id: i64 = row.try_get("id")?;
+        let role: String = row.try_get("role")?;
+        Ok(UserRow {
+            id,
+            username: row.try_get("username")?,
+            password_hash: row.try_get("password_hash")?,
+            role: decode::parsed(
+                "users",
+                id,
+                "role",
+                &role,
+                "viewer, operator or admin",
+                Role::parse,
+            )?,
+            must_change_password: row.try_get("must_change_password")?,
+            credentials_version: row.try_get("credentials_version")?,
+            disabled_at: row.try_get("disabled_at")?,
+            created_at: row.try_get("created_at")?,
+            last_login_at: row.try_get("last_login_at")?,
+        })
+    }
+}
+
 impl UserRow {
-    /// The role, or viewer (least rights) if the stored value is unknown.
     pub fn role(&self) -> Role {
-        Role::parse(&self.role).unwrap_or(Role::Viewer)
+        self.role
     }
 }
 
