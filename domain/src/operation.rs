@@ -18,40 +18,93 @@ pub enum OperationKind {
     Resume,
 }
 
+/// Every step of every operation, by its one string form (`as_str`, kept in
+/// `operation_steps.step_id` and in the `simulate-failure` tag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepId {
+    AllocateNetwork,
+    ProvisionCompute,
+    AttachStorage,
+    StartBrokers,
+    PublishEndpoint,
+    PlanCapacity,
+    ResizeBrokers,
+    RebalancePartitions,
+    StopBrokers,
+    ReleaseStorage,
+    ReleaseNetwork,
+}
+
+impl StepId {
+    pub const ALL: [StepId; 11] = [
+        StepId::AllocateNetwork,
+        StepId::ProvisionCompute,
+        StepId::AttachStorage,
+        StepId::StartBrokers,
+        StepId::PublishEndpoint,
+        StepId::PlanCapacity,
+        StepId::ResizeBrokers,
+        StepId::RebalancePartitions,
+        StepId::StopBrokers,
+        StepId::ReleaseStorage,
+        StepId::ReleaseNetwork,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepId::AllocateNetwork => "allocate-network",
+            StepId::ProvisionCompute => "provision-compute",
+            StepId::AttachStorage => "attach-storage",
+            StepId::StartBrokers => "start-brokers",
+            StepId::PublishEndpoint => "publish-endpoint",
+            StepId::PlanCapacity => "plan-capacity",
+            StepId::ResizeBrokers => "resize-brokers",
+            StepId::RebalancePartitions => "rebalance-partitions",
+            StepId::StopBrokers => "stop-brokers",
+            StepId::ReleaseStorage => "release-storage",
+            StepId::ReleaseNetwork => "release-network",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StepId> {
+        StepId::ALL.into_iter().find(|id| id.as_str() == s)
+    }
+}
+
 pub struct Step {
-    pub id: &'static str,
+    pub id: StepId,
     pub label: &'static str,
 }
 
-const fn s(id: &'static str, label: &'static str) -> Step {
+const fn s(id: StepId, label: &'static str) -> Step {
     Step { id, label }
 }
 
 const CREATE: &[Step] = &[
     s(
-        "allocate-network",
+        StepId::AllocateNetwork,
         "Allocate network endpoints in the subnets",
     ),
-    s("provision-compute", "Provision broker compute"),
+    s(StepId::ProvisionCompute, "Provision broker compute"),
     s(
-        "attach-storage",
+        StepId::AttachStorage,
         "Attach the write-ahead log and the data bucket",
     ),
-    s("start-brokers", "Start the brokers"),
-    s("publish-endpoint", "Publish the bootstrap address"),
+    s(StepId::StartBrokers, "Start the brokers"),
+    s(StepId::PublishEndpoint, "Publish the bootstrap address"),
 ];
 const SCALE: &[Step] = &[
-    s("plan-capacity", "Plan the new capacity"),
-    s("resize-brokers", "Resize the brokers"),
-    s("rebalance-partitions", "Rebalance partitions"),
+    s(StepId::PlanCapacity, "Plan the new capacity"),
+    s(StepId::ResizeBrokers, "Resize the brokers"),
+    s(StepId::RebalancePartitions, "Rebalance partitions"),
 ];
 const DELETE: &[Step] = &[
-    s("stop-brokers", "Stop the brokers"),
-    s("release-storage", "Release storage"),
-    s("release-network", "Release network endpoints"),
+    s(StepId::StopBrokers, "Stop the brokers"),
+    s(StepId::ReleaseStorage, "Release storage"),
+    s(StepId::ReleaseNetwork, "Release network endpoints"),
 ];
-const SUSPEND: &[Step] = &[s("stop-brokers", "Stop the brokers (data kept)")];
-const RESUME: &[Step] = &[s("start-brokers", "Start the brokers")];
+const SUSPEND: &[Step] = &[s(StepId::StopBrokers, "Stop the brokers (data kept)")];
+const RESUME: &[Step] = &[s(StepId::StartBrokers, "Start the brokers")];
 
 /// Where an operation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,6 +251,26 @@ pub fn progress(kind: OperationKind, done: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn step_ids_have_one_string_each() {
+        for id in super::StepId::ALL {
+            assert_eq!(super::StepId::parse(id.as_str()), Some(id));
+        }
+        assert_eq!(super::StepId::parse("start_brokers"), None);
+        for kind in [
+            super::OperationKind::Create,
+            super::OperationKind::Scale,
+            super::OperationKind::Delete,
+            super::OperationKind::Suspend,
+            super::OperationKind::Resume,
+        ] {
+            assert!(!kind.steps().is_empty());
+        }
+        for status in super::OperationStatus::ALL {
+            assert_eq!(super::OperationStatus::parse(status.as_str()), Some(status));
+        }
+    }
+
     use super::*;
     use crate::instance::can_move;
 

@@ -20,7 +20,7 @@
 //! | `abnormal`, no operation, an operation failed       | left to the operator     |
 
 use crate::instance::State;
-use crate::operation::OperationKind;
+use crate::operation::{OperationKind, StepId};
 use std::time::Duration;
 
 /// What an instance wants from the data plane.
@@ -45,7 +45,7 @@ pub struct RunningOperation {
 }
 
 /// Whether the step named `step` of `kind` is recorded as done after `steps_done` steps.
-fn past(kind: OperationKind, step: &str, steps_done: usize) -> bool {
+fn past(kind: OperationKind, step: StepId, steps_done: usize) -> bool {
     kind.steps()
         .iter()
         .position(|s| s.id == step)
@@ -67,14 +67,14 @@ pub fn wanted(state: State, running: Option<RunningOperation>, healable: bool) -
     match op.kind {
         OperationKind::Scale => Want::Serving,
         OperationKind::Create | OperationKind::Resume => {
-            if past(op.kind, "start-brokers", op.steps_done) {
+            if past(op.kind, StepId::StartBrokers, op.steps_done) {
                 Want::Serving
             } else {
                 Want::LeftAlone
             }
         }
         OperationKind::Suspend | OperationKind::Delete => {
-            if past(op.kind, "stop-brokers", op.steps_done) {
+            if past(op.kind, StepId::StopBrokers, op.steps_done) {
                 Want::NoBroker
             } else {
                 Want::LeftAlone

@@ -184,9 +184,9 @@ pub(crate) mod convert {
             .enumerate()
             .map(|(i, step)| {
                 let row = rows.iter().find(|r| r.step_index == i as i64);
-                let status = match row.and_then(|r| r.outcome.as_deref()) {
-                    Some("succeeded") => "done",
-                    Some(_) => "failed",
+                let status = match row.and_then(|r| r.succeeded) {
+                    Some(true) => "done",
+                    Some(false) => "failed",
                     None if row.is_some()
                         && op.status == crate::domain::operation::OperationStatus::Running =>
                     {

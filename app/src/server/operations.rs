@@ -103,9 +103,14 @@ async fn run(state: &AppState, id: i64) -> Result<(), ServerError> {
             return Ok(());
         };
         drop(conn);
-        let attempt =
-            store::instances::begin_step(&state.pool, id, done, step.id, state.clock.unix())
-                .await?;
+        let attempt = store::instances::begin_step(
+            &state.pool,
+            id,
+            done,
+            step.id.as_str(),
+            state.clock.unix(),
+        )
+        .await?;
         let work = StepWork {
             instance: &instance,
             kind,

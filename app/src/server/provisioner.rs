@@ -5,7 +5,7 @@ use super::store::instances::InstanceRow;
 use crate::api::kafka::{LiveTraffic, TopicInfo};
 use crate::domain::instance_spec::{InstanceSpec, SpecError};
 use crate::domain::metering::Traffic;
-use crate::domain::operation::{OperationKind, Step};
+use crate::domain::operation::{OperationKind, Step, StepId};
 use std::time::Duration;
 
 pub use super::broker::process::Exit;
@@ -227,14 +227,15 @@ impl Provisioner for SimulatedProvisioner {
             .instance
             .tags()
             .iter()
-            .any(|(k, v)| k == SIMULATE_FAILURE_TAG && v == work.step.id);
+            .any(|(k, v)| k == SIMULATE_FAILURE_TAG && v == work.step.id.as_str());
         if fail_here && !work.retry {
             return Err(format!(
                 "{} failed (simulated by the tag {SIMULATE_FAILURE_TAG}={})",
-                work.step.label, work.step.id
+                work.step.label,
+                work.step.id.as_str()
             ));
         }
-        let bootstrap = (work.step.id == "publish-endpoint").then(|| {
+        let bootstrap = (work.step.id == StepId::PublishEndpoint).then(|| {
             let port = if work.instance.transit_encryption == "tls" {
                 9093
             } else {
@@ -251,7 +252,7 @@ impl Provisioner for SimulatedProvisioner {
             )
         });
         let detail = match work.kind {
-            OperationKind::Scale if work.step.id == "resize-brokers" => {
+            OperationKind::Scale if work.step.id == StepId::ResizeBrokers => {
                 Some(format!("{} AKU", work.target_aku))
             }
             _ => None,

@@ -27,7 +27,7 @@ use crate::api::kafka::{LiveTraffic, TopicInfo, TrafficPoint};
 use crate::domain::instance_spec::{InstanceSpec, SpecError};
 use crate::domain::kafka_user::Drift;
 use crate::domain::metering::{Traffic, HOUR};
-use crate::domain::operation::OperationKind;
+use crate::domain::operation::StepId;
 use crate::domain::sizing;
 use crate::domain::topic::Retention;
 use meter::Counters;
@@ -514,12 +514,12 @@ impl Provisioner for BrokerProvisioner {
                 detail: Some(text),
             })
         };
-        match (work.kind, work.step.id) {
-            (OperationKind::Create, "allocate-network") => {
+        match work.step.id {
+            StepId::AllocateNetwork => {
                 let port = self.allocate_port(id).await?;
                 detail(format!("port {port}"))
             }
-            (OperationKind::Create, "provision-compute") => {
+            StepId::ProvisionCompute => {
                 let bin = &self.settings.bin;
                 match tokio::process::Command::new(bin)
                     .arg("--version")
@@ -543,14 +543,14 @@ impl Provisioner for BrokerProvisioner {
                     )),
                 }
             }
-            (OperationKind::Create, "attach-storage") => {
+            StepId::AttachStorage => {
                 make_private_dir(&dir)?;
                 detail(format!(
                     "{} (SQLite, owner-only)",
                     dir.join(meter::STORAGE_FILE).display()
                 ))
             }
-            (OperationKind::Create | OperationKind::Resume, "start-brokers") => {
+            StepId::StartBrokers => {
                 let (endpoint, served, drift) = self.serve(work.instance).await?;
                 // The first reading: the traffic shown and metered starts from here. A new
                 // broker creates its tables just after it answers: give it a moment.
@@ -577,24 +577,24 @@ impl Provisioner for BrokerProvisioner {
                 }
                 detail(said)
             }
-            (OperationKind::Create, "publish-endpoint") => {
+            StepId::PublishEndpoint => {
                 let endpoint = self.wanted_endpoint(work.instance)?;
                 Ok(StepDone {
                     bootstrap: Some(endpoint.bootstrap()),
                     detail: None,
                 })
             }
-            (OperationKind::Scale, "resize-brokers") => detail(format!(
+            StepId::ResizeBrokers => detail(format!(
                 "{} AKU recorded; this host runs one broker process per instance, whatever \
                  its size",
                 work.target_aku
             )),
-            (OperationKind::Scale, _) => Ok(StepDone::default()),
-            (OperationKind::Delete | OperationKind::Suspend, "stop-brokers") => {
+            StepId::PlanCapacity | StepId::RebalancePartitions => Ok(StepDone::default()),
+            StepId::StopBrokers => {
                 self.halt(id).await;
                 detail("broker stopped".into())
             }
-            (OperationKind::Delete, "release-storage") => {
+            StepId::ReleaseStorage => {
                 for suffix in ["", "-wal", "-shm"] {
                     let file = dir.join(format!("{}{suffix}", meter::STORAGE_FILE));
                     match std::fs::remove_file(&file) {
@@ -605,7 +605,7 @@ impl Provisioner for BrokerProvisioner {
                 }
                 detail("the broker's data is removed".into())
             }
-            (OperationKind::Delete, "release-network") => {
+            StepId::ReleaseNetwork => {
                 let port = self.port_of(id);
                 store::kafka_security::forget_instance(&self.pool, id)
                     .await
@@ -620,10 +620,6 @@ impl Provisioner for BrokerProvisioner {
                     None => "no port was held".into(),
                 })
             }
-            (kind, step) => Err(format!(
-                "the broker provisioner has no step {step} for a {} operation",
-                kind.as_str()
-            )),
         }
     }
 

@@ -4,7 +4,7 @@
 use super::decode;
 use crate::domain::instance::State;
 use crate::domain::instance_spec::InstanceSpec;
-use crate::domain::operation::{OperationKind, OperationStatus};
+use crate::domain::operation::{OperationKind, OperationStatus, StepId};
 use crate::domain::quota::{self, Holding};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -190,15 +190,56 @@ impl OperationRow {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A step as recorded. `succeeded`: `None` while it runs (or was cut off).
+#[derive(Debug, Clone)]
 pub struct StepRow {
+    pub operation_id: i64,
     pub step_index: i64,
-    pub step_id: String,
+    pub step_id: StepId,
     pub attempts: i64,
     pub started_at: i64,
     pub finished_at: Option<i64>,
-    pub outcome: Option<String>,
+    pub succeeded: Option<bool>,
     pub detail: Option<String>,
+}
+
+impl<'r> sqlx::FromRow<'r, SqliteRow> for StepRow {
+    fn from_row(row: &'r SqliteRow) -> Result<Self, sqlx::Error> {
+        const T: &str = "operation_steps";
+        // The row's key is (operation, step): errors name the operation.
+        let operation_id: i64 = row.try_get("operation_id")?;
+        let step_id: String = row.try_get("step_id")?;
+        let outcome: Option<String> = row.try_get("outcome")?;
+        Ok(StepRow {
+            operation_id,
+            step_index: row.try_get("step_index")?,
+            step_id: decode::parsed(
+                T,
+                operation_id,
+                "step_id",
+                &step_id,
+                "a step",
+                StepId::parse,
+            )?,
+            attempts: row.try_get("attempts")?,
+            started_at: row.try_get("started_at")?,
+            finished_at: row.try_get("finished_at")?,
+            succeeded: outcome
+                .map(|o| match o.as_str() {
+                    "succeeded" => Ok(true),
+                    "failed" => Ok(false),
+                    other => Err(decode::bad_value(
+                        T,
+                        operation_id,
+                        "outcome",
+                        other,
+                        "succeeded or failed",
+                    )),
+                })
+                .transpose()?,
+            detail: row.try_get("detail")?,
+        })
+    }
 }
 
 /// An operation with the name of its instance (recent operations on the overview).
@@ -526,7 +567,7 @@ pub async fn recent_operations(
 
 pub async fn steps_of(pool: &SqlitePool, operation_id: i64) -> Result<Vec<StepRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT step_index, step_id, attempts, started_at, finished_at, outcome, detail
+        "SELECT operation_id, step_index, step_id, attempts, started_at, finished_at, outcome, detail
          FROM operation_steps WHERE operation_id = ? ORDER BY step_index",
     )
     .bind(operation_id)
