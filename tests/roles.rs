@@ -49,8 +49,19 @@ async fn refused_below(min: Who, method: Method, endpoint: &str, form: &[(&str, 
         (Who::Viewer, app.user_client("vera", "viewer").await),
         (Who::Operator, app.user_client("otto", "operator").await),
     ];
-    // Let the create finish, so that the snapshot is stable.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The create finishes first, so that the snapshot is stable.
+    let started = std::time::Instant::now();
+    while app
+        .count("SELECT COUNT(*) FROM operations WHERE status = 'running'")
+        .await
+        > 0
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the create never finished"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     let key = product_key(&app, |p| p.license_id = "LIC-ROLES-2".into());
     let form: Vec<(&str, &str)> = form
         .iter()

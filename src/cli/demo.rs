@@ -1,0 +1,165 @@
+//! `byoc-console demo`: a console on its own data directory with a demo vendor key, printed
+//! product keys, and its own marketplace emulator.
+
+use super::flags::BrokerArgs;
+use super::vendor::{issue, IssueArgs};
+use crate::listen_and_serve;
+use anyhow::Context;
+use app::server::marketplace::{client::Endpoints, MarketplaceSettings};
+use app::server::{clock::SystemClock, vendor, Config};
+use byoc_console::{leptos_options, Console};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// Prints where the emulator listens and the credentials it knows.
+pub fn print_emulator(listen: SocketAddr, config: &marketplace_emulator::Config) {
+    println!("Marketplace emulator on http://{listen} (AWS at /, Alibaba Cloud at /alibaba/)");
+    for account in &config.aws {
+        println!(
+            "  AWS access key {} secret {} ({})",
+            account.access_key_id,
+            account.secret,
+            if account.authorized {
+                "may call MeterUsage"
+            } else {
+                "without the MeterUsage permission"
+            }
+        );
+    }
+    println!("  AWS product code {}", config.aws_product_code);
+    for account in &config.alibaba {
+        println!(
+            "  Alibaba access key {} secret {}",
+            account.access_key_id, account.secret
+        );
+    }
+    println!(
+        "  Alibaba service instance {}",
+        config.alibaba_service_instance_id
+    );
+    println!("  Switch the subscription off: curl -XPOST http://{listen}/_emulator/entitlement -d '{{\"entitled\":false}}' -H 'content-type: application/json'");
+}
+
+pub async fn demo(
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    emulator_listen: SocketAddr,
+    brokers: BrokerArgs,
+) -> anyhow::Result<()> {
+    // The demo's own marketplace: the console reports to it with the emulator's demo
+    // credentials, given the standard way (the environment), and nothing reaches a cloud.
+    let emulator = marketplace_emulator::Config::demo();
+    let emulator_listener = tokio::net::TcpListener::bind(emulator_listen)
+        .await
+        .with_context(|| format!("the marketplace emulator cannot listen on {emulator_listen}"))?;
+    let aws = emulator
+        .aws
+        .first()
+        .cloned()
+        .context("the emulator knows no AWS account")?;
+    let alibaba = emulator
+        .alibaba
+        .first()
+        .cloned()
+        .context("the emulator knows no Alibaba account")?;
+    std::env::set_var("AWS_ACCESS_KEY_ID", &aws.access_key_id);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", &aws.secret);
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    std::env::set_var("ALIBABA_CLOUD_ACCESS_KEY_ID", &alibaba.access_key_id);
+    std::env::set_var("ALIBABA_CLOUD_ACCESS_KEY_SECRET", &alibaba.secret);
+    let product_code = emulator.aws_product_code.clone();
+    let service_instance = emulator.alibaba_service_instance_id.clone();
+    print_emulator(emulator_listen, &emulator);
+    tokio::spawn(async move {
+        if let Err(error) = marketplace_emulator::serve(emulator_listener, emulator).await {
+            tracing::error!(%error, "marketplace emulator stopped");
+        }
+    });
+    let vendor_dir = data_dir.join("demo-vendor");
+    if !vendor_dir.join(vendor::SIGNING_KEY_FILE).exists() {
+        vendor::generate(&vendor_dir, "demo-vendor")?;
+    }
+    let trusted = vendor::read_public_key(&vendor_dir.join(vendor::PUBLIC_KEY_FILE))?;
+    let console = Console::open(
+        &data_dir,
+        Config {
+            provisioner: brokers.choice()?,
+            stop_brokers_on_exit: brokers.stop_brokers_on_exit,
+            marketplace: MarketplaceSettings {
+                endpoints: Endpoints {
+                    aws: Some(format!("http://{emulator_listen}")),
+                    aws_region: Some("us-east-1".into()),
+                    alibaba: Some(format!("http://{emulator_listen}/alibaba")),
+                },
+                ..MarketplaceSettings::default()
+            },
+            ..Config::default()
+        },
+        Arc::new(SystemClock),
+        leptos_options(listen),
+        vec![trusted],
+    )
+    .await?;
+    let demo_key =
+        |billing: &str, aku: u32, license_id: &str, price: Vec<String>, listing: Option<String>| {
+            issue(
+                IssueArgs {
+                    signing_key: vendor_dir.join(vendor::SIGNING_KEY_FILE),
+                    installation_id: console.state.installation_id.clone(),
+                    customer: "Demo customer".into(),
+                    billing: billing.into(),
+                    aku: Some(aku),
+                    months: Some(12),
+                    expires: None,
+                    starts: None,
+                    issued: None,
+                    max_aku_per_instance: 500,
+                    grace_days: 14,
+                    license_id: Some(license_id.into()),
+                    currency: "USD".into(),
+                    price,
+                    listing,
+                },
+                OffsetDateTime::now_utc(),
+            )
+        };
+    let prepaid = demo_key("prepaid", 100, "DEMO-PREPAID", vec![], None)?;
+    // Tiered like the vendor's usage-based billing: the more used in a month, the lower the
+    // unit price beyond each threshold.
+    let payg = demo_key(
+        "payg",
+        200,
+        "DEMO-PAYG",
+        [
+            "aku_hours:0=0.12,10000=0.10,50000=0.08",
+            "data_in_gib:0=0.02,10000=0.015",
+            "data_out_gib:0=0.01",
+            "data_retained_gib_hours:0=0.00005",
+            "uptime_hours_dev:0=0.05",
+            "uptime_hours_pro:0=0.20",
+            "uptime_hours_enterprise:0=0.50",
+        ]
+        .map(String::from)
+        .to_vec(),
+        Some(format!("aws:{product_code}")),
+    )?;
+    println!();
+    println!("BYOC console demo: open http://{listen}");
+    println!("  1. Set up the first administrator.");
+    println!("  2. On the activation page, paste one of these product keys for this installation.");
+    println!();
+    println!("One-year prepaid, 100 AKU:");
+    println!("{prepaid}");
+    println!();
+    println!("One-year pay-as-you-go (usage and charges on the Usage page), capped at 200 AKU:");
+    println!("{payg}");
+    println!();
+    println!("It is billed through the emulator's AWS listing: on the Marketplace page, link AWS Marketplace");
+    println!("with product code {product_code} (or Alibaba Cloud with service instance {service_instance}");
+    println!("after applying a key issued with --listing alibaba:SERVICE_ID). Each hour is reported within a minute after it closes:\nwatch them on the Usage page.");
+    println!();
+    println!("The demo vendor key is trusted only by this demo; every page says so.");
+    listen_and_serve(console, listen, true).await
+}

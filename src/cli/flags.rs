@@ -1,0 +1,202 @@
+//! The `serve` flags: the web server's, the brokers' and marketplace billing's, each with its
+//! environment variable.
+
+use app::server::broker::{BrokerSettings, Listener};
+use app::server::marketplace::{client::Endpoints, MarketplaceSettings};
+use app::server::ProvisionerChoice;
+use clap::ValueEnum;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "BYOC_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Directory holding the console's SQLite database (created with mode 0700).
+    #[arg(long, env = "BYOC_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Mark the session cookie Secure (sent over HTTPS only). Set to false only when users
+    /// reach the console over plain HTTP, e.g. on a private network without TLS.
+    #[arg(long, env = "BYOC_SECURE_COOKIES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub secure_cookies: bool,
+    /// Minutes without a request after which a session ends.
+    #[arg(long, env = "BYOC_SESSION_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=1440))]
+    pub session_idle_minutes: i64,
+    /// Also trust this vendor public key file (for tests and demos; licenses it signs are
+    /// marked as such on every page and in the audit log). Repeatable.
+    #[arg(long, env = "BYOC_TRUST_KEY", value_delimiter = ',')]
+    pub trust_key: Vec<PathBuf>,
+    /// Milliseconds each step of the simulated provisioner takes (create has five steps).
+    #[arg(long, env = "BYOC_PROVISION_STEP_MS", default_value_t = 1500, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    pub provision_step_ms: u64,
+    #[command(flatten)]
+    pub brokers: BrokerArgs,
+    #[command(flatten)]
+    pub marketplace: MarketplaceArgs,
+}
+
+/// Marketplace billing. Credentials are the host's own, from each cloud's standard chain
+/// (AWS: environment, profile, web identity, ECS, instance role; Alibaba Cloud: the
+/// `ALIBABA_CLOUD_ACCESS_KEY_ID`/`_SECRET` environment or the RAM role named by
+/// `ALIBABA_CLOUD_ECS_METADATA`).
+#[derive(clap::Args)]
+pub struct MarketplaceArgs {
+    /// The AWS Marketplace Metering endpoint [default: the SDK's, or
+    /// AWS_ENDPOINT_URL_MARKETPLACE_METERING].
+    #[arg(long, env = "BYOC_MARKETPLACE_AWS_ENDPOINT")]
+    pub marketplace_aws_endpoint: Option<String>,
+    /// The AWS region [default: the standard chain's, else us-east-1].
+    #[arg(long, env = "BYOC_MARKETPLACE_AWS_REGION")]
+    pub marketplace_aws_region: Option<String>,
+    /// The Alibaba Cloud Compute Nest endpoint [default:
+    /// https://computenest.cn-hangzhou.aliyuncs.com].
+    #[arg(long, env = "BYOC_MARKETPLACE_ALIBABA_ENDPOINT")]
+    pub marketplace_alibaba_endpoint: Option<String>,
+    /// Hours instances keep running after the marketplace says the subscription ended
+    /// (nothing can be created or scaled up meanwhile); then they are suspended, data kept.
+    #[arg(long, env = "BYOC_MARKETPLACE_GRACE_HOURS", default_value_t = 72, value_parser = clap::value_parser!(i64).range(0..=8760))]
+    pub marketplace_grace_hours: i64,
+    /// How often the reporter looks for closed hours to report (seconds).
+    #[arg(long, env = "BYOC_MARKETPLACE_REPORT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub marketplace_report_seconds: u64,
+    /// Alibaba takes one push per service instance a minute (seconds between pushes).
+    #[arg(long, env = "BYOC_MARKETPLACE_ALIBABA_PUSH_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub marketplace_alibaba_push_seconds: u64,
+}
+
+impl MarketplaceArgs {
+    pub fn settings(&self) -> MarketplaceSettings {
+        MarketplaceSettings {
+            endpoints: Endpoints {
+                aws: self.marketplace_aws_endpoint.clone(),
+                aws_region: self.marketplace_aws_region.clone(),
+                alibaba: self.marketplace_alibaba_endpoint.clone(),
+            },
+            grace_s: self.marketplace_grace_hours * 3600,
+            report_every: std::time::Duration::from_secs(self.marketplace_report_seconds),
+            alibaba_push_interval: std::time::Duration::from_secs(
+                self.marketplace_alibaba_push_seconds,
+            ),
+        }
+    }
+}
+
+/// What stands behind each instance.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProvisionerKind {
+    /// A real Kafka broker (nisshi) per instance on this host.
+    Broker,
+    /// No broker: operations only take time (`--provision-step-ms`); for tests and demos of
+    /// the console alone.
+    Simulated,
+}
+
+#[derive(clap::Args)]
+pub struct BrokerArgs {
+    /// What stands behind each instance.
+    #[arg(long, env = "BYOC_PROVISIONER", value_enum, default_value_t = ProvisionerKind::Broker)]
+    pub provisioner: ProvisionerKind,
+    /// The broker program, nisshi 0.8.1 [default: nisshi on PATH, else ~/.cargo/bin/nisshi].
+    #[arg(long, env = "BYOC_BROKER_BIN")]
+    pub broker_bin: Option<PathBuf>,
+    /// The ports instances' brokers get, FIRST-LAST.
+    #[arg(long, env = "BYOC_BROKER_PORTS", default_value = "19092-19591", value_parser = parse_port_range)]
+    pub broker_ports: (u16, u16),
+    /// The address brokers of instances exposed inside the network listen on: a private
+    /// address of this host (0.0.0.0 means every interface, public ones included).
+    #[arg(long, env = "BYOC_BROKER_PRIVATE_ADDRESS", default_value = "127.0.0.1")]
+    pub broker_private_address: IpAddr,
+    /// The host name or address Kafka clients inside the network use (bootstrap addresses
+    /// and TLS certificates) [default: the private address].
+    #[arg(long, env = "BYOC_BROKER_HOST")]
+    pub broker_host: Option<String>,
+    /// The address brokers of internet endpoints listen on: a public address of this host.
+    /// Without it, internet endpoints are refused.
+    #[arg(long, env = "BYOC_BROKER_PUBLIC_ADDRESS")]
+    pub broker_public_address: Option<IpAddr>,
+    /// The host name or address internet clients use [default: the public address].
+    #[arg(long, env = "BYOC_BROKER_PUBLIC_HOST")]
+    pub broker_public_host: Option<String>,
+    /// How often each broker deletes messages past their topic's retention (seconds).
+    #[arg(long, env = "BYOC_BROKER_MAINTENANCE_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub broker_maintenance_seconds: u64,
+    /// Stop every instance's broker when the console stops (for uninstalling). Without it the
+    /// brokers go on serving Kafka clients while the console is stopped, restarted or
+    /// upgraded, and the next console adopts them.
+    #[arg(long, env = "BYOC_STOP_BROKERS_ON_EXIT", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub stop_brokers_on_exit: bool,
+}
+
+pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let rule = "give the ports as FIRST-LAST, e.g. 19092-19591, with 1024 <= FIRST <= LAST";
+    let (first, last) = text.split_once('-').ok_or(rule)?;
+    let first: u16 = first.trim().parse().map_err(|_| rule)?;
+    let last: u16 = last.trim().parse().map_err(|_| rule)?;
+    if first < 1024 || first > last {
+        return Err(rule.into());
+    }
+    Ok((first, last))
+}
+
+impl BrokerArgs {
+    /// The provisioner the flags describe. Exposure must be what it says: the private
+    /// address cannot be every interface (instances "inside the network" would listen on
+    /// public ones too), nor the public address.
+    pub fn choice(&self) -> anyhow::Result<ProvisionerChoice> {
+        if self.provisioner == ProvisionerKind::Broker {
+            if self.broker_private_address.is_unspecified() {
+                anyhow::bail!(
+                    "--broker-private-address {} would listen on every interface, public ones \
+                     included: give a private address of this host (127.0.0.1 by default)",
+                    self.broker_private_address
+                );
+            }
+            if self.broker_public_address == Some(self.broker_private_address) {
+                anyhow::bail!(
+                    "--broker-public-address and --broker-private-address are both {}: an \
+                     instance inside the network would be reachable from the internet",
+                    self.broker_private_address
+                );
+            }
+        }
+        Ok(match self.provisioner {
+            ProvisionerKind::Simulated => ProvisionerChoice::Simulated,
+            ProvisionerKind::Broker => ProvisionerChoice::Broker(BrokerSettings {
+                bin: self.broker_bin.clone().unwrap_or_else(default_broker_bin),
+                ports: self.broker_ports,
+                private: listener(self.broker_private_address, self.broker_host.as_deref()),
+                public: self
+                    .broker_public_address
+                    .map(|bind| listener(bind, self.broker_public_host.as_deref())),
+                maintenance_every: std::time::Duration::from_secs(self.broker_maintenance_seconds),
+            }),
+        })
+    }
+}
+
+/// A listener on `bind`, advertised as `host` (the bound address when none is given, or this
+/// host's loopback address when a public listener binds every address).
+pub fn listener(bind: IpAddr, host: Option<&str>) -> Listener {
+    let host = match host {
+        Some(host) => host.trim().to_string(),
+        None if bind.is_unspecified() => "127.0.0.1".into(),
+        None => bind.to_string(),
+    };
+    Listener { bind, host }
+}
+
+/// `nisshi` from PATH, else where `cargo install` puts it.
+pub fn default_broker_bin() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("nisshi"))
+        .find(|candidate| candidate.is_file());
+    on_path.unwrap_or_else(|| {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(".cargo/bin/nisshi")
+    })
+}
