@@ -11,7 +11,7 @@ use crate::components::format::utc;
 use crate::components::instance_state::StatePill;
 use crate::components::poll::poll_while;
 use crate::domain::instance::State;
-use crate::domain::sizing;
+use crate::domain::{instance_spec, sizing};
 use crate::pages::instance_kafka::InstanceKafka;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -214,12 +214,8 @@ fn ScaleForm(
     let max = quota.max_per_instance;
     // The live check: down always, up by the increase within the quota.
     let verdict = move || -> Result<String, String> {
-        let Ok(to) = size.get().trim().parse::<u32>() else {
-            return Err("Enter the size as a whole number of AKU.".into());
-        };
-        if to < 3 || to > max {
-            return Err(format!("Size must be 3 to {max} AKU."));
-        }
+        // The server's own size rule and words.
+        let to = instance_spec::parse_size(&size.get(), max).map_err(|e| e.to_string())?;
         if to == current {
             return Err(format!("The instance is already {current} AKU."));
         }

@@ -8,7 +8,8 @@ use crate::api::instances::{instance_form_context, CreateInstance, NewInstanceCo
 use crate::components::field::Field;
 use crate::components::select_field::SelectField;
 use crate::domain::instance_spec::{
-    CLIENT_AUTH, DEPLOYMENTS, ENDPOINT_EXPOSURE, KAFKA_VERSIONS, TRANSIT_ENCRYPTION, WAL_MODES,
+    self, CLIENT_AUTH, DEPLOYMENTS, ENDPOINT_EXPOSURE, KAFKA_VERSIONS, TRANSIT_ENCRYPTION,
+    WAL_MODES,
 };
 use crate::domain::sizing;
 use leptos::either::Either;
@@ -67,14 +68,13 @@ fn CreateForm(ctx: NewInstanceContext) -> impl IntoView {
     };
     let quota = ctx.quota.clone();
     let max = quota.max_per_instance;
-    // Why the form cannot be submitted as it is, if so: the same words as the server's.
+    // Why the form cannot be submitted as it is, if so: the server's own rule and words
+    // (`instance_spec::parse_size`, compiled into the page), then the quota.
     let blocked = {
         let quota = quota.clone();
-        move || match number(&size.get()) {
-            None => Some("Enter the size as a whole number of AKU.".to_string()),
-            Some(n) if n < 3 => Some("Size must be at least 3 AKU.".to_string()),
-            Some(n) if n > max => Some(format!("Size must be at most {max} AKU.")),
-            Some(n) => quota.check(n).err(),
+        move || match instance_spec::parse_size(&size.get(), max) {
+            Err(e) => Some(e.to_string()),
+            Ok(n) => quota.check(n).err(),
         }
     };
     let used = quota.used_aku;
