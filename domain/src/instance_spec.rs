@@ -26,42 +26,88 @@ pub const KAFKA_VERSIONS: &[Choice] = &[
     c("3.7.2", "Kafka 3.7.2"),
 ];
 
-pub const DEPLOYMENTS: &[Choice] = &[
-    c("single_zone", "One zone"),
-    c("three_zones", "Three zones (one subnet each)"),
-];
+/// A setting with a fixed set of values: an enum whose variants each have one string form
+/// (stored, posted by the form, and serde's), written once here, a label, and the form's
+/// choices (`$list`) made from the same table.
+macro_rules! catalog {
+    ($(#[$meta:meta])* $name:ident, $list:ident { $($variant:ident = $id:literal, $label:literal;)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $id)] $variant,)+
+        }
 
-pub const WAL_MODES: &[Choice] = &[
-    c("block_volume", "Block volume (lowest latency)"),
-    c("object_storage", "Object storage (lowest cost)"),
-    c("shared_file_system", "Shared file system"),
-];
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
 
-pub const CLIENT_AUTH: &[Choice] = &[
-    c("sasl_scram", "SASL/SCRAM"),
-    c("sasl_plain", "SASL/PLAIN"),
-    c("mtls", "Mutual TLS"),
-    c("anonymous", "Anonymous"),
-];
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $id,)+
+                }
+            }
 
-pub const TRANSIT_ENCRYPTION: &[Choice] = &[c("tls", "TLS"), c("plaintext", "Plaintext")];
+            pub fn label(self) -> &'static str {
+                match self {
+                    $($name::$variant => $label,)+
+                }
+            }
 
-pub const ENDPOINT_EXPOSURE: &[Choice] =
-    &[c("vpc", "Inside the VPC only"), c("internet", "Internet")];
+            pub fn parse(s: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+
+        pub const $list: &[Choice] = &[$(c($id, $label),)+];
+    };
+}
+
+catalog!(
+    /// Where the brokers run: one zone, or three with a subnet each.
+    Deployment, DEPLOYMENTS {
+        SingleZone = "single_zone", "One zone";
+        ThreeZones = "three_zones", "Three zones (one subnet each)";
+    }
+);
+
+catalog!(
+    /// Where the write-ahead log is kept.
+    WalMode, WAL_MODES {
+        BlockVolume = "block_volume", "Block volume (lowest latency)";
+        ObjectStorage = "object_storage", "Object storage (lowest cost)";
+        SharedFileSystem = "shared_file_system", "Shared file system";
+    }
+);
+
+catalog!(
+    /// How Kafka clients authenticate.
+    ClientAuth, CLIENT_AUTH {
+        SaslScram = "sasl_scram", "SASL/SCRAM";
+        SaslPlain = "sasl_plain", "SASL/PLAIN";
+        Mtls = "mtls", "Mutual TLS";
+        Anonymous = "anonymous", "Anonymous";
+    }
+);
+
+catalog!(
+    /// Whether Kafka traffic is encrypted.
+    TransitEncryption, TRANSIT_ENCRYPTION {
+        Tls = "tls", "TLS";
+        Plaintext = "plaintext", "Plaintext";
+    }
+);
+
+catalog!(
+    /// Who can reach the endpoint.
+    EndpointExposure, ENDPOINT_EXPOSURE {
+        Vpc = "vpc", "Inside the VPC only";
+        Internet = "internet", "Internet";
+    }
+);
 
 pub const DESCRIPTION_MAX: usize = 256;
 pub const TAGS_MAX: usize = 20;
 pub const TAG_KEY_MAX: usize = 64;
 pub const TAG_VALUE_MAX: usize = 256;
-
-/// The label of `id` in `choices`, or the id itself.
-pub fn label(choices: &'static [Choice], id: &str) -> String {
-    choices
-        .iter()
-        .find(|c| c.id == id)
-        .map(|c| c.label.to_string())
-        .unwrap_or_else(|| id.to_string())
-}
 
 /// The form as typed: every field a string, as a browser posts it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,16 +136,16 @@ pub struct InstanceSpec {
     pub name: String,
     pub description: String,
     pub kafka_version: String,
-    pub deployment: String,
+    pub deployment: Deployment,
     /// The zones of the environment's region the instance is placed in, one per subnet.
     pub zones: Vec<String>,
     pub vpc_id: String,
     pub subnets: Vec<String>,
     pub data_bucket: String,
-    pub wal_mode: String,
-    pub client_auth: String,
-    pub transit_encryption: String,
-    pub endpoint_exposure: String,
+    pub wal_mode: WalMode,
+    pub client_auth: ClientAuth,
+    pub transit_encryption: TransitEncryption,
+    pub endpoint_exposure: EndpointExposure,
     pub tags: BTreeMap<String, String>,
     pub size_aku: u32,
 }
@@ -122,6 +168,18 @@ fn err(field: &'static str, message: impl Into<String>) -> SpecError {
         field,
         message: message.into(),
     }
+}
+
+/// [`choose`], as the setting's type.
+fn choose_one<T>(
+    field: &'static str,
+    what: &str,
+    choices: &'static [Choice],
+    input: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, SpecError> {
+    let id = choose(field, what, choices, input)?;
+    parse(&id).ok_or_else(|| err(field, format!("{id:?} is not a {what}")))
 }
 
 fn choose(
@@ -316,11 +374,17 @@ pub fn validate(
         KAFKA_VERSIONS,
         &input.kafka_version,
     )?;
-    let deployment = choose("deployment", "deployment", DEPLOYMENTS, &input.deployment)?;
+    let deployment = choose_one(
+        "deployment",
+        "deployment",
+        DEPLOYMENTS,
+        &input.deployment,
+        Deployment::parse,
+    )?;
     let (vpc_prefix, subnet_prefix) = prefixes(provider);
     let vpc_id = network_id("vpc_id", "VPC ID", vpc_prefix, &input.vpc_id)?;
     let region_zones = environment::zones(provider, region);
-    let subnet_inputs: Vec<(&'static str, &str)> = if deployment == "three_zones" {
+    let subnet_inputs: Vec<(&'static str, &str)> = if deployment == Deployment::ThreeZones {
         vec![
             ("subnet_1", input.subnet_1.as_str()),
             ("subnet_2", input.subnet_2.as_str()),
@@ -340,44 +404,48 @@ pub fn validate(
     }
     let zones = region_zones[..subnets.len()].to_vec();
     let data_bucket = bucket(&input.data_bucket)?;
-    let wal_mode = choose(
+    let wal_mode = choose_one(
         "wal_mode",
         "write-ahead-log mode",
         WAL_MODES,
         &input.wal_mode,
+        WalMode::parse,
     )?;
-    let client_auth = choose(
+    let client_auth = choose_one(
         "client_auth",
         "client authentication",
         CLIENT_AUTH,
         &input.client_auth,
+        ClientAuth::parse,
     )?;
-    let transit_encryption = choose(
+    let transit_encryption = choose_one(
         "transit_encryption",
         "transit encryption",
         TRANSIT_ENCRYPTION,
         &input.transit_encryption,
+        TransitEncryption::parse,
     )?;
-    let endpoint_exposure = choose(
+    let endpoint_exposure = choose_one(
         "endpoint_exposure",
         "endpoint exposure",
         ENDPOINT_EXPOSURE,
         &input.endpoint_exposure,
+        EndpointExposure::parse,
     )?;
-    if client_auth == "mtls" && transit_encryption != "tls" {
+    if client_auth == ClientAuth::Mtls && transit_encryption != TransitEncryption::Tls {
         return Err(err(
             "transit_encryption",
             "Mutual TLS authentication needs TLS transit encryption.",
         ));
     }
-    if endpoint_exposure == "internet" {
-        if client_auth == "anonymous" {
+    if endpoint_exposure == EndpointExposure::Internet {
+        if client_auth == ClientAuth::Anonymous {
             return Err(err(
                 "client_auth",
                 "An internet endpoint needs client authentication; anonymous access is allowed only inside the VPC.",
             ));
         }
-        if transit_encryption != "tls" {
+        if transit_encryption != TransitEncryption::Tls {
             return Err(err(
                 "transit_encryption",
                 "An internet endpoint needs TLS transit encryption.",
@@ -407,6 +475,65 @@ pub fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_setting_has_one_string_form_and_the_form_lists_them_all() {
+        fn check<T: Copy + PartialEq + std::fmt::Debug>(
+            all: &[T],
+            list: &[Choice],
+            as_str: fn(T) -> &'static str,
+            label: fn(T) -> &'static str,
+            parse: fn(&str) -> Option<T>,
+        ) {
+            assert_eq!(all.len(), list.len());
+            for (value, choice) in all.iter().zip(list) {
+                assert_eq!(as_str(*value), choice.id);
+                assert_eq!(label(*value), choice.label);
+                assert_eq!(parse(choice.id), Some(*value));
+            }
+            assert_eq!(parse("unknown"), None);
+        }
+        check(
+            Deployment::ALL,
+            DEPLOYMENTS,
+            Deployment::as_str,
+            Deployment::label,
+            Deployment::parse,
+        );
+        check(
+            WalMode::ALL,
+            WAL_MODES,
+            WalMode::as_str,
+            WalMode::label,
+            WalMode::parse,
+        );
+        check(
+            ClientAuth::ALL,
+            CLIENT_AUTH,
+            ClientAuth::as_str,
+            ClientAuth::label,
+            ClientAuth::parse,
+        );
+        check(
+            TransitEncryption::ALL,
+            TRANSIT_ENCRYPTION,
+            TransitEncryption::as_str,
+            TransitEncryption::label,
+            TransitEncryption::parse,
+        );
+        check(
+            EndpointExposure::ALL,
+            ENDPOINT_EXPOSURE,
+            EndpointExposure::as_str,
+            EndpointExposure::label,
+            EndpointExposure::parse,
+        );
+        // serde writes the same string form.
+        assert_eq!(
+            serde_json::to_string(&ClientAuth::SaslScram).unwrap(),
+            "\"sasl_scram\""
+        );
+    }
 
     pub fn good() -> InstanceInput {
         InstanceInput {

@@ -134,7 +134,6 @@ pub struct RecentOperation {
 #[cfg(feature = "ssr")]
 pub(crate) mod convert {
     use super::*;
-    use crate::domain::instance_spec as spec;
     use crate::domain::license_state::Phase;
     use crate::domain::operation;
     use crate::server::license::LicenseNow;
@@ -223,11 +222,11 @@ pub(crate) mod convert {
 
     pub fn labels(row: &InstanceRow) -> [String; 5] {
         [
-            spec::label(spec::DEPLOYMENTS, &row.deployment),
-            spec::label(spec::WAL_MODES, &row.wal_mode),
-            spec::label(spec::CLIENT_AUTH, &row.client_auth),
-            spec::label(spec::TRANSIT_ENCRYPTION, &row.transit_encryption),
-            spec::label(spec::ENDPOINT_EXPOSURE, &row.endpoint_exposure),
+            row.deployment.label().to_string(),
+            row.wal_mode.label().to_string(),
+            row.client_auth.label().to_string(),
+            row.transit_encryption.label().to_string(),
+            row.endpoint_exposure.label().to_string(),
         ]
     }
 }

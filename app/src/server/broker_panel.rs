@@ -35,7 +35,7 @@ pub async fn panel(state: &AppState, user: &UserRow, id: i64) -> Result<KafkaPan
         return Ok(panel);
     }
     panel.traffic = provisioner.live_traffic(&row);
-    if row.client_auth == "sasl_scram" {
+    if row.client_auth == crate::domain::instance_spec::ClientAuth::SaslScram {
         panel.users = Some(super::kafka_users::list(state, &row).await?);
     }
     if row.state() != State::Running || row.bootstrap.is_empty() {

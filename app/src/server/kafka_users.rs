@@ -11,7 +11,7 @@ use super::store::{self, instances::InstanceRow, kafka_security as keep};
 use super::{AppState, ServerError};
 use crate::api::error::AppError;
 use crate::api::kafka::{connect_info, KafkaUserView, NewKafkaUser};
-use crate::domain::instance_spec::SpecError;
+use crate::domain::instance_spec::{ClientAuth, SpecError, TransitEncryption};
 use crate::domain::kafka_user::{self, Credential, Mechanism, CONSOLE_USER, USERS_MAX};
 
 async fn scram_instance(state: &AppState, id: i64) -> Result<InstanceRow, ServerError> {
@@ -32,11 +32,12 @@ async fn scram_instance(state: &AppState, id: i64) -> Result<InstanceRow, Server
         ))
         .into());
     }
-    if row.client_auth != "sasl_scram" {
+    if row.client_auth != ClientAuth::SaslScram {
         return Err(AppError::Conflict(format!(
             "{} takes no credentials (client authentication: {}): Kafka users apply to \
              SASL/SCRAM instances only.",
-            row.name, row.client_auth
+            row.name,
+            row.client_auth.label()
         ))
         .into());
     }
@@ -236,7 +237,7 @@ pub async fn connect_settings(
     login: Option<(&str, Mechanism, &str)>,
     topic: &str,
 ) -> crate::api::kafka::ConnectInfo {
-    let has_ca = row.transit_encryption == "tls"
+    let has_ca = row.transit_encryption == TransitEncryption::Tls
         && state
             .operations
             .provisioner()
@@ -245,8 +246,8 @@ pub async fn connect_settings(
             .is_ok();
     connect_info(
         &row.bootstrap,
-        row.client_auth == "sasl_scram",
-        row.transit_encryption == "tls" && has_ca,
+        row.client_auth == ClientAuth::SaslScram,
+        row.transit_encryption == TransitEncryption::Tls && has_ca,
         login,
         topic,
     )

@@ -3,7 +3,7 @@
 
 use super::store::instances::InstanceRow;
 use crate::api::kafka::{LiveTraffic, TopicInfo};
-use crate::domain::instance_spec::{InstanceSpec, SpecError};
+use crate::domain::instance_spec::{EndpointExposure, InstanceSpec, SpecError, TransitEncryption};
 use crate::domain::metering::Traffic;
 use crate::domain::operation::{OperationKind, Step, StepId};
 use std::time::Duration;
@@ -236,12 +236,12 @@ impl Provisioner for SimulatedProvisioner {
             ));
         }
         let bootstrap = (work.step.id == StepId::PublishEndpoint).then(|| {
-            let port = if work.instance.transit_encryption == "tls" {
+            let port = if work.instance.transit_encryption == TransitEncryption::Tls {
                 9093
             } else {
                 9092
             };
-            let scope = if work.instance.endpoint_exposure == "internet" {
+            let scope = if work.instance.endpoint_exposure == EndpointExposure::Internet {
                 "public"
             } else {
                 "internal"

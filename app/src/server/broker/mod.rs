@@ -24,7 +24,7 @@ use super::provisioner::{
 };
 use super::store::{self, instances::InstanceRow};
 use crate::api::kafka::{LiveTraffic, TopicInfo, TrafficPoint};
-use crate::domain::instance_spec::{InstanceSpec, SpecError};
+use crate::domain::instance_spec::{ClientAuth, EndpointExposure, InstanceSpec, SpecError};
 use crate::domain::kafka_user::Drift;
 use crate::domain::metering::{Traffic, HOUR};
 use crate::domain::operation::StepId;
@@ -652,15 +652,12 @@ impl Provisioner for BrokerProvisioner {
                 message: message.into(),
             })
         };
-        match spec.client_auth.as_str() {
-            "anonymous" | "sasl_scram" => {}
-            "sasl_plain" => return refuse("client_auth", SASL_PLAIN_REFUSED),
-            _ => return refuse("client_auth", MTLS_REFUSED),
+        match spec.client_auth {
+            ClientAuth::Anonymous | ClientAuth::SaslScram => {}
+            ClientAuth::SaslPlain => return refuse("client_auth", SASL_PLAIN_REFUSED),
+            ClientAuth::Mtls => return refuse("client_auth", MTLS_REFUSED),
         }
-        if !matches!(spec.transit_encryption.as_str(), "plaintext" | "tls") {
-            return refuse("transit_encryption", "Choose TLS or Plaintext.");
-        }
-        if spec.endpoint_exposure == "internet" && self.settings.public.is_none() {
+        if spec.endpoint_exposure == EndpointExposure::Internet && self.settings.public.is_none() {
             return refuse("endpoint_exposure", NO_PUBLIC_ADDRESS);
         }
         None
@@ -814,7 +811,7 @@ impl Provisioner for BrokerProvisioner {
         instance: &InstanceRow,
         cut_sessions: bool,
     ) -> Result<String, String> {
-        if instance.client_auth != "sasl_scram" {
+        if instance.client_auth != ClientAuth::SaslScram {
             return Ok(String::new());
         }
         let running = self.find(instance.id).is_some();

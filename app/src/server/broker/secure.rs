@@ -11,6 +11,7 @@ use super::process::{CERT_FILE, KEY_FILE};
 use super::tls::Authority;
 use super::{make_private_dir, meter, probe, BrokerProvisioner};
 use crate::domain::certificate::{self, IssueReason};
+use crate::domain::instance_spec::{ClientAuth, EndpointExposure, TransitEncryption};
 use crate::domain::kafka_user::{self, Credential, Drift, Mechanism, Verifier, CONSOLE_USER};
 use crate::server::store::{self, instances::InstanceRow, kafka_security as keep};
 use serde::{Deserialize, Serialize};
@@ -102,32 +103,23 @@ fn write_private(path: &Path, contents: &str) -> Result<(), String> {
 impl BrokerProvisioner {
     /// The endpoint `row` wants: its exposure's listener, its port, its security.
     pub(super) fn wanted_endpoint(&self, row: &InstanceRow) -> Result<Endpoint, String> {
-        let listener = match row.endpoint_exposure.as_str() {
-            "vpc" => &self.settings.private,
-            "internet" => self.settings.public.as_ref().ok_or(NO_PUBLIC_ADDRESS)?,
-            other => {
+        let listener = match row.endpoint_exposure {
+            EndpointExposure::Vpc => &self.settings.private,
+            EndpointExposure::Internet => self.settings.public.as_ref().ok_or(NO_PUBLIC_ADDRESS)?,
+        };
+        let scram = match row.client_auth {
+            ClientAuth::Anonymous => false,
+            ClientAuth::SaslScram => true,
+            other @ (ClientAuth::SaslPlain | ClientAuth::Mtls) => {
                 return Err(format!(
-                    "endpoint exposure {other:?} is not one this console knows"
+                    "client authentication {} is not served by this broker",
+                    other.label()
                 ))
             }
         };
-        let scram = match row.client_auth.as_str() {
-            "anonymous" => false,
-            "sasl_scram" => true,
-            other => {
-                return Err(format!(
-                    "client authentication {other:?} is not served by this broker"
-                ))
-            }
-        };
-        let tls = match row.transit_encryption.as_str() {
-            "plaintext" => false,
-            "tls" => true,
-            other => {
-                return Err(format!(
-                    "transit encryption {other:?} is not served by this broker"
-                ))
-            }
+        let tls = match row.transit_encryption {
+            TransitEncryption::Plaintext => false,
+            TransitEncryption::Tls => true,
         };
         Ok(Endpoint {
             bind: listener.bind,

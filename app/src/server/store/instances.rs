@@ -3,7 +3,9 @@
 
 use super::decode;
 use crate::domain::instance::State;
-use crate::domain::instance_spec::InstanceSpec;
+use crate::domain::instance_spec::{
+    ClientAuth, Deployment, EndpointExposure, InstanceSpec, TransitEncryption, WalMode,
+};
 use crate::domain::operation::{OperationKind, OperationStatus, StepId};
 use crate::domain::quota::{self, Holding};
 use sqlx::sqlite::SqliteRow;
@@ -18,15 +20,15 @@ pub struct InstanceRow {
     pub name: String,
     pub description: String,
     pub kafka_version: String,
-    pub deployment: String,
+    pub deployment: Deployment,
     zones: Vec<String>,
     pub vpc_id: String,
     subnets: Vec<String>,
     pub data_bucket: String,
-    pub wal_mode: String,
-    pub client_auth: String,
-    pub transit_encryption: String,
-    pub endpoint_exposure: String,
+    pub wal_mode: WalMode,
+    pub client_auth: ClientAuth,
+    pub transit_encryption: TransitEncryption,
+    pub endpoint_exposure: EndpointExposure,
     tags: BTreeMap<String, String>,
     size_aku: u32,
     target_aku: Option<u32>,
@@ -49,15 +51,50 @@ impl<'r> sqlx::FromRow<'r, SqliteRow> for InstanceRow {
             name: text("name")?,
             description: text("description")?,
             kafka_version: text("kafka_version")?,
-            deployment: text("deployment")?,
+            deployment: decode::one_of(
+                T,
+                id,
+                "deployment",
+                &text("deployment")?,
+                Deployment::ALL,
+                Deployment::as_str,
+            )?,
             zones: decode::json(T, id, "zones", &text("zones")?)?,
             vpc_id: text("vpc_id")?,
             subnets: decode::json(T, id, "subnets", &text("subnets")?)?,
             data_bucket: text("data_bucket")?,
-            wal_mode: text("wal_mode")?,
-            client_auth: text("client_auth")?,
-            transit_encryption: text("transit_encryption")?,
-            endpoint_exposure: text("endpoint_exposure")?,
+            wal_mode: decode::one_of(
+                T,
+                id,
+                "wal_mode",
+                &text("wal_mode")?,
+                WalMode::ALL,
+                WalMode::as_str,
+            )?,
+            client_auth: decode::one_of(
+                T,
+                id,
+                "client_auth",
+                &text("client_auth")?,
+                ClientAuth::ALL,
+                ClientAuth::as_str,
+            )?,
+            transit_encryption: decode::one_of(
+                T,
+                id,
+                "transit_encryption",
+                &text("transit_encryption")?,
+                TransitEncryption::ALL,
+                TransitEncryption::as_str,
+            )?,
+            endpoint_exposure: decode::one_of(
+                T,
+                id,
+                "endpoint_exposure",
+                &text("endpoint_exposure")?,
+                EndpointExposure::ALL,
+                EndpointExposure::as_str,
+            )?,
             tags: decode::json(T, id, "tags", &text("tags")?)?,
             size_aku: decode::count(T, id, "size_aku", row.try_get("size_aku")?)?,
             target_aku: row
@@ -382,15 +419,15 @@ pub async fn insert(
     .bind(&spec.name)
     .bind(&spec.description)
     .bind(&spec.kafka_version)
-    .bind(&spec.deployment)
+    .bind(spec.deployment.as_str())
     .bind(to_json(&spec.zones))
     .bind(&spec.vpc_id)
     .bind(to_json(&spec.subnets))
     .bind(&spec.data_bucket)
-    .bind(&spec.wal_mode)
-    .bind(&spec.client_auth)
-    .bind(&spec.transit_encryption)
-    .bind(&spec.endpoint_exposure)
+    .bind(spec.wal_mode.as_str())
+    .bind(spec.client_auth.as_str())
+    .bind(spec.transit_encryption.as_str())
+    .bind(spec.endpoint_exposure.as_str())
     .bind(to_json(&spec.tags))
     .bind(i64::from(spec.size_aku))
     .bind(created_by)
