@@ -46,11 +46,28 @@ impl ServerError {
             ServerError::App(e) | ServerError::Policy(e) => e,
             internal => {
                 let reference = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-                tracing::error!(reference = %reference, error = %internal, "request failed");
+                tracing::error!(reference = %reference, error = %causes(&internal), "request failed");
                 AppError::Internal(reference)
             }
         }
     }
+}
+
+/// An error with every cause under it, for the log: "database: error returned from database:
+/// (code: 5) database is locked" rather than its first line alone.
+pub fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        // thiserror's `#[error("…{0}")]` often repeats the cause in the message already.
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 pub fn status_of(error: &AppError) -> StatusCode {
@@ -96,4 +113,24 @@ fn is_plain_form_post() -> bool {
             Some(accept.contains("text/html"))
         })
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the ledger")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn the_log_gets_every_cause() {
+        let error = Outer(std::io::Error::other("disk I/O error"));
+        assert_eq!(causes(&error), "reading the ledger: disk I/O error");
+        let repeated = ServerError::Database(sqlx::Error::Protocol("bad frame".into()));
+        assert_eq!(
+            causes(&repeated),
+            "database: encountered unexpected or invalid data: bad frame"
+        );
+    }
 }

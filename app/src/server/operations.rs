@@ -123,7 +123,25 @@ async fn run(state: &AppState, id: i64) -> Result<(), ServerError> {
                 .and_then(|a| u32::try_from(a).ok())
                 .unwrap_or_else(|| instance.size()),
         };
-        match state.operations.provisioner.run_step(&work).await {
+        // Every log line of the step's work carries the operation, instance, kind and step.
+        let span = tracing::info_span!(
+            "operation_step",
+            operation = id,
+            instance = %instance.name,
+            kind = kind.as_str(),
+            step = step.id.as_str(),
+            attempt,
+        );
+        let outcome = {
+            use tracing::Instrument;
+            state
+                .operations
+                .provisioner
+                .run_step(&work)
+                .instrument(span)
+                .await
+        };
+        match outcome {
             Ok(report) => {
                 store::instances::complete_step(
                     &state.pool,
