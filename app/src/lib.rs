@@ -5,12 +5,14 @@
 pub mod api;
 pub mod app;
 pub mod components;
+pub mod format;
 /// The pure rules live in their own crate, `byoc-domain`, so that nothing in them can reach for
 /// the web framework or the database.
 pub use byoc_domain as domain;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod wire;
 
 pub use app::{shell, App};
 

@@ -38,48 +38,6 @@ pub struct AuditPage {
     pub chain: ChainStatus,
 }
 
-#[cfg(feature = "ssr")]
-pub mod filter {
-    use super::*;
-    use crate::server::store::audit::Filter;
-    use time::{macros::format_description, Date};
-
-    /// `YYYY-MM-DD` (UTC) as unix seconds at the start of that day; empty is None.
-    fn day(field: &str, input: &str) -> Result<Option<i64>, AppError> {
-        let input = input.trim();
-        if input.is_empty() {
-            return Ok(None);
-        }
-        Date::parse(input, format_description!("[year]-[month]-[day]"))
-            .map(|d| Some(d.midnight().assume_utc().unix_timestamp()))
-            .map_err(|_| AppError::invalid(field, "Enter a date as YYYY-MM-DD."))
-    }
-
-    /// The filter from the page's (or the export's) query: both days inclusive.
-    pub fn parse(actor: &str, action: &str, from: &str, until: &str) -> Result<Filter, AppError> {
-        let text = |s: &str| {
-            let s = s.trim();
-            (!s.is_empty()).then(|| s.chars().take(200).collect::<String>())
-        };
-        let from_at = day("from", from)?;
-        let until_at = day("until", until)?.map(|t| t + 86_400);
-        if let (Some(f), Some(u)) = (from_at, until_at) {
-            if u <= f {
-                return Err(AppError::invalid(
-                    "until",
-                    "The end date must not be before the start date.",
-                ));
-            }
-        }
-        Ok(Filter {
-            actor: text(actor),
-            action: text(action),
-            from: from_at,
-            until: until_at,
-        })
-    }
-}
-
 #[server(prefix = "/api", endpoint = "audit")]
 pub async fn audit_log(
     #[server(default)] actor: String,
@@ -93,7 +51,7 @@ pub async fn audit_log(
     respond(async move {
         let state = auth::state()?;
         auth::require(&state, Role::Admin).await?;
-        let filter = filter::parse(&actor, &action, &from, &until)?;
+        let filter = crate::server::audit::filter(&actor, &action, &from, &until)?;
         let page = page.unwrap_or(1).max(1);
         let (rows, total) = store::audit::search(
             &state.pool,

@@ -6,9 +6,11 @@
 //! events that change nothing else: a failed sign-in, a refusal, a sign-out, a request about
 //! to be carried out on a broker.
 
+use super::store::audit::Filter;
 use super::{store, AppState, ServerError};
-use crate::api::error::AppError;
+use crate::wire::error::AppError;
 use sqlx::SqliteConnection;
+use time::{macros::format_description, Date};
 
 /// The person (or would-be person) behind a request.
 #[derive(Debug, Clone)]
@@ -186,6 +188,41 @@ pub async fn refusal(
     if let Err(audit_error) = result {
         tracing::error!(%action, actor = %actor.name, error = %audit_error, "could not audit a refusal");
     }
+}
+
+/// `YYYY-MM-DD` (UTC) as unix seconds at the start of that day; empty is None.
+fn day(field: &str, input: &str) -> Result<Option<i64>, AppError> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Ok(None);
+    }
+    Date::parse(input, format_description!("[year]-[month]-[day]"))
+        .map(|d| Some(d.midnight().assume_utc().unix_timestamp()))
+        .map_err(|_| AppError::invalid(field, "Enter a date as YYYY-MM-DD."))
+}
+
+/// The filter from the page's (or the export's) query: both days inclusive.
+pub fn filter(actor: &str, action: &str, from: &str, until: &str) -> Result<Filter, AppError> {
+    let text = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty()).then(|| s.chars().take(200).collect::<String>())
+    };
+    let from_at = day("from", from)?;
+    let until_at = day("until", until)?.map(|t| t + 86_400);
+    if let (Some(f), Some(u)) = (from_at, until_at) {
+        if u <= f {
+            return Err(AppError::invalid(
+                "until",
+                "The end date must not be before the start date.",
+            ));
+        }
+    }
+    Ok(Filter {
+        actor: text(actor),
+        action: text(action),
+        from: from_at,
+        until: until_at,
+    })
 }
 
 #[cfg(test)]

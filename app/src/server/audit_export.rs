@@ -3,9 +3,8 @@
 
 use super::download::{attachment, csv, refused};
 use super::{auth, store, AppState, ServerError};
-use crate::api::audit::filter;
-use crate::api::error::AppError;
 use crate::domain::account::Role;
+use crate::wire::error::AppError;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use tower_sessions::Session;
@@ -30,7 +29,7 @@ pub async fn audit_csv(
 ) -> Response {
     match export(&state, &session, &caller, &query).await {
         Ok(body) => {
-            let day = crate::components::format::utc_date(state.clock.unix());
+            let day = crate::format::utc_date(state.clock.unix());
             attachment(
                 "text/csv; charset=utf-8",
                 &format!("audit-log-{day}.csv"),
@@ -50,7 +49,7 @@ async fn export(
     auth::require_in(state, session, Role::Admin, caller)
         .await
         .map_err(ServerError::into_app_error)?;
-    let filter = filter::parse(&q.actor, &q.action, &q.from, &q.until)?;
+    let filter = super::audit::filter(&q.actor, &q.action, &q.from, &q.until)?;
     let rows = store::audit::export(&state.pool, &filter)
         .await
         .map_err(|e| ServerError::from(e).into_app_error())?;

@@ -7,8 +7,8 @@
 
 use super::audit::{self, Actor, Outcome};
 use super::{store, store::users::UserRow, AppState, ServerError};
-use crate::api::error::AppError;
 use crate::domain::{account::Role, password, throttle};
+use crate::wire::error::AppError;
 use std::net::SocketAddr;
 use tower_sessions::Session;
 

@@ -4,11 +4,11 @@
 use super::audit::{self, Actor, Outcome};
 use super::store::{instances as store, users::UserRow};
 use super::{AppState, ServerError};
-use crate::api::error::AppError;
-use crate::api::kafka::KafkaPanel;
 use crate::domain::account::Role;
 use crate::domain::instance::State;
 use crate::domain::topic::{self, Retention};
+use crate::wire::error::AppError;
+use crate::wire::kafka::KafkaPanel;
 
 async fn instance(state: &AppState, id: i64) -> Result<store::InstanceRow, ServerError> {
     let mut conn = state.pool.acquire().await?;

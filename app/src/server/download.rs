@@ -2,7 +2,7 @@
 //! file, so these are axum handlers rather than server functions. Refusals carry the same
 //! status and words as everywhere else.
 
-use crate::api::error::AppError;
+use crate::wire::error::AppError;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 

@@ -1,7 +1,7 @@
 //! The server's error: wraps the failures of the layers below, logs internals once with a
 //! reference, and becomes an [`AppError`] (a message for people) plus an HTTP status.
 
-use crate::api::error::AppError;
+use crate::wire::error::AppError;
 use http::StatusCode;
 
 #[derive(Debug, thiserror::Error)]

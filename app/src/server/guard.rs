@@ -2,7 +2,7 @@
 
 use super::audit::{self, Actor};
 use super::{auth, license, store, AppState, ServerError};
-use crate::api::error::AppError;
+use crate::wire::error::AppError;
 use axum::{
     body::Body,
     extract::{Request, State},

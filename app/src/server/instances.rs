@@ -6,7 +6,6 @@
 use super::audit::{self, Actor, Outcome};
 use super::store::instances::{self as store, InstanceRow, NewOperation, OperationRow};
 use super::{license, operations, AppState, ServerError};
-use crate::api::error::AppError;
 use crate::domain::instance::State;
 use crate::domain::instance_spec::{self, InstanceInput};
 use crate::domain::license::MAX_INSTANCE_AKU;
@@ -14,6 +13,7 @@ use crate::domain::license_state::Phase;
 use crate::domain::marketplace::SubscriptionEffect;
 use crate::domain::operation::{self, OperationKind, OperationStatus};
 use crate::domain::quota::{self, QuotaError};
+use crate::wire::error::AppError;
 use sqlx::SqliteConnection;
 
 /// The quota rule's refusals are refusals by the license or the quota: audited
@@ -43,7 +43,7 @@ async fn check_growth(
         SubscriptionEffect::Normal => None,
         SubscriptionEffect::NoGrowth { suspend_at } => Some(format!(
             "; running instances are suspended at {} unless it is renewed",
-            crate::components::format::utc(suspend_at)
+            crate::format::utc(suspend_at)
         )),
         SubscriptionEffect::Suspend => Some(String::new()),
     };

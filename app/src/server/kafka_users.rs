@@ -9,10 +9,10 @@ use super::audit::{self, Actor, Outcome};
 use super::broker::scram;
 use super::store::{self, instances::InstanceRow, kafka_security as keep};
 use super::{AppState, ServerError};
-use crate::api::error::AppError;
-use crate::api::kafka::{connect_info, KafkaUserView, NewKafkaUser};
 use crate::domain::instance_spec::{ClientAuth, SpecError, TransitEncryption};
 use crate::domain::kafka_user::{self, Credential, Mechanism, CONSOLE_USER, USERS_MAX};
+use crate::wire::error::AppError;
+use crate::wire::kafka::{connect_info, KafkaUserView, NewKafkaUser};
 
 async fn scram_instance(state: &AppState, id: i64) -> Result<InstanceRow, ServerError> {
     let row = {
@@ -236,7 +236,7 @@ pub async fn connect_settings(
     row: &InstanceRow,
     login: Option<(&str, Mechanism, &str)>,
     topic: &str,
-) -> crate::api::kafka::ConnectInfo {
+) -> crate::wire::kafka::ConnectInfo {
     let has_ca = row.transit_encryption == TransitEncryption::Tls
         && state
             .operations

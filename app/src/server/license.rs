@@ -3,9 +3,9 @@
 
 use super::audit::{self, Actor, Outcome};
 use super::{store, store::license::AppliedKeyRow, AppState, ServerError};
-use crate::api::error::AppError;
 use crate::domain::license::{self, KeyChange, KeyError, LicensePayload, TrustedKey, VerifiedKey};
 use crate::domain::license_state::{self, LicenseStatus};
+use crate::wire::error::AppError;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use ed25519_dalek::VerifyingKey;
 use time::OffsetDateTime;

@@ -2,10 +2,10 @@
 //! one trait so that a cloud or broker-backed provisioner plugs in where the simulated one is.
 
 use super::store::instances::InstanceRow;
-use crate::api::kafka::{LiveTraffic, TopicInfo};
 use crate::domain::instance_spec::{EndpointExposure, InstanceSpec, SpecError, TransitEncryption};
 use crate::domain::metering::Traffic;
 use crate::domain::operation::{OperationKind, Step, StepId};
+use crate::wire::kafka::{LiveTraffic, TopicInfo};
 use std::time::Duration;
 
 pub use super::broker::process::Exit;

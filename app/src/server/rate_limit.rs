@@ -6,7 +6,7 @@
 
 use super::audit::{self, Actor};
 use super::{AppState, ServerError};
-use crate::api::error::AppError;
+use crate::wire::error::AppError;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};

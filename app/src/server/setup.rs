@@ -3,8 +3,8 @@
 use super::audit::{self, Actor, Outcome};
 use super::password_hash::is_common_password;
 use super::{store, AppState, ServerError};
-use crate::api::error::AppError;
 use crate::domain::{account::Username, environment, password};
+use crate::wire::error::AppError;
 
 pub struct SetupForm {
     pub username: String,

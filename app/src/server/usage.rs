@@ -2,11 +2,11 @@
 
 use super::download::{attachment, csv, refused};
 use super::{auth, license, metering, store, AppState, ServerError};
-use crate::api::error::AppError;
-use crate::api::usage::{month, ItemCharge, Quantities, TierCharge, UsageData, UsageRow};
 use crate::domain::account::Role;
 use crate::domain::metering::{DIMENSIONS, HOUR};
 use crate::domain::{pricing, Decimal};
+use crate::wire::error::AppError;
+use crate::wire::usage::{month, ItemCharge, Quantities, TierCharge, UsageData, UsageRow};
 use axum::extract::{Query, State};
 use axum::response::Response;
 use std::collections::{BTreeMap, HashMap};
@@ -50,16 +50,13 @@ fn day_of(t: i64) -> (String, u32) {
     let date = OffsetDateTime::from_unix_timestamp(t)
         .map(|t| t.date())
         .unwrap_or(time::Date::MIN);
-    (
-        crate::components::format::utc_date(t),
-        u32::from(date.day()),
-    )
+    (crate::format::utc_date(t), u32::from(date.day()))
 }
 
 /// The month asked for, or the current one (UTC) when none is.
 fn month_or_current(input: &str, state: &AppState) -> String {
     match input.trim() {
-        "" => crate::components::format::utc_date(state.clock.unix())[..7].to_string(),
+        "" => crate::format::utc_date(state.clock.unix())[..7].to_string(),
         month => month.to_string(),
     }
 }

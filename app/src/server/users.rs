@@ -6,9 +6,9 @@
 use super::audit::{self, Actor, Outcome};
 use super::password_hash::is_common_password;
 use super::{store, store::users::UserRow, AppState, ServerError};
-use crate::api::error::AppError;
 use crate::domain::account::{self, Role, Username};
 use crate::domain::password;
+use crate::wire::error::AppError;
 
 fn role_of(input: &str) -> Result<Role, ServerError> {
     Role::parse(input.trim()).ok_or_else(|| {

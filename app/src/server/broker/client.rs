@@ -4,7 +4,7 @@
 //! requires them. Every call has a deadline: a broker that does not answer is an error the
 //! page shows, never a request that hangs.
 
-use crate::api::kafka::{PartitionInfo, TopicInfo};
+use crate::wire::kafka::{PartitionInfo, TopicInfo};
 use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use rskafka::BackoffConfig;

@@ -23,13 +23,13 @@ use super::provisioner::{
     BrokerCheck, Exit, Maintenance, Provisioner, Served, StepDone, StepWork, SupportedSecurity,
 };
 use super::store::{self, instances::InstanceRow};
-use crate::api::kafka::{LiveTraffic, TopicInfo, TrafficPoint};
 use crate::domain::instance_spec::{ClientAuth, EndpointExposure, InstanceSpec, SpecError};
 use crate::domain::kafka_user::Drift;
 use crate::domain::metering::{Traffic, HOUR};
 use crate::domain::operation::StepId;
 use crate::domain::sizing;
 use crate::domain::topic::Retention;
+use crate::wire::kafka::{LiveTraffic, TopicInfo, TrafficPoint};
 use meter::Counters;
 use process::Launch;
 use sqlx::SqlitePool;

@@ -14,12 +14,12 @@ pub use view::{link_view, view};
 use super::audit::{self, Actor, Outcome};
 use super::store::{self, marketplace::LinkRow};
 use super::{license, AppState, ServerError};
-use crate::api::error::AppError;
 use crate::domain::license::BillingModel;
 use crate::domain::marketplace::{
     self as rules, AdminDecision, Entitlement, Marketplace, SubscriptionEffect,
 };
 use crate::domain::metering::hour_floor;
+use crate::wire::error::AppError;
 use client::{Check, Client, Endpoints, Target};
 use sqlx::SqliteConnection;
 use std::collections::HashMap;
@@ -286,7 +286,7 @@ fn already_linked(active: &LinkRow) -> ServerError {
         "the environment is already linked to {}:{} (since {}); unlink it first",
         active.marketplace.as_str(),
         active.listing,
-        crate::components::format::utc(active.linked_at)
+        crate::format::utc(active.linked_at)
     )))
 }
 
@@ -454,7 +454,7 @@ pub async fn decide(
         Some(&format!(
             "{} {}",
             report.market_key,
-            crate::components::format::utc(report.hour_start)
+            crate::format::utc(report.hour_start)
         )),
         Outcome::Success,
         Some(&format!("{} -> {}", report.state.kind(), next.kind())),

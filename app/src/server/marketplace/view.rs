@@ -1,14 +1,14 @@
 //! What the pages show of marketplace billing.
 
 use super::LinkRow;
-use crate::api::marketplace::{
-    LinkView, MappingView, MarketplaceData, MarketplaceUsage, MonthTotal, ReportView,
-    SubscriptionHold,
-};
 use crate::domain::marketplace::{self as rules, Entitlement, Marketplace, ReportState};
 use crate::domain::Decimal;
 use crate::server::store::{self, marketplace::ReportRow};
 use crate::server::{license, AppState, ServerError};
+use crate::wire::marketplace::{
+    LinkView, MappingView, MarketplaceData, MarketplaceUsage, MonthTotal, ReportView,
+    SubscriptionHold,
+};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -226,7 +226,7 @@ pub async fn late_csv(state: &AppState) -> Result<String, ServerError> {
     for report in late {
         out.push_str(&format!(
             "{},{},{},{},{},{}\n",
-            crate::components::format::utc(report.hour_start),
+            crate::format::utc(report.hour_start),
             report.dimension,
             report.market_key,
             report.ledger_quantity,

@@ -1,0 +1,186 @@
+//! What an instance's Kafka endpoint offers on its detail page: how to connect, its topics
+//! (list and create), and live traffic against its capacity. Reads need a viewer; creating a
+//! topic needs an operator.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionInfo {
+    pub partition: i32,
+    /// The offset the next record gets (records written so far, when nothing was deleted).
+    pub latest_offset: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicInfo {
+    pub name: String,
+    pub partitions: Vec<PartitionInfo>,
+    /// How long it keeps messages, as people read it.
+    pub retention: String,
+}
+
+/// Rates between two readings of the broker, per second.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrafficPoint {
+    pub at: i64,
+    pub messages_in_s: f64,
+    pub bytes_in_s: f64,
+    pub messages_out_s: f64,
+    pub bytes_out_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveTraffic {
+    /// One point per reading (every few seconds), oldest first, over the last minutes.
+    pub points: Vec<TrafficPoint>,
+    pub messages_in_total: u64,
+    /// Key and value bytes written since the instance was created.
+    pub bytes_in_total: u64,
+    pub messages_out_total: u64,
+    pub bytes_retained: u64,
+    /// The instance's capacity from the AKU catalog (bytes per second).
+    pub write_capacity_bytes_s: u64,
+    pub read_capacity_bytes_s: u64,
+    /// How each figure is obtained (counted or estimated).
+    pub basis: String,
+}
+
+/// How a client connects: only settings that are in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectInfo {
+    pub bootstrap: String,
+    pub security_protocol: String,
+    pub authentication: String,
+    /// Where the CA certificate is downloaded (TLS instances).
+    pub ca_download: Option<String>,
+    pub client_properties: String,
+    pub producer_example: String,
+    pub consumer_example: String,
+}
+
+/// A Kafka user of an instance as the page lists it (never a key or a password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KafkaUserView {
+    pub username: String,
+    pub mechanism: String,
+    /// The console's own user.
+    pub internal: bool,
+    pub created_by: String,
+    pub created_at: i64,
+    pub rotated_at: Option<i64>,
+}
+
+/// A user just created or given a new password: the password is shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewKafkaUser {
+    pub username: String,
+    pub mechanism: String,
+    pub password: String,
+    pub client_properties: String,
+    /// Whether the broker has it in force yet.
+    pub applied: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KafkaPanel {
+    /// False with the simulated provisioner: nothing answers the bootstrap address.
+    pub real: bool,
+    /// Why the panel has nothing to show now (simulated, not running, ...).
+    pub note: Option<String>,
+    pub connect: Option<ConnectInfo>,
+    pub topics: Vec<TopicInfo>,
+    /// The broker could not be asked for its topics.
+    pub topics_error: Option<String>,
+    pub traffic: Option<LiveTraffic>,
+    /// The instance's Kafka users (SASL/SCRAM instances only).
+    pub users: Option<Vec<KafkaUserView>>,
+    pub can_change: bool,
+}
+
+/// The URL of the environment's CA certificate.
+pub const CA_DOWNLOAD: &str = "/kafka/ca.pem";
+/// The file name the examples give the downloaded CA certificate.
+const CA_FILE: &str = "byoc-ca.pem";
+
+/// The client settings of an endpoint, with only what is in force: SASL/SCRAM when `scram`
+/// (with the user's name and password when given, placeholders otherwise), TLS with the
+/// console's CA when `tls`. The examples name `topic` (the broker creates no topic on first
+/// use, so they name one that exists when there is one).
+pub fn connect_info(
+    bootstrap: &str,
+    scram: bool,
+    tls: bool,
+    login: Option<(&str, crate::domain::kafka_user::Mechanism, &str)>,
+    topic: &str,
+) -> ConnectInfo {
+    let protocol = match (scram, tls) {
+        (true, true) => "SASL_SSL",
+        (true, false) => "SASL_PLAINTEXT",
+        (false, true) => "SSL",
+        (false, false) => "PLAINTEXT",
+    };
+    let (user, mechanism, password) = match login {
+        Some((user, mechanism, password)) => {
+            (user.to_string(), mechanism.as_str(), password.to_string())
+        }
+        None => ("USERNAME".into(), "SCRAM-SHA-512", "PASSWORD".into()),
+    };
+    let mut properties = format!("bootstrap.servers={bootstrap}\nsecurity.protocol={protocol}\n");
+    let mut python = format!(
+        "\"bootstrap.servers\": \"{bootstrap}\",\n    \"security.protocol\": \"{protocol}\",\n"
+    );
+    if scram {
+        properties.push_str(&format!(
+            "sasl.mechanism={mechanism}\nsasl.username={user}\nsasl.password={password}\n\
+             sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \
+             username=\"{user}\" password=\"{password}\";\n"
+        ));
+        python.push_str(&format!(
+            "    \"sasl.mechanism\": \"{mechanism}\",\n    \"sasl.username\": \"{user}\",\n    \
+             \"sasl.password\": \"{password}\",\n"
+        ));
+    }
+    if tls {
+        properties.push_str(&format!(
+            "ssl.ca.location={CA_FILE}\nssl.truststore.type=PEM\nssl.truststore.location={CA_FILE}\n"
+        ));
+        python.push_str(&format!("    \"ssl.ca.location\": \"{CA_FILE}\",\n"));
+    }
+    properties.push_str("acks=all\n");
+    let authentication = if scram {
+        "SASL/SCRAM (SHA-512 or SHA-256, per user)".to_string()
+    } else {
+        "none".to_string()
+    };
+    let setup = if tls {
+        format!(
+            "# pip install confluent-kafka; save the CA certificate ({CA_DOWNLOAD}) as {CA_FILE}\n"
+        )
+    } else {
+        "# pip install confluent-kafka\n".to_string()
+    };
+    ConnectInfo {
+        bootstrap: bootstrap.to_string(),
+        security_protocol: protocol.into(),
+        authentication,
+        ca_download: tls.then(|| CA_DOWNLOAD.to_string()),
+        client_properties: properties,
+        producer_example: format!(
+            "{setup}\
+             # The topic must exist: this broker creates none on first use (see Topics).\n\
+             from confluent_kafka import Producer\n\
+             conf = {{\n    {python}    \"acks\": \"all\",\n}}\n\
+             p = Producer(conf)\n\
+             for i in range(10):\n    p.produce(\"{topic}\", value=f\"message {{i}}\".encode())\n\
+             p.flush()\n"
+        ),
+        consumer_example: format!(
+            "from confluent_kafka import Consumer\n\
+             conf = {{\n    {python}    \"group.id\": \"my-group\",\n    \"auto.offset.reset\": \"earliest\",\n}}\n\
+             c = Consumer(conf)\n\
+             c.subscribe([\"{topic}\"])\n\
+             while (m := c.poll(5.0)) is not None:\n    print(m.value())\n\
+             c.close()\n"
+        ),
+    }
+}

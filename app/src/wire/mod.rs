@@ -1,0 +1,8 @@
+//! What crosses the wire between the browser and the server: the one error type and the
+//! values the services answer with. It imports nothing from `server`, `api` or the pages, so
+//! the layers depend one way: pages → api → server → (wire, domain), and api → wire.
+
+pub mod error;
+pub mod kafka;
+pub mod marketplace;
+pub mod usage;
