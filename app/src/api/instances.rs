@@ -137,7 +137,8 @@ pub(crate) mod convert {
     use crate::domain::license_state::Phase;
     use crate::domain::operation;
     use crate::server::license::LicenseNow;
-    use crate::server::store::instances::{InstanceRow, OperationRow, StepRow};
+    use crate::server::store::instances::InstanceRow;
+    use crate::server::store::operations::{OperationRow, StepRow};
 
     pub fn summary(row: &InstanceRow, running: Option<&OperationRow>) -> InstanceSummary {
         InstanceSummary {
@@ -235,6 +236,7 @@ pub(crate) mod convert {
 pub async fn list_instances(state_filter: Option<String>) -> Result<InstanceList, AppError> {
     use crate::domain::account::Role;
     use crate::server::store::instances as store;
+    use crate::server::store::operations as ops;
     use crate::server::{auth, error::respond, license};
     respond(async move {
         let state = auth::state()?;
@@ -248,7 +250,7 @@ pub async fn list_instances(state_filter: Option<String>) -> Result<InstanceList
             })
             .transpose()?;
         let rows = store::list(&state.pool, filter).await?;
-        let running = store::running_operations_by_instance(&state.pool).await?;
+        let running = ops::running_operations_by_instance(&state.pool).await?;
         let instances = rows
             .iter()
             .map(|row| convert::summary(row, running.get(&row.id)))
@@ -368,6 +370,7 @@ pub async fn create_instance(
 pub async fn get_instance(id: i64) -> Result<InstanceDetail, AppError> {
     use crate::domain::{account::Role, sizing};
     use crate::server::store::instances as store;
+    use crate::server::store::operations as ops;
     use crate::server::{auth, error::respond, license};
     respond(async move {
         let state = auth::state()?;
@@ -377,11 +380,11 @@ pub async fn get_instance(id: i64) -> Result<InstanceDetail, AppError> {
         let row = store::get(&mut conn, id)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("There is no instance {id}.")))?;
-        let running = store::running_operation_of(&mut conn, id).await?;
+        let running = ops::running_operation_of(&mut conn, id).await?;
         drop(conn);
-        let operations = store::operations_of(&state.pool, id).await?;
+        let operations = ops::operations_of(&state.pool, id).await?;
         let steps = match operations.first() {
-            Some(latest) => convert::steps(latest, &store::steps_of(&state.pool, latest.id).await?),
+            Some(latest) => convert::steps(latest, &ops::steps_of(&state.pool, latest.id).await?),
             None => Vec::new(),
         };
         let [deployment, wal_mode, client_auth, transit_encryption, endpoint_exposure] =

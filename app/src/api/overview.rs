@@ -78,7 +78,7 @@ pub async fn overview() -> Result<OverviewData, AppError> {
             license_banner: super::license::banner(&license_now),
             used_aku: license_now.used_aku,
             instances_by_state: store::instances::count_by_state(&state.pool).await?,
-            recent_operations: store::instances::recent_operations(&state.pool, 8)
+            recent_operations: store::operations::recent_operations(&state.pool, 8)
                 .await?
                 .iter()
                 .map(|r| super::instances::RecentOperation {

@@ -4,7 +4,8 @@
 //! running instances when the license lapses, resume them when a valid key is applied.
 
 use super::audit::{self, Actor, Outcome};
-use super::store::instances::{self as store, InstanceRow, NewOperation, OperationRow};
+use super::store::instances::{self as store, InstanceRow};
+use super::store::operations::{self as ops, NewOperation, OperationRow};
 use super::{license, operations, AppState, ServerError};
 use crate::domain::instance::State;
 use crate::domain::instance_spec::{self, InstanceInput};
@@ -113,7 +114,7 @@ pub async fn create(
         let now = state.clock.unix();
         let id = store::insert(&mut tx, &spec, &actor.name, now).await?;
         store::record_created(&mut tx, id, now).await?;
-        let op = store::insert_operation(
+        let op = ops::insert_operation(
             &mut tx,
             NewOperation {
                 instance_id: id,
@@ -162,7 +163,7 @@ async fn idle_instance(conn: &mut SqliteConnection, id: i64) -> Result<InstanceR
         .await?
         .filter(|i| i.state() != State::Deleted)
         .ok_or_else(|| AppError::NotFound(format!("There is no instance {id}.")))?;
-    if instance.state().is_busy() || store::running_operation_of(conn, id).await?.is_some() {
+    if instance.state().is_busy() || ops::running_operation_of(conn, id).await?.is_some() {
         return Err(AppError::Conflict(format!(
             "{} is {}: wait until the operation in progress finishes.",
             instance.name,
@@ -319,7 +320,7 @@ pub async fn retry(state: &AppState, actor: &Actor, id: i64) -> Result<(), Serve
                 "The marketplace subscription has ended and its grace period has passed: renew it first.".into(),
             )));
         }
-        let latest = store::latest_operation_of(&mut tx, id).await?;
+        let latest = ops::latest_operation_of(&mut tx, id).await?;
         let again = operation::retry_after(latest.as_ref().map(OperationRow::outcome))
             .ok_or_else(|| {
                 AppError::Conflict(format!(
@@ -364,7 +365,7 @@ async fn start(
     } else {
         instance.target()
     };
-    let op = store::insert_operation(
+    let op = ops::insert_operation(
         &mut tx,
         NewOperation {
             instance_id: instance.id,
@@ -508,7 +509,7 @@ pub async fn restart_broker(state: &AppState, id: i64) -> Result<Restart, Server
     if instance.state() != State::Abnormal {
         return Ok(Restart::NotNeeded);
     }
-    let latest = store::latest_operation_of(&mut tx, id).await?;
+    let latest = ops::latest_operation_of(&mut tx, id).await?;
     let again = operation::retry_after(latest.as_ref().map(OperationRow::outcome));
     if again != Some(OperationKind::Resume) {
         return Ok(Restart::NotNeeded);

@@ -7,7 +7,7 @@
 
 use super::provisioner::{Provisioner, StepWork};
 use super::reconciler::ControlLoop;
-use super::store::{self, instances::OperationRow};
+use super::store::{self, operations::OperationRow};
 use super::{AppState, ServerError};
 use crate::domain::operation::OperationStatus;
 use std::collections::HashSet;
@@ -69,7 +69,7 @@ pub fn drive(state: &AppState, id: i64) {
 
 /// Takes up every operation left running by a previous process. Called once at start.
 pub async fn resume_all(state: &AppState) -> Result<usize, ServerError> {
-    let ids = store::instances::running_operations(&state.pool).await?;
+    let ids = store::operations::running_operations(&state.pool).await?;
     for id in &ids {
         tracing::info!(operation = id, "taking up an operation left running");
         drive(state, *id);
@@ -79,7 +79,7 @@ pub async fn resume_all(state: &AppState) -> Result<usize, ServerError> {
 
 async fn run(state: &AppState, id: i64) -> Result<(), ServerError> {
     loop {
-        let Some(op) = store::instances::operation(&state.pool, id).await? else {
+        let Some(op) = store::operations::operation(&state.pool, id).await? else {
             return Ok(());
         };
         if op.status != OperationStatus::Running {
@@ -90,7 +90,7 @@ async fn run(state: &AppState, id: i64) -> Result<(), ServerError> {
         let done = usize::try_from(op.steps_done).unwrap_or(usize::MAX);
         let Some(step) = steps.get(done) else {
             let now = state.clock.unix();
-            store::instances::finish_operation(&state.pool, &op, kind.state_after(), now).await?;
+            store::operations::finish_operation(&state.pool, &op, kind.state_after(), now).await?;
             tracing::info!(operation = id, kind = kind.as_str(), "operation succeeded");
             state.operations.control.wake(op.instance_id);
             return Ok(());
@@ -103,7 +103,7 @@ async fn run(state: &AppState, id: i64) -> Result<(), ServerError> {
             return Ok(());
         };
         drop(conn);
-        let attempt = store::instances::begin_step(
+        let attempt = store::operations::begin_step(
             &state.pool,
             id,
             done,
@@ -143,7 +143,7 @@ async fn run(state: &AppState, id: i64) -> Result<(), ServerError> {
         };
         match outcome {
             Ok(report) => {
-                store::instances::complete_step(
+                store::operations::complete_step(
                     &state.pool,
                     id,
                     done,
@@ -174,6 +174,6 @@ async fn fail(
     reason: &str,
 ) -> Result<(), ServerError> {
     tracing::warn!(operation = op.id, %reason, "operation failed; the instance is abnormal");
-    store::instances::fail_operation(&state.pool, op, step, reason, state.clock.unix()).await?;
+    store::operations::fail_operation(&state.pool, op, step, reason, state.clock.unix()).await?;
     Ok(())
 }

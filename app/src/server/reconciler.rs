@@ -15,7 +15,8 @@
 use super::audit::{self, Actor, Outcome};
 use super::instances::{self, Restart};
 use super::provisioner::{BrokerCheck, Maintenance, Served};
-use super::store::instances::{self as store, OperationRow};
+use super::store::instances::{self as store};
+use super::store::operations::{self as ops, OperationRow};
 use super::AppState;
 use crate::domain::instance::State;
 use crate::domain::operation::{self, OperationKind};
@@ -218,11 +219,11 @@ async fn desired(
     let Some(instance) = store::get(&mut conn, id).await? else {
         return Ok((None, Want::NoBroker, true));
     };
-    let running = store::running_operation_of(&mut conn, id).await?;
+    let running = ops::running_operation_of(&mut conn, id).await?;
     let healable = instance.state() == State::Abnormal
         && running.is_none()
         && operation::retry_after(
-            store::latest_operation_of(&mut conn, id)
+            ops::latest_operation_of(&mut conn, id)
                 .await?
                 .as_ref()
                 .map(OperationRow::outcome),

@@ -10,4 +10,5 @@ pub mod kafka_security;
 pub mod license;
 pub mod marketplace;
 pub mod metering;
+pub mod operations;
 pub mod users;
