@@ -212,7 +212,17 @@ impl Console {
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(security::DEFAULT_POLICY),
             ))
-            .layer(TraceLayer::new_for_http())
+            // One span per request (method and path), so every log line of a request, an
+            // internal error's reference among them, says which request it was.
+            .layer(TraceLayer::new_for_http().make_span_with(
+                |request: &axum::http::Request<axum::body::Body>| {
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                    )
+                },
+            ))
             .with_state(state)
     }
 
