@@ -1,7 +1,9 @@
 //! The marketplace link and the outbox of hourly reports.
 
+use super::decode;
 use crate::domain::marketplace::{Entitlement, Marketplace, ReportState};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
 /// A link, active or (with `unlinked_at`) kept as history.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,96 +22,80 @@ pub struct LinkRow {
     pub last_report_at: Option<i64>,
 }
 
-type RawLink = (
-    i64,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    Option<i64>,
-    i64,
-    i64,
-    String,
-    Option<i64>,
-    i64,
-    Option<i64>,
-);
-
 const LINK_COLUMNS: &str = "id, marketplace, listing, account, linked_at, linked_by, unlinked_at,
      report_from, queued_until, entitlement, ended_since, entitlement_at, last_report_at";
 
-fn bad(table: &str, id: i64, what: String) -> sqlx::Error {
-    sqlx::Error::Decode(format!("{table} row {id}: {what}").into())
-}
-
-fn link_of(raw: RawLink) -> Result<LinkRow, sqlx::Error> {
-    let (id, marketplace, listing, account, linked_at, linked_by, unlinked_at) =
-        (raw.0, raw.1, raw.2, raw.3, raw.4, raw.5, raw.6);
-    let marketplace = Marketplace::parse(&marketplace).ok_or_else(|| {
-        bad(
-            "marketplace_links",
+impl<'r> sqlx::FromRow<'r, SqliteRow> for LinkRow {
+    fn from_row(row: &'r SqliteRow) -> Result<Self, sqlx::Error> {
+        const T: &str = "marketplace_links";
+        let id: i64 = row.try_get("id")?;
+        let marketplace: String = row.try_get("marketplace")?;
+        let kind: String = row.try_get("entitlement")?;
+        let since: Option<i64> = row.try_get("ended_since")?;
+        let entitlement = match (kind.as_str(), since) {
+            ("entitled", None) => Entitlement::Entitled,
+            ("ended", Some(since)) => Entitlement::Ended { since },
+            ("renewed", Some(ended_since)) => Entitlement::Renewed { ended_since },
+            (other, since) => {
+                return Err(decode::bad_value(
+                    T,
+                    id,
+                    "entitlement",
+                    &format!("{other} (ended since {since:?})"),
+                    "entitled, or ended or renewed with the time it ended",
+                ))
+            }
+        };
+        Ok(LinkRow {
             id,
-            format!("{marketplace:?} is not a marketplace"),
-        )
-    })?;
-    let entitlement = match (raw.9.as_str(), raw.10) {
-        ("entitled", None) => Entitlement::Entitled,
-        ("ended", Some(since)) => Entitlement::Ended { since },
-        ("renewed", Some(ended_since)) => Entitlement::Renewed { ended_since },
-        (other, since) => {
-            return Err(bad(
-                "marketplace_links",
+            marketplace: decode::parsed(
+                T,
                 id,
-                format!("entitlement {other:?} (ended since {since:?}) is not a state"),
-            ))
-        }
-    };
-    Ok(LinkRow {
-        id,
-        marketplace,
-        listing,
-        account,
-        linked_at,
-        linked_by,
-        unlinked_at,
-        report_from: raw.7,
-        queued_until: raw.8,
-        entitlement,
-        entitlement_at: raw.11,
-        last_report_at: raw.12,
-    })
+                "marketplace",
+                &marketplace,
+                "aws or alibaba",
+                Marketplace::parse,
+            )?,
+            listing: row.try_get("listing")?,
+            account: row.try_get("account")?,
+            linked_at: row.try_get("linked_at")?,
+            linked_by: row.try_get("linked_by")?,
+            unlinked_at: row.try_get("unlinked_at")?,
+            report_from: row.try_get("report_from")?,
+            queued_until: row.try_get("queued_until")?,
+            entitlement,
+            entitlement_at: row.try_get("entitlement_at")?,
+            last_report_at: row.try_get("last_report_at")?,
+        })
+    }
 }
 
 /// The active link, if any.
 pub async fn active_link(conn: &mut SqliteConnection) -> Result<Option<LinkRow>, sqlx::Error> {
-    let raw: Option<RawLink> = sqlx::query_as(&format!(
+    sqlx::query_as(&format!(
         "SELECT {LINK_COLUMNS} FROM marketplace_links WHERE unlinked_at IS NULL"
     ))
     .fetch_optional(conn)
-    .await?;
-    raw.map(link_of).transpose()
+    .await
 }
 
 /// The latest link, active or not: an unlinked subscription that had ended still holds the
 /// environment back until a new link checks out.
 pub async fn latest_link(conn: &mut SqliteConnection) -> Result<Option<LinkRow>, sqlx::Error> {
-    let raw: Option<RawLink> = sqlx::query_as(&format!(
+    sqlx::query_as(&format!(
         "SELECT {LINK_COLUMNS} FROM marketplace_links ORDER BY id DESC LIMIT 1"
     ))
     .fetch_optional(conn)
-    .await?;
-    raw.map(link_of).transpose()
+    .await
 }
 
 pub async fn link(conn: &mut SqliteConnection, id: i64) -> Result<Option<LinkRow>, sqlx::Error> {
-    let raw: Option<RawLink> = sqlx::query_as(&format!(
+    sqlx::query_as(&format!(
         "SELECT {LINK_COLUMNS} FROM marketplace_links WHERE id = ?"
     ))
     .bind(id)
     .fetch_optional(conn)
-    .await?;
-    raw.map(link_of).transpose()
+    .await
 }
 
 pub struct NewLink<'a> {
@@ -371,47 +357,38 @@ pub struct ReportRow {
     pub answered_at: Option<i64>,
 }
 
-type RawReport = (
-    i64,
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    i64,
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    bool,
-);
-
 const REPORT_COLUMNS: &str = "id, link_id, hour_start, dimension, market_key, ledger_quantity,
      quantity, client_token, state, attempts, not_before, reason, receipt, sent_at, answered_at,
      uncertain";
 
-fn report_of(raw: RawReport) -> Result<ReportRow, sqlx::Error> {
-    let state = ReportState::from_columns(&raw.8, raw.9, raw.10, raw.11.as_deref())
-        .map_err(|e| bad("marketplace_reports", raw.0, e))?;
-    Ok(ReportRow {
-        id: raw.0,
-        link_id: raw.1,
-        hour_start: raw.2,
-        dimension: raw.3,
-        market_key: raw.4,
-        ledger_quantity: raw.5,
-        quantity: raw.6,
-        client_token: raw.7,
-        state,
-        uncertain: raw.15,
-        receipt: raw.12,
-        sent_at: raw.13,
-        answered_at: raw.14,
-    })
+impl<'r> sqlx::FromRow<'r, SqliteRow> for ReportRow {
+    fn from_row(row: &'r SqliteRow) -> Result<Self, sqlx::Error> {
+        let id: i64 = row.try_get("id")?;
+        let kind: String = row.try_get("state")?;
+        let reason: Option<String> = row.try_get("reason")?;
+        let state = ReportState::from_columns(
+            &kind,
+            row.try_get("attempts")?,
+            row.try_get("not_before")?,
+            reason.as_deref(),
+        )
+        .map_err(|e| decode::bad_value("marketplace_reports", id, "state", &kind, &e))?;
+        Ok(ReportRow {
+            id,
+            link_id: row.try_get("link_id")?,
+            hour_start: row.try_get("hour_start")?,
+            dimension: row.try_get("dimension")?,
+            market_key: row.try_get("market_key")?,
+            ledger_quantity: row.try_get("ledger_quantity")?,
+            quantity: row.try_get("quantity")?,
+            client_token: row.try_get("client_token")?,
+            state,
+            uncertain: row.try_get("uncertain")?,
+            receipt: row.try_get("receipt")?,
+            sent_at: row.try_get("sent_at")?,
+            answered_at: row.try_get("answered_at")?,
+        })
+    }
 }
 
 /// The pending reports of a link due by `now`, oldest hour first.
@@ -421,7 +398,7 @@ pub async fn due_reports(
     now: i64,
     limit: i64,
 ) -> Result<Vec<ReportRow>, sqlx::Error> {
-    let raw: Vec<RawReport> = sqlx::query_as(&format!(
+    sqlx::query_as(&format!(
         "SELECT {REPORT_COLUMNS} FROM marketplace_reports
          WHERE link_id = ? AND state = 'pending' AND not_before <= ?
          ORDER BY hour_start, dimension LIMIT ?"
@@ -430,8 +407,7 @@ pub async fn due_reports(
     .bind(now)
     .bind(limit)
     .fetch_all(conn)
-    .await?;
-    raw.into_iter().map(report_of).collect()
+    .await
 }
 
 /// Reports left `sending` (the console stopped between a call and its record).
@@ -439,26 +415,24 @@ pub async fn sending_reports(
     conn: &mut SqliteConnection,
     link_id: i64,
 ) -> Result<Vec<ReportRow>, sqlx::Error> {
-    let raw: Vec<RawReport> = sqlx::query_as(&format!(
+    sqlx::query_as(&format!(
         "SELECT {REPORT_COLUMNS} FROM marketplace_reports WHERE link_id = ? AND state = 'sending'"
     ))
     .bind(link_id)
     .fetch_all(conn)
-    .await?;
-    raw.into_iter().map(report_of).collect()
+    .await
 }
 
 pub async fn report(
     conn: &mut SqliteConnection,
     id: i64,
 ) -> Result<Option<ReportRow>, sqlx::Error> {
-    let raw: Option<RawReport> = sqlx::query_as(&format!(
+    sqlx::query_as(&format!(
         "SELECT {REPORT_COLUMNS} FROM marketplace_reports WHERE id = ?"
     ))
     .bind(id)
     .fetch_optional(conn)
-    .await?;
-    raw.map(report_of).transpose()
+    .await
 }
 
 /// Every report of the hours `[from, to)`, newest hour first.
@@ -467,7 +441,7 @@ pub async fn reports_between(
     from: i64,
     to: i64,
 ) -> Result<Vec<ReportRow>, sqlx::Error> {
-    let raw: Vec<RawReport> = sqlx::query_as(&format!(
+    sqlx::query_as(&format!(
         "SELECT {REPORT_COLUMNS} FROM marketplace_reports
          WHERE hour_start >= ? AND hour_start < ?
          ORDER BY hour_start DESC, dimension, link_id"
@@ -475,8 +449,7 @@ pub async fn reports_between(
     .bind(from)
     .bind(to)
     .fetch_all(pool)
-    .await?;
-    raw.into_iter().map(report_of).collect()
+    .await
 }
 
 /// Reports in one state (all links), oldest hour first: the late ones for their export.
@@ -484,14 +457,13 @@ pub async fn reports_in_state(
     pool: &SqlitePool,
     state: &str,
 ) -> Result<Vec<ReportRow>, sqlx::Error> {
-    let raw: Vec<RawReport> = sqlx::query_as(&format!(
+    sqlx::query_as(&format!(
         "SELECT {REPORT_COLUMNS} FROM marketplace_reports WHERE state = ?
          ORDER BY hour_start, dimension"
     ))
     .bind(state)
     .fetch_all(pool)
-    .await?;
-    raw.into_iter().map(report_of).collect()
+    .await
 }
 
 /// Records a report's new state. `sent_at` is set when it turns `sending`; `answered_at`
@@ -547,12 +519,11 @@ pub async fn set_last_report(
 
 /// Every link, newest first.
 pub async fn links(pool: &SqlitePool) -> Result<Vec<LinkRow>, sqlx::Error> {
-    let raw: Vec<RawLink> = sqlx::query_as(&format!(
+    sqlx::query_as(&format!(
         "SELECT {LINK_COLUMNS} FROM marketplace_links ORDER BY id DESC"
     ))
     .fetch_all(pool)
-    .await?;
-    raw.into_iter().map(link_of).collect()
+    .await
 }
 
 /// How many reports are in each state.
@@ -564,13 +535,12 @@ pub async fn counts(pool: &SqlitePool) -> Result<Vec<(String, i64)>, sqlx::Error
 
 /// Reports that need a look (rejected, unknown, unsent, late), newest hour first.
 pub async fn attention(pool: &SqlitePool, limit: i64) -> Result<Vec<ReportRow>, sqlx::Error> {
-    let raw: Vec<RawReport> = sqlx::query_as(&format!(
+    sqlx::query_as(&format!(
         "SELECT {REPORT_COLUMNS} FROM marketplace_reports
          WHERE state IN ('rejected', 'unknown', 'unsent', 'late')
          ORDER BY hour_start DESC, dimension LIMIT ?"
     ))
     .bind(limit)
     .fetch_all(pool)
-    .await?;
-    raw.into_iter().map(report_of).collect()
+    .await
 }
