@@ -84,8 +84,10 @@ pub async fn current_session() -> Result<SessionInfo, AppError> {
             .await?
             .map(|e| e.display_name)
             .unwrap_or_default();
-        let mut license = super::license::banner(&crate::server::license::now(&state).await?);
-        license.subscription = crate::server::marketplace::view::hold(&state).await?;
+        let now = crate::server::license::now(&state).await?;
+        let mut license = super::license::banner(&now);
+        let billing = now.current.as_ref().map(|c| c.payload.billing);
+        license.subscription = crate::server::marketplace::view::hold(&state, billing).await?;
         Ok(SessionInfo {
             must_change_password: user.must_change_password,
             role: user.role(),

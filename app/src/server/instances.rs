@@ -405,15 +405,21 @@ async fn start(
 /// lapsed. Called by the license watcher, after a key is applied and when the subscription
 /// changes. Nothing is ever deleted.
 pub async fn follow_license(state: &AppState) -> Result<(), ServerError> {
-    let phase = license::now(state).await?.status.phase;
+    let now = license::now(state).await?;
+    let phase = now.status.phase;
     if phase == Phase::Unactivated {
         return Ok(());
     }
+    let billing = now.current.as_ref().map(|c| c.payload.billing);
     let mut reasons = Vec::new();
     if phase == Phase::Lapsed {
         reasons.push("license lapsed");
     }
-    if super::marketplace::effect(state).await? == SubscriptionEffect::Suspend {
+    let effect = {
+        let mut conn = state.pool.acquire().await?;
+        super::marketplace::effect_on(state, &mut conn, billing, state.clock.unix()).await?
+    };
+    if effect == SubscriptionEffect::Suspend {
         reasons.push("marketplace subscription ended");
     }
     let (wanted, from) = if reasons.is_empty() {

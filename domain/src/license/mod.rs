@@ -135,12 +135,7 @@ impl Listing {
                 self.marketplace
             ));
         }
-        let id_ok = (1..=128).contains(&self.id.len())
-            && self
-                .id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !id_ok {
+        if !marketplace_id_ok(&self.id) {
             return Err(format!(
                 "the listing id {:?} must be 1 to 128 of letters, digits, '-', '_' and '.'",
                 self.id
@@ -148,6 +143,15 @@ impl Listing {
         }
         Ok(())
     }
+}
+
+/// The form of a marketplace identifier (a product code, a service or service instance id):
+/// 1 to 128 of letters, digits, `-`, `_` and `.`.
+pub fn marketplace_id_ok(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Why a key was refused. Each rule has its own variant and a message an operator understands.

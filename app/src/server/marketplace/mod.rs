@@ -115,12 +115,9 @@ fn refusal(field: &str, why: impl ToString) -> ServerError {
     ServerError::policy(AppError::invalid(field, why))
 }
 
+/// The key format's rule for marketplace identifiers, as a field error.
 fn valid_id(field: &str, label: &str, value: &str) -> Result<(), ServerError> {
-    let ok = (1..=128).contains(&value.len())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
+    if crate::domain::license::marketplace_id_ok(value) {
         Ok(())
     } else {
         Err(AppError::invalid(
@@ -484,11 +481,4 @@ pub async fn effect_on(
         state.marketplace.settings.grace_s,
         now,
     ))
-}
-
-/// [`effect_on`] with the current license.
-pub async fn effect(state: &AppState) -> Result<SubscriptionEffect, ServerError> {
-    let billing = license::current(state).await?.map(|c| c.payload.billing);
-    let mut conn = state.pool.acquire().await?;
-    effect_on(state, &mut conn, billing, state.clock.unix()).await
 }

@@ -272,7 +272,11 @@ async fn record_replies(
     let now = state.clock.unix();
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut stop = false;
-    let mut entitlement_changed = false;
+    // Read once, inside this write transaction: nothing else changes the link meanwhile.
+    let before = store::marketplace::link(&mut tx, link.id)
+        .await?
+        .map_or(link.entitlement, |l| l.entitlement);
+    let mut current = before;
     for (index, (report, attempts)) in sending.iter().enumerate() {
         let reply = replies.get(index).cloned().unwrap_or(Reply {
             answer: Answer::Retryable("no answer".into()),
@@ -310,20 +314,16 @@ async fn record_replies(
             reply.answer,
             Answer::Accepted | Answer::Duplicate | Answer::NotEntitled
         ) {
-            let before = store::marketplace::link(&mut tx, link.id)
-                .await?
-                .map(|l| l.entitlement);
-            let current = before.unwrap_or(link.entitlement);
             let after = rules::entitlement_after(current, &reply.answer, now);
             note_entitlement(&mut tx, state, &Actor::system(), link, current, after, now).await?;
-            entitlement_changed |= before != Some(after);
+            current = after;
         }
         if next.billed() {
             store::marketplace::set_last_report(&mut tx, link.id, now).await?;
         }
     }
     tx.commit().await?;
-    if entitlement_changed {
+    if current != before {
         // Growth stops or resumes now; suspension follows the grace period.
         if let Err(error) = crate::server::instances::follow_license(state).await {
             tracing::warn!(%error, "instances will follow the subscription at the watcher's next round");

@@ -1,6 +1,7 @@
 //! What the pages show of marketplace billing.
 
 use super::LinkRow;
+use crate::domain::license::BillingModel;
 use crate::domain::marketplace::{self as rules, Entitlement, Marketplace, ReportState};
 use crate::domain::Decimal;
 use crate::server::store::{self, marketplace::ReportRow};
@@ -69,9 +70,13 @@ fn mapping_views(marketplace: Marketplace) -> Vec<MappingView> {
         .collect()
 }
 
-/// The subscription's hold on growth and instances, if any (banners, pages).
-pub async fn hold(state: &AppState) -> Result<Option<SubscriptionHold>, ServerError> {
-    let billing = license::current(state).await?.map(|c| c.payload.billing);
+/// The subscription's hold on growth and instances, if any (banners, pages), for a license
+/// of `billing` (the caller has the license at hand: verifying it again costs a signature
+/// check).
+pub async fn hold(
+    state: &AppState,
+    billing: Option<BillingModel>,
+) -> Result<Option<SubscriptionHold>, ServerError> {
     let mut conn = state.pool.acquire().await?;
     let now = state.clock.unix();
     let effect = super::effect_on(state, &mut conn, billing, now).await?;
@@ -107,7 +112,7 @@ pub async fn view(state: &AppState, is_admin: bool) -> Result<MarketplaceData, S
         active: active.first().map(|l| link_view(l)),
         history: history.into_iter().map(link_view).collect(),
         grace_hours: state.marketplace.settings.grace_s / 3600,
-        hold: hold(state).await?,
+        hold: hold(state, current.as_ref().map(|c| c.payload.billing)).await?,
         aws_mappings: mapping_views(Marketplace::Aws),
         alibaba_mappings: mapping_views(Marketplace::Alibaba),
         attention: attention.iter().map(report_view).collect(),
