@@ -205,6 +205,28 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&app.pool).await.unwrap()
 }
 
+/// A pay-as-you-go console linked to the emulator's AWS listing on 2026-12-01 00:00, with one
+/// running instance "alpha" of `size` AKU: where most tests here start.
+async fn linked_with_instance(emulator: &Emulator, size: u32) -> (TestApp, i64) {
+    let app = console(emulator).await;
+    let admin = app.admin_client().await;
+    assert_eq!(
+        app.apply_key(&admin, &payg_key(&app, None)).await.status(),
+        200
+    );
+    let client = at(&app, emulator, datetime!(2026-12-01 00:00 UTC)).await;
+    let linked = link(
+        &app,
+        &client,
+        &[("marketplace", "aws"), ("listing", PRODUCT)],
+    )
+    .await;
+    assert_eq!(linked.status(), 200);
+    let a = created(&app, &client, "alpha", size).await;
+    settle(&app, a, "running").await;
+    (app, a)
+}
+
 /// Meters and reports every hour up to `until`, an hour at a time.
 async fn run_hours(
     app: &TestApp,
@@ -495,25 +517,7 @@ async fn credentials_without_the_permission_are_refused() {
 #[tokio::test]
 async fn an_outage_and_a_throttling_storm_catch_up_and_hours_past_the_window_are_late() {
     let emulator = Emulator::start(true).await;
-    let app = console(&emulator).await;
-    let admin = app.admin_client().await;
-    assert_eq!(
-        app.apply_key(&admin, &payg_key(&app, None)).await.status(),
-        200
-    );
-    let client = at(&app, &emulator, datetime!(2026-12-01 00:00 UTC)).await;
-    assert_eq!(
-        link(
-            &app,
-            &client,
-            &[("marketplace", "aws"), ("listing", PRODUCT)]
-        )
-        .await
-        .status(),
-        200
-    );
-    let a: i64 = created(&app, &client, "alpha", 6).await;
-    settle(&app, a, "running").await;
+    let (app, _) = linked_with_instance(&emulator, 6).await;
     run_hours(
         &app,
         &emulator,
@@ -622,25 +626,7 @@ async fn client_at(app: &TestApp) -> Client {
 #[tokio::test]
 async fn an_ended_subscription_stops_growth_then_suspends_and_a_renewed_one_resumes() {
     let emulator = Emulator::start(true).await;
-    let app = console(&emulator).await;
-    let admin = app.admin_client().await;
-    assert_eq!(
-        app.apply_key(&admin, &payg_key(&app, None)).await.status(),
-        200
-    );
-    let client = at(&app, &emulator, datetime!(2026-12-01 00:00 UTC)).await;
-    assert_eq!(
-        link(
-            &app,
-            &client,
-            &[("marketplace", "aws"), ("listing", PRODUCT)]
-        )
-        .await
-        .status(),
-        200
-    );
-    let a: i64 = created(&app, &client, "alpha", 6).await;
-    settle(&app, a, "running").await;
+    let (app, a) = linked_with_instance(&emulator, 6).await;
     run_hours(
         &app,
         &emulator,
@@ -1194,25 +1180,7 @@ async fn sigkill_between_a_send_and_its_record_bills_nothing_twice_and_loses_not
 #[tokio::test]
 async fn unlinking_keeps_unsent_reports_and_a_new_link_reports_from_where_the_old_one_stopped() {
     let emulator = Emulator::start(true).await;
-    let app = console(&emulator).await;
-    let admin = app.admin_client().await;
-    assert_eq!(
-        app.apply_key(&admin, &payg_key(&app, None)).await.status(),
-        200
-    );
-    let client = at(&app, &emulator, datetime!(2026-12-01 00:00 UTC)).await;
-    assert_eq!(
-        link(
-            &app,
-            &client,
-            &[("marketplace", "aws"), ("listing", PRODUCT)]
-        )
-        .await
-        .status(),
-        200
-    );
-    let a = created(&app, &client, "alpha", 3).await;
-    settle(&app, a, "running").await;
+    let (app, _) = linked_with_instance(&emulator, 3).await;
     run_hours(
         &app,
         &emulator,
@@ -1432,25 +1400,7 @@ async fn admins_retry_rejected_hours() {
 #[tokio::test]
 async fn a_report_that_may_have_been_taken_is_unknown_past_the_window_not_late() {
     let emulator = Emulator::start(true).await;
-    let app = console(&emulator).await;
-    let admin = app.admin_client().await;
-    assert_eq!(
-        app.apply_key(&admin, &payg_key(&app, None)).await.status(),
-        200
-    );
-    let client = at(&app, &emulator, datetime!(2026-12-01 00:00 UTC)).await;
-    assert_eq!(
-        link(
-            &app,
-            &client,
-            &[("marketplace", "aws"), ("listing", PRODUCT)]
-        )
-        .await
-        .status(),
-        200
-    );
-    let a = created(&app, &client, "alpha", 3).await;
-    settle(&app, a, "running").await;
+    let (app, _) = linked_with_instance(&emulator, 3).await;
     emulator
         .control("faults", json!({ "server_errors": 1 }))
         .await;
