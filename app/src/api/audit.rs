@@ -2,6 +2,8 @@
 //! plain GET route (`/audit.csv`, `server::audit_export`) so that the browser downloads it.
 
 use super::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server::access::{self, Admin};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -46,11 +48,10 @@ pub async fn audit_log(
     #[server(default)] until: String,
     #[server(default)] page: Option<i64>,
 ) -> Result<AuditPage, AppError> {
-    use crate::domain::account::Role;
     use crate::server::{auth, error::respond, store};
     respond(async move {
         let state = auth::state()?;
-        auth::require(&state, Role::Admin).await?;
+        access::require::<Admin>(&state).await?;
         let filter = crate::server::audit::filter(&actor, &action, &from, &until)?;
         let page = page.unwrap_or(1).max(1);
         let (rows, total) = store::audit::search(

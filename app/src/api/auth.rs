@@ -1,6 +1,8 @@
 //! Setup, sign-in, sign-out and the current session.
 
 use super::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server::access;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -79,7 +81,7 @@ pub async fn logout() -> Result<(), AppError> {
 pub async fn current_session() -> Result<SessionInfo, AppError> {
     respond(async move {
         let state = auth::state()?;
-        let user = auth::require_signed_in(&state).await?;
+        let user = access::require_signed_in(&state).await?;
         let environment_name = crate::server::store::environment::get(&state.pool)
             .await?
             .map(|e| e.display_name)
@@ -89,9 +91,9 @@ pub async fn current_session() -> Result<SessionInfo, AppError> {
         let billing = now.current.as_ref().map(|c| c.payload.billing);
         license.subscription = crate::server::marketplace::view::hold(&state, billing).await?;
         Ok(SessionInfo {
-            must_change_password: user.must_change_password,
-            role: user.role(),
-            username: user.username,
+            must_change_password: user.user().must_change_password,
+            role: user.user().role(),
+            username: user.user().username.clone(),
             environment_name,
             license,
         })

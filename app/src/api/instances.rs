@@ -4,6 +4,8 @@
 use super::error::AppError;
 use crate::domain::instance::State;
 use crate::domain::operation::OperationKind;
+#[cfg(feature = "ssr")]
+use crate::server::access::{self, Operator, Viewer};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -240,7 +242,7 @@ pub async fn list_instances(state_filter: Option<String>) -> Result<InstanceList
     use crate::server::{auth, error::respond, license};
     respond(async move {
         let state = auth::state()?;
-        let user = auth::require(&state, Role::Viewer).await?;
+        let user = access::require::<Viewer>(&state).await?;
         let filter = state_filter
             .filter(|s| !s.is_empty())
             .map(|s| {
@@ -261,7 +263,7 @@ pub async fn list_instances(state_filter: Option<String>) -> Result<InstanceList
             instances,
             counts,
             quota: convert::quota(&now),
-            can_change: user.role().allows(Role::Operator),
+            can_change: user.may(Role::Operator),
         })
     })
     .await
@@ -273,7 +275,7 @@ pub async fn instance_form_context() -> Result<NewInstanceContext, AppError> {
     use crate::server::{auth, error::respond, license, store, ServerError};
     respond(async move {
         let state = auth::state()?;
-        let user = auth::require(&state, Role::Viewer).await?;
+        let user = access::require::<Viewer>(&state).await?;
         let env = store::environment::get(&state.pool)
             .await?
             .ok_or_else(|| ServerError::Other("no environment before setup".into()))?;
@@ -305,7 +307,7 @@ pub async fn instance_form_context() -> Result<NewInstanceContext, AppError> {
             region: env.region,
             vpc_example: vpc_example.into(),
             subnet_example: subnet_example.into(),
-            can_change: user.role().allows(Role::Operator),
+            can_change: user.may(Role::Operator),
             allowed_client_auth: security.as_ref().map(|s| allowed(&s.client_auth)),
             allowed_transit_encryption: security.as_ref().map(|s| allowed(&s.transit_encryption)),
             allowed_endpoint_exposure: security.as_ref().map(|s| match s.internet {
@@ -337,11 +339,11 @@ pub async fn create_instance(
     #[server(default)] tags: String,
     size_aku: String,
 ) -> Result<i64, AppError> {
-    use crate::domain::{account::Role, instance_spec::InstanceInput};
+    use crate::domain::instance_spec::InstanceInput;
     use crate::server::{auth, error::respond, instances};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
+        let who = access::require::<Operator>(&state).await?;
         let input = InstanceInput {
             name,
             description,
@@ -359,7 +361,7 @@ pub async fn create_instance(
             tags,
             size_aku,
         };
-        let id = instances::create(&state, &actor, &input).await?;
+        let id = instances::create(&state, &who, &input).await?;
         leptos_axum::redirect(&format!("/instances/{id}"));
         Ok(id)
     })
@@ -374,7 +376,7 @@ pub async fn get_instance(id: i64) -> Result<InstanceDetail, AppError> {
     use crate::server::{auth, error::respond, license};
     respond(async move {
         let state = auth::state()?;
-        let user = auth::require(&state, Role::Viewer).await?;
+        let user = access::require::<Viewer>(&state).await?;
         let mut conn = state.pool.acquire().await?;
         // Deleted instances stay readable: their settings and history are kept.
         let row = store::get(&mut conn, id)
@@ -407,7 +409,7 @@ pub async fn get_instance(id: i64) -> Result<InstanceDetail, AppError> {
             operations: operations.iter().map(convert::operation_line).collect(),
             steps,
             quota: convert::quota(&now),
-            can_change: user.role().allows(Role::Operator),
+            can_change: user.may(Role::Operator),
         })
     })
     .await
@@ -415,12 +417,11 @@ pub async fn get_instance(id: i64) -> Result<InstanceDetail, AppError> {
 
 #[server(prefix = "/api", endpoint = "instance_scale")]
 pub async fn scale_instance(id: i64, size_aku: String) -> Result<(), AppError> {
-    use crate::domain::account::Role;
     use crate::server::{auth, error::respond, instances};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
-        instances::scale(&state, &actor, id, &size_aku).await?;
+        let who = access::require::<Operator>(&state).await?;
+        instances::scale(&state, &who, id, &size_aku).await?;
         leptos_axum::redirect(&format!("/instances/{id}"));
         Ok(())
     })
@@ -429,12 +430,11 @@ pub async fn scale_instance(id: i64, size_aku: String) -> Result<(), AppError> {
 
 #[server(prefix = "/api", endpoint = "instance_delete")]
 pub async fn delete_instance(id: i64, confirm_name: String) -> Result<(), AppError> {
-    use crate::domain::account::Role;
     use crate::server::{auth, error::respond, instances};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
-        instances::delete(&state, &actor, id, &confirm_name).await?;
+        let who = access::require::<Operator>(&state).await?;
+        instances::delete(&state, &who, id, &confirm_name).await?;
         leptos_axum::redirect(&format!("/instances/{id}"));
         Ok(())
     })
@@ -443,12 +443,11 @@ pub async fn delete_instance(id: i64, confirm_name: String) -> Result<(), AppErr
 
 #[server(prefix = "/api", endpoint = "instance_retry")]
 pub async fn retry_instance(id: i64) -> Result<(), AppError> {
-    use crate::domain::account::Role;
     use crate::server::{auth, error::respond, instances};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
-        instances::retry(&state, &actor, id).await?;
+        let who = access::require::<Operator>(&state).await?;
+        instances::retry(&state, &who, id).await?;
         leptos_axum::redirect(&format!("/instances/{id}"));
         Ok(())
     })

@@ -3,15 +3,16 @@
 pub use crate::wire::kafka::*;
 
 use super::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server::access::{self, Operator, Viewer};
 use leptos::prelude::*;
 
 #[server(prefix = "/api", endpoint = "instance_kafka")]
 pub async fn instance_kafka(id: i64) -> Result<KafkaPanel, AppError> {
-    use crate::domain::account::Role;
     use crate::server::{auth, broker_panel, error::respond};
     respond(async move {
         let state = auth::state()?;
-        let user = auth::require(&state, Role::Viewer).await?;
+        let user = access::require::<Viewer>(&state).await?;
         broker_panel::panel(&state, &user, id).await
     })
     .await
@@ -24,25 +25,23 @@ pub async fn create_topic(
     partitions: String,
     retention_hours: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::domain::account::Role;
     use crate::server::{auth, broker_panel, error::respond};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
+        let who = access::require::<Operator>(&state).await?;
         let retention = retention_hours.unwrap_or_default();
-        broker_panel::create_topic(&state, &actor, id, &topic, &partitions, &retention).await
+        broker_panel::create_topic(&state, &who, id, &topic, &partitions, &retention).await
     })
     .await
 }
 
 #[server(prefix = "/api", endpoint = "topic_delete")]
 pub async fn delete_topic(id: i64, topic: String, confirm: String) -> Result<(), AppError> {
-    use crate::domain::account::Role;
     use crate::server::{auth, broker_panel, error::respond};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
-        broker_panel::delete_topic(&state, &actor, id, &topic, &confirm).await
+        let who = access::require::<Operator>(&state).await?;
+        broker_panel::delete_topic(&state, &who, id, &topic, &confirm).await
     })
     .await
 }
@@ -53,36 +52,33 @@ pub async fn create_kafka_user(
     username: String,
     mechanism: String,
 ) -> Result<NewKafkaUser, AppError> {
-    use crate::domain::account::Role;
     use crate::server::{auth, error::respond, kafka_users};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
-        kafka_users::create(&state, &actor, id, &username, &mechanism).await
+        let who = access::require::<Operator>(&state).await?;
+        kafka_users::create(&state, &who, id, &username, &mechanism).await
     })
     .await
 }
 
 #[server(prefix = "/api", endpoint = "kafka_user_rotate")]
 pub async fn rotate_kafka_user(id: i64, username: String) -> Result<NewKafkaUser, AppError> {
-    use crate::domain::account::Role;
     use crate::server::{auth, error::respond, kafka_users};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
-        kafka_users::rotate(&state, &actor, id, &username).await
+        let who = access::require::<Operator>(&state).await?;
+        kafka_users::rotate(&state, &who, id, &username).await
     })
     .await
 }
 
 #[server(prefix = "/api", endpoint = "kafka_user_delete")]
 pub async fn delete_kafka_user(id: i64, username: String) -> Result<String, AppError> {
-    use crate::domain::account::Role;
     use crate::server::{auth, error::respond, kafka_users};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
-        kafka_users::delete(&state, &actor, id, &username).await
+        let who = access::require::<Operator>(&state).await?;
+        kafka_users::delete(&state, &who, id, &username).await
     })
     .await
 }
@@ -93,12 +89,11 @@ pub async fn set_topic_retention(
     topic: String,
     retention_hours: String,
 ) -> Result<(), AppError> {
-    use crate::domain::account::Role;
     use crate::server::{auth, broker_panel, error::respond};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Operator).await?;
-        broker_panel::set_retention(&state, &actor, id, &topic, &retention_hours).await
+        let who = access::require::<Operator>(&state).await?;
+        broker_panel::set_retention(&state, &who, id, &topic, &retention_hours).await
     })
     .await
 }

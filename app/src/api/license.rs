@@ -3,6 +3,8 @@
 use super::error::AppError;
 use crate::domain::license::{BillingModel, KeyChange};
 use crate::domain::license_state::{Phase, Urgency};
+#[cfg(feature = "ssr")]
+use crate::server::access::{self, Admin, Viewer};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -148,12 +150,12 @@ pub async fn activation_info() -> Result<ActivationView, AppError> {
     use crate::server::{auth, error::respond, license};
     respond(async move {
         let state = auth::state()?;
-        let user = auth::require(&state, Role::Viewer).await?;
+        let user = access::require::<Viewer>(&state).await?;
         let now = license::now(&state).await?;
         Ok(ActivationView {
             installation_id: state.installation_id.clone(),
             phase: now.status.phase,
-            can_activate: user.role() == Role::Admin,
+            can_activate: user.may(Role::Admin),
         })
     })
     .await
@@ -165,7 +167,7 @@ pub async fn license_view() -> Result<LicenseData, AppError> {
     use crate::server::{auth, error::respond, license, store};
     respond(async move {
         let state = auth::state()?;
-        let user = auth::require(&state, Role::Viewer).await?;
+        let user = access::require::<Viewer>(&state).await?;
         let now = license::now(&state).await?;
         let history = store::license::history(&state.pool)
             .await?
@@ -181,7 +183,7 @@ pub async fn license_view() -> Result<LicenseData, AppError> {
             used_aku: now.used_aku,
             history,
             installation_id: state.installation_id.clone(),
-            can_manage: user.role() == Role::Admin,
+            can_manage: user.may(Role::Admin),
             largest_instances: if now.status.over_quota_by.is_some() {
                 store::instances::largest(&state.pool, 5)
                     .await?
@@ -199,12 +201,11 @@ pub async fn license_view() -> Result<LicenseData, AppError> {
 /// What applying `key` would change. Admins only; changes nothing.
 #[server(prefix = "/api", endpoint = "license_preview")]
 pub async fn preview_key(key: String) -> Result<KeyPreview, AppError> {
-    use crate::domain::account::Role;
     use crate::server::{auth, error::respond, license};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
-        let (key, change) = license::preview(&state, &actor, &key).await?;
+        let who = access::require::<Admin>(&state).await?;
+        let (key, change) = license::preview(&state, &who, &key).await?;
         Ok(KeyPreview {
             change,
             license: convert::summary(&key.payload, key.signed_by_run_time_key),
@@ -216,12 +217,11 @@ pub async fn preview_key(key: String) -> Result<KeyPreview, AppError> {
 /// Applies `key` (activation, renewal, upgrade). Admins only. Redirects to the license page.
 #[server(prefix = "/api", endpoint = "license_apply")]
 pub async fn apply_key(key: String) -> Result<KeyChange, AppError> {
-    use crate::domain::account::Role;
     use crate::server::{auth, error::respond, license};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
-        let change = license::apply(&state, &actor, &key).await?;
+        let who = access::require::<Admin>(&state).await?;
+        let change = license::apply(&state, &who, &key).await?;
         license::notice_phase_change(&state).await?;
         // A valid key resumes instances suspended by a lapsed license. The key is applied
         // whatever happens here; the license watcher tries again within a minute.

@@ -3,6 +3,8 @@
 pub use crate::wire::marketplace::*;
 
 use super::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server::access::{self, Admin, Viewer};
 use leptos::prelude::*;
 
 #[server(prefix = "/api", endpoint = "marketplace")]
@@ -11,8 +13,8 @@ pub async fn marketplace() -> Result<MarketplaceData, AppError> {
     use crate::server::{auth, error::respond, marketplace};
     respond(async move {
         let state = auth::state()?;
-        let user = auth::require(&state, Role::Viewer).await?;
-        marketplace::view(&state, user.role() == Role::Admin).await
+        let user = access::require::<Viewer>(&state).await?;
+        marketplace::view(&state, user.may(Role::Admin)).await
     })
     .await
 }
@@ -23,17 +25,16 @@ pub async fn link_marketplace(
     listing: String,
     #[server(default)] subscription: String,
 ) -> Result<LinkView, AppError> {
-    use crate::domain::account::Role;
     use crate::server::{auth, error::respond, marketplace as service};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
+        let who = access::require::<Admin>(&state).await?;
         let request = service::LinkRequest {
             marketplace,
             listing,
             subscription,
         };
-        service::link(&state, &actor, request)
+        service::link(&state, &who, request)
             .await
             .map(|link| service::link_view(&link))
     })
@@ -42,28 +43,26 @@ pub async fn link_marketplace(
 
 #[server(prefix = "/api", endpoint = "marketplace_unlink")]
 pub async fn unlink_marketplace(confirm: String) -> Result<u64, AppError> {
-    use crate::domain::account::Role;
     use crate::server::{auth, error::respond, marketplace as service};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
+        let who = access::require::<Admin>(&state).await?;
         if confirm.trim() != "unlink" {
             return Err(AppError::invalid("confirm", "type unlink to confirm").into());
         }
-        service::unlink(&state, &actor).await
+        service::unlink(&state, &who).await
     })
     .await
 }
 
 #[server(prefix = "/api", endpoint = "marketplace_check")]
 pub async fn check_marketplace() -> Result<String, AppError> {
-    use crate::domain::account::Role;
     use crate::domain::marketplace::Entitlement;
     use crate::server::{auth, error::respond, marketplace as service};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
-        Ok(match service::recheck(&state, &actor).await? {
+        let who = access::require::<Admin>(&state).await?;
+        Ok(match service::recheck(&state, &who).await? {
             Entitlement::Entitled => "The subscription is in force.".to_string(),
             Entitlement::Renewed { .. } => "The check passed: growth is allowed again. AWS's check proves the permission only; the next hourly report confirms the subscription.".to_string(),
             Entitlement::Ended { .. } => {
@@ -78,12 +77,11 @@ pub async fn check_marketplace() -> Result<String, AppError> {
 /// unknown).
 #[server(prefix = "/api", endpoint = "marketplace_report")]
 pub async fn decide_report(id: i64, decision: String) -> Result<(), AppError> {
-    use crate::domain::account::Role;
     use crate::domain::marketplace::AdminDecision;
     use crate::server::{auth, error::respond, marketplace as service};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
+        let who = access::require::<Admin>(&state).await?;
         let decision = match decision.trim() {
             "retry" => AdminDecision::Retry,
             "billed" => AdminDecision::SeenBilled,
@@ -92,7 +90,7 @@ pub async fn decide_report(id: i64, decision: String) -> Result<(), AppError> {
                 return Err(AppError::invalid("decision", "choose retry, billed or resend").into())
             }
         };
-        service::decide(&state, &actor, id, decision).await
+        service::decide(&state, &who, id, decision).await
     })
     .await
 }

@@ -1,6 +1,8 @@
 //! The overview page's data.
 
 use super::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server::access::{self, Viewer};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +41,7 @@ pub async fn overview() -> Result<OverviewData, AppError> {
     use crate::server::{auth, error::respond, store, ServerError};
     respond(async move {
         let state = auth::state()?;
-        let user = auth::require(&state, Role::Viewer).await?;
+        let user = access::require::<Viewer>(&state).await?;
         let env = store::environment::get(&state.pool)
             .await?
             .ok_or_else(|| ServerError::Other("signed in before setup".into()))?;
@@ -47,7 +49,7 @@ pub async fn overview() -> Result<OverviewData, AppError> {
         let license_now = crate::server::license::now(&state).await?;
         let users_by_role = store::users::count_by_role(&state.pool).await?;
         // The security events are for administrators; others see none here.
-        let recent_events = if user.role() == Role::Admin {
+        let recent_events = if user.may(Role::Admin) {
             store::audit::recent(&state.pool, 8)
                 .await?
                 .into_iter()

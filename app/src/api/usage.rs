@@ -3,6 +3,8 @@
 pub use crate::wire::usage::*;
 
 use super::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server::access::{self, Viewer};
 use leptos::prelude::*;
 
 #[server(prefix = "/api", endpoint = "usage")]
@@ -11,8 +13,8 @@ pub async fn usage(#[server(default)] month: String) -> Result<UsageData, AppErr
     use crate::server::{auth, error::respond, usage};
     respond(async move {
         let state = auth::state()?;
-        let user = auth::require(&state, Role::Viewer).await?;
-        usage::month_view(&state, &month, user.role() == Role::Admin).await
+        let user = access::require::<Viewer>(&state).await?;
+        usage::month_view(&state, &month, user.may(Role::Admin)).await
     })
     .await
 }

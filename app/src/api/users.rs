@@ -2,6 +2,8 @@
 
 use super::error::AppError;
 use crate::domain::account::Role;
+#[cfg(feature = "ssr")]
+use crate::server::access::{self, Admin};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +39,7 @@ pub async fn list_users() -> Result<UsersData, AppError> {
     use crate::server::{auth, error::respond, store};
     respond(async move {
         let state = auth::state()?;
-        let me = auth::require(&state, Role::Admin).await?;
+        let me = access::require::<Admin>(&state).await?;
         let users = store::users::all(&state.pool)
             .await?
             .into_iter()
@@ -51,7 +53,10 @@ pub async fn list_users() -> Result<UsersData, AppError> {
                 created_at: u.created_at,
             })
             .collect();
-        Ok(UsersData { users, me: me.id })
+        Ok(UsersData {
+            users,
+            me: me.user().id,
+        })
     })
     .await
 }
@@ -66,16 +71,8 @@ pub async fn create_user(
     use crate::server::{auth, error::respond, users};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
-        let id = users::create(
-            &state,
-            &actor,
-            &username,
-            &role,
-            password,
-            &password_confirm,
-        )
-        .await?;
+        let who = access::require::<Admin>(&state).await?;
+        let id = users::create(&state, &who, &username, &role, password, &password_confirm).await?;
         leptos_axum::redirect("/users?created=1");
         Ok(id)
     })
@@ -87,8 +84,8 @@ pub async fn set_user_role(id: i64, role: String) -> Result<(), AppError> {
     use crate::server::{auth, error::respond, users};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
-        users::set_role(&state, &actor, id, &role).await?;
+        let who = access::require::<Admin>(&state).await?;
+        users::set_role(&state, &who, id, &role).await?;
         leptos_axum::redirect("/users");
         Ok(())
     })
@@ -101,8 +98,8 @@ pub async fn set_user_disabled(id: i64, disabled: bool) -> Result<(), AppError> 
     use crate::server::{auth, error::respond, users};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
-        users::set_disabled(&state, &actor, id, disabled).await?;
+        let who = access::require::<Admin>(&state).await?;
+        users::set_disabled(&state, &who, id, disabled).await?;
         leptos_axum::redirect("/users");
         Ok(())
     })
@@ -118,8 +115,8 @@ pub async fn reset_user_password(
     use crate::server::{auth, error::respond, users};
     respond(async move {
         let state = auth::state()?;
-        let (_, actor) = auth::require_actor(&state, Role::Admin).await?;
-        users::reset_password(&state, &actor, id, password, &password_confirm).await?;
+        let who = access::require::<Admin>(&state).await?;
+        users::reset_password(&state, &who, id, password, &password_confirm).await?;
         leptos_axum::redirect("/users?reset=1");
         Ok(())
     })
@@ -131,10 +128,11 @@ pub async fn account() -> Result<AccountData, AppError> {
     use crate::server::{auth, error::respond};
     respond(async move {
         let state = auth::state()?;
-        let user = auth::require_signed_in(&state).await?;
+        let who = access::require_signed_in(&state).await?;
+        let user = who.user();
         Ok(AccountData {
             role: user.role(),
-            username: user.username,
+            username: user.username.clone(),
             must_change_password: user.must_change_password,
             last_login_at: user.last_login_at,
         })
@@ -149,18 +147,13 @@ pub async fn change_password(
     new_password: String,
     new_password_confirm: String,
 ) -> Result<(), AppError> {
-    use crate::server::{audit::Actor, auth, error::respond, users};
+    use crate::server::{auth, error::respond, users};
     respond(async move {
         let state = auth::state()?;
-        let user = auth::require_signed_in(&state).await?;
-        let actor = Actor {
-            name: user.username.clone(),
-            addr: auth::request_addr().await,
-        };
+        let who = access::require_signed_in(&state).await?;
         let version = users::change_own_password(
             &state,
-            &actor,
-            &user,
+            &who,
             current_password,
             new_password,
             &new_password_confirm,

@@ -3,7 +3,6 @@
 
 use super::download::{attachment, csv, refused};
 use super::{auth, store, AppState, ServerError};
-use crate::domain::account::Role;
 use crate::wire::error::AppError;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -46,7 +45,7 @@ async fn export(
     caller: &auth::Caller,
     q: &ExportQuery,
 ) -> Result<Vec<u8>, AppError> {
-    auth::require_in(state, session, Role::Admin, caller)
+    super::access::require_in::<super::access::Admin>(state, session, caller)
         .await
         .map_err(ServerError::into_app_error)?;
     let filter = super::audit::filter(&q.actor, &q.action, &q.from, &q.until)?;

@@ -7,7 +7,7 @@
 
 use super::audit::{self, Actor, Outcome};
 use super::{store, store::users::UserRow, AppState, ServerError};
-use crate::domain::{account::Role, password, throttle};
+use crate::domain::{password, throttle};
 use crate::wire::error::AppError;
 use std::net::SocketAddr;
 use tower_sessions::Session;
@@ -114,97 +114,6 @@ pub async fn session_username(state: &AppState, session: &Session) -> Option<Str
         .await
         .ok()?
         .map(|u| u.username)
-}
-
-/// The access rule: the user of the session when they may go on, else who was refused (the
-/// user name, or `anonymous`) and the refusal. `role`: None for "any signed-in user, also one
-/// who must change their password first".
-async fn access(
-    state: &AppState,
-    session: &Session,
-    role: Option<Role>,
-) -> Result<Result<UserRow, (String, AppError)>, ServerError> {
-    let Some(user) = session_user(state, session).await? else {
-        return Ok(Err(("anonymous".into(), AppError::Unauthenticated)));
-    };
-    let Some(role) = role else {
-        return Ok(Ok(user));
-    };
-    if user.must_change_password {
-        return Ok(Err((
-            user.username,
-            AppError::Forbidden(
-                "Choose a new password first: your password was set by an administrator. Go to Account."
-                    .into(),
-            ),
-        )));
-    }
-    if !user.role().allows(role) {
-        let message = format!(
-            "This needs the {role} role; you are signed in as {} ({}).",
-            user.username,
-            user.role()
-        );
-        return Ok(Err((user.username, AppError::Forbidden(message))));
-    }
-    Ok(Ok(user))
-}
-
-/// Audits a refusal of access (the rule: [`audit::audited_refusal`]) and returns it.
-async fn refuse(state: &AppState, caller: &Caller, who: String, error: AppError) -> ServerError {
-    let error = ServerError::App(error);
-    let actor = Actor {
-        name: who,
-        addr: caller.addr.clone(),
-    };
-    audit::refusal(state, &actor, "access", Some(&caller.path), &error).await;
-    error
-}
-
-/// [`access`] for the current server-function request, refusals audited.
-async fn require_of_request(state: &AppState, role: Option<Role>) -> Result<UserRow, ServerError> {
-    let session = request_session().await?;
-    match access(state, &session, role).await? {
-        Ok(user) => Ok(user),
-        Err((who, error)) => Err(refuse(state, &Caller::of_request().await, who, error).await),
-    }
-}
-
-/// The signed-in user, whether or not they must change their password first (for the
-/// session, sign-out and the password change itself): 401 without a session (audited).
-pub async fn require_signed_in(state: &AppState) -> Result<UserRow, ServerError> {
-    require_of_request(state, None).await
-}
-
-/// The signed-in user with at least `role`: 401 without a session, 403 with too small a role
-/// or while a temporary password (set by an administrator) has not been changed. Refusals are
-/// audited (action `access`, the path as target).
-pub async fn require(state: &AppState, role: Role) -> Result<UserRow, ServerError> {
-    require_of_request(state, Some(role)).await
-}
-
-/// [`require`] for a plain axum handler that has the session and the caller at hand (the
-/// downloads).
-pub async fn require_in(
-    state: &AppState,
-    session: &Session,
-    role: Role,
-    caller: &Caller,
-) -> Result<UserRow, ServerError> {
-    match access(state, session, Some(role)).await? {
-        Ok(user) => Ok(user),
-        Err((who, error)) => Err(refuse(state, caller, who, error).await),
-    }
-}
-
-/// The signed-in user with at least `role`, and the same person as an audit [`Actor`].
-pub async fn require_actor(state: &AppState, role: Role) -> Result<(UserRow, Actor), ServerError> {
-    let user = require(state, role).await?;
-    let actor = Actor {
-        name: user.username.clone(),
-        addr: request_addr().await,
-    };
-    Ok((user, actor))
 }
 
 /// Signs in: throttle, verify, cycle the session id, record. Every outcome is audited.

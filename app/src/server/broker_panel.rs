@@ -1,8 +1,9 @@
 //! The detail page's Kafka panel (connect, topics, traffic) and topic creation, through the
 //! provisioner: a real broker answers, the simulated one says it has nothing to show.
 
+use super::access::{Authorized, Operator, Viewer};
 use super::audit::{self, Actor, Outcome};
-use super::store::{instances as store, users::UserRow};
+use super::store::instances as store;
 use super::{AppState, ServerError};
 use crate::domain::account::Role;
 use crate::domain::instance::State;
@@ -17,7 +18,11 @@ async fn instance(state: &AppState, id: i64) -> Result<store::InstanceRow, Serve
         .ok_or_else(|| AppError::NotFound(format!("There is no instance {id}.")).into())
 }
 
-pub async fn panel(state: &AppState, user: &UserRow, id: i64) -> Result<KafkaPanel, ServerError> {
+pub async fn panel(
+    state: &AppState,
+    who: &Authorized<Viewer>,
+    id: i64,
+) -> Result<KafkaPanel, ServerError> {
     let row = instance(state, id).await?;
     let provisioner = state.operations.provisioner();
     let mut panel = KafkaPanel {
@@ -28,7 +33,7 @@ pub async fn panel(state: &AppState, user: &UserRow, id: i64) -> Result<KafkaPan
         topics_error: None,
         traffic: None,
         users: None,
-        can_change: user.role().allows(Role::Operator),
+        can_change: who.may(Role::Operator),
     };
     if !panel.real {
         panel.note = Some(super::provisioner::NOT_REAL.into());
@@ -57,12 +62,13 @@ pub async fn panel(state: &AppState, user: &UserRow, id: i64) -> Result<KafkaPan
 
 pub async fn create_topic(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Operator>,
     id: i64,
     name: &str,
     partitions: &str,
     retention: &str,
 ) -> Result<(), ServerError> {
+    let actor = who.actor();
     let name = topic::parse_name(name).map_err(|e| AppError::invalid(e.field, e))?;
     let partitions =
         topic::parse_partitions(partitions).map_err(|e| AppError::invalid(e.field, e))?;
@@ -146,11 +152,12 @@ fn topic_refusal(error: String) -> ServerError {
 /// maintenance pass).
 pub async fn set_retention(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Operator>,
     id: i64,
     name: &str,
     retention: &str,
 ) -> Result<(), ServerError> {
+    let actor = who.actor();
     let name = topic::parse_name(name).map_err(|e| AppError::invalid(e.field, e))?;
     let retention = topic::parse_retention(retention)
         .map_err(|e| AppError::invalid(e.field, e))?
@@ -186,11 +193,12 @@ pub async fn set_retention(
 /// Deletes one topic and its data, after the operator typed its name again.
 pub async fn delete_topic(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Operator>,
     id: i64,
     name: &str,
     confirm: &str,
 ) -> Result<(), ServerError> {
+    let actor = who.actor();
     let name = topic::parse_name(name).map_err(|e| AppError::invalid(e.field, e))?;
     if confirm.trim() != name {
         return Err(AppError::invalid(
@@ -213,7 +221,9 @@ pub async fn ca_pem(
     caller: super::auth::Caller,
 ) -> axum::response::Response {
     use super::download::{attachment, refused};
-    if let Err(error) = super::auth::require_in(&state, &session, Role::Viewer, &caller).await {
+    if let Err(error) =
+        super::access::require_in::<super::access::Viewer>(&state, &session, &caller).await
+    {
         return refused(error.into_app_error());
     }
     match state.operations.provisioner().ca_certificate().await {

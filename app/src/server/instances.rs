@@ -3,6 +3,7 @@
 //! the quota), then handed to the operation runner. Also the license watcher's part: suspend
 //! running instances when the license lapses, resume them when a valid key is applied.
 
+use super::access::{Authorized, Operator};
 use super::audit::{self, Actor, Outcome};
 use super::store::instances::{self as store, InstanceRow};
 use super::store::operations::{self as ops, NewOperation, OperationRow};
@@ -82,9 +83,10 @@ struct Entry<'a> {
 /// Creates an instance from the form; returns its id. The operation runs in the background.
 pub async fn create(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Operator>,
     input: &InstanceInput,
 ) -> Result<i64, ServerError> {
+    let actor = who.actor();
     let env = super::store::environment::get(&state.pool)
         .await?
         .ok_or_else(|| ServerError::Other("no environment before setup".into()))?;
@@ -182,10 +184,11 @@ async fn idle_instance(conn: &mut SqliteConnection, id: i64) -> Result<InstanceR
 /// growth; down always.
 pub async fn scale(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Operator>,
     id: i64,
     size_input: &str,
 ) -> Result<(), ServerError> {
+    let actor = who.actor();
     let to = instance_spec::parse_size(size_input, MAX_INSTANCE_AKU)
         .map_err(|e| AppError::invalid(e.field, e))?;
     let max = max_per_instance(state).await?;
@@ -241,10 +244,11 @@ pub async fn scale(
 /// Deletes instance `id`; `confirm_name` must repeat its name.
 pub async fn delete(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Operator>,
     id: i64,
     confirm_name: &str,
 ) -> Result<(), ServerError> {
+    let actor = who.actor();
     let mut name = id.to_string();
     let result: Result<(), ServerError> = async {
         let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -292,7 +296,12 @@ pub async fn delete(
 }
 
 /// Runs the failed operation of an abnormal instance again.
-pub async fn retry(state: &AppState, actor: &Actor, id: i64) -> Result<(), ServerError> {
+pub async fn retry(
+    state: &AppState,
+    who: &Authorized<Operator>,
+    id: i64,
+) -> Result<(), ServerError> {
+    let actor = who.actor();
     let (now, _) = license::license_clock(state).await?;
     let mut name = id.to_string();
     let result: Result<(), ServerError> = async {

@@ -5,7 +5,8 @@
 //! also cuts the instance's open connections (a broker restart), since the broker checks a
 //! password only at login.
 
-use super::audit::{self, Actor, Outcome};
+use super::access::{Authorized, Operator};
+use super::audit::{self, Outcome};
 use super::broker::scram;
 use super::store::{self, instances::InstanceRow, kafka_security as keep};
 use super::{AppState, ServerError};
@@ -86,11 +87,12 @@ fn user_field(e: SpecError) -> ServerError {
 
 pub async fn create(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Operator>,
     id: i64,
     username: &str,
     mechanism: &str,
 ) -> Result<NewKafkaUser, ServerError> {
+    let actor = who.actor();
     let username = kafka_user::parse_name(username).map_err(user_field)?;
     let mechanism = Mechanism::parse(mechanism).map_err(user_field)?;
     let row = scram_instance(state, id).await?;
@@ -143,10 +145,11 @@ pub async fn create(
 
 pub async fn rotate(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Operator>,
     id: i64,
     username: &str,
 ) -> Result<NewKafkaUser, ServerError> {
+    let actor = who.actor();
     let row = scram_instance(state, id).await?;
     refuse_console_user(username)?;
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -188,10 +191,11 @@ pub async fn rotate(
 
 pub async fn delete(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Operator>,
     id: i64,
     username: &str,
 ) -> Result<String, ServerError> {
+    let actor = who.actor();
     let row = scram_instance(state, id).await?;
     refuse_console_user(username)?;
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;

@@ -1,6 +1,7 @@
 //! The license service: which vendor keys are trusted, the clock the license rules use, the
 //! current license and its state, and previewing and applying product keys.
 
+use super::access::{Admin, Authorized};
 use super::audit::{self, Actor, Outcome};
 use super::{store, store::license::AppliedKeyRow, AppState, ServerError};
 use crate::domain::license::{self, KeyChange, KeyError, LicensePayload, TrustedKey, VerifiedKey};
@@ -128,9 +129,10 @@ async fn refused(state: &AppState, actor: &Actor, error: KeyError) -> ServerErro
 /// Verifies a key and says what applying it would change. Changes nothing (but the audit log).
 pub async fn preview(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Admin>,
     text: &str,
 ) -> Result<(VerifiedKey, KeyChange), ServerError> {
+    let actor = who.actor();
     let (now, _) = license_clock(state).await?;
     let current = current(state).await?;
     let checked = license::verify(text, &state.trusted_keys).and_then(|key| {
@@ -155,7 +157,12 @@ pub async fn preview(
 /// Applies a key: activation, renewal, upgrade or downgrade. The check against the current
 /// license and the write are one `BEGIN IMMEDIATE` transaction, so two admins applying keys at
 /// once cannot both pass the "newer than the applied one" rule against the same old license.
-pub async fn apply(state: &AppState, actor: &Actor, text: &str) -> Result<KeyChange, ServerError> {
+pub async fn apply(
+    state: &AppState,
+    who: &Authorized<Admin>,
+    text: &str,
+) -> Result<KeyChange, ServerError> {
+    let actor = who.actor();
     let (now, _) = license_clock(state).await?;
     let key = match license::verify(text, &state.trusted_keys) {
         Ok(key) => key,

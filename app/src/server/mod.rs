@@ -1,6 +1,7 @@
 //! Server-only code (feature `ssr`): state, database, sessions, password hashing, the
 //! services behind the server functions, and the HTTP guards. Nothing here reaches the WASM.
 
+pub mod access;
 pub mod audit;
 pub mod audit_export;
 pub mod auth;

@@ -2,7 +2,6 @@
 
 use super::download::{attachment, csv, refused};
 use super::{auth, license, metering, store, AppState, ServerError};
-use crate::domain::account::Role;
 use crate::domain::metering::{DIMENSIONS, HOUR};
 use crate::domain::{pricing, Decimal};
 use crate::wire::error::AppError;
@@ -236,7 +235,7 @@ async fn export_records(
     caller: &auth::Caller,
     month_input: &str,
 ) -> Result<(String, Vec<ExportRecord>), AppError> {
-    auth::require_in(state, session, Role::Viewer, caller)
+    super::access::require_in::<super::access::Viewer>(state, session, caller)
         .await
         .map_err(ServerError::into_app_error)?;
     let (year, the_month, from, until) = month::parse(&month_or_current(month_input, state))?;
@@ -337,7 +336,7 @@ pub async fn marketplace_late_csv(
     caller: auth::Caller,
 ) -> Response {
     let body = async {
-        auth::require_in(&state, &session, Role::Viewer, &caller).await?;
+        super::access::require_in::<super::access::Viewer>(&state, &session, &caller).await?;
         super::marketplace::view::late_csv(&state).await
     }
     .await

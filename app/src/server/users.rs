@@ -3,7 +3,8 @@
 //! disabled nor demoted (checked and written in one `BEGIN IMMEDIATE` transaction, so two
 //! admins demoting each other cannot both succeed).
 
-use super::audit::{self, Actor, Outcome};
+use super::access::{Admin, Authorized, SignedIn};
+use super::audit::{self, Outcome};
 use super::password_hash::is_common_password;
 use super::{store, store::users::UserRow, AppState, ServerError};
 use crate::domain::account::{self, Role, Username};
@@ -35,12 +36,13 @@ fn check_new_password(
 /// Creates a user with an initial password they must change at first sign-in.
 pub async fn create(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Admin>,
     username: &str,
     role: &str,
     initial_password: String,
     confirm: &str,
 ) -> Result<i64, ServerError> {
+    let actor = who.actor();
     let username = Username::parse(username).map_err(|e| AppError::invalid("username", e))?;
     let role = role_of(role)?;
     check_new_password(username.as_str(), &initial_password, confirm, "password")?;
@@ -81,10 +83,11 @@ fn is_active_admin(user: &UserRow) -> bool {
 
 pub async fn set_role(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Admin>,
     id: i64,
     role: &str,
 ) -> Result<(), ServerError> {
+    let actor = who.actor();
     let role = role_of(role)?;
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let user = target(&mut tx, id).await?;
@@ -115,10 +118,11 @@ pub async fn set_role(
 /// Disables (every session of the user ends at its next request) or enables a user.
 pub async fn set_disabled(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Admin>,
     id: i64,
     disable: bool,
 ) -> Result<(), ServerError> {
+    let actor = who.actor();
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let user = target(&mut tx, id).await?;
     if user.disabled_at.is_some() == disable {
@@ -155,11 +159,12 @@ pub async fn set_disabled(
 /// new password at the next sign-in.
 pub async fn reset_password(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Admin>,
     id: i64,
     temporary: String,
     confirm: &str,
 ) -> Result<(), ServerError> {
+    let actor = who.actor();
     let mut conn = state.pool.acquire().await?;
     let user = target(&mut conn, id).await?;
     drop(conn);
@@ -185,12 +190,12 @@ pub async fn reset_password(
 /// version (the caller keeps its own session on it; every other session ends).
 pub async fn change_own_password(
     state: &AppState,
-    actor: &Actor,
-    user: &UserRow,
+    who: &SignedIn,
     current: String,
     new_password: String,
     confirm: &str,
 ) -> Result<i64, ServerError> {
+    let (actor, user) = (who.actor(), who.user());
     if current.is_empty() {
         return Err(AppError::invalid("current_password", "Enter your current password.").into());
     }

@@ -19,6 +19,7 @@ use crate::domain::marketplace::{
     self as rules, AdminDecision, Entitlement, Marketplace, SubscriptionEffect,
 };
 use crate::domain::metering::hour_floor;
+use crate::server::access::{Admin, Authorized};
 use crate::wire::error::AppError;
 use client::{Check, Client, Endpoints, Target};
 use sqlx::SqliteConnection;
@@ -132,9 +133,10 @@ fn valid_id(field: &str, label: &str, value: &str) -> Result<(), ServerError> {
 /// the link and its audit entry commit together.
 pub async fn link(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Admin>,
     request: LinkRequest,
 ) -> Result<LinkRow, ServerError> {
+    let actor = who.actor();
     let target = format!("{}:{}", request.marketplace.trim(), request.listing.trim());
     let result = try_link(state, actor, request).await;
     if let Err(error) = &result {
@@ -289,7 +291,8 @@ fn already_linked(active: &LinkRow) -> ServerError {
 
 /// Ends the active link. Reports it never sent are kept as `unsent` and shown. Waits for a
 /// reporter pass under way to end, so no call of the link is in flight.
-pub async fn unlink(state: &AppState, actor: &Actor) -> Result<u64, ServerError> {
+pub async fn unlink(state: &AppState, who: &Authorized<Admin>) -> Result<u64, ServerError> {
+    let actor = who.actor();
     let _turn = state.marketplace.pass.lock().await;
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let Some(active) = store::marketplace::active_link(&mut tx).await? else {
@@ -317,7 +320,11 @@ pub async fn unlink(state: &AppState, actor: &Actor) -> Result<u64, ServerError>
 
 /// Checks the active link again (after re-subscribing): a good answer restores the
 /// subscription and resumes what its end suspended.
-pub async fn recheck(state: &AppState, actor: &Actor) -> Result<Entitlement, ServerError> {
+pub async fn recheck(
+    state: &AppState,
+    who: &Authorized<Admin>,
+) -> Result<Entitlement, ServerError> {
+    let actor = who.actor();
     let active = {
         let mut conn = state.pool.acquire().await?;
         store::marketplace::active_link(&mut conn).await?
@@ -408,10 +415,11 @@ pub(crate) async fn note_entitlement(
 /// known), audited with it.
 pub async fn decide(
     state: &AppState,
-    actor: &Actor,
+    who: &Authorized<Admin>,
     report_id: i64,
     decision: AdminDecision,
 ) -> Result<(), ServerError> {
+    let actor = who.actor();
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let report = store::marketplace::report(&mut tx, report_id)
         .await?

@@ -1,0 +1,225 @@
+//! Authorisation by type. A service that needs a role takes `&Authorized<Operator>` (or
+//! `Viewer`, `Admin`); the only ways to get one are the checks in this module, which read the
+//! session, apply the access rule and audit a refusal. The fields are private, so a service
+//! cannot be called without the check:
+//!
+//! ```compile_fail,E0451
+//! use app::server::access::{Authorized, Operator};
+//! fn forge(user: app::server::store::users::UserRow, actor: app::server::audit::Actor) {
+//!     let _ = Authorized::<Operator> { user, actor, level: std::marker::PhantomData };
+//! }
+//! ```
+//!
+//! A viewer's proof does not open an operator's service:
+//!
+//! ```compile_fail,E0308
+//! use app::server::{access::{Authorized, Viewer}, instances, AppState};
+//! async fn as_viewer(state: &AppState, who: &Authorized<Viewer>) {
+//!     let _ = instances::retry(state, who, 1).await;
+//! }
+//! ```
+//!
+//! while the same call with an operator's proof compiles, so the refusal above is the role's:
+//!
+//! ```no_run
+//! use app::server::{access::{Authorized, Operator}, instances, AppState};
+//! async fn as_operator(state: &AppState, who: &Authorized<Operator>) {
+//!     let _ = instances::retry(state, who, 1).await;
+//! }
+//! ```
+//!
+//! A higher role's proof narrows to a lower one ([`Authorized::narrow`]); never the reverse:
+//!
+//! ```compile_fail,E0277
+//! use app::server::access::{Admin, Authorized, Operator};
+//! fn widen(who: &Authorized<Operator>) -> Authorized<Admin> {
+//!     who.narrow::<Admin>()
+//! }
+//! ```
+
+use super::audit::{self, Actor};
+use super::auth::{self, Caller};
+use super::{store::users::UserRow, AppState, ServerError};
+use crate::domain::account::Role;
+use crate::wire::error::AppError;
+use std::marker::PhantomData;
+use tower_sessions::Session;
+
+/// A role as a type: what an [`Authorized`] proves.
+pub trait Level {
+    const ROLE: Role;
+}
+
+/// Reads: every signed-in user whose password is their own.
+pub enum Viewer {}
+/// Changes to instances and their Kafka settings.
+pub enum Operator {}
+/// The license, users, the audit log and the marketplace link.
+pub enum Admin {}
+
+impl Level for Viewer {
+    const ROLE: Role = Role::Viewer;
+}
+impl Level for Operator {
+    const ROLE: Role = Role::Operator;
+}
+impl Level for Admin {
+    const ROLE: Role = Role::Admin;
+}
+
+/// `Self` includes everything `L` may do.
+pub trait Covers<L: Level>: Level {}
+impl<L: Level> Covers<Viewer> for L {}
+impl Covers<Operator> for Operator {}
+impl Covers<Operator> for Admin {}
+impl Covers<Admin> for Admin {}
+
+/// Proof that the request's user holds at least the role `L`, with the user and the audit
+/// actor (their name and the client's address) that services record.
+#[derive(Debug, Clone)]
+pub struct Authorized<L: Level> {
+    user: UserRow,
+    actor: Actor,
+    level: PhantomData<L>,
+}
+
+impl<L: Level> Authorized<L> {
+    pub fn user(&self) -> &UserRow {
+        &self.user
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// Whether the user's own role (which may be above `L`) allows `role`: what the pages
+    /// offer them, not what this proof opens.
+    pub fn may(&self, role: Role) -> bool {
+        self.user.role().allows(role)
+    }
+
+    /// The same proof for a lower role (an admin calling an operator's service).
+    pub fn narrow<M: Level>(&self) -> Authorized<M>
+    where
+        L: Covers<M>,
+    {
+        Authorized {
+            user: self.user.clone(),
+            actor: self.actor.clone(),
+            level: PhantomData,
+        }
+    }
+}
+
+/// Proof that the request has a signed-in user, who may still have to change a temporary
+/// password: enough for the session, signing out and changing one's own password.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    user: UserRow,
+    actor: Actor,
+}
+
+impl SignedIn {
+    pub fn user(&self) -> &UserRow {
+        &self.user
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+}
+
+/// The access rule: the user of the session when they may go on, else who was refused (the
+/// user name, or `anonymous`) and the refusal. `role`: None for "any signed-in user, also one
+/// who must change their password first".
+async fn rule(
+    state: &AppState,
+    session: &Session,
+    role: Option<Role>,
+) -> Result<Result<UserRow, (String, AppError)>, ServerError> {
+    let Some(user) = auth::session_user(state, session).await? else {
+        return Ok(Err(("anonymous".into(), AppError::Unauthenticated)));
+    };
+    let Some(role) = role else {
+        return Ok(Ok(user));
+    };
+    if user.must_change_password {
+        return Ok(Err((
+            user.username,
+            AppError::Forbidden(
+                "Choose a new password first: your password was set by an administrator. Go to Account."
+                    .into(),
+            ),
+        )));
+    }
+    if !user.role().allows(role) {
+        let message = format!(
+            "This needs the {role} role; you are signed in as {} ({}).",
+            user.username,
+            user.role()
+        );
+        return Ok(Err((user.username, AppError::Forbidden(message))));
+    }
+    Ok(Ok(user))
+}
+
+/// Audits a refusal of access (the rule: [`audit::audited_refusal`]) and returns it.
+async fn refuse(state: &AppState, caller: &Caller, who: String, error: AppError) -> ServerError {
+    let error = ServerError::App(error);
+    let actor = Actor {
+        name: who,
+        addr: caller.addr.clone(),
+    };
+    audit::refusal(state, &actor, "access", Some(&caller.path), &error).await;
+    error
+}
+
+/// The rule applied to `session`, a refusal audited with `caller`.
+async fn check(
+    state: &AppState,
+    session: &Session,
+    role: Option<Role>,
+    caller: &Caller,
+) -> Result<(UserRow, Actor), ServerError> {
+    match rule(state, session, role).await? {
+        Ok(user) => {
+            let actor = Actor {
+                name: user.username.clone(),
+                addr: caller.addr.clone(),
+            };
+            Ok((user, actor))
+        }
+        Err((who, error)) => Err(refuse(state, caller, who, error).await),
+    }
+}
+
+/// The current server-function request's user with at least the role `L`: 401 without a
+/// session, 403 with too small a role or while a temporary password (set by an administrator)
+/// has not been changed. Refusals are audited (action `access`, the path as target).
+pub async fn require<L: Level>(state: &AppState) -> Result<Authorized<L>, ServerError> {
+    let session = auth::request_session().await?;
+    require_in(state, &session, &Caller::of_request().await).await
+}
+
+/// [`require`] for a plain axum handler that has the session and the caller at hand (the
+/// downloads).
+pub async fn require_in<L: Level>(
+    state: &AppState,
+    session: &Session,
+    caller: &Caller,
+) -> Result<Authorized<L>, ServerError> {
+    let (user, actor) = check(state, session, Some(L::ROLE), caller).await?;
+    Ok(Authorized {
+        user,
+        actor,
+        level: PhantomData,
+    })
+}
+
+/// The signed-in user, whether or not they must change their password first: 401 without a
+/// session (audited).
+pub async fn require_signed_in(state: &AppState) -> Result<SignedIn, ServerError> {
+    let session = auth::request_session().await?;
+    let (user, actor) = check(state, &session, None, &Caller::of_request().await).await?;
+    Ok(SignedIn { user, actor })
+}
