@@ -1,18 +1,23 @@
-//! One test per row of the README's role table: every role below the row's is refused (403
-//! with a message naming the role needed; 401 signed out) and nothing changes. The UI hiding
-//! a button is not what protects an endpoint; these requests go around the UI.
+//! The endpoint table (`app::server::endpoints::ENDPOINTS`) checked against the code: every
+//! row is called as each caller below its role (signed out: 401; a lower role: 403 with a
+//! message naming the role needed) and nothing changes; every state-changing row refuses a
+//! request from another site; every server function has a row; the README's table is the
+//! table. The UI hiding a button is not what protects an endpoint; these requests go around
+//! the UI.
 
 mod common;
 
+use app::domain::account::Role;
+use app::server::endpoints::{markdown_table, Access, Endpoint, Method as Verb, ENDPOINTS};
 use common::*;
 use reqwest::{Client, Method};
+use std::collections::BTreeSet;
 
-#[derive(Clone, Copy, PartialEq, PartialOrd)]
+#[derive(Clone, Copy, PartialEq, PartialOrd, Debug)]
 enum Who {
     Anonymous,
     Viewer,
     Operator,
-    Admin,
 }
 
 /// Everything a refused call could have changed, as one string.
@@ -29,22 +34,109 @@ async fn snapshot(app: &TestApp) -> String {
     .expect("snapshot")
 }
 
-/// Calls `endpoint` as each caller below `min` and expects a refusal that changes nothing.
-async fn refused_below(min: Who, method: Method, endpoint: &str, form: &[(&str, &str)]) {
+/// Arguments with which a permitted caller's request would change something (the instance
+/// `orders` has id 1; user 1 is the admin, 2 the viewer). A row without them fails: the server
+/// would answer 400 for the missing arguments before asking who calls.
+fn arguments(path: &str, key: &str) -> Vec<(&'static str, String)> {
+    let pairs: &[(&'static str, &str)] = match path {
+        "/api/setup" => &[
+            ("username", "mallory"),
+            ("password", "Chosen-Walnut-Harbor-58"),
+            ("password_confirm", "Chosen-Walnut-Harbor-58"),
+            ("environment_name", "Other"),
+            ("cloud_provider", "aws"),
+            ("region", "us-east-1"),
+        ],
+        "/api/login" => &[("username", "admin"), ("password", ADMIN_PASSWORD)],
+        "/api/instance" | "/api/instance_kafka" | "/api/instance_retry" => &[("id", "1")],
+        "/api/instance_create" => &[
+            ("name", "sneaky"),
+            ("description", ""),
+            ("kafka_version", "3.9.0"),
+            ("deployment", "single_zone"),
+            ("vpc_id", "vpc-0a1b2c3d"),
+            ("subnet_1", "subnet-0000aaaa"),
+            ("data_bucket", "acme-kafka"),
+            ("wal_mode", "block_volume"),
+            ("client_auth", "sasl_scram"),
+            ("transit_encryption", "tls"),
+            ("endpoint_exposure", "vpc"),
+            ("size_aku", "3"),
+        ],
+        "/api/instance_scale" => &[("id", "1"), ("size_aku", "6")],
+        "/api/instance_delete" => &[("id", "1"), ("confirm_name", "orders")],
+        "/api/topic_create" => &[("id", "1"), ("topic", "events"), ("partitions", "3")],
+        "/api/topic_retention" => &[("id", "1"), ("topic", "events"), ("retention_hours", "24")],
+        "/api/topic_delete" => &[("id", "1"), ("topic", "events"), ("confirm", "events")],
+        "/api/kafka_user_create" => &[
+            ("id", "1"),
+            ("username", "app"),
+            ("mechanism", "SCRAM-SHA-512"),
+        ],
+        "/api/kafka_user_rotate" | "/api/kafka_user_delete" => &[("id", "1"), ("username", "app")],
+        "/api/license_preview" | "/api/license_apply" => &[("key", "KEY")],
+        "/api/marketplace_link" => &[
+            ("marketplace", "aws"),
+            ("listing", "demo0byoc0kafka0console01"),
+            ("subscription", ""),
+        ],
+        "/api/marketplace_unlink" => &[("confirm", "unlink")],
+        "/api/marketplace_report" => &[("id", "1"), ("decision", "retry")],
+        "/api/password_change" => &[
+            ("current_password", ADMIN_PASSWORD),
+            ("new_password", "Chosen-Walnut-Harbor-58"),
+            ("new_password_confirm", "Chosen-Walnut-Harbor-58"),
+        ],
+        "/api/user_create" => &[
+            ("username", "eve"),
+            ("role", "admin"),
+            ("password", "Temporary-Orchid-Gate-17"),
+            ("password_confirm", "Temporary-Orchid-Gate-17"),
+        ],
+        "/api/user_role" => &[("id", "2"), ("role", "admin")],
+        "/api/user_disable" => &[("id", "1"), ("disabled", "true")],
+        "/api/user_reset_password" => &[
+            ("id", "1"),
+            ("password", "Temporary-Orchid-Gate-17"),
+            ("password_confirm", "Temporary-Orchid-Gate-17"),
+        ],
+        _ => &[],
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            (
+                *k,
+                if *v == "KEY" {
+                    key.to_string()
+                } else {
+                    v.to_string()
+                },
+            )
+        })
+        .collect()
+}
+
+/// A console with one finished instance (`orders`, id 1), an admin, a viewer and an operator.
+struct Console {
+    app: TestApp,
+    admin: Client,
+    callers: Vec<(Who, Client)>,
+    key: String,
+}
+
+async fn console() -> Console {
     let app = spawn_app().await;
     let admin = app.activated_admin_client().await;
     let create = instance_form("orders", 3, &[]);
-    assert_eq!(
-        admin
-            .post(app.url("/api/instance_create"))
-            .form(&create)
-            .send()
-            .await
-            .expect("request")
-            .status(),
-        200
-    );
-    let callers: Vec<(Who, Client)> = vec![
+    let response = admin
+        .post(app.url("/api/instance_create"))
+        .form(&create)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let callers = vec![
         (Who::Anonymous, app.client()),
         (Who::Viewer, app.user_client("vera", "viewer").await),
         (Who::Operator, app.user_client("otto", "operator").await),
@@ -63,305 +155,129 @@ async fn refused_below(min: Who, method: Method, endpoint: &str, form: &[(&str, 
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     let key = product_key(&app, |p| p.license_id = "LIC-ROLES-2".into());
-    let form: Vec<(&str, &str)> = form
-        .iter()
-        .map(|(k, v)| (*k, if *v == "KEY" { key.as_str() } else { *v }))
-        .collect();
-    for (who, client) in callers.iter().filter(|(who, _)| *who < min) {
-        let before = snapshot(&app).await;
-        let request = client.request(method.clone(), app.url(endpoint));
-        let request = if method == Method::POST {
-            request.form(&form)
-        } else {
-            request
-        };
-        let response = request.send().await.expect("request");
-        let status = response.status().as_u16();
-        let body = response.text().await.unwrap_or_default();
-        match who {
-            Who::Anonymous => assert_eq!(status, 401, "{endpoint} signed out: {body}"),
-            _ => {
-                assert_eq!(status, 403, "{endpoint} as a lower role: {body}");
-                assert!(
-                    body.contains("needs the") || body.contains("administrators"),
-                    "{endpoint}: {body}"
-                );
-            }
-        }
-        assert_eq!(snapshot(&app).await, before, "{endpoint} changed something");
+    Console {
+        app,
+        admin,
+        callers,
+        key,
     }
 }
 
-macro_rules! row {
-    ($test:ident, $min:expr, $method:expr, $endpoint:expr, $form:expr) => {
-        #[tokio::test]
-        async fn $test() {
-            refused_below($min, $method, $endpoint, $form).await;
-        }
-    };
+fn request(console: &Console, client: &Client, endpoint: &Endpoint) -> reqwest::RequestBuilder {
+    let url = console.app.url(endpoint.path);
+    match endpoint.method {
+        Verb::Get => client.request(Method::GET, url),
+        Verb::Post => client
+            .request(Method::POST, url)
+            .form(&arguments(endpoint.path, &console.key)),
+    }
 }
 
-// Signed in, any role.
-row!(
-    session_needs_a_session,
-    Who::Viewer,
-    Method::POST,
-    "/api/session",
-    &[]
-);
-row!(
-    overview_needs_a_viewer,
-    Who::Viewer,
-    Method::POST,
-    "/api/overview",
-    &[]
-);
-row!(
-    activation_needs_a_viewer,
-    Who::Viewer,
-    Method::POST,
-    "/api/activation",
-    &[]
-);
-row!(
-    license_needs_a_viewer,
-    Who::Viewer,
-    Method::POST,
-    "/api/license",
-    &[]
-);
-row!(
-    instances_need_a_viewer,
-    Who::Viewer,
-    Method::POST,
-    "/api/instances",
-    &[]
-);
-row!(
-    instance_form_needs_a_viewer,
-    Who::Viewer,
-    Method::POST,
-    "/api/instance_form",
-    &[]
-);
-row!(
-    instance_needs_a_viewer,
-    Who::Viewer,
-    Method::POST,
-    "/api/instance",
-    &[("id", "1")]
-);
-row!(
-    instance_kafka_needs_a_viewer,
-    Who::Viewer,
-    Method::POST,
-    "/api/instance_kafka",
-    &[("id", "1")]
-);
-row!(
-    usage_needs_a_viewer,
-    Who::Viewer,
-    Method::POST,
-    "/api/usage",
-    &[]
-);
-row!(
-    usage_export_needs_a_viewer,
-    Who::Viewer,
-    Method::GET,
-    "/usage.csv",
-    &[]
-);
-row!(
-    usage_json_needs_a_viewer,
-    Who::Viewer,
-    Method::GET,
-    "/usage.json",
-    &[]
-);
-row!(
-    account_needs_a_session,
-    Who::Viewer,
-    Method::POST,
-    "/api/account",
-    &[]
-);
-row!(
-    password_change_needs_a_session,
-    Who::Viewer,
-    Method::POST,
-    "/api/password_change",
-    &[
-        ("current_password", ADMIN_PASSWORD),
-        ("new_password", "Chosen-Walnut-Harbor-58"),
-        ("new_password_confirm", "Chosen-Walnut-Harbor-58")
-    ]
-);
-// Operators.
-row!(
-    instance_create_needs_an_operator,
-    Who::Operator,
-    Method::POST,
-    "/api/instance_create",
-    &[
-        ("name", "sneaky"),
-        ("description", ""),
-        ("kafka_version", "3.9.0"),
-        ("deployment", "single_zone"),
-        ("vpc_id", "vpc-0a1b2c3d"),
-        ("subnet_1", "subnet-0000aaaa"),
-        ("data_bucket", "acme-kafka"),
-        ("wal_mode", "block_volume"),
-        ("client_auth", "sasl_scram"),
-        ("transit_encryption", "tls"),
-        ("endpoint_exposure", "vpc"),
-        ("size_aku", "3")
-    ]
-);
-row!(
-    instance_scale_needs_an_operator,
-    Who::Operator,
-    Method::POST,
-    "/api/instance_scale",
-    &[("id", "1"), ("size_aku", "6")]
-);
-row!(
-    instance_delete_needs_an_operator,
-    Who::Operator,
-    Method::POST,
-    "/api/instance_delete",
-    &[("id", "1"), ("confirm_name", "orders")]
-);
-row!(
-    instance_retry_needs_an_operator,
-    Who::Operator,
-    Method::POST,
-    "/api/instance_retry",
-    &[("id", "1")]
-);
-row!(
-    topic_create_needs_an_operator,
-    Who::Operator,
-    Method::POST,
-    "/api/topic_create",
-    &[("id", "1"), ("topic", "events"), ("partitions", "3")]
-);
-row!(
-    topic_retention_needs_an_operator,
-    Who::Operator,
-    Method::POST,
-    "/api/topic_retention",
-    &[("id", "1"), ("topic", "events"), ("retention_hours", "24")]
-);
-row!(
-    topic_delete_needs_an_operator,
-    Who::Operator,
-    Method::POST,
-    "/api/topic_delete",
-    &[("id", "1"), ("topic", "events"), ("confirm", "events")]
-);
-row!(
-    kafka_user_create_needs_an_operator,
-    Who::Operator,
-    Method::POST,
-    "/api/kafka_user_create",
-    &[
-        ("id", "1"),
-        ("username", "app"),
-        ("mechanism", "SCRAM-SHA-512")
-    ]
-);
-row!(
-    kafka_user_rotate_needs_an_operator,
-    Who::Operator,
-    Method::POST,
-    "/api/kafka_user_rotate",
-    &[("id", "1"), ("username", "app")]
-);
-row!(
-    kafka_user_delete_needs_an_operator,
-    Who::Operator,
-    Method::POST,
-    "/api/kafka_user_delete",
-    &[("id", "1"), ("username", "app")]
-);
-row!(
-    ca_certificate_needs_a_viewer,
-    Who::Viewer,
-    Method::GET,
-    "/kafka/ca.pem",
-    &[]
-);
-// Admins.
-row!(
-    license_preview_needs_an_admin,
-    Who::Admin,
-    Method::POST,
-    "/api/license_preview",
-    &[("key", "KEY")]
-);
-row!(
-    license_apply_needs_an_admin,
-    Who::Admin,
-    Method::POST,
-    "/api/license_apply",
-    &[("key", "KEY")]
-);
-row!(
-    users_need_an_admin,
-    Who::Admin,
-    Method::POST,
-    "/api/users",
-    &[]
-);
-row!(
-    user_create_needs_an_admin,
-    Who::Admin,
-    Method::POST,
-    "/api/user_create",
-    &[
-        ("username", "eve"),
-        ("role", "admin"),
-        ("password", "Temporary-Orchid-Gate-17"),
-        ("password_confirm", "Temporary-Orchid-Gate-17")
-    ]
-);
-row!(
-    user_role_needs_an_admin,
-    Who::Admin,
-    Method::POST,
-    "/api/user_role",
-    &[("id", "2"), ("role", "admin")]
-);
-row!(
-    user_disable_needs_an_admin,
-    Who::Admin,
-    Method::POST,
-    "/api/user_disable",
-    &[("id", "1"), ("disabled", "true")]
-);
-row!(
-    user_reset_password_needs_an_admin,
-    Who::Admin,
-    Method::POST,
-    "/api/user_reset_password",
-    &[
-        ("id", "1"),
-        ("password", "Temporary-Orchid-Gate-17"),
-        ("password_confirm", "Temporary-Orchid-Gate-17")
-    ]
-);
-row!(
-    audit_needs_an_admin,
-    Who::Admin,
-    Method::POST,
-    "/api/audit",
-    &[]
-);
-row!(
-    audit_export_needs_an_admin,
-    Who::Admin,
-    Method::GET,
-    "/audit.csv",
-    &[]
-);
+/// The callers an endpoint refuses: everyone below its role.
+fn refused(access: Access, who: Who) -> bool {
+    match access {
+        Access::Anyone | Access::SetupOnce => false,
+        Access::SignedIn | Access::Role(Role::Viewer) => who == Who::Anonymous,
+        Access::Role(Role::Operator) => who < Who::Operator,
+        Access::Role(Role::Admin) => true,
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_refuses_callers_below_its_role_and_changes_nothing() {
+    let console = console().await;
+    let mut checked = 0;
+    for endpoint in ENDPOINTS {
+        for (who, client) in console.callers.iter() {
+            if !refused(endpoint.access, *who) {
+                continue;
+            }
+            let before = snapshot(&console.app).await;
+            let response = request(&console, client, endpoint)
+                .send()
+                .await
+                .expect("request");
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap_or_default();
+            let path = endpoint.path;
+            match who {
+                Who::Anonymous => assert_eq!(status, 401, "{path} signed out: {body}"),
+                _ => {
+                    assert_eq!(status, 403, "{path} as {who:?}: {body}");
+                    assert!(body.contains("needs the"), "{path} as {who:?}: {body}");
+                }
+            }
+            assert_eq!(
+                snapshot(&console.app).await,
+                before,
+                "{path} changed something"
+            );
+            checked += 1;
+        }
+    }
+    // Every row below "anyone" refuses at least the signed-out caller.
+    let rows = ENDPOINTS
+        .iter()
+        .filter(|e| refused(e.access, Who::Anonymous))
+        .count();
+    assert!(checked > rows, "{checked} refusals checked for {rows} rows");
+}
+
+#[tokio::test]
+async fn every_state_changing_endpoint_refuses_a_request_from_another_site() {
+    let console = console().await;
+    for endpoint in ENDPOINTS.iter().filter(|e| e.method == Verb::Post) {
+        let before = snapshot(&console.app).await;
+        let response = request(&console, &console.admin, endpoint)
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        assert_eq!(status, 403, "{} from another site: {body}", endpoint.path);
+        assert!(body.contains("another site"), "{}: {body}", endpoint.path);
+        assert_eq!(
+            snapshot(&console.app).await,
+            before,
+            "{} changed something",
+            endpoint.path
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_server_function_has_a_row_and_every_row_a_server_function() {
+    // The server functions register themselves at start-up; the router builds from them.
+    let _app = spawn_app().await;
+    let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_string())
+        .collect();
+    let table: BTreeSet<String> = ENDPOINTS
+        .iter()
+        .filter(|e| e.path.starts_with("/api/"))
+        .map(|e| e.path.to_string())
+        .collect();
+    assert!(registered.len() > 30, "registered: {registered:?}");
+    assert_eq!(
+        registered.difference(&table).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "server functions without a row in app::server::endpoints::ENDPOINTS"
+    );
+    assert_eq!(
+        table.difference(&registered).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "rows without a server function"
+    );
+}
+
+#[test]
+fn the_readme_endpoint_table_is_the_code_table() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let table = markdown_table();
+    assert!(
+        readme.contains(&table),
+        "README.md's endpoint table differs from app::server::endpoints::ENDPOINTS; it should read:\n{table}"
+    );
+}

@@ -10,6 +10,7 @@ pub mod broker_panel;
 pub mod clock;
 pub mod db;
 pub mod download;
+pub mod endpoints;
 pub mod error;
 pub mod guard;
 pub mod instances;

@@ -1,0 +1,150 @@
+//! The HTTP surface and who may call it: one table that the role tests, the cross-site test
+//! and the README's endpoint table are checked against (`tests/roles.rs`), so that no endpoint
+//! is forgotten. Access itself is enforced in each handler by the type its service needs
+//! ([`super::access::Authorized`]); this table says what that type must be.
+
+use crate::domain::account::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No session needed (sign-in, sign-out).
+    Anyone,
+    /// No session, and only until the console is set up.
+    SetupOnce,
+    /// Any signed-in user, also one who must change a temporary password first.
+    SignedIn,
+    /// A signed-in user with at least this role, whose password is their own.
+    Role(Role),
+}
+
+impl Access {
+    /// As the README's table says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Access::Anyone => "anyone",
+            Access::SetupOnce => "anyone, once",
+            Access::SignedIn => "any signed-in user",
+            Access::Role(Role::Viewer) => "viewer, operator, admin",
+            Access::Role(Role::Operator) => "operator, admin",
+            Access::Role(Role::Admin) => "admin",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    /// The arguments, as the README lists them (Markdown).
+    pub arguments: &'static str,
+    pub does: &'static str,
+}
+
+const VIEWER: Access = Access::Role(Role::Viewer);
+const OPERATOR: Access = Access::Role(Role::Operator);
+const ADMIN: Access = Access::Role(Role::Admin);
+use Access::{Anyone, SetupOnce, SignedIn};
+
+const fn post(
+    path: &'static str,
+    access: Access,
+    arguments: &'static str,
+    does: &'static str,
+) -> Endpoint {
+    Endpoint {
+        method: Method::Post,
+        path,
+        access,
+        arguments,
+        does,
+    }
+}
+
+const fn get(
+    path: &'static str,
+    access: Access,
+    arguments: &'static str,
+    does: &'static str,
+) -> Endpoint {
+    Endpoint {
+        method: Method::Get,
+        path,
+        access,
+        arguments,
+        does,
+    }
+}
+
+/// Every server function (`POST /api/...`) and every download, in the README's order.
+pub const ENDPOINTS: &[Endpoint] = &[
+    post("/api/setup", SetupOnce, "`username`, `password`, `password_confirm`, `environment_name`, `cloud_provider`, `region`", "first-run setup"),
+    post("/api/login", Anyone, "`username`, `password`", "sign in (cycles the session id)"),
+    post("/api/logout", Anyone, "", "sign out (deletes the session)"),
+    post("/api/session", VIEWER, "", "the signed-in user"),
+    post("/api/overview", VIEWER, "", "the overview page's data (security events for admins only)"),
+    post("/api/activation", VIEWER, "", "Installation ID, license phase, whether the caller may activate"),
+    post("/api/license", VIEWER, "", "current license, state, AKU in use, history of applied keys"),
+    post("/api/license_preview", ADMIN, "`key`", "what applying the key would change; changes nothing"),
+    post("/api/license_apply", ADMIN, "`key`", "activation, renewal, upgrade or downgrade"),
+    post("/api/instances", VIEWER, "`state_filter` (optional)", "instances that are not deleted, counts per state, the quota"),
+    post("/api/instance_form", VIEWER, "", "the create form's context: quota, the region's zones, examples"),
+    post("/api/instance", VIEWER, "`id`", "one instance (deleted ones too): settings, steps of the latest operation, history"),
+    post("/api/instance_create", OPERATOR, "`name`, `description`, `kafka_version`, `deployment`, `vpc_id`, `subnet_1`, `subnet_2`, `subnet_3`, `data_bucket`, `wal_mode`, `client_auth`, `transit_encryption`, `endpoint_exposure`, `tags`, `size_aku`", "creates an instance within the quota; answers its id"),
+    post("/api/instance_scale", OPERATOR, "`id`, `size_aku`", "up within the quota while the license allows growth; down always"),
+    post("/api/instance_delete", OPERATOR, "`id`, `confirm_name` (the instance's name)", "deletes (history kept)"),
+    post("/api/instance_retry", OPERATOR, "`id`", "runs the failed operation of an abnormal instance again"),
+    post("/api/instance_kafka", VIEWER, "`id`", "the instance's Kafka panel: connect settings and examples, topics with their offsets, live traffic (broker provisioner)"),
+    post("/api/topic_create", OPERATOR, "`id`, `topic`, `partitions`, `retention_hours` (optional: blank for the broker's 7 days, hours, or `forever`)", "creates a topic on the instance's broker (audited as requested, then with its outcome)"),
+    post("/api/topic_retention", OPERATOR, "`id`, `topic`, `retention_hours`", "sets how long the topic keeps its messages (audited)"),
+    post("/api/topic_delete", OPERATOR, "`id`, `topic`, `confirm` (the topic's name again)", "deletes that topic and its messages (audited as requested, then with its outcome)"),
+    post("/api/kafka_user_create", OPERATOR, "`id`, `username`, `mechanism` (`SCRAM-SHA-512` or `SCRAM-SHA-256`)", "a Kafka user of a SASL/SCRAM instance; answers its generated password (shown once) and a `client.properties` with it (audited)"),
+    post("/api/kafka_user_rotate", OPERATOR, "`id`, `username`", "a new password for the user, answered once; the broker restarts to cut its open connections (audited)"),
+    post("/api/kafka_user_delete", OPERATOR, "`id`, `username`", "deletes the user; the broker restarts to cut its open connections (audited)"),
+    get("/kafka/ca.pem", VIEWER, "", "the certificate of the environment's CA, which signs the instances' TLS certificates"),
+    post("/api/usage", VIEWER, "`month` (YYYY-MM, default this month)", "the month's usage by day and instance, totals, charges (payg) or capacity"),
+    get("/usage.csv", VIEWER, "`month`", "the month's ledger for the marketplace (closed hours)"),
+    get("/usage.json", VIEWER, "`month`", "the month's ledger for the marketplace (closed hours)"),
+    get("/usage/marketplace-late.csv", VIEWER, "", "the reports past the marketplace's window (late), to bill another way"),
+    post("/api/marketplace", VIEWER, "", "the link, the subscription's hold, reports that need a look, earlier links, the unit mappings"),
+    post("/api/marketplace_link", ADMIN, "`marketplace` (`aws`, `alibaba`), `listing` (product code / service id), `subscription` (Alibaba service instance id)", "checks with the marketplace using the host's credentials, then links (audited; refusals audited)"),
+    post("/api/marketplace_unlink", ADMIN, "`confirm` (`unlink`)", "ends the link; its reports not sent are kept as unsent (audited)"),
+    post("/api/marketplace_check", ADMIN, "", "checks the subscription again; a good answer lifts an ended subscription's hold and resumes what it suspended (audited when it changes)"),
+    post("/api/marketplace_report", ADMIN, "`id`, `decision` (`retry` a rejected report; `billed` or `resend` one whose outcome is unknown)", "the admin's decision on one report (audited)"),
+    post("/api/account", SignedIn, "", "the own account"),
+    post("/api/password_change", SignedIn, "`current_password`, `new_password`, `new_password_confirm`", "changes the own password; this session stays, the others end"),
+    post("/api/users", ADMIN, "", "every user with role, status and last sign-in"),
+    post("/api/user_create", ADMIN, "`username`, `role`, `password`, `password_confirm`", "adds a user with an initial password to be changed at first sign-in"),
+    post("/api/user_role", ADMIN, "`id`, `role`", "changes a role (never the last active admin's)"),
+    post("/api/user_disable", ADMIN, "`id`, `disabled` (`true`/`false`)", "disables (sessions end) or enables (never the last active admin)"),
+    post("/api/user_reset_password", ADMIN, "`id`, `password`, `password_confirm`", "sets a temporary password; the user's sessions end"),
+    post("/api/audit", ADMIN, "`actor`, `action`, `from`, `until` (YYYY-MM-DD, inclusive), `page`", "a page of 50 audit entries and whether the hash chain is intact"),
+    get("/audit.csv", ADMIN, "same filter as `/api/audit`", "the matching entries as CSV, with their hashes"),
+];
+
+/// The README's endpoint table, made from [`ENDPOINTS`].
+pub fn markdown_table() -> String {
+    let mut table =
+        String::from("| endpoint | arguments | who may call | does |\n|---|---|---|---|\n");
+    for e in ENDPOINTS {
+        let method = match e.method {
+            Method::Get => "GET ",
+            Method::Post => "",
+        };
+        table.push_str(&format!(
+            "| `{method}{}` | {} | {} | {} |\n",
+            e.path,
+            e.arguments,
+            e.access.describe(),
+            e.does
+        ));
+    }
+    table
+}
