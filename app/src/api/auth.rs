@@ -4,21 +4,11 @@ use super::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::server::access;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
+
+pub use crate::wire::overview::SessionInfo;
 
 #[cfg(feature = "ssr")]
 use crate::server::{auth, error::respond, setup};
-
-/// Who is signed in, for the shell.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionInfo {
-    pub username: String,
-    pub role: crate::domain::account::Role,
-    pub environment_name: String,
-    pub license: super::license::LicenseBanner,
-    /// A temporary password must be changed before anything else.
-    pub must_change_password: bool,
-}
 
 /// First-run setup. Redirects to the sign-in page when done.
 #[server(prefix = "/api", endpoint = "setup")]
@@ -81,22 +71,8 @@ pub async fn logout() -> Result<(), AppError> {
 pub async fn current_session() -> Result<SessionInfo, AppError> {
     respond(async move {
         let state = auth::state()?;
-        let user = access::require_signed_in(&state).await?;
-        let environment_name = crate::server::store::environment::get(&state.pool)
-            .await?
-            .map(|e| e.display_name)
-            .unwrap_or_default();
-        let now = crate::server::license::now(&state).await?;
-        let mut license = super::license::banner(&now);
-        let billing = now.current.as_ref().map(|c| c.payload.billing);
-        license.subscription = crate::server::marketplace::view::hold(&state, billing).await?;
-        Ok(SessionInfo {
-            must_change_password: user.user().must_change_password,
-            role: user.user().role(),
-            username: user.user().username.clone(),
-            environment_name,
-            license,
-        })
+        let who = access::require_signed_in(&state).await?;
+        crate::server::overview::session(&state, &who).await
     })
     .await
 }

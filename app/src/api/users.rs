@@ -1,62 +1,19 @@
 //! Users (admins only) and the signed-in user's own account.
 
 use super::error::AppError;
-use crate::domain::account::Role;
 #[cfg(feature = "ssr")]
 use crate::server::access::{self, Admin};
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserLine {
-    pub id: i64,
-    pub username: String,
-    pub role: Role,
-    pub disabled: bool,
-    pub must_change_password: bool,
-    pub last_login_at: Option<i64>,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UsersData {
-    pub users: Vec<UserLine>,
-    /// The signed-in admin (who cannot disable or demote themselves by accident: the page
-    /// still allows it when another admin exists).
-    pub me: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccountData {
-    pub username: String,
-    pub role: Role,
-    pub must_change_password: bool,
-    pub last_login_at: Option<i64>,
-}
+pub use crate::wire::users::*;
 
 #[server(prefix = "/api", endpoint = "users")]
 pub async fn list_users() -> Result<UsersData, AppError> {
-    use crate::server::{auth, error::respond, store};
+    use crate::server::{auth, error::respond, users};
     respond(async move {
         let state = auth::state()?;
-        let me = access::require::<Admin>(&state).await?;
-        let users = store::users::all(&state.pool)
-            .await?
-            .into_iter()
-            .map(|u| UserLine {
-                id: u.id,
-                role: u.role(),
-                username: u.username,
-                disabled: u.disabled_at.is_some(),
-                must_change_password: u.must_change_password,
-                last_login_at: u.last_login_at,
-                created_at: u.created_at,
-            })
-            .collect();
-        Ok(UsersData {
-            users,
-            me: me.user().id,
-        })
+        let who = access::require::<Admin>(&state).await?;
+        users::list(&state, &who).await
     })
     .await
 }
@@ -125,17 +82,11 @@ pub async fn reset_user_password(
 
 #[server(prefix = "/api", endpoint = "account")]
 pub async fn account() -> Result<AccountData, AppError> {
-    use crate::server::{auth, error::respond};
+    use crate::server::{auth, error::respond, users};
     respond(async move {
         let state = auth::state()?;
         let who = access::require_signed_in(&state).await?;
-        let user = who.user();
-        Ok(AccountData {
-            role: user.role(),
-            username: user.username.clone(),
-            must_change_password: user.must_change_password,
-            last_login_at: user.last_login_at,
-        })
+        Ok(users::account(&who))
     })
     .await
 }

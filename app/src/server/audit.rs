@@ -6,8 +6,10 @@
 //! events that change nothing else: a failed sign-in, a refusal, a sign-out, a request about
 //! to be carried out on a broker.
 
+use super::access::{Admin, Authorized};
 use super::store::audit::Filter;
 use super::{store, AppState, ServerError};
+use crate::wire::audit::{AuditEntry, AuditPage, ChainStatus, PAGE_SIZE};
 use crate::wire::error::AppError;
 use sqlx::SqliteConnection;
 use time::{macros::format_description, Date};
@@ -257,4 +259,54 @@ mod tests {
             assert!(!audited_refusal(error), "{error:?}");
         }
     }
+}
+
+/// One page (1-based, of [`PAGE_SIZE`]) of the entries `filter` matches, the actors and
+/// actions to filter by, and whether the hash chain is intact.
+pub async fn page(
+    state: &AppState,
+    _who: &Authorized<Admin>,
+    filter: &Filter,
+    page: i64,
+) -> Result<AuditPage, ServerError> {
+    let page = page.max(1);
+    let (rows, total) = store::audit::search(
+        &state.pool,
+        filter,
+        PAGE_SIZE,
+        (page - 1).saturating_mul(PAGE_SIZE),
+    )
+    .await?;
+    let (actors, actions) = store::audit::actors_and_actions(&state.pool).await?;
+    let chain = match store::audit::verify_chain(&state.pool).await? {
+        Ok(n) => ChainStatus {
+            intact: true,
+            message: format!("The hash chain of all {n} entries is intact."),
+        },
+        Err(broken) => ChainStatus {
+            intact: false,
+            message: format!("The hash chain is broken: {broken}."),
+        },
+    };
+    Ok(AuditPage {
+        entries: rows
+            .into_iter()
+            .map(|r| AuditEntry {
+                id: r.id,
+                at: r.at,
+                actor: r.actor,
+                action: r.action,
+                target: r.target,
+                client_addr: r.client_addr,
+                outcome: r.outcome,
+                detail: r.detail,
+            })
+            .collect(),
+        total,
+        page,
+        pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        actors,
+        actions,
+        chain,
+    })
 }

@@ -19,6 +19,7 @@ pub mod license;
 pub mod marketplace;
 pub mod metering;
 pub mod operations;
+pub mod overview;
 pub mod password_hash;
 pub mod provisioner;
 pub mod rate_limit;

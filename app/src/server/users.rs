@@ -10,6 +10,7 @@ use super::{store, store::users::UserRow, AppState, ServerError};
 use crate::domain::account::{self, Role, Username};
 use crate::domain::password;
 use crate::wire::error::AppError;
+use crate::wire::users::{AccountData, UserLine, UsersData};
 
 fn role_of(input: &str) -> Result<Role, ServerError> {
     Role::parse(input.trim()).ok_or_else(|| {
@@ -239,4 +240,36 @@ pub async fn change_own_password(
     .await?;
     tx.commit().await?;
     Ok(version)
+}
+
+/// Every user with role, status and last sign-in, and the admin asking.
+pub async fn list(state: &AppState, who: &Authorized<Admin>) -> Result<UsersData, ServerError> {
+    let users = store::users::all(&state.pool)
+        .await?
+        .into_iter()
+        .map(|u| UserLine {
+            id: u.id,
+            role: u.role(),
+            username: u.username,
+            disabled: u.disabled_at.is_some(),
+            must_change_password: u.must_change_password,
+            last_login_at: u.last_login_at,
+            created_at: u.created_at,
+        })
+        .collect();
+    Ok(UsersData {
+        users,
+        me: who.user().id,
+    })
+}
+
+/// The signed-in user's own account.
+pub fn account(who: &SignedIn) -> AccountData {
+    let user = who.user();
+    AccountData {
+        username: user.username.clone(),
+        role: user.role(),
+        must_change_password: user.must_change_password,
+        last_login_at: user.last_login_at,
+    }
 }

@@ -2,7 +2,12 @@
 //! values the services answer with. It imports nothing from `server`, `api` or the pages, so
 //! the layers depend one way: pages → api → server → (wire, domain), and api → wire.
 
+pub mod audit;
 pub mod error;
+pub mod instances;
 pub mod kafka;
+pub mod license;
 pub mod marketplace;
+pub mod overview;
 pub mod usage;
+pub mod users;

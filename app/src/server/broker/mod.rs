@@ -8,14 +8,18 @@
 
 mod client;
 pub mod meter;
+mod ports;
 pub mod probe;
 pub mod process;
+mod readings;
 pub mod scram;
 mod secure;
+mod steps;
 pub mod tls;
 mod topic_config;
 pub mod upgrade;
 
+pub use readings::BASIS;
 pub use secure::{Endpoint, NO_PUBLIC_ADDRESS};
 
 use super::clock::Clock;
@@ -25,19 +29,19 @@ use super::provisioner::{
 use super::store::{self, instances::InstanceRow};
 use crate::domain::instance_spec::{ClientAuth, EndpointExposure, InstanceSpec, SpecError};
 use crate::domain::kafka_user::Drift;
-use crate::domain::metering::{Traffic, HOUR};
+use crate::domain::metering::Traffic;
 use crate::domain::operation::StepId;
-use crate::domain::sizing;
 use crate::domain::topic::Retention;
-use crate::wire::kafka::{LiveTraffic, TopicInfo, TrafficPoint};
-use meter::Counters;
+use crate::wire::kafka::{LiveTraffic, TopicInfo};
 use process::Launch;
+use readings::{spawn_readings, Readings};
+use steps::with_found;
 use sqlx::SqlitePool;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -78,23 +82,6 @@ impl Listener {
 }
 
 /// Readings of each broker's traffic this often.
-const SAMPLE_EVERY: Duration = Duration::from_secs(5);
-/// Readings kept in memory for the page (10 minutes).
-const LIVE_POINTS: usize = 120;
-/// One reading a minute goes to the database for metering.
-const PERSIST_EVERY_S: i64 = 60;
-const PORT_FILE: &str = "port";
-
-pub const BASIS: &str = "Messages in and bytes in are counted from the broker's records; \
-    messages out are counted from consumer groups' committed offsets (consumers that never \
-    commit are not seen); bytes out are estimated as messages out times the mean record size; \
-    data retained is the broker's storage on disk.";
-
-struct Readings {
-    live: VecDeque<(i64, Counters)>,
-    persisted_at: i64,
-}
-
 pub struct BrokerProvisioner {
     settings: BrokerSettings,
     root: PathBuf,
@@ -144,57 +131,6 @@ impl BrokerProvisioner {
 
     pub fn dir(&self, instance_id: i64) -> PathBuf {
         self.root.join(format!("instance-{instance_id}"))
-    }
-
-    fn port_of(&self, instance_id: i64) -> Option<u16> {
-        std::fs::read_to_string(self.dir(instance_id).join(PORT_FILE))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    }
-
-    /// The instance's port: the one recorded in its directory, or the first port of the
-    /// range that no other instance holds and nothing on the host answers or holds.
-    async fn allocate_port(&self, instance_id: i64) -> Result<u16, String> {
-        let _one_at_a_time = self.allocating.lock().await;
-        if let Some(port) = self.port_of(instance_id) {
-            return Ok(port);
-        }
-        let held: Vec<u16> = std::fs::read_dir(&self.root)
-            .map_err(|e| format!("cannot read {}: {e}", self.root.display()))?
-            .flatten()
-            .filter_map(|e| std::fs::read_to_string(e.path().join(PORT_FILE)).ok())
-            .filter_map(|p| p.trim().parse().ok())
-            .collect();
-        let (first, last) = self.settings.ports;
-        for port in first..=last {
-            let loopback = SocketAddr::from(([127, 0, 0, 1], port));
-            if held.contains(&port) || process::answers(loopback).await {
-                continue;
-            }
-            if std::net::TcpListener::bind(("0.0.0.0", port)).is_err() {
-                continue;
-            }
-            let dir = self.dir(instance_id);
-            make_private_dir(&dir)?;
-            std::fs::write(dir.join(PORT_FILE), port.to_string())
-                .map_err(|e| format!("cannot record the port: {e}"))?;
-            return Ok(port);
-        }
-        Err(format!(
-            "no free port left in {first}-{last} (--broker-ports): every port is held by an \
-             instance or in use on this host"
-        ))
-    }
-
-    fn recorded_port(&self, instance_id: i64) -> Result<u16, String> {
-        self.port_of(instance_id).ok_or_else(|| {
-            format!(
-                "this instance's broker directory {} has no port recorded (was it removed?)",
-                self.dir(instance_id).display()
-            )
-        })
     }
 
     /// The live broker of the instance's directory, if one runs.
@@ -356,66 +292,6 @@ impl BrokerProvisioner {
             .filter(|id| self.find(*id).is_some())
             .collect()
     }
-
-    /// One reading of the broker's counters, kept in memory and (once a minute, or when
-    /// `persist`) in the database. False when the storage could not be read.
-    async fn read_traffic(&self, instance_id: i64, persist: bool) -> bool {
-        let now = self.clock.unix();
-        let last = self
-            .readings
-            .lock()
-            .ok()
-            .and_then(|r| r.get(&instance_id).and_then(|r| r.live.back().copied()));
-        let (previous, persisted_at) = match last {
-            Some((_, counters)) => (counters, None),
-            // First reading since this console started: go on from the last stored one.
-            None => (
-                store::broker_samples::latest(&self.pool, instance_id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default(),
-                Some(0),
-            ),
-        };
-        let counters = match meter::read(&self.dir(instance_id), previous).await {
-            Ok(counters) => counters,
-            Err(error) => {
-                tracing::debug!(instance = instance_id, %error, "no traffic reading");
-                return false;
-            }
-        };
-        let due = {
-            let Ok(mut readings) = self.readings.lock() else {
-                return false;
-            };
-            let entry = readings.entry(instance_id).or_insert(Readings {
-                live: VecDeque::new(),
-                persisted_at: persisted_at.unwrap_or(0),
-            });
-            entry.live.push_back((now, counters));
-            while entry.live.len() > LIVE_POINTS {
-                entry.live.pop_front();
-            }
-            // Also the first reading of each hour, so that every hour has a reading near
-            // its end for metering.
-            let due = persist
-                || now - entry.persisted_at >= PERSIST_EVERY_S
-                || now.div_euclid(HOUR) != entry.persisted_at.div_euclid(HOUR);
-            if due {
-                entry.persisted_at = now;
-            }
-            due
-        };
-        if due {
-            if let Err(error) =
-                store::broker_samples::insert(&self.pool, instance_id, now, &counters).await
-            {
-                tracing::warn!(instance = instance_id, %error, "traffic reading not stored");
-            }
-        }
-        true
-    }
 }
 
 const SASL_PLAIN_REFUSED: &str = "This host's broker (nisshi 0.8.1) offers SASL/SCRAM only, \
@@ -423,45 +299,6 @@ const SASL_PLAIN_REFUSED: &str = "This host's broker (nisshi 0.8.1) offers SASL/
 const MTLS_REFUSED: &str = "This host's broker (nisshi 0.8.1) does not verify client \
     certificates: choose SASL/SCRAM over TLS. The console will not show mutual TLS on an \
     endpoint that does not require it.";
-
-/// What was done, and what else was found differing on the broker (a user a client added).
-fn with_found(done: &str, drift: &[Drift]) -> String {
-    let unknown: Vec<String> = drift
-        .iter()
-        .filter(|d| matches!(d, Drift::Unknown { .. }))
-        .map(Drift::describe)
-        .collect();
-    if unknown.is_empty() {
-        done.to_string()
-    } else {
-        format!("{done}; also removed: {}", unknown.join("; "))
-    }
-}
-
-/// How the step reports the security in force.
-fn security_said(endpoint: &Endpoint) -> String {
-    match (endpoint.scram, endpoint.tls) {
-        (true, true) => "; SASL/SCRAM and TLS required".into(),
-        (true, false) => "; SASL/SCRAM required, plaintext".into(),
-        (false, true) => "; TLS, no client authentication".into(),
-        (false, false) => "; plaintext, no client authentication".into(),
-    }
-}
-
-async fn certificate_due(
-    pool: &SqlitePool,
-    instance_id: i64,
-    endpoint: &Endpoint,
-    now: i64,
-) -> Result<bool, String> {
-    let issued = store::kafka_security::certificate(pool, instance_id)
-        .await
-        .map_err(|e| format!("cannot read the instance's certificate record: {e}"))?;
-    Ok(
-        crate::domain::certificate::due(issued.as_ref(), &endpoint.certificate_names(), now)
-            .is_some(),
-    )
-}
 
 fn make_private_dir(dir: &Path) -> Result<(), String> {
     std::fs::DirBuilder::new()
@@ -471,34 +308,6 @@ fn make_private_dir(dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))
 }
 
-/// Reads every running broker's traffic every few seconds, for as long as the provisioner
-/// lives.
-fn spawn_readings(provisioner: Weak<BrokerProvisioner>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(SAMPLE_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(provisioner) = provisioner.upgrade() else {
-                return;
-            };
-            for id in provisioner.serving() {
-                provisioner.read_traffic(id, false).await;
-            }
-        }
-    });
-}
-
-fn difference(later: &Counters, earlier: &Counters) -> Traffic {
-    Traffic {
-        bytes_in: later.bytes_in.saturating_sub(earlier.bytes_in),
-        bytes_out: later.bytes_out.saturating_sub(earlier.bytes_out),
-        bytes_retained: later.bytes_retained,
-    }
-}
-
-const MIB: u64 = 1024 * 1024;
-
 #[async_trait::async_trait]
 impl Provisioner for BrokerProvisioner {
     fn name(&self) -> &'static str {
@@ -506,121 +315,7 @@ impl Provisioner for BrokerProvisioner {
     }
 
     async fn run_step(&self, work: &StepWork<'_>) -> Result<StepDone, String> {
-        let id = work.instance.id;
-        let dir = self.dir(id);
-        let detail = |text: String| {
-            Ok(StepDone {
-                bootstrap: None,
-                detail: Some(text),
-            })
-        };
-        match work.step.id {
-            StepId::AllocateNetwork => {
-                let port = self.allocate_port(id).await?;
-                detail(format!("port {port}"))
-            }
-            StepId::ProvisionCompute => {
-                let bin = &self.settings.bin;
-                match tokio::process::Command::new(bin)
-                    .arg("--version")
-                    .output()
-                    .await
-                {
-                    Ok(out) if out.status.success() => detail(format!(
-                        "{} ({})",
-                        String::from_utf8_lossy(&out.stdout).trim(),
-                        bin.display()
-                    )),
-                    Ok(out) => Err(format!(
-                        "the broker program {} does not run ({})",
-                        bin.display(),
-                        out.status
-                    )),
-                    Err(e) => Err(format!(
-                        "the broker program {} cannot be run: {e} (install it with \
-                         scripts/setup.sh, or give its path with --broker-bin)",
-                        bin.display()
-                    )),
-                }
-            }
-            StepId::AttachStorage => {
-                make_private_dir(&dir)?;
-                detail(format!(
-                    "{} (SQLite, owner-only)",
-                    dir.join(meter::STORAGE_FILE).display()
-                ))
-            }
-            StepId::StartBrokers => {
-                let (endpoint, served, drift) = self.serve(work.instance).await?;
-                // The first reading: the traffic shown and metered starts from here. A new
-                // broker creates its tables just after it answers: give it a moment.
-                for _ in 0..20 {
-                    if self.read_traffic(id, false).await {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                let mut said = match served {
-                    Served::Started(pid) => format!(
-                        "one broker process (pid {pid}), answering on {}",
-                        endpoint.bootstrap()
-                    ),
-                    Served::Adopted => format!(
-                        "the broker already answering on {} is kept",
-                        endpoint.bootstrap()
-                    ),
-                };
-                said.push_str(&security_said(&endpoint));
-                if !drift.is_empty() {
-                    let users: Vec<String> = drift.iter().map(Drift::describe).collect();
-                    said.push_str(&format!("; users written: {}", users.join("; ")));
-                }
-                detail(said)
-            }
-            StepId::PublishEndpoint => {
-                let endpoint = self.wanted_endpoint(work.instance)?;
-                Ok(StepDone {
-                    bootstrap: Some(endpoint.bootstrap()),
-                    detail: None,
-                })
-            }
-            StepId::ResizeBrokers => detail(format!(
-                "{} AKU recorded; this host runs one broker process per instance, whatever \
-                 its size",
-                work.target_aku
-            )),
-            StepId::PlanCapacity | StepId::RebalancePartitions => Ok(StepDone::default()),
-            StepId::StopBrokers => {
-                self.halt(id).await;
-                detail("broker stopped".into())
-            }
-            StepId::ReleaseStorage => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let file = dir.join(format!("{}{suffix}", meter::STORAGE_FILE));
-                    match std::fs::remove_file(&file) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(format!("cannot remove {}: {e}", file.display())),
-                    }
-                }
-                detail("the broker's data is removed".into())
-            }
-            StepId::ReleaseNetwork => {
-                let port = self.port_of(id);
-                store::kafka_security::forget_instance(&self.pool, id)
-                    .await
-                    .map_err(|e| format!("cannot remove the instance's Kafka users: {e}"))?;
-                match std::fs::remove_dir_all(&dir) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(format!("cannot remove {}: {e}", dir.display())),
-                }
-                detail(match port {
-                    Some(port) => format!("port {port} released"),
-                    None => "no port was held".into(),
-                })
-            }
-        }
+        self.step(work).await
     }
 
     async fn traffic(
@@ -629,11 +324,7 @@ impl Provisioner for BrokerProvisioner {
         hour_start: i64,
         _size_aku: u32,
     ) -> Result<Traffic, String> {
-        let at = |t| store::broker_samples::at_or_before(&self.pool, instance.id, t);
-        let start = at(hour_start).await.map_err(|e| e.to_string())?;
-        let end = at(hour_start + HOUR).await.map_err(|e| e.to_string())?;
-        let start = start.unwrap_or_default();
-        Ok(end.map_or(Traffic::default(), |end| difference(&end, &start)))
+        self.hour_traffic(instance, hour_start).await
     }
 
     fn traffic_basis(&self) -> &'static str {
@@ -714,96 +405,7 @@ impl Provisioner for BrokerProvisioner {
     }
 
     async fn maintain(&self, instance: &InstanceRow) -> Result<Vec<Maintenance>, String> {
-        let endpoint = match self.wanted_endpoint(instance) {
-            Ok(endpoint) => endpoint,
-            Err(reason) => {
-                // Its exposure is no longer configured (the public address was removed): a
-                // broker left on the old address would be exposed where nothing says so.
-                self.halt(instance.id).await;
-                return Err(format!("broker stopped: {reason}"));
-            }
-        };
-        let dir = self.dir(instance.id);
-        let mut done = Vec::new();
-        // A certificate due, or a broker started with another endpoint (the addresses of
-        // this console changed): serving again restarts it with what it should have.
-        let due = endpoint.tls
-            && certificate_due(&self.pool, instance.id, &endpoint, self.clock.unix()).await?;
-        let mut drift = Vec::new();
-        if due || secure::recorded_endpoint(&dir).as_ref() != Some(&endpoint) {
-            let started = std::time::Instant::now();
-            self.read_traffic(instance.id, true).await;
-            let (_, served, found) = self.serve(instance).await?;
-            drift = found;
-            if let Served::Started(pid) = served {
-                done.push(Maintenance::Restarted(format!(
-                    "{} (pid {pid}), answering again after {} ms",
-                    if due {
-                        "restarted to load its new certificate"
-                    } else {
-                        "restarted with the endpoint this console now configures"
-                    },
-                    started.elapsed().as_millis()
-                )));
-            }
-        }
-        // The address clients are told follows the configured listener (the certificate and
-        // the broker's advertised address already do, by the restart above).
-        if !instance.bootstrap.is_empty() && instance.bootstrap != endpoint.bootstrap() {
-            store::instances::change_bootstrap(
-                &self.pool,
-                instance.id,
-                &endpoint.bootstrap(),
-                self.clock.unix(),
-            )
-            .await
-            .map_err(|e| format!("cannot record the new bootstrap address: {e}"))?;
-        }
-        if endpoint.scram {
-            self.ensure_console_user(instance).await?;
-            drift.extend(self.sync_users(instance).await?);
-            if !drift.is_empty() {
-                done.push(Maintenance::UsersRestored(
-                    drift.iter().map(Drift::describe).collect(),
-                ));
-            }
-            let cut = {
-                let mut pending = self.cut_pending.lock().map_err(|e| e.to_string())?;
-                if drift.iter().any(Drift::may_have_sessions) {
-                    pending.insert(instance.id);
-                }
-                pending.contains(&instance.id)
-            };
-            if cut {
-                // A user removed or given another password behind the console's back (or a
-                // change of the console's that was not applied) may have connections open:
-                // the broker checks credentials only at login, so a restart cuts them.
-                let started = std::time::Instant::now();
-                self.read_traffic(instance.id, true).await;
-                process::stop(std::slice::from_ref(&dir), &self.settings.bin).await;
-                match self.serve(instance).await {
-                    Ok((_, served, _)) => {
-                        if let Ok(mut pending) = self.cut_pending.lock() {
-                            pending.remove(&instance.id);
-                        }
-                        if let Served::Started(pid) = served {
-                            done.push(Maintenance::Restarted(format!(
-                                "restarted to cut the connections of users it no longer has \
-                                 (pid {pid}), answering again after {} ms",
-                                started.elapsed().as_millis()
-                            )));
-                        }
-                    }
-                    // What was put right is still reported; the restart is tried again at
-                    // the next pass (or the loop starts the broker, as for any stopped one).
-                    Err(reason) => done.push(Maintenance::Restarted(format!(
-                        "a restart to cut the connections of users it no longer has failed \
-                         ({reason}); tried again"
-                    ))),
-                }
-            }
-        }
-        Ok(done)
+        self.maintenance(instance).await
     }
 
     async fn apply_users(
@@ -894,37 +496,7 @@ impl Provisioner for BrokerProvisioner {
     }
 
     fn live_traffic(&self, instance: &InstanceRow) -> Option<LiveTraffic> {
-        let readings = self.readings.lock().ok()?;
-        let live = &readings.get(&instance.id)?.live;
-        let (_, last) = live.back()?;
-        let points = live
-            .iter()
-            .zip(live.iter().skip(1))
-            .filter(|((t0, _), (t1, _))| t1 > t0)
-            .map(|((t0, a), (t1, b))| {
-                let seconds = (t1 - t0) as f64;
-                let rate =
-                    |later: u64, earlier: u64| later.saturating_sub(earlier) as f64 / seconds;
-                TrafficPoint {
-                    at: *t1,
-                    messages_in_s: rate(b.messages_in, a.messages_in),
-                    bytes_in_s: rate(b.bytes_in, a.bytes_in),
-                    messages_out_s: rate(b.messages_out, a.messages_out),
-                    bytes_out_s: rate(b.bytes_out, a.bytes_out),
-                }
-            })
-            .collect();
-        let (write, read) = sizing::capacity(instance.size());
-        Some(LiveTraffic {
-            points,
-            messages_in_total: last.messages_in,
-            bytes_in_total: last.bytes_in,
-            messages_out_total: last.messages_out,
-            bytes_retained: last.bytes_retained,
-            write_capacity_bytes_s: u64::from(write) * MIB,
-            read_capacity_bytes_s: u64::from(read) * MIB,
-            basis: BASIS.into(),
-        })
+        self.live(instance)
     }
 
     async fn shutdown(&self, stop_brokers: bool) {

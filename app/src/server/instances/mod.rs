@@ -3,6 +3,8 @@
 //! the quota), then handed to the operation runner. Also the license watcher's part: suspend
 //! running instances when the license lapses, resume them when a valid key is applied.
 
+pub mod view;
+
 use super::access::{Authorized, Operator};
 use super::audit::{self, Actor, Outcome};
 use super::store::instances::{self as store, InstanceRow};

@@ -1,6 +1,8 @@
 //! The license service: which vendor keys are trusted, the clock the license rules use, the
 //! current license and its state, and previewing and applying product keys.
 
+pub mod view;
+
 use super::access::{Admin, Authorized};
 use super::audit::{self, Actor, Outcome};
 use super::{store, store::license::AppliedKeyRow, AppState, ServerError};

@@ -1,0 +1,129 @@
+//! Kafka instances as the pages show them: the list, the create form's context, the detail
+//! page, and the quota preview.
+
+use crate::domain::instance::State;
+use crate::domain::operation::OperationKind;
+use serde::{Deserialize, Serialize};
+/// The quota as the instance pages show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaView {
+    pub used_aku: u32,
+    /// None: uncapped pay-as-you-go.
+    pub quota: Option<u32>,
+    pub max_per_instance: u32,
+    /// Why nothing can grow now (license state), if so.
+    pub growth_blocked: Option<String>,
+}
+
+impl QuotaView {
+    /// Whether `extra` more AKU may be taken, with the exact shortfall if not: the same rule
+    /// and wording as the server's check (which decides; this is the live preview).
+    pub fn check(&self, extra: u32) -> Result<(), String> {
+        if let Some(reason) = &self.growth_blocked {
+            return Err(reason.clone());
+        }
+        crate::domain::quota::check_fits(self.quota, self.used_aku, extra)
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceSummary {
+    pub id: i64,
+    pub name: String,
+    pub state: State,
+    pub state_reason: Option<String>,
+    pub size_aku: u32,
+    /// The size a scale in progress moves to.
+    pub target_aku: Option<u32>,
+    pub kafka_version: String,
+    pub zones: Vec<String>,
+    pub bootstrap: String,
+    pub created_at: i64,
+    /// "step 2 of 5: …" while an operation runs.
+    pub progress: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceList {
+    pub instances: Vec<InstanceSummary>,
+    /// Instances per state (not deleted), for the filter.
+    pub counts: Vec<(State, u32)>,
+    pub quota: QuotaView,
+    pub can_change: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewInstanceContext {
+    pub quota: QuotaView,
+    /// The region's three zones, in order (one zone uses the first).
+    pub zones: Vec<String>,
+    pub region: String,
+    pub vpc_example: String,
+    pub subnet_example: String,
+    pub can_change: bool,
+    /// The client authentication and transit encryption choices the provisioner can put in
+    /// force (`None`: all of them).
+    pub allowed_client_auth: Option<Vec<String>>,
+    pub allowed_transit_encryption: Option<Vec<String>>,
+    pub allowed_endpoint_exposure: Option<Vec<String>>,
+    /// Why the choices not allowed are not (one line each).
+    pub security_notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationLine {
+    pub id: i64,
+    pub kind: Option<OperationKind>,
+    pub requested_by: String,
+    pub requested_from: Option<String>,
+    pub requested_at: i64,
+    pub from_state: String,
+    pub to_state: String,
+    pub from_aku: Option<u32>,
+    pub to_aku: Option<u32>,
+    /// running, succeeded or failed.
+    pub status: String,
+    pub finished_at: Option<i64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepLine {
+    pub label: String,
+    /// done, running, failed or waiting.
+    pub status: String,
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceDetail {
+    pub summary: InstanceSummary,
+    pub description: String,
+    pub deployment: String,
+    pub vpc_id: String,
+    /// (zone, subnet)
+    pub placement: Vec<(String, String)>,
+    pub data_bucket: String,
+    pub wal_mode: String,
+    pub client_auth: String,
+    pub transit_encryption: String,
+    pub endpoint_exposure: String,
+    pub tags: Vec<(String, String)>,
+    pub created_by: String,
+    /// Write and read MiB/s the current size serves.
+    pub capacity: (u32, u32),
+    pub operations: Vec<OperationLine>,
+    /// The steps of the latest operation.
+    pub steps: Vec<StepLine>,
+    pub quota: QuotaView,
+    pub can_change: bool,
+}
+
+/// One recent operation with its instance's name (overview).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentOperation {
+    pub instance_id: i64,
+    pub instance_name: String,
+    pub operation: OperationLine,
+}
