@@ -6,6 +6,7 @@ pub mod audit;
 pub mod instance_detail;
 pub mod instance_kafka;
 pub mod instance_new;
+pub mod instance_traffic;
 pub mod instances;
 pub mod license;
 pub mod login;

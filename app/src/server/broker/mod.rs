@@ -35,7 +35,6 @@ use crate::domain::topic::Retention;
 use crate::wire::kafka::{LiveTraffic, TopicInfo};
 use process::Launch;
 use readings::{spawn_readings, Readings};
-use steps::with_found;
 use sqlx::SqlitePool;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -43,6 +42,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use steps::with_found;
 use tokio::sync::mpsc;
 
 /// How the console runs brokers (flags of `serve`).
