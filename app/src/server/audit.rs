@@ -227,40 +227,6 @@ pub fn filter(actor: &str, action: &str, from: &str, until: &str) -> Result<Filt
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_rule() {
-        let audited = [
-            ServerError::App(AppError::Unauthenticated),
-            ServerError::App(AppError::Forbidden("role".into())),
-            ServerError::App(AppError::CrossSite("site".into())),
-            ServerError::App(AppError::TooManyAttempts {
-                message: "slow down".into(),
-                retry_at: 0,
-            }),
-            ServerError::policy(AppError::invalid("size_aku", "needs 12 AKU, 8 left")),
-            ServerError::policy(AppError::Conflict("the license has lapsed".into())),
-        ];
-        for error in &audited {
-            assert!(audited_refusal(error), "{error:?}");
-        }
-        let not_audited = [
-            ServerError::App(AppError::invalid("name", "too long")),
-            ServerError::App(AppError::Request("bad form".into())),
-            ServerError::App(AppError::NotFound("no instance 9".into())),
-            ServerError::App(AppError::Conflict("busy".into())),
-            ServerError::App(AppError::Internal("ref".into())),
-            ServerError::Other("disk".into()),
-        ];
-        for error in &not_audited {
-            assert!(!audited_refusal(error), "{error:?}");
-        }
-    }
-}
-
 /// One page (1-based, of [`PAGE_SIZE`]) of the entries `filter` matches, the actors and
 /// actions to filter by, and whether the hash chain is intact.
 pub async fn page(
@@ -309,4 +275,38 @@ pub async fn page(
         actions,
         chain,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rule() {
+        let audited = [
+            ServerError::App(AppError::Unauthenticated),
+            ServerError::App(AppError::Forbidden("role".into())),
+            ServerError::App(AppError::CrossSite("site".into())),
+            ServerError::App(AppError::TooManyAttempts {
+                message: "slow down".into(),
+                retry_at: 0,
+            }),
+            ServerError::policy(AppError::invalid("size_aku", "needs 12 AKU, 8 left")),
+            ServerError::policy(AppError::Conflict("the license has lapsed".into())),
+        ];
+        for error in &audited {
+            assert!(audited_refusal(error), "{error:?}");
+        }
+        let not_audited = [
+            ServerError::App(AppError::invalid("name", "too long")),
+            ServerError::App(AppError::Request("bad form".into())),
+            ServerError::App(AppError::NotFound("no instance 9".into())),
+            ServerError::App(AppError::Conflict("busy".into())),
+            ServerError::App(AppError::Internal("ref".into())),
+            ServerError::Other("disk".into()),
+        ];
+        for error in &not_audited {
+            assert!(!audited_refusal(error), "{error:?}");
+        }
+    }
 }
