@@ -3,11 +3,9 @@
 //! charge follows the key's tiers, the exports parse back to the same totals, and metering an
 //! hour twice (or after the console was down) adds nothing twice and misses nothing.
 
-mod common;
-
+use crate::common::*;
 use app::domain::license::{BillingModel, DimensionPrice, PriceTier, Pricing};
 use app::domain::Decimal;
-use common::*;
 use reqwest::Client;
 use serde_json::Value;
 use std::collections::HashMap;

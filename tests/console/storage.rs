@@ -1,5 +1,4 @@
 //! Opening the data directory and the database: permissions, settings and clear errors.
-mod common;
 
 use app::server::db::{self, OpenError};
 use std::os::unix::fs::PermissionsExt;
@@ -108,11 +107,11 @@ async fn a_second_console_on_the_same_data_directory_is_refused() {
 #[tokio::test]
 async fn a_value_on_disk_the_code_does_not_know_is_an_error_not_a_default() {
     use app::server::store;
-    let app = common::spawn_app().await;
+    let app = crate::common::spawn_app().await;
     let client = app.activated_admin_client().await;
     let created = client
         .post(app.url("/api/instance_create"))
-        .form(&common::instance_form("orders", 3, &[]))
+        .form(&crate::common::instance_form("orders", 3, &[]))
         .send()
         .await
         .unwrap();

@@ -1,9 +1,7 @@
 //! First-run setup, sign-in, sessions and the guards, through the real router and SQLite file.
 
-mod common;
-
+use crate::common::*;
 use app::server::clock::Clock;
-use common::*;
 
 #[tokio::test]
 async fn healthz_reports_version_and_database() {

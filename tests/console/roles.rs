@@ -5,11 +5,9 @@
 //! table. The UI hiding a button is not what protects an endpoint; these requests go around
 //! the UI.
 
-mod common;
-
+use crate::common::*;
 use app::domain::account::Role;
 use app::server::endpoints::{markdown_table, Access, Endpoint, Method as Verb, ENDPOINTS};
-use common::*;
 use reqwest::{Client, Method};
 use std::collections::BTreeSet;
 

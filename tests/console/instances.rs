@@ -2,9 +2,7 @@
 //! validation error, the quota rule (also under a race of concurrent creates), the license
 //! states, and roles.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::{Client, Response};
 use serde_json::Value;
 use std::time::Duration;

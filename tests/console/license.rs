@@ -1,8 +1,6 @@
 //! Activation, renewal, upgrade, downgrade and refused keys, through HTTP on a real SQLite file.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use time::macros::datetime;
 use time::Duration;
 

@@ -2,9 +2,7 @@
 //! hydration scripts' nonce, rate limits on sign-in that leave other requests alone, body and
 //! field limits, and no internals in any response.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn pages_carry_a_nonce_policy_that_matches_their_scripts() {

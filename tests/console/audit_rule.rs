@@ -3,11 +3,9 @@
 //! throttling (429) and refusals by the license or the quota are audited; malformed input
 //! (422 for a field's rule, 400) and what does not exist (404) are not.
 
-mod common;
-
+use crate::common::*;
 use app::server::{guard, rate_limit, store};
 use axum::{body::Body, http::Request, middleware, routing::post, Router};
-use common::*;
 use reqwest::{Client, Response};
 use std::time::Duration;
 use tower::ServiceExt;

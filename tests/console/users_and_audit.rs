@@ -1,9 +1,7 @@
 //! Users, the own account, and the hash-chained audit log, through HTTP on a real SQLite file,
 //! and the administrator commands (reset-password, backup, audit verify) on the binary.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::{Client, Response};
 use serde_json::Value;
 use std::process::Command;
