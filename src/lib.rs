@@ -212,6 +212,9 @@ impl Console {
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(security::DEFAULT_POLICY),
             ))
+            // The request's span travels with the request, for the access check to name the
+            // user in it (a server function's own code may run outside the span).
+            .layer(middleware::from_fn(app::server::auth::keep_request_span))
             // One span per request (method and path), so every log line of a request, an
             // internal error's reference among them, says which request it was.
             .layer(TraceLayer::new_for_http().make_span_with(
@@ -220,6 +223,8 @@ impl Console {
                         "request",
                         method = %request.method(),
                         path = %request.uri().path(),
+                        // Recorded once the access check knows who it is.
+                        user = tracing::field::Empty,
                     )
                 },
             ))

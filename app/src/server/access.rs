@@ -183,6 +183,11 @@ async fn check(
 ) -> Result<(UserRow, Actor), ServerError> {
     match rule(state, session, role).await? {
         Ok(user) => {
+            // The request's span (src/lib.rs) names the user from here on: an error's log
+            // line then says whose request failed.
+            if let Some(span) = &caller.span {
+                span.record("user", tracing::field::display(&user.username));
+            }
             let actor = Actor {
                 name: user.username.clone(),
                 addr: caller.addr.clone(),

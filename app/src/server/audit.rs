@@ -303,7 +303,7 @@ mod tests {
             ServerError::App(AppError::NotFound("no instance 9".into())),
             ServerError::App(AppError::Conflict("busy".into())),
             ServerError::App(AppError::Internal("ref".into())),
-            ServerError::Other("disk".into()),
+            ServerError::invariant("disk"),
         ];
         for error in &not_audited {
             assert!(!audited_refusal(error), "{error:?}");

@@ -47,7 +47,7 @@ pub async fn session_user(
 pub async fn request_session() -> Result<Session, ServerError> {
     leptos_axum::extract::<Session>()
         .await
-        .map_err(|e| ServerError::Other(format!("no session layer: {e}")))
+        .map_err(|e| ServerError::internal("no session layer", e))
 }
 
 /// The client address of the current request.
@@ -60,7 +60,22 @@ pub async fn request_addr() -> String {
 
 pub fn state() -> Result<AppState, ServerError> {
     leptos::prelude::use_context::<AppState>()
-        .ok_or_else(|| ServerError::Other("application state missing".into()))
+        .ok_or_else(|| ServerError::invariant("application state missing"))
+}
+
+/// The request's tracing span (method, path, and the user once known), kept in the request's
+/// extensions by [`keep_request_span`].
+#[derive(Debug, Clone)]
+pub struct RequestSpan(pub tracing::Span);
+
+/// Middleware inside the trace layer: puts the request's span into its extensions.
+pub async fn keep_request_span(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    req.extensions_mut()
+        .insert(RequestSpan(tracing::Span::current()));
+    next.run(req).await
 }
 
 /// The path and client address of a request: what an audited refusal of access records.
@@ -68,6 +83,8 @@ pub fn state() -> Result<AppState, ServerError> {
 pub struct Caller {
     pub path: String,
     pub addr: String,
+    /// The request's span, when the request went through the router's layers.
+    pub span: Option<tracing::Span>,
 }
 
 impl Caller {
@@ -79,17 +96,20 @@ impl Caller {
                 .get::<axum::extract::ConnectInfo<SocketAddr>>()
                 .map(|info| info.0.ip().to_string())
                 .unwrap_or_else(|| "unknown".into()),
+            span: extensions.get::<RequestSpan>().map(|s| s.0.clone()),
         }
     }
 
     /// The current request of a server function (or of a page rendering one).
     pub async fn of_request() -> Caller {
-        let path = leptos::prelude::use_context::<http::request::Parts>()
-            .map(|parts| parts.uri.path().to_string())
-            .unwrap_or_default();
+        let parts = leptos::prelude::use_context::<http::request::Parts>();
         Caller {
-            path,
+            path: parts
+                .as_ref()
+                .map(|p| p.uri.path().to_string())
+                .unwrap_or_default(),
             addr: request_addr().await,
+            span: parts.and_then(|p| p.extensions.get::<RequestSpan>().map(|s| s.0.clone())),
         }
     }
 }

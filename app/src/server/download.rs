@@ -34,14 +34,14 @@ pub fn csv<T: serde::Serialize>(rows: &[T], header: &[&str]) -> Result<Vec<u8>, 
     if rows.is_empty() {
         writer
             .write_record(header)
-            .map_err(|e| super::ServerError::Other(format!("csv: {e}")).into_app_error())?;
+            .map_err(|e| super::ServerError::internal("writing the CSV", e).into_app_error())?;
     }
     for row in rows {
         writer
             .serialize(row)
-            .map_err(|e| super::ServerError::Other(format!("csv: {e}")).into_app_error())?;
+            .map_err(|e| super::ServerError::internal("writing the CSV", e).into_app_error())?;
     }
     writer
         .into_inner()
-        .map_err(|e| super::ServerError::Other(format!("csv: {e}")).into_app_error())
+        .map_err(|e| super::ServerError::internal("writing the CSV", e).into_app_error())
 }

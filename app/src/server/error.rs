@@ -16,16 +16,41 @@ pub enum ServerError {
     #[error(transparent)]
     Policy(AppError),
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
     #[error("session store: {0}")]
     Session(#[from] tower_sessions::session::Error),
-    #[error("password hashing: {0}")]
-    Hashing(String),
+    /// A failure below the services (hashing, a CSV writer, a task, the session layer): what
+    /// was being done, and the failure itself kept as the source, so that the log has the
+    /// whole chain.
+    #[error("{context}")]
+    Internal {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Data or state that the code's own rules exclude (no environment after setup, a report
+    /// without its link, a ledger total that overflows): a bug or an edited database, named.
     #[error("{0}")]
-    Other(String),
+    Invariant(String),
 }
 
 impl ServerError {
+    /// A failure below: `context` says what was being done; `source` is kept as the cause.
+    pub fn internal(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> ServerError {
+        ServerError::Internal {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// A state or value the code's rules exclude, described.
+    pub fn invariant(what: impl Into<String>) -> ServerError {
+        ServerError::Invariant(what.into())
+    }
+
     /// A refusal by the license, the quota or another rule of the product (audited).
     pub fn policy(error: impl Into<AppError>) -> ServerError {
         ServerError::Policy(error.into())
@@ -51,6 +76,53 @@ impl ServerError {
             }
         }
     }
+}
+
+impl From<sqlx::Error> for ServerError {
+    /// A unique constraint that a person can run into becomes the field error it means; every
+    /// other database error stays internal.
+    fn from(error: sqlx::Error) -> Self {
+        match unique_violation(&error) {
+            Some(refusal) => ServerError::App(refusal),
+            None => ServerError::Database(error),
+        }
+    }
+}
+
+/// The unique constraints behind a form's field: (table.column, field, the rule broken). The
+/// services check these inside their write transaction first; this mapping is the last word
+/// for a check that was missed, so the person still reads which field and why, not a 500.
+const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
+    (
+        "users.username",
+        "username",
+        "A user with this name exists already; choose another name.",
+    ),
+    (
+        "instances.name",
+        "name",
+        "An instance with this name exists already; choose another name.",
+    ),
+    (
+        "license_keys.fingerprint",
+        "key",
+        "This product key is already applied.",
+    ),
+];
+
+fn unique_violation(error: &sqlx::Error) -> Option<AppError> {
+    let database = error.as_database_error()?;
+    if !database.is_unique_violation() {
+        return None;
+    }
+    // SQLite: "UNIQUE constraint failed: users.username" (columns joined by ", ").
+    let columns = database
+        .message()
+        .strip_prefix("UNIQUE constraint failed: ")?;
+    UNIQUE_FIELDS
+        .iter()
+        .find(|(column, _, _)| columns.split(", ").any(|c| c == *column))
+        .map(|(_, field, rule)| AppError::invalid(*field, *rule))
 }
 
 /// An error with every cause under it, for the log: "database: error returned from database:
@@ -122,6 +194,35 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("reading the ledger")]
     struct Outer(#[source] std::io::Error);
+
+    #[tokio::test]
+    async fn a_unique_name_taken_is_a_field_error_and_other_constraints_stay_internal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pool = crate::server::db::open(dir.path()).await.expect("open");
+        let insert = "INSERT INTO users (username, password_hash, role, created_at)
+                      VALUES ('Ada', 'x', 'admin', 0)";
+        sqlx::query(insert).execute(&pool).await.expect("first");
+        // The same name in another case: the column is NOCASE.
+        let again = sqlx::query(&insert.replace("'Ada'", "'ada'"))
+            .execute(&pool)
+            .await
+            .expect_err("second");
+        match ServerError::from(again) {
+            ServerError::App(AppError::Invalid { field, message }) => {
+                assert_eq!(field, "username");
+                assert!(message.contains("exists already"), "{message}");
+            }
+            other => panic!("not a field error: {other:?}"),
+        }
+        let not_null = sqlx::query("INSERT INTO users (username) VALUES ('bob')")
+            .execute(&pool)
+            .await
+            .expect_err("not null");
+        assert!(matches!(
+            ServerError::from(not_null),
+            ServerError::Database(_)
+        ));
+    }
 
     #[test]
     fn the_log_gets_every_cause() {

@@ -100,7 +100,8 @@ pub async fn create(
     let credential = Credential {
         username: username.clone(),
         mechanism,
-        verifier: scram::verifier(mechanism, &password).map_err(ServerError::Other)?,
+        verifier: scram::verifier(mechanism, &password)
+            .map_err(|e| ServerError::internal("making a SCRAM verifier", e))?,
     };
     let now = state.clock.unix();
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -158,7 +159,8 @@ pub async fn rotate(
     };
     let mechanism = user.credential.mechanism;
     let password = scram::generate_password();
-    let verifier = scram::verifier(mechanism, &password).map_err(ServerError::Other)?;
+    let verifier = scram::verifier(mechanism, &password)
+        .map_err(|e| ServerError::internal("making a SCRAM verifier", e))?;
     keep::replace_verifier(&mut tx, id, username, &verifier, state.clock.unix()).await?;
     let detail = format!("{username} ({}): new password", mechanism.as_str());
     audit::record_in(

@@ -38,7 +38,7 @@ pub async fn overview(
 ) -> Result<OverviewData, ServerError> {
     let env = store::environment::get(&state.pool)
         .await?
-        .ok_or_else(|| ServerError::Other("signed in before setup".into()))?;
+        .ok_or_else(|| ServerError::invariant("signed in before setup"))?;
     let license_now = license::now(state).await?;
     let users_by_role = store::users::count_by_role(&state.pool).await?;
     let recent_events = if who.may(Role::Admin) {

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 fn argon2() -> Result<Argon2<'static>, ServerError> {
-    let params =
-        Params::new(19 * 1024, 2, 1, None).map_err(|e| ServerError::Hashing(e.to_string()))?;
+    let params = Params::new(19 * 1024, 2, 1, None)
+        .map_err(|e| ServerError::internal("Argon2 parameters", e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -23,11 +23,12 @@ fn hash_blocking(password: &str) -> Result<String, ServerError> {
     argon2()?
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| ServerError::Hashing(e.to_string()))
+        .map_err(|e| ServerError::internal("hashing a password", e.to_string()))
 }
 
 fn verify_blocking(password: &str, phc: &str) -> Result<bool, ServerError> {
-    let parsed = PasswordHash::new(phc).map_err(|e| ServerError::Hashing(e.to_string()))?;
+    let parsed = PasswordHash::new(phc)
+        .map_err(|e| ServerError::internal("reading a stored password hash", e.to_string()))?;
     // The parameters come from the stored string, so hashes made with older settings verify.
     Ok(Argon2::default()
         .verify_password(password.as_bytes(), &parsed)
@@ -60,10 +61,10 @@ impl PasswordHasher {
             .permits
             .acquire()
             .await
-            .map_err(|e| ServerError::Hashing(e.to_string()))?;
+            .map_err(|e| ServerError::internal("waiting for a hashing permit", e))?;
         tokio::task::spawn_blocking(work)
             .await
-            .map_err(|e| ServerError::Hashing(e.to_string()))?
+            .map_err(|e| ServerError::internal("the hashing task", e))?
     }
 
     pub async fn hash(&self, password: String) -> Result<String, ServerError> {

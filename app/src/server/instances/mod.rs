@@ -94,7 +94,7 @@ pub async fn create(
     let actor = who.actor();
     let env = super::store::environment::get(&state.pool)
         .await?
-        .ok_or_else(|| ServerError::Other("no environment before setup".into()))?;
+        .ok_or_else(|| ServerError::invariant("no environment before setup"))?;
     // The catalog's rules first (bad input, not audited), then the license's maximum size.
     let spec = instance_spec::validate(input, &env.cloud_provider, &env.region, MAX_INSTANCE_AKU)
         .map_err(|e| AppError::invalid(e.field, e))?;

@@ -46,7 +46,7 @@ pub async fn form_context(
 ) -> Result<NewInstanceContext, ServerError> {
     let env = db::environment::get(&state.pool)
         .await?
-        .ok_or_else(|| ServerError::Other("no environment before setup".into()))?;
+        .ok_or_else(|| ServerError::invariant("no environment before setup"))?;
     let now = license::now(state).await?;
     let security = state.operations.provisioner().supported_security();
     let owned = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();

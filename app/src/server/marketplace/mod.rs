@@ -272,7 +272,7 @@ async fn try_link(
     .await?;
     let link = store::marketplace::link(&mut tx, id)
         .await?
-        .ok_or_else(|| ServerError::Other("the new link is missing".into()))?;
+        .ok_or_else(|| ServerError::invariant("the new link is missing"))?;
     tx.commit().await?;
     // A link that checks out lifts a suspension for an ended subscription (the watcher does
     // it within a minute if this fails: the link itself is made).
@@ -426,7 +426,7 @@ pub async fn decide(
         .ok_or_else(|| AppError::NotFound(format!("no report {report_id}")))?;
     let link = store::marketplace::link(&mut tx, report.link_id)
         .await?
-        .ok_or_else(|| ServerError::Other(format!("report {report_id} has no link")))?;
+        .ok_or_else(|| ServerError::invariant(format!("report {report_id} has no link")))?;
     if link.unlinked_at.is_some() && decision != AdminDecision::SeenBilled {
         return Err(AppError::Conflict(
             "the report's link was removed: it can no longer be sent".into(),

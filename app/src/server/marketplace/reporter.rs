@@ -78,7 +78,7 @@ async fn recover(state: &AppState, link: &LinkRow) -> Result<u64, ServerError> {
 
 fn decimal(text: &str, what: &str) -> Result<Decimal, ServerError> {
     Decimal::from_str(text)
-        .map_err(|e| ServerError::Other(format!("{what}: {text:?} is not a decimal: {e}")))
+        .map_err(|e| ServerError::internal(format!("{what}: {text:?} is not a decimal"), e))
 }
 
 /// Queues the closed hours from where the link stopped up to where the ledger is complete.
@@ -105,7 +105,7 @@ async fn queue(state: &AppState, link: &LinkRow) -> Result<u64, ServerError> {
                 .entry(record.dimension.as_str())
                 .or_insert((Decimal::ZERO, Vec::new()));
             entry.0 = entry.0.checked_add(quantity).ok_or_else(|| {
-                ServerError::Other(format!("{}: the hour's total overflows", record.record_id))
+                ServerError::invariant(format!("{}: the hour's total overflows", record.record_id))
             })?;
             entry.1.push(record.record_id.clone());
         }
@@ -121,9 +121,9 @@ async fn queue(state: &AppState, link: &LinkRow) -> Result<u64, ServerError> {
                     None => Decimal::ZERO,
                 };
             let converted = rules::convert(total, *mapping, carried, last_of_month)
-                .map_err(ServerError::Other)?;
+                .map_err(ServerError::invariant)?;
             let quantity = i64::try_from(converted.quantity)
-                .map_err(|_| ServerError::Other(format!("{}: too large", mapping.ledger)))?;
+                .map_err(|_| ServerError::invariant(format!("{}: too large", mapping.ledger)))?;
             let token = rules::client_token(link.id, hour, mapping.ledger, &ids);
             let initial = if rules::within_window(link.marketplace, hour, now) {
                 ReportState::Pending {

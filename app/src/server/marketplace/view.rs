@@ -160,7 +160,7 @@ pub async fn usage_month(
             .get(&report.link_id)
             .and_then(|m| mapping_of(*m, &report.dimension))
             .ok_or_else(|| {
-                ServerError::Other(format!(
+                ServerError::invariant(format!(
                     "marketplace_reports row {}: {:?} has no mapping",
                     report.id, report.dimension
                 ))
@@ -170,14 +170,14 @@ pub async fn usage_month(
             .ok()
             .and_then(|q| q.checked_mul(Decimal::from(mapping.per_ledger_unit)))
             .ok_or_else(|| {
-                ServerError::Other(format!(
+                ServerError::invariant(format!(
                     "marketplace_reports row {}: ledger quantity {:?} is not a reportable decimal",
                     report.id, report.ledger_quantity
                 ))
             })?;
         let sum = ledger_exact.entry(mapping.key).or_default();
         *sum = sum.checked_add(exact).ok_or_else(|| {
-            ServerError::Other(format!("{}: the month's total overflows", mapping.key))
+            ServerError::invariant(format!("{}: the month's total overflows", mapping.key))
         })?;
         match &report.state {
             ReportState::Accepted | ReportState::Duplicate => {
