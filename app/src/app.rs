@@ -9,7 +9,8 @@ use crate::pages::{
     account::AccountPage, activate::ActivatePage, audit::AuditPage,
     instance_detail::InstanceDetailPage, instance_new::NewInstancePage, instances::InstancesPage,
     license::LicensePage, login::LoginPage, marketplace::MarketplacePage, not_found::NotFound,
-    overview::OverviewPage, setup::SetupPage, usage::UsagePage, users::UsersPage,
+    overview::OverviewPage, service_accounts::ServiceAccountsPage, setup::SetupPage,
+    usage::UsagePage, users::UsersPage,
 };
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -69,6 +70,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/usage") view=UsagePage ssr=SsrMode::Async />
                     <Route path=path!("/marketplace") view=MarketplacePage ssr=SsrMode::Async />
                     <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/service-accounts")
+                        view=ServiceAccountsPage
+                        ssr=SsrMode::Async
+                    />
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                 </ParentRoute>
@@ -152,6 +158,7 @@ fn SignedInFrame() -> impl IntoView {
                             .then(|| {
                                 view! {
                                     <A href="/users">"Users"</A>
+                                    <A href="/service-accounts">"Service accounts"</A>
                                     <A href="/audit">"Audit log"</A>
                                 }
                             })

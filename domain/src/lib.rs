@@ -19,6 +19,7 @@ pub mod password;
 pub mod pricing;
 pub mod quota;
 pub mod reconcile;
+pub mod service_account;
 pub mod sizing;
 pub mod throttle;
 pub mod topic;

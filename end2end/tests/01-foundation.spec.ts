@@ -1,7 +1,9 @@
 // First run, sign-in, the signed-in frame and sign-out, in Chromium, as a person would.
-import { test, expect } from "@playwright/test";
+// On a console of its own, fresh: the setup it tests is the first thing done to it.
 import * as fs from "node:fs";
-import { admin, hydrated, shot } from "./helpers";
+import { admin, expect, hydrated, shot, test } from "./helpers";
+
+test.use({ consoleOptions: { name: "01-foundation" } });
 
 fs.mkdirSync("screenshots", { recursive: true });
 

@@ -1,19 +1,25 @@
 // Activation with a key minted by `byoc-console vendor issue`, the license page, every page of
 // the frame, renewal and upgrade with a preview, and refused keys, in Chromium.
-// Runs after 01-foundation.spec.ts (files run in name order, one worker): setup is done.
-import { test, expect, type Page } from "@playwright/test";
-import { vendorDir } from "../playwright.config";
-import { admin, hydrated, mintKey as signedKey, shot, signIn } from "./helpers";
+// On a console of its own, set up through the API first (what 01-foundation.spec.ts does in
+// the browser): not yet activated.
+import { type Page } from "@playwright/test";
+import { admin, expect, hydrated, mintKey as signedKey, setUp, shot, signIn, test, type ByocConsole } from "./helpers";
+
+test.use({ consoleOptions: { name: "02-license" } });
 
 /** A product key signed by the console's trusted test vendor. */
-function mintKey(installationId: string, args: string[]): string {
-  return signedKey(vendorDir, installationId, args);
+function mintKey(byoc: ByocConsole, installationId: string, args: string[]): string {
+  return signedKey(byoc.vendorDir, installationId, args);
 }
+
+test.beforeAll(async ({ byoc }) => {
+  await setUp(byoc);
+});
 
 test.describe.serial("activation and the license", () => {
   let installationId = "";
 
-  test("bad keys are refused next to the field, a minted key activates", async ({ page }) => {
+  test("bad keys are refused next to the field, a minted key activates", async ({ page, byoc }) => {
     await signIn(page);
     await expect(page).toHaveURL(/\/activate$/);
     installationId = (await page.getByTestId("installation-id").textContent())!.trim();
@@ -27,13 +33,13 @@ test.describe.serial("activation and the license", () => {
     await page.getByRole("button", { name: "Activate" }).click();
     await expect(page.locator("#key-error")).toContainText("This is not a product key");
 
-    const foreign = mintKey("some-other-installation", ["--billing", "prepaid", "--aku", "100", "--months", "12"]);
+    const foreign = mintKey(byoc, "some-other-installation", ["--billing", "prepaid", "--aku", "100", "--months", "12"]);
     await key.fill(foreign);
     await page.getByRole("button", { name: "Activate" }).click();
     await expect(page.locator("#key-error")).toContainText("belongs to another installation");
     await shot(page, "11-activate-refused");
 
-    const good = mintKey(installationId, [
+    const good = mintKey(byoc, installationId, [
       "--billing", "prepaid", "--aku", "100", "--months", "12", "--license-id", "LIC-E2E-1",
     ]);
     // As pasted from a mail client that wrapped the line.
@@ -87,11 +93,11 @@ test.describe.serial("activation and the license", () => {
     expect(wasm.headers()["content-encoding"]).toMatch(/^(br|gzip)$/);
   });
 
-  test("an upgrade is previewed, then confirmed; an older key is refused", async ({ page }) => {
+  test("an upgrade is previewed, then confirmed; an older key is refused", async ({ page, byoc }) => {
     await signIn(page);
     await page.goto("/license");
     await hydrated(page);
-    const upgrade = mintKey(installationId, [
+    const upgrade = mintKey(byoc, installationId, [
       "--billing", "prepaid", "--aku", "300", "--months", "24", "--license-id", "LIC-E2E-2",
     ]);
     await page.getByLabel("Product key").fill(upgrade);
@@ -109,7 +115,7 @@ test.describe.serial("activation and the license", () => {
     await expect(page.getByTestId("key-history").locator("tbody tr")).toHaveCount(2);
 
     // A key issued before the applied one cannot replace it.
-    const older = mintKey(installationId, [
+    const older = mintKey(byoc, installationId, [
       "--billing", "prepaid", "--aku", "500", "--months", "12", "--issued", "2026-01-01",
       "--starts", "2026-01-01",
     ]);

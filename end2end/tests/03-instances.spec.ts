@@ -1,11 +1,17 @@
 // Kafka instances in Chromium: create with the sizing helper and the live quota preview, watch
 // creating -> running without reloading, scale up and down, a refused scale-up with the exact
 // shortfall, delete with the typed name, a failed step and retry, and the overview.
-// Runs after 02-license.spec.ts (files run in name order, one worker): the environment is
-// activated with 300 AKU.
-import { test, expect, type Page } from "@playwright/test";
-import { admin, hydrated, shot, signIn } from "./helpers";
+// On a console of its own, set up and activated with 300 AKU (prepaid, as 02-license.spec.ts
+// leaves it) through the API first; no instances yet.
+import { type Page } from "@playwright/test";
+import { activate, admin, expect, hydrated, setUp, shot, signIn, test } from "./helpers";
 
+test.use({ consoleOptions: { name: "03-instances" } });
+
+test.beforeAll(async ({ byoc }) => {
+  await setUp(byoc);
+  await activate(byoc, ["--billing", "prepaid", "--aku", "300", "--months", "24"]);
+});
 
 /** Fills the create form (AWS, eu-central-1) with `size` AKU, three zones unless `oneZone`. */
 async function fillCreateForm(page: Page, name: string, opts: { oneZone?: boolean; tags?: string } = {}) {

@@ -1,11 +1,21 @@
 // The usage page in Chromium: the chart of daily AKU-hours (SVG drawn by the app), the
 // month-to-date totals including the hour under way, the capacity against the prepaid quota,
 // month navigation, and the ledger export downloading as a file.
-// Runs after 03-instances.spec.ts: activated (prepaid, 300 AKU) with running instances.
-import { test, expect } from "@playwright/test";
+// On a console of its own, brought through the API to what 03-instances.spec.ts leaves:
+// activated (prepaid, 300 AKU) with running instances.
 import * as fs from "node:fs";
-import { admin, signIn } from "./helpers";
+import { activate, admin, createInstance, expect, setUp, signIn, test } from "./helpers";
 
+test.use({ consoleOptions: { name: "04-usage" } });
+
+test.beforeAll(async ({ byoc }) => {
+  await setUp(byoc);
+  await activate(byoc, ["--billing", "prepaid", "--aku", "300", "--months", "24"]);
+  await Promise.all([
+    createInstance(byoc, { name: "orders", size_aku: "10" }),
+    createInstance(byoc, { name: "payments", size_aku: "200" }),
+  ]);
+});
 
 test.setTimeout(120_000);
 
@@ -20,7 +30,7 @@ test("usage shows the chart, the totals and the capacity; the ledger downloads",
   await expect(chart).toBeVisible();
   const days = new Date(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 0).getDate();
   await expect(chart.locator("rect.chart-bar")).toHaveCount(days);
-  // The instances of the earlier tests have run since a moment ago; usage is prorated to the
+  // The instances made before the test have run since a moment ago; usage is prorated to the
   // minute, so the first AKU-hours show once a minute has turned: reload until then.
   await expect
     .poll(async () => {

@@ -2,12 +2,18 @@
 // by Playwright's router, so no second server is needed) auto-submits a form to every
 // mutating endpoint of the console, and fetches it, while an admin is signed in in the same
 // browser. Every one is refused, and nothing changes.
-// Runs after 04-usage.spec.ts: activated, with instances.
-import { test, expect, type Page } from "@playwright/test";
-import { baseURL } from "../playwright.config";
-import { admin, signIn } from "./helpers";
+// On a console of its own, brought through the API to what the earlier files leave:
+// activated, with a running instance (orders, id 1; the attacks name it).
+import { type Page } from "@playwright/test";
+import { activate, admin, createInstance, expect, setUp, signIn, test } from "./helpers";
 
-const evilOrigin = baseURL.replace("127.0.0.1", "127.0.0.2");
+test.use({ consoleOptions: { name: "05-cross-site" } });
+
+test.beforeAll(async ({ byoc }) => {
+  await setUp(byoc);
+  await activate(byoc, ["--billing", "prepaid", "--aku", "300", "--months", "24"]);
+  expect(await createInstance(byoc, { name: "orders", size_aku: "10" })).toBe(1);
+});
 
 /** What the endpoints could change, read through the console's own origin. */
 async function snapshot(page: Page): Promise<string> {
@@ -43,7 +49,7 @@ const attacks: [string, Record<string, string>][] = [
   ["logout", {}],
 ];
 
-function evilPage(endpoint: string, form: Record<string, string>): string {
+function evilPage(baseURL: string, endpoint: string, form: Record<string, string>): string {
   const inputs = Object.entries(form)
     .map(([k, v]) => `<input type="hidden" name="${k}" value="${v}">`)
     .join("");
@@ -60,12 +66,13 @@ function evilPage(endpoint: string, form: Record<string, string>): string {
   </body></html>`;
 }
 
-test("forged cross-site posts to every mutating endpoint are refused and change nothing", async ({ page }) => {
+test("forged cross-site posts to every mutating endpoint are refused and change nothing", async ({ page, baseURL }) => {
+  const evilOrigin = baseURL!.replace("127.0.0.1", "127.0.0.2");
   await signIn(page);
   const before = await snapshot(page);
   for (const [endpoint, form] of attacks) {
     await page.route(`${evilOrigin}/**`, (route) =>
-      route.fulfill({ contentType: "text/html", body: evilPage(endpoint, form) }),
+      route.fulfill({ contentType: "text/html", body: evilPage(baseURL!, endpoint, form) }),
     );
     const submitted = page.waitForResponse(
       (r) => r.url() === `${baseURL}/api/${endpoint}` && r.request().resourceType() === "document",

@@ -2,19 +2,27 @@
 // each chooses a password at first sign-in, sees and can do what the role allows and no more;
 // the audit log shows it all, its chain verifies, and a row edited by hand in the database
 // makes `byoc-console audit verify` and the page point at it.
-// Runs last (it breaks the audit chain on purpose), after 05-cross-site.spec.ts.
-import { test, expect } from "@playwright/test";
+// On a console of its own (it breaks the audit chain on purpose), brought through the API to
+// what the earlier files leave: activated, with a running instance (orders, id 1) that the
+// operator and the viewer look at; no users but the admin.
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { dataDir, server } from "../playwright.config";
-import { admin, hydrated, shot, signIn } from "./helpers";
+import { activate, admin, createInstance, expect, hydrated, serverBin, setUp, shot, signIn, test } from "./helpers";
+
+test.use({ consoleOptions: { name: "06-users-audit" } });
+
+test.beforeAll(async ({ byoc }) => {
+  await setUp(byoc);
+  await activate(byoc, ["--billing", "prepaid", "--aku", "300", "--months", "24"]);
+  expect(await createInstance(byoc, { name: "orders", size_aku: "10" })).toBe(1);
+});
 
 const initial = "Initial-Copper-Field-31";
 const chosen = { otto: "Otto-Chooses-River-72", vera: "Vera-Chooses-Meadow-64" };
 
 function console(args: string[]) {
-  return spawnSync(path.resolve(__dirname, "..", server), args, {
+  return spawnSync(serverBin, args, {
     encoding: "utf8",
     env: { ...process.env, RUST_LOG: "error" },
   });
@@ -108,7 +116,7 @@ test.describe.serial("users, roles and the audit log", () => {
     await shot(page, "42-viewer-instance");
   });
 
-  test("the audit log shows it all and its chain verifies; a hand edit is found", async ({ page }) => {
+  test("the audit log shows it all and its chain verifies; a hand edit is found", async ({ page, byoc }) => {
     await signIn(page, admin.username, admin.password);
     await page.goto("/audit");
     await expect(page.getByTestId("chain-status")).toContainText("intact");
@@ -134,7 +142,7 @@ test.describe.serial("users, roles and the audit log", () => {
     expect(csv.length).toBeGreaterThan(1);
     for (const line of csv.slice(1)) expect(line).toContain("otto");
 
-    const data = path.resolve(__dirname, "..", dataDir);
+    const data = byoc.dataDir;
     const ok = console(["audit", "verify", "--data-dir", data]);
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toContain("intact");

@@ -1,16 +1,17 @@
-// A real, secured Kafka endpoint behind an instance, in Chromium, on the second console (the
-// broker provisioner: one nisshi process per instance): create with the defaults (SASL/SCRAM
+// A real, secured Kafka endpoint behind an instance, in Chromium, on a console of its own with
+// the broker provisioner (one nisshi process per instance, on the ports 19660-19679, stopped
+// with the console): create with the defaults (SASL/SCRAM
 // over TLS), wait for running, download the CA certificate through its link, create a Kafka
 // user and copy its client.properties, create a topic, produce with a real client
 // (confluent-kafka) from those files and watch the topic's offsets and the traffic move; an
 // anonymous plaintext client is refused, and so is the user once deleted; delete the topic
 // (typed confirmation), then the instance.
-import { test, expect } from "@playwright/test";
+// The console is set up and activated (100 AKU) through the API first (the pages for that are
+// tested in 01-foundation.spec.ts and 02-license.spec.ts).
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { brokerURL, brokerVendorDir } from "../playwright.config";
-import { admin, hydrated, mintKey, shot } from "./helpers";
+import { activate, expect, hydrated, setUp, shot, signIn, test } from "./helpers";
 
 const clientPy = path.resolve(__dirname, "..", "..", "tests", "kafka", "client.py");
 
@@ -26,33 +27,21 @@ function kafkaClientRun(args: string[]): { status: number | null; out: string } 
   return { status: run.status, out: `${run.stdout ?? ""}`.trim() };
 }
 
-test.use({ baseURL: brokerURL });
+test.use({ consoleOptions: { name: "07-broker", provisioner: "broker" } });
 
-test("a secured broker: SCRAM user and CA, topic, produce, offsets and traffic, refusals, deletes", async ({ page, context }, testInfo) => {
+test.beforeAll(async ({ byoc }) => {
+  await setUp(byoc, { environment_name: "Broker demo" });
+  await activate(byoc, ["--billing", "prepaid", "--aku", "100", "--months", "12"]);
+});
+
+test("a secured broker: SCRAM user and CA, topic, produce, offsets and traffic, refusals, deletes", async ({ page, context, baseURL }, testInfo) => {
   test.setTimeout(180_000);
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: brokerURL });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseURL });
   // The client's files: the CA certificate and client.properties, side by side.
   const clientDir = testInfo.outputPath("kafka-client");
   fs.mkdirSync(clientDir, { recursive: true });
 
-  // Set up and activate this second console (the pages for that are tested on the first).
-  const setup = await page.request.post("/api/setup", {
-    form: {
-      username: admin.username, password: admin.password, password_confirm: admin.password,
-      environment_name: "Broker demo", cloud_provider: "aws", region: "eu-central-1",
-    },
-  });
-  expect(setup.status()).toBe(200);
-  await page.goto("/login");
-  await hydrated(page);
-  await page.getByLabel("User name").fill(admin.username);
-  await page.getByLabel("Password").fill(admin.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL((url) => url.pathname !== "/login");
-  await page.goto("/activate");
-  const installationId = (await page.getByTestId("installation-id").textContent())!.trim();
-  const applied = await page.request.post("/api/license_apply", { form: { key: mintKey(brokerVendorDir, installationId, ["--billing", "prepaid", "--aku", "100", "--months", "12"]) } });
-  expect(applied.status()).toBe(200);
+  await signIn(page);
 
   // Create: the defaults are the first security this broker enforces (SASL/SCRAM over TLS);
   // what it cannot enforce is offered disabled, and the note says why.

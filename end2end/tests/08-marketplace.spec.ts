@@ -1,27 +1,34 @@
-// Marketplace billing in Chromium, on the first console, which reports to the marketplace
-// emulator (started by the Playwright config with its demo credentials in the console's
+// Marketplace billing in Chromium, on a console of its own, which reports to a marketplace
+// emulator of its own (started with the console, its demo credentials in the console's
 // environment): apply a pay-as-you-go key that names the emulator's AWS listing, link it on
 // the Marketplace page (checked with a MeterUsage dry run), watch closed hours reported and
 // accepted on the Usage page, then end the subscription at the emulator: the banner shows on
 // every page and creating is refused; a check after renewing lifts it.
-// Runs last: it switches the first console to pay-as-you-go.
+// The console is brought through the API to what the earlier files leave: activated
+// (prepaid, 300 AKU) with a running instance (the ledger's hours below are that instance's);
+// this file switches it to pay-as-you-go.
 //
 // Closed hours come from the metering task once an hour; a browser test cannot wait for
 // hours to close, so the hours before this run are written into the ledger here (what the
 // metering task writes for them), with the progress mark that says they are metered.
-import { test, expect } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
-import { dataDir, emulatorProduct, emulatorURL, vendorDir } from "../playwright.config";
-import { hydrated, mintKey, shot, signIn } from "./helpers";
+import { emulatorProduct } from "../playwright.config";
+import { activate, createInstance, expect, hydrated, mintKey, setUp, shot, signIn, test } from "./helpers";
+
+test.use({ consoleOptions: { name: "08-marketplace", marketplace: true } });
+
+test.beforeAll(async ({ byoc }) => {
+  await setUp(byoc);
+  await activate(byoc, ["--billing", "prepaid", "--aku", "300", "--months", "24"]);
+  await createInstance(byoc, { name: "orders", size_aku: "10" });
+});
 
 test.setTimeout(120_000);
 
-const database = path.resolve(__dirname, "..", dataDir, "console.db");
-
 /** Ledger records of `hours` closed hours (3 AKU each) under `licenseId`, ending `endsAgo`
- * hours before the current one, and the metering mark after them. */
-function seedLedger(licenseId: string, hours: number, endsAgo: number) {
+ * hours before the current one, and the metering mark after them, in `database`. */
+function seedLedger(database: string, licenseId: string, hours: number, endsAgo: number) {
   execFileSync("python3", ["-c", `
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], timeout=30)
@@ -40,7 +47,10 @@ with db:
 `, database, licenseId, String(hours), String(endsAgo)]);
 }
 
-test("link the subscription, see hours reported, and follow its end", async ({ page, request }) => {
+test("link the subscription, see hours reported, and follow its end", async ({ page, request, byoc }) => {
+  const database = path.join(byoc.dataDir, "console.db");
+  const emulatorURL = byoc.emulatorURL!;
+  const vendorDir = byoc.vendorDir;
   await signIn(page);
   await page.goto("/");
   const installationId = (await page.getByTestId("installation-id").textContent())!.trim();
@@ -57,7 +67,7 @@ test("link the subscription, see hours reported, and follow its end", async ({ p
 
   // Three hours closed under the pay-as-you-go license before the link: the link reports
   // from the first of them.
-  seedLedger("LIC-E2E-PAYG", 3, 1);
+  seedLedger(database, "LIC-E2E-PAYG", 3, 1);
 
   // A listing other than the license's is refused with the reason, and nothing is linked.
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Marketplace" }).click();
@@ -93,7 +103,7 @@ test("link the subscription, see hours reported, and follow its end", async ({ p
 
   // The subscription ends at the marketplace: the next hour's report says so.
   expect((await request.post(`${emulatorURL}/_emulator/entitlement`, { data: { entitled: false } })).ok()).toBe(true);
-  seedLedger("LIC-E2E-PAYG", 1, 0);
+  seedLedger(database, "LIC-E2E-PAYG", 1, 0);
   await expect
     .poll(async () => {
       await page.goto("/instances");

@@ -25,7 +25,8 @@ async fn snapshot(app: &TestApp) -> String {
             || '|' || (SELECT group_concat(state) FROM instances)
             || '|' || (SELECT COUNT(*) FROM operations) || '|' || (SELECT COUNT(*) FROM license_keys)
             || '|' || (SELECT group_concat(username || role || COALESCE(disabled_at, '-') || password_hash || credentials_version) FROM users)
-            || '|' || (SELECT COUNT(*) || COALESCE(group_concat(hex(stored_key)), '-') FROM kafka_users)",
+            || '|' || (SELECT COUNT(*) || COALESCE(group_concat(hex(stored_key)), '-') FROM kafka_users)
+            || '|' || (SELECT COUNT(*) || COALESCE(group_concat(secret_sha256 || COALESCE(revoked_at, '-')), '-') FROM service_accounts)",
     )
     .fetch_one(&app.pool)
     .await
@@ -33,7 +34,7 @@ async fn snapshot(app: &TestApp) -> String {
 }
 
 /// Arguments with which a permitted caller's request would change something (the instance
-/// `orders` has id 1; user 1 is the admin, 2 the viewer). A row without them fails: the server
+/// `orders` has id 1; user 1 is the admin, 2 the viewer; service account 1 is `ci-bot`). A row without them fails: the server
 /// would answer 400 for the missing arguments before asking who calls.
 fn arguments(path: &str, key: &str) -> Vec<(&'static str, String)> {
     let pairs: &[(&'static str, &str)] = match path {
@@ -92,6 +93,8 @@ fn arguments(path: &str, key: &str) -> Vec<(&'static str, String)> {
             ("password_confirm", "Temporary-Orchid-Gate-17"),
         ],
         "/api/user_role" => &[("id", "2"), ("role", "admin")],
+        "/api/service_account_create" => &[("name", "sneaky-bot"), ("role", "admin")],
+        "/api/service_account_rotate" | "/api/service_account_revoke" => &[("id", "1")],
         "/api/user_disable" => &[("id", "1"), ("disabled", "true")],
         "/api/user_reset_password" => &[
             ("id", "1"),
@@ -130,6 +133,14 @@ async fn console() -> Console {
     let response = admin
         .post(app.url("/api/instance_create"))
         .form(&create)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    // Service account 1, for rotate and revoke.
+    let response = admin
+        .post(app.url("/api/service_account_create"))
+        .form(&[("name", "ci-bot"), ("role", "operator")])
         .send()
         .await
         .expect("request");

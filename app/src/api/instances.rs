@@ -84,7 +84,7 @@ pub async fn create_instance(
             tags,
             size_aku,
         };
-        let id = instances::create(&state, &who, &input).await?;
+        let id = instances::create(&state, &who, &input).await?.instance_id;
         leptos_axum::redirect(&format!("/instances/{id}"));
         Ok(id)
     })

@@ -13,6 +13,7 @@ pub mod login;
 pub mod marketplace;
 pub mod not_found;
 pub mod overview;
+pub mod service_accounts;
 pub mod setup;
 pub mod usage;
 pub mod users;

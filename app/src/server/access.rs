@@ -4,9 +4,9 @@
 //! cannot be called without the check:
 //!
 //! ```compile_fail,E0451
-//! use app::server::access::{Authorized, Operator};
-//! fn forge(user: app::server::store::users::UserRow, actor: app::server::audit::Actor) {
-//!     let _ = Authorized::<Operator> { user, actor, level: std::marker::PhantomData };
+//! use app::server::access::{Authorized, Operator, Principal};
+//! fn forge(principal: Principal, actor: app::server::audit::Actor) {
+//!     let _ = Authorized::<Operator> { principal, actor, level: std::marker::PhantomData };
 //! }
 //! ```
 //!
@@ -39,8 +39,10 @@
 
 use super::audit::{self, Actor};
 use super::auth::{self, Caller};
-use super::{store::users::UserRow, AppState, ServerError};
+use super::store::{self, service_accounts::ServiceAccountRow, users::UserRow};
+use super::{AppState, ServerError};
 use crate::domain::account::Role;
+use crate::domain::service_account::{use_due, Status, Token};
 use crate::wire::error::AppError;
 use std::marker::PhantomData;
 use tower_sessions::Session;
@@ -74,28 +76,53 @@ impl Covers<Operator> for Operator {}
 impl Covers<Operator> for Admin {}
 impl Covers<Admin> for Admin {}
 
-/// Proof that the request's user holds at least the role `L`, with the user and the audit
-/// actor (their name and the client's address) that services record.
+/// Who a request acts for: a person signed in to the pages, or a service account of the REST
+/// API (bearer token).
+#[derive(Debug, Clone)]
+pub enum Principal {
+    User(UserRow),
+    ServiceAccount(ServiceAccountRow),
+}
+
+impl Principal {
+    pub fn role(&self) -> Role {
+        match self {
+            Principal::User(user) => user.role(),
+            Principal::ServiceAccount(account) => account.role(),
+        }
+    }
+}
+
+/// Proof that the request's principal holds at least the role `L`, with the audit actor
+/// (their name and the client's address) that services record.
 #[derive(Debug, Clone)]
 pub struct Authorized<L: Level> {
-    user: UserRow,
+    principal: Principal,
     actor: Actor,
     level: PhantomData<L>,
 }
 
 impl<L: Level> Authorized<L> {
-    pub fn user(&self) -> &UserRow {
-        &self.user
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The signed-in user, when a person (not a service account) acts.
+    pub fn user(&self) -> Option<&UserRow> {
+        match &self.principal {
+            Principal::User(user) => Some(user),
+            Principal::ServiceAccount(_) => None,
+        }
     }
 
     pub fn actor(&self) -> &Actor {
         &self.actor
     }
 
-    /// Whether the user's own role (which may be above `L`) allows `role`: what the pages
-    /// offer them, not what this proof opens.
+    /// Whether the principal's own role (which may be above `L`) allows `role`: what the
+    /// pages offer them, not what this proof opens.
     pub fn may(&self, role: Role) -> bool {
-        self.user.role().allows(role)
+        self.principal.role().allows(role)
     }
 
     /// The same proof for a lower role (an admin calling an operator's service).
@@ -104,7 +131,7 @@ impl<L: Level> Authorized<L> {
         L: Covers<M>,
     {
         Authorized {
-            user: self.user.clone(),
+            principal: self.principal.clone(),
             actor: self.actor.clone(),
             level: PhantomData,
         }
@@ -215,10 +242,89 @@ pub async fn require_in<L: Level>(
 ) -> Result<Authorized<L>, ServerError> {
     let (user, actor) = check(state, session, Some(L::ROLE), caller).await?;
     Ok(Authorized {
-        user,
+        principal: Principal::User(user),
         actor,
         level: PhantomData,
     })
+}
+
+/// The REST API's check: the service account of the request's bearer token, with at least the
+/// role `L`. 401 without a valid token (unknown, wrong secret, revoked, expired), 403 with too
+/// small a role; refusals are audited like the pages'. A use is written down at most once a
+/// minute per account (when and from where), not on every request.
+pub async fn require_bearer<L: Level>(
+    state: &AppState,
+    authorization: Option<&str>,
+    caller: &Caller,
+) -> Result<Authorized<L>, ServerError> {
+    let now = state.clock.unix();
+    let token = authorization.and_then(Token::from_header);
+    let account = match &token {
+        Some(token) => {
+            let mut conn = state.pool.acquire().await?;
+            store::service_accounts::by_id(&mut conn, token.account_id)
+                .await?
+                .filter(|row| secret_matches(&token.secret, &row.secret_sha256))
+        }
+        None => None,
+    };
+    let Some(account) = account else {
+        let error = AppError::Unauthenticated;
+        return Err(refuse(state, caller, "anonymous".into(), error).await);
+    };
+    let who = service_actor(&account.name);
+    match Status::of(account.expires_at, account.revoked_at, now) {
+        Status::Active => {}
+        Status::Expired | Status::Revoked => {
+            return Err(refuse(state, caller, who, AppError::Unauthenticated).await);
+        }
+    }
+    if !account.role().allows(L::ROLE) {
+        let message = format!(
+            "This needs the {} role; service account {} is {}.",
+            L::ROLE,
+            account.name,
+            account.role()
+        );
+        return Err(refuse(state, caller, who, AppError::Forbidden(message)).await);
+    }
+    if use_due(account.last_used_at, now) {
+        store::service_accounts::note_use(&state.pool, account.id, now, &caller.addr).await?;
+    }
+    if let Some(span) = &caller.span {
+        span.record("user", tracing::field::display(&who));
+    }
+    Ok(Authorized {
+        actor: Actor {
+            name: who,
+            addr: caller.addr.clone(),
+        },
+        principal: Principal::ServiceAccount(account),
+        level: PhantomData,
+    })
+}
+
+/// How a service account appears in the audit log.
+pub fn service_actor(name: &str) -> String {
+    format!("{name} (service account)")
+}
+
+/// The SHA-256 of `secret`, hex: what is stored.
+pub fn secret_sha256(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Compared in constant time, so that the answer's timing says nothing about the stored hash.
+fn secret_matches(secret: &str, stored_sha256: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    secret_sha256(secret)
+        .as_bytes()
+        .ct_eq(stored_sha256.as_bytes())
+        .into()
 }
 
 /// The signed-in user, whether or not they must change their password first: 401 without a

@@ -125,7 +125,31 @@ pub const ENDPOINTS: &[Endpoint] = &[
     post("/api/user_role", ADMIN, "`id`, `role`", "changes a role (never the last active admin's)"),
     post("/api/user_disable", ADMIN, "`id`, `disabled` (`true`/`false`)", "disables (sessions end) or enables (never the last active admin)"),
     post("/api/user_reset_password", ADMIN, "`id`, `password`, `password_confirm`", "sets a temporary password; the user's sessions end"),
-    post("/api/audit", ADMIN, "`actor`, `action`, `from`, `until` (YYYY-MM-DD, inclusive), `page`", "a page of 50 audit entries and whether the hash chain is intact"),
+        post(
+        "/api/service_accounts",
+        ADMIN,
+        "",
+        "every service account with role, status, expiry and last use",
+    ),
+    post(
+        "/api/service_account_create",
+        ADMIN,
+        "`name`, `role`, `expires` (YYYY-MM-DD, optional: the last day it works)",
+        "adds a service account for the REST API; answers its token, once (audited)",
+    ),
+    post(
+        "/api/service_account_rotate",
+        ADMIN,
+        "`id`",
+        "a new token; the old one stops working at once; answers it, once (audited)",
+    ),
+    post(
+        "/api/service_account_revoke",
+        ADMIN,
+        "`id`",
+        "ends the account: its token stops working at once (audited)",
+    ),
+post("/api/audit", ADMIN, "`actor`, `action`, `from`, `until` (YYYY-MM-DD, inclusive), `page`", "a page of 50 audit entries and whether the hash chain is intact"),
     get("/audit.csv", ADMIN, "same filter as `/api/audit`", "the matching entries as CSV, with their hashes"),
 ];
 

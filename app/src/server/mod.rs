@@ -25,6 +25,7 @@ pub mod provisioner;
 pub mod rate_limit;
 pub mod reconciler;
 pub mod security;
+pub mod service_accounts;
 pub mod setup;
 pub mod state;
 pub mod store;

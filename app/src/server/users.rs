@@ -259,7 +259,8 @@ pub async fn list(state: &AppState, who: &Authorized<Admin>) -> Result<UsersData
         .collect();
     Ok(UsersData {
         users,
-        me: who.user().id,
+        // 0 for a service account: no user of the list is "me".
+        me: who.user().map_or(0, |u| u.id),
     })
 }
 

@@ -9,5 +9,6 @@ pub mod kafka;
 pub mod license;
 pub mod marketplace;
 pub mod overview;
+pub mod service_accounts;
 pub mod usage;
 pub mod users;

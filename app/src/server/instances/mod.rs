@@ -85,12 +85,19 @@ struct Entry<'a> {
     detail: &'a str,
 }
 
-/// Creates an instance from the form; returns its id. The operation runs in the background.
+/// What a change started: the instance and the operation that carries it out (to poll).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Started {
+    pub instance_id: i64,
+    pub operation_id: i64,
+}
+
+/// Creates an instance from the form. The operation runs in the background.
 pub async fn create(
     state: &AppState,
     who: &Authorized<Operator>,
     input: &InstanceInput,
-) -> Result<i64, ServerError> {
+) -> Result<Started, ServerError> {
     let actor = who.actor();
     let env = super::store::environment::get(&state.pool)
         .await?
@@ -103,7 +110,7 @@ pub async fn create(
         return Err(AppError::invalid(refusal.field, refusal).into());
     }
 
-    let result: Result<i64, ServerError> = async {
+    let result: Result<Started, ServerError> = async {
         check_license_size(&input.size_aku, max_per_instance(state).await?)?;
         let (license_now, _) = license::license_clock(state).await?;
         let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -155,7 +162,10 @@ pub async fn create(
         .await?;
         tx.commit().await?;
         operations::drive(state, op);
-        Ok(id)
+        Ok(Started {
+            instance_id: id,
+            operation_id: op,
+        })
     }
     .await;
     if let Err(error) = &result {
@@ -192,14 +202,14 @@ pub async fn scale(
     who: &Authorized<Operator>,
     id: i64,
     size_input: &str,
-) -> Result<(), ServerError> {
+) -> Result<i64, ServerError> {
     let actor = who.actor();
     let to = instance_spec::parse_size(size_input, MAX_INSTANCE_AKU)
         .map_err(|e| AppError::invalid(e.field, e))?;
     let max = max_per_instance(state).await?;
     let mut name = id.to_string();
     let (license_now, _) = license::license_clock(state).await?;
-    let result: Result<(), ServerError> = async {
+    let result: Result<i64, ServerError> = async {
         let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
         let instance = idle_instance(&mut tx, id).await?;
         name = instance.name.clone();
@@ -246,16 +256,16 @@ pub async fn scale(
     result
 }
 
-/// Deletes instance `id`; `confirm_name` must repeat its name.
+/// Deletes instance `id`; `confirm_name` must repeat its name. Returns the operation.
 pub async fn delete(
     state: &AppState,
     who: &Authorized<Operator>,
     id: i64,
     confirm_name: &str,
-) -> Result<(), ServerError> {
+) -> Result<i64, ServerError> {
     let actor = who.actor();
     let mut name = id.to_string();
-    let result: Result<(), ServerError> = async {
+    let result: Result<i64, ServerError> = async {
         let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
         let instance = idle_instance(&mut tx, id).await?;
         name = instance.name.clone();
@@ -300,16 +310,16 @@ pub async fn delete(
     result
 }
 
-/// Runs the failed operation of an abnormal instance again.
+/// Runs the failed operation of an abnormal instance again. Returns the new operation.
 pub async fn retry(
     state: &AppState,
     who: &Authorized<Operator>,
     id: i64,
-) -> Result<(), ServerError> {
+) -> Result<i64, ServerError> {
     let actor = who.actor();
     let (now, _) = license::license_clock(state).await?;
     let mut name = id.to_string();
-    let result: Result<(), ServerError> = async {
+    let result: Result<i64, ServerError> = async {
         let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
         let instance = idle_instance(&mut tx, id).await?;
         name = instance.name.clone();
@@ -369,7 +379,7 @@ async fn start(
     kind: OperationKind,
     to_aku: Option<u32>,
     entry: Entry<'_>,
-) -> Result<(), ServerError> {
+) -> Result<i64, ServerError> {
     let from = instance.state();
     let during = kind.state_during(from);
     let now = state.clock.unix();
@@ -410,5 +420,5 @@ async fn start(
     // Committed before the runner starts: it reads the operation from the database.
     tx.commit().await?;
     operations::drive(state, op);
-    Ok(())
+    Ok(op)
 }

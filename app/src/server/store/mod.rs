@@ -11,4 +11,5 @@ pub mod license;
 pub mod marketplace;
 pub mod metering;
 pub mod operations;
+pub mod service_accounts;
 pub mod users;
