@@ -172,6 +172,9 @@ impl Console {
                 get(usage::marketplace_late_csv),
             )
             .route("/kafka/ca.pem", get(app::server::broker_panel::ca_pem))
+            .nest("/api/v1", app::rest::router())
+            // Anything else under /api/v1 is the REST API's 404, not a server function's.
+            .route("/api/v1/{*rest}", axum::routing::any(app::rest::not_found))
             .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
             .leptos_routes_with_context(&state, routes, context.clone(), shell)
             .fallback(leptos_axum::file_and_error_handler_with_context::<

@@ -11,6 +11,8 @@ pub mod format;
 pub use byoc_domain as domain;
 pub mod pages;
 #[cfg(feature = "ssr")]
+pub mod rest;
+#[cfg(feature = "ssr")]
 pub mod server;
 pub mod wire;
 

@@ -127,3 +127,11 @@ pub struct RecentOperation {
     pub instance_name: String,
     pub operation: OperationLine,
 }
+
+/// One operation with its steps (what a REST client polls after a 202).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationDetail {
+    pub instance_id: i64,
+    pub operation: OperationLine,
+    pub steps: Vec<StepLine>,
+}

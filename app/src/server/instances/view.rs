@@ -38,6 +38,82 @@ pub async fn list(
     })
 }
 
+/// The most a page of a list holds (and the default).
+pub const PAGE_LIMIT: u32 = 100;
+
+/// A page of instances and the cursor of the next one (None: this is the last).
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub items: Vec<InstanceSummary>,
+    pub next: Option<String>,
+}
+
+/// A page of the list: the instances after `cursor` (as a previous page answered it), newest
+/// first, at most `limit`, filtered by state and name. The cursor is opaque to callers; a
+/// cursor that this console did not make is refused, naming the field.
+pub async fn page(
+    state: &AppState,
+    _who: &Authorized<Viewer>,
+    filter: Option<State>,
+    name: Option<&str>,
+    cursor: Option<&str>,
+    limit: Option<u32>,
+) -> Result<Page, ServerError> {
+    let limit = limit.unwrap_or(PAGE_LIMIT);
+    if !(1..=PAGE_LIMIT).contains(&limit) {
+        return Err(AppError::invalid(
+            "limit",
+            format!("limit must be 1 to {PAGE_LIMIT} (got {limit})."),
+        )
+        .into());
+    }
+    let before = cursor
+        .map(|c| {
+            c.strip_prefix("i")
+                .and_then(|id| id.parse::<i64>().ok())
+                .filter(|id| *id > 0)
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "cursor",
+                        "This cursor was not made by this console: use the `next` of a page.",
+                    )
+                })
+        })
+        .transpose()?;
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    // One more than asked: whether another page follows.
+    let mut rows = store::page(&state.pool, filter, name, before, i64::from(limit) + 1).await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let running = ops::running_operations_by_instance(&state.pool).await?;
+    Ok(Page {
+        next: more
+            .then(|| rows.last().map(|r| format!("i{}", r.id)))
+            .flatten(),
+        items: rows
+            .iter()
+            .map(|row| summary(row, running.get(&row.id)))
+            .collect(),
+    })
+}
+
+/// One operation and its steps.
+pub async fn operation(
+    state: &AppState,
+    _who: &Authorized<Viewer>,
+    id: i64,
+) -> Result<OperationDetail, ServerError> {
+    let op = ops::operation(&state.pool, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no operation {id}.")))?;
+    let rows = ops::steps_of(&state.pool, id).await?;
+    Ok(OperationDetail {
+        instance_id: op.instance_id,
+        steps: steps(&op, &rows),
+        operation: operation_line(&op),
+    })
+}
+
 /// The create form's context: the quota, the region's zones, examples, and the security
 /// choices the provisioner can put in force.
 pub async fn form_context(

@@ -200,6 +200,31 @@ pub async fn list(
     .await
 }
 
+/// One page of the instances that are not deleted, newest first: those older than `before`
+/// (an id: the keyset cursor), at most `limit`, filtered by state and by a name containing
+/// `name` (case-insensitive) when given.
+pub async fn page(
+    pool: &SqlitePool,
+    state: Option<State>,
+    name: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<InstanceRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {INSTANCE_COLUMNS} FROM instances
+         WHERE state <> 'deleted' AND (?1 IS NULL OR state = ?1)
+           AND (?2 IS NULL OR instr(lower(name), lower(?2)) > 0)
+           AND (?3 IS NULL OR id < ?3)
+         ORDER BY id DESC LIMIT ?4"
+    ))
+    .bind(state.map(State::as_str))
+    .bind(name)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// The ids of the instances that are not deleted (the control loop's work list).
 pub async fn live_ids(pool: &SqlitePool) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM instances WHERE state <> 'deleted' ORDER BY id")

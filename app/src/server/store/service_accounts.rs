@@ -161,7 +161,22 @@ pub async fn note_use(pool: &SqlitePool, id: i64, now: i64, from: &str) -> Resul
     Ok(())
 }
 
-/// The answer kept for `key` of the account: (request hash, status, body, location).
+/// Forgets a key (its request failed inside the server: a retry may try again).
+pub async fn forget_answer(
+    pool: &SqlitePool,
+    account_id: i64,
+    key: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE account_id = ? AND idempotency_key = ?")
+        .bind(account_id)
+        .bind(key)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The answer kept for `key` of the account: (request hash, status, body, location). Status 0:
+/// the first request with the key is still being answered.
 pub type KeptAnswer = (String, i64, String, Option<String>);
 
 pub async fn kept_answer(

@@ -1,0 +1,248 @@
+//! `/api/v1/instances` and `/api/v1/operations`: the same services, rules, roles and audit as
+//! the pages, as JSON resources. Creates answer 201 with the instance and its location;
+//! changes that run as operations answer 202 with the operation to poll.
+
+use super::extract::{Bearer, JsonBody};
+use super::idempotency::{self, Claim};
+use super::problem::RestError;
+use crate::domain::instance::State as InstanceState;
+use crate::domain::instance_spec::InstanceInput;
+use crate::server::access::{Operator, Viewer};
+use crate::server::instances::{self, view};
+use crate::server::AppState;
+use crate::wire::error::AppError;
+use crate::wire::instances::{InstanceDetail, InstanceSummary, OperationDetail};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only instances in this state.
+    pub state: Option<String>,
+    /// Only instances whose name contains this (case-insensitive).
+    pub name: Option<String>,
+    /// The `next` of the previous page.
+    pub cursor: Option<String>,
+    /// At most this many (1 to 100, default 100).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InstancePage {
+    pub items: Vec<InstanceSummary>,
+    /// The cursor of the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Bearer(who): Bearer<Viewer>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<InstancePage>, RestError> {
+    let filter = query
+        .state
+        .as_deref()
+        .map(|s| {
+            InstanceState::parse(s).ok_or_else(|| {
+                AppError::invalid("state", format!("There is no instance state {s:?}."))
+            })
+        })
+        .transpose()?;
+    let page = view::page(
+        &state,
+        &who,
+        filter,
+        query.name.as_deref(),
+        query.cursor.as_deref(),
+        query.limit,
+    )
+    .await?;
+    Ok(Json(InstancePage {
+        items: page.items,
+        next: page.next,
+    }))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Bearer(who): Bearer<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<Json<InstanceDetail>, RestError> {
+    Ok(Json(view::detail(&state, &who, id).await?))
+}
+
+/// A new instance, as the create form takes it (the same rules check it).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewInstance {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub kafka_version: String,
+    /// single_zone or three_zones.
+    pub deployment: String,
+    pub vpc_id: String,
+    /// One subnet per zone, in zone order.
+    pub subnets: Vec<String>,
+    pub data_bucket: String,
+    pub wal_mode: String,
+    pub client_auth: String,
+    pub transit_encryption: String,
+    pub endpoint_exposure: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    pub size_aku: u32,
+}
+
+impl NewInstance {
+    fn input(self) -> Result<InstanceInput, AppError> {
+        if self.subnets.len() > 3 {
+            return Err(AppError::invalid(
+                "subnets",
+                format!(
+                    "At most three subnets, one per zone (got {}).",
+                    self.subnets.len()
+                ),
+            ));
+        }
+        let subnet = |i: usize| self.subnets.get(i).cloned().unwrap_or_default();
+        let tags = self
+            .tags
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Ok(InstanceInput {
+            subnet_1: subnet(0),
+            subnet_2: subnet(1),
+            subnet_3: subnet(2),
+            name: self.name,
+            description: self.description,
+            kafka_version: self.kafka_version,
+            deployment: self.deployment,
+            vpc_id: self.vpc_id,
+            data_bucket: self.data_bucket,
+            wal_mode: self.wal_mode,
+            client_auth: self.client_auth,
+            transit_encryption: self.transit_encryption,
+            endpoint_exposure: self.endpoint_exposure,
+            tags,
+            size_aku: self.size_aku.to_string(),
+        })
+    }
+}
+
+/// 201 with the new instance (state `creating`) and `Location`; with an `Idempotency-Key`,
+/// a retry gets the same answer and creates nothing.
+pub async fn create(
+    State(state): State<AppState>,
+    Bearer(who): Bearer<Operator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let account_id = match who.principal() {
+        crate::server::access::Principal::ServiceAccount(account) => account.id,
+        crate::server::access::Principal::User(user) => -user.id,
+    };
+    let claim = match idempotency::claim(&state, account_id, &headers, &body).await {
+        Ok(Claim::Replay(response)) => return response,
+        Ok(claim) => claim,
+        Err(error) => return error.into_response(),
+    };
+    let answer = async {
+        let JsonBody(new) = parse::<NewInstance>(&body)?;
+        let started = instances::create(&state, &who, &new.input()?).await?;
+        let detail = view::detail(&state, &who.narrow::<Viewer>(), started.instance_id).await?;
+        let location = format!("/api/v1/instances/{}", started.instance_id);
+        Ok::<_, RestError>(
+            (
+                StatusCode::CREATED,
+                [(header::LOCATION, location)],
+                Json(detail),
+            )
+                .into_response(),
+        )
+    }
+    .await
+    .unwrap_or_else(IntoResponse::into_response);
+    idempotency::keep(&state, claim, answer).await
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<JsonBody<T>, RestError> {
+    serde_json::from_slice(body)
+        .map(JsonBody)
+        .map_err(|e| AppError::Request(format!("The body is not the JSON this takes: {e}.")).into())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scale {
+    pub size_aku: u32,
+}
+
+/// 202 with the operation that carries a change out, and its `Location`.
+async fn accepted(
+    state: &AppState,
+    who: &crate::server::access::Authorized<Operator>,
+    operation_id: i64,
+) -> Result<Response, RestError> {
+    let operation = view::operation(state, &who.narrow::<Viewer>(), operation_id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(
+            header::LOCATION,
+            format!("/api/v1/operations/{operation_id}"),
+        )],
+        Json(operation),
+    )
+        .into_response())
+}
+
+pub async fn scale(
+    State(state): State<AppState>,
+    Bearer(who): Bearer<Operator>,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody<Scale>,
+) -> Result<Response, RestError> {
+    let operation = instances::scale(&state, &who, id, &body.size_aku.to_string()).await?;
+    accepted(&state, &who, operation).await
+}
+
+/// Deletes the instance (its history is kept). The pages ask for the name typed again; an API
+/// client names the instance by its id in the path.
+pub async fn delete(
+    State(state): State<AppState>,
+    Bearer(who): Bearer<Operator>,
+    Path(id): Path<i64>,
+) -> Result<Response, RestError> {
+    let name = view::detail(&state, &who.narrow::<Viewer>(), id)
+        .await?
+        .summary
+        .name;
+    let operation = instances::delete(&state, &who, id, &name).await?;
+    accepted(&state, &who, operation).await
+}
+
+pub async fn retry(
+    State(state): State<AppState>,
+    Bearer(who): Bearer<Operator>,
+    Path(id): Path<i64>,
+) -> Result<Response, RestError> {
+    let operation = instances::retry(&state, &who, id).await?;
+    accepted(&state, &who, operation).await
+}
+
+pub async fn operation(
+    State(state): State<AppState>,
+    Bearer(who): Bearer<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<Json<OperationDetail>, RestError> {
+    Ok(Json(view::operation(&state, &who, id).await?))
+}

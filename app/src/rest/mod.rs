@@ -1,0 +1,49 @@
+//! The REST API under `/api/v1` (feature `ssr`): JSON in and out, bearer tokens of service
+//! accounts, problem details for every error. A second front door beside the pages' server
+//! functions (`api/`): both authorise with `server::access`, call the same services and leave
+//! the same audit entries. Bodies are limited like every request; no cookie is read, so the
+//! cross-site check does not apply.
+
+pub mod extract;
+pub mod idempotency;
+pub mod instances;
+pub mod problem;
+pub mod service_accounts;
+
+use crate::server::AppState;
+use axum::routing::{get, post};
+use axum::Router;
+use problem::Problem;
+
+/// The routes, to nest under `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/instances", get(instances::list).post(instances::create))
+        .route(
+            "/instances/{id}",
+            get(instances::get).delete(instances::delete),
+        )
+        .route("/instances/{id}/scale", post(instances::scale))
+        .route("/instances/{id}/retry", post(instances::retry))
+        .route("/operations/{id}", get(instances::operation))
+        .route(
+            "/service-accounts",
+            get(service_accounts::list).post(service_accounts::create),
+        )
+        .route(
+            "/service-accounts/{id}",
+            axum::routing::delete(service_accounts::revoke),
+        )
+        .route(
+            "/service-accounts/{id}/rotate",
+            post(service_accounts::rotate),
+        )
+        .fallback(not_found)
+}
+
+/// The REST API's answer to a path it does not have.
+pub async fn not_found() -> Problem {
+    Problem::of(crate::wire::error::AppError::NotFound(
+        "There is no such resource in /api/v1.".into(),
+    ))
+}
