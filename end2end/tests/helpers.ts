@@ -347,3 +347,14 @@ export async function createInstance(byoc: ByocConsole, fields: Record<string, s
     return id;
   });
 }
+
+/** Creates the user `username` with `role` as the admin, through the API as the users page
+ * would, and has them choose `password` at their first sign-in (as the account page would), so
+ * that `signIn(page, username, password)` lands where a user who has done that lands. */
+export async function createUser(byoc: ByocConsole, username: string, role: "admin" | "operator" | "viewer", password: string) {
+  const initial = "Initial-Slate-Window-17";
+  await asUser(byoc, (api) => call(api, "user_create", { username, role, password: initial, password_confirm: initial }));
+  await asUser(byoc, (api) => call(api, "password_change", {
+    current_password: initial, new_password: password, new_password_confirm: password,
+  }), username, initial);
+}

@@ -7,7 +7,9 @@
 
 use crate::common::*;
 use app::domain::account::Role;
-use app::server::endpoints::{markdown_table, Access, Endpoint, Method as Verb, ENDPOINTS};
+use app::server::endpoints::{
+    markdown_table, rest_markdown_table, Access, Endpoint, Method as Verb, ENDPOINTS,
+};
 use reqwest::{Client, Method};
 use std::collections::BTreeSet;
 
@@ -16,6 +18,9 @@ enum Who {
     Anonymous,
     Viewer,
     Operator,
+    /// REST only: an admin's token that was revoked, or that expired.
+    Revoked,
+    Expired,
 }
 
 /// Everything a refused call could have changed, as one string.
@@ -118,12 +123,30 @@ fn arguments(path: &str, key: &str) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-/// A console with one finished instance (`orders`, id 1), an admin, a viewer and an operator.
+/// A console with one finished instance (`orders`, id 1), an admin, a viewer and an operator
+/// (signed in for the pages, and as service-account tokens for the REST API).
 struct Console {
     app: TestApp,
     admin: Client,
     callers: Vec<(Who, Client)>,
+    tokens: Vec<(Who, Option<String>)>,
     key: String,
+}
+
+/// A service account's token, made on the admins' page.
+async fn token(app: &TestApp, admin: &Client, name: &str, role: &str) -> (i64, String) {
+    let response = admin
+        .post(app.url("/api/service_account_create"))
+        .form(&[("name", name), ("role", role)])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.expect("json");
+    (
+        body["id"].as_i64().expect("id"),
+        body["token"].as_str().expect("token").to_string(),
+    )
 }
 
 async fn console() -> Console {
@@ -163,11 +186,37 @@ async fn console() -> Console {
         );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
+    let (_, viewer) = token(&app, &admin, "viewer-bot", "viewer").await;
+    let (_, operator) = token(&app, &admin, "operator-bot", "operator").await;
+    let (revoked_id, revoked) = token(&app, &admin, "revoked-bot", "admin").await;
+    let response = admin
+        .post(app.url("/api/service_account_revoke"))
+        .form(&[("id", revoked_id.to_string())])
+        .send()
+        .await
+        .expect("request");
+    assert!(response.status().is_success() || response.status().is_redirection());
+    let (expired_id, expired) = token(&app, &admin, "expired-bot", "admin").await;
+    // Expired a second ago (the form takes only days to come).
+    sqlx::query("UPDATE service_accounts SET expires_at = ? WHERE id = ?")
+        .bind(app::server::clock::Clock::unix(&app.clock) - 1)
+        .bind(expired_id)
+        .execute(&app.pool)
+        .await
+        .expect("expire");
+    let tokens = vec![
+        (Who::Anonymous, None),
+        (Who::Viewer, Some(viewer)),
+        (Who::Operator, Some(operator)),
+        (Who::Revoked, Some(revoked)),
+        (Who::Expired, Some(expired)),
+    ];
     let key = product_key(&app, |p| p.license_id = "LIC-ROLES-2".into());
     Console {
         app,
         admin,
         callers,
+        tokens,
         key,
     }
 }
@@ -175,20 +224,70 @@ async fn console() -> Console {
 fn request(console: &Console, client: &Client, endpoint: &Endpoint) -> reqwest::RequestBuilder {
     let url = console.app.url(endpoint.path);
     match endpoint.method {
-        Verb::Get => client.request(Method::GET, url),
         Verb::Post => client
             .request(Method::POST, url)
             .form(&arguments(endpoint.path, &console.key)),
+        _ => client.request(Method::GET, url),
     }
 }
 
-/// The callers an endpoint refuses: everyone below its role.
+/// A JSON body with which a permitted call would change something.
+fn rest_body(method: Verb, path: &str, key: &str) -> Option<serde_json::Value> {
+    use serde_json::json;
+    Some(match (method, path) {
+        (Verb::Post, "/api/v1/license/preview") | (Verb::Put, "/api/v1/license") => {
+            json!({ "key": key })
+        }
+        (Verb::Post, "/api/v1/instances") => json!({
+            "name": "sneaky", "kafka_version": "3.9.0", "deployment": "single_zone",
+            "vpc_id": "vpc-0a1b2c3d", "subnets": ["subnet-0000aaaa"],
+            "data_bucket": "acme-kafka", "wal_mode": "block_volume",
+            "client_auth": "sasl_scram", "transit_encryption": "tls",
+            "endpoint_exposure": "vpc", "size_aku": 3
+        }),
+        (Verb::Post, "/api/v1/instances/{id}/scale") => json!({ "size_aku": 6 }),
+        (Verb::Post, "/api/v1/instances/{id}/topics") => {
+            json!({ "name": "events", "partitions": 3 })
+        }
+        (Verb::Patch, "/api/v1/instances/{id}/topics/{name}") => {
+            json!({ "retention_hours": 24 })
+        }
+        (Verb::Post, "/api/v1/service-accounts") => {
+            json!({ "name": "sneaky-bot", "role": "admin" })
+        }
+        _ => return None,
+    })
+}
+
+/// A REST row's request with `token` (instance 1, topic `events`, service account 1).
+fn rest_request(
+    console: &Console,
+    token: Option<&str>,
+    endpoint: &Endpoint,
+) -> reqwest::RequestBuilder {
+    let path = endpoint
+        .path
+        .replace("{id}", "1")
+        .replace("{name}", "events");
+    let method = Method::from_bytes(endpoint.method.as_str().as_bytes()).expect("method");
+    let mut request = Client::new().request(method, console.app.url(&path));
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    match rest_body(endpoint.method, endpoint.path, &console.key) {
+        Some(body) => request.json(&body),
+        None => request,
+    }
+}
+
+/// The callers an endpoint refuses: everyone below its role, and dead tokens.
 fn refused(access: Access, who: Who) -> bool {
-    match access {
-        Access::Anyone | Access::SetupOnce => false,
-        Access::SignedIn | Access::Role(Role::Viewer) => who == Who::Anonymous,
-        Access::Role(Role::Operator) => who < Who::Operator,
-        Access::Role(Role::Admin) => true,
+    match (access, who) {
+        (Access::Anyone | Access::SetupOnce, _) => false,
+        (_, Who::Revoked | Who::Expired) => true,
+        (Access::SignedIn | Access::Role(Role::Viewer), who) => who == Who::Anonymous,
+        (Access::Role(Role::Operator), who) => who < Who::Operator,
+        (Access::Role(Role::Admin), _) => true,
     }
 }
 
@@ -197,20 +296,32 @@ async fn every_endpoint_refuses_callers_below_its_role_and_changes_nothing() {
     let console = console().await;
     let mut checked = 0;
     for endpoint in ENDPOINTS {
-        for (who, client) in console.callers.iter() {
-            if !refused(endpoint.access, *who) {
+        let callers: Vec<(Who, reqwest::RequestBuilder)> = if endpoint.is_rest() {
+            console
+                .tokens
+                .iter()
+                .map(|(who, token)| (*who, rest_request(&console, token.as_deref(), endpoint)))
+                .collect()
+        } else {
+            console
+                .callers
+                .iter()
+                .map(|(who, client)| (*who, request(&console, client, endpoint)))
+                .collect()
+        };
+        for (who, request) in callers {
+            if !refused(endpoint.access, who) {
                 continue;
             }
             let before = snapshot(&console.app).await;
-            let response = request(&console, client, endpoint)
-                .send()
-                .await
-                .expect("request");
+            let response = request.send().await.expect("request");
             let status = response.status().as_u16();
             let body = response.text().await.unwrap_or_default();
             let path = endpoint.path;
             match who {
-                Who::Anonymous => assert_eq!(status, 401, "{path} signed out: {body}"),
+                Who::Anonymous | Who::Revoked | Who::Expired => {
+                    assert_eq!(status, 401, "{path} as {who:?}: {body}")
+                }
                 _ => {
                     assert_eq!(status, 403, "{path} as {who:?}: {body}");
                     assert!(body.contains("needs the"), "{path} as {who:?}: {body}");
@@ -235,7 +346,12 @@ async fn every_endpoint_refuses_callers_below_its_role_and_changes_nothing() {
 #[tokio::test]
 async fn every_state_changing_endpoint_refuses_a_request_from_another_site() {
     let console = console().await;
-    for endpoint in ENDPOINTS.iter().filter(|e| e.method == Verb::Post) {
+    // The pages' state-changing requests; the REST API reads no cookie, so a forged request
+    // from another site carries nothing that opens it.
+    for endpoint in ENDPOINTS
+        .iter()
+        .filter(|e| e.method == Verb::Post && !e.is_rest())
+    {
         let before = snapshot(&console.app).await;
         let response = request(&console, &console.admin, endpoint)
             .header("sec-fetch-site", "cross-site")
@@ -264,7 +380,7 @@ async fn every_server_function_has_a_row_and_every_row_a_server_function() {
         .collect();
     let table: BTreeSet<String> = ENDPOINTS
         .iter()
-        .filter(|e| e.path.starts_with("/api/"))
+        .filter(|e| e.path.starts_with("/api/") && !e.is_rest())
         .map(|e| e.path.to_string())
         .collect();
     assert!(registered.len() > 30, "registered: {registered:?}");
@@ -284,9 +400,10 @@ async fn every_server_function_has_a_row_and_every_row_a_server_function() {
 fn the_readme_endpoint_table_is_the_code_table() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("README.md");
-    let table = markdown_table();
-    assert!(
-        readme.contains(&table),
-        "README.md's endpoint table differs from app::server::endpoints::ENDPOINTS; it should read:\n{table}"
-    );
+    for table in [markdown_table(), rest_markdown_table()] {
+        assert!(
+            readme.contains(&table),
+            "README.md's endpoint table differs from app::server::endpoints::ENDPOINTS; it should read:\n{table}"
+        );
+    }
 }

@@ -4,11 +4,13 @@
 //! the same audit entries. Bodies are limited like every request; no cookie is read, so the
 //! cross-site check does not apply.
 
+pub mod environment;
 pub mod extract;
 pub mod idempotency;
 pub mod instances;
 pub mod problem;
 pub mod service_accounts;
+pub mod topics;
 
 use crate::server::AppState;
 use axum::routing::{get, post};
@@ -18,6 +20,14 @@ use problem::Problem;
 /// The routes, to nest under `/api/v1`.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/environment", get(environment::environment))
+        .route(
+            "/license",
+            get(environment::license_get).put(environment::license_apply),
+        )
+        .route("/license/preview", post(environment::license_preview))
+        .route("/usage", get(environment::usage_month))
+        .route("/audit", get(environment::audit_log))
         .route("/instances", get(instances::list).post(instances::create))
         .route(
             "/instances/{id}",
@@ -25,6 +35,14 @@ pub fn router() -> Router<AppState> {
         )
         .route("/instances/{id}/scale", post(instances::scale))
         .route("/instances/{id}/retry", post(instances::retry))
+        .route(
+            "/instances/{id}/topics",
+            get(topics::list).post(topics::create),
+        )
+        .route(
+            "/instances/{id}/topics/{name}",
+            axum::routing::patch(topics::set_retention).delete(topics::delete),
+        )
         .route("/operations/{id}", get(instances::operation))
         .route(
             "/service-accounts",

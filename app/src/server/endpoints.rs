@@ -9,6 +9,21 @@ use crate::domain::account::Role;
 pub enum Method {
     Get,
     Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
 }
 
 /// Who may call an endpoint.
@@ -83,7 +98,31 @@ const fn get(
     }
 }
 
-/// Every server function (`POST /api/...`) and every download, in the README's order.
+const fn rest(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    arguments: &'static str,
+    does: &'static str,
+) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        access,
+        arguments,
+        does,
+    }
+}
+
+impl Endpoint {
+    /// A row of the REST API (`/api/v1`, bearer tokens) rather than of the pages.
+    pub fn is_rest(&self) -> bool {
+        self.path.starts_with("/api/v1/")
+    }
+}
+
+/// Every server function (`POST /api/...`), every download, then every operation of the REST
+/// API (`/api/v1`), in the README's order.
 pub const ENDPOINTS: &[Endpoint] = &[
     post("/api/setup", SetupOnce, "`username`, `password`, `password_confirm`, `environment_name`, `cloud_provider`, `region`", "first-run setup"),
     post("/api/login", Anyone, "`username`, `password`", "sign in (cycles the session id)"),
@@ -151,19 +190,58 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
 post("/api/audit", ADMIN, "`actor`, `action`, `from`, `until` (YYYY-MM-DD, inclusive), `page`", "a page of 50 audit entries and whether the hash chain is intact"),
     get("/audit.csv", ADMIN, "same filter as `/api/audit`", "the matching entries as CSV, with their hashes"),
+    rest(Method::Get, "/api/v1/environment", VIEWER, "", "the environment, license, users per role, instances per state, latest operations (security events for admin tokens)"),
+    rest(Method::Get, "/api/v1/license", VIEWER, "", "the license, its state, AKU in use, the keys applied"),
+    rest(Method::Post, "/api/v1/license/preview", ADMIN, "`{\"key\"}`", "what applying the key would change; changes nothing"),
+    rest(Method::Put, "/api/v1/license", ADMIN, "`{\"key\"}`", "applies the key (activation, renewal, upgrade, downgrade)"),
+    rest(Method::Get, "/api/v1/instances", VIEWER, "`state`, `name`, `cursor`, `limit` (query)", "a page of instances, newest first, and the `next` cursor"),
+    rest(Method::Post, "/api/v1/instances", OPERATOR, "the create form's fields as JSON; `Idempotency-Key` header", "201 with the instance and its `Location`"),
+    rest(Method::Get, "/api/v1/instances/{id}", VIEWER, "", "one instance with its settings, operations and latest steps"),
+    rest(Method::Post, "/api/v1/instances/{id}/scale", OPERATOR, "`{\"size_aku\"}`", "202 with the operation to poll"),
+    rest(Method::Post, "/api/v1/instances/{id}/retry", OPERATOR, "", "202: the failed operation of an abnormal instance runs again"),
+    rest(Method::Delete, "/api/v1/instances/{id}", OPERATOR, "", "202: deletes the instance (history kept)"),
+    rest(Method::Get, "/api/v1/operations/{id}", VIEWER, "", "one operation and its steps"),
+    rest(Method::Get, "/api/v1/instances/{id}/topics", VIEWER, "", "the topics on the instance's broker with their offsets"),
+    rest(Method::Post, "/api/v1/instances/{id}/topics", OPERATOR, "`{\"name\", \"partitions\", \"retention_hours\"}`", "201: creates a topic"),
+    rest(Method::Patch, "/api/v1/instances/{id}/topics/{name}", OPERATOR, "`{\"retention_hours\"}` (0: forever)", "sets how long the topic keeps messages"),
+    rest(Method::Delete, "/api/v1/instances/{id}/topics/{name}", OPERATOR, "", "deletes the topic and its messages"),
+    rest(Method::Get, "/api/v1/usage", VIEWER, "`month` (query, YYYY-MM)", "the month's usage by day and instance"),
+    rest(Method::Get, "/api/v1/audit", ADMIN, "`actor`, `action`, `from`, `until`, `page` (query)", "a page of audit entries and the chain's state"),
+    rest(Method::Get, "/api/v1/service-accounts", ADMIN, "", "every service account"),
+    rest(Method::Post, "/api/v1/service-accounts", ADMIN, "`{\"name\", \"role\", \"expires\"}`", "201 with the token, shown once"),
+    rest(Method::Post, "/api/v1/service-accounts/{id}/rotate", ADMIN, "", "a new token; the old one stops at once"),
+    rest(Method::Delete, "/api/v1/service-accounts/{id}", ADMIN, "", "204: revokes the account"),
 ];
 
-/// The README's endpoint table, made from [`ENDPOINTS`].
+/// The README's endpoint table of the pages' server functions and downloads, made from
+/// [`ENDPOINTS`].
 pub fn markdown_table() -> String {
     let mut table =
         String::from("| endpoint | arguments | who may call | does |\n|---|---|---|---|\n");
-    for e in ENDPOINTS {
+    for e in ENDPOINTS.iter().filter(|e| !e.is_rest()) {
         let method = match e.method {
-            Method::Get => "GET ",
             Method::Post => "",
+            _ => "GET ",
         };
         table.push_str(&format!(
             "| `{method}{}` | {} | {} | {} |\n",
+            e.path,
+            e.arguments,
+            e.access.describe(),
+            e.does
+        ));
+    }
+    table
+}
+
+/// The README's table of the REST API, made from [`ENDPOINTS`].
+pub fn rest_markdown_table() -> String {
+    let mut table =
+        String::from("| operation | arguments | who may call | does |\n|---|---|---|---|\n");
+    for e in ENDPOINTS.iter().filter(|e| e.is_rest()) {
+        table.push_str(&format!(
+            "| `{} {}` | {} | {} tokens | {} |\n",
+            e.method.as_str(),
             e.path,
             e.arguments,
             e.access.describe(),
