@@ -1,12 +1,12 @@
 // The browser tests with the spec files in an order of one's choosing, to show they do not
 // depend on it (Playwright itself always runs files in name order, whatever the command line
 // says): E2E_ORDER lists the files' numbers, e.g.
-//   E2E_ORDER=08,07,06,05,04,03,02,01 npx playwright test -c order.config.ts
+//   E2E_ORDER=09,08,07,06,05,04,03,02,01 npx playwright test -c order.config.ts
 // Each file becomes a project that depends on the one before, which forces the order.
 import { defineConfig } from "@playwright/test";
 import config from "./playwright.config";
 
-const order = (process.env.E2E_ORDER ?? "08,07,06,05,04,03,02,01").split(",").map((n) => n.trim());
+const order = (process.env.E2E_ORDER ?? "09,08,07,06,05,04,03,02,01").split(",").map((n) => n.trim());
 
 export default defineConfig({
   ...config,

@@ -40,7 +40,7 @@ pub fn ServiceAccountsPage() -> impl IntoView {
             <code>"/api/v1"</code> " with " <code>"Authorization: Bearer <token>"</code>
             ". Each has a role like a user's; what it changes is in the audit log under its name."
         </p>
-        <NewTokenNotice create rotate />
+        <NewTokenNotice create rotate revoke />
         <p class="form-error" role="alert" data-testid="service-accounts-error">{row_error}</p>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -79,6 +79,7 @@ pub fn ServiceAccountsPage() -> impl IntoView {
 fn NewTokenNotice(
     create: ServerAction<CreateServiceAccount>,
     rotate: ServerAction<RotateServiceAccount>,
+    revoke: ServerAction<RevokeServiceAccount>,
 ) -> impl IntoView {
     let shown = RwSignal::new(None::<NewToken>);
     Effect::new(move |_| {
@@ -86,9 +87,15 @@ fn NewTokenNotice(
             shown.set(Some(token));
         }
     });
+    // A rotate that failed, or any revoke, leaves no token on screen that may no longer work.
+    Effect::new(move |_| match rotate.value().get() {
+        Some(Ok(token)) => shown.set(Some(token)),
+        Some(Err(_)) => shown.set(None),
+        None => {}
+    });
     Effect::new(move |_| {
-        if let Some(Ok(token)) = rotate.value().get() {
-            shown.set(Some(token));
+        if revoke.value().get().is_some() {
+            shown.set(None);
         }
     });
     move || {
@@ -119,8 +126,9 @@ fn AccountRow(
     rotate: ServerAction<RotateServiceAccount>,
     revoke: ServerAction<RevokeServiceAccount>,
 ) -> impl IntoView {
-    let (id_rotate, id_revoke) = (a.id.to_string(), a.id.to_string());
+    let (account_id, id_revoke) = (a.id, a.id.to_string());
     let revoked = a.status == "revoked";
+    let script = script_runs();
     let last_used = match (a.last_used_at, &a.last_used_from) {
         (Some(at), Some(from)) => format!("{} from {from}", utc(at)),
         (Some(at), None) => utc(at),
@@ -137,10 +145,12 @@ fn AccountRow(
                 {(!revoked)
                     .then(|| {
                         view! {
-                            <ActionForm action=rotate attr:class="inline-form">
-                                <input type="hidden" name="id" value=id_rotate />
-                                <button type="submit" class="button-secondary">"Rotate"</button>
-                            </ActionForm>
+                            <Show when=move || script.get()>
+                                <ActionForm action=rotate attr:class="inline-form">
+                                    <input type="hidden" name="id" value=account_id.to_string() />
+                                    <button type="submit" class="button-secondary">"Rotate"</button>
+                                </ActionForm>
+                            </Show>
                             <ActionForm action=revoke attr:class="inline-form">
                                 <input type="hidden" name="id" value=id_revoke />
                                 <button type="submit" class="button-secondary">"Revoke"</button>
@@ -152,8 +162,41 @@ fn AccountRow(
     }
 }
 
+/// Whether the page's script runs: a token is shown from the action's answer, so creating
+/// and rotating are offered only then (without it, a new token would be lost unseen).
+fn script_runs() -> ReadSignal<bool> {
+    let (runs, set_runs) = signal(false);
+    // Effects run in the browser only, after hydration.
+    Effect::new(move |_| set_runs.set(true));
+    runs
+}
+
 #[component]
 fn CreateForm(create: ServerAction<CreateServiceAccount>) -> impl IntoView {
+    let script = script_runs();
+    view! {
+        <Show
+            when=move || script.get()
+            fallback=|| {
+                view! {
+                    <section class="card notice" data-testid="needs-javascript">
+                        <h2>"Add a service account"</h2>
+                        <p>
+                            "Adding a service account or rotating its token needs JavaScript: "
+                            "the token is shown once, by the page's script. Turn JavaScript on, "
+                            "or use the REST API (" <code>"POST /api/v1/service-accounts"</code> ")."
+                        </p>
+                    </section>
+                }
+            }
+        >
+            <CreateFormFields create />
+        </Show>
+    }
+}
+
+#[component]
+fn CreateFormFields(create: ServerAction<CreateServiceAccount>) -> impl IntoView {
     let result = create.value();
     let err = move |field: &'static str| Signal::derive(move || field_error(&result.get(), field));
     view! {

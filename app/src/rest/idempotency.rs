@@ -14,6 +14,10 @@ use axum::response::{IntoResponse, Response};
 
 /// How long an answer is kept.
 pub const KEPT_S: i64 = 24 * 3600;
+/// A reservation without an answer after this long was cut off (the console stopped between
+/// the create and keeping its answer): the key may be claimed again. The create itself, if it
+/// committed, holds the instance's name, so a second one is refused, not made twice.
+const ABANDONED_S: i64 = 120;
 const HEADER: &str = "idempotency-key";
 
 /// What to do with a request.
@@ -61,18 +65,21 @@ pub async fn claim(
     let kept = store::kept_answer(&mut tx, account_id, &key, now - KEPT_S)
         .await
         .map_err(ServerError::from)?;
+    let kept = kept.filter(|(_, status, _, _, at)| *status != 0 || now - at < ABANDONED_S);
     match kept {
-        Some((kept_hash, _, _, _)) if kept_hash != hash => Err(AppError::invalid(
+        Some((kept_hash, _, _, _, _)) if kept_hash != hash => Err(AppError::invalid(
             "Idempotency-Key",
             "This Idempotency-Key was used with another request body; use a new key for a new request.",
         )
         .into()),
-        Some((_, 0, _, _)) => Err(AppError::Conflict(
+        Some((_, 0, _, _, _)) => Err(AppError::Conflict(
             "The first request with this Idempotency-Key is still being answered; try again in a moment."
                 .into(),
         )
         .into()),
-        Some((_, status, body, location)) => Ok(Claim::Replay(replay(status, body, location))),
+        Some((_, status, body, location, _)) => {
+            Ok(Claim::Replay(replay(status, body, location)))
+        }
         None => {
             store::keep_answer(
                 &mut tx,

@@ -175,9 +175,9 @@ pub async fn forget_answer(
     Ok(())
 }
 
-/// The answer kept for `key` of the account: (request hash, status, body, location). Status 0:
-/// the first request with the key is still being answered.
-pub type KeptAnswer = (String, i64, String, Option<String>);
+/// The answer kept for `key` of the account: (request hash, status, body, location, when).
+/// Status 0: the first request with the key is still being answered (or was cut off).
+pub type KeptAnswer = (String, i64, String, Option<String>, i64);
 
 pub async fn kept_answer(
     conn: &mut SqliteConnection,
@@ -186,7 +186,7 @@ pub async fn kept_answer(
     kept_since: i64,
 ) -> Result<Option<KeptAnswer>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT request_sha256, status, body, location FROM idempotency_keys
+        "SELECT request_sha256, status, body, location, created_at FROM idempotency_keys
          WHERE account_id = ? AND idempotency_key = ? AND created_at >= ?",
     )
     .bind(account_id)
