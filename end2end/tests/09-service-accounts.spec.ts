@@ -206,7 +206,11 @@ test.describe.serial("service accounts", () => {
     await hydrated(page);
     // A token shown by a rotate on this page leaves with the revoke: it no longer works.
     await row.getByRole("button", { name: "Rotate" }).click();
-    await expect(page.getByTestId("new-token")).toBeVisible();
+    const value = page.getByTestId("new-token").getByTestId("new-token-value");
+    await expect(value).toHaveText(tokenForm);
+    await expect(value).not.toHaveText(rotatedToken);
+    const lastToken = (await value.textContent())!.trim();
+    await expectInstanceList(await listInstances(request, lastToken));
     await row.getByRole("button", { name: "Revoke" }).click();
     await expect(row.getByTestId("service-account-status")).toHaveText("revoked");
     await expect(page.getByTestId("new-token")).toHaveCount(0);
@@ -217,6 +221,8 @@ test.describe.serial("service accounts", () => {
     await expect(other.getByTestId("service-account-status")).toHaveText("active");
     await shot(page, "93-service-account-revoked");
 
+    // The account's last token (refused as revoked, under its name), and the earlier ones.
+    await expectUnauthenticated(await listInstances(request, lastToken));
     await expectUnauthenticated(await listInstances(request, rotatedToken));
     await expectUnauthenticated(await listInstances(request, firstToken));
     // Still revoked after a full load (the server's list, not only the page's state).

@@ -191,7 +191,7 @@ async fn tokens_open_the_api_by_role_and_stop_when_revoked_rotated_or_expired() 
     assert!(response.status().is_success() || response.status().is_redirection());
     problem(get(&app, &viewer, "/api/v1/instances").await, 401).await;
     assert!(
-        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'access' AND actor = 'reader (service account)'").await >= 1
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'access' AND actor = 'reader (service account)' AND target = '/api/v1/instances'").await >= 1
     );
 
     // Expiry: the account works through 2026-11-30 (UTC), not after.

@@ -6,18 +6,12 @@
 
 use super::problem::RestError;
 use crate::server::access::secret_sha256;
-use crate::server::store::service_accounts::{self as store, Answer};
+use crate::server::idempotency::{self as service, Claimed};
 use crate::server::{AppState, ServerError};
 use crate::wire::error::AppError;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-/// How long an answer is kept.
-pub const KEPT_S: i64 = 24 * 3600;
-/// A reservation without an answer after this long was cut off (the console stopped between
-/// the create and keeping its answer): the key may be claimed again. The create itself, if it
-/// committed, holds the instance's name, so a second one is refused, not made twice.
-const ABANDONED_S: i64 = 120;
 const HEADER: &str = "idempotency-key";
 
 /// What to do with a request.
@@ -56,60 +50,32 @@ pub async fn claim(
         })?
         .to_string();
     let hash = secret_sha256(&String::from_utf8_lossy(body));
-    let now = state.clock.unix();
-    let mut tx = state
-        .pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(ServerError::from)?;
-    let kept = store::kept_answer(&mut tx, account_id, &key, now - KEPT_S)
-        .await
-        .map_err(ServerError::from)?;
-    let kept = kept.filter(|(_, status, _, _, at)| *status != 0 || now - at < ABANDONED_S);
-    match kept {
-        Some((kept_hash, _, _, _, _)) if kept_hash != hash => Err(AppError::invalid(
-            "Idempotency-Key",
-            "This Idempotency-Key was used with another request body; use a new key for a new request.",
-        )
-        .into()),
-        Some((_, 0, _, _, _)) => Err(AppError::Conflict(
+    match service::claim(state, account_id, &key, &hash).await? {
+        Claimed::Fresh => Ok(Claim::Reserved {
+            account_id,
+            key,
+            hash,
+        }),
+        Claimed::Answered {
+            status,
+            body,
+            location,
+        } => Ok(Claim::Replay(replay(status, body, location))),
+        Claimed::InProgress => Err(AppError::Conflict(
             "The first request with this Idempotency-Key is still being answered; try again in a moment."
                 .into(),
         )
         .into()),
-        Some((_, status, body, location, _)) => {
-            Ok(Claim::Replay(replay(status, body, location)))
-        }
-        None => {
-            store::keep_answer(
-                &mut tx,
-                &Answer {
-                    account_id,
-                    key: &key,
-                    request_sha256: &hash,
-                    status: 0,
-                    body: "",
-                    location: None,
-                    now,
-                },
-            )
-            .await
-            .map_err(ServerError::from)?;
-            tx.commit().await.map_err(ServerError::from)?;
-            Ok(Claim::Reserved {
-                account_id,
-                key,
-                hash,
-            })
-        }
+        Claimed::OtherBody => Err(AppError::invalid(
+            "Idempotency-Key",
+            "This Idempotency-Key was used with another request body; use a new key for a new request.",
+        )
+        .into()),
     }
 }
 
-fn replay(status: i64, body: String, location: Option<String>) -> Response {
-    let status = u16::try_from(status)
-        .ok()
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .unwrap_or(StatusCode::OK);
+fn replay(status: u16, body: String, location: Option<String>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let content_type = if status.is_success() {
         "application/json"
     } else {
@@ -137,7 +103,7 @@ pub async fn keep(state: &AppState, claim: Claim, response: Response) -> Respons
         return response;
     };
     if response.status().is_server_error() {
-        if let Err(error) = store::forget_answer(&state.pool, account_id, &key).await {
+        if let Err(error) = service::forget(state, account_id, &key).await {
             tracing::warn!(%error, "an idempotency key could not be freed");
         }
         return response;
@@ -155,22 +121,15 @@ pub async fn keep(state: &AppState, claim: Claim, response: Response) -> Respons
         .and_then(|l| l.to_str().ok())
         .map(str::to_string);
     let text = String::from_utf8_lossy(&bytes).to_string();
-    let kept = async {
-        let mut conn = state.pool.acquire().await?;
-        store::keep_answer(
-            &mut conn,
-            &Answer {
-                account_id,
-                key: &key,
-                request_sha256: &hash,
-                status: parts.status.as_u16(),
-                body: &text,
-                location: location.as_deref(),
-                now: state.clock.unix(),
-            },
-        )
-        .await
-    }
+    let kept = service::keep(
+        state,
+        account_id,
+        &key,
+        &hash,
+        parts.status.as_u16(),
+        &text,
+        location.as_deref(),
+    )
     .await;
     if let Err(error) = kept {
         tracing::warn!(%error, "an idempotent answer could not be kept");

@@ -7,7 +7,7 @@ use super::idempotency::{self, Claim};
 use super::problem::RestError;
 use crate::domain::instance::State as InstanceState;
 use crate::domain::instance_spec::InstanceInput;
-use crate::server::access::{Operator, Viewer};
+use crate::server::access::{Operator, Principal, Viewer};
 use crate::server::instances::{self, view};
 use crate::server::AppState;
 use crate::wire::error::AppError;
@@ -147,14 +147,16 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let account_id = match who.principal() {
-        crate::server::access::Principal::ServiceAccount(account) => account.id,
-        crate::server::access::Principal::User(user) => -user.id,
-    };
-    let claim = match idempotency::claim(&state, account_id, &headers, &body).await {
-        Ok(Claim::Replay(response)) => return response,
-        Ok(claim) => claim,
-        Err(error) => return error.into_response(),
+    // Keys are kept per service account (a bearer is always one).
+    let claim = match who.principal() {
+        Principal::ServiceAccount(account) => {
+            match idempotency::claim(&state, account.id, &headers, &body).await {
+                Ok(Claim::Replay(response)) => return response,
+                Ok(claim) => claim,
+                Err(error) => return error.into_response(),
+            }
+        }
+        Principal::User(_) => Claim::None,
     };
     let answer = async {
         let JsonBody(new) = parse::<NewInstance>(&body)?;

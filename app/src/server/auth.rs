@@ -90,8 +90,13 @@ pub struct Caller {
 impl Caller {
     /// From a request's URI and extensions (the client address is axum's `ConnectInfo`).
     pub fn of(uri: &http::Uri, extensions: &http::Extensions) -> Caller {
+        // Inside a nested router (the REST API under /api/v1) `uri` has lost its prefix; the
+        // path as requested is what a refusal must name.
+        let path = extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| uri.path().to_string(), |o| o.0.path().to_string());
         Caller {
-            path: uri.path().to_string(),
+            path,
             addr: extensions
                 .get::<axum::extract::ConnectInfo<SocketAddr>>()
                 .map(|info| info.0.ip().to_string())

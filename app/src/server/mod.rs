@@ -13,6 +13,7 @@ pub mod download;
 pub mod endpoints;
 pub mod error;
 pub mod guard;
+pub mod idempotency;
 pub mod instances;
 pub mod kafka_users;
 pub mod license;
