@@ -122,7 +122,7 @@ fn unique_violation(error: &sqlx::Error) -> Option<AppError> {
     UNIQUE_FIELDS
         .iter()
         .find(|(column, _, _)| columns.split(", ").any(|c| c == *column))
-        .map(|(_, field, rule)| AppError::invalid(*field, *rule))
+        .map(|(_, field, rule)| AppError::invalid(field, *rule))
 }
 
 /// An error with every cause under it, for the log: "database: error returned from database:
