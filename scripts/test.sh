@@ -14,6 +14,13 @@ step() {
 }
 
 step "set-up" scripts/setup.sh
+# Tests only: promtool checks the /metrics text (tests/metrics.rs). Debian's prometheus package;
+# without recommends, and its service is not started where there is no systemd.
+if ! command -v promtool >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then sudo_or=""; else sudo_or=sudo; fi
+  echo "[test] installing Debian's prometheus package (promtool)"
+  $sudo_or env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+fi
 step "site (WASM, JS, CSS)" scripts/build.sh --site-only
 # Also builds target/debug/byoc-console, which the browser tests start.
 step "cargo test --workspace" cargo test --workspace

@@ -129,6 +129,7 @@ impl Console {
 
     /// The full HTTP surface: pages, server functions, static files, `/healthz`.
     pub fn router(&self) -> Router {
+        app::server::metrics::install();
         let state = self.state.clone();
         let routes = generate_route_list(app::App);
         let context = {
@@ -164,6 +165,7 @@ impl Console {
 
         Router::new()
             .route("/healthz", get(healthz))
+            .route("/metrics", get(app::server::metrics::scrape))
             .route("/audit.csv", get(audit_export::audit_csv))
             .route("/usage.csv", get(usage::usage_csv))
             .route("/usage.json", get(usage::usage_json))
@@ -185,6 +187,8 @@ impl Console {
                 state.clone(),
                 guard::pages_need_session,
             ))
+            // Inside the router's layers, where the matched route is known.
+            .layer(middleware::from_fn(app::server::metrics::track))
             .layer(middleware::from_fn_with_state(
                 state.clone(),
                 guard::reject_cross_site,

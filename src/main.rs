@@ -209,6 +209,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         provisioner: args.brokers.choice()?,
         stop_brokers_on_exit: args.brokers.stop_brokers_on_exit,
         marketplace: args.marketplace.settings(),
+        metrics_token: args.metrics_token,
         ..Config::default()
     };
     let extra_keys = args

@@ -22,6 +22,14 @@ pub enum Phase {
 }
 
 impl Phase {
+    pub const ALL: [Phase; 5] = [
+        Phase::Unactivated,
+        Phase::Active,
+        Phase::ExpiringSoon,
+        Phase::ExpiredGrace,
+        Phase::Lapsed,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             Phase::Unactivated => "Not activated",

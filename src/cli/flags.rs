@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// Milliseconds each step of the simulated provisioner takes (create has five steps).
     #[arg(long, env = "BYOC_PROVISION_STEP_MS", default_value_t = 1500, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub provision_step_ms: u64,
+    /// A bearer token that also opens /metrics to scrapers not on this host (loopback clients
+    /// need none). At least 24 characters.
+    #[arg(long, env = "BYOC_METRICS_TOKEN", value_parser = metrics_token)]
+    pub metrics_token: Option<String>,
     #[command(flatten)]
     pub brokers: BrokerArgs,
     #[command(flatten)]
@@ -126,6 +130,12 @@ pub struct BrokerArgs {
     /// upgraded, and the next console adopts them.
     #[arg(long, env = "BYOC_STOP_BROKERS_ON_EXIT", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub stop_brokers_on_exit: bool,
+}
+
+fn metrics_token(text: &str) -> Result<String, String> {
+    let ok = text.len() >= 24 && text.bytes().all(|b| b.is_ascii_graphic());
+    ok.then(|| text.to_string())
+        .ok_or_else(|| "the metrics token must be at least 24 visible ASCII characters".into())
 }
 
 pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {

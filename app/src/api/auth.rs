@@ -45,7 +45,11 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
         let state = auth::state()?;
         let session = auth::request_session().await?;
         let addr = auth::request_addr().await;
-        auth::login(&state, &session, &addr, &username, password).await?;
+        let signed_in = auth::login(&state, &session, &addr, &username, password).await;
+        if signed_in.is_err() {
+            crate::server::metrics::sign_in_failed();
+        }
+        signed_in?;
         leptos_axum::redirect("/");
         Ok(())
     })

@@ -112,6 +112,7 @@ pub async fn pages_need_session(
         && !path.starts_with("/api/")
         && !path.starts_with("/pkg/")
         && path != "/healthz"
+        && path != "/metrics"
         && !path.rsplit('/').next().unwrap_or_default().contains('.');
     if !is_page {
         return next.run(req).await;

@@ -19,6 +19,7 @@ pub mod kafka_users;
 pub mod license;
 pub mod marketplace;
 pub mod metering;
+pub mod metrics;
 pub mod operations;
 pub mod overview;
 pub mod password_hash;

@@ -92,6 +92,7 @@ async fn run(state: &AppState, id: i64) -> Result<(), ServerError> {
             let now = state.clock.unix();
             store::operations::finish_operation(&state.pool, &op, kind.state_after(), now).await?;
             tracing::info!(operation = id, kind = kind.as_str(), "operation succeeded");
+            super::metrics::operation_ended(kind.as_str(), false, (now - op.requested_at) as f64);
             state.operations.control.wake(op.instance_id);
             return Ok(());
         };
@@ -174,6 +175,8 @@ async fn fail(
     reason: &str,
 ) -> Result<(), ServerError> {
     tracing::warn!(operation = op.id, %reason, "operation failed; the instance is abnormal");
-    store::operations::fail_operation(&state.pool, op, step, reason, state.clock.unix()).await?;
+    let now = state.clock.unix();
+    store::operations::fail_operation(&state.pool, op, step, reason, now).await?;
+    super::metrics::operation_ended(op.kind().as_str(), true, (now - op.requested_at) as f64);
     Ok(())
 }

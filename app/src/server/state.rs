@@ -25,6 +25,8 @@ pub struct Config {
     pub stop_brokers_on_exit: bool,
     /// Marketplace billing: endpoints, grace period, reporting interval.
     pub marketplace: super::marketplace::MarketplaceSettings,
+    /// `/metrics` answers loopback clients, and others that send this bearer token.
+    pub metrics_token: Option<String>,
 }
 
 /// `--provisioner`: a real broker per instance, or the simulation (fast tests, demos of the
@@ -45,6 +47,7 @@ impl Default for Config {
             provisioner: ProvisionerChoice::Simulated,
             stop_brokers_on_exit: false,
             marketplace: Default::default(),
+            metrics_token: None,
         }
     }
 }

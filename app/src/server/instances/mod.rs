@@ -161,6 +161,7 @@ pub async fn create(
         )
         .await?;
         tx.commit().await?;
+        super::metrics::operation_started(OperationKind::Create.as_str());
         operations::drive(state, op);
         Ok(Started {
             instance_id: id,
@@ -419,6 +420,7 @@ async fn start(
     .await?;
     // Committed before the runner starts: it reads the operation from the database.
     tx.commit().await?;
+    super::metrics::operation_started(kind.as_str());
     operations::drive(state, op);
     Ok(op)
 }

@@ -66,3 +66,26 @@ pub async fn at_or_before(
 pub async fn latest(pool: &SqlitePool, instance_id: i64) -> Result<Option<Counters>, sqlx::Error> {
     at_or_before(pool, instance_id, i64::MAX).await
 }
+
+/// The latest reading of each of the first `limit` instances that are not deleted (by id), with
+/// the instance's name: what `/metrics` shows per instance, in one query.
+pub async fn latest_of_live(
+    pool: &SqlitePool,
+    limit: i64,
+) -> Result<Vec<(i64, String, Counters)>, sqlx::Error> {
+    let rows: Vec<(i64, String, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT i.id, i.name, s.messages_in, s.bytes_in, s.messages_out, s.bytes_out,
+                s.bytes_retained, s.record_cursor
+         FROM (SELECT id, name FROM instances WHERE state <> 'deleted' ORDER BY id LIMIT ?) i
+         JOIN broker_samples s ON s.instance_id = i.id
+          AND s.at = (SELECT MAX(at) FROM broker_samples WHERE instance_id = i.id)
+         ORDER BY i.id",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, a, b, c, d, e, f)| (id, name, counters((a, b, c, d, e, f))))
+        .collect())
+}

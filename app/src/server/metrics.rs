@@ -1,0 +1,342 @@
+//! Prometheus metrics at `/metrics`: the `metrics` facade with its Prometheus text renderer
+//! (metrics-exporter-prometheus, no listener of its own) and the process' own figures
+//! (metrics-process). Counters and histograms are recorded where things happen (requests,
+//! sign-in failures, operations); the state figures (license, AKU, instances by state, traffic
+//! per instance, marketplace reports) are read from the database at each scrape, so they are
+//! never stale and cost nothing between scrapes.
+//!
+//! Names follow Prometheus' conventions: `byoc_` prefix, base units (`_seconds`, `_bytes`),
+//! `_total` for counters. Per-instance series are bounded: the first
+//! [`PER_INSTANCE_LIMIT`] instances that are not deleted, by id; beyond them only the totals
+//! by state are shown, and `byoc_instances_unlisted` says how many were left out.
+
+use super::{license, store, AppState, ServerError};
+use crate::domain::instance::State;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State as AxumState};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// Instances with series of their own.
+pub const PER_INSTANCE_LIMIT: i64 = 1000;
+
+/// Seconds: from a fast page to a slow create.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+/// Seconds: operations take from seconds (simulated) to minutes (a broker's restart).
+const OPERATION_BUCKETS: &[f64] = &[1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0];
+
+struct Recorder {
+    handle: PrometheusHandle,
+    process: metrics_process::Collector,
+}
+
+static RECORDER: OnceLock<Option<Recorder>> = OnceLock::new();
+
+/// Installs the process-wide recorder once (a second console in the same process, as in
+/// tests, shares it). None if another recorder was installed first.
+fn recorder() -> Option<&'static Recorder> {
+    RECORDER
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("byoc_http_request_duration_seconds".into()),
+                    LATENCY_BUCKETS,
+                )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("byoc_operation_duration_seconds".into()),
+                        OPERATION_BUCKETS,
+                    )
+                });
+            let handle = match builder.and_then(|b| b.install_recorder()) {
+                Ok(handle) => handle,
+                Err(error) => {
+                    tracing::warn!(%error, "metrics are off: no recorder");
+                    return None;
+                }
+            };
+            describe();
+            let process = metrics_process::Collector::default();
+            process.describe();
+            Some(Recorder { handle, process })
+        })
+        .as_ref()
+}
+
+/// Installs the recorder at start-up, so that counters count from the first request.
+pub fn install() {
+    recorder();
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "byoc_http_requests_total",
+        "HTTP requests answered, by route, method and status."
+    );
+    describe_histogram!(
+        "byoc_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by route."
+    );
+    describe_counter!(
+        "byoc_sign_in_failures_total",
+        "Sign-ins refused: wrong name or password, disabled, throttled."
+    );
+    describe_counter!(
+        "byoc_operations_started_total",
+        "Operations started, by kind."
+    );
+    describe_counter!(
+        "byoc_operations_failed_total",
+        "Operations that failed, by kind."
+    );
+    describe_histogram!(
+        "byoc_operation_duration_seconds",
+        Unit::Seconds,
+        "Time from an operation's request to its end, by kind and outcome."
+    );
+    describe_gauge!(
+        "byoc_license_remaining_seconds",
+        Unit::Seconds,
+        "Time until the license expires (negative: since it expired); NaN without a license."
+    );
+    describe_gauge!(
+        "byoc_license_expiry_timestamp_seconds",
+        Unit::Seconds,
+        "When the license expires (unix time); NaN without a license."
+    );
+    describe_gauge!("byoc_license_phase", "1 for the license's current phase.");
+    describe_gauge!(
+        "byoc_aku_licensed",
+        "AKU the license allows; NaN when uncapped (pay-as-you-go) or without a license."
+    );
+    describe_gauge!(
+        "byoc_aku_in_use",
+        "AKU held by instances that are not deleted."
+    );
+    describe_gauge!(
+        "byoc_instances",
+        "Instances by state (deleted ones not counted)."
+    );
+    describe_gauge!(
+        "byoc_instances_unlisted",
+        "Instances beyond the per-instance series bound."
+    );
+    describe_gauge!(
+        "byoc_instance_messages_in",
+        "Messages produced to the instance since it was created (broker provisioner)."
+    );
+    describe_gauge!(
+        "byoc_instance_messages_out",
+        "Messages consumed (committed offsets) since the instance was created."
+    );
+    describe_gauge!(
+        "byoc_instance_received_bytes",
+        Unit::Bytes,
+        "Bytes produced to the instance since it was created."
+    );
+    describe_gauge!(
+        "byoc_instance_sent_bytes",
+        Unit::Bytes,
+        "Bytes consumed from the instance since it was created (estimated)."
+    );
+    describe_gauge!(
+        "byoc_instance_retained_bytes",
+        Unit::Bytes,
+        "Data the instance's broker holds on disk."
+    );
+    describe_gauge!(
+        "byoc_marketplace_reports",
+        "Marketplace usage reports by state."
+    );
+}
+
+/// A sign-in refused (any reason).
+pub fn sign_in_failed() {
+    metrics::counter!("byoc_sign_in_failures_total").increment(1);
+}
+
+/// An operation started.
+pub fn operation_started(kind: &'static str) {
+    metrics::counter!("byoc_operations_started_total", "kind" => kind).increment(1);
+}
+
+/// An operation ended after `seconds`, failed or not.
+pub fn operation_ended(kind: &'static str, failed: bool, seconds: f64) {
+    let outcome = if failed { "failed" } else { "succeeded" };
+    if failed {
+        metrics::counter!("byoc_operations_failed_total", "kind" => kind).increment(1);
+    }
+    metrics::histogram!("byoc_operation_duration_seconds", "kind" => kind, "outcome" => outcome)
+        .record(seconds.max(0.0));
+}
+
+/// Middleware: counts each request and its latency by route (the router's pattern, so that
+/// the label set stays bounded: ids are not labels; unknown paths are `unmatched`).
+pub async fn track(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let route = match req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+    {
+        // Server functions share one pattern; their own paths are a fixed set.
+        Some("/api/{*fn_name}") => {
+            if super::endpoints::ENDPOINTS.iter().any(|e| e.path == path) {
+                path
+            } else {
+                "/api/{*fn_name}".to_string()
+            }
+        }
+        Some(pattern) => pattern.to_string(),
+        None => "unmatched".to_string(),
+    };
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("byoc_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!("byoc_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`: loopback clients, or a scraper with `Authorization: Bearer <token>` when
+/// `--metrics-token` is set; anyone else gets 403.
+pub async fn scrape(
+    AxumState(state): AxumState<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if !may_scrape(&state, peer, &headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            "Metrics are answered to this host (loopback) or with the scrape token (--metrics-token).\n",
+        )
+            .into_response();
+    }
+    match render(&state).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(error) => {
+            let message = error.into_app_error().to_string();
+            (StatusCode::INTERNAL_SERVER_ERROR, message).into_response()
+        }
+    }
+}
+
+fn may_scrape(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> bool {
+    let sent = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    allowed(peer, state.config.metrics_token.as_deref(), sent)
+}
+
+/// The scrape rule: a loopback peer, or the configured token sent as `Bearer <token>`.
+fn allowed(peer: SocketAddr, token: Option<&str>, authorization: Option<&str>) -> bool {
+    if peer.ip().is_loopback() {
+        return true;
+    }
+    let (Some(token), Some(sent)) = (token, authorization.and_then(|v| v.strip_prefix("Bearer ")))
+    else {
+        return false;
+    };
+    use subtle::ConstantTimeEq;
+    bool::from(sent.as_bytes().ct_eq(token.as_bytes()))
+}
+
+/// The state figures, read now, then everything rendered.
+pub async fn render(state: &AppState) -> Result<String, ServerError> {
+    let Some(recorder) = recorder() else {
+        return Ok(String::new());
+    };
+    let now = license::now(state).await?;
+    let expires = now
+        .current
+        .as_ref()
+        .map(|c| c.payload.expires_at.unix_timestamp());
+    let remaining = expires.map(|at| at - state.clock.unix());
+    metrics::gauge!("byoc_license_expiry_timestamp_seconds")
+        .set(expires.map_or(f64::NAN, |t| t as f64));
+    metrics::gauge!("byoc_license_remaining_seconds").set(remaining.map_or(f64::NAN, |t| t as f64));
+    let phase = now.status.phase.as_str();
+    for candidate in crate::domain::license_state::Phase::ALL {
+        let value = if candidate.as_str() == phase {
+            1.0
+        } else {
+            0.0
+        };
+        metrics::gauge!("byoc_license_phase", "phase" => candidate.as_str()).set(value);
+    }
+    let quota = now.current.as_ref().and_then(|c| c.payload.aku_quota);
+    metrics::gauge!("byoc_aku_licensed").set(quota.map_or(f64::NAN, f64::from));
+    metrics::gauge!("byoc_aku_in_use").set(f64::from(now.used_aku));
+    let counts = store::instances::count_by_state(&state.pool).await?;
+    let mut total = 0;
+    for candidate in State::ALL.iter().filter(|s| **s != State::Deleted) {
+        let n = counts
+            .iter()
+            .find(|(s, _)| s == candidate)
+            .map_or(0, |(_, n)| *n);
+        total += i64::from(n);
+        metrics::gauge!("byoc_instances", "state" => candidate.as_str()).set(f64::from(n));
+    }
+    let readings = store::broker_samples::latest_of_live(&state.pool, PER_INSTANCE_LIMIT).await?;
+    metrics::gauge!("byoc_instances_unlisted").set((total - PER_INSTANCE_LIMIT).max(0) as f64);
+    for (id, name, c) in readings {
+        let labels = [("instance", name), ("instance_id", id.to_string())];
+        metrics::gauge!("byoc_instance_messages_in", &labels).set(c.messages_in as f64);
+        metrics::gauge!("byoc_instance_messages_out", &labels).set(c.messages_out as f64);
+        metrics::gauge!("byoc_instance_received_bytes", &labels).set(c.bytes_in as f64);
+        metrics::gauge!("byoc_instance_sent_bytes", &labels).set(c.bytes_out as f64);
+        metrics::gauge!("byoc_instance_retained_bytes", &labels).set(c.bytes_retained as f64);
+    }
+    for (report_state, n) in store::marketplace::counts(&state.pool).await? {
+        metrics::gauge!("byoc_marketplace_reports", "state" => report_state).set(n as f64);
+    }
+    recorder.process.collect();
+    Ok(recorder.handle.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed;
+
+    #[test]
+    fn loopback_or_the_token_may_scrape() {
+        let local = "127.0.0.1:5000".parse().unwrap();
+        let local6 = "[::1]:5000".parse().unwrap();
+        let remote = "10.0.0.7:5000".parse().unwrap();
+        let token = "a-scrape-token-of-24-chars!";
+        assert!(allowed(local, None, None));
+        assert!(allowed(local6, None, None));
+        assert!(!allowed(remote, None, None));
+        assert!(!allowed(remote, None, Some("Bearer anything")));
+        assert!(!allowed(remote, Some(token), None));
+        assert!(!allowed(
+            remote,
+            Some(token),
+            Some("Bearer a-scrape-token-of-24-chars")
+        ));
+        assert!(!allowed(remote, Some(token), Some(token)));
+        assert!(allowed(
+            remote,
+            Some(token),
+            Some(&format!("Bearer {token}"))
+        ));
+    }
+}
