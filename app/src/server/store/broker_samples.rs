@@ -73,7 +73,9 @@ pub async fn latest_of_live(
     pool: &SqlitePool,
     limit: i64,
 ) -> Result<Vec<(i64, String, Counters)>, sqlx::Error> {
-    let rows: Vec<(i64, String, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+    // (id, name, then the reading's six columns)
+    type Latest = (i64, String, i64, i64, i64, i64, i64, i64);
+    let rows: Vec<Latest> = sqlx::query_as(
         "SELECT i.id, i.name, s.messages_in, s.bytes_in, s.messages_out, s.bytes_out,
                 s.bytes_retained, s.record_cursor
          FROM (SELECT id, name FROM instances WHERE state <> 'deleted' ORDER BY id LIMIT ?) i
