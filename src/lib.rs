@@ -114,6 +114,11 @@ impl Console {
             hasher,
             operations: Operations::new(provisioner),
             marketplace: Arc::new(Marketplaces::new(config.marketplace.clone())),
+            api_limits: app::server::rate_limit::TokenLimits::new(
+                config.api_rate.0,
+                config.api_rate.1,
+            )
+            .map(Arc::new),
             config: Arc::new(config),
             trusted_keys: license::trusted_keys(extra_trusted_keys).into(),
             installation_id,

@@ -394,3 +394,43 @@ async fn an_idempotency_key_creates_once_even_when_sent_at_once() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_token_over_its_rate_gets_429_with_retry_after_and_others_go_on() {
+    let app = spawn_app_with(app::server::Config {
+        secure_cookies: false,
+        provision_step: Duration::from_millis(5),
+        api_rate: (1, 5),
+        ..app::server::Config::default()
+    })
+    .await;
+    let admin = app.activated_admin_client().await;
+    let (_, busy) = account(&app, &admin, "busy-bot", "viewer", "").await;
+    let (_, other) = account(&app, &admin, "other-bot", "viewer", "").await;
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        statuses.push(get(&app, &busy, "/api/v1/instances").await);
+    }
+    let ok = statuses.iter().filter(|r| r.status() == 200).count();
+    assert!(
+        (5..10).contains(&ok),
+        "{ok} of 10 passed a burst of 5 at 1/s"
+    );
+    let refused = statuses
+        .into_iter()
+        .find(|r| r.status() == 429)
+        .expect("a 429");
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait >= 1);
+    let body = problem(refused, 429).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("busy-bot"),
+        "{body}"
+    );
+    // Another account is not held back by this one.
+    assert_eq!(get(&app, &other, "/api/v1/instances").await.status(), 200);
+}

@@ -279,6 +279,16 @@ pub async fn require_bearer<L: Level>(
             return Err(refuse(state, caller, who, AppError::Unauthenticated).await);
         }
     }
+    if let Some(seconds) = state.api_limits.as_ref().and_then(|l| l.wait(account.id)) {
+        let error = AppError::TooManyAttempts {
+            message: format!(
+                "Too many requests for service account {}: try again in {seconds} s.",
+                account.name
+            ),
+            retry_at: now + seconds as i64,
+        };
+        return Err(refuse(state, caller, who, error).await);
+    }
     if !account.role().allows(L::ROLE) {
         let message = format!(
             "This needs the {} role; service account {} is {}.",

@@ -148,3 +148,34 @@ fn over_limit(limits: &RateLimits, req: &Request) -> Option<Limited> {
         error,
     })
 }
+
+/// The REST API's limit per service account (governor's GCRA, keyed by the account): a burst,
+/// then `per_second` requests a second. One script in a loop cannot take the console from the
+/// pages and other accounts; a refusal is a 429 with `Retry-After`.
+pub struct TokenLimits {
+    limiter: DefaultKeyedRateLimiter<i64>,
+    clock: governor::clock::DefaultClock,
+}
+
+impl TokenLimits {
+    /// None when the figures are zero (no limit can be made of them).
+    pub fn new(per_second: u32, burst: u32) -> Option<TokenLimits> {
+        let quota =
+            Quota::per_second(NonZeroU32::new(per_second)?).allow_burst(NonZeroU32::new(burst)?);
+        Some(TokenLimits {
+            limiter: DefaultKeyedRateLimiter::keyed(quota),
+            clock: governor::clock::DefaultClock::default(),
+        })
+    }
+
+    /// Whole seconds to wait when `account_id` is over its limit (at least 1), else None.
+    pub fn wait(&self, account_id: i64) -> Option<u64> {
+        self.limiter.check_key(&account_id).err().map(|not_until| {
+            not_until
+                .wait_time_from(self.clock.now())
+                .as_secs_f64()
+                .ceil()
+                .max(1.0) as u64
+        })
+    }
+}

@@ -27,6 +27,8 @@ pub struct Config {
     pub marketplace: super::marketplace::MarketplaceSettings,
     /// `/metrics` answers loopback clients, and others that send this bearer token.
     pub metrics_token: Option<String>,
+    /// The REST API's limit per service account: requests a second, and the burst.
+    pub api_rate: (u32, u32),
 }
 
 /// `--provisioner`: a real broker per instance, or the simulation (fast tests, demos of the
@@ -48,6 +50,7 @@ impl Default for Config {
             stop_brokers_on_exit: false,
             marketplace: Default::default(),
             metrics_token: None,
+            api_rate: (20, 100),
         }
     }
 }
@@ -67,6 +70,8 @@ pub struct AppState {
     pub operations: Arc<super::operations::Operations>,
     /// Marketplace clients and the reporter's turn.
     pub marketplace: Arc<super::marketplace::Marketplaces>,
+    /// The REST API's per-token rate limit (None: off, when configured with zeros).
+    pub api_limits: Option<Arc<super::rate_limit::TokenLimits>>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
