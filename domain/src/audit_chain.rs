@@ -42,11 +42,7 @@ pub fn entry_hash(prev_hash: &str, e: &EntryContent<'_>) -> String {
     hasher.update(prev_hash.as_bytes());
     hasher.update(b"\n");
     hasher.update(content.as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::hex(&hasher.finalize())
 }
 
 /// Where and why the chain breaks.

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod audit_chain;
 pub mod certificate;
+pub mod digest;
 pub mod environment;
 pub mod instance;
 pub mod instance_spec;

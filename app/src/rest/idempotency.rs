@@ -5,7 +5,7 @@
 //! answered is told to wait (409). A first request that failed inside the server frees its key.
 
 use super::problem::RestError;
-use crate::server::access::secret_sha256;
+use crate::domain::digest::sha256_hex;
 use crate::server::idempotency::{self as service, Claimed};
 use crate::server::{AppState, ServerError};
 use crate::wire::error::AppError;
@@ -49,7 +49,8 @@ pub async fn claim(
             )
         })?
         .to_string();
-    let hash = secret_sha256(&String::from_utf8_lossy(body));
+    // The bytes as sent: two bodies that differ only in invalid UTF-8 are still two bodies.
+    let hash = sha256_hex(body);
     match service::claim(state, account_id, &key, &hash).await? {
         Claimed::Fresh => Ok(Claim::Reserved {
             account_id,

@@ -42,6 +42,7 @@ use super::auth::{self, Caller};
 use super::store::{self, service_accounts::ServiceAccountRow, users::UserRow};
 use super::{AppState, ServerError};
 use crate::domain::account::Role;
+use crate::domain::digest::sha256_hex;
 use crate::domain::service_account::{use_due, Status, Token};
 use crate::wire::error::AppError;
 use std::marker::PhantomData;
@@ -319,19 +320,10 @@ pub fn service_actor(name: &str) -> String {
     format!("{name} (service account)")
 }
 
-/// The SHA-256 of `secret`, hex: what is stored.
-pub fn secret_sha256(secret: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Compared in constant time, so that the answer's timing says nothing about the stored hash.
 fn secret_matches(secret: &str, stored_sha256: &str) -> bool {
     use subtle::ConstantTimeEq;
-    secret_sha256(secret)
+    sha256_hex(secret.as_bytes())
         .as_bytes()
         .ct_eq(stored_sha256.as_bytes())
         .into()

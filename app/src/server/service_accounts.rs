@@ -3,11 +3,12 @@
 //! as its SHA-256; every change is audited in its transaction. The bearer check itself is
 //! `access::require_bearer`.
 
-use super::access::{secret_sha256, Admin, Authorized};
+use super::access::{Admin, Authorized};
 use super::audit::{self, Outcome};
 use super::store::service_accounts::{self as store, NewServiceAccount, ServiceAccountRow};
 use super::{AppState, ServerError};
 use crate::domain::account::Role;
+use crate::domain::digest::sha256_hex;
 use crate::domain::service_account::{self as rules, Status, Token, SECRET_BYTES};
 use crate::wire::error::AppError;
 use crate::wire::service_accounts::{NewToken, ServiceAccountLine};
@@ -80,7 +81,7 @@ pub async fn create(
         &NewServiceAccount {
             name: &name,
             role,
-            secret_sha256: &secret_sha256(&secret),
+            secret_sha256: &sha256_hex(secret.as_bytes()),
             created_at: now,
             created_by: &who.actor().name,
             expires_at,
@@ -137,7 +138,7 @@ pub async fn rotate(
     let secret = new_secret();
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let row = active(&mut tx, id, now).await?;
-    store::set_secret(&mut tx, id, &secret_sha256(&secret), now).await?;
+    store::set_secret(&mut tx, id, &sha256_hex(secret.as_bytes()), now).await?;
     audit::record_in(
         &mut tx,
         state,

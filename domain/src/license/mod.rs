@@ -12,7 +12,6 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::fmt;
 use time::OffsetDateTime;
 
@@ -412,10 +411,7 @@ pub fn verify(text: &str, trusted: &[TrustedKey]) -> Result<VerifiedKey, KeyErro
         .verify(signed_part.as_bytes(), &signature)
         .map_err(|_| KeyError::BadSignature)?;
     payload.validate()?;
-    let fingerprint = Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let fingerprint = crate::digest::sha256_hex(text.as_bytes());
     Ok(VerifiedKey {
         payload,
         fingerprint,
