@@ -121,7 +121,7 @@ pub async fn delete_instance(id: i64, confirm_name: String) -> Result<(), AppErr
     respond(async move {
         let state = auth::state()?;
         let who = access::require::<Operator>(&state).await?;
-        instances::delete(&state, &who, id, &confirm_name).await?;
+        instances::delete(&state, &who, id, Some(&confirm_name)).await?;
         leptos_axum::redirect(&format!("/instances/{id}"));
         Ok(())
     })

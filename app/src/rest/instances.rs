@@ -224,11 +224,7 @@ pub async fn delete(
     Bearer(who): Bearer<Operator>,
     Path(id): Path<i64>,
 ) -> Result<Response, RestError> {
-    let name = view::detail(&state, &who.narrow::<Viewer>(), id)
-        .await?
-        .summary
-        .name;
-    let operation = instances::delete(&state, &who, id, &name).await?;
+    let operation = instances::delete(&state, &who, id, None).await?;
     accepted(&state, &who, operation).await
 }
 

@@ -257,12 +257,13 @@ pub async fn scale(
     result
 }
 
-/// Deletes instance `id`; `confirm_name` must repeat its name. Returns the operation.
+/// Deletes instance `id`. The pages ask for the name typed again (`confirm_name`); a REST
+/// client names the instance by its id in the path and passes None. Returns the operation.
 pub async fn delete(
     state: &AppState,
     who: &Authorized<Operator>,
     id: i64,
-    confirm_name: &str,
+    confirm_name: Option<&str>,
 ) -> Result<i64, ServerError> {
     let actor = who.actor();
     let mut name = id.to_string();
@@ -270,7 +271,7 @@ pub async fn delete(
         let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
         let instance = idle_instance(&mut tx, id).await?;
         name = instance.name.clone();
-        if confirm_name.trim() != instance.name {
+        if confirm_name.is_some_and(|typed| typed.trim() != instance.name) {
             return Err(AppError::invalid(
                 "confirm_name",
                 format!(
