@@ -492,4 +492,18 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    # librdkafka's threads can still call into Python (the logger, the error callback) while
+    # the interpreter tears down, which now and then kills it with a signal: leave at once,
+    # with the exit code main chose, once the answer is written.
+    try:
+        main(sys.argv[1:])
+        code = 0
+    except SystemExit as e:
+        if e.code is None or isinstance(e.code, int):
+            code = e.code or 0
+        else:
+            print(e.code, file=sys.stderr)
+            code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
