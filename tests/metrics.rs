@@ -1,12 +1,27 @@
 //! Prometheus metrics at /metrics: the text passes `promtool check metrics` (Debian's
-//! prometheus package), and creating and scaling an instance moves the figures. A binary of
-//! its own: the metrics recorder is one per process.
+//! prometheus package), creating and scaling an instance moves the figures, and a real broker
+//! (`nisshi`, ports 19630-19639) fed by confluent-kafka (`tests/kafka/client.py`) moves the
+//! per-instance traffic series. A binary of its own: the metrics recorder is one per process.
 
 mod common;
 
+use app::server::broker::{BrokerSettings, Listener, MAINTENANCE_EVERY};
+use app::server::{Config, ProvisionerChoice};
+use common::console_process::broker_bin;
+use common::kafka::produce;
 use common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// The tests of this binary take turns. The recorder is one per process, so every console of
+/// this binary renders the same registry, and a scrape sets the state gauges
+/// (`byoc_instances{state}`, `byoc_aku_in_use`, the license's) from its own console's database
+/// and then renders: a concurrent scrape of another test's console between the two would show
+/// that console's figures, and the absolute assertions (0, then 1 instance running; 0, then 6
+/// AKU in use; exactly one more refused sign-in) would fail now and then. In turn, each
+/// scrape sets every one of those gauges before rendering, so what the other test left behind
+/// does not matter; only its per-instance series stay (under their own labels).
+static ONE_CONSOLE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn scrape(app: &TestApp) -> String {
     let response = app
@@ -55,6 +70,7 @@ fn promtool_accepts(text: &str) {
 
 #[tokio::test]
 async fn metrics_pass_promtool_and_follow_creates_and_scales() {
+    let _turn = ONE_CONSOLE_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     let admin = app.activated_admin_client().await;
     let before = scrape(&app).await;
@@ -135,4 +151,135 @@ async fn metrics_pass_promtool_and_follow_creates_and_scales() {
     // Ids are not labels: the page of instance 1 counts under its route's pattern.
     assert!(!after.contains("route=\"/instances/1\""));
     assert!(value(&after, "process_resident_memory_bytes").is_some_and(|b| b > 0.0));
+}
+
+/// A plaintext instance on a real broker: confluent-kafka produces to it, and its per-instance
+/// series follow the broker's own storage.
+#[tokio::test]
+async fn per_instance_traffic_follows_a_real_broker() {
+    const MESSAGES: u32 = 500;
+    // The console reads each broker every 5 s (of real time), and stores a reading, which is
+    // what /metrics shows, when the console's clock has moved a minute since the last one.
+    const READING_EVERY: Duration = Duration::from_secs(5);
+
+    let _turn = ONE_CONSOLE_AT_A_TIME.lock().await;
+    let app = spawn_app_with(Config {
+        secure_cookies: false,
+        provision_step: Duration::from_millis(5),
+        provisioner: ProvisionerChoice::Broker(BrokerSettings {
+            bin: broker_bin(),
+            ports: (19630, 19639),
+            private: Listener::loopback(),
+            public: None,
+            maintenance_every: MAINTENANCE_EVERY,
+        }),
+        ..Config::default()
+    })
+    .await;
+    let admin = app.activated_admin_client().await;
+    let plain = [
+        ("client_auth", "anonymous"),
+        ("transit_encryption", "plaintext"),
+    ];
+    let response = app
+        .post(
+            &admin,
+            "/api/instance_create",
+            &instance_form("clickstream", 3, &plain),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let id: i64 = response.text().await.unwrap().parse().unwrap();
+    let started = Instant::now();
+    let running = format!("SELECT COUNT(*) FROM instances WHERE id = {id} AND state = 'running'");
+    while app.count(&running).await < 1 {
+        assert!(started.elapsed() < Duration::from_secs(30), "never running");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let bootstrap: String = sqlx::query_scalar("SELECT bootstrap FROM instances WHERE id = ?")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(bootstrap.starts_with("127.0.0.1:1963"), "{bootstrap}");
+    let topic = [
+        ("id", id.to_string()),
+        ("topic", "clicks".to_string()),
+        ("partitions", "1".to_string()),
+    ];
+    assert_eq!(
+        app.post(&admin, "/api/topic_create", &topic).await.status(),
+        200
+    );
+
+    let labels = format!("{{instance=\"clickstream\",instance_id=\"{id}\"}}");
+    let messages_in = format!("byoc_instance_messages_in{labels}");
+    let received = format!("byoc_instance_received_bytes{labels}");
+    let retained = format!("byoc_instance_retained_bytes{labels}");
+    let before = scrape(&app).await;
+    promtool_accepts(&before);
+    // Nothing produced yet: no reading stored, or one of nothing.
+    assert!(
+        matches!(value(&before, &messages_in), None | Some(0.0)),
+        "{before}"
+    );
+    assert!(
+        matches!(value(&before, &received), None | Some(0.0)),
+        "{before}"
+    );
+
+    assert_eq!(
+        produce(&bootstrap, "clicks", MESSAGES).await,
+        MESSAGES.to_string()
+    );
+
+    // Scrape until a stored reading has every message; move the console's clock a minute on
+    // once per reading period (not at every scrape, so that it does not race ahead).
+    let started = Instant::now();
+    let mut moved_clock_at: Option<Instant> = None;
+    let after = loop {
+        let text = scrape(&app).await;
+        let reached = value(&text, &messages_in).is_some_and(|n| n >= f64::from(MESSAGES))
+            && value(&text, &received).is_some_and(|b| b > 0.0)
+            && value(&text, &retained).is_some_and(|b| b > 0.0);
+        if reached {
+            break text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the traffic series never reached {MESSAGES} messages:\n{text}"
+        );
+        if moved_clock_at.is_none_or(|at| at.elapsed() >= READING_EVERY) {
+            app.clock.advance(time::Duration::seconds(61));
+            moved_clock_at = Some(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!(
+        "traffic series reached {MESSAGES} messages {:.1} s after the produce",
+        started.elapsed().as_secs_f64()
+    );
+    promtool_accepts(&after);
+    assert_eq!(value(&after, &messages_in), Some(f64::from(MESSAGES)));
+    // Counted, as on the Kafka panel: "message 000123" is 14 bytes of value, and the keys
+    // "0".."499" are 10 + 90 * 2 + 400 * 3 = 1,390 bytes.
+    assert_eq!(
+        value(&after, &received),
+        Some(f64::from(MESSAGES * 14 + 1390)),
+        "{after}"
+    );
+    // Nothing consumed: no committed offsets, nothing out.
+    assert_eq!(
+        value(&after, &format!("byoc_instance_messages_out{labels}")),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&after, &format!("byoc_instance_sent_bytes{labels}")),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&after, "byoc_instances{state=\"running\"}"),
+        Some(1.0)
+    );
+    assert_eq!(value(&after, "byoc_instances_unlisted"), Some(0.0));
 }
