@@ -12,7 +12,8 @@
 #                     hour the first time, see below), one process per instance. It replaced
 #                     tansu 0.6.0 (the same project, renamed); an instance's old tansu storage
 #                     is migrated by app/src/server/broker/upgrade.rs, not here
-#   PyPI            : confluent-kafka (a real Kafka client, with a modern librdkafka, for the
+#   PyPI            : schemathesis, openapi-spec-validator (the REST API's document, tested);
+#                     confluent-kafka (a real Kafka client, with a modern librdkafka, for the
 #                     broker tests; Debian's kcat is too old for this broker)
 #
 # The hydration WASM needs the wasm32-unknown-unknown standard library. With rustup that is
@@ -94,6 +95,15 @@ else
   log "installing confluent-kafka (PyPI)"
   python3 -m pip install --quiet 'confluent-kafka>=2.6' ||
     python3 -m pip install --quiet --break-system-packages 'confluent-kafka>=2.6'
+fi
+
+# --- the REST API's document checkers: a validator and a property-based tester ----------------
+if python3 -c 'import schemathesis, openapi_spec_validator' 2>/dev/null; then
+  log "schemathesis and openapi-spec-validator present"
+else
+  log "installing schemathesis and openapi-spec-validator (PyPI)"
+  python3 -m pip install --quiet 'schemathesis>=4,<5' 'openapi-spec-validator>=0.7' ||
+    python3 -m pip install --quiet --break-system-packages 'schemathesis>=4,<5' 'openapi-spec-validator>=0.7'
 fi
 
 # --- npm packages for the browser tests and wasm-opt ------------------------------------------

@@ -9,6 +9,7 @@ pub const USERNAME_MAX: usize = 32;
 /// A validated user name: 3 to 32 characters of lowercase letters, digits, `.`, `_`, `-`,
 /// starting with a letter. Input is trimmed and lowercased first, so `Alice` is `alice`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Username(String);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +66,7 @@ impl fmt::Display for Username {
 
 /// What a user may do. Ordered: each role may do everything the ones below it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,

@@ -15,6 +15,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// The content of one entry that the hash covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EntryContent<'a> {
     pub id: i64,
     pub at: i64,

@@ -23,6 +23,7 @@ pub const USERS_MAX: usize = 100;
 
 /// A SCRAM mechanism the broker offers. Kafka's wire codes: 1 and 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Mechanism {
     #[serde(rename = "SCRAM-SHA-512")]
     ScramSha512,

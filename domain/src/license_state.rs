@@ -11,6 +11,7 @@ pub const EXPIRING_SOON_DAYS: i64 = 30;
 pub const CLOCK_ROLLBACK_TOLERANCE: Duration = Duration::hours(24);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Phase {
     Unactivated,
     Active,
@@ -54,6 +55,7 @@ impl Phase {
 
 /// How loudly a banner should speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Urgency {
     /// 30 days or less left.
     Notice,
@@ -64,6 +66,7 @@ pub enum Urgency {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LicenseStatus {
     pub phase: Phase,
     /// Whole days (rounded up) until expiry; in grace, until the grace period ends.

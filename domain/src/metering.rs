@@ -37,6 +37,7 @@ pub const DIMENSIONS: &[(&str, &str, &str)] = &[
 
 /// Cluster tiers for uptime billing, by size: Dev up to 6 AKU, Pro up to 48, Enterprise above.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Tier {
     Dev,
     Pro,
@@ -106,6 +107,7 @@ pub fn billed_minutes(history: &[HistoryPoint], hour_start: i64) -> Vec<(u32, i6
 
 /// Traffic of one instance over one full hour, as its provisioner reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Traffic {
     pub bytes_in: u64,
     pub bytes_out: u64,

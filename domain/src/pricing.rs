@@ -19,6 +19,7 @@ pub fn round_money(d: Decimal) -> Decimal {
 
 /// The part of the quantity that fell in one tier, and what it costs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TierLine {
     pub from_quantity: u64,
     /// None for the last tier (no upper bound).
@@ -29,6 +30,7 @@ pub struct TierLine {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Charge {
     pub lines: Vec<TierLine>,
     /// Rounded to [`MONEY_DP`].

@@ -11,6 +11,7 @@ mod cli;
 mod hardening;
 mod instances;
 mod license;
+mod openapi;
 mod rest_api;
 mod roles;
 mod setup_and_sessions;

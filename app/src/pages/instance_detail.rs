@@ -110,11 +110,11 @@ fn Detail(
                         </code>
                     </dd>
                     <dt>"Client authentication"</dt>
-                    <dd>{d.client_auth.clone()}</dd>
+                    <dd>{d.client_auth.label()}</dd>
                     <dt>"Transit encryption"</dt>
-                    <dd>{d.transit_encryption.clone()}</dd>
+                    <dd>{d.transit_encryption.label()}</dd>
                     <dt>"Exposure"</dt>
-                    <dd>{d.endpoint_exposure.clone()}</dd>
+                    <dd>{d.endpoint_exposure.label()}</dd>
                 </dl>
             </section>
             <section class="card">
@@ -136,7 +136,7 @@ fn Detail(
                 <dt>"Description"</dt>
                 <dd>{if d.description.is_empty() { "—".to_string() } else { d.description.clone() }}</dd>
                 <dt>"Deployment"</dt>
-                <dd>{d.deployment.clone()}</dd>
+                <dd>{d.deployment.label()}</dd>
                 <dt>"VPC"</dt>
                 <dd><code>{d.vpc_id.clone()}</code></dd>
                 <dt>"Zones and subnets"</dt>
@@ -146,7 +146,7 @@ fn Detail(
                 <dt>"Data bucket"</dt>
                 <dd><code>{d.data_bucket.clone()}</code></dd>
                 <dt>"Write-ahead log"</dt>
-                <dd>{d.wal_mode.clone()}</dd>
+                <dd>{d.wal_mode.label()}</dd>
                 <dt>"Tags"</dt>
                 <dd>
                     {if d.tags.is_empty() {
@@ -167,9 +167,9 @@ fn Detail(
                         {d.steps.iter().map(|step| {
                             let retried = (step.attempts > 1).then(|| format!(" (attempt {})", step.attempts));
                             view! {
-                                <li class=format!("step-{}", step.status) data-status=step.status.clone()>
+                                <li class=format!("step-{}", step.status.as_str()) data-status=step.status.as_str()>
                                     {step.label.clone()}
-                                    <span class="step-status">{format!(" — {}", step.status)}{retried}</span>
+                                    <span class="step-status">{format!(" — {}", step.status.as_str())}{retried}</span>
                                 </li>
                             }
                         }).collect_view()}

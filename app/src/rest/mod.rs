@@ -8,6 +8,7 @@ pub mod environment;
 pub mod extract;
 pub mod idempotency;
 pub mod instances;
+pub mod openapi;
 pub mod problem;
 pub mod service_accounts;
 pub mod topics;
@@ -27,6 +28,11 @@ pub fn router() -> Router<AppState> {
         )
         .route("/license/preview", post(environment::license_preview))
         .route("/usage", get(environment::usage_month))
+        .route("/usage/ledger", get(environment::usage_ledger))
+        .route("/openapi.json", get(openapi::document))
+        .route("/docs", get(openapi::docs_root))
+        .route("/docs/", get(openapi::docs_index))
+        .route("/docs/{*file}", get(openapi::docs_file))
         .route("/audit", get(environment::audit_log))
         .route("/instances", get(instances::list).post(instances::create))
         .route(

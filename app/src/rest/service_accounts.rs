@@ -1,16 +1,21 @@
 //! `/api/v1/service-accounts` (admins): the same service as the page.
 
-use super::extract::{Bearer, JsonBody};
+use super::extract::{Bearer, JsonBody, PathOf};
+use super::openapi::AccountId;
 use super::problem::RestError;
+use crate::domain::account::Role;
 use crate::server::access::Admin;
 use crate::server::{service_accounts, AppState};
 use crate::wire::service_accounts::{NewToken, ServiceAccountLine};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
+/// Every service account (never a secret).
+#[utoipa::path(get, operation_id = "list_service_accounts", path = "/api/v1/service-accounts", tag = "service accounts",
+    responses((status = 200, description = "The service accounts", body = Vec<ServiceAccountLine>)))]
 pub async fn list(
     State(state): State<AppState>,
     Bearer(who): Bearer<Admin>,
@@ -18,17 +23,22 @@ pub async fn list(
     Ok(Json(service_accounts::list(&state, &who).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewServiceAccount {
     pub name: String,
-    /// viewer, operator or admin.
+    #[schema(value_type = Role)]
     pub role: String,
     /// YYYY-MM-DD, the last day it works (UTC); absent: no expiry.
+    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub expires: Option<String>,
 }
 
-/// 201 with the token (shown this once) and the account's location.
+/// Creates a service account: 201 with its token (shown this once).
+#[utoipa::path(post, operation_id = "create_service_account", path = "/api/v1/service-accounts", tag = "service accounts",
+    request_body = NewServiceAccount,
+    responses((status = 201, description = "Created; the token is shown this once", body = NewToken,
+        headers(("Location" = String, description = "The account's URL")))))]
 pub async fn create(
     State(state): State<AppState>,
     Bearer(who): Bearer<Admin>,
@@ -51,19 +61,25 @@ pub async fn create(
         .into_response())
 }
 
+/// A new token for the account; the old one stops working at once.
+#[utoipa::path(post, operation_id = "rotate_service_account", path = "/api/v1/service-accounts/{id}/rotate", tag = "service accounts",
+    params(AccountId),
+    responses((status = 200, description = "The new token, shown this once", body = NewToken)))]
 pub async fn rotate(
     State(state): State<AppState>,
     Bearer(who): Bearer<Admin>,
-    Path(id): Path<i64>,
+    PathOf(id): PathOf<i64>,
 ) -> Result<Json<NewToken>, RestError> {
     Ok(Json(service_accounts::rotate(&state, &who, id).await?))
 }
 
-/// 204: the token stops working at once.
+/// Revokes the account: 204, its token stops working at once.
+#[utoipa::path(delete, operation_id = "revoke_service_account", path = "/api/v1/service-accounts/{id}", tag = "service accounts",
+    params(AccountId), responses((status = 204, description = "Revoked")))]
 pub async fn revoke(
     State(state): State<AppState>,
     Bearer(who): Bearer<Admin>,
-    Path(id): Path<i64>,
+    PathOf(id): PathOf<i64>,
 ) -> Result<StatusCode, RestError> {
     service_accounts::revoke(&state, &who, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,21 +1,27 @@
 //! `/api/v1/instances/{id}/topics`: an instance's topics on its broker (operators change them).
 
-use super::extract::{Bearer, JsonBody};
-use super::problem::RestError;
+use super::extract::{whole, whole_option, Bearer, JsonBody, PathOf};
+use super::openapi::{InstanceId, TopicPath};
+use super::problem::{Problem, RestError};
 use crate::server::access::{Operator, Viewer};
 use crate::server::{broker_panel, AppState};
 use crate::wire::error::AppError;
 use crate::wire::kafka::TopicInfo;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
+/// The topics on the instance's broker, with their partitions' offsets.
+#[utoipa::path(get, operation_id = "list_topics", path = "/api/v1/instances/{id}/topics", tag = "topics", params(InstanceId),
+    responses((status = 200, description = "The topics", body = Vec<TopicInfo>),
+        (status = 409, description = "No broker answers for the instance (not running, or the \
+            simulated provisioner)", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(state): State<AppState>,
     Bearer(who): Bearer<Viewer>,
-    Path(id): Path<i64>,
+    PathOf(id): PathOf<i64>,
 ) -> Result<Json<Vec<TopicInfo>>, RestError> {
     let panel = broker_panel::panel(&state, &who, id).await?;
     if let Some(error) = panel.topics_error {
@@ -27,12 +33,15 @@ pub async fn list(
     Ok(Json(panel.topics))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTopic {
     pub name: String,
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 1)]
     pub partitions: u32,
     /// Hours to keep messages; absent: the broker's 7 days; 0: forever.
+    #[serde(default, deserialize_with = "whole_option")]
     pub retention_hours: Option<u64>,
 }
 
@@ -44,11 +53,15 @@ fn retention_text(hours: Option<u64>) -> String {
     }
 }
 
-/// 201 with the topic's location.
+/// Creates a topic: 201 with its location.
+#[utoipa::path(post, operation_id = "create_topic", path = "/api/v1/instances/{id}/topics", tag = "topics", params(InstanceId),
+    request_body = NewTopic,
+    responses((status = 201, description = "Created",
+        headers(("Location" = String, description = "The topic's URL")))))]
 pub async fn create(
     State(state): State<AppState>,
     Bearer(who): Bearer<Operator>,
-    Path(id): Path<i64>,
+    PathOf(id): PathOf<i64>,
     JsonBody(topic): JsonBody<NewTopic>,
 ) -> Result<Response, RestError> {
     broker_panel::create_topic(
@@ -64,17 +77,22 @@ pub async fn create(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {
     /// Hours to keep messages; 0: forever.
+    #[serde(deserialize_with = "whole")]
     pub retention_hours: u64,
 }
 
+/// Sets how long the topic keeps messages.
+#[utoipa::path(patch, operation_id = "set_topic_retention", path = "/api/v1/instances/{id}/topics/{name}", tag = "topics",
+    params(TopicPath), request_body = Retention,
+    responses((status = 204, description = "Set")))]
 pub async fn set_retention(
     State(state): State<AppState>,
     Bearer(who): Bearer<Operator>,
-    Path((id, name)): Path<(i64, String)>,
+    PathOf((id, name)): PathOf<(i64, String)>,
     JsonBody(body): JsonBody<Retention>,
 ) -> Result<StatusCode, RestError> {
     let retention = retention_text(Some(body.retention_hours));
@@ -82,11 +100,13 @@ pub async fn set_retention(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// 204: the topic and its messages are gone.
+/// Deletes the topic: 204, the topic and its messages are gone.
+#[utoipa::path(delete, operation_id = "delete_topic", path = "/api/v1/instances/{id}/topics/{name}", tag = "topics",
+    params(TopicPath), responses((status = 204, description = "Deleted")))]
 pub async fn delete(
     State(state): State<AppState>,
     Bearer(who): Bearer<Operator>,
-    Path((id, name)): Path<(i64, String)>,
+    PathOf((id, name)): PathOf<(i64, String)>,
 ) -> Result<StatusCode, RestError> {
     broker_panel::delete_topic(&state, &who, id, &name, &name).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -206,11 +206,14 @@ post("/api/audit", ADMIN, "`actor`, `action`, `from`, `until` (YYYY-MM-DD, inclu
     rest(Method::Patch, "/api/v1/instances/{id}/topics/{name}", OPERATOR, "`{\"retention_hours\"}` (0: forever)", "sets how long the topic keeps messages"),
     rest(Method::Delete, "/api/v1/instances/{id}/topics/{name}", OPERATOR, "", "deletes the topic and its messages"),
     rest(Method::Get, "/api/v1/usage", VIEWER, "`month` (query, YYYY-MM)", "the month's usage by day and instance"),
+    rest(Method::Get, "/api/v1/usage/ledger", VIEWER, "`month` (query, YYYY-MM)", "the month's ledger records (closed hours), as the usage page's exports"),
     rest(Method::Get, "/api/v1/audit", ADMIN, "`actor`, `action`, `from`, `until`, `page` (query)", "a page of audit entries and the chain's state"),
     rest(Method::Get, "/api/v1/service-accounts", ADMIN, "", "every service account"),
     rest(Method::Post, "/api/v1/service-accounts", ADMIN, "`{\"name\", \"role\", \"expires\"}`", "201 with the token, shown once"),
     rest(Method::Post, "/api/v1/service-accounts/{id}/rotate", ADMIN, "", "a new token; the old one stops at once"),
     rest(Method::Delete, "/api/v1/service-accounts/{id}", ADMIN, "", "204: revokes the account"),
+    rest(Method::Get, "/api/v1/openapi.json", Anyone, "", "the OpenAPI 3.1 document of these operations"),
+    rest(Method::Get, "/api/v1/docs/", Anyone, "", "the API reference page (Swagger UI, built in)"),
 ];
 
 /// The README's endpoint table of the pages' server functions and downloads, made from
@@ -239,12 +242,15 @@ pub fn rest_markdown_table() -> String {
     let mut table =
         String::from("| operation | arguments | who may call | does |\n|---|---|---|---|\n");
     for e in ENDPOINTS.iter().filter(|e| e.is_rest()) {
+        let who = match e.access {
+            Anyone => "anyone, no token".to_string(),
+            access => format!("{} tokens", access.describe()),
+        };
         table.push_str(&format!(
-            "| `{} {}` | {} | {} tokens | {} |\n",
+            "| `{} {}` | {} | {who} | {} |\n",
             e.method.as_str(),
             e.path,
             e.arguments,
-            e.access.describe(),
             e.does
         ));
     }

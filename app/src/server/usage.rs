@@ -1,5 +1,6 @@
 //! The usage page's month and the ledger exports for the marketplace.
 
+use super::access::{Authorized, Viewer};
 use super::download::{attachment, csv, refused};
 use super::{auth, license, metering, store, AppState, ServerError};
 use crate::domain::metering::{DIMENSIONS, HOUR};
@@ -197,7 +198,7 @@ pub async fn month_view(
 }
 
 /// One ledger record as a marketplace metering call needs it.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ExportRecord {
     /// Stable: re-sending the same record is idempotent.
     pub record_id: String,
@@ -235,20 +236,39 @@ async fn export_records(
     caller: &auth::Caller,
     month_input: &str,
 ) -> Result<(String, Vec<ExportRecord>), AppError> {
-    super::access::require_in::<super::access::Viewer>(state, session, caller)
+    let who = super::access::require_in::<super::access::Viewer>(state, session, caller)
         .await
         .map_err(ServerError::into_app_error)?;
+    let ledger = ledger(state, &who, month_input)
+        .await
+        .map_err(ServerError::into_app_error)?;
+    Ok((ledger.month, ledger.records))
+}
+
+/// A month's ledger as the exports carry it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Ledger {
+    /// YYYY-MM.
+    pub month: String,
+    pub installation_id: String,
+    pub records: Vec<ExportRecord>,
+}
+
+/// The month's ledger (closed hours), one record per instance, hour and dimension: what the
+/// CSV and JSON downloads and the REST API export. `month_input` is YYYY-MM (this month when
+/// empty).
+pub async fn ledger(
+    state: &AppState,
+    _who: &Authorized<Viewer>,
+    month_input: &str,
+) -> Result<Ledger, ServerError> {
     let (year, the_month, from, until) = month::parse(&month_or_current(month_input, state))?;
-    let current = license::current(state)
-        .await
-        .map_err(ServerError::into_app_error)?;
+    let current = license::current(state).await?;
     let customer = current
         .as_ref()
         .map(|c| c.payload.customer.clone())
         .unwrap_or_default();
-    let rows = store::metering::records(&state.pool, from, until)
-        .await
-        .map_err(|e| ServerError::from(e).into_app_error())?;
+    let rows = store::metering::records(&state.pool, from, until).await?;
     let records = rows
         .into_iter()
         .map(|r| ExportRecord {
@@ -269,7 +289,11 @@ async fn export_records(
             hour_end: rfc3339(r.hour_start + HOUR),
         })
         .collect();
-    Ok((month::format(year, the_month), records))
+    Ok(Ledger {
+        month: month::format(year, the_month),
+        installation_id: state.installation_id.clone(),
+        records,
+    })
 }
 
 const EXPORT_HEADER: &[&str] = &[

@@ -7,6 +7,7 @@ use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError, ServerFnE
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AppError {
     /// Bad input: which field and which rule. Nothing was changed.
     #[error("{message}")]

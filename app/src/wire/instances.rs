@@ -2,10 +2,14 @@
 //! page, and the quota preview.
 
 use crate::domain::instance::State;
+use crate::domain::instance_spec::{
+    ClientAuth, Deployment, EndpointExposure, TransitEncryption, WalMode,
+};
 use crate::domain::operation::OperationKind;
 use serde::{Deserialize, Serialize};
 /// The quota as the instance pages show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct QuotaView {
     pub used_aku: u32,
     /// None: uncapped pay-as-you-go.
@@ -28,6 +32,7 @@ impl QuotaView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InstanceSummary {
     pub id: i64,
     pub name: String,
@@ -45,6 +50,7 @@ pub struct InstanceSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InstanceList {
     pub instances: Vec<InstanceSummary>,
     /// Instances per state (not deleted), for the filter.
@@ -54,6 +60,7 @@ pub struct InstanceList {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewInstanceContext {
     pub quota: QuotaView,
     /// The region's three zones, in order (one zone uses the first).
@@ -72,43 +79,70 @@ pub struct NewInstanceContext {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OperationLine {
     pub id: i64,
     pub kind: Option<OperationKind>,
     pub requested_by: String,
     pub requested_from: Option<String>,
     pub requested_at: i64,
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::domain::instance::State))]
     pub from_state: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::domain::instance::State))]
     pub to_state: String,
     pub from_aku: Option<u32>,
     pub to_aku: Option<u32>,
     /// running, succeeded or failed.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::domain::operation::OperationStatus))]
     pub status: String,
     pub finished_at: Option<i64>,
     pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StepLine {
     pub label: String,
-    /// done, running, failed or waiting.
-    pub status: String,
+    pub status: StepStatus,
     pub attempts: i64,
 }
 
+/// Where a step of an operation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Waiting,
+    Running,
+    Done,
+    Failed,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Waiting => "waiting",
+            StepStatus::Running => "running",
+            StepStatus::Done => "done",
+            StepStatus::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InstanceDetail {
     pub summary: InstanceSummary,
     pub description: String,
-    pub deployment: String,
+    pub deployment: Deployment,
     pub vpc_id: String,
     /// (zone, subnet)
     pub placement: Vec<(String, String)>,
     pub data_bucket: String,
-    pub wal_mode: String,
-    pub client_auth: String,
-    pub transit_encryption: String,
-    pub endpoint_exposure: String,
+    pub wal_mode: WalMode,
+    pub client_auth: ClientAuth,
+    pub transit_encryption: TransitEncryption,
+    pub endpoint_exposure: EndpointExposure,
     pub tags: Vec<(String, String)>,
     pub created_by: String,
     /// Write and read MiB/s the current size serves.
@@ -122,6 +156,7 @@ pub struct InstanceDetail {
 
 /// One recent operation with its instance's name (overview).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RecentOperation {
     pub instance_id: i64,
     pub instance_name: String,
@@ -130,6 +165,7 @@ pub struct RecentOperation {
 
 /// One operation with its steps (what a REST client polls after a 202).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OperationDetail {
     pub instance_id: i64,
     pub operation: OperationLine,

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PartitionInfo {
     pub partition: i32,
     /// The offset the next record gets (records written so far, when nothing was deleted).
@@ -12,6 +13,7 @@ pub struct PartitionInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TopicInfo {
     pub name: String,
     pub partitions: Vec<PartitionInfo>,
@@ -21,6 +23,7 @@ pub struct TopicInfo {
 
 /// Rates between two readings of the broker, per second.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TrafficPoint {
     pub at: i64,
     pub messages_in_s: f64,
@@ -30,6 +33,7 @@ pub struct TrafficPoint {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LiveTraffic {
     /// One point per reading (every few seconds), oldest first, over the last minutes.
     pub points: Vec<TrafficPoint>,
@@ -47,6 +51,7 @@ pub struct LiveTraffic {
 
 /// How a client connects: only settings that are in force.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConnectInfo {
     pub bootstrap: String,
     pub security_protocol: String,
@@ -60,6 +65,7 @@ pub struct ConnectInfo {
 
 /// A Kafka user of an instance as the page lists it (never a key or a password).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KafkaUserView {
     pub username: String,
     pub mechanism: String,
@@ -72,6 +78,7 @@ pub struct KafkaUserView {
 
 /// A user just created or given a new password: the password is shown this once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewKafkaUser {
     pub username: String,
     pub mechanism: String,
@@ -82,6 +89,7 @@ pub struct NewKafkaUser {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KafkaPanel {
     /// False with the simulated provisioner: nothing answers the bootstrap address.
     pub real: bool,

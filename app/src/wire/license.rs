@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// A license as the pages show it (times in unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LicenseSummary {
     pub license_id: String,
     pub customer: String,
@@ -23,6 +24,7 @@ pub struct LicenseSummary {
 
 /// The state line every page's banner is made from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LicenseBanner {
     pub phase: Phase,
     pub days_left: Option<i64>,
@@ -35,6 +37,7 @@ pub struct LicenseBanner {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AppliedKey {
     pub applied_at: i64,
     pub applied_by: String,
@@ -42,6 +45,7 @@ pub struct AppliedKey {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LicenseData {
     pub banner: LicenseBanner,
     pub current: Option<LicenseSummary>,
@@ -54,6 +58,7 @@ pub struct LicenseData {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ActivationView {
     pub installation_id: String,
     pub phase: Phase,
@@ -61,6 +66,7 @@ pub struct ActivationView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KeyPreview {
     pub change: KeyChange,
     pub license: LicenseSummary,

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LinkView {
     pub id: i64,
     /// `aws` or `alibaba`.
@@ -21,6 +22,7 @@ pub struct LinkView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReportView {
     pub id: i64,
     pub hour_start: i64,
@@ -35,6 +37,7 @@ pub struct ReportView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MappingView {
     pub ledger: String,
     pub key: String,
@@ -46,6 +49,7 @@ pub struct MappingView {
 /// decimal converted, before rounding), what was reported (queued), accepted, late, and
 /// neither yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MonthTotal {
     pub key: String,
     pub unit: String,
@@ -59,6 +63,7 @@ pub struct MonthTotal {
 
 /// The subscription's hold on the environment, for banners.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum SubscriptionHold {
     /// Ended: no growth; instances are suspended at this time.
     NoGrowth { since: i64, suspend_at: i64 },
@@ -67,6 +72,7 @@ pub enum SubscriptionHold {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MarketplaceData {
     /// `prepaid`, `payg`, `trial` (None before activation).
     pub billing: Option<String>,
@@ -87,6 +93,7 @@ pub struct MarketplaceData {
 
 /// The usage page's part: a month of reports beside the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MarketplaceUsage {
     pub marketplace_name: String,
     pub listing: String,

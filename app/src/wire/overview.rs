@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Who is signed in, for the shell.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     pub username: String,
     pub role: crate::domain::account::Role,
@@ -17,6 +18,7 @@ pub struct SessionInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OverviewData {
     pub environment_name: String,
     pub cloud_provider: String,
@@ -37,6 +39,7 @@ pub struct OverviewData {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditLine {
     pub at: i64,
     pub actor: String,

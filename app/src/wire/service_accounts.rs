@@ -4,6 +4,7 @@ use crate::domain::account::Role;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServiceAccountLine {
     pub id: i64,
     pub name: String,
@@ -23,6 +24,7 @@ pub struct ServiceAccountLine {
 
 /// A secret, shown once: after this answer only its hash is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewToken {
     pub id: i64,
     pub name: String,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Quantities per dimension, as display text (exact decimals, at most 6 places).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Quantities {
     pub aku_hours: String,
     pub data_in_gib: String,
@@ -19,6 +20,7 @@ pub struct Quantities {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsageRow {
     /// YYYY-MM-DD (UTC)
     pub day: String,
@@ -27,6 +29,7 @@ pub struct UsageRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TierCharge {
     pub range: String,
     pub quantity: String,
@@ -35,6 +38,7 @@ pub struct TierCharge {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ItemCharge {
     pub dimension: String,
     pub label: String,
@@ -45,6 +49,7 @@ pub struct ItemCharge {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsageData {
     /// YYYY-MM
     pub month: String,

@@ -4,6 +4,7 @@ use crate::domain::account::Role;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserLine {
     pub id: i64,
     pub username: String,
@@ -15,6 +16,7 @@ pub struct UserLine {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsersData {
     pub users: Vec<UserLine>,
     /// The signed-in admin (who cannot disable or demote themselves by accident: the page
@@ -23,6 +25,7 @@ pub struct UsersData {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AccountData {
     pub username: String,
     pub role: Role,

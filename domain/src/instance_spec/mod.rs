@@ -33,6 +33,10 @@ macro_rules! catalog {
     ($(#[$meta:meta])* $name:ident, $list:ident { $($variant:ident = $id:literal, $label:literal;)+ }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        // The ids are the variants' names in snake_case: said once more for the OpenAPI
+        // document's sake (utoipa does not read a variant's rename made by this macro).
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
             $(#[serde(rename = $id)] $variant,)+
         }
@@ -111,6 +115,7 @@ pub const TAG_VALUE_MAX: usize = 256;
 
 /// The form as typed: every field a string, as a browser posts it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstanceInput {
     pub name: String,
     pub description: String,
@@ -132,6 +137,7 @@ pub struct InstanceInput {
 
 /// A checked instance specification, ready to store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstanceSpec {
     pub name: String,
     pub description: String,

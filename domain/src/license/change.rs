@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 /// What applying a key would change, for the confirmation step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyChange {
     pub kind: ChangeKind,
     pub billing_from: Option<BillingModel>,
@@ -23,6 +24,7 @@ pub struct KeyChange {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ChangeKind {
     Activation,
     Renewal,

@@ -22,6 +22,7 @@ pub const MIN_INSTANCE_AKU: u32 = 3;
 pub const MAX_INSTANCE_AKU: u32 = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum BillingModel {
     Prepaid,
@@ -59,6 +60,7 @@ impl BillingModel {
 /// One tier of a pay-as-you-go price: from `from_quantity` units used in the month on, each
 /// unit costs `unit_price` (exact decimal, in the key's currency).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PriceTier {
     pub from_quantity: u64,
     pub unit_price: Decimal,
@@ -66,12 +68,14 @@ pub struct PriceTier {
 
 /// The tiered unit prices of one billing dimension (e.g. `aku_hours`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DimensionPrice {
     pub dimension: String,
     pub tiers: Vec<PriceTier>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Pricing {
     pub currency: String,
     pub dimensions: Vec<DimensionPrice>,
@@ -79,6 +83,7 @@ pub struct Pricing {
 
 /// What a product key grants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LicensePayload {
     pub format: u32,
     /// Which vendor signing key signed it.
@@ -109,6 +114,7 @@ pub struct LicensePayload {
 /// A marketplace listing: AWS Marketplace (its product code) or Alibaba Cloud Compute Nest
 /// (its service id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Listing {
     /// `aws` or `alibaba`.
     pub marketplace: String,

@@ -179,19 +179,18 @@ pub async fn detail(
         Some(latest) => steps(latest, &ops::steps_of(&state.pool, latest.id).await?),
         None => Vec::new(),
     };
-    let [deployment, wal_mode, client_auth, transit_encryption, endpoint_exposure] = labels(&row);
     let now = license::now(state).await?;
     Ok(InstanceDetail {
         summary: summary(&row, running.as_ref()),
         description: row.description.clone(),
-        deployment,
+        deployment: row.deployment,
         vpc_id: row.vpc_id.clone(),
         placement: row.zones().into_iter().zip(row.subnets()).collect(),
         data_bucket: row.data_bucket.clone(),
-        wal_mode,
-        client_auth,
-        transit_encryption,
-        endpoint_exposure,
+        wal_mode: row.wal_mode,
+        client_auth: row.client_auth,
+        transit_encryption: row.transit_encryption,
+        endpoint_exposure: row.endpoint_exposure,
         tags: row.tags(),
         created_by: row.created_by.clone(),
         capacity: sizing::capacity(row.size()),
@@ -247,14 +246,16 @@ fn steps(op: &OperationRow, rows: &[StepRow]) -> Vec<StepLine> {
         .map(|(i, step)| {
             let row = rows.iter().find(|r| r.step_index == i as i64);
             let status = match row.and_then(|r| r.succeeded) {
-                Some(true) => "done",
-                Some(false) => "failed",
-                None if row.is_some() && op.status == OperationStatus::Running => "running",
-                None => "waiting",
+                Some(true) => StepStatus::Done,
+                Some(false) => StepStatus::Failed,
+                None if row.is_some() && op.status == OperationStatus::Running => {
+                    StepStatus::Running
+                }
+                None => StepStatus::Waiting,
             };
             StepLine {
                 label: step.label.to_string(),
-                status: status.to_string(),
+                status,
                 attempts: row.map(|r| r.attempts).unwrap_or(0),
             }
         })
@@ -277,14 +278,4 @@ pub fn quota(now: &LicenseNow) -> QuotaView {
             _ => growth_blocked,
         },
     }
-}
-
-fn labels(row: &InstanceRow) -> [String; 5] {
-    [
-        row.deployment.label().to_string(),
-        row.wal_mode.label().to_string(),
-        row.client_auth.label().to_string(),
-        row.transit_encryption.label().to_string(),
-        row.endpoint_exposure.label().to_string(),
-    ]
 }

@@ -1,0 +1,324 @@
+//! The REST API's OpenAPI 3.1 document, derived with utoipa from the handlers' `#[utoipa::path]`
+//! annotations and the wire types (never written by hand), served at `/api/v1/openapi.json`,
+//! and its reference page at `/api/v1/docs/`: Swagger UI from the crate's vendored copy, built
+//! into the binary, so that it works offline.
+//!
+//! What every operation shares is added here once ([`Conventions`]): the bearer scheme and the
+//! problem responses (400, 401, 403, 429 and 500 everywhere; 404 where the path names a
+//! resource; 409 and 422 where something changes or a query is checked).
+
+use super::environment;
+use super::instances;
+use super::problem::Problem;
+use super::service_accounts;
+use super::topics;
+use crate::wire::instances::OperationDetail;
+use axum::extract::Path;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use std::sync::{Arc, LazyLock};
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::response::{Response as ApiResponse, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "BYOC environment console",
+        description = "The console's REST API: the same services, rules, roles and audit as its \
+            pages. Authenticate with a service account's token (`Authorization: Bearer <token>`); \
+            every error is a problem document (RFC 9457). Lists page with `cursor` (the `next` of \
+            the previous page). A create may carry an `Idempotency-Key`: a retry with the same key \
+            and body gets the first answer. Each token may send 100 requests at once, then 20 a \
+            second; beyond that the answer is 429 with `Retry-After`."
+    ),
+    paths(
+        environment::environment,
+        environment::license_get,
+        environment::license_preview,
+        environment::license_apply,
+        environment::usage_month,
+        environment::usage_ledger,
+        environment::audit_log,
+        instances::list,
+        instances::create,
+        instances::get,
+        instances::scale,
+        instances::delete,
+        instances::retry,
+        instances::operation,
+        topics::list,
+        topics::create,
+        topics::set_retention,
+        topics::delete,
+        service_accounts::list,
+        service_accounts::create,
+        service_accounts::rotate,
+        service_accounts::revoke,
+    ),
+    components(schemas(Problem)),
+    modifiers(&Conventions),
+    security(("bearer" = [])),
+    tags(
+        (name = "environment", description = "The environment at a glance"),
+        (name = "license", description = "The product key (admins apply and preview)"),
+        (name = "instances", description = "Kafka instances and their operations"),
+        (name = "topics", description = "Topics on an instance's broker"),
+        (name = "usage", description = "Metered usage and its ledger"),
+        (name = "audit", description = "The tamper-evident audit log (admins)"),
+        (name = "service accounts", description = "Tokens for automation (admins)"),
+    )
+)]
+pub struct ApiDoc;
+
+/// `GET /api/v1/openapi.json`: the document (public: it holds no data, only the API's shape).
+pub async fn document() -> Response {
+    static JSON: LazyLock<String> = LazyLock::new(|| {
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .expect("the derived document serialises")
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        JSON.as_str(),
+    )
+        .into_response()
+}
+
+/// The reference page's policy: Swagger UI's own scripts and styles (no inline script; its
+/// styles set through the DOM are not affected), its inline SVG icons, and calls to the
+/// console itself when a reader tries an operation.
+pub const DOCS_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; \
+    form-action 'none'; frame-ancestors 'none'";
+
+/// `GET /api/v1/docs` → the page's folder, so its relative asset paths resolve.
+pub async fn docs_root() -> Redirect {
+    Redirect::permanent("/api/v1/docs/")
+}
+
+/// `GET /api/v1/docs/`: Swagger UI on this console's document.
+pub async fn docs_index() -> Response {
+    docs_file(Path(String::new())).await
+}
+
+/// `GET /api/v1/docs/{file}`: the page's assets.
+pub async fn docs_file(Path(file): Path<String>) -> Response {
+    static CONFIG: LazyLock<Arc<utoipa_swagger_ui::Config<'static>>> =
+        LazyLock::new(|| Arc::new(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")));
+    let file = if file.is_empty() { "index.html" } else { &file };
+    // The error is not `Send`: keep only its text across the await below.
+    let served = utoipa_swagger_ui::serve(file, CONFIG.clone()).map_err(|e| e.to_string());
+    match served {
+        Ok(Some(found)) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_str(&found.content_type)
+                        .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+                ),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(DOCS_POLICY),
+                ),
+            ],
+            found.bytes.into_owned(),
+        )
+            .into_response(),
+        Ok(None) => super::not_found().await.into_response(),
+        Err(error) => {
+            tracing::error!(%error, "the API reference's files");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// The path parameter of an instance.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct InstanceId {
+    /// The instance's id.
+    id: i64,
+}
+
+/// The path parameters of a topic.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct TopicPath {
+    /// The instance's id.
+    id: i64,
+    /// The topic's name.
+    name: String,
+}
+
+/// The path parameter of a service account.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct AccountId {
+    /// The service account's id.
+    id: i64,
+}
+
+/// The optional header of a create.
+#[derive(utoipa::IntoParams)]
+#[into_params(names("Idempotency-Key"), parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyKey(
+    /// 1 to 255 visible ASCII characters, kept 24 hours per service account: a retry with the
+    /// same key and body gets the first answer; another body with it is refused (422).
+    #[param(pattern = r"^[!-~]{1,255}$")]
+    Option<String>,
+);
+
+/// A change that runs as an operation was accepted: poll the operation.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 202,
+    description = "Accepted: the operation that carries the change out, to poll",
+    headers(("Location" = String, description = "The operation's URL"))
+)]
+#[allow(dead_code)]
+pub struct OperationAccepted(OperationDetail);
+
+/// The shared problem responses, by status: the name under `components/responses` and what
+/// it means.
+const PROBLEMS: &[(u16, &str, &str)] = &[
+    (
+        400,
+        "BadRequest",
+        "The request is malformed: its body, a path or query parameter",
+    ),
+    (
+        401,
+        "Unauthenticated",
+        "No token, or an unknown, revoked or expired one",
+    ),
+    (403, "Forbidden", "The token's role may not do this"),
+    (404, "NotFound", "There is no such resource"),
+    (
+        409,
+        "Conflict",
+        "The resource's state does not allow this now",
+    ),
+    (
+        422,
+        "Invalid",
+        "An input breaks a rule: `field` names it, `detail` says the rule",
+    ),
+    (
+        429,
+        "TooManyRequests",
+        "The token's rate is spent: wait `Retry-After` seconds",
+    ),
+    (
+        500,
+        "Internal",
+        "The server failed; `reference` names its log line",
+    ),
+];
+
+struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A service account's token (`byoc_sa_…`)"))
+                    .build(),
+            ),
+        );
+        for (status, name, description) in PROBLEMS {
+            components
+                .responses
+                .insert((*name).to_string(), RefOr::T(problem(*status, description)));
+        }
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let names_a_resource = path.contains('{');
+            for (is_read, operation) in operations(item) {
+                let checks_query = operation.parameters.as_ref().is_some_and(|ps| {
+                    ps.iter().any(|p| {
+                        matches!(p, RefOr::T(p)
+                            if matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
+                    })
+                });
+                let statuses = PROBLEMS.iter().filter(|(status, _, _)| match status {
+                    404 => names_a_resource,
+                    409 => !is_read,
+                    422 => !is_read || checks_query,
+                    _ => true,
+                });
+                for (status, name, _) in statuses {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| {
+                            RefOr::Ref(Ref::new(format!("#/components/responses/{name}")))
+                        });
+                }
+            }
+        }
+    }
+}
+
+/// The operations of a path, each with whether it only reads.
+fn operations(item: &mut PathItem) -> Vec<(bool, &mut Operation)> {
+    [
+        (true, item.get.as_mut()),
+        (false, item.put.as_mut()),
+        (false, item.post.as_mut()),
+        (false, item.delete.as_mut()),
+        (false, item.patch.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(read, op)| op.map(|op| (read, op)))
+    .collect()
+}
+
+/// A problem response (`application/problem+json`), with `Retry-After` when throttled and
+/// `WWW-Authenticate` when unauthenticated.
+fn problem(status: u16, description: &str) -> ApiResponse {
+    let mut response = ResponseBuilder::new().description(description).content(
+        "application/problem+json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build(),
+    );
+    if status == 429 {
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                ))
+                .description(Some("Seconds to wait"))
+                .build(),
+        );
+    }
+    if status == 401 {
+        response = response.header(
+            "WWW-Authenticate",
+            HeaderBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .description(Some("`Bearer`"))
+                .build(),
+        );
+    }
+    response.build()
+}
