@@ -10,8 +10,10 @@
 //! [`PER_INSTANCE_LIMIT`] instances that are not deleted, by id; beyond them only the totals
 //! by state are shown, and `byoc_instances_unlisted` says how many were left out.
 
+use super::broker::meter::Counters;
 use super::{license, store, AppState, ServerError};
 use crate::domain::instance::State;
+use crate::domain::marketplace::ReportState;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State as AxumState};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
@@ -128,29 +130,6 @@ fn describe() {
     describe_gauge!(
         "byoc_instances_unlisted",
         "Instances beyond the per-instance series bound."
-    );
-    describe_gauge!(
-        "byoc_instance_messages_in",
-        "Messages produced to the instance since it was created (broker provisioner)."
-    );
-    describe_gauge!(
-        "byoc_instance_messages_out",
-        "Messages consumed (committed offsets) since the instance was created."
-    );
-    describe_gauge!(
-        "byoc_instance_received_bytes",
-        Unit::Bytes,
-        "Bytes produced to the instance since it was created."
-    );
-    describe_gauge!(
-        "byoc_instance_sent_bytes",
-        Unit::Bytes,
-        "Bytes consumed from the instance since it was created (estimated)."
-    );
-    describe_gauge!(
-        "byoc_instance_retained_bytes",
-        Unit::Bytes,
-        "Data the instance's broker holds on disk."
     );
     describe_gauge!(
         "byoc_marketplace_reports",
@@ -295,21 +274,90 @@ pub async fn render(state: &AppState) -> Result<String, ServerError> {
         total += i64::from(n);
         metrics::gauge!("byoc_instances", "state" => candidate.as_str()).set(f64::from(n));
     }
-    let readings = store::broker_samples::latest_of_live(&state.pool, PER_INSTANCE_LIMIT).await?;
     metrics::gauge!("byoc_instances_unlisted").set((total - PER_INSTANCE_LIMIT).max(0) as f64);
-    for (id, name, c) in readings {
-        let labels = [("instance", name), ("instance_id", id.to_string())];
-        metrics::gauge!("byoc_instance_messages_in", &labels).set(c.messages_in as f64);
-        metrics::gauge!("byoc_instance_messages_out", &labels).set(c.messages_out as f64);
-        metrics::gauge!("byoc_instance_received_bytes", &labels).set(c.bytes_in as f64);
-        metrics::gauge!("byoc_instance_sent_bytes", &labels).set(c.bytes_out as f64);
-        metrics::gauge!("byoc_instance_retained_bytes", &labels).set(c.bytes_retained as f64);
-    }
-    for (report_state, n) in store::marketplace::counts(&state.pool).await? {
-        metrics::gauge!("byoc_marketplace_reports", "state" => report_state).set(n as f64);
+    // Every state, so that one that empties reads 0 rather than its last count.
+    let reports = store::marketplace::counts(&state.pool).await?;
+    for kind in ReportState::KINDS {
+        let n = reports
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map_or(0, |(_, n)| *n);
+        metrics::gauge!("byoc_marketplace_reports", "state" => kind).set(n as f64);
     }
     recorder.process.collect();
-    Ok(recorder.handle.render())
+    let mut text = recorder.handle.render();
+    // The freshest reading: this process' own (seconds old), else the last stored one.
+    let provisioner = state.operations.provisioner();
+    let readings: Vec<(i64, String, Counters)> =
+        store::broker_samples::latest_of_live(&state.pool, PER_INSTANCE_LIMIT)
+            .await?
+            .into_iter()
+            .map(|(id, name, stored)| {
+                let latest = provisioner.latest_reading(id).unwrap_or(stored);
+                (id, name, latest)
+            })
+            .collect();
+    text.push_str(&instance_families(&readings));
+    Ok(text)
+}
+
+/// Each instance's traffic in Prometheus' text format. Written here rather than through the
+/// recorder, which keeps a series until the process ends: these follow the instances, so a
+/// deleted one's series go with it.
+fn instance_families(readings: &[(i64, String, Counters)]) -> String {
+    type Figure = fn(&Counters) -> u64;
+    let families: [(&str, &str, &str, Figure); 5] = [
+        (
+            "byoc_instance_messages_in_total",
+            "counter",
+            "Messages produced to the instance since it was created (broker provisioner).",
+            |c| c.messages_in,
+        ),
+        (
+            "byoc_instance_messages_out_total",
+            "counter",
+            "Messages consumed (committed offsets) since the instance was created.",
+            |c| c.messages_out,
+        ),
+        (
+            "byoc_instance_received_bytes_total",
+            "counter",
+            "Bytes produced to the instance since it was created.",
+            |c| c.bytes_in,
+        ),
+        (
+            "byoc_instance_sent_bytes_total",
+            "counter",
+            "Bytes consumed from the instance since it was created (estimated).",
+            |c| c.bytes_out,
+        ),
+        (
+            "byoc_instance_retained_bytes",
+            "gauge",
+            "Data the instance's broker holds on disk.",
+            |c| c.bytes_retained,
+        ),
+    ];
+    let mut text = String::new();
+    if readings.is_empty() {
+        return text;
+    }
+    for (name, kind, help, figure) in families {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (id, instance, counters) in readings {
+            // Instance names are lowercase letters, digits and hyphens; escaped all the same.
+            let instance = instance
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            text.push_str(&format!(
+                "{name}{{instance_name=\"{instance}\",instance_id=\"{id}\"}} {}\n",
+                figure(counters)
+            ));
+        }
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]

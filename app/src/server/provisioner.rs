@@ -1,6 +1,7 @@
 //! The provisioner: the work behind each step of an operation (`domain::operation`), behind
 //! one trait so that a cloud or broker-backed provisioner plugs in where the simulated one is.
 
+use super::broker::meter::Counters;
 use super::store::instances::InstanceRow;
 use crate::domain::instance_spec::{EndpointExposure, InstanceSpec, SpecError, TransitEncryption};
 use crate::domain::metering::Traffic;
@@ -197,6 +198,12 @@ pub trait Provisioner: Send + Sync {
 
     /// The last minutes of measured traffic, when a broker serves the instance.
     fn live_traffic(&self, _instance: &InstanceRow) -> Option<LiveTraffic> {
+        None
+    }
+
+    /// The instance's latest traffic reading held in memory (seconds old; the stored ones
+    /// are up to a minute old), when this process has read its broker.
+    fn latest_reading(&self, _instance_id: i64) -> Option<Counters> {
         None
     }
 

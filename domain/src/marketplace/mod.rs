@@ -194,6 +194,18 @@ pub enum ReportState {
 }
 
 impl ReportState {
+    /// Every state's string form, as [`ReportState::kind`] writes them.
+    pub const KINDS: [&'static str; 8] = [
+        "pending",
+        "sending",
+        "accepted",
+        "duplicate",
+        "rejected",
+        "late",
+        "unknown",
+        "unsent",
+    ];
+
     /// The state's one string form (the outbox's `state` column).
     pub fn kind(&self) -> &'static str {
         match self {

@@ -307,3 +307,22 @@ fn a_dry_run_check_does_not_restart_the_grace_period() {
         Entitlement::Entitled
     );
 }
+
+#[test]
+fn every_report_state_kind_is_listed_once_and_reads_back() {
+    let states = [
+        ReportState::Pending {
+            attempts: 0,
+            not_before: 0,
+        },
+        ReportState::Sending { attempts: 1 },
+        ReportState::Accepted,
+        ReportState::Duplicate,
+        ReportState::Rejected("no".into()),
+        ReportState::Late,
+        ReportState::Unknown,
+        ReportState::Unsent,
+    ];
+    let kinds: Vec<&str> = states.iter().map(ReportState::kind).collect();
+    assert_eq!(kinds, ReportState::KINDS);
+}

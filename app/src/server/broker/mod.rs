@@ -499,6 +499,15 @@ impl Provisioner for BrokerProvisioner {
         self.live(instance)
     }
 
+    fn latest_reading(&self, instance_id: i64) -> Option<meter::Counters> {
+        let readings = self.readings.lock().ok()?;
+        readings
+            .get(&instance_id)?
+            .live
+            .back()
+            .map(|(_, counters)| *counters)
+    }
+
     async fn shutdown(&self, stop_brokers: bool) {
         // A last reading of each (kept for metering); the brokers go on serving.
         let serving = self.serving();
