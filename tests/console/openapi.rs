@@ -298,8 +298,10 @@ async fn schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_
             "40".into(),
             "--seed".into(),
             "1".into(),
+            // One worker: hypothesis' source inspection is not thread-safe on CPython 3.11
+            // (two workers now and then end in "AST constructor recursion depth mismatch").
             "--workers".into(),
-            "2".into(),
+            "1".into(),
             "--report".into(),
             "junit".into(),
             "--report-junit-path".into(),
@@ -317,14 +319,8 @@ async fn schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_
     );
     let cases = out
         .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_suffix(" skipped")?
-                .split(" generated")
-                .next()?
-                .parse::<u32>()
-                .ok()
-        })
+        .find(|l| l.contains(" generated,"))
+        .and_then(|l| l.split_whitespace().next()?.parse::<u32>().ok())
         .expect("the count of cases");
     assert!(cases > 1_000, "{cases} cases");
 }

@@ -434,3 +434,83 @@ async fn a_token_over_its_rate_gets_429_with_retry_after_and_others_go_on() {
     // Another account is not held back by this one.
     assert_eq!(get(&app, &other, "/api/v1/instances").await.status(), 200);
 }
+
+#[tokio::test]
+async fn kafka_users_are_created_rotated_and_deleted_with_a_password_shown_once() {
+    let app = spawn_app().await;
+    let admin = app.activated_admin_client().await;
+    let (_, token) = account(&app, &admin, "kafka-admin", "operator", "").await;
+    let created = post(&app, &token, "/api/v1/instances", &new_instance("users", 3)).await;
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.unwrap()["summary"]["id"]
+        .as_i64()
+        .unwrap();
+    wait_for_state(&app, &token, id, "running").await;
+    let users = format!("/api/v1/instances/{id}/kafka-users");
+
+    let bad = post(
+        &app,
+        &token,
+        &users,
+        &json!({"username": "app", "mechanism": "MD5"}),
+    )
+    .await;
+    assert_eq!(problem(bad, 422).await["field"], "mechanism");
+    let made = post(
+        &app,
+        &token,
+        &users,
+        &json!({"username": "app", "mechanism": "SCRAM-SHA-256"}),
+    )
+    .await;
+    assert_eq!(made.status(), 201);
+    assert_eq!(made.headers()["location"], format!("{users}/app").as_str());
+    let made: Value = made.json().await.unwrap();
+    let first = made["password"].as_str().unwrap().to_string();
+    assert!(first.len() >= 24, "{made}");
+    assert!(made["client_properties"]
+        .as_str()
+        .unwrap()
+        .contains("SCRAM-SHA-256"));
+
+    let listed: Value = get(&app, &token, &users).await.json().await.unwrap();
+    let app_user = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "app")
+        .expect("listed");
+    assert_eq!(app_user["mechanism"], "SCRAM-SHA-256");
+    // The list never carries a password.
+    assert!(!listed.to_string().contains(&first));
+
+    let rotated = post(&app, &token, &format!("{users}/app/rotate"), &json!({})).await;
+    assert_eq!(rotated.status(), 200);
+    let second = rotated.json::<Value>().await.unwrap()["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(first, second);
+
+    let deleted = Client::new()
+        .delete(app.url(&format!("{users}/app")))
+        .header("authorization", bearer(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let listed: Value = get(&app, &token, &users).await.json().await.unwrap();
+    assert!(listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["username"] != "app"));
+    // Each change is audited under the service account.
+    let audited = app
+        .count(
+            "SELECT COUNT(*) FROM audit_log WHERE actor = 'kafka-admin (service account)' \
+             AND action LIKE 'kafka_user%'",
+        )
+        .await;
+    assert!(audited >= 3, "{audited} audit entries");
+}

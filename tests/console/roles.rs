@@ -252,6 +252,9 @@ fn rest_body(method: Verb, path: &str, key: &str) -> Option<serde_json::Value> {
         (Verb::Patch, "/api/v1/instances/{id}/topics/{name}") => {
             json!({ "retention_hours": 24 })
         }
+        (Verb::Post, "/api/v1/instances/{id}/kafka-users") => {
+            json!({ "username": "sneaky", "mechanism": "SCRAM-SHA-512" })
+        }
         (Verb::Post, "/api/v1/service-accounts") => {
             json!({ "name": "sneaky-bot", "role": "admin" })
         }
@@ -259,7 +262,8 @@ fn rest_body(method: Verb, path: &str, key: &str) -> Option<serde_json::Value> {
     })
 }
 
-/// A REST row's request with `token` (instance 1, topic `events`, service account 1).
+/// A REST row's request with `token` (instance 1, topic `events`, Kafka user `app`, service
+/// account 1).
 fn rest_request(
     console: &Console,
     token: Option<&str>,
@@ -268,7 +272,8 @@ fn rest_request(
     let path = endpoint
         .path
         .replace("{id}", "1")
-        .replace("{name}", "events");
+        .replace("{name}", "events")
+        .replace("{username}", "app");
     let method = Method::from_bytes(endpoint.method.as_str().as_bytes()).expect("method");
     let mut request = Client::new().request(method, console.app.url(&path));
     if let Some(token) = token {

@@ -8,6 +8,7 @@ pub mod environment;
 pub mod extract;
 pub mod idempotency;
 pub mod instances;
+pub mod kafka_users;
 pub mod openapi;
 pub mod problem;
 pub mod service_accounts;
@@ -48,6 +49,18 @@ pub fn router() -> Router<AppState> {
         .route(
             "/instances/{id}/topics/{name}",
             axum::routing::patch(topics::set_retention).delete(topics::delete),
+        )
+        .route(
+            "/instances/{id}/kafka-users",
+            get(kafka_users::list).post(kafka_users::create),
+        )
+        .route(
+            "/instances/{id}/kafka-users/{username}",
+            axum::routing::delete(kafka_users::delete),
+        )
+        .route(
+            "/instances/{id}/kafka-users/{username}/rotate",
+            post(kafka_users::rotate),
         )
         .route("/operations/{id}", get(instances::operation))
         .route(

@@ -9,6 +9,7 @@
 
 use super::environment;
 use super::instances;
+use super::kafka_users;
 use super::problem::Problem;
 use super::service_accounts;
 use super::topics;
@@ -55,6 +56,10 @@ use utoipa::{Modify, OpenApi};
         topics::create,
         topics::set_retention,
         topics::delete,
+        kafka_users::list,
+        kafka_users::create,
+        kafka_users::rotate,
+        kafka_users::delete,
         service_accounts::list,
         service_accounts::create,
         service_accounts::rotate,
@@ -68,6 +73,7 @@ use utoipa::{Modify, OpenApi};
         (name = "license", description = "The product key (admins apply and preview)"),
         (name = "instances", description = "Kafka instances and their operations"),
         (name = "topics", description = "Topics on an instance's broker"),
+        (name = "kafka users", description = "SASL/SCRAM users of an instance's broker"),
         (name = "usage", description = "Metered usage and its ledger"),
         (name = "audit", description = "The tamper-evident audit log (admins)"),
         (name = "service accounts", description = "Tokens for automation (admins)"),
@@ -158,6 +164,17 @@ pub struct TopicPath {
     id: i64,
     /// The topic's name.
     name: String,
+}
+
+/// The path parameters of a Kafka user.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct KafkaUserPath {
+    /// The instance's id.
+    id: i64,
+    /// The user's name.
+    username: String,
 }
 
 /// The path parameter of a service account.

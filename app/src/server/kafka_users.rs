@@ -5,7 +5,7 @@
 //! also cuts the instance's open connections (a broker restart), since the broker checks a
 //! password only at login.
 
-use super::access::{Authorized, Operator};
+use super::access::{Authorized, Operator, Viewer};
 use super::audit::{self, Outcome};
 use super::broker::scram;
 use super::store::{self, instances::InstanceRow, kafka_security as keep};
@@ -43,6 +43,17 @@ async fn scram_instance(state: &AppState, id: i64) -> Result<InstanceRow, Server
         .into());
     }
     Ok(row)
+}
+
+/// The users of a SASL/SCRAM instance, for a viewer (the REST API; the Kafka panel reads
+/// them through [`list`]).
+pub async fn of_instance(
+    state: &AppState,
+    _who: &Authorized<Viewer>,
+    id: i64,
+) -> Result<Vec<KafkaUserView>, ServerError> {
+    let row = scram_instance(state, id).await?;
+    list(state, &row).await
 }
 
 pub async fn list(state: &AppState, row: &InstanceRow) -> Result<Vec<KafkaUserView>, ServerError> {

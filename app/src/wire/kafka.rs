@@ -68,6 +68,7 @@ pub struct ConnectInfo {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KafkaUserView {
     pub username: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::domain::kafka_user::Mechanism))]
     pub mechanism: String,
     /// The console's own user.
     pub internal: bool,
@@ -81,6 +82,7 @@ pub struct KafkaUserView {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewKafkaUser {
     pub username: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::domain::kafka_user::Mechanism))]
     pub mechanism: String,
     pub password: String,
     pub client_properties: String,

@@ -1,0 +1,89 @@
+//! `/api/v1/instances/{id}/kafka-users`: the SASL/SCRAM users of an instance's broker, through
+//! the same service as the Kafka panel (operators change them; a password is shown once).
+
+use super::extract::{Bearer, JsonBody, PathOf};
+use super::openapi::{InstanceId, KafkaUserPath};
+use super::problem::{Problem, RestError};
+use crate::domain::kafka_user::Mechanism;
+use crate::server::access::{Operator, Viewer};
+use crate::server::{kafka_users, AppState};
+use crate::wire::kafka::{KafkaUserView, NewKafkaUser};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+/// The instance's Kafka users (never a password).
+#[utoipa::path(get, operation_id = "list_kafka_users", path = "/api/v1/instances/{id}/kafka-users",
+    tag = "kafka users", params(InstanceId),
+    responses((status = 200, description = "The users", body = Vec<KafkaUserView>),
+        (status = 409, description = "The instance takes no users (not SASL/SCRAM, or deleted)",
+            body = Problem, content_type = "application/problem+json")))]
+pub async fn list(
+    State(state): State<AppState>,
+    Bearer(who): Bearer<Viewer>,
+    PathOf(id): PathOf<i64>,
+) -> Result<Json<Vec<KafkaUserView>>, RestError> {
+    Ok(Json(kafka_users::of_instance(&state, &who, id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// The user name clients log in with.
+    pub username: String,
+    #[schema(value_type = Mechanism)]
+    pub mechanism: String,
+}
+
+/// Creates a user: 201 with its generated password (shown this once) and a
+/// `client.properties` that uses it.
+#[utoipa::path(post, operation_id = "create_kafka_user", path = "/api/v1/instances/{id}/kafka-users",
+    tag = "kafka users", params(InstanceId), request_body = NewUser,
+    responses((status = 201, description = "Created; the password is shown this once", body = NewKafkaUser,
+        headers(("Location" = String, description = "The user's URL")))))]
+pub async fn create(
+    State(state): State<AppState>,
+    Bearer(who): Bearer<Operator>,
+    PathOf(id): PathOf<i64>,
+    JsonBody(user): JsonBody<NewUser>,
+) -> Result<Response, RestError> {
+    let created = kafka_users::create(&state, &who, id, &user.username, &user.mechanism).await?;
+    let location = format!("/api/v1/instances/{id}/kafka-users/{}", created.username);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(created),
+    )
+        .into_response())
+}
+
+/// A new password for the user, shown this once; the broker restarts to cut the connections
+/// that logged in with the old one.
+#[utoipa::path(post, operation_id = "rotate_kafka_user",
+    path = "/api/v1/instances/{id}/kafka-users/{username}/rotate",
+    tag = "kafka users", params(KafkaUserPath),
+    responses((status = 200, description = "The new password, shown this once", body = NewKafkaUser)))]
+pub async fn rotate(
+    State(state): State<AppState>,
+    Bearer(who): Bearer<Operator>,
+    PathOf((id, username)): PathOf<(i64, String)>,
+) -> Result<Json<NewKafkaUser>, RestError> {
+    Ok(Json(
+        kafka_users::rotate(&state, &who, id, &username).await?,
+    ))
+}
+
+/// Deletes the user: 204; the broker restarts to cut its open connections.
+#[utoipa::path(delete, operation_id = "delete_kafka_user",
+    path = "/api/v1/instances/{id}/kafka-users/{username}",
+    tag = "kafka users", params(KafkaUserPath), responses((status = 204, description = "Deleted")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Bearer(who): Bearer<Operator>,
+    PathOf((id, username)): PathOf<(i64, String)>,
+) -> Result<StatusCode, RestError> {
+    kafka_users::delete(&state, &who, id, &username).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
