@@ -144,6 +144,12 @@ async fn the_document_names_every_rest_operation_and_a_validator_accepts_it() {
         );
     }
 
+    // Request bodies refuse fields they do not have, as the handlers do.
+    assert_eq!(
+        doc["components"]["schemas"]["NewInstance"]["additionalProperties"],
+        false
+    );
+
     let file = app.dir.path().join("openapi.json");
     std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
     let (code, out) = run(
