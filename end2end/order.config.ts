@@ -4,9 +4,17 @@
 //   E2E_ORDER=09,08,07,06,05,04,03,02,01 npx playwright test -c order.config.ts
 // Each file becomes a project that depends on the one before, which forces the order.
 import { defineConfig } from "@playwright/test";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import config from "./playwright.config";
 
-const order = (process.env.E2E_ORDER ?? "09,08,07,06,05,04,03,02,01").split(",").map((n) => n.trim());
+// By default every spec file, last first.
+const numbers = readdirSync(join(__dirname, "tests"))
+  .map((f) => /^(\d+)-.*\.spec\.ts$/.exec(f)?.[1])
+  .filter((n): n is string => n !== undefined)
+  .sort()
+  .reverse();
+const order = (process.env.E2E_ORDER ?? numbers.join(",")).split(",").map((n) => n.trim());
 
 export default defineConfig({
   ...config,

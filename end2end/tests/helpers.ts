@@ -358,3 +358,9 @@ export async function createUser(byoc: ByocConsole, username: string, role: "adm
     current_password: initial, new_password: password, new_password_confirm: password,
   }), username, initial);
 }
+
+/** Creates a service account through the API as the service accounts page would, as the admin
+ * (`role` operator unless said; no expiry). Its bearer token, which is shown only this once. */
+export async function createServiceAccount(byoc: ByocConsole, name: string, role: "admin" | "operator" | "viewer" = "operator"): Promise<string> {
+  return asUser(byoc, async (api) => (await call(api, "service_account_create", { name, role, expires: "" })).token);
+}

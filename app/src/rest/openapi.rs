@@ -118,7 +118,11 @@ pub async fn docs_index() -> Response {
 /// `GET /api/v1/docs/{file}`: the page's assets.
 pub async fn docs_file(Path(file): Path<String>) -> Response {
     static CONFIG: LazyLock<Arc<utoipa_swagger_ui::Config<'static>>> =
-        LazyLock::new(|| Arc::new(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")));
+        // The base layout: no top bar, whose logo is an SVG with an inline <style> the policy
+        // refuses, and whose box for loading other documents has no use here.
+        LazyLock::new(|| {
+            Arc::new(utoipa_swagger_ui::Config::from("/api/v1/openapi.json").use_base_layout())
+        });
     let file = if file.is_empty() { "index.html" } else { &file };
     // The error is not `Send`: keep only its text across the await below.
     let served = utoipa_swagger_ui::serve(file, CONFIG.clone()).map_err(|e| e.to_string());
