@@ -22,13 +22,7 @@ async fn main() -> anyhow::Result<()> {
     let body = Bytes::from(format!("{head}{}{tail}", "x".repeat(fill)));
     let page = move || {
         let body = body.clone();
-        async move {
-            (
-                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                body,
-            )
-                .into_response()
-        }
+        async move { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response() }
     };
     let app = Router::new()
         .route("/", get(page.clone()))

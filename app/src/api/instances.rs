@@ -34,7 +34,15 @@ pub async fn list_instances(
             })
             .transpose()?;
         let cursor = cursor.filter(|c| !c.is_empty());
-        view::list(&state, &who, filter, name.as_deref(), cursor.as_deref(), limit).await
+        view::list(
+            &state,
+            &who,
+            filter,
+            name.as_deref(),
+            cursor.as_deref(),
+            limit,
+        )
+        .await
     })
     .await
 }

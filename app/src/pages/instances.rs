@@ -144,8 +144,14 @@ fn InstanceTable(list: InstanceList, at: Position) -> impl IntoView {
     }
     let blocked = list.quota.growth_blocked.clone();
     let empty = list.instances.is_empty();
-    let next = list.next.as_deref().map(|c| at.href(filter.as_deref(), Some(c)));
-    let first = at.cursor.is_some().then(|| at.href(filter.as_deref(), None));
+    let next = list
+        .next
+        .as_deref()
+        .map(|c| at.href(filter.as_deref(), Some(c)));
+    let first = at
+        .cursor
+        .is_some()
+        .then(|| at.href(filter.as_deref(), None));
     let searching = at.q.clone();
     view! {
         <div class="page-head">
