@@ -121,6 +121,7 @@ impl Console {
             .map(Arc::new),
             config: Arc::new(config),
             trusted_keys: license::trusted_keys(extra_trusted_keys).into(),
+            verified_license: Default::default(),
             installation_id,
             leptos_options,
         };

@@ -32,6 +32,8 @@ export type ConsoleOptions = {
   /** `simulated` (default; `--provision-step-ms 400`) or `broker` (a nisshi process per
    * instance on the ports 19660-19679, stopped with the console). */
   provisioner?: "simulated" | "broker";
+  /** The simulated provisioner's time per step (default 400 ms). */
+  provisionStepMs?: number;
   /** Also start a marketplace emulator for this console (AWS metering pointed at it, with the
    * emulator's demo credentials in the console's environment; reports every 2 s). */
   marketplace?: boolean;
@@ -184,7 +186,7 @@ async function startConsole(options: ConsoleOptions, use: (c: ByocConsole) => Pr
   if (broker) {
     flags.push("--provisioner", "broker", "--broker-bin", brokerBin, "--broker-ports", "19660-19679", "--stop-brokers-on-exit");
   } else {
-    flags.push("--provisioner", "simulated", "--provision-step-ms", "400");
+    flags.push("--provisioner", "simulated", "--provision-step-ms", String(options.provisionStepMs ?? 400));
   }
   let child: ChildProcess | undefined;
   try {
@@ -284,7 +286,7 @@ export function mintKey(vendorDir: string, installationId: string, args: string[
 // Sec-Fetch-Site are not a browser's, so the cross-site check lets them through.
 
 /** POSTs a form to /api/<endpoint>; fails the test unless it answers 200. The answer's JSON. */
-async function call(api: APIRequestContext, endpoint: string, form: Record<string, string> = {}): Promise<any> {
+export async function call(api: APIRequestContext, endpoint: string, form: Record<string, string> = {}): Promise<any> {
   const answer = await api.post(`/api/${endpoint}`, { form, headers: { accept: "application/json" } });
   const text = await answer.text();
   expect(answer.status(), `/api/${endpoint}: ${text}`).toBe(200);

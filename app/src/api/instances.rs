@@ -14,7 +14,12 @@ use crate::server::access::{self, Operator, Viewer};
 use leptos::prelude::*;
 
 #[server(prefix = "/api", endpoint = "instances")]
-pub async fn list_instances(state_filter: Option<String>) -> Result<InstanceList, AppError> {
+pub async fn list_instances(
+    state_filter: Option<String>,
+    #[server(default)] name: Option<String>,
+    #[server(default)] cursor: Option<String>,
+    #[server(default)] limit: Option<u32>,
+) -> Result<InstanceList, AppError> {
     use crate::domain::instance::State;
     use crate::server::{auth, error::respond, instances::view};
     respond(async move {
@@ -28,7 +33,16 @@ pub async fn list_instances(state_filter: Option<String>) -> Result<InstanceList
                 })
             })
             .transpose()?;
-        view::list(&state, &who, filter).await
+        let cursor = cursor.filter(|c| !c.is_empty());
+        view::list(
+            &state,
+            &who,
+            filter,
+            name.as_deref(),
+            cursor.as_deref(),
+            limit,
+        )
+        .await
     })
     .await
 }

@@ -1,5 +1,7 @@
-//! The instance list: the quota bar, a filter by state, and every instance that is not
-//! deleted. Refreshes itself while an instance is creating, changing or deleting.
+//! The instance list: the quota bar, a filter by state, a search by name, and a page of the
+//! instances that are not deleted (newest first, 50 a page), with the position in the URL
+//! (`state`, `q`, `cursor`, `limit`) so that a page works without JavaScript and can be
+//! bookmarked. Refreshes itself while an instance on the page is creating, changing or deleting.
 
 use crate::api::instances::{list_instances, InstanceList};
 use crate::components::format::utc;
@@ -26,8 +28,8 @@ pub fn InstancesPage() -> impl IntoView {
     let busy = RwSignal::new(false);
     let tick = poll_while(busy, 1500);
     let data = Resource::new(
-        move || (query.read().get("state"), tick.get()),
-        |(state, _)| list_instances(state),
+        move || (Position::of(&query.read()), tick.get()),
+        |(at, _)| list_instances(at.state, at.q, at.cursor, at.limit),
     );
     Effect::new(move |_| {
         if let Some(Ok(list)) = data.get() {
@@ -40,16 +42,78 @@ pub fn InstancesPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 data.await
                     .map(|list| {
-                        let filter = query.read_untracked().get("state");
-                        view! { <InstanceTable list filter /> }
+                        let at = Position::of(&query.read_untracked());
+                        view! { <InstanceTable list at /> }
                     })
             })}
         </Transition>
     }
 }
 
+/// Where in the list a page is, as its URL says.
+#[derive(Debug, Clone, PartialEq)]
+struct Position {
+    state: Option<String>,
+    q: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+impl Position {
+    fn of(query: &leptos_router::params::ParamsMap) -> Position {
+        let text = |key: &str| query.get(key).filter(|v| !v.trim().is_empty());
+        Position {
+            state: text("state"),
+            q: text("q"),
+            cursor: text("cursor"),
+            // A limit that is not a number reaches the server as none (its default).
+            limit: text("limit").and_then(|l| l.parse().ok()),
+        }
+    }
+
+    /// The URL of this position with `state` and `cursor` replaced.
+    fn href(&self, state: Option<&str>, cursor: Option<&str>) -> String {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if let Some(state) = state {
+            pairs.push(("state", state.to_string()));
+        }
+        if let Some(q) = &self.q {
+            pairs.push(("q", q.clone()));
+        }
+        if let Some(limit) = self.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        if let Some(cursor) = cursor {
+            pairs.push(("cursor", cursor.to_string()));
+        }
+        let query: Vec<String> = pairs
+            .into_iter()
+            .map(|(k, v)| format!("{k}={}", urlencoding(&v)))
+            .collect();
+        if query.is_empty() {
+            "/instances".into()
+        } else {
+            format!("/instances?{}", query.join("&"))
+        }
+    }
+}
+
+/// A query-string value: what is not a letter, a digit or `-_.~` percent-encoded.
+fn urlencoding(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[component]
-fn InstanceTable(list: InstanceList, filter: Option<String>) -> impl IntoView {
+fn InstanceTable(list: InstanceList, at: Position) -> impl IntoView {
+    let filter = at.state.clone();
     let count = |state: State| {
         list.counts
             .iter()
@@ -59,9 +123,7 @@ fn InstanceTable(list: InstanceList, filter: Option<String>) -> impl IntoView {
     };
     let total: u32 = list.counts.iter().map(|(_, n)| n).sum();
     let filter_link = |label: String, value: Option<&'static str>, n: u32| {
-        let href = value
-            .map(|v| format!("/instances?state={v}"))
-            .unwrap_or_else(|| "/instances".into());
+        let href = at.href(value, None);
         let current = filter.as_deref() == value;
         view! {
             <a href=href class="filter" class:current=current aria-current=current.then_some("true")>
@@ -82,6 +144,15 @@ fn InstanceTable(list: InstanceList, filter: Option<String>) -> impl IntoView {
     }
     let blocked = list.quota.growth_blocked.clone();
     let empty = list.instances.is_empty();
+    let next = list
+        .next
+        .as_deref()
+        .map(|c| at.href(filter.as_deref(), Some(c)));
+    let first = at
+        .cursor
+        .is_some()
+        .then(|| at.href(filter.as_deref(), None));
+    let searching = at.q.clone();
     view! {
         <div class="page-head">
             <h1>"Instances"</h1>
@@ -102,12 +173,21 @@ fn InstanceTable(list: InstanceList, filter: Option<String>) -> impl IntoView {
         <nav class="filters" aria-label="Filter by state">
             {filters}
         </nav>
+        // A plain GET form: the search is in the URL, with or without JavaScript.
+        <form class="search" method="get" action="/instances" role="search" data-testid="instance-search">
+            {filter.clone().map(|s| view! { <input type="hidden" name="state" value=s /> })}
+            <label for="instance-q">"Name contains"</label>
+            <input id="instance-q" name="q" type="search" maxlength="64" value=searching.clone().unwrap_or_default() />
+            <button type="submit">"Search"</button>
+        </form>
         <section class="card">
             {if empty {
                 leptos::either::Either::Left(
                     view! {
                         <p data-testid="no-instances">
-                            {if filter.is_some() {
+                            {if searching.is_some() {
+                                "No instance name contains this."
+                            } else if filter.is_some() {
                                 "No instance is in this state."
                             } else {
                                 "No instances yet. Create one to get a Kafka endpoint in this environment."
@@ -171,6 +251,10 @@ fn InstanceTable(list: InstanceList, filter: Option<String>) -> impl IntoView {
                     },
                 )
             }}
+            <nav class="pager" aria-label="Pages">
+                {first.map(|href| view! { <a href=href data-testid="first-page">"First page"</a> })}
+                {next.map(|href| view! { <a href=href rel="next" data-testid="next-page">"Next page"</a> })}
+            </nav>
         </section>
     }
 }

@@ -34,7 +34,7 @@ pub struct ListQuery {
     pub name: Option<String>,
     /// The `next` of the previous page.
     pub cursor: Option<String>,
-    /// At most this many (1 to 100, default 100).
+    /// At most this many (1 to 100, default 50).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }

@@ -15,6 +15,7 @@ use tower_sessions::Session;
 const USER_ID: &str = "user_id";
 const SIGNED_IN_AT: &str = "signed_in_at";
 const CREDENTIALS_VERSION: &str = "credentials_version";
+const TOUCHED_AT: &str = "touched_at";
 
 const WRONG_CREDENTIALS: &str = "Wrong user name or password.";
 
@@ -34,6 +35,14 @@ pub async fn session_user(
         Some(user)
             if !too_old && user.disabled_at.is_none() && user.credentials_version == version =>
         {
+            // The store's idle expiry moves only when the session is saved, which tower-sessions
+            // does when it changed: note the activity, at most once a minute, so that a session
+            // in use lives on without a write on every read.
+            let now = state.clock.unix();
+            let touched = session.get::<i64>(TOUCHED_AT).await?.unwrap_or(signed_in_at);
+            if now - touched >= 60 {
+                session.insert(TOUCHED_AT, now).await?;
+            }
             Ok(Some(user))
         }
         _ => {

@@ -133,7 +133,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     post("/api/license", VIEWER, "", "current license, state, AKU in use, history of applied keys"),
     post("/api/license_preview", ADMIN, "`key`", "what applying the key would change; changes nothing"),
     post("/api/license_apply", ADMIN, "`key`", "activation, renewal, upgrade or downgrade"),
-    post("/api/instances", VIEWER, "`state_filter` (optional)", "instances that are not deleted, counts per state, the quota"),
+    post("/api/instances", VIEWER, "`state_filter`, `name` (contains), `cursor` (the `next` of a page), `limit` (1 to 100, default 50); all optional", "a page of the instances that are not deleted, newest first, the next page's cursor, counts per state, the quota"),
     post("/api/instance_form", VIEWER, "", "the create form's context: quota, the region's zones, examples"),
     post("/api/instance", VIEWER, "`id`", "one instance (deleted ones too): settings, steps of the latest operation, history"),
     post("/api/instance_create", OPERATOR, "`name`, `description`, `kafka_version`, `deployment`, `vpc_id`, `subnet_1`, `subnet_2`, `subnet_3`, `data_bucket`, `wal_mode`, `client_auth`, `transit_encryption`, `endpoint_exposure`, `tags`, `size_aku`", "creates an instance within the quota; answers its id"),

@@ -72,6 +72,8 @@ pub struct AppState {
     pub marketplace: Arc<super::marketplace::Marketplaces>,
     /// The REST API's per-token rate limit (None: off, when configured with zeros).
     pub api_limits: Option<Arc<super::rate_limit::TokenLimits>>,
+    /// The applied key's last verification, reused while the stored key is the same text.
+    pub verified_license: Arc<super::license::VerifiedCache>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {

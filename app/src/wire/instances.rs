@@ -52,7 +52,10 @@ pub struct InstanceSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InstanceList {
+    /// A page of the list, newest first.
     pub instances: Vec<InstanceSummary>,
+    /// The cursor of the next page; None on the last.
+    pub next: Option<String>,
     /// Instances per state (not deleted), for the filter.
     pub counts: Vec<(State, u32)>,
     pub quota: QuotaView,

@@ -21,25 +21,26 @@ pub async fn list(
     state: &AppState,
     who: &Authorized<Viewer>,
     filter: Option<State>,
+    name: Option<&str>,
+    cursor: Option<&str>,
+    limit: Option<u32>,
 ) -> Result<InstanceList, ServerError> {
-    let rows = store::list(&state.pool, filter).await?;
-    let running = ops::running_operations_by_instance(&state.pool).await?;
-    let instances = rows
-        .iter()
-        .map(|row| summary(row, running.get(&row.id)))
-        .collect();
+    let Page { items, next } = page(state, who, filter, name, cursor, limit).await?;
     let counts = store::count_by_state(&state.pool).await?;
     let now = license::now(state).await?;
     Ok(InstanceList {
-        instances,
+        instances: items,
+        next,
         counts,
         quota: quota(&now),
         can_change: who.may(Role::Operator),
     })
 }
 
-/// The most a page of a list holds (and the default).
+/// The most a page of a list holds.
 pub const PAGE_LIMIT: u32 = 100;
+/// A page's size when none is asked for.
+pub const PAGE_DEFAULT: u32 = 50;
 
 /// A page of instances and the cursor of the next one (None: this is the last).
 #[derive(Debug, Clone)]
@@ -59,7 +60,7 @@ pub async fn page(
     cursor: Option<&str>,
     limit: Option<u32>,
 ) -> Result<Page, ServerError> {
-    let limit = limit.unwrap_or(PAGE_LIMIT);
+    let limit = limit.unwrap_or(PAGE_DEFAULT);
     if !(1..=PAGE_LIMIT).contains(&limit) {
         return Err(AppError::invalid(
             "limit",

@@ -78,13 +78,46 @@ pub struct CurrentLicense {
     pub payload: LicensePayload,
 }
 
+/// The last key verified, with what verifying it gave: verifying is a pure function of the key's
+/// text and the trusted keys (fixed for the process' life), so while the stored text is the
+/// same the answer is too, and every page need not pay for an Ed25519 check. A key edited in
+/// the database has another text and is verified again.
+#[derive(Debug, Default)]
+pub struct VerifiedCache(std::sync::Mutex<Option<(String, Option<(String, LicensePayload)>)>>);
+
+impl VerifiedCache {
+    /// `verify(key_text)` as (fingerprint, payload), or None when it does not verify.
+    fn verify(
+        &self,
+        key_text: &str,
+        trusted: &[license::TrustedKey],
+    ) -> Option<(String, LicensePayload)> {
+        if let Ok(cached) = self.0.lock() {
+            if let Some((text, answer)) = cached.as_ref() {
+                if text == key_text {
+                    return answer.clone();
+                }
+            }
+        }
+        let answer = license::verify(key_text, trusted)
+            .ok()
+            .map(|key| (key.fingerprint, key.payload));
+        if let Ok(mut cached) = self.0.lock() {
+            *cached = Some((key_text.to_string(), answer.clone()));
+        }
+        answer
+    }
+}
+
 fn reverify(state: &AppState, row: AppliedKeyRow) -> Option<CurrentLicense> {
-    match license::verify(&row.key_text, &state.trusted_keys) {
-        Ok(key) if key.fingerprint == row.fingerprint => Some(CurrentLicense {
-            payload: key.payload,
-            row,
-        }),
-        Ok(_) | Err(_) => {
+    match state
+        .verified_license
+        .verify(&row.key_text, &state.trusted_keys)
+    {
+        Some((fingerprint, payload)) if fingerprint == row.fingerprint => {
+            Some(CurrentLicense { payload, row })
+        }
+        _ => {
             tracing::warn!(license_id = %row.license_id, "the applied product key no longer verifies; treating the environment as not activated");
             None
         }
