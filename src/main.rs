@@ -210,6 +210,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stop_brokers_on_exit: args.brokers.stop_brokers_on_exit,
         marketplace: args.marketplace.settings(),
         metrics_token: args.metrics_token,
+        api_rate: (args.api_rate, args.api_burst),
         ..Config::default()
     };
     let extra_keys = args

@@ -150,3 +150,46 @@ async fn brokers_outlive_the_console_and_are_adopted_not_restarted() {
     );
     assert!(!serving());
 }
+
+/// `serve --api-burst 3 --api-rate 1`: a token's fourth request at once is refused with 429
+/// and Retry-After (the flags reach the limiter; the defaults are tested in-process).
+#[tokio::test]
+async fn the_rest_rate_limit_is_set_on_the_command_line() {
+    let flags = [
+        "--provisioner",
+        "simulated",
+        "--api-burst",
+        "3",
+        "--api-rate",
+        "1",
+    ];
+    let mut console = activated(&flags, 100).await;
+    let (base, client) = (console.base.clone(), console.client.clone());
+    let account = post(
+        &client,
+        format!("{base}/api/service_account_create"),
+        &[("name", "ci-bot"), ("role", "viewer"), ("expires", "")],
+    )
+    .await;
+    assert_eq!(account.status(), 200);
+    let token = account.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let api = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let response = api
+            .get(format!("{base}/api/v1/environment"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            assert!(response.headers().contains_key("retry-after"));
+        }
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    console.stop_gracefully();
+}

@@ -30,6 +30,12 @@ pub struct ServeArgs {
     /// Milliseconds each step of the simulated provisioner takes (create has five steps).
     #[arg(long, env = "BYOC_PROVISION_STEP_MS", default_value_t = 1500, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub provision_step_ms: u64,
+    /// Requests a second each REST API token may send once its burst is spent.
+    #[arg(long, env = "BYOC_API_RATE", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub api_rate: u32,
+    /// Requests each REST API token may send at once before the rate applies.
+    #[arg(long, env = "BYOC_API_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub api_burst: u32,
     /// A bearer token that also opens /metrics to scrapers not on this host (loopback clients
     /// need none). At least 24 characters.
     #[arg(long, env = "BYOC_METRICS_TOKEN", value_parser = metrics_token)]

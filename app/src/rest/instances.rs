@@ -47,7 +47,7 @@ pub struct InstancePage {
     pub next: Option<String>,
 }
 
-/// A page of instances, newest first (deleted ones included, as on the pages).
+/// A page of the instances that are not deleted, newest first, as the pages list them.
 #[utoipa::path(get, operation_id = "list_instances", path = "/api/v1/instances", tag = "instances", params(ListQuery),
     responses((status = 200, description = "A page, and the cursor of the next", body = InstancePage)))]
 pub async fn list(

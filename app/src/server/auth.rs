@@ -39,7 +39,10 @@ pub async fn session_user(
             // does when it changed: note the activity, at most once a minute, so that a session
             // in use lives on without a write on every read.
             let now = state.clock.unix();
-            let touched = session.get::<i64>(TOUCHED_AT).await?.unwrap_or(signed_in_at);
+            let touched = session
+                .get::<i64>(TOUCHED_AT)
+                .await?
+                .unwrap_or(signed_in_at);
             if now - touched >= 60 {
                 session.insert(TOUCHED_AT, now).await?;
             }
