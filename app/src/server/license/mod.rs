@@ -83,7 +83,10 @@ pub struct CurrentLicense {
 /// same the answer is too, and every page need not pay for an Ed25519 check. A key edited in
 /// the database has another text and is verified again.
 #[derive(Debug, Default)]
-pub struct VerifiedCache(std::sync::Mutex<Option<(String, Option<(String, LicensePayload)>)>>);
+pub struct VerifiedCache(std::sync::Mutex<Option<Verified>>);
+
+/// A key's text and what verifying it gave: its fingerprint and payload, or None.
+type Verified = (String, Option<(String, LicensePayload)>);
 
 impl VerifiedCache {
     /// `verify(key_text)` as (fingerprint, payload), or None when it does not verify.
