@@ -1,7 +1,8 @@
 -- wrk script for scripts/bench_api.py: the instance list through the REST API or through the
 -- pages' server function, and a JSON line of the figures at the end.
 --
---   BENCH_COOKIE=<name=value>   POST with the session cookie and an empty form (the server function)
+--   BENCH_COOKIE=<name=value>   POST with the session cookie and the form BENCH_FORM (the server
+--                               function)
 --   BENCH_TOKENS=<file>         GET with "Authorization: Bearer <token>", the file's tokens one a
 --                               line, taken in turn (one line: one token on every request)
 
@@ -10,7 +11,7 @@ local tokens = {}
 
 if cookie then
   wrk.method = "POST"
-  wrk.body = ""
+  wrk.body = os.getenv("BENCH_FORM") or ""
   wrk.headers["Cookie"] = cookie
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 else

@@ -11,12 +11,12 @@ and activated as scripts/bench.py does, then a large-quota license. For each ins
 waited for until all run), wrk (BENCH_API_THREADS 2 threads, BENCH_API_CONNECTIONS 64
 connections, BENCH_API_SECONDS 10 s a row, scripts/bench_api.lua) loads in turn:
 
-  POST /api/instances                  the pages' server function, with the session cookie
+  POST /api/instances (limit=100)      the pages' server function, with the session cookie
   GET  /api/v1/instances?limit=100     a viewer service account's bearer token
 
-The REST API limits each service account to a burst of 100 requests, then 20 a second, and
-the console has no flag or setting to change that (Config.api_rate stays at its default in
-src/main.rs and src/cli/demo.rs). So the REST list is loaded twice: with one token, as a
+The REST API limits each service account to a burst of 100 requests, then 20 a second
+(`serve --api-burst/--api-rate`; the demo this runs keeps the default). So the REST list is
+loaded twice: with one token, as a
 client would, where the limit answers most requests with 429; and with a pool of
 BENCH_API_TOKENS viewer accounts taken in turn, each kept under its own limit, which is
 the console's throughput for the list itself (the limiter still checks every request).
@@ -117,16 +117,16 @@ def seed(cookie, first, last):
         list(pool.map(one, range(first, last)))
 
 
-def wait_running(cookie, count, timeout=600):
+def wait_running(cookie, count, timeout=900):
+    """Until `count` instances run (the list's counts per state: its page holds at most 100)."""
     conn = connect()
     deadline = time.time() + timeout
     while True:
-        states = [i["state"] for i in call(conn, "/api/instances", {}, cookie)["instances"]]
-        if len(states) == count and all(s == "running" for s in states):
+        counts = dict(call(conn, "/api/instances", {"limit": "1"}, cookie)["counts"])
+        if sum(counts.values()) == count and counts.get("running") == count:
             return
         if time.time() > deadline:
-            raise SystemExit(f"not all {count} instances run after {timeout} s: "
-                             f"{ {s: states.count(s) for s in set(states)} }")
+            raise SystemExit(f"not all {count} instances run after {timeout} s: {counts}")
         time.sleep(0.5)
 
 
@@ -141,12 +141,16 @@ def warm_tokens(tokens):
         assert response.status == 200, response.status
 
 
+# The server function asked for the page the REST row asks for (both answer 100 instances).
+FN_FORM = "limit=100"
+
+
 def body_of(method, path, cookie=None, token=None):
     conn = connect()
     headers = {"cookie": cookie, "content-type": "application/x-www-form-urlencoded"} if cookie else {}
     if token:
         headers["authorization"] = f"Bearer {token}"
-    conn.request(method, path, body="" if method == "POST" else None, headers=headers)
+    conn.request(method, path, body=FN_FORM if method == "POST" else None, headers=headers)
     response = conn.getresponse()
     body = response.read()
     assert response.status == 200, (path, response.status)
@@ -159,6 +163,7 @@ def wrk(path, seconds, cookie=None, tokens_file=None):
     env.pop("BENCH_TOKENS", None)
     if cookie:
         env["BENCH_COOKIE"] = cookie
+        env["BENCH_FORM"] = FN_FORM
     else:
         env["BENCH_TOKENS"] = tokens_file
     out = subprocess.run(["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "30s",
@@ -188,8 +193,8 @@ def main():
         open(pool_file, "w").write("\n".join(pool) + "\n")
         print(f"\nThe instance list under load: wrk, {THREADS} threads, {CONNECTIONS} connections, {SECONDS} s a row,"
               f" release console in demo mode ({os.path.relpath(BIN, ROOT)}), simulated provisioner, loopback")
-        print(f"  REST rate limit: burst {BURST}, then {RATE}/s per service account. The console has no flag or"
-              f" setting for it\n  (Config.api_rate is fixed at its default), so it stays ON: 'one token' is throttled"
+        print(f"  REST rate limit: burst {BURST}, then {RATE}/s per service account (the demo's default),"
+              f" left ON:\n  'one token' is throttled"
               f" (its non-2xx are 429s);\n  'pool of {TOKENS}' spreads the load over {TOKENS} viewer accounts, each under"
               f" its own limit (capacity {TOKENS * (BURST + RATE * SECONDS) // SECONDS}/s).")
         rows = []
@@ -212,7 +217,7 @@ def main():
             wrk("/api/instances", 2, cookie=cookie)  # warm-up, not recorded
             time.sleep(1)
             fn = wrk("/api/instances", SECONDS, cookie=cookie)
-            rows.append(("POST /api/instances", "session cookie", count, fn_items, len(fn_body), fn, None))
+            rows.append((f"POST /api/instances ({FN_FORM})", "session cookie", count, fn_items, len(fn_body), fn, None))
             time.sleep(1)
             pooled = wrk(rest_path, SECONDS, tokens_file=pool_file)
             rows.append(("GET " + rest_path, f"pool of {TOKENS}", count, rest_items, len(rest_body), pooled,
@@ -234,8 +239,8 @@ def main():
                   f" {'' if ratio is None else f'{ratio:.2f}':>7}")
         print("  req/s: 2xx answers a second; non-2xx: answers refused in the row (429 by the rate limit);"
               " p50/p99 over all answers, client side.\n  REST/fn: the REST row's req/s over the server function's"
-              " at the same instance count. The server function answers every instance\n  (no paging, plus counts"
-              " per state and the quota); the REST list answers at most 100 and a cursor.")
+              " at the same instance count. Both answer a page of at most 100 instances\n  (the server function"
+              " also counts per state and reads the quota).")
         for route, auth, count, _, _, f, _ in rows:
             if auth == "one token":
                 print(f"  one token, {count} instances: {f['answers_per_s']:.0f} answers/s in all, of which"
