@@ -363,3 +363,42 @@ async fn a_clock_turned_back_does_not_revive_an_expired_license() {
     assert_eq!(license["banner"]["phase"], "Lapsed");
     assert_eq!(license["banner"]["clock_turned_back"], true);
 }
+
+/// Pages reuse the stored key's verification while its text is the same; a text edited in the
+/// database is verified again and stops counting, even one that is a valid key of its own.
+#[tokio::test]
+async fn an_applied_key_edited_in_the_database_stops_counting() {
+    let app = spawn_app().await;
+    let admin = app.activated_admin_client().await;
+    let current = |v: &serde_json::Value| v["current"]["aku_quota"].clone();
+    assert_eq!(current(&license_json(&app, &admin).await), 100);
+    let text: String = sqlx::query_scalar("SELECT key_text FROM license_keys")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let set = |text: String| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query("UPDATE license_keys SET key_text = ?")
+                .bind(text)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+    // A character of the signature changed: it no longer holds.
+    let at = text.len() - 10;
+    let changed = if &text[at..at + 1] == "A" { "B" } else { "A" };
+    let tampered = format!("{}{changed}{}", &text[..at], &text[at + 1..]);
+    set(tampered).await;
+    let page = license_json(&app, &admin).await;
+    assert!(page["current"].is_null(), "{page}");
+    assert_eq!(page["banner"]["phase"], "Unactivated");
+    // The text as applied: it counts again.
+    set(text.clone()).await;
+    assert_eq!(current(&license_json(&app, &admin).await), 100);
+    // Another key the vendor signed, but not the one applied (its fingerprint differs).
+    set(product_key(&app, |p| p.aku_quota = Some(1000))).await;
+    let page = license_json(&app, &admin).await;
+    assert!(page["current"].is_null(), "{page}");
+}
