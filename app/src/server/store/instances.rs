@@ -148,23 +148,31 @@ const INSTANCE_COLUMNS: &str = "id, name, description, kafka_version, deployment
 
 /// AKU in use: the quota rule of the domain over every instance's holding.
 pub async fn used_aku(conn: &mut SqliteConnection) -> Result<u32, sqlx::Error> {
-    let rows: Vec<(i64, i64, Option<i64>)> =
-        sqlx::query_as("SELECT id, size_aku, target_aku FROM instances WHERE state <> 'deleted'")
-            .fetch_all(conn)
-            .await?;
-    let holdings = rows
+    // One row per distinct (size, target) with how many instances hold it: a handful of rows
+    // for any number of instances (every page reads this), and the rule stays the domain's.
+    // The id named when a value does not decode is the group's lowest.
+    let rows: Vec<(i64, i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT MIN(id), size_aku, target_aku, COUNT(*) FROM instances WHERE state <> 'deleted'
+         GROUP BY size_aku, target_aku",
+    )
+    .fetch_all(conn)
+    .await?;
+    let groups = rows
         .into_iter()
-        .map(|(id, size, target)| {
-            Ok(Holding {
+        .map(|(id, size, target, n)| {
+            let holding = Holding {
                 size_aku: decode::count("instances", id, "size_aku", size)?,
                 target_aku: target
                     .map(|t| decode::count("instances", id, "target_aku", t))
                     .transpose()?,
                 deleted: false,
-            })
+            };
+            Ok((holding, usize::try_from(n).unwrap_or(0)))
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok(quota::used_aku(holdings))
+    Ok(quota::used_aku(groups.into_iter().flat_map(
+        |(holding, n)| std::iter::repeat_n(holding, n),
+    )))
 }
 
 pub async fn name_taken(conn: &mut SqliteConnection, name: &str) -> Result<bool, sqlx::Error> {
