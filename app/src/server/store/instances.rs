@@ -170,9 +170,11 @@ pub async fn used_aku(conn: &mut SqliteConnection) -> Result<u32, sqlx::Error> {
             Ok((holding, usize::try_from(n).unwrap_or(0)))
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok(quota::used_aku(groups.into_iter().flat_map(
-        |(holding, n)| std::iter::repeat_n(holding, n),
-    )))
+    Ok(quota::used_aku(
+        groups
+            .into_iter()
+            .flat_map(|(holding, n)| std::iter::repeat_n(holding, n)),
+    ))
 }
 
 pub async fn name_taken(conn: &mut SqliteConnection, name: &str) -> Result<bool, sqlx::Error> {
