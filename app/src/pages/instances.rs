@@ -12,6 +12,7 @@ use crate::domain::instance::State;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 const FILTERS: [State; 6] = [
     State::Running,
@@ -88,7 +89,7 @@ impl Position {
         }
         let query: Vec<String> = pairs
             .into_iter()
-            .map(|(k, v)| format!("{k}={}", urlencoding(&v)))
+            .map(|(k, v)| format!("{k}={}", utf8_percent_encode(&v, NON_ALPHANUMERIC)))
             .collect();
         if query.is_empty() {
             "/instances".into()
@@ -96,19 +97,6 @@ impl Position {
             format!("/instances?{}", query.join("&"))
         }
     }
-}
-
-/// A query-string value: what is not a letter, a digit or `-_.~` percent-encoded.
-fn urlencoding(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[component]
