@@ -122,6 +122,8 @@ impl Console {
             config: Arc::new(config),
             trusted_keys: license::trusted_keys(extra_trusted_keys).into(),
             verified_license: Default::default(),
+            instance_totals: Default::default(),
+            set_up: Default::default(),
             installation_id,
             leptos_options,
         };

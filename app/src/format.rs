@@ -60,3 +60,33 @@ mod more_tests {
         assert_eq!(super::quota(None), "no cap");
     }
 }
+
+/// `path` with `pairs` as its query string, each value percent-encoded: the pages' links to
+/// a position in a list (plain links: they work without JavaScript and can be bookmarked).
+pub fn link(path: &str, pairs: &[(&str, &str)]) -> String {
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC)))
+        .collect();
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    #[test]
+    fn values_are_encoded_and_an_empty_query_is_left_out() {
+        assert_eq!(super::link("/usage", &[]), "/usage");
+        assert_eq!(
+            super::link(
+                "/usage",
+                &[("month", "2026-11"), ("rows_after", "86400.a b&c")]
+            ),
+            "/usage?month=2026%2D11&rows_after=86400%2Ea%20b%26c"
+        );
+    }
+}

@@ -79,6 +79,7 @@ impl fmt::Display for Break {
 }
 
 /// One stored entry: its content and the two hashes stored with it.
+#[derive(Debug, Clone)]
 pub struct StoredEntry<'a> {
     pub content: EntryContent<'a>,
     pub prev_hash: Option<&'a str>,
@@ -87,30 +88,51 @@ pub struct StoredEntry<'a> {
 
 /// Walks the chain in id order and reports the first break, or the number of entries checked.
 pub fn verify<'a>(entries: impl IntoIterator<Item = StoredEntry<'a>>) -> Result<u64, Break> {
-    let mut previous: Option<(i64, String)> = None;
-    let mut checked = 0u64;
+    let mut walk = ChainWalk::default();
     for entry in entries {
+        walk.check(entry)?;
+    }
+    Ok(walk.checked())
+}
+
+/// A walk along the chain that is fed its entries in id order, a batch at a time (the log
+/// may be larger than memory should hold); [`verify`] over everything fed.
+#[derive(Debug, Default)]
+pub struct ChainWalk {
+    previous: Option<(i64, String)>,
+    checked: u64,
+}
+
+impl ChainWalk {
+    /// Checks the next entry against the one before it; the first break found.
+    pub fn check(&mut self, entry: StoredEntry<'_>) -> Result<(), Break> {
         let id = entry.content.id;
         let (Some(prev_hash), Some(hash)) = (entry.prev_hash, entry.hash) else {
             return Err(Break::Unsealed { id });
         };
-        let expected_prev = previous
+        let expected_prev = self
+            .previous
             .as_ref()
             .map(|(_, h)| h.as_str())
             .unwrap_or(GENESIS);
         if prev_hash != expected_prev {
             return Err(Break::Unlinked {
                 id,
-                after: previous.map(|(id, _)| id),
+                after: self.previous.as_ref().map(|(id, _)| *id),
             });
         }
         if entry_hash(prev_hash, &entry.content) != hash {
             return Err(Break::Edited { id });
         }
-        previous = Some((id, hash.to_string()));
-        checked += 1;
+        self.previous = Some((id, hash.to_string()));
+        self.checked += 1;
+        Ok(())
     }
-    Ok(checked)
+
+    /// How many entries were checked.
+    pub fn checked(&self) -> u64 {
+        self.checked
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +180,34 @@ mod tests {
     fn an_intact_chain_verifies() {
         assert_eq!(verify(stored(&chain(5))), Ok(5));
         assert_eq!(verify(Vec::new()), Ok(0));
+    }
+
+    #[test]
+    fn a_walk_fed_in_batches_finds_what_one_pass_finds() {
+        let rows = chain(7);
+        let mut walk = ChainWalk::default();
+        for batch in stored(&rows).chunks(3) {
+            for entry in batch {
+                walk.check(entry.clone()).unwrap();
+            }
+        }
+        assert_eq!(walk.checked(), 7);
+        // A removed entry at a batch's edge: the link across the edge is still checked.
+        let mut rows = chain(7);
+        rows.remove(3);
+        let mut walk = ChainWalk::default();
+        let found = stored(&rows)
+            .chunks(3)
+            .flat_map(|batch| batch.to_vec())
+            .map(|entry| walk.check(entry))
+            .find(|checked| checked.is_err());
+        assert_eq!(
+            found,
+            Some(Err(Break::Unlinked {
+                id: 5,
+                after: Some(3)
+            }))
+        );
     }
 
     #[test]

@@ -562,3 +562,75 @@ async fn over_quota_after_a_downgrade_names_the_largest_instances() {
     wait_for(&app, &client, 2, "running").await;
     create_ok(&app, &client, "more", 3).await;
 }
+
+/// The totals every page shows (counts per state, AKU in use) are kept in memory between
+/// reads; a change of an instance's state or size made outside the console's services (here by
+/// hand, as a person with sqlite3 would) is seen by the next read, and a change of anything
+/// else keeps the totals.
+#[tokio::test]
+async fn totals_follow_every_change_of_state_or_size_even_by_hand() {
+    let app = spawn_app().await;
+    let client = app.activated_admin_client().await;
+    let a = create_ok(&app, &client, "alpha", 3).await;
+    let b = create_ok(&app, &client, "beta", 5).await;
+    wait_for(&app, &client, a, "running").await;
+    wait_for(&app, &client, b, "running").await;
+    let listed = list(&app, &client).await;
+    assert_eq!(listed["counts"], serde_json::json!([["running", 2]]));
+    assert_eq!(listed["quota"]["used_aku"], 8);
+    let version = || async {
+        app.count("SELECT version FROM instance_totals_version")
+            .await
+    };
+    let before = version().await;
+
+    sqlx::query("UPDATE instances SET state = 'suspended' WHERE id = ?")
+        .bind(a)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let listed = list(&app, &client).await;
+    assert_eq!(
+        listed["counts"],
+        serde_json::json!([["running", 1], ["suspended", 1]])
+    );
+    sqlx::query("UPDATE instances SET size_aku = 7 WHERE id = ?")
+        .bind(b)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(list(&app, &client).await["quota"]["used_aku"], 10);
+    sqlx::query("UPDATE instances SET target_aku = 9 WHERE id = ?")
+        .bind(b)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(list(&app, &client).await["quota"]["used_aku"], 12);
+    assert_eq!(version().await, before + 3, "one step per change");
+
+    // A column the totals do not depend on leaves the version (and the kept totals) alone.
+    sqlx::query("UPDATE instances SET description = 'edited' WHERE id = ?")
+        .bind(b)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(version().await, before + 3);
+    // A rolled-back change leaves nothing behind: the totals are read from what is committed.
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("UPDATE instances SET size_aku = 50 WHERE id = ?")
+        .bind(a)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(list(&app, &client).await["quota"]["used_aku"], 12);
+    // Marked deleted by hand: out of the totals.
+    sqlx::query("UPDATE instances SET state = 'deleted' WHERE id = ?")
+        .bind(b)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let listed = list(&app, &client).await;
+    assert_eq!(listed["counts"], serde_json::json!([["suspended", 1]]));
+    assert_eq!(listed["quota"]["used_aku"], 3);
+}

@@ -344,3 +344,90 @@ async fn prepaid_shows_usage_against_the_quota_without_charges() {
     assert_eq!(usage["totals"]["aku_hours"], "100.00");
     assert_eq!(usage["licensed_aku"], 100);
 }
+
+/// The usage page shows its rows (day and instance) a page at a time, with the position in
+/// the URL; the totals still cover the whole month, and a position the console did not write
+/// is refused by name.
+#[tokio::test]
+async fn the_usage_rows_come_a_page_at_a_time_and_the_totals_cover_the_month() {
+    let app = spawn_app().await;
+    let admin = app.admin_client().await;
+    assert_eq!(app.apply_key(&admin, &payg_key(&app)).await.status(), 200);
+    let client = at(&app, datetime!(2027-01-05 00:00 UTC)).await;
+    for i in 0..10 {
+        create(&app, &client, &format!("inst-{i:02}"), 3).await;
+    }
+    // One AKU-hour per instance and day of December: 10 × 31 = 310 rows of the page.
+    sqlx::query(
+        "WITH RECURSIVE day(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM day WHERE n < 30)
+         INSERT INTO usage_ledger (record_id, instance_id, hour_start, dimension, quantity,
+                                   license_id, recorded_at)
+         SELECT 'r-' || i.id || '-' || day.n, i.id, 1796083200 + day.n * 86400, 'aku_hours', '1',
+                NULL, 0
+         FROM instances i, day",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let page = |rows_after: String| {
+        let (app, client) = (&app, &client);
+        async move {
+            let response = app
+                .post_form(
+                    client,
+                    "/api/usage",
+                    &[("month", "2026-12"), ("rows_after", &rows_after)],
+                )
+                .await;
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let first = page(String::new()).await;
+    assert_eq!(first["rows"].as_array().unwrap().len(), 200);
+    assert_eq!(first["rows_total"], 310);
+    assert_eq!(
+        first["totals"]["aku_hours"], "310.00",
+        "the totals cover every row"
+    );
+    assert_eq!(first["rows_after"], Value::Null);
+    let next = first["next_rows"].as_str().unwrap().to_string();
+    let second = page(next.clone()).await;
+    assert_eq!(second["rows"].as_array().unwrap().len(), 110);
+    assert_eq!(second["next_rows"], Value::Null, "the last page");
+    assert_eq!(second["rows_after"], next);
+    let key = |r: &Value| {
+        (
+            r["day"].as_str().unwrap().to_string(),
+            r["instance"].as_str().unwrap().to_string(),
+        )
+    };
+    let all: Vec<(String, String)> = first["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["rows"].as_array().unwrap())
+        .map(key)
+        .collect();
+    assert!(
+        all.windows(2).all(|w| w[0] < w[1]),
+        "in (day, instance) order, none twice"
+    );
+    assert_eq!(all.len(), 310);
+    assert_eq!(all[0], ("2026-12-01".to_string(), "inst-00".to_string()));
+
+    for bad in ["yesterday", "86400", "123.inst-00", ".inst-00"] {
+        let refused = app
+            .post_form(
+                &client,
+                "/api/usage",
+                &[("month", "2026-12"), ("rows_after", bad)],
+            )
+            .await;
+        assert_eq!(
+            error_body(refused).await["Invalid"]["field"],
+            "rows_after",
+            "{bad}"
+        );
+    }
+}

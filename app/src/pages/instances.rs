@@ -4,7 +4,7 @@
 //! bookmarked. Refreshes itself while an instance on the page is creating, changing or deleting.
 
 use crate::api::instances::{list_instances, InstanceList};
-use crate::components::format::utc;
+use crate::components::format::{link, utc};
 use crate::components::instance_state::StatePill;
 use crate::components::poll::poll_while;
 use crate::components::quota_bar::QuotaBar;
@@ -12,7 +12,6 @@ use crate::domain::instance::State;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 const FILTERS: [State; 6] = [
     State::Running,
@@ -74,28 +73,17 @@ impl Position {
 
     /// The URL of this position with `state` and `cursor` replaced.
     fn href(&self, state: Option<&str>, cursor: Option<&str>) -> String {
-        let mut pairs: Vec<(&str, String)> = Vec::new();
-        if let Some(state) = state {
-            pairs.push(("state", state.to_string()));
-        }
-        if let Some(q) = &self.q {
-            pairs.push(("q", q.clone()));
-        }
-        if let Some(limit) = self.limit {
-            pairs.push(("limit", limit.to_string()));
-        }
-        if let Some(cursor) = cursor {
-            pairs.push(("cursor", cursor.to_string()));
-        }
-        let query: Vec<String> = pairs
-            .into_iter()
-            .map(|(k, v)| format!("{k}={}", utf8_percent_encode(&v, NON_ALPHANUMERIC)))
-            .collect();
-        if query.is_empty() {
-            "/instances".into()
-        } else {
-            format!("/instances?{}", query.join("&"))
-        }
+        let limit = self.limit.map(|l| l.to_string());
+        let pairs: Vec<(&str, &str)> = [
+            ("state", state),
+            ("q", self.q.as_deref()),
+            ("limit", limit.as_deref()),
+            ("cursor", cursor),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect();
+        link("/instances", &pairs)
     }
 }
 

@@ -5,6 +5,7 @@
 
 use crate::api::marketplace::{DecideReport, MarketplaceUsage};
 use crate::api::usage::{usage, UsageData};
+use crate::components::format::link;
 use crate::pages::marketplace::ReportLine;
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -20,10 +21,11 @@ pub fn UsagePage() -> impl IntoView {
         move || {
             (
                 query.read().get("month").unwrap_or_default(),
+                query.read().get("rows_after").unwrap_or_default(),
                 decide.version().get(),
             )
         },
-        |(month, _)| usage(month),
+        |(month, rows_after, _)| usage(month, rows_after),
     );
     view! {
         <Title text="Usage" />
@@ -36,6 +38,13 @@ pub fn UsagePage() -> impl IntoView {
 
 #[component]
 fn UsageBody(d: UsageData, decide: ServerAction<DecideReport>) -> impl IntoView {
+    let row_pages = RowPosition {
+        month: d.month.clone(),
+        shown: d.rows.len(),
+        total: d.rows_total,
+        after: d.rows_after.clone(),
+        next: d.next_rows.clone(),
+    };
     let payg = d.total_charge.is_some();
     let currency = d.currency.clone().unwrap_or_default();
     let t = d.totals.clone();
@@ -162,8 +171,40 @@ fn UsageBody(d: UsageData, decide: ServerAction<DecideReport>) -> impl IntoView 
                     </table>
                 })
             }}
+            <RowPages at=row_pages />
         </section>
     }
+}
+
+/// Where a page of the usage rows is among the month's.
+struct RowPosition {
+    month: String,
+    shown: usize,
+    total: usize,
+    after: Option<String>,
+    next: Option<String>,
+}
+
+/// How many rows are shown, with plain links to the first and the next page (they work
+/// without JavaScript and can be bookmarked).
+#[component]
+fn RowPages(at: RowPosition) -> impl IntoView {
+    let href = |after: Option<&str>| {
+        let mut pairs = vec![("month", at.month.as_str())];
+        pairs.extend(after.map(|after| ("rows_after", after)));
+        link("/usage", &pairs)
+    };
+    let first = at.after.is_some().then(|| href(None));
+    let next = at.next.as_deref().map(|after| href(Some(after)));
+    (first.is_some() || next.is_some()).then(|| {
+        view! {
+            <p class="pager" data-testid="usage-rows-pager">
+                {format!("{} rows shown of {} this month. ", at.shown, at.total)}
+                {first.map(|href| view! { <a href=href data-testid="usage-rows-first">"First rows"</a>" " })}
+                {next.map(|href| view! { <a href=href data-testid="usage-rows-next">"Next rows →"</a> })}
+            </p>
+        }
+    })
 }
 
 /// The month's reports to the marketplace beside the ledger, and the latest hours' outcomes.

@@ -14,6 +14,8 @@ use crate::wire::license::{KeyPreview, LicenseData};
 use crate::wire::overview::OverviewData;
 use crate::wire::usage::UsageData;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
@@ -76,17 +78,29 @@ pub struct MonthQuery {
     pub month: Option<String>,
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    /// YYYY-MM; this month when absent or empty.
+    #[param(pattern = r"^([0-9]{4}-(0[1-9]|1[0-2]))?$")]
+    pub month: Option<String>,
+    /// The next page of rows: the `next_rows` of the page before.
+    pub rows_after: Option<String>,
+}
+
 /// The month's usage by day and instance, its charges and its marketplace reports.
-#[utoipa::path(get, operation_id = "get_usage", path = "/api/v1/usage", tag = "usage", params(MonthQuery),
+#[utoipa::path(get, operation_id = "get_usage", path = "/api/v1/usage", tag = "usage", params(UsageQuery),
     responses((status = 200, description = "The month's usage", body = UsageData)))]
 pub async fn usage_month(
     State(state): State<AppState>,
     Bearer(who): Bearer<Viewer>,
-    QueryOf(query): QueryOf<MonthQuery>,
+    QueryOf(query): QueryOf<UsageQuery>,
 ) -> Result<Json<UsageData>, RestError> {
     let month = query.month.unwrap_or_default();
+    let rows_after = query.rows_after.as_deref();
     Ok(Json(
-        usage::month_view(&state, &month, who.may(Role::Admin)).await?,
+        usage::month_view(&state, &month, rows_after, who.may(Role::Admin)).await?,
     ))
 }
 
@@ -98,9 +112,11 @@ pub async fn usage_ledger(
     State(state): State<AppState>,
     Bearer(who): Bearer<Viewer>,
     QueryOf(query): QueryOf<MonthQuery>,
-) -> Result<Json<Ledger>, RestError> {
+) -> Result<Response, RestError> {
     let month = query.month.unwrap_or_default();
-    Ok(Json(usage::ledger(&state, &who, &month).await?))
+    // Streamed: a month of 10,000 instances is millions of records.
+    let ledger = usage::ledger(&state, &who, &month).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], ledger.json()).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

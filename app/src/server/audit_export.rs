@@ -1,7 +1,7 @@
 //! `GET /audit.csv`: the audit log (filtered like the page) as CSV, with each entry's hashes
 //! so that the export itself can be checked. Admins only.
 
-use super::download::{attachment, csv, refused};
+use super::download::{attachment, csv_stream, next_cursor, refused, BATCH};
 use super::{auth, store, AppState, ServerError};
 use crate::wire::error::AppError;
 use axum::extract::{Query, State};
@@ -26,45 +26,49 @@ pub async fn audit_csv(
     caller: auth::Caller,
     Query(query): Query<ExportQuery>,
 ) -> Response {
-    match export(&state, &session, &caller, &query).await {
-        Ok(body) => {
-            let day = crate::format::utc_date(state.clock.unix());
-            attachment(
-                "text/csv; charset=utf-8",
-                &format!("audit-log-{day}.csv"),
-                body,
-            )
+    let filter = match allowed_filter(&state, &session, &caller, &query).await {
+        Ok(filter) => filter,
+        Err(error) => return refused(error),
+    };
+    let day = crate::format::utc_date(state.clock.unix());
+    let pool = state.pool.clone();
+    let body = csv_stream(HEADER, move |after: Option<i64>| {
+        let (pool, filter) = (pool.clone(), filter.clone());
+        async move {
+            let rows = store::audit::export(&pool, &filter, after, BATCH).await?;
+            let next = next_cursor(&rows, |row| row.id);
+            Ok((rows, next))
         }
-        Err(error) => refused(error),
-    }
+    });
+    attachment(
+        "text/csv; charset=utf-8",
+        &format!("audit-log-{day}.csv"),
+        body,
+    )
 }
 
-async fn export(
+const HEADER: &[&str] = &[
+    "id",
+    "at",
+    "actor",
+    "action",
+    "target",
+    "client_addr",
+    "outcome",
+    "detail",
+    "prev_hash",
+    "hash",
+];
+
+/// The filter, once the caller is known to be an admin and the filter is valid.
+async fn allowed_filter(
     state: &AppState,
     session: &Session,
     caller: &auth::Caller,
     q: &ExportQuery,
-) -> Result<Vec<u8>, AppError> {
+) -> Result<store::audit::Filter, AppError> {
     super::access::require_in::<super::access::Admin>(state, session, caller)
         .await
         .map_err(ServerError::into_app_error)?;
-    let filter = super::audit::filter(&q.actor, &q.action, &q.from, &q.until)?;
-    let rows = store::audit::export(&state.pool, &filter)
-        .await
-        .map_err(|e| ServerError::from(e).into_app_error())?;
-    csv(
-        &rows,
-        &[
-            "id",
-            "at",
-            "actor",
-            "action",
-            "target",
-            "client_addr",
-            "outcome",
-            "detail",
-            "prev_hash",
-            "hash",
-        ],
-    )
+    super::audit::filter(&q.actor, &q.action, &q.from, &q.until)
 }

@@ -6,6 +6,7 @@
 //! user's password changes (the version no longer matches).
 
 use super::audit::{self, Actor, Outcome};
+use super::page_reads::PageReads;
 use super::{store, store::users::UserRow, AppState, ServerError};
 use crate::domain::{password, throttle};
 use crate::wire::error::AppError;
@@ -20,7 +21,27 @@ const TOUCHED_AT: &str = "touched_at";
 const WRONG_CREDENTIALS: &str = "Wrong user name or password.";
 
 /// The signed-in user of `session`, or `None` (ending the session if it is no longer valid).
+/// Read once per page render ([`PageReads`]).
 pub async fn session_user(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<UserRow>, ServerError> {
+    session_user_in(state, session, PageReads::of_render().as_ref()).await
+}
+
+/// [`session_user`], shared with the page render's other reads when `reads` is given.
+pub async fn session_user_in(
+    state: &AppState,
+    session: &Session,
+    reads: Option<&PageReads>,
+) -> Result<Option<UserRow>, ServerError> {
+    match reads {
+        Some(reads) => reads.user(|| read_session_user(state, session)).await,
+        None => read_session_user(state, session).await,
+    }
+}
+
+async fn read_session_user(
     state: &AppState,
     session: &Session,
 ) -> Result<Option<UserRow>, ServerError> {

@@ -1,7 +1,8 @@
 //! HTTP guards that run before any page or server function.
 
 use super::audit::{self, Actor};
-use super::{auth, license, store, AppState, ServerError};
+use super::page_reads::PageReads;
+use super::{auth, license, setup, AppState, ServerError};
 use crate::wire::error::AppError;
 use axum::{
     body::Body,
@@ -104,10 +105,10 @@ pub async fn framework_errors_are_bad_requests(req: Request, next: Next) -> Resp
 pub async fn pages_need_session(
     State(state): State<AppState>,
     session: Session,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
-    let path = req.uri().path();
+    let path = req.uri().path().to_string();
     let is_page = matches!(*req.method(), Method::GET | Method::HEAD)
         && !path.starts_with("/api/")
         && !path.starts_with("/pkg/")
@@ -117,7 +118,10 @@ pub async fn pages_need_session(
     if !is_page {
         return next.run(req).await;
     }
-    match page_redirect(&state, &session, path).await {
+    // The render after this guard shares its reads of the user and the license.
+    let reads = PageReads::default();
+    req.extensions_mut().insert(reads.clone());
+    match page_redirect(&state, &session, &path, &reads).await {
         Ok(Some(to)) => Redirect::to(to).into_response(),
         Ok(None) => next.run(req).await,
         Err(error) => {
@@ -135,14 +139,15 @@ async fn page_redirect(
     state: &AppState,
     session: &Session,
     path: &str,
+    reads: &PageReads,
 ) -> Result<Option<&'static str>, super::ServerError> {
-    if !store::environment::is_set_up(&state.pool).await? {
+    if !setup::is_done(state).await? {
         return Ok((path != "/setup").then_some("/setup"));
     }
     if path == "/setup" {
         return Ok(Some("/login"));
     }
-    let user = auth::session_user(state, session).await?;
+    let user = auth::session_user_in(state, session, Some(reads)).await?;
     match (path, &user) {
         ("/login", Some(_)) => return Ok(Some("/")),
         ("/login", None) => return Ok(None),
@@ -155,7 +160,7 @@ async fn page_redirect(
     }
     // Until a product key is applied, every page leads to activation; after, activation is
     // done and its page leads to the license page (where renewals and upgrades go).
-    let activated = license::current(state).await?.is_some();
+    let activated = license::now_in(state, Some(reads)).await?.current.is_some();
     Ok(match (path, activated) {
         ("/activate", true) => Some("/license"),
         ("/activate", false) => None,

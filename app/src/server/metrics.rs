@@ -264,7 +264,7 @@ pub async fn render(state: &AppState) -> Result<String, ServerError> {
     let quota = now.current.as_ref().and_then(|c| c.payload.aku_quota);
     metrics::gauge!("byoc_aku_licensed").set(quota.map_or(f64::NAN, f64::from));
     metrics::gauge!("byoc_aku_in_use").set(f64::from(now.used_aku));
-    let counts = store::instances::count_by_state(&state.pool).await?;
+    let counts = now.totals.by_state();
     let mut total = 0;
     for candidate in State::ALL.iter().filter(|s| **s != State::Deleted) {
         let n = counts

@@ -80,7 +80,7 @@ pub async fn overview(
             .map(|c| summary(&c.payload, c.row.signed_by_run_time_key)),
         license_banner: banner(&license_now),
         used_aku: license_now.used_aku,
-        instances_by_state: store::instances::count_by_state(&state.pool).await?,
+        instances_by_state: license_now.totals.by_state(),
         recent_operations,
     })
 }

@@ -43,7 +43,7 @@ pub async fn complete(
         addr: client_addr.to_string(),
     };
     // Refuse early (and cheaply) when setup is done; the transaction below decides races.
-    if store::environment::is_set_up(&state.pool).await? {
+    if is_done(state).await? {
         return Err(already_done(state, &actor).await);
     }
     let hash = state.hasher.hash(form.password).await?;
@@ -82,6 +82,19 @@ pub async fn complete(
             Err(already_done(state, &actor).await)
         }
     }
+}
+
+/// Whether setup is done. Nothing undoes it, so once seen done it is not asked of the
+/// database again (every page's guard asks).
+pub async fn is_done(state: &AppState) -> Result<bool, ServerError> {
+    if state.set_up.get().is_some() {
+        return Ok(true);
+    }
+    let done = store::environment::is_set_up(&state.pool).await?;
+    if done {
+        let _ = state.set_up.set(());
+    }
+    Ok(done)
 }
 
 /// Setup is allowed once: a second one is refused by that rule (409), and audited as a

@@ -74,6 +74,10 @@ pub struct AppState {
     pub api_limits: Option<Arc<super::rate_limit::TokenLimits>>,
     /// The applied key's last verification, reused while the stored key is the same text.
     pub verified_license: Arc<super::license::VerifiedCache>,
+    /// The instance totals (per state, AKU in use) and the version they were read at.
+    pub instance_totals: Arc<super::totals::TotalsCache>,
+    /// Set once setup has been seen done: it is never undone.
+    pub set_up: Arc<std::sync::OnceLock<()>>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {

@@ -1,12 +1,13 @@
 //! The usage page's month and the ledger exports for the marketplace.
 
 use super::access::{Authorized, Viewer};
-use super::download::{attachment, csv, refused};
+use super::download::{attachment, csv_stream, json_stream, next_cursor, refused, Batch, BATCH};
 use super::{auth, license, metering, store, AppState, ServerError};
 use crate::domain::metering::{DIMENSIONS, HOUR};
 use crate::domain::{pricing, Decimal};
 use crate::wire::error::AppError;
 use crate::wire::usage::{month, ItemCharge, Quantities, TierCharge, UsageData, UsageRow};
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use std::collections::{BTreeMap, HashMap};
@@ -61,31 +62,69 @@ fn month_or_current(input: &str, state: &AppState) -> String {
     }
 }
 
+/// How many rows (day and instance) the usage page shows at a time.
+pub const ROWS_PER_PAGE: usize = 200;
+
+/// Where a page of the usage rows starts: after the row of this day (unix seconds) and
+/// instance, written `<day>.<instance>` in the URL. A cursor this console did not write is
+/// refused, naming the field.
+fn rows_cursor(text: &str) -> Result<(i64, String), AppError> {
+    text.split_once('.')
+        .and_then(|(day, instance)| Some((day.parse::<i64>().ok()?, instance.to_string())))
+        .filter(|(day, instance)| day.rem_euclid(86_400) == 0 && !instance.is_empty())
+        .ok_or_else(|| {
+            AppError::invalid(
+                "rows_after",
+                "Not a position in the usage rows: follow the page's own links.",
+            )
+        })
+}
+
+/// The month's usage: totals, charges and the chart over every row; the rows themselves a
+/// page at a time ([`ROWS_PER_PAGE`], after `rows_after`), so that a month of thousands of
+/// instances is not one page of hundreds of thousands of rows.
 pub async fn month_view(
     state: &AppState,
     month_input: &str,
+    rows_after: Option<&str>,
     is_admin: bool,
 ) -> Result<UsageData, ServerError> {
+    let rows_after = rows_after
+        .filter(|text| !text.is_empty())
+        .map(rows_cursor)
+        .transpose()?;
     let now = state.clock.unix();
     let (year, the_month, from, until) = month::parse(&month_or_current(month_input, state))?;
     let (previous_month, next_month) = month::neighbours(year, the_month);
 
     // (day start, instance name) -> quantities; the ledger, plus the hour under way.
     let mut cells: BTreeMap<(i64, String), Cell> = BTreeMap::new();
-    let ledger = store::metering::records(&state.pool, from, until).await?;
-    for row in &ledger {
-        let (Some(dimension), Ok(q)) = (
-            dimension_key(&row.dimension),
-            row.quantity.parse::<Decimal>(),
-        ) else {
-            continue;
-        };
-        let day = row.hour_start - row.hour_start.rem_euclid(86_400);
-        *cells
-            .entry((day, row.instance_name.clone()))
-            .or_default()
-            .entry(dimension)
-            .or_default() += q;
+    // Read a batch at a time: the month's records are many more than its cells.
+    let mut after = None;
+    let mut ledger_records = 0;
+    loop {
+        let batch = store::metering::records(&state.pool, from, until, after, BATCH).await?;
+        after = next_cursor(&batch, |r| {
+            (r.hour_start, r.instance_id, r.dimension.clone())
+        });
+        ledger_records += batch.len();
+        for row in &batch {
+            let (Some(dimension), Ok(q)) = (
+                dimension_key(&row.dimension),
+                row.quantity.parse::<Decimal>(),
+            ) else {
+                continue;
+            };
+            let day = row.hour_start - row.hour_start.rem_euclid(86_400);
+            *cells
+                .entry((day, row.instance_name.clone()))
+                .or_default()
+                .entry(dimension)
+                .or_default() += q;
+        }
+        if after.is_none() {
+            break;
+        }
     }
     let includes_current_hour = (from..until).contains(&now);
     if includes_current_hour {
@@ -108,6 +147,8 @@ pub async fn month_view(
     let days_in_month = u32::from(the_month.length(year));
     let mut daily = vec![Decimal::ZERO; days_in_month as usize];
     let mut rows = Vec::new();
+    let mut next_rows = None;
+    let mut last_on_page = String::new();
     for ((day, instance), cell) in &cells {
         for (d, q) in cell {
             *totals.entry(d).or_default() += *q;
@@ -116,6 +157,17 @@ pub async fn month_view(
         if let Some(slot) = daily.get_mut(day_number.saturating_sub(1) as usize) {
             *slot += cell.get("aku_hours").copied().unwrap_or_default();
         }
+        let on_this_page = rows_after
+            .as_ref()
+            .is_none_or(|after| (*day, instance) > (after.0, &after.1));
+        if !on_this_page {
+            continue;
+        }
+        if rows.len() == ROWS_PER_PAGE {
+            next_rows.get_or_insert_with(|| last_on_page.clone());
+            continue;
+        }
+        last_on_page = format!("{day}.{instance}");
         rows.push(UsageRow {
             day: day_text,
             instance: instance.clone(),
@@ -191,8 +243,11 @@ pub async fn month_view(
         licensed_aku: payload.and_then(|p| p.aku_quota),
         includes_current_hour,
         traffic_basis: state.operations.provisioner().traffic_basis().into(),
-        ledger_records: ledger.len(),
+        ledger_records,
+        rows_total: cells.len(),
         rows,
+        rows_after: rows_after.map(|(day, instance)| format!("{day}.{instance}")),
+        next_rows,
         marketplace: super::marketplace::view::usage_month(state, from, until, is_admin).await?,
     })
 }
@@ -230,22 +285,23 @@ fn rfc3339(t: i64) -> String {
         .unwrap_or_default()
 }
 
-async fn export_records(
+/// The caller's month, once they are known to be a viewer and the month is valid.
+async fn allowed_ledger(
     state: &AppState,
     session: &Session,
     caller: &auth::Caller,
     month_input: &str,
-) -> Result<(String, Vec<ExportRecord>), AppError> {
+) -> Result<LedgerExport, AppError> {
     let who = super::access::require_in::<super::access::Viewer>(state, session, caller)
         .await
         .map_err(ServerError::into_app_error)?;
-    let ledger = ledger(state, &who, month_input)
+    ledger(state, &who, month_input)
         .await
-        .map_err(ServerError::into_app_error)?;
-    Ok((ledger.month, ledger.records))
+        .map_err(ServerError::into_app_error)
 }
 
-/// A month's ledger as the exports carry it.
+/// The shape of a month's ledger as the JSON export and the REST API write it (a stream of
+/// records, never held whole: [`LedgerExport`]).
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Ledger {
     /// YYYY-MM.
@@ -255,45 +311,94 @@ pub struct Ledger {
 }
 
 /// The month's ledger (closed hours), one record per instance, hour and dimension: what the
-/// CSV and JSON downloads and the REST API export. `month_input` is YYYY-MM (this month when
-/// empty).
+/// CSV and JSON downloads and the REST API export, read a batch at a time as it is written.
+#[derive(Clone)]
+pub struct LedgerExport {
+    /// YYYY-MM.
+    pub month: String,
+    installation_id: String,
+    customer: String,
+    from: i64,
+    until: i64,
+    pool: sqlx::SqlitePool,
+}
+
+/// Where a batch of the ledger ends: (hour, instance, dimension), the export's order.
+type LedgerKey = (i64, i64, String);
+
+/// The month `month_input` names (YYYY-MM; this month when empty), ready to be written.
 pub async fn ledger(
     state: &AppState,
     _who: &Authorized<Viewer>,
     month_input: &str,
-) -> Result<Ledger, ServerError> {
+) -> Result<LedgerExport, ServerError> {
     let (year, the_month, from, until) = month::parse(&month_or_current(month_input, state))?;
-    let current = license::current(state).await?;
-    let customer = current
-        .as_ref()
-        .map(|c| c.payload.customer.clone())
+    let customer = license::current(state)
+        .await?
+        .map(|c| c.payload.customer)
         .unwrap_or_default();
-    let rows = store::metering::records(&state.pool, from, until).await?;
-    let records = rows
-        .into_iter()
-        .map(|r| ExportRecord {
-            unit: DIMENSIONS
-                .iter()
-                .find(|(id, _, _)| *id == r.dimension)
-                .map(|(_, unit, _)| unit.to_string())
-                .unwrap_or_default(),
-            record_id: r.record_id,
-            customer: customer.clone(),
-            license_id: r.license_id.unwrap_or_default(),
-            installation_id: state.installation_id.clone(),
-            instance_id: r.instance_id,
-            instance: r.instance_name,
-            dimension: r.dimension,
-            quantity: r.quantity,
-            hour_start: rfc3339(r.hour_start),
-            hour_end: rfc3339(r.hour_start + HOUR),
-        })
-        .collect();
-    Ok(Ledger {
+    Ok(LedgerExport {
         month: month::format(year, the_month),
         installation_id: state.installation_id.clone(),
-        records,
+        customer,
+        from,
+        until,
+        pool: state.pool.clone(),
     })
+}
+
+impl LedgerExport {
+    /// The records after `after`, at most a batch, and where the next batch starts.
+    async fn batch(&self, after: Option<LedgerKey>) -> Batch<ExportRecord, LedgerKey> {
+        let rows =
+            store::metering::records(&self.pool, self.from, self.until, after, BATCH).await?;
+        let next = next_cursor(&rows, |r| {
+            (r.hour_start, r.instance_id, r.dimension.clone())
+        });
+        let records = rows
+            .into_iter()
+            .map(|r| ExportRecord {
+                unit: DIMENSIONS
+                    .iter()
+                    .find(|(id, _, _)| *id == r.dimension)
+                    .map(|(_, unit, _)| unit.to_string())
+                    .unwrap_or_default(),
+                record_id: r.record_id,
+                customer: self.customer.clone(),
+                license_id: r.license_id.unwrap_or_default(),
+                installation_id: self.installation_id.clone(),
+                instance_id: r.instance_id,
+                instance: r.instance_name,
+                dimension: r.dimension,
+                quantity: r.quantity,
+                hour_start: rfc3339(r.hour_start),
+                hour_end: rfc3339(r.hour_start + HOUR),
+            })
+            .collect();
+        Ok((records, next))
+    }
+
+    /// The records as CSV, a header line first.
+    pub fn csv(self) -> Body {
+        csv_stream(EXPORT_HEADER, move |after| {
+            let ledger = self.clone();
+            async move { ledger.batch(after).await }
+        })
+    }
+
+    /// The month as a JSON object of the [`Ledger`] shape.
+    pub fn json(self) -> Body {
+        let text = |s: &str| serde_json::Value::from(s).to_string();
+        let prefix = format!(
+            "{{\"month\":{},\"installation_id\":{},\"records\":[",
+            text(&self.month),
+            text(&self.installation_id)
+        );
+        json_stream(prefix, "\n]}\n", move |after| {
+            let ledger = self.clone();
+            async move { ledger.batch(after).await }
+        })
+    }
 }
 
 const EXPORT_HEADER: &[&str] = &[
@@ -318,14 +423,11 @@ pub async fn usage_csv(
     caller: auth::Caller,
     Query(q): Query<ExportQuery>,
 ) -> Response {
-    let body = export_records(&state, &session, &caller, &q.month)
-        .await
-        .and_then(|(month, records)| Ok((month, csv(&records, EXPORT_HEADER)?)));
-    match body {
-        Ok((month, body)) => attachment(
+    match allowed_ledger(&state, &session, &caller, &q.month).await {
+        Ok(ledger) => attachment(
             "text/csv; charset=utf-8",
-            &format!("usage-{month}.csv"),
-            body,
+            &format!("usage-{}.csv", ledger.month),
+            ledger.csv(),
         ),
         Err(e) => refused(e),
     }
@@ -338,16 +440,12 @@ pub async fn usage_json(
     caller: auth::Caller,
     Query(q): Query<ExportQuery>,
 ) -> Response {
-    match export_records(&state, &session, &caller, &q.month).await {
-        Ok((month, records)) => {
-            let body = serde_json::to_vec_pretty(&serde_json::json!({
-                "month": month,
-                "installation_id": state.installation_id,
-                "records": records,
-            }))
-            .unwrap_or_default();
-            attachment("application/json", &format!("usage-{month}.json"), body)
-        }
+    match allowed_ledger(&state, &session, &caller, &q.month).await {
+        Ok(ledger) => attachment(
+            "application/json",
+            &format!("usage-{}.json", ledger.month),
+            ledger.json(),
+        ),
         Err(e) => refused(e),
     }
 }

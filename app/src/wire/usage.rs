@@ -57,7 +57,14 @@ pub struct UsageData {
     pub next_month: String,
     pub billing: Option<crate::domain::license::BillingModel>,
     pub currency: Option<String>,
+    /// A page of the rows by day and instance, in that order.
     pub rows: Vec<UsageRow>,
+    /// How many rows the month has in all.
+    pub rows_total: usize,
+    /// The position this page starts after (None: the first page).
+    pub rows_after: Option<String>,
+    /// The position of the next page (None: this is the last).
+    pub next_rows: Option<String>,
     /// Per day of the month: (day of month, AKU-hours as a number for the chart).
     pub daily_aku_hours: Vec<(u32, f64)>,
     pub days_in_month: u32,

@@ -26,12 +26,11 @@ pub async fn list(
     limit: Option<u32>,
 ) -> Result<InstanceList, ServerError> {
     let Page { items, next } = page(state, who, filter, name, cursor, limit).await?;
-    let counts = store::count_by_state(&state.pool).await?;
     let now = license::now(state).await?;
     Ok(InstanceList {
         instances: items,
         next,
-        counts,
+        counts: now.totals.by_state(),
         quota: quota(&now),
         can_change: who.may(Role::Operator),
     })

@@ -5,12 +5,15 @@ pub mod view;
 
 use super::access::{Admin, Authorized};
 use super::audit::{self, Actor, Outcome};
-use super::{store, store::license::AppliedKeyRow, AppState, ServerError};
+use super::page_reads::PageReads;
+use super::store::{instance_totals::Totals, license::AppliedKeyRow};
+use super::{store, totals, AppState, ServerError};
 use crate::domain::license::{self, KeyChange, KeyError, LicensePayload, TrustedKey, VerifiedKey};
 use crate::domain::license_state::{self, LicenseStatus};
 use crate::wire::error::AppError;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use ed25519_dalek::VerifyingKey;
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// The vendor's public keys, compiled in: a key file that could be swapped on the host would
@@ -36,8 +39,7 @@ pub fn trusted_keys(added_at_run_time: Vec<TrustedKey>) -> Vec<TrustedKey> {
 
 /// AKU in use: the quota rule over every instance that is not deleted.
 pub async fn used_aku(state: &AppState) -> Result<u32, ServerError> {
-    let mut conn = state.pool.acquire().await?;
-    Ok(store::instances::used_aku(&mut conn).await?)
+    Ok(totals::current(state).await?.used_aku())
 }
 
 /// The license, its state and the AKU in use as seen on `conn`: inside a write transaction,
@@ -50,7 +52,8 @@ pub async fn status_on(
     let current = store::license::current(conn)
         .await?
         .and_then(|row| reverify(state, row));
-    let used = store::instances::used_aku(conn).await?;
+    let (_, totals) = store::instance_totals::totals(conn).await?;
+    let used = totals.used_aku();
     let status = license_state::status(current.as_ref().map(|c| &c.payload), now, used);
     Ok((current, status, used))
 }
@@ -140,18 +143,38 @@ pub struct LicenseNow {
     pub current: Option<CurrentLicense>,
     pub clock_turned_back: bool,
     pub used_aku: u32,
+    /// The instances' totals the AKU in use comes from (their counts per state, too).
+    pub totals: Arc<Totals>,
 }
 
+/// The license right now; read once per page render ([`PageReads`]).
 pub async fn now(state: &AppState) -> Result<LicenseNow, ServerError> {
+    now_in(state, PageReads::of_render().as_ref()).await
+}
+
+/// [`now`], shared with the page render's other reads when `reads` is given.
+pub async fn now_in(
+    state: &AppState,
+    reads: Option<&PageReads>,
+) -> Result<LicenseNow, ServerError> {
+    match reads {
+        Some(reads) => reads.license(|| read_now(state)).await,
+        None => read_now(state).await,
+    }
+}
+
+async fn read_now(state: &AppState) -> Result<LicenseNow, ServerError> {
     let (now, clock_turned_back) = license_clock(state).await?;
     let current = current(state).await?;
-    let used_aku = used_aku(state).await?;
+    let totals = totals::current(state).await?;
+    let used_aku = totals.used_aku();
     let status = license_state::status(current.as_ref().map(|c| &c.payload), now, used_aku);
     Ok(LicenseNow {
         status,
         current,
         clock_turned_back,
         used_aku,
+        totals,
     })
 }
 

@@ -154,20 +154,37 @@ impl StoredRow {
     }
 }
 
-/// Walks the whole chain: the number of entries, or the first break.
+/// Walks the whole chain: the number of entries, or the first break. Read a batch at a time
+/// in id order, so that memory stays one batch however long the log.
 pub async fn verify_chain(
     pool: &SqlitePool,
 ) -> Result<Result<u64, audit_chain::Break>, sqlx::Error> {
-    let rows: Vec<StoredRow> = sqlx::query_as(&format!(
-        "SELECT {CHAIN_COLUMNS} FROM audit_log ORDER BY id"
-    ))
-    .fetch_all(pool)
-    .await?;
-    Ok(audit_chain::verify(rows.iter().map(|r| StoredEntry {
-        content: r.content(),
-        prev_hash: r.prev_hash.as_deref(),
-        hash: r.hash.as_deref(),
-    })))
+    const BATCH: i64 = 1000;
+    let mut walk = audit_chain::ChainWalk::default();
+    let mut after = 0;
+    loop {
+        let rows: Vec<StoredRow> = sqlx::query_as(&format!(
+            "SELECT {CHAIN_COLUMNS} FROM audit_log WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(after)
+        .bind(BATCH)
+        .fetch_all(pool)
+        .await?;
+        for row in &rows {
+            let entry = StoredEntry {
+                content: row.content(),
+                prev_hash: row.prev_hash.as_deref(),
+                hash: row.hash.as_deref(),
+            };
+            if let Err(broken) = walk.check(entry) {
+                return Ok(Err(broken));
+            }
+        }
+        match rows.last() {
+            Some(last) if rows.len() as i64 == BATCH => after = last.id,
+            _ => return Ok(Ok(walk.checked())),
+        }
+    }
 }
 
 /// The audit page's filter. Empty fields do not filter.
@@ -215,15 +232,23 @@ pub async fn search(
     Ok((rows, total))
 }
 
-/// Every matching entry, oldest first, with its hashes (the CSV export).
-pub async fn export(pool: &SqlitePool, filter: &Filter) -> Result<Vec<StoredRow>, sqlx::Error> {
+/// Matching entries with their hashes (the CSV export), oldest first: at most `limit` of
+/// those after the entry `after`.
+pub async fn export(
+    pool: &SqlitePool,
+    filter: &Filter,
+    after: Option<i64>,
+    limit: usize,
+) -> Result<Vec<StoredRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {CHAIN_COLUMNS} FROM audit_log WHERE {FILTER_SQL} ORDER BY id"
+        "SELECT {CHAIN_COLUMNS} FROM audit_log WHERE {FILTER_SQL} AND id > ?5 ORDER BY id LIMIT ?6"
     ))
     .bind(&filter.actor)
     .bind(&filter.action)
     .bind(filter.from)
     .bind(filter.until)
+    .bind(after.unwrap_or(0))
+    .bind(limit as i64)
     .fetch_all(pool)
     .await
 }

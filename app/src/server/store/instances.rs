@@ -6,7 +6,6 @@ use crate::domain::instance::State;
 use crate::domain::instance_spec::{
     ClientAuth, Deployment, EndpointExposure, InstanceSpec, TransitEncryption, WalMode,
 };
-use crate::domain::quota::{self, Holding};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use std::collections::BTreeMap;
@@ -146,37 +145,6 @@ const INSTANCE_COLUMNS: &str = "id, name, description, kafka_version, deployment
     data_bucket, wal_mode, client_auth, transit_encryption, endpoint_exposure, tags, size_aku, target_aku, \
     state, state_reason, bootstrap, created_by, created_at, updated_at, deleted_at";
 
-/// AKU in use: the quota rule of the domain over every instance's holding.
-pub async fn used_aku(conn: &mut SqliteConnection) -> Result<u32, sqlx::Error> {
-    // One row per distinct (size, target) with how many instances hold it: a handful of rows
-    // for any number of instances (every page reads this), and the rule stays the domain's.
-    // The id named when a value does not decode is the group's lowest.
-    let rows: Vec<(i64, i64, Option<i64>, i64)> = sqlx::query_as(
-        "SELECT MIN(id), size_aku, target_aku, COUNT(*) FROM instances WHERE state <> 'deleted'
-         GROUP BY size_aku, target_aku",
-    )
-    .fetch_all(conn)
-    .await?;
-    let groups = rows
-        .into_iter()
-        .map(|(id, size, target, n)| {
-            let holding = Holding {
-                size_aku: decode::count("instances", id, "size_aku", size)?,
-                target_aku: target
-                    .map(|t| decode::count("instances", id, "target_aku", t))
-                    .transpose()?,
-                deleted: false,
-            };
-            Ok((holding, usize::try_from(n).unwrap_or(0)))
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok(quota::used_aku(
-        groups
-            .into_iter()
-            .flat_map(|(holding, n)| std::iter::repeat_n(holding, n)),
-    ))
-}
-
 pub async fn name_taken(conn: &mut SqliteConnection, name: &str) -> Result<bool, sqlx::Error> {
     let found: Option<i64> =
         sqlx::query_scalar("SELECT id FROM instances WHERE name = ? AND state <> 'deleted'")
@@ -270,23 +238,6 @@ pub async fn largest(pool: &SqlitePool, limit: i64) -> Result<Vec<InstanceRow>, 
     .bind(limit)
     .fetch_all(pool)
     .await
-}
-
-pub async fn count_by_state(pool: &SqlitePool) -> Result<Vec<(State, u32)>, sqlx::Error> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT state, COUNT(*) FROM instances WHERE state <> 'deleted' GROUP BY state ORDER BY state",
-    )
-    .fetch_all(pool)
-    .await?;
-    rows.into_iter()
-        .map(|(state, n)| {
-            // An aggregate has no row of its own: 0 stands for "the rows in this state".
-            Ok((
-                state_of("instances", 0, &state)?,
-                decode::count("instances", 0, "COUNT(*)", n)?,
-            ))
-        })
-        .collect()
 }
 
 /// Inserts a new instance in `creating`; returns its id.

@@ -112,21 +112,31 @@ pub struct LedgerRow {
     pub license_id: Option<String>,
 }
 
-/// Every record with an hour in [from, until), in (hour, instance, dimension) order.
+/// Records with an hour in [from, until), in (hour, instance, dimension) order: at most
+/// `limit` of those after `after` (a record's hour, instance and dimension).
 pub async fn records(
     pool: &SqlitePool,
     from: i64,
     until: i64,
+    after: Option<(i64, i64, String)>,
+    limit: usize,
 ) -> Result<Vec<LedgerRow>, sqlx::Error> {
+    // The first batch starts before every record of the hour `from` (ids are positive). One
+    // row-value bound, without a separate `hour_start >= from`, is what lets SQLite seek the
+    // export index to the cursor (EXPLAIN QUERY PLAN); with both it walks the cursor's hour.
+    let (hour, instance, dimension) = after.unwrap_or((from, i64::MIN, String::new()));
     sqlx::query_as(
         "SELECT l.record_id, l.instance_id, i.name AS instance_name, l.hour_start, l.dimension,
                 l.quantity, l.license_id
          FROM usage_ledger l JOIN instances i ON i.id = l.instance_id
-         WHERE l.hour_start >= ? AND l.hour_start < ?
-         ORDER BY l.hour_start, l.instance_id, l.dimension",
+         WHERE (l.hour_start, l.instance_id, l.dimension) > (?, ?, ?) AND l.hour_start < ?
+         ORDER BY l.hour_start, l.instance_id, l.dimension LIMIT ?",
     )
-    .bind(from)
+    .bind(hour)
+    .bind(instance)
+    .bind(dimension)
     .bind(until)
+    .bind(limit as i64)
     .fetch_all(pool)
     .await
 }

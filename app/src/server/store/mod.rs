@@ -5,6 +5,7 @@ pub mod audit;
 pub mod broker_samples;
 pub mod decode;
 pub mod environment;
+pub mod instance_totals;
 pub mod instances;
 pub mod kafka_security;
 pub mod license;
