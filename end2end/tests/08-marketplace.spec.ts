@@ -28,8 +28,9 @@ test.setTimeout(120_000);
 
 /** Ledger records of `hours` closed hours (3 AKU each) under `licenseId`, ending `endsAgo`
  * hours before the current one, and the metering mark after them, in `database`. */
-function seedLedger(database: string, licenseId: string, hours: number, endsAgo: number) {
-  execFileSync("python3", ["-c", `
+/** Seeds `hours` closed hours ending `endsAgo` hours before the current one; their starts. */
+function seedLedger(database: string, licenseId: string, hours: number, endsAgo: number): number[] {
+  const out = execFileSync("python3", ["-c", `
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], timeout=30)
 license_id, hours, ends_ago = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -44,8 +45,13 @@ with db:
                 "INSERT OR IGNORE INTO usage_ledger (record_id, instance_id, hour_start, dimension, quantity, license_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (f"e2e-{hour}-{dimension}", instance, hour, dimension, quantity, license_id, now))
     db.execute("INSERT INTO metering_progress (id, metered_until) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET metered_until = MAX(metered_until, excluded.metered_until)", (current - ends_ago * 3600,))
-`, database, licenseId, String(hours), String(endsAgo)]);
+print([current - (ends_ago + hours - k) * 3600 for k in range(hours)])
+`, database, licenseId, String(hours), String(endsAgo)], { encoding: "utf8" });
+  return JSON.parse(out);
 }
+
+/** The month (UTC, YYYY-MM) of an hour's start. */
+const monthOf = (hour: number) => new Date(hour * 1000).toISOString().slice(0, 7);
 
 test("link the subscription, see hours reported, and follow its end", async ({ page, request, byoc }) => {
   const database = path.join(byoc.dataDir, "console.db");
@@ -67,7 +73,11 @@ test("link the subscription, see hours reported, and follow its end", async ({ p
 
   // Three hours closed under the pay-as-you-go license before the link: the link reports
   // from the first of them.
-  seedLedger(database, "LIC-E2E-PAYG", 3, 1);
+  const seeded = seedLedger(database, "LIC-E2E-PAYG", 3, 1);
+  // The usage page shows one month: in the first hours of a month (UTC) the seeded hours are
+  // (partly) in the month before, so the page is asked for the first hour's month.
+  const shownMonth = monthOf(seeded[0]);
+  const hoursShown = seeded.filter((hour) => monthOf(hour) === shownMonth).length;
 
   // A listing other than the license's is refused with the reason, and nothing is linked.
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Marketplace" }).click();
@@ -87,15 +97,15 @@ test("link the subscription, see hours reported, and follow its end", async ({ p
   await shot(page, "60-marketplace-linked");
 
   // The three closed hours: each dimension of each hour is reported and accepted.
-  await page.goto("/usage");
+  await page.goto(`/usage?month=${shownMonth}`);
   const aku = page.locator('[data-testid="marketplace-total"][data-key="AkuMinutes"]');
   await expect
     .poll(async () => {
       await page.reload();
       return (await aku.count()) ? Number(await aku.getByTestId("total-accepted").textContent()) : 0;
     }, { timeout: 30_000, intervals: [1_000] })
-    .toBe(3 * 3 * 60);
-  await expect(aku.getByTestId("total-ledger")).toHaveText("540");
+    .toBe(hoursShown * 3 * 60);
+  await expect(aku.getByTestId("total-ledger")).toHaveText(String(hoursShown * 3 * 60));
   await expect(page.getByTestId("marketplace-hours").locator("[data-state=accepted]").first()).toBeVisible();
   const billed = await (await request.get(`${emulatorURL}/_emulator/billed`)).json();
   expect(billed.totals.aws.AkuMinutes).toBe(540);
