@@ -124,6 +124,7 @@ impl Console {
             verified_license: Default::default(),
             instance_totals: Default::default(),
             set_up: Default::default(),
+            audit_chain: Default::default(),
             installation_id,
             leptos_options,
         };

@@ -96,8 +96,9 @@ pub fn verify<'a>(entries: impl IntoIterator<Item = StoredEntry<'a>>) -> Result<
 }
 
 /// A walk along the chain that is fed its entries in id order, a batch at a time (the log
-/// may be larger than memory should hold); [`verify`] over everything fed.
-#[derive(Debug, Default)]
+/// may be larger than memory should hold); [`verify`] over everything fed. A walk can be kept
+/// and fed the entries appended since.
+#[derive(Debug, Default, Clone)]
 pub struct ChainWalk {
     previous: Option<(i64, String)>,
     checked: u64,
@@ -132,6 +133,11 @@ impl ChainWalk {
     /// How many entries were checked.
     pub fn checked(&self) -> u64 {
         self.checked
+    }
+
+    /// The id of the last entry checked (0 before the first).
+    pub fn last_id(&self) -> i64 {
+        self.previous.as_ref().map_or(0, |(id, _)| *id)
     }
 }
 

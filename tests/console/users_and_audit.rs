@@ -645,3 +645,89 @@ async fn the_audit_export_streams_a_log_of_many_batches_whole_and_in_order() {
     assert!(rows.iter().all(|r| &r[2] == "mallory"));
     assert_eq!(&rows[832][7], "entry 2499");
 }
+
+/// The audit page keeps its last walk of the hash chain and goes on from there while the log
+/// is only appended to; any other change (an entry edited, removed, or put in before the end)
+/// makes it walk the whole chain again, so an edit by hand is found as before.
+#[tokio::test]
+async fn the_chain_check_goes_on_from_its_last_walk_and_starts_over_after_any_edit() {
+    let app = spawn_app().await;
+    let admin = app.activated_admin_client().await;
+    let first = audit_page(&app, &admin, &[]).await;
+    assert_eq!(first["chain"]["intact"], true);
+    // Entries appended after the kept walk are checked and counted.
+    for _ in 0..3 {
+        let _ = app.login(&app.client(), "nobody", "wrong password").await;
+    }
+    let entries = app.count("SELECT COUNT(*) FROM audit_log").await;
+    let again = audit_page(&app, &admin, &[]).await;
+    assert_eq!(again["chain"]["intact"], true);
+    assert_eq!(
+        again["chain"]["message"],
+        format!("The hash chain of all {entries} entries is intact.")
+    );
+
+    // An old entry edited by hand: the whole chain is walked again and the entry named.
+    let detail: Option<String> = sqlx::query_scalar("SELECT detail FROM audit_log WHERE id = 2")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET detail = 'nothing happened' WHERE id = 2")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let broken = audit_page(&app, &admin, &[]).await;
+    assert_eq!(broken["chain"]["intact"], false);
+    assert!(broken["chain"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("entry 2 does not match its hash"));
+    // Put back as it was: intact again (a change is judged by the hashes, not remembered).
+    sqlx::query("UPDATE audit_log SET detail = ? WHERE id = 2")
+        .bind(&detail)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(audit_page(&app, &admin, &[]).await["chain"]["intact"], true);
+
+    // An entry removed from the middle: the link after it is broken.
+    sqlx::query("DELETE FROM audit_log WHERE id = 3")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let broken = audit_page(&app, &admin, &[]).await;
+    assert_eq!(broken["chain"]["intact"], false);
+    assert!(
+        broken["chain"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("entry 4"),
+        "{}",
+        broken["chain"]["message"]
+    );
+
+    // What the triggers are for: with them dropped, an edit behind the kept walk is not seen
+    // by the page (it goes on from its last entry), while the command, which always walks
+    // everything, still finds it.
+    let fresh = spawn_app().await;
+    let admin = fresh.activated_admin_client().await;
+    assert_eq!(
+        audit_page(&fresh, &admin, &[]).await["chain"]["intact"],
+        true
+    );
+    sqlx::query("DROP TRIGGER audit_log_changed")
+        .execute(&fresh.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET detail = 'nothing happened' WHERE id = 2")
+        .execute(&fresh.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        audit_page(&fresh, &admin, &[]).await["chain"]["intact"],
+        true
+    );
+    let data = fresh.dir.path().join("data");
+    let verify = console(&["audit", "verify", "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(verify.status.code(), Some(1));
+}

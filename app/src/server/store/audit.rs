@@ -154,19 +154,28 @@ impl StoredRow {
     }
 }
 
-/// Walks the whole chain: the number of entries, or the first break. Read a batch at a time
-/// in id order, so that memory stays one batch however long the log.
+/// Walks the whole chain: the number of entries, or the first break.
 pub async fn verify_chain(
     pool: &SqlitePool,
 ) -> Result<Result<u64, audit_chain::Break>, sqlx::Error> {
-    const BATCH: i64 = 1000;
     let mut walk = audit_chain::ChainWalk::default();
-    let mut after = 0;
+    Ok(continue_chain(pool, &mut walk)
+        .await?
+        .map(|()| walk.checked()))
+}
+
+/// Feeds `walk` every entry after the last it checked, in id order, a batch at a time (memory
+/// stays one batch however long the log); the first break.
+pub async fn continue_chain(
+    pool: &SqlitePool,
+    walk: &mut audit_chain::ChainWalk,
+) -> Result<Result<(), audit_chain::Break>, sqlx::Error> {
+    const BATCH: i64 = 1000;
     loop {
         let rows: Vec<StoredRow> = sqlx::query_as(&format!(
             "SELECT {CHAIN_COLUMNS} FROM audit_log WHERE id > ? ORDER BY id LIMIT ?"
         ))
-        .bind(after)
+        .bind(walk.last_id())
         .bind(BATCH)
         .fetch_all(pool)
         .await?;
@@ -180,11 +189,17 @@ pub async fn verify_chain(
                 return Ok(Err(broken));
             }
         }
-        match rows.last() {
-            Some(last) if rows.len() as i64 == BATCH => after = last.id,
-            _ => return Ok(Ok(walk.checked())),
+        if (rows.len() as i64) < BATCH {
+            return Ok(Ok(()));
         }
     }
+}
+
+/// How many times the log was changed other than by appending (migration 0010's triggers).
+pub async fn edits(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count FROM audit_log_edits")
+        .fetch_one(pool)
+        .await
 }
 
 /// The audit page's filter. Empty fields do not filter.
