@@ -36,13 +36,8 @@ pub fn attachment(content_type: &str, name: &str, body: impl Into<Body>) -> Resp
         .into_response()
 }
 
-/// CSV of `rows`, with a header line of their field names (`header` when there are no rows,
-/// so that an empty export still says what it would hold).
-pub fn csv<T: serde::Serialize>(rows: &[T], header: &[&str]) -> Result<Vec<u8>, AppError> {
-    csv_chunk(rows, header, true).map_err(ServerError::into_app_error)
-}
-
-/// Rows as CSV lines, after a header line when `first`.
+/// Rows as CSV lines, after a header line when `first` (`header` itself when there are no
+/// rows, so that an empty export still says what it would hold).
 fn csv_chunk<T: serde::Serialize>(
     rows: &[T],
     header: &[&str],
