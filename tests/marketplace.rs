@@ -1162,8 +1162,30 @@ async fn sigkill_between_a_send_and_its_record_bills_nothing_twice_and_loses_not
     let total = |key: &str| -> i64 { reports.iter().filter(|r| r.1 == key).map(|r| r.2).sum() };
     assert_eq!(total("AkuMinutes"), 1800);
     assert_eq!(total("UptimeMinutesPro"), 150);
-    // 0.123457 GiB × 1024 = 126.42 MiB an hour: 632.1 over five hours, carried, 632 sent.
-    assert_eq!(total("DataInMiB"), 632);
+    // 0.123457 GiB × 1024 = 126.419968 MiB an hour: 632.1 over five hours, carried, 632
+    // sent. When a month ends among the five hours (the test runs in the first hours of a
+    // month), its last hour reports its own total rounded half up and carries nothing on.
+    let month = |t: i64| {
+        let d = OffsetDateTime::from_unix_timestamp(t).unwrap();
+        (d.year(), d.month())
+    };
+    let hours_before_the_turn = (1..=5)
+        .map(|k| current - k * 3600)
+        .filter(|&hour| month(hour) != month(current - 3600))
+        .count() as i64;
+    let per_hour_micro: i64 = 126_419_968;
+    let rounded_half_up = |micro: i64| (micro + 500_000) / 1_000_000;
+    let expected = if hours_before_the_turn == 0 {
+        5 * per_hour_micro / 1_000_000
+    } else {
+        rounded_half_up(hours_before_the_turn * per_hour_micro)
+            + (5 - hours_before_the_turn) * per_hour_micro / 1_000_000
+    };
+    assert_eq!(
+        total("DataInMiB"),
+        expected,
+        "{hours_before_the_turn} hours before a month's turn"
+    );
     println!(
         "emulator calls after {kills_after_billing} kills after billing and 3 while sending: {}",
         billed["calls"]
