@@ -634,3 +634,77 @@ async fn totals_follow_every_change_of_state_or_size_even_by_hand() {
     assert_eq!(listed["counts"], serde_json::json!([["suspended", 1]]));
     assert_eq!(listed["quota"]["used_aku"], 3);
 }
+
+/// An instance's operation history comes 20 at a time, newest first, each page going on from
+/// the last one's end; the latest operation's steps stay on every page.
+#[tokio::test]
+async fn the_operation_history_comes_a_page_at_a_time() {
+    let app = spawn_app().await;
+    let client = app.activated_admin_client().await;
+    let a = create_ok(&app, &client, "alpha", 3).await;
+    wait_for(&app, &client, a, "running").await;
+    // 44 finished scales after the create, written as the operations task leaves them.
+    for k in 0..44 {
+        sqlx::query(
+            "INSERT INTO operations (instance_id, kind, from_state, to_state, from_aku, to_aku,
+                 requested_by, requested_at, status, steps_done, step_count, finished_at)
+             VALUES (?, 'scale', 'running', 'running', 3, 6, 'admin', ?, 'succeeded', 2, 2, ?)",
+        )
+        .bind(a)
+        .bind(1_790_000_000 + k)
+        .bind(1_790_000_001 + k)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let page = |cursor: Option<String>| {
+        let (app, client) = (&app, &client);
+        async move {
+            let mut form = vec![("id", a.to_string())];
+            form.extend(cursor.map(|c| ("operations_cursor", c)));
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let response = app.post_form(client, "/api/instance", &form).await;
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let mut seen = Vec::new();
+    let mut sizes = Vec::new();
+    let mut cursor = None;
+    let latest_steps = page(None).await["steps"].clone();
+    loop {
+        let d = page(cursor).await;
+        let ops = d["operations"].as_array().unwrap();
+        sizes.push(ops.len());
+        seen.extend(ops.iter().map(|o| o["id"].as_i64().unwrap()));
+        assert_eq!(
+            d["steps"], latest_steps,
+            "the latest operation's steps on every page"
+        );
+        cursor = d["operations_next"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(sizes, vec![20, 20, 5]);
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "{seen:?}");
+    let all: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM operations WHERE instance_id = ? ORDER BY id DESC")
+            .bind(a)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(seen, all);
+    // A cursor of another list is refused, naming the field.
+    let response = app
+        .post_form(
+            &client,
+            "/api/instance",
+            &[("id", &a.to_string()), ("operations_cursor", "i5")],
+        )
+        .await;
+    assert_eq!(
+        error_body(response).await["Invalid"]["field"],
+        "operations_cursor"
+    );
+}

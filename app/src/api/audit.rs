@@ -1,4 +1,5 @@
-//! The audit log page (admins only): filter, pages, the chain's state. The CSV export is a
+//! The audit log page (admins only): filter, pages (newest first, by cursor), the chain's
+//! state. The CSV export is a
 //! plain GET route (`/audit.csv`, `server::audit_export`) so that the browser downloads it.
 
 use super::error::AppError;
@@ -14,14 +15,14 @@ pub async fn audit_log(
     #[server(default)] action: String,
     #[server(default)] from: String,
     #[server(default)] until: String,
-    #[server(default)] page: Option<i64>,
+    #[server(default)] cursor: Option<String>,
 ) -> Result<AuditPage, AppError> {
     use crate::server::{audit, auth, error::respond};
     respond(async move {
         let state = auth::state()?;
         let who = access::require::<Admin>(&state).await?;
         let filter = audit::filter(&actor, &action, &from, &until)?;
-        audit::page(&state, &who, &filter, page.unwrap_or(1)).await
+        audit::page(&state, &who, &filter, cursor.as_deref(), None).await
     })
     .await
 }

@@ -106,12 +106,15 @@ pub async fn create_instance(
 }
 
 #[server(prefix = "/api", endpoint = "instance")]
-pub async fn get_instance(id: i64) -> Result<InstanceDetail, AppError> {
+pub async fn get_instance(
+    id: i64,
+    #[server(default)] operations_cursor: Option<String>,
+) -> Result<InstanceDetail, AppError> {
     use crate::server::{auth, error::respond, instances::view};
     respond(async move {
         let state = auth::state()?;
         let who = access::require::<Viewer>(&state).await?;
-        view::detail(&state, &who, id).await
+        view::detail(&state, &who, id, operations_cursor.as_deref()).await
     })
     .await
 }

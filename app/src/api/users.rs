@@ -8,12 +8,15 @@ use leptos::prelude::*;
 pub use crate::wire::users::*;
 
 #[server(prefix = "/api", endpoint = "users")]
-pub async fn list_users() -> Result<UsersData, AppError> {
+pub async fn list_users(
+    #[server(default)] q: Option<String>,
+    #[server(default)] cursor: Option<String>,
+) -> Result<UsersData, AppError> {
     use crate::server::{auth, error::respond, users};
     respond(async move {
         let state = auth::state()?;
         let who = access::require::<Admin>(&state).await?;
-        users::list(&state, &who).await
+        users::list(&state, &who, q.as_deref(), cursor.as_deref()).await
     })
     .await
 }

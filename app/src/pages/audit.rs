@@ -1,24 +1,13 @@
 //! The audit log (admins only): filter by actor, kind and dates (a GET form, so the filter is
-//! in the URL and works without JavaScript), pages of 50, CSV export of the same filter, and
-//! whether the hash chain is intact.
+//! in the URL and works without JavaScript), pages of 50 newest first (the position, a cursor,
+//! in the URL too), CSV export of the same filter, and whether the hash chain is intact.
 
 use crate::api::audit::{audit_log, AuditPage};
-use crate::components::format::utc;
+use crate::components::format::{link, utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
@@ -31,10 +20,10 @@ pub fn AuditPage() -> impl IntoView {
                 param("action"),
                 param("from"),
                 param("until"),
-                param("page").parse::<i64>().ok(),
+                query.read().get("cursor"),
             )
         },
-        |(actor, action, from, until, page)| audit_log(actor, action, from, until, page),
+        |(actor, action, from, until, cursor)| audit_log(actor, action, from, until, cursor),
     );
     view! {
         <Title text="Audit log" />
@@ -42,26 +31,34 @@ pub fn AuditPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let filter = [param("actor"), param("action"), param("from"), param("until")];
-                data.await.map(|page| view! { <AuditBody page filter /> })
+                let is_older_page = query.read().get("cursor").is_some();
+                data.await.map(|page| view! { <AuditBody page filter is_older_page /> })
             })}
         </Suspense>
     }
 }
 
 #[component]
-fn AuditBody(page: AuditPage, filter: [String; 4]) -> impl IntoView {
+fn AuditBody(page: AuditPage, filter: [String; 4], is_older_page: bool) -> impl IntoView {
     let [actor, action, from, until] = filter;
-    let query_string = format!(
-        "actor={}&action={}&from={}&until={}",
-        encode(&actor),
-        encode(&action),
-        encode(&from),
-        encode(&until)
-    );
-    let newer = (page.page > 1).then(|| format!("/audit?{query_string}&page={}", page.page - 1));
-    let older =
-        (page.page < page.pages).then(|| format!("/audit?{query_string}&page={}", page.page + 1));
-    let export = format!("/audit.csv?{query_string}");
+    let filter_pairs = [
+        ("actor", actor.as_str()),
+        ("action", action.as_str()),
+        ("from", from.as_str()),
+        ("until", until.as_str()),
+    ];
+    let at = |cursor: Option<&str>| {
+        let mut pairs: Vec<(&str, &str)> = filter_pairs
+            .iter()
+            .copied()
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        pairs.extend(cursor.map(|c| ("cursor", c)));
+        link("/audit", &pairs)
+    };
+    let newest = is_older_page.then(|| at(None));
+    let older = page.next.as_deref().map(|cursor| at(Some(cursor)));
+    let export = link("/audit.csv", &filter_pairs);
     let chain_class = if page.chain.intact {
         "notice success"
     } else {
@@ -101,7 +98,10 @@ fn AuditBody(page: AuditPage, filter: [String; 4]) -> impl IntoView {
         </section>
         <section class="card">
             <p data-testid="audit-total">
-                {format!("{} entries; page {} of {}", page.total, page.page, page.pages)}
+                {match page.total {
+                    1 => "1 entry".to_string(),
+                    n => format!("{n} entries"),
+                }}
             </p>
             <table class="table" data-testid="audit-table">
                 <thead>
@@ -138,8 +138,8 @@ fn AuditBody(page: AuditPage, filter: [String; 4]) -> impl IntoView {
                 </tbody>
             </table>
             <nav class="pager" aria-label="Pages">
-                {newer.map(|href| view! { <a href=href>"← Newer"</a> })}
-                {older.map(|href| view! { <a href=href data-testid="older">"Older →"</a> })}
+                {newest.map(|href| view! { <a href=href data-testid="newest">"← Newest"</a> })}
+                {older.map(|href| view! { <a href=href rel="next" data-testid="older">"Older →"</a> })}
             </nav>
         </section>
     }

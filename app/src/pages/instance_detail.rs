@@ -7,7 +7,7 @@ use crate::api::instances::{
     get_instance, DeleteInstance, InstanceDetail, OperationLine, QuotaView, RetryInstance,
     ScaleInstance,
 };
-use crate::components::format::utc;
+use crate::components::format::{link, utc};
 use crate::components::instance_state::StatePill;
 use crate::components::poll::poll_while;
 use crate::domain::instance::State;
@@ -15,11 +15,14 @@ use crate::domain::{instance_spec, sizing};
 use crate::pages::instance_kafka::InstanceKafka;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
 pub fn InstanceDetailPage() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
+    // The position in the operation history (`?operations=<cursor>`): the newest page without.
+    let operations_at = move || query.read().get("operations");
     let id = move || {
         params
             .read()
@@ -35,15 +38,16 @@ pub fn InstanceDetailPage() -> impl IntoView {
         move || {
             (
                 id(),
+                operations_at(),
                 tick.get(),
                 scale.version().get(),
                 delete.version().get(),
                 retry.version().get(),
             )
         },
-        |(id, ..)| async move {
+        |(id, operations_at, ..)| async move {
             match id {
-                Some(id) => get_instance(id).await,
+                Some(id) => get_instance(id, operations_at).await,
                 None => Err(crate::api::error::AppError::NotFound(
                     "There is no such instance.".into(),
                 )),
@@ -78,6 +82,12 @@ fn Detail(
     let s = d.summary.clone();
     let state = s.state;
     let can_change = d.can_change;
+    let newest = format!("/instances/{}", s.id);
+    let older = d
+        .operations_next
+        .as_deref()
+        .map(|cursor| link(&newest, &[("operations", cursor)]));
+    let is_older_page = use_query_map().read_untracked().get("operations").is_some();
     let (write, read) = d.capacity;
     let size_line = match s.target_aku {
         Some(t) if t != s.size_aku => format!("{} AKU → {t} AKU", s.size_aku),
@@ -184,6 +194,10 @@ fn Detail(
         <section class="card">
             <h2>"Operation history"</h2>
             <OperationTable operations=d.operations.clone() />
+            <nav class="pager" aria-label="Operation history pages">
+                {is_older_page.then(|| view! { <a href=newest data-testid="newest-operations">"Newest operations"</a> })}
+                {older.map(|href| view! { <a href=href rel="next" data-testid="older-operations">"Older operations"</a> })}
+            </nav>
         </section>
     }
 }

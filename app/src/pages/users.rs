@@ -1,12 +1,13 @@
-//! Users (admins only): the list with role and last sign-in; create a user with an initial
-//! password; change a role; disable and enable; reset a password.
+//! Users (admins only): the list with role and last sign-in (50 a page, admins first, a search
+//! by name; the position in the URL); create a user with an initial password; change a role;
+//! disable and enable; reset a password.
 
 use crate::api::error::{field_error, general_error};
 use crate::api::users::{
     list_users, CreateUser, ResetUserPassword, SetUserDisabled, SetUserRole, UserLine,
 };
 use crate::components::field::Field;
-use crate::components::format::utc;
+use crate::components::format::{link, utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -28,7 +29,11 @@ pub fn UsersPage() -> impl IntoView {
                 reset.version().get(),
             )
         },
-        |_| list_users(),
+        move |_| {
+            let q = query.read_untracked().get("q");
+            let cursor = query.read_untracked().get("cursor");
+            list_users(q, cursor)
+        },
     );
     // The latest refusal of a row action (last admin, same role): shown above the table.
     let row_error = move || {
@@ -62,8 +67,26 @@ pub fn UsersPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 data.await
                     .map(|d| {
+                        let searching = query.read_untracked().get("q").filter(|q| !q.is_empty());
+                        let is_later_page = query.read_untracked().get("cursor").is_some();
+                        let at = |cursor: Option<&str>| {
+                            let mut pairs: Vec<(&str, &str)> = Vec::new();
+                            pairs.extend(searching.as_deref().map(|q| ("q", q)));
+                            pairs.extend(cursor.map(|c| ("cursor", c)));
+                            link("/users", &pairs)
+                        };
+                        let first = is_later_page.then(|| at(None));
+                        let next = d.next.as_deref().map(|c| at(Some(c)));
+                        let none_found = d.users.is_empty().then_some("No user name contains this.");
                         view! {
+                            // A plain GET form: the search is in the URL, with or without JavaScript.
+                            <form class="search" method="get" action="/users" role="search" data-testid="user-search">
+                                <label for="user-q">"Name contains"</label>
+                                <input id="user-q" name="q" type="search" maxlength="64" value=searching.clone().unwrap_or_default() />
+                                <button type="submit">"Search"</button>
+                            </form>
                             <section class="card">
+                                <p data-testid="no-users">{none_found}</p>
                                 <table class="table" data-testid="user-table">
                                     <thead>
                                         <tr>
@@ -81,6 +104,10 @@ pub fn UsersPage() -> impl IntoView {
                                             .collect_view()}
                                     </tbody>
                                 </table>
+                                <nav class="pager" aria-label="Pages">
+                                    {first.map(|href| view! { <a href=href data-testid="first-page">"First page"</a> })}
+                                    {next.map(|href| view! { <a href=href rel="next" data-testid="next-page">"Next page"</a> })}
+                                </nav>
                             </section>
                         }
                     })

@@ -9,7 +9,6 @@ use crate::server::access::{Admin, Viewer};
 use crate::server::usage::Ledger;
 use crate::server::{audit, license::view as license, overview, usage, AppState};
 use crate::wire::audit::AuditPage;
-use crate::wire::error::AppError;
 use crate::wire::license::{KeyPreview, LicenseData};
 use crate::wire::overview::OverviewData;
 use crate::wire::usage::UsageData;
@@ -133,12 +132,15 @@ pub struct AuditQuery {
     /// YYYY-MM-DD (UTC), inclusive; empty: no bound.
     #[param(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     pub until: Option<String>,
-    /// 1-based, 50 entries a page.
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
+    /// The `next` of the previous page.
+    pub cursor: Option<String>,
+    /// At most this many (1 to 100, default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
 }
 
-/// A page of 50 audit entries, newest first, and whether the hash chain is intact.
+/// A page of audit entries, newest first, how many match, and whether the hash chain is
+/// intact.
 #[utoipa::path(get, operation_id = "list_audit_entries", path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, description = "A page of the audit log", body = AuditPage)))]
 pub async fn audit_log(
@@ -146,10 +148,6 @@ pub async fn audit_log(
     Bearer(who): Bearer<Admin>,
     QueryOf(q): QueryOf<AuditQuery>,
 ) -> Result<Json<AuditPage>, RestError> {
-    let page = q.page.unwrap_or(1);
-    if page < 1 {
-        return Err(AppError::invalid("page", format!("page counts from 1 (got {page}).")).into());
-    }
     let text = |s: &Option<String>| s.clone().unwrap_or_default();
     let filter = audit::filter(
         &text(&q.actor),
@@ -157,5 +155,6 @@ pub async fn audit_log(
         &text(&q.from),
         &text(&q.until),
     )?;
-    Ok(Json(audit::page(&state, &who, &filter, page).await?))
+    let page = audit::page(&state, &who, &filter, q.cursor.as_deref(), q.limit).await?;
+    Ok(Json(page))
 }

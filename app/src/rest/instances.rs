@@ -79,15 +79,26 @@ pub async fn list(
     }))
 }
 
-/// One instance with its settings, operations and latest steps.
-#[utoipa::path(get, operation_id = "get_instance", path = "/api/v1/instances/{id}", tag = "instances", params(InstanceId),
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DetailQuery {
+    /// The `operations_next` of the previous answer: its older operations (20 at a time).
+    pub operations_cursor: Option<String>,
+}
+
+/// One instance with its settings, a page of its operations (newest first) and the latest
+/// operation's steps.
+#[utoipa::path(get, operation_id = "get_instance", path = "/api/v1/instances/{id}", tag = "instances", params(InstanceId, DetailQuery),
     responses((status = 200, description = "The instance", body = InstanceDetail)))]
 pub async fn get(
     State(state): State<AppState>,
     Bearer(who): Bearer<Viewer>,
     PathOf(id): PathOf<i64>,
+    QueryOf(query): QueryOf<DetailQuery>,
 ) -> Result<Json<InstanceDetail>, RestError> {
-    Ok(Json(view::detail(&state, &who, id).await?))
+    let cursor = query.operations_cursor.as_deref();
+    Ok(Json(view::detail(&state, &who, id, cursor).await?))
 }
 
 /// A new instance, as the create form takes it (the same rules check it).
@@ -186,7 +197,8 @@ pub async fn create(
     let answer = async {
         let JsonBody(new) = parse::<NewInstance>(&body)?;
         let started = instances::create(&state, &who, &new.input()?).await?;
-        let detail = view::detail(&state, &who.narrow::<Viewer>(), started.instance_id).await?;
+        let detail =
+            view::detail(&state, &who.narrow::<Viewer>(), started.instance_id, None).await?;
         let location = format!("/api/v1/instances/{}", started.instance_id);
         Ok::<_, RestError>(
             (

@@ -7,10 +7,11 @@
 //! to be carried out on a broker.
 
 use super::access::{Admin, Authorized};
+use super::paging::{self, Keyset};
 use super::store::audit::Filter;
 use super::{store, AppState, ServerError};
 use crate::domain::audit_chain::{Break, ChainWalk};
-use crate::wire::audit::{AuditEntry, AuditPage, ChainStatus, PAGE_SIZE};
+use crate::wire::audit::{AuditEntry, AuditPage, ChainStatus, PAGE_LIMIT, PAGE_SIZE};
 use crate::wire::error::AppError;
 use sqlx::SqliteConnection;
 use time::{macros::format_description, Date};
@@ -256,22 +257,28 @@ pub async fn chain_status(state: &AppState) -> Result<Result<u64, Break>, Server
     Ok(Ok(checked))
 }
 
-/// One page (1-based, of [`PAGE_SIZE`]) of the entries `filter` matches, the actors and
-/// actions to filter by, and whether the hash chain is intact.
+/// The audit log's cursor (newest first).
+const ENTRIES: Keyset = Keyset {
+    letter: 'a',
+    field: "cursor",
+};
+
+/// A page of the entries `filter` matches, newest first (those older than `cursor`, if
+/// given), how many match in all, the actors and actions to filter by, and whether the hash
+/// chain is intact.
 pub async fn page(
     state: &AppState,
     _who: &Authorized<Admin>,
     filter: &Filter,
-    page: i64,
+    cursor: Option<&str>,
+    limit: Option<u32>,
 ) -> Result<AuditPage, ServerError> {
-    let page = page.max(1);
-    let (rows, total) = store::audit::search(
-        &state.pool,
-        filter,
-        PAGE_SIZE,
-        (page - 1).saturating_mul(PAGE_SIZE),
-    )
-    .await?;
+    let before = ENTRIES.after(cursor)?;
+    let limit = paging::limit(limit, PAGE_SIZE, PAGE_LIMIT)?;
+    // One more than asked: whether another page follows.
+    let rows = store::audit::search(&state.pool, filter, before, i64::from(limit) + 1).await?;
+    let (rows, next) = ENTRIES.page(rows, limit, |r| r.id);
+    let total = store::audit::count(&state.pool, filter).await?;
     let (actors, actions) = store::audit::actors_and_actions(&state.pool).await?;
     let chain = match chain_status(state).await? {
         Ok(n) => ChainStatus {
@@ -298,8 +305,7 @@ pub async fn page(
             })
             .collect(),
         total,
-        page,
-        pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        next,
         actors,
         actions,
         chain,

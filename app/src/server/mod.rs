@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod operations;
 pub mod overview;
 pub mod page_reads;
+pub mod paging;
 pub mod password_hash;
 pub mod provisioner;
 pub mod rate_limit;

@@ -5,6 +5,7 @@
 
 use super::access::{Admin, Authorized, SignedIn};
 use super::audit::{self, Outcome};
+use super::paging::Keyset;
 use super::password_hash::is_common_password;
 use super::{store, store::users::UserRow, AppState, ServerError};
 use crate::domain::account::{self, Role, Username};
@@ -242,10 +243,35 @@ pub async fn change_own_password(
     Ok(version)
 }
 
-/// Every user with role, status and last sign-in, and the admin asking.
-pub async fn list(state: &AppState, who: &Authorized<Admin>) -> Result<UsersData, ServerError> {
-    let users = store::users::all(&state.pool)
+/// Users a page of the list shows.
+pub const USERS_PER_PAGE: u32 = 50;
+/// The users list's cursor (admins first, then by name).
+const USERS: Keyset = Keyset {
+    letter: 'u',
+    field: "cursor",
+};
+
+/// A page of users with role, status and last sign-in (admins first, then by name; those
+/// after `cursor`, whose name contains `name`), and the admin asking.
+pub async fn list(
+    state: &AppState,
+    who: &Authorized<Admin>,
+    name: Option<&str>,
+    cursor: Option<&str>,
+) -> Result<UsersData, ServerError> {
+    let after = USERS.after(cursor)?;
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    // One more than asked: whether another page follows.
+    let rows = store::users::page(&state.pool, name, after, i64::from(USERS_PER_PAGE) + 1)
         .await?
+        .ok_or_else(|| {
+            AppError::invalid(
+                "cursor",
+                "This cursor was not made by this console: use the `next` of a page.",
+            )
+        })?;
+    let (rows, next) = USERS.page(rows, USERS_PER_PAGE, |u| u.id);
+    let users = rows
         .into_iter()
         .map(|u| UserLine {
             id: u.id,
@@ -259,6 +285,7 @@ pub async fn list(state: &AppState, who: &Authorized<Admin>) -> Result<UsersData
         .collect();
     Ok(UsersData {
         users,
+        next,
         // 0 for a service account: no user of the list is "me".
         me: who.user().map_or(0, |u| u.id),
     })

@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-pub const PAGE_SIZE: i64 = 50;
+/// Entries a page shows when no size is asked for.
+pub const PAGE_SIZE: u32 = 50;
+/// The most entries a page shows.
+pub const PAGE_LIMIT: u32 = 100;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -29,10 +32,10 @@ pub struct ChainStatus {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
+    /// How many entries match the filter.
     pub total: i64,
-    /// 1-based.
-    pub page: i64,
-    pub pages: i64,
+    /// The cursor of the next (older) page; absent on the last.
+    pub next: Option<String>,
     pub actors: Vec<String>,
     pub actions: Vec<String>,
     pub chain: ChainStatus,

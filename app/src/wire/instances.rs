@@ -150,7 +150,10 @@ pub struct InstanceDetail {
     pub created_by: String,
     /// Write and read MiB/s the current size serves.
     pub capacity: (u32, u32),
+    /// A page of the operation history, newest first.
     pub operations: Vec<OperationLine>,
+    /// The cursor of the older operations; absent on the last page.
+    pub operations_next: Option<String>,
     /// The steps of the latest operation.
     pub steps: Vec<StepLine>,
     pub quota: QuotaView,

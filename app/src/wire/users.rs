@@ -18,7 +18,10 @@ pub struct UserLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsersData {
+    /// A page of the list.
     pub users: Vec<UserLine>,
+    /// The cursor of the next page; absent on the last.
+    pub next: Option<String>,
     /// The signed-in admin (who cannot disable or demote themselves by accident: the page
     /// still allows it when another admin exists).
     pub me: i64,

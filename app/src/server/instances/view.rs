@@ -8,6 +8,7 @@ use crate::domain::operation::{self, OperationStatus};
 use crate::domain::{environment, sizing};
 use crate::server::access::{Authorized, Viewer};
 use crate::server::license::{self, LicenseNow};
+use crate::server::paging::{self, Keyset};
 use crate::server::provisioner::SupportedSecurity;
 use crate::server::store::instances::{self as store, InstanceRow};
 use crate::server::store::operations::{self as ops, OperationRow, StepRow};
@@ -40,6 +41,11 @@ pub async fn list(
 pub const PAGE_LIMIT: u32 = 100;
 /// A page's size when none is asked for.
 pub const PAGE_DEFAULT: u32 = 50;
+/// The instance list's cursor (newest first).
+const INSTANCES: Keyset = Keyset {
+    letter: 'i',
+    field: "cursor",
+};
 
 /// A page of instances and the cursor of the next one (None: this is the last).
 #[derive(Debug, Clone)]
@@ -59,37 +65,15 @@ pub async fn page(
     cursor: Option<&str>,
     limit: Option<u32>,
 ) -> Result<Page, ServerError> {
-    let limit = limit.unwrap_or(PAGE_DEFAULT);
-    if !(1..=PAGE_LIMIT).contains(&limit) {
-        return Err(AppError::invalid(
-            "limit",
-            format!("limit must be 1 to {PAGE_LIMIT} (got {limit})."),
-        )
-        .into());
-    }
-    let before = cursor
-        .map(|c| {
-            c.strip_prefix("i")
-                .and_then(|id| id.parse::<i64>().ok())
-                .filter(|id| *id > 0)
-                .ok_or_else(|| {
-                    AppError::invalid(
-                        "cursor",
-                        "This cursor was not made by this console: use the `next` of a page.",
-                    )
-                })
-        })
-        .transpose()?;
+    let limit = paging::limit(limit, PAGE_DEFAULT, PAGE_LIMIT)?;
+    let before = INSTANCES.after(cursor)?;
     let name = name.map(str::trim).filter(|n| !n.is_empty());
     // One more than asked: whether another page follows.
-    let mut rows = store::page(&state.pool, filter, name, before, i64::from(limit) + 1).await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
+    let rows = store::page(&state.pool, filter, name, before, i64::from(limit) + 1).await?;
+    let (rows, next) = INSTANCES.page(rows, limit, |r| r.id);
     let running = ops::running_operations_by_instance(&state.pool).await?;
     Ok(Page {
-        next: more
-            .then(|| rows.last().map(|r| format!("i{}", r.id)))
-            .flatten(),
+        next,
         items: rows
             .iter()
             .map(|row| summary(row, running.get(&row.id)))
@@ -162,20 +146,34 @@ pub async fn form_context(
     })
 }
 
-/// One instance, deleted ones too (their settings and history are kept).
+/// Operations shown on an instance's page at a time, newest first.
+pub const OPERATIONS_PER_PAGE: u32 = 20;
+/// The cursor of an instance's operation history (newest first).
+const OPERATIONS: Keyset = Keyset {
+    letter: 'o',
+    field: "operations_cursor",
+};
+
+/// One instance, deleted ones too (their settings and history are kept), with a page of its
+/// operation history: the newest, or those older than `operations_cursor`.
 pub async fn detail(
     state: &AppState,
     who: &Authorized<Viewer>,
     id: i64,
+    operations_cursor: Option<&str>,
 ) -> Result<InstanceDetail, ServerError> {
+    let before = OPERATIONS.after(operations_cursor)?;
     let mut conn = state.pool.acquire().await?;
     let row = store::get(&mut conn, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("There is no instance {id}.")))?;
     let running = ops::running_operation_of(&mut conn, id).await?;
+    let latest = ops::latest_operation_of(&mut conn, id).await?;
+    let history =
+        ops::history_of(&mut conn, id, before, i64::from(OPERATIONS_PER_PAGE) + 1).await?;
     drop(conn);
-    let operations = ops::operations_of(&state.pool, id).await?;
-    let steps = match operations.first() {
+    let (operations, operations_next) = OPERATIONS.page(history, OPERATIONS_PER_PAGE, |o| o.id);
+    let steps = match &latest {
         Some(latest) => steps(latest, &ops::steps_of(&state.pool, latest.id).await?),
         None => Vec::new(),
     };
@@ -195,6 +193,7 @@ pub async fn detail(
         created_by: row.created_by.clone(),
         capacity: sizing::capacity(row.size()),
         operations: operations.iter().map(operation_line).collect(),
+        operations_next,
         steps,
         quota: quota(&now),
         can_change: who.may(Role::Operator),

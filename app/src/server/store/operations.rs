@@ -248,15 +248,23 @@ pub async fn running_operations(pool: &SqlitePool) -> Result<Vec<i64>, sqlx::Err
         .await
 }
 
-pub async fn operations_of(
-    pool: &SqlitePool,
+/// At most `limit` operations of an instance, newest first, those before the operation
+/// `before` if given (index `operations_instance`: one range read).
+pub async fn history_of(
+    conn: &mut SqliteConnection,
     instance_id: i64,
+    before: Option<i64>,
+    limit: i64,
 ) -> Result<Vec<OperationRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {OPERATION_COLUMNS} FROM operations o WHERE o.instance_id = ? ORDER BY o.id DESC"
+        "SELECT {OPERATION_COLUMNS} FROM operations o
+         WHERE o.instance_id = ?1 AND (?2 IS NULL OR o.id < ?2)
+         ORDER BY o.id DESC LIMIT ?3"
     ))
     .bind(instance_id)
-    .fetch_all(pool)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
     .await
 }
 

@@ -92,14 +92,45 @@ pub async fn count_by_role(pool: &SqlitePool) -> Result<Vec<(String, i64)>, sqlx
     .await
 }
 
-/// Every user, admins first, then by name.
-pub async fn all(pool: &SqlitePool) -> Result<Vec<UserRow>, sqlx::Error> {
+/// The users list's order: admins first, then operators, then viewers, each by name.
+const RANK: &str = "CASE role WHEN 'admin' THEN 0 WHEN 'operator' THEN 1 ELSE 2 END";
+
+/// At most `limit` users in the list's order (admins first, then by name), those after the
+/// user `after` if given, whose name contains `name` (case-insensitive) if given. `Ok(None)`:
+/// there is no user `after`.
+pub async fn page(
+    pool: &SqlitePool,
+    name: Option<&str>,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Option<Vec<UserRow>>, sqlx::Error> {
+    let position: Option<(i64, String)> = match after {
+        None => None,
+        Some(id) => {
+            let found = sqlx::query_as(&format!("SELECT {RANK}, username FROM users WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            if found.is_none() {
+                return Ok(None);
+            }
+            found
+        }
+    };
+    let (rank, username) = position.unzip();
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM users
-         ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'operator' THEN 1 ELSE 2 END, username"
+         WHERE (?1 IS NULL OR instr(lower(username), lower(?1)) > 0)
+           AND (?2 IS NULL OR ({RANK}, username) > (?2, ?3))
+         ORDER BY {RANK}, username LIMIT ?4"
     ))
+    .bind(name)
+    .bind(rank)
+    .bind(username)
+    .bind(limit)
     .fetch_all(pool)
     .await
+    .map(Some)
 }
 
 pub async fn by_id_on(
