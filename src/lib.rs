@@ -32,8 +32,10 @@ use tower_http::{
     limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer,
 };
 use tower_sessions::{
-    cookie::SameSite, session_store::ExpiredDeletion, Expiry, SessionManagerLayer,
+    cookie::SameSite, session_store::ExpiredDeletion, CachingSessionStore, Expiry,
+    SessionManagerLayer,
 };
+use tower_sessions_moka_store::MokaStore;
 use tower_sessions_sqlx_store::SqliteStore;
 
 /// Largest request body accepted (forms and server-function arguments are small).
@@ -123,6 +125,7 @@ impl Console {
             trusted_keys: license::trusted_keys(extra_trusted_keys).into(),
             verified_license: Default::default(),
             instance_totals: Default::default(),
+            shell_reads: Default::default(),
             set_up: Default::default(),
             audit_chain: Default::default(),
             installation_id,
@@ -162,7 +165,12 @@ impl Console {
         } else {
             "byoc_session"
         };
-        let sessions = SessionManagerLayer::new(self.sessions.clone())
+        // Sessions are read from memory, written to both (tower-sessions' CachingSessionStore):
+        // a signed-in page asks SQLite nothing for its session. A cached session lives no
+        // longer than its expiry; what ends a session early (password change, disabled user)
+        // is checked against the user's row on every request (`server::auth`).
+        let cached = CachingSessionStore::new(MokaStore::new(Some(10_000)), self.sessions.clone());
+        let sessions = SessionManagerLayer::new(cached)
             .with_name(cookie_name)
             .with_secure(config.secure_cookies)
             .with_http_only(true)

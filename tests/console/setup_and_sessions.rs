@@ -502,3 +502,61 @@ async fn cross_origin_posts_are_refused_and_change_nothing() {
         .unwrap();
     assert_eq!(own.status(), 200);
 }
+
+/// Pages keep the rows every shell reads (user, applied key, environment, marketplace link)
+/// between renders, behind a version that triggers move: a change made by hand in the
+/// database is on the next page all the same. Without the trigger, it would not be (the rows
+/// really are kept).
+#[tokio::test]
+async fn pages_see_every_change_to_what_the_shell_keeps_even_by_hand() {
+    let app = spawn_app().await;
+    let admin = app.activated_admin_client().await;
+    let page = |path: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let response = admin.get(app.url(path)).send().await.unwrap();
+            let status = response.status().as_u16();
+            let location = response
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_string());
+            (status, location, response.text().await.unwrap())
+        }
+    };
+    let by_hand = |sql: &'static str| {
+        let pool = app.pool.clone();
+        async move { sqlx::query(sql).execute(&pool).await.unwrap() }
+    };
+    let (status, _, body) = page("/instances").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Production"));
+    // Read twice so that the rows are kept, then renamed by hand.
+    assert!(page("/account").await.2.contains("Production"));
+    by_hand("UPDATE environment SET display_name = 'Renamed by hand'").await;
+    let (_, _, body) = page("/account").await;
+    assert!(body.contains("Renamed by hand") && !body.contains("Production"));
+
+    // The applied key edited: the environment is no longer activated.
+    let text: String = sqlx::query_scalar("SELECT key_text FROM license_keys")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    by_hand("UPDATE license_keys SET key_text = 'edited'").await;
+    assert_eq!(page("/instances").await.1.as_deref(), Some("/activate"));
+    sqlx::query("UPDATE license_keys SET key_text = ?")
+        .bind(&text)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(page("/instances").await.0, 200);
+
+    // Without the environment's trigger, a rename by hand is not seen: the kept row is used.
+    by_hand("DROP TRIGGER shell_reads_environment_update").await;
+    by_hand("UPDATE environment SET display_name = 'Unseen'").await;
+    let (_, _, body) = page("/account").await;
+    assert!(body.contains("Renamed by hand") && !body.contains("Unseen"));
+
+    // The user disabled by hand: signed out at the next page.
+    by_hand("UPDATE users SET disabled_at = 1").await;
+    assert_eq!(page("/instances").await.1.as_deref(), Some("/login"));
+}

@@ -7,6 +7,7 @@
 
 use super::audit::{self, Actor, Outcome};
 use super::page_reads::PageReads;
+use super::shell_reads;
 use super::{store, store::users::UserRow, AppState, ServerError};
 use crate::domain::{password, throttle};
 use crate::wire::error::AppError;
@@ -36,14 +37,19 @@ pub async fn session_user_in(
     reads: Option<&PageReads>,
 ) -> Result<Option<UserRow>, ServerError> {
     match reads {
-        Some(reads) => reads.user(|| read_session_user(state, session)).await,
-        None => read_session_user(state, session).await,
+        Some(reads) => {
+            reads
+                .user(|| read_session_user(state, session, Some(reads)))
+                .await
+        }
+        None => read_session_user(state, session, None).await,
     }
 }
 
 async fn read_session_user(
     state: &AppState,
     session: &Session,
+    reads: Option<&PageReads>,
 ) -> Result<Option<UserRow>, ServerError> {
     let Some(user_id) = session.get::<i64>(USER_ID).await? else {
         return Ok(None);
@@ -51,7 +57,7 @@ async fn read_session_user(
     let signed_in_at = session.get::<i64>(SIGNED_IN_AT).await?.unwrap_or(0);
     let version = session.get::<i64>(CREDENTIALS_VERSION).await?.unwrap_or(0);
     let too_old = state.clock.unix() - signed_in_at >= state.config.session_absolute_hours * 3600;
-    let user = store::users::by_id(&state.pool, user_id).await?;
+    let user = shell_reads::user(state, reads, user_id).await?;
     match user {
         Some(user)
             if !too_old && user.disabled_at.is_none() && user.credentials_version == version =>

@@ -31,6 +31,7 @@ pub mod reconciler;
 pub mod security;
 pub mod service_accounts;
 pub mod setup;
+pub mod shell_reads;
 pub mod state;
 pub mod store;
 pub mod totals;

@@ -4,7 +4,8 @@
 use super::access::{Authorized, SignedIn, Viewer};
 use super::instances::view::operation_line;
 use super::license::view::{banner, summary};
-use super::{license, marketplace, store, AppState, ServerError};
+use super::page_reads::PageReads;
+use super::{license, marketplace, shell_reads, store, AppState, ServerError};
 use crate::domain::{account::Role, environment};
 use crate::wire::instances::RecentOperation;
 use crate::wire::overview::{AuditLine, OverviewData, SessionInfo};
@@ -13,14 +14,15 @@ use crate::wire::overview::{AuditLine, OverviewData, SessionInfo};
 /// (the marketplace subscription's hold included).
 pub async fn session(state: &AppState, who: &SignedIn) -> Result<SessionInfo, ServerError> {
     let user = who.user();
-    let environment_name = store::environment::get(&state.pool)
+    let reads = PageReads::of_render();
+    let environment_name = shell_reads::environment(state, reads.as_ref())
         .await?
         .map(|e| e.display_name)
         .unwrap_or_default();
     let now = license::now(state).await?;
     let mut license = banner(&now);
     let billing = now.current.as_ref().map(|c| c.payload.billing);
-    license.subscription = marketplace::view::hold(state, billing).await?;
+    license.subscription = marketplace::view::hold_in(state, billing, reads.as_ref()).await?;
     Ok(SessionInfo {
         must_change_password: user.must_change_password,
         role: user.role(),
@@ -36,7 +38,7 @@ pub async fn overview(
     state: &AppState,
     who: &Authorized<Viewer>,
 ) -> Result<OverviewData, ServerError> {
-    let env = store::environment::get(&state.pool)
+    let env = shell_reads::environment(state, PageReads::of_render().as_ref())
         .await?
         .ok_or_else(|| ServerError::invariant("signed in before setup"))?;
     let license_now = license::now(state).await?;

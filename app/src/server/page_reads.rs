@@ -9,8 +9,9 @@
 //! then see the change.
 
 use super::license::LicenseNow;
+use super::shell_reads::{self, Versions};
 use super::store::users::UserRow;
-use super::ServerError;
+use super::{AppState, ServerError};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -21,6 +22,7 @@ pub struct PageReads(Arc<Reads>);
 
 #[derive(Default)]
 struct Reads {
+    versions: OnceCell<Versions>,
     user: OnceCell<Option<UserRow>>,
     license: OnceCell<LicenseNow>,
 }
@@ -32,6 +34,12 @@ impl PageReads {
             .extensions
             .get::<PageReads>()
             .cloned()
+    }
+
+    /// The versions of what the shell reads ([`shell_reads`]), read the first time.
+    pub async fn versions(&self, state: &AppState) -> Result<Versions, ServerError> {
+        let read = || async { Ok::<_, ServerError>(shell_reads::versions(&state.pool).await?) };
+        self.0.versions.get_or_try_init(read).await.copied()
     }
 
     /// The session's user, read by `read` the first time.

@@ -76,6 +76,8 @@ pub struct AppState {
     pub verified_license: Arc<super::license::VerifiedCache>,
     /// The instance totals (per state, AKU in use) and the version they were read at.
     pub instance_totals: Arc<super::totals::TotalsCache>,
+    /// The rows every page's shell reads, kept while their version is unchanged.
+    pub shell_reads: Arc<super::shell_reads::ShellReads>,
     /// The audit page's last intact walk of the hash chain.
     pub audit_chain: Arc<super::audit::KeptChainWalk>,
     /// Set once setup has been seen done: it is never undone.

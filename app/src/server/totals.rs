@@ -7,6 +7,7 @@
 //! Write transactions do not use this: the quota check reads the totals on its own
 //! transaction (`store::instance_totals::totals`), which sees its own uncommitted changes.
 
+use super::page_reads::PageReads;
 use super::store::instance_totals::{self as store, Totals};
 use super::{AppState, ServerError};
 use std::sync::{Arc, Mutex};
@@ -35,11 +36,25 @@ impl TotalsCache {
 /// totals index. Read on a pool connection, outside any transaction, so what is kept is
 /// committed.
 pub async fn current(state: &AppState) -> Result<Arc<Totals>, ServerError> {
-    let mut conn = state.pool.acquire().await?;
-    let version = store::version(&mut conn).await?;
+    current_in(state, None).await
+}
+
+/// [`current`], with the version a page render read with its other versions.
+pub async fn current_in(
+    state: &AppState,
+    reads: Option<&PageReads>,
+) -> Result<Arc<Totals>, ServerError> {
+    let version = match reads {
+        Some(reads) => reads.versions(state).await?.totals,
+        None => {
+            let mut conn = state.pool.acquire().await?;
+            store::version(&mut conn).await?
+        }
+    };
     if let Some(totals) = state.instance_totals.at(version) {
         return Ok(totals);
     }
+    let mut conn = state.pool.acquire().await?;
     // The version comes again with the totals, from the same snapshot: a commit in between
     // may have moved it.
     let (version, totals) = store::totals(&mut conn).await?;

@@ -7,7 +7,7 @@ use super::access::{Admin, Authorized};
 use super::audit::{self, Actor, Outcome};
 use super::page_reads::PageReads;
 use super::store::{instance_totals::Totals, license::AppliedKeyRow};
-use super::{store, totals, AppState, ServerError};
+use super::{shell_reads, store, totals, AppState, ServerError};
 use crate::domain::license::{self, KeyChange, KeyError, LicensePayload, TrustedKey, VerifiedKey};
 use crate::domain::license_state::{self, LicenseStatus};
 use crate::wire::error::AppError;
@@ -60,10 +60,20 @@ pub async fn status_on(
 
 /// The time the license rules use, and whether the system clock was turned back.
 pub async fn license_clock(state: &AppState) -> Result<(OffsetDateTime, bool), ServerError> {
+    license_clock_in(state, None).await
+}
+
+/// [`license_clock`], with the watermark a page render read with its versions.
+async fn license_clock_in(
+    state: &AppState,
+    reads: Option<&PageReads>,
+) -> Result<(OffsetDateTime, bool), ServerError> {
     let system = state.clock.now();
-    let seen = store::license::latest_seen(&state.pool)
-        .await?
-        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+    let seen = match reads {
+        Some(reads) => reads.versions(state).await?.watermark,
+        None => store::license::latest_seen(&state.pool).await?,
+    };
+    let seen = seen.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
     let (now, turned_back) = license_state::effective_now(system, seen);
     // Moved forward at most once a minute: reading the license must not mean a write per request.
     let stale = seen.is_none_or(|seen| system >= seen + time::Duration::minutes(1));
@@ -131,8 +141,15 @@ fn reverify(state: &AppState, row: AppliedKeyRow) -> Option<CurrentLicense> {
 }
 
 pub async fn current(state: &AppState) -> Result<Option<CurrentLicense>, ServerError> {
-    let mut conn = state.pool.acquire().await?;
-    let row = store::license::current(&mut conn).await?;
+    current_in(state, None).await
+}
+
+/// [`current`], with the applied key kept between page renders when `reads` is given.
+async fn current_in(
+    state: &AppState,
+    reads: Option<&PageReads>,
+) -> Result<Option<CurrentLicense>, ServerError> {
+    let row = shell_reads::applied_key(state, reads).await?;
     Ok(row.and_then(|row| reverify(state, row)))
 }
 
@@ -158,15 +175,15 @@ pub async fn now_in(
     reads: Option<&PageReads>,
 ) -> Result<LicenseNow, ServerError> {
     match reads {
-        Some(reads) => reads.license(|| read_now(state)).await,
-        None => read_now(state).await,
+        Some(reads) => reads.license(|| read_now(state, Some(reads))).await,
+        None => read_now(state, None).await,
     }
 }
 
-async fn read_now(state: &AppState) -> Result<LicenseNow, ServerError> {
-    let (now, clock_turned_back) = license_clock(state).await?;
-    let current = current(state).await?;
-    let totals = totals::current(state).await?;
+async fn read_now(state: &AppState, reads: Option<&PageReads>) -> Result<LicenseNow, ServerError> {
+    let (now, clock_turned_back) = license_clock_in(state, reads).await?;
+    let current = current_in(state, reads).await?;
+    let totals = totals::current_in(state, reads).await?;
     let used_aku = totals.used_aku();
     let status = license_state::status(current.as_ref().map(|c| &c.payload), now, used_aku);
     Ok(LicenseNow {

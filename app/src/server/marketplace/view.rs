@@ -4,8 +4,9 @@ use super::LinkRow;
 use crate::domain::license::BillingModel;
 use crate::domain::marketplace::{self as rules, Entitlement, Marketplace, ReportState};
 use crate::domain::Decimal;
+use crate::server::page_reads::PageReads;
 use crate::server::store::{self, marketplace::ReportRow};
-use crate::server::{license, AppState, ServerError};
+use crate::server::{license, shell_reads, AppState, ServerError};
 use crate::wire::marketplace::{
     LinkView, MappingView, MarketplaceData, MarketplaceUsage, MonthTotal, ReportView,
     SubscriptionHold,
@@ -77,15 +78,31 @@ pub async fn hold(
     state: &AppState,
     billing: Option<BillingModel>,
 ) -> Result<Option<SubscriptionHold>, ServerError> {
-    let mut conn = state.pool.acquire().await?;
-    let now = state.clock.unix();
-    let effect = super::effect_on(state, &mut conn, billing, now).await?;
-    let since = match store::marketplace::latest_link(&mut conn).await? {
+    hold_in(state, billing, None).await
+}
+
+/// [`hold`], with the latest link kept between page renders when `reads` is given.
+pub async fn hold_in(
+    state: &AppState,
+    billing: Option<BillingModel>,
+    reads: Option<&PageReads>,
+) -> Result<Option<SubscriptionHold>, ServerError> {
+    let since = match shell_reads::latest_link(state, reads).await? {
         Some(LinkRow {
             entitlement: Entitlement::Ended { since },
             ..
         }) => since,
         _ => return Ok(None),
+    };
+    // What `effect_on` decides, from the link just read.
+    let effect = if billing == Some(BillingModel::Payg) {
+        rules::effect(
+            Entitlement::Ended { since },
+            state.marketplace.settings.grace_s,
+            state.clock.unix(),
+        )
+    } else {
+        rules::SubscriptionEffect::Normal
     };
     Ok(match effect {
         rules::SubscriptionEffect::Normal => None,

@@ -1,0 +1,171 @@
+//! What every page's shell reads and seldom changes, kept in memory between page renders: the
+//! session's user, the applied key, the environment and the latest marketplace link. Each page
+//! render asks the database one row of versions ([`Versions`]); while the shell version is
+//! the one the kept rows were read at, they are used as they are. Triggers (migration 0011)
+//! move that version in the same transaction as any change to those tables, by any writer, so
+//! a user disabled, a key edited or a link ended by hand is seen by the next page.
+//!
+//! A row is read after the version it is kept under, so it is never older than that version
+//! says: at worst newer, and then the version has moved too and the next render reads again.
+//! Only page renders use this ([`PageReads`]); server functions and the REST API read afresh.
+
+use super::page_reads::PageReads;
+use super::store::{self, environment::EnvironmentRow, license::AppliedKeyRow};
+use super::store::{marketplace::LinkRow, users::UserRow};
+use super::{AppState, ServerError};
+use sqlx::SqlitePool;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+/// The versions a page render reads in one statement.
+#[derive(Debug, Clone, Copy)]
+pub struct Versions {
+    /// Moved by any change to users, applied keys, the environment or marketplace links.
+    pub shell: i64,
+    /// Moved by any change to an instance's state or size ([`super::totals`]).
+    pub totals: i64,
+    /// The license clock's watermark (None before the first page).
+    pub watermark: Option<i64>,
+}
+
+/// One row: the shell version, the totals version and the watermark.
+pub async fn versions(pool: &SqlitePool) -> Result<Versions, sqlx::Error> {
+    let (shell, totals, watermark) = sqlx::query_as(
+        "SELECT (SELECT version FROM shell_reads_version),
+                (SELECT version FROM instance_totals_version),
+                (SELECT latest_seen FROM clock_watermark WHERE id = 1)",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Versions {
+        shell,
+        totals,
+        watermark,
+    })
+}
+
+/// The kept rows and the shell version they were read at.
+#[derive(Debug, Default)]
+pub struct ShellReads(Mutex<Kept>);
+
+#[derive(Debug, Default)]
+struct Kept {
+    version: Option<i64>,
+    users: HashMap<i64, Option<UserRow>>,
+    applied_key: Option<Option<AppliedKeyRow>>,
+    environment: Option<Option<EnvironmentRow>>,
+    latest_link: Option<Option<LinkRow>>,
+}
+
+impl ShellReads {
+    /// `get`'s value if the rows are kept at `version`; else `read`'s, kept by `put` for the
+    /// next render.
+    async fn through<T, F>(
+        &self,
+        version: i64,
+        get: impl FnOnce(&Kept) -> Option<T>,
+        put: impl FnOnce(&mut Kept, T),
+        read: F,
+    ) -> Result<T, ServerError>
+    where
+        T: Clone,
+        F: Future<Output = Result<T, sqlx::Error>>,
+    {
+        if let Ok(kept) = self.0.lock() {
+            if kept.version == Some(version) {
+                if let Some(value) = get(&kept) {
+                    return Ok(value);
+                }
+            }
+        }
+        let value = read.await?;
+        if let Ok(mut kept) = self.0.lock() {
+            if kept.version != Some(version) {
+                *kept = Kept {
+                    version: Some(version),
+                    ..Kept::default()
+                };
+            }
+            put(&mut kept, value.clone());
+        }
+        Ok(value)
+    }
+}
+
+/// The user `id`: kept during a page render, else read.
+pub async fn user(
+    state: &AppState,
+    reads: Option<&PageReads>,
+    id: i64,
+) -> Result<Option<UserRow>, ServerError> {
+    let read = store::users::by_id(&state.pool, id);
+    match reads {
+        Some(reads) => {
+            let version = reads.versions(state).await?.shell;
+            let get = |kept: &Kept| kept.users.get(&id).cloned();
+            let put = |kept: &mut Kept, user| {
+                kept.users.insert(id, user);
+            };
+            state.shell_reads.through(version, get, put, read).await
+        }
+        None => Ok(read.await?),
+    }
+}
+
+/// The latest applied key: kept during a page render, else read.
+pub async fn applied_key(
+    state: &AppState,
+    reads: Option<&PageReads>,
+) -> Result<Option<AppliedKeyRow>, ServerError> {
+    let read = async {
+        let mut conn = state.pool.acquire().await?;
+        store::license::current(&mut conn).await
+    };
+    match reads {
+        Some(reads) => {
+            let version = reads.versions(state).await?.shell;
+            let get = |kept: &Kept| kept.applied_key.clone();
+            let put = |kept: &mut Kept, row| kept.applied_key = Some(row);
+            state.shell_reads.through(version, get, put, read).await
+        }
+        None => Ok(read.await?),
+    }
+}
+
+/// The environment: kept during a page render, else read.
+pub async fn environment(
+    state: &AppState,
+    reads: Option<&PageReads>,
+) -> Result<Option<EnvironmentRow>, ServerError> {
+    let read = store::environment::get(&state.pool);
+    match reads {
+        Some(reads) => {
+            let version = reads.versions(state).await?.shell;
+            let get = |kept: &Kept| kept.environment.clone();
+            let put = |kept: &mut Kept, row| kept.environment = Some(row);
+            state.shell_reads.through(version, get, put, read).await
+        }
+        None => Ok(read.await?),
+    }
+}
+
+/// The latest marketplace link, active or not: kept during a page render, else read.
+pub async fn latest_link(
+    state: &AppState,
+    reads: Option<&PageReads>,
+) -> Result<Option<LinkRow>, ServerError> {
+    let read = async {
+        let mut conn = state.pool.acquire().await?;
+        store::marketplace::latest_link(&mut conn).await
+    };
+    match reads {
+        Some(reads) => {
+            let version = reads.versions(state).await?.shell;
+            let get = |kept: &Kept| kept.latest_link.clone();
+            let put = |kept: &mut Kept, row| kept.latest_link = Some(row);
+            state.shell_reads.through(version, get, put, read).await
+        }
+        None => Ok(read.await?),
+    }
+}
