@@ -28,14 +28,17 @@ impl Keyset {
             .and_then(|id| id.parse::<i64>().ok())
             .filter(|id| *id > 0)
             .map(Some)
-            .ok_or_else(|| {
-                AppError::invalid(
-                    self.field,
-                    format!(
-                        "This cursor was not made by this console: use the `next` of a page (got {cursor:?})."
-                    ),
-                )
-            })
+            .ok_or_else(|| self.not_ours(cursor))
+    }
+
+    /// The refusal of a cursor this console did not make (also one whose row is gone).
+    pub fn not_ours(&self, cursor: &str) -> AppError {
+        AppError::invalid(
+            self.field,
+            format!(
+                "This cursor was not made by this console: use the `next` of a page (got {cursor:?})."
+            ),
+        )
     }
 
     /// Ends a page read with one row more than `limit`: the rows to show and the cursor of the

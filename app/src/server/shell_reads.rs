@@ -58,39 +58,42 @@ struct Kept {
     latest_link: Option<Option<LinkRow>>,
 }
 
-impl ShellReads {
-    /// `get`'s value if the rows are kept at `version`; else `read`'s, kept by `put` for the
-    /// next render.
-    async fn through<T, F>(
-        &self,
-        version: i64,
-        get: impl FnOnce(&Kept) -> Option<T>,
-        put: impl FnOnce(&mut Kept, T),
-        read: F,
-    ) -> Result<T, ServerError>
-    where
-        T: Clone,
-        F: Future<Output = Result<T, sqlx::Error>>,
-    {
-        if let Ok(kept) = self.0.lock() {
-            if kept.version == Some(version) {
-                if let Some(value) = get(&kept) {
-                    return Ok(value);
-                }
+/// `read`'s value, outside a page render. In one, `get`'s value if the rows are kept at the
+/// render's shell version; else `read`'s, kept by `put` for the next render.
+async fn through<T, F>(
+    state: &AppState,
+    reads: Option<&PageReads>,
+    get: impl FnOnce(&Kept) -> Option<T>,
+    put: impl FnOnce(&mut Kept, T),
+    read: F,
+) -> Result<T, ServerError>
+where
+    T: Clone,
+    F: Future<Output = Result<T, sqlx::Error>>,
+{
+    let Some(reads) = reads else {
+        return Ok(read.await?);
+    };
+    let version = reads.versions(state).await?.shell;
+    let kept_rows = &state.shell_reads.0;
+    if let Ok(kept) = kept_rows.lock() {
+        if kept.version == Some(version) {
+            if let Some(value) = get(&kept) {
+                return Ok(value);
             }
         }
-        let value = read.await?;
-        if let Ok(mut kept) = self.0.lock() {
-            if kept.version != Some(version) {
-                *kept = Kept {
-                    version: Some(version),
-                    ..Kept::default()
-                };
-            }
-            put(&mut kept, value.clone());
-        }
-        Ok(value)
     }
+    let value = read.await?;
+    if let Ok(mut kept) = kept_rows.lock() {
+        if kept.version != Some(version) {
+            *kept = Kept {
+                version: Some(version),
+                ..Kept::default()
+            };
+        }
+        put(&mut kept, value.clone());
+    }
+    Ok(value)
 }
 
 /// The user `id`: kept during a page render, else read.
@@ -99,18 +102,11 @@ pub async fn user(
     reads: Option<&PageReads>,
     id: i64,
 ) -> Result<Option<UserRow>, ServerError> {
-    let read = store::users::by_id(&state.pool, id);
-    match reads {
-        Some(reads) => {
-            let version = reads.versions(state).await?.shell;
-            let get = |kept: &Kept| kept.users.get(&id).cloned();
-            let put = |kept: &mut Kept, user| {
-                kept.users.insert(id, user);
-            };
-            state.shell_reads.through(version, get, put, read).await
-        }
-        None => Ok(read.await?),
-    }
+    let get = |kept: &Kept| kept.users.get(&id).cloned();
+    let put = |kept: &mut Kept, user| {
+        kept.users.insert(id, user);
+    };
+    through(state, reads, get, put, store::users::by_id(&state.pool, id)).await
 }
 
 /// The latest applied key: kept during a page render, else read.
@@ -122,15 +118,9 @@ pub async fn applied_key(
         let mut conn = state.pool.acquire().await?;
         store::license::current(&mut conn).await
     };
-    match reads {
-        Some(reads) => {
-            let version = reads.versions(state).await?.shell;
-            let get = |kept: &Kept| kept.applied_key.clone();
-            let put = |kept: &mut Kept, row| kept.applied_key = Some(row);
-            state.shell_reads.through(version, get, put, read).await
-        }
-        None => Ok(read.await?),
-    }
+    let get = |kept: &Kept| kept.applied_key.clone();
+    let put = |kept: &mut Kept, row| kept.applied_key = Some(row);
+    through(state, reads, get, put, read).await
 }
 
 /// The environment: kept during a page render, else read.
@@ -139,15 +129,9 @@ pub async fn environment(
     reads: Option<&PageReads>,
 ) -> Result<Option<EnvironmentRow>, ServerError> {
     let read = store::environment::get(&state.pool);
-    match reads {
-        Some(reads) => {
-            let version = reads.versions(state).await?.shell;
-            let get = |kept: &Kept| kept.environment.clone();
-            let put = |kept: &mut Kept, row| kept.environment = Some(row);
-            state.shell_reads.through(version, get, put, read).await
-        }
-        None => Ok(read.await?),
-    }
+    let get = |kept: &Kept| kept.environment.clone();
+    let put = |kept: &mut Kept, row| kept.environment = Some(row);
+    through(state, reads, get, put, read).await
 }
 
 /// The latest marketplace link, active or not: kept during a page render, else read.
@@ -159,13 +143,7 @@ pub async fn latest_link(
         let mut conn = state.pool.acquire().await?;
         store::marketplace::latest_link(&mut conn).await
     };
-    match reads {
-        Some(reads) => {
-            let version = reads.versions(state).await?.shell;
-            let get = |kept: &Kept| kept.latest_link.clone();
-            let put = |kept: &mut Kept, row| kept.latest_link = Some(row);
-            state.shell_reads.through(version, get, put, read).await
-        }
-        None => Ok(read.await?),
-    }
+    let get = |kept: &Kept| kept.latest_link.clone();
+    let put = |kept: &mut Kept, row| kept.latest_link = Some(row);
+    through(state, reads, get, put, read).await
 }

@@ -264,12 +264,7 @@ pub async fn list(
     // One more than asked: whether another page follows.
     let rows = store::users::page(&state.pool, name, after, i64::from(USERS_PER_PAGE) + 1)
         .await?
-        .ok_or_else(|| {
-            AppError::invalid(
-                "cursor",
-                "This cursor was not made by this console: use the `next` of a page.",
-            )
-        })?;
+        .ok_or_else(|| USERS.not_ours(cursor.unwrap_or_default()))?;
     let (rows, next) = USERS.page(rows, USERS_PER_PAGE, |u| u.id);
     let users = rows
         .into_iter()
