@@ -3,6 +3,7 @@
 
 use super::access::{Authorized, Operator, Viewer};
 use super::audit::{self, Actor, Outcome};
+use super::provisioner::{reason, ProvisionError, TopicRefusal};
 use super::store::instances as store;
 use super::{AppState, ServerError};
 use crate::domain::account::Role;
@@ -53,7 +54,7 @@ pub async fn panel(
     }
     match provisioner.topics(&row).await {
         Ok(topics) => panel.topics = topics,
-        Err(error) => panel.topics_error = Some(error),
+        Err(error) => panel.topics_error = Some(reason(&error)),
     }
     let topic = panel.topics.first().map_or("my-topic", |t| t.name.as_str());
     panel.connect = Some(super::kafka_users::connect_settings(state, &row, None, topic).await);
@@ -111,7 +112,7 @@ async fn on_broker(
     action: &str,
     topic: &str,
     detail: &str,
-    call: impl std::future::Future<Output = Result<(), String>>,
+    call: impl std::future::Future<Output = Result<(), ProvisionError>>,
 ) -> Result<(), ServerError> {
     let target = Some(row.name.as_str());
     let requested = format!("{action}_requested");
@@ -127,7 +128,7 @@ async fn on_broker(
     let result = call.await;
     let (outcome, detail) = match &result {
         Ok(()) => (Outcome::Success, detail.to_string()),
-        Err(error) => (Outcome::Failure, format!("{topic}: {error}")),
+        Err(error) => (Outcome::Failure, format!("{topic}: {}", reason(error))),
     };
     if let Err(audit_error) =
         audit::record(state, actor, action, target, outcome, Some(&detail)).await
@@ -140,11 +141,10 @@ async fn on_broker(
 
 /// A broker's refusal as the page shows it: next to the topic field when it is about the
 /// topic (exists already, does not exist), else as a conflict.
-fn topic_refusal(error: String) -> ServerError {
-    if error.starts_with("A topic named") || error.starts_with("There is no topic") {
-        AppError::invalid("topic", error).into()
-    } else {
-        AppError::Conflict(error).into()
+fn topic_refusal(error: ProvisionError) -> ServerError {
+    match error.downcast_ref::<TopicRefusal>() {
+        Some(refusal) => AppError::invalid("topic", refusal.to_string()).into(),
+        None => AppError::Conflict(reason(&error)).into(),
     }
 }
 
@@ -176,7 +176,7 @@ pub async fn set_retention(
     let said = Retention::describe_ms(Some(retention.as_ms()));
     let (outcome, detail) = match &result {
         Ok(()) => (Outcome::Success, format!("{name}: retention {said}")),
-        Err(error) => (Outcome::Failure, format!("{name}: {error}")),
+        Err(error) => (Outcome::Failure, format!("{name}: {}", reason(error))),
     };
     audit::record(
         state,
@@ -228,6 +228,6 @@ pub async fn ca_pem(
     }
     match state.operations.provisioner().ca_certificate().await {
         Ok(pem) => attachment("application/x-pem-file", "byoc-ca.pem", pem.into_bytes()),
-        Err(error) => refused(AppError::NotFound(error)),
+        Err(error) => refused(AppError::NotFound(reason(&error))),
     }
 }

@@ -86,6 +86,7 @@ async fn apply(state: &AppState, row: &InstanceRow, cut_sessions: bool) -> Strin
     {
         Ok(done) => done,
         Err(error) => {
+            let error = super::provisioner::reason(&error);
             tracing::warn!(instance = row.id, %error, "Kafka users not applied yet");
             format!("not yet on the broker ({error}); the control loop retries within seconds")
         }

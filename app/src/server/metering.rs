@@ -40,6 +40,7 @@ pub async fn records_for_hour(
             Ok(traffic) => traffic,
             Err(error) => {
                 // Capacity is still metered; the traffic of this hour is not known.
+                let error = super::provisioner::reason(&error);
                 tracing::warn!(instance = instance_id, hour, %error, "no traffic figures for this hour");
                 Traffic::default()
             }

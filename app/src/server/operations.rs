@@ -154,8 +154,8 @@ async fn run(state: &AppState, id: i64) -> Result<(), ServerError> {
                 )
                 .await?;
             }
-            Err(reason) => {
-                fail(state, &op, done, &reason).await?;
+            Err(error) => {
+                fail(state, &op, done, &super::provisioner::reason(&error)).await?;
                 drop(held);
                 state.operations.control.wake(op.instance_id);
                 return Ok(());

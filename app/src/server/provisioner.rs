@@ -11,6 +11,28 @@ use std::time::Duration;
 
 pub use super::broker::process::Exit;
 
+/// Why the provisioner could not do something: what it was doing, with every cause under it
+/// (the I/O, SQL, TLS or Kafka error that stopped it), kept as a chain rather than flattened
+/// into a string where it happened.
+pub type ProvisionError = anyhow::Error;
+
+/// A broker's refusal that is about the topic named (the page shows it next to the topic's
+/// field): told apart from other failures by its type, not its words.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicRefusal {
+    #[error("A topic named {0} exists already.")]
+    Exists(String),
+    #[error("There is no topic named {0}.")]
+    Missing(String),
+}
+
+/// The words an operator reads for a provisioner's error (on the instance, in a form's
+/// notice, in the log): what it was doing, then each cause, "starting the broker: cannot
+/// write …: Permission denied (os error 13)".
+pub fn reason(error: &ProvisionError) -> String {
+    format!("{error:#}")
+}
+
 /// What the control loop sees of an instance's broker in one probe.
 #[derive(Debug, Clone)]
 pub struct BrokerCheck {
@@ -87,7 +109,7 @@ pub trait Provisioner: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Does the step. An `Err` is the reason the operator reads on the instance.
-    async fn run_step(&self, work: &StepWork<'_>) -> Result<StepDone, String>;
+    async fn run_step(&self, work: &StepWork<'_>) -> Result<StepDone, ProvisionError>;
 
     /// The instance's traffic over the whole hour starting at `hour_start`, when it was
     /// `size_aku` large (metering counts the billed part of the hour). Estimated figures are
@@ -97,7 +119,7 @@ pub trait Provisioner: Send + Sync {
         instance: &InstanceRow,
         hour_start: i64,
         size_aku: u32,
-    ) -> Result<Traffic, String>;
+    ) -> Result<Traffic, ProvisionError>;
 
     /// How the traffic figures are obtained, which are counted and which estimated (the usage
     /// page says so).
@@ -127,7 +149,7 @@ pub trait Provisioner: Send + Sync {
 
     /// Makes the instance served: adopts its live, answering broker of the configured
     /// program, or stops whatever is left of one and starts a new one. Idempotent.
-    async fn ensure_serving(&self, _instance: &InstanceRow) -> Result<Served, String> {
+    async fn ensure_serving(&self, _instance: &InstanceRow) -> Result<Served, ProvisionError> {
         Ok(Served::Adopted)
     }
 
@@ -148,7 +170,7 @@ pub trait Provisioner: Send + Sync {
     /// Keeps a serving instance as it should be: its certificate current, its endpoint the
     /// configured one, its users the console's. Called by the control loop, under the
     /// instance's lock; returns what it had to do.
-    async fn maintain(&self, _instance: &InstanceRow) -> Result<Vec<Maintenance>, String> {
+    async fn maintain(&self, _instance: &InstanceRow) -> Result<Vec<Maintenance>, ProvisionError> {
         Ok(Vec::new())
     }
 
@@ -159,21 +181,25 @@ pub trait Provisioner: Send + Sync {
         &self,
         _instance: &InstanceRow,
         _cut_sessions: bool,
-    ) -> Result<String, String> {
-        Err(NOT_REAL.into())
+    ) -> Result<String, ProvisionError> {
+        Err(anyhow::anyhow!(NOT_REAL))
     }
 
     /// The certificate of the authority that signs the instances' TLS certificates (PEM).
-    async fn ca_certificate(&self) -> Result<String, String> {
-        Err(NOT_REAL.into())
+    async fn ca_certificate(&self) -> Result<String, ProvisionError> {
+        Err(anyhow::anyhow!(NOT_REAL))
     }
 
-    async fn delete_topic(&self, _instance: &InstanceRow, _name: &str) -> Result<(), String> {
-        Err(NOT_REAL.into())
+    async fn delete_topic(
+        &self,
+        _instance: &InstanceRow,
+        _name: &str,
+    ) -> Result<(), ProvisionError> {
+        Err(anyhow::anyhow!(NOT_REAL))
     }
 
-    async fn topics(&self, _instance: &InstanceRow) -> Result<Vec<TopicInfo>, String> {
-        Err(NOT_REAL.into())
+    async fn topics(&self, _instance: &InstanceRow) -> Result<Vec<TopicInfo>, ProvisionError> {
+        Err(anyhow::anyhow!(NOT_REAL))
     }
 
     /// Creates a topic; `retention_ms` is Kafka's `retention.ms` (`None`: the broker's default).
@@ -183,8 +209,8 @@ pub trait Provisioner: Send + Sync {
         _name: &str,
         _partitions: u32,
         _retention_ms: Option<i64>,
-    ) -> Result<(), String> {
-        Err(NOT_REAL.into())
+    ) -> Result<(), ProvisionError> {
+        Err(anyhow::anyhow!(NOT_REAL))
     }
 
     async fn set_topic_retention(
@@ -192,8 +218,8 @@ pub trait Provisioner: Send + Sync {
         _instance: &InstanceRow,
         _name: &str,
         _retention_ms: i64,
-    ) -> Result<(), String> {
-        Err(NOT_REAL.into())
+    ) -> Result<(), ProvisionError> {
+        Err(anyhow::anyhow!(NOT_REAL))
     }
 
     /// The last minutes of measured traffic, when a broker serves the instance.
@@ -228,7 +254,7 @@ impl Provisioner for SimulatedProvisioner {
         "simulated"
     }
 
-    async fn run_step(&self, work: &StepWork<'_>) -> Result<StepDone, String> {
+    async fn run_step(&self, work: &StepWork<'_>) -> Result<StepDone, ProvisionError> {
         tokio::time::sleep(self.step_duration).await;
         let fail_here = work
             .instance
@@ -236,7 +262,7 @@ impl Provisioner for SimulatedProvisioner {
             .iter()
             .any(|(k, v)| k == SIMULATE_FAILURE_TAG && v == work.step.id.as_str());
         if fail_here && !work.retry {
-            return Err(format!(
+            return Err(anyhow::anyhow!(
                 "{} failed (simulated by the tag {SIMULATE_FAILURE_TAG}={})",
                 work.step.label,
                 work.step.id.as_str()
@@ -272,7 +298,7 @@ impl Provisioner for SimulatedProvisioner {
         instance: &InstanceRow,
         hour_start: i64,
         size_aku: u32,
-    ) -> Result<Traffic, String> {
+    ) -> Result<Traffic, ProvisionError> {
         Ok(simulated_traffic(instance.id, size_aku, hour_start))
     }
 

@@ -318,7 +318,10 @@ async fn look_and_act(state: &AppState, id: i64) -> Result<(), super::ServerErro
                 }
                 Ok(Served::Adopted) => {}
                 // The operation's own steps report failures; the next pass tries again.
-                Err(reason) => tracing::warn!(instance = id, %reason, "control loop: start"),
+                Err(error) => {
+                    let reason = super::provisioner::reason(&error);
+                    tracing::warn!(instance = id, %reason, "control loop: start");
+                }
             }
         }
         (Action::MarkAbnormal(fault), Some(_)) => {
@@ -359,7 +362,8 @@ async fn maintain(
     let provisioner = state.operations.provisioner();
     let done = match provisioner.maintain(instance).await {
         Ok(done) => done,
-        Err(reason) => {
+        Err(error) => {
+            let reason = super::provisioner::reason(&error);
             tracing::warn!(instance = instance.id, %reason, "control loop: maintenance");
             return Ok(());
         }

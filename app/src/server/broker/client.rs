@@ -4,7 +4,10 @@
 //! requires them. Every call has a deadline: a broker that does not answer is an error the
 //! page shows, never a request that hangs.
 
+use crate::server::provisioner::{ProvisionError, TopicRefusal};
 use crate::wire::kafka::{PartitionInfo, TopicInfo};
+use anyhow::{anyhow, Context};
+use rskafka::client::error::{Error as KafkaError, ProtocolError};
 use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use rskafka::BackoffConfig;
@@ -21,7 +24,7 @@ pub struct Reach {
 
 const DEADLINE: Duration = Duration::from_secs(5);
 
-async fn connect(reach: &Reach) -> Result<Client, String> {
+async fn connect(reach: &Reach) -> Result<Client, ProvisionError> {
     let backoff = BackoffConfig {
         init_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(500),
@@ -42,38 +45,62 @@ async fn connect(reach: &Reach) -> Result<Client, String> {
     }
     let at = &reach.bootstrap;
     match tokio::time::timeout(DEADLINE, builder.build()).await {
-        Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(format!("the broker at {at} did not answer: {e}")),
-        Err(_) => Err(format!("the broker at {at} did not answer in time")),
+        Ok(result) => result.with_context(|| format!("the broker at {at} did not answer")),
+        Err(_) => Err(anyhow!("the broker at {at} did not answer in time")),
     }
 }
 
-async fn within<T, E: std::fmt::Display>(
-    what: &str,
-    call: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, String> {
+/// The call's own error (kept typed, for the callers that tell one Kafka error from
+/// another), or none within the deadline.
+enum Failed {
+    Kafka(KafkaError),
+    Late,
+}
+
+async fn within<T>(
+    call: impl std::future::Future<Output = Result<T, KafkaError>>,
+) -> Result<T, Failed> {
     match tokio::time::timeout(DEADLINE, call).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(format!("{what}: {e}")),
-        Err(_) => Err(format!("{what}: no answer within {} s", DEADLINE.as_secs())),
+        Ok(result) => result.map_err(Failed::Kafka),
+        Err(_) => Err(Failed::Late),
     }
 }
 
-pub async fn topics(reach: &Reach) -> Result<Vec<TopicInfo>, String> {
+impl Failed {
+    fn doing(self, what: &str) -> ProvisionError {
+        match self {
+            Failed::Kafka(e) => anyhow::Error::new(e).context(what.to_string()),
+            Failed::Late => anyhow!("{what}: no answer within {} s", DEADLINE.as_secs()),
+        }
+    }
+
+    /// The broker answered with this protocol error.
+    fn is(&self, wanted: ProtocolError) -> bool {
+        matches!(self, Failed::Kafka(KafkaError::ServerError { protocol_error, .. })
+            if *protocol_error == wanted)
+    }
+}
+
+pub async fn topics(reach: &Reach) -> Result<Vec<TopicInfo>, ProvisionError> {
     let client = connect(reach).await?;
-    let mut topics = within("listing topics", client.list_topics()).await?;
+    let mut topics = within(client.list_topics())
+        .await
+        .map_err(|e| e.doing("listing topics"))?;
     topics.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = Vec::with_capacity(topics.len());
     for topic in topics {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for partition in topic.partitions {
-            let pc = within(
-                "reaching a partition",
-                client.partition_client(topic.name.clone(), partition, UnknownTopicHandling::Error),
-            )
-            .await?;
-            let latest_offset =
-                within("reading an offset", pc.get_offset(OffsetAt::Latest)).await?;
+            let pc = within(client.partition_client(
+                topic.name.clone(),
+                partition,
+                UnknownTopicHandling::Error,
+            ))
+            .await
+            .map_err(|e| e.doing("reaching a partition"))?;
+            let latest_offset = within(pc.get_offset(OffsetAt::Latest))
+                .await
+                .map_err(|e| e.doing("reading an offset"))?;
             partitions.push(PartitionInfo {
                 partition,
                 latest_offset,
@@ -89,34 +116,37 @@ pub async fn topics(reach: &Reach) -> Result<Vec<TopicInfo>, String> {
     Ok(out)
 }
 
-pub async fn create_topic(reach: &Reach, name: &str, partitions: u32) -> Result<(), String> {
+pub async fn create_topic(
+    reach: &Reach,
+    name: &str,
+    partitions: u32,
+) -> Result<(), ProvisionError> {
     let client = connect(reach).await?;
-    let controller = client.controller_client().map_err(|e| e.to_string())?;
-    let partitions = i32::try_from(partitions).map_err(|_| "too many partitions".to_string())?;
+    let controller = client
+        .controller_client()
+        .context("finding the broker's controller")?;
+    let partitions = i32::try_from(partitions).map_err(|_| anyhow!("too many partitions"))?;
     // One broker: one replica.
-    match within(
-        "creating the topic",
-        controller.create_topic(name, partitions, 1, 5_000),
-    )
-    .await
-    {
+    match within(controller.create_topic(name, partitions, 1, 5_000)).await {
         Ok(()) => Ok(()),
-        Err(e) if e.contains("TopicAlreadyExists") => {
-            Err(format!("A topic named {name} exists already."))
+        Err(e) if e.is(ProtocolError::TopicAlreadyExists) => {
+            Err(TopicRefusal::Exists(name.into()).into())
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.doing("creating the topic")),
     }
 }
 
 /// Deletes one topic (nisshi deletes that topic alone; tansu 0.6.0 deleted them all).
-pub async fn delete_topic(reach: &Reach, name: &str) -> Result<(), String> {
+pub async fn delete_topic(reach: &Reach, name: &str) -> Result<(), ProvisionError> {
     let client = connect(reach).await?;
-    let controller = client.controller_client().map_err(|e| e.to_string())?;
-    match within("deleting the topic", controller.delete_topic(name, 5_000)).await {
+    let controller = client
+        .controller_client()
+        .context("finding the broker's controller")?;
+    match within(controller.delete_topic(name, 5_000)).await {
         Ok(()) => Ok(()),
-        Err(e) if e.contains("UnknownTopicOrPartition") => {
-            Err(format!("There is no topic named {name}."))
+        Err(e) if e.is(ProtocolError::UnknownTopicOrPartition) => {
+            Err(TopicRefusal::Missing(name.into()).into())
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.doing("deleting the topic")),
     }
 }

@@ -9,6 +9,8 @@
 //! - bytes out: messages out times the mean record size (estimated);
 //! - retained: the size of the broker's files on disk (counted).
 
+use crate::server::provisioner::ProvisionError;
+use anyhow::Context;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
@@ -30,7 +32,7 @@ pub const STORAGE_FILE: &str = "tansu.db";
 
 /// Reads the broker's files and moves `previous` forward. A broker that has not created its
 /// storage yet reads as no traffic.
-pub async fn read(dir: &Path, previous: Counters) -> Result<Counters, String> {
+pub async fn read(dir: &Path, previous: Counters) -> Result<Counters, ProvisionError> {
     let path = dir.join(STORAGE_FILE);
     let bytes_retained = retained_bytes(dir);
     if !path.exists() {
@@ -44,10 +46,10 @@ pub async fn read(dir: &Path, previous: Counters) -> Result<Counters, String> {
         .read_only(true)
         .connect()
         .await
-        .map_err(|e| format!("cannot read the broker's storage: {e}"))?;
+        .context("cannot read the broker's storage")?;
     let result = query(&mut conn, previous, bytes_retained).await;
     let _ = conn.close().await;
-    result.map_err(|e| format!("cannot read the broker's storage: {e}"))
+    result.context("cannot read the broker's storage")
 }
 
 async fn query(

@@ -6,6 +6,8 @@
 //! (`meter`) every few seconds, kept in memory for the page and once a minute in the
 //! console's database for metering.
 
+use crate::server::provisioner::ProvisionError;
+use anyhow::{anyhow, Context};
 mod client;
 pub mod meter;
 mod ports;
@@ -14,6 +16,7 @@ pub mod process;
 mod readings;
 pub mod scram;
 mod secure;
+mod serve;
 mod steps;
 pub mod tls;
 mod topic_config;
@@ -24,7 +27,8 @@ pub use secure::{Endpoint, NO_PUBLIC_ADDRESS};
 
 use super::clock::Clock;
 use super::provisioner::{
-    BrokerCheck, Exit, Maintenance, Provisioner, Served, StepDone, StepWork, SupportedSecurity,
+    reason, BrokerCheck, Exit, Maintenance, Provisioner, Served, StepDone, StepWork,
+    SupportedSecurity,
 };
 use super::store::{self, instances::InstanceRow};
 use crate::domain::instance_spec::{ClientAuth, EndpointExposure, InstanceSpec, SpecError};
@@ -33,7 +37,6 @@ use crate::domain::metering::Traffic;
 use crate::domain::operation::StepId;
 use crate::domain::topic::Retention;
 use crate::wire::kafka::{LiveTraffic, TopicInfo};
-use process::Launch;
 use readings::{spawn_readings, Readings};
 use sqlx::SqlitePool;
 use std::collections::HashMap;
@@ -109,7 +112,7 @@ impl BrokerProvisioner {
         data_dir: &Path,
         pool: SqlitePool,
         clock: Arc<dyn Clock>,
-    ) -> Result<Arc<BrokerProvisioner>, String> {
+    ) -> Result<Arc<BrokerProvisioner>, ProvisionError> {
         let root = data_dir.join("brokers");
         make_private_dir(&root)?;
         let (exits, exits_receiver) = mpsc::unbounded_channel();
@@ -138,106 +141,9 @@ impl BrokerProvisioner {
         process::find(&self.dir(instance_id), &self.settings.bin)
     }
 
-    /// Adopts the instance's live, answering broker when it runs the configured program with
-    /// the endpoint the instance wants, or stops what is left of one and starts a new one.
-    /// Its certificate is issued first when due (a new one means a restart: the broker
-    /// reads it only at start) and the console's own user made when missing.
-    ///
-    /// The users of a SCRAM instance are written into its storage before the broker starts
-    /// (whoever logs in first meets the console's set; a new storage gets them as soon as
-    /// the broker has made its tables) and again once it answers; what differed is returned.
-    async fn serve(&self, row: &InstanceRow) -> Result<(Endpoint, Served, Vec<Drift>), String> {
-        let dir = self.dir(row.id);
-        let endpoint = self.wanted_endpoint(row)?;
-        let reissued = if endpoint.tls {
-            self.ensure_certificate(row, &endpoint).await?
-        } else {
-            None
-        };
-        if endpoint.scram {
-            self.ensure_console_user(row).await?;
-        }
-        let target = self.probe_target(&endpoint).await?;
-        if let Some(found) = process::find_even_unrecorded(&dir, &self.settings.bin) {
-            let as_wanted =
-                reissued.is_none() && secure::recorded_endpoint(&dir).as_ref() == Some(&endpoint);
-            if found.right_program
-                && as_wanted
-                && process::answers_as_itself(found.pid, &target).await
-            {
-                // A broker whose pid file was never written (its console was killed just
-                // after starting it) is recorded now, so that probes find it.
-                std::fs::write(dir.join(process::PID_FILE), found.pid.to_string())
-                    .map_err(|e| format!("cannot write the broker's pid file: {e}"))?;
-                let drift = self.users_written(row, &endpoint).await?;
-                return Ok((endpoint, Served::Adopted, drift));
-            }
-            process::stop(std::slice::from_ref(&dir), &self.settings.bin).await;
-        }
-        // No broker has the storage open now: a file tansu 0.6.0 wrote is brought to
-        // nisshi's schema before nisshi opens it (once; a no-op on a current file).
-        if let upgrade::Migration::Migrated { headers } =
-            upgrade::migrate_storage(&dir.join(meter::STORAGE_FILE)).await?
-        {
-            tracing::info!(
-                instance = row.id,
-                headers,
-                "broker storage migrated from tansu 0.6.0"
-            );
-        }
-        let mut drift = Vec::new();
-        if endpoint.scram && self.storage_ready(row.id).await {
-            drift = self.sync_users(row).await?;
-        }
-        secure::record_endpoint(&dir, &endpoint)?;
-        let pid = process::spawn(
-            &self.settings.bin,
-            Launch {
-                instance_id: row.id,
-                dir: &dir,
-                port: endpoint.port,
-                listen: endpoint.bind,
-                advertised_host: &endpoint.host,
-                authentication: endpoint.scram,
-                tls: endpoint.tls,
-                maintenance_every: self.settings.maintenance_every,
-                probe: &target,
-            },
-            self.exits.clone(),
-        )
-        .await?;
-        let after = self.users_written(row, &endpoint).await?;
-        drift.extend(after);
-        Ok((endpoint, Served::Started(pid), drift))
-    }
-
-    /// Whether the broker's storage has its tables and cluster (made at its first start).
-    async fn storage_ready(&self, instance_id: i64) -> bool {
-        secure::cluster_registered(&self.dir(instance_id), instance_id).await
-    }
-
-    /// Writes a SCRAM instance's users into its answering broker's storage; a broker that
-    /// has just made its storage may take a moment to register its cluster.
-    async fn users_written(
-        &self,
-        row: &InstanceRow,
-        endpoint: &Endpoint,
-    ) -> Result<Vec<Drift>, String> {
-        if !endpoint.scram {
-            return Ok(Vec::new());
-        }
-        for _ in 0..20 {
-            if self.storage_ready(row.id).await {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        self.sync_users(row).await
-    }
-
     /// How the console's own client reaches the instance: its bootstrap address, TLS trusting
     /// the console's authority, and the console's SCRAM user.
-    async fn reach(&self, row: &InstanceRow) -> Result<client::Reach, String> {
+    async fn reach(&self, row: &InstanceRow) -> Result<client::Reach, ProvisionError> {
         let endpoint = self.wanted_endpoint(row)?;
         let tls = if endpoint.tls {
             Some(self.authority().await?.client_config())
@@ -300,12 +206,12 @@ const MTLS_REFUSED: &str = "This host's broker (nisshi 0.8.1) does not verify cl
     certificates: choose SASL/SCRAM over TLS. The console will not show mutual TLS on an \
     endpoint that does not require it.";
 
-fn make_private_dir(dir: &Path) -> Result<(), String> {
+fn make_private_dir(dir: &Path) -> Result<(), ProvisionError> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+        .with_context(|| format!("cannot create {}", dir.display()))
 }
 
 #[async_trait::async_trait]
@@ -314,7 +220,7 @@ impl Provisioner for BrokerProvisioner {
         "broker"
     }
 
-    async fn run_step(&self, work: &StepWork<'_>) -> Result<StepDone, String> {
+    async fn run_step(&self, work: &StepWork<'_>) -> Result<StepDone, ProvisionError> {
         self.step(work).await
     }
 
@@ -323,7 +229,7 @@ impl Provisioner for BrokerProvisioner {
         instance: &InstanceRow,
         hour_start: i64,
         _size_aku: u32,
-    ) -> Result<Traffic, String> {
+    ) -> Result<Traffic, ProvisionError> {
         self.hour_traffic(instance, hour_start).await
     }
 
@@ -388,23 +294,23 @@ impl Provisioner for BrokerProvisioner {
                 };
                 probe::api_versions(&target, timeout).await
             }
-            (Some(_), None, None) => Err("no port recorded".into()),
-            (None, _, _) => Err("no broker process".into()),
+            (Some(_), None, None) => Err(anyhow!("no port recorded")),
+            (None, _, _) => Err(anyhow!("no broker process")),
         };
         Some(BrokerCheck {
             alive: found.is_some(),
-            answer,
+            answer: answer.map_err(|e| reason(&e)),
             right_program: found.is_none_or(|f| f.right_program),
             port,
             recorded_pid: process::recorded_pid(&dir),
         })
     }
 
-    async fn ensure_serving(&self, instance: &InstanceRow) -> Result<Served, String> {
+    async fn ensure_serving(&self, instance: &InstanceRow) -> Result<Served, ProvisionError> {
         self.serve(instance).await.map(|(_, served, _)| served)
     }
 
-    async fn maintain(&self, instance: &InstanceRow) -> Result<Vec<Maintenance>, String> {
+    async fn maintain(&self, instance: &InstanceRow) -> Result<Vec<Maintenance>, ProvisionError> {
         self.maintenance(instance).await
     }
 
@@ -412,7 +318,7 @@ impl Provisioner for BrokerProvisioner {
         &self,
         instance: &InstanceRow,
         cut_sessions: bool,
-    ) -> Result<String, String> {
+    ) -> Result<String, ProvisionError> {
         if instance.client_auth != ClientAuth::SaslScram {
             return Ok(String::new());
         }
@@ -443,7 +349,7 @@ impl Provisioner for BrokerProvisioner {
         Ok(with_found(&done, &drift))
     }
 
-    async fn ca_certificate(&self) -> Result<String, String> {
+    async fn ca_certificate(&self) -> Result<String, ProvisionError> {
         Ok(self.authority().await?.cert_pem().to_string())
     }
 
@@ -459,7 +365,7 @@ impl Provisioner for BrokerProvisioner {
         self.exits_receiver.lock().ok()?.take()
     }
 
-    async fn topics(&self, instance: &InstanceRow) -> Result<Vec<TopicInfo>, String> {
+    async fn topics(&self, instance: &InstanceRow) -> Result<Vec<TopicInfo>, ProvisionError> {
         let mut topics = client::topics(&self.reach(instance).await?).await?;
         let set = topic_config::retentions(&self.dir(instance.id), instance.id).await?;
         for topic in &mut topics {
@@ -474,7 +380,7 @@ impl Provisioner for BrokerProvisioner {
         name: &str,
         partitions: u32,
         retention_ms: Option<i64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ProvisionError> {
         client::create_topic(&self.reach(instance).await?, name, partitions).await?;
         if let Some(ms) = retention_ms {
             topic_config::set_retention(&self.dir(instance.id), instance.id, name, ms).await?;
@@ -487,11 +393,11 @@ impl Provisioner for BrokerProvisioner {
         instance: &InstanceRow,
         name: &str,
         retention_ms: i64,
-    ) -> Result<(), String> {
+    ) -> Result<(), ProvisionError> {
         topic_config::set_retention(&self.dir(instance.id), instance.id, name, retention_ms).await
     }
 
-    async fn delete_topic(&self, instance: &InstanceRow, name: &str) -> Result<(), String> {
+    async fn delete_topic(&self, instance: &InstanceRow, name: &str) -> Result<(), ProvisionError> {
         client::delete_topic(&self.reach(instance).await?, name).await
     }
 

@@ -2,6 +2,8 @@
 //! in the instance's directory so that a restarted broker (or console) keeps it.
 
 use super::{make_private_dir, process, BrokerProvisioner};
+use crate::server::provisioner::ProvisionError;
+use anyhow::{anyhow, Context};
 use std::net::SocketAddr;
 
 const PORT_FILE: &str = "port";
@@ -17,13 +19,13 @@ impl BrokerProvisioner {
 
     /// The instance's port: the one recorded in its directory, or the first port of the
     /// range that no other instance holds and nothing on the host answers or holds.
-    pub(super) async fn allocate_port(&self, instance_id: i64) -> Result<u16, String> {
+    pub(super) async fn allocate_port(&self, instance_id: i64) -> Result<u16, ProvisionError> {
         let _one_at_a_time = self.allocating.lock().await;
         if let Some(port) = self.port_of(instance_id) {
             return Ok(port);
         }
         let held: Vec<u16> = std::fs::read_dir(&self.root)
-            .map_err(|e| format!("cannot read {}: {e}", self.root.display()))?
+            .with_context(|| format!("cannot read {}", self.root.display()))?
             .flatten()
             .filter_map(|e| std::fs::read_to_string(e.path().join(PORT_FILE)).ok())
             .filter_map(|p| p.trim().parse().ok())
@@ -40,17 +42,17 @@ impl BrokerProvisioner {
             let dir = self.dir(instance_id);
             make_private_dir(&dir)?;
             std::fs::write(dir.join(PORT_FILE), port.to_string())
-                .map_err(|e| format!("cannot record the port: {e}"))?;
+                .context("cannot record the port")?;
             return Ok(port);
         }
-        Err(format!(
+        Err(anyhow!(
             "no free port left in {first}-{last} (--broker-ports): every port is held by an \
              instance or in use on this host"
         ))
     }
 
-    pub(super) fn recorded_port(&self, instance_id: i64) -> Result<u16, String> {
-        self.port_of(instance_id).ok_or_else(|| {
+    pub(super) fn recorded_port(&self, instance_id: i64) -> Result<u16, ProvisionError> {
+        self.port_of(instance_id).with_context(|| {
             format!(
                 "this instance's broker directory {} has no port recorded (was it removed?)",
                 self.dir(instance_id).display()

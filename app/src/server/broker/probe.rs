@@ -4,6 +4,8 @@
 //! listen socket still accepts). The frame is 24 bytes, written here rather than through a
 //! client library, whose connection set-up (metadata, SASL) is more than a probe should do.
 
+use crate::server::provisioner::ProvisionError;
+use anyhow::{anyhow, Context};
 use rustls::pki_types::ServerName;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,20 +48,20 @@ pub struct TlsTarget {
 
 /// Ok when the broker at `target` answers `ApiVersions` with the request's correlation id
 /// within `timeout` (connection and TLS handshake included); otherwise what went wrong.
-pub async fn api_versions(target: &Target, timeout: Duration) -> Result<(), String> {
+pub async fn api_versions(target: &Target, timeout: Duration) -> Result<(), ProvisionError> {
     match tokio::time::timeout(timeout, connect_and_ask(target)).await {
         Ok(result) => result,
-        Err(_) => Err(format!(
+        Err(_) => Err(anyhow!(
             "no answer to a Kafka ApiVersions request within {} ms",
             timeout.as_millis()
         )),
     }
 }
 
-async fn connect_and_ask(target: &Target) -> Result<(), String> {
+async fn connect_and_ask(target: &Target) -> Result<(), ProvisionError> {
     let stream = TcpStream::connect(target.addr)
         .await
-        .map_err(|e| format!("connection refused ({e})"))?;
+        .context("connection refused")?;
     let correlation_id = i32::from(target.addr.port()) ^ 0x5eed;
     match &target.tls {
         None => exchange(stream, correlation_id).await,
@@ -67,44 +69,38 @@ async fn connect_and_ask(target: &Target) -> Result<(), String> {
             let stream = tokio_rustls::TlsConnector::from(tls.config.clone())
                 .connect(tls.server_name.clone(), stream)
                 .await
-                .map_err(|e| format!("the TLS handshake failed ({e})"))?;
+                .context("the TLS handshake failed")?;
             exchange(stream, correlation_id).await
         }
     }
 }
 
-async fn exchange<S>(mut stream: S, correlation_id: i32) -> Result<(), String>
+async fn exchange<S>(mut stream: S, correlation_id: i32) -> Result<(), ProvisionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     stream
         .write_all(&request(correlation_id))
         .await
-        .map_err(|e| format!("the request could not be sent ({e})"))?;
+        .context("the request could not be sent")?;
     stream
         .flush()
         .await
-        .map_err(|e| format!("the request could not be sent ({e})"))?;
+        .context("the request could not be sent")?;
     let size = stream
         .read_i32()
         .await
-        .map_err(|e| format!("the connection closed without an answer ({e})"))?;
+        .context("the connection closed without an answer")?;
     if !(6..=MAX_RESPONSE).contains(&size) {
-        return Err(format!("an answer that is not Kafka ({size} bytes)"));
+        return Err(anyhow!("an answer that is not Kafka ({size} bytes)"));
     }
-    let answered_id = stream
-        .read_i32()
-        .await
-        .map_err(|e| format!("a truncated answer ({e})"))?;
+    let answered_id = stream.read_i32().await.context("a truncated answer")?;
     if answered_id != correlation_id {
-        return Err("an answer to another request".into());
+        return Err(anyhow!("an answer to another request"));
     }
     // The error code follows; any code means a Kafka broker is serving this port (a broker
     // that does not speak version 0 says so with UNSUPPORTED_VERSION, which is an answer).
-    stream
-        .read_i16()
-        .await
-        .map_err(|e| format!("a truncated answer ({e})"))?;
+    stream.read_i16().await.context("a truncated answer")?;
     Ok(())
 }
 
@@ -143,6 +139,7 @@ mod tests {
         let error = api_versions(&plain(port), Duration::from_millis(300))
             .await
             .unwrap_err();
+        let error = format!("{error:#}");
         assert!(error.contains("no answer"), "{error}");
         assert!(started.elapsed() < Duration::from_secs(2));
     }

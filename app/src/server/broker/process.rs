@@ -5,6 +5,8 @@
 //! here: the control loop (`server::reconciler`) decides, these functions carry it out.
 
 use super::probe;
+use crate::server::provisioner::ProvisionError;
+use anyhow::{anyhow, Context};
 use rustix::process::{kill_process, Pid, Signal};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -139,9 +141,9 @@ pub async fn spawn(
     bin: &Path,
     launch: Launch<'_>,
     exits: mpsc::UnboundedSender<Exit>,
-) -> Result<i32, String> {
+) -> Result<i32, ProvisionError> {
     if answers(launch.probe.addr).await {
-        return Err(format!(
+        return Err(anyhow!(
             "port {} is in use by another program; free it, or delete this instance and \
              create it again (a new instance gets a free port)",
             launch.port
@@ -151,15 +153,12 @@ pub async fn spawn(
         .create(true)
         .append(true)
         .open(launch.dir.join(LOG_FILE))
-        .map_err(|e| format!("cannot open the broker log: {e}"))?;
-    let log_err = log
-        .try_clone()
-        .map_err(|e| format!("cannot open the broker log: {e}"))?;
+        .context("cannot open the broker log")?;
+    let log_err = log.try_clone().context("cannot open the broker log")?;
     // The broker reads a `.env` file from its working directory and, failing that, from its
     // parents: an empty one here keeps settings of whatever directory the data lives under
     // out of it. Its environment is emptied for the same reason; every setting is a flag.
-    std::fs::write(launch.dir.join(".env"), "")
-        .map_err(|e| format!("cannot write the broker's .env: {e}"))?;
+    std::fs::write(launch.dir.join(".env"), "").context("cannot write the broker's .env")?;
     let mut command = tokio::process::Command::new(bin);
     command
         .arg("broker")
@@ -211,15 +210,15 @@ pub async fn spawn(
     }
     let mut child = command
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        .with_context(|| format!("cannot start {}", bin.display()))?;
     let pid = child
         .id()
         .and_then(|p| i32::try_from(p).ok())
-        .ok_or("the broker exited at once")?;
+        .context("the broker exited at once")?;
     if let Err(e) = std::fs::write(launch.dir.join(PID_FILE), pid.to_string()) {
         let _ = child.start_kill();
         let _ = child.wait().await;
-        return Err(format!("cannot write the broker's pid file: {e}"));
+        return Err(anyhow::Error::new(e).context("cannot write the broker's pid file"));
     }
 
     // The broker exits 0 when it cannot bind, so the exit code proves nothing: wait until it
@@ -228,7 +227,7 @@ pub async fn spawn(
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let _ = std::fs::remove_file(launch.dir.join(PID_FILE));
-            return Err(format!(
+            return Err(anyhow!(
                 "the broker exited ({status}) before answering on port {}: {}",
                 launch.port,
                 last_log_line(launch.dir)
@@ -247,7 +246,7 @@ pub async fn spawn(
             let _ = child.start_kill();
             let _ = child.wait().await;
             let _ = std::fs::remove_file(launch.dir.join(PID_FILE));
-            return Err(format!(
+            return Err(anyhow!(
                 "the broker did not answer on port {} within {} s",
                 launch.port,
                 READY_TIMEOUT.as_secs()

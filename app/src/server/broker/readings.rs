@@ -6,6 +6,7 @@ use super::meter::{self, Counters};
 use super::BrokerProvisioner;
 use crate::domain::metering::{Traffic, HOUR};
 use crate::domain::sizing;
+use crate::server::provisioner::ProvisionError;
 use crate::server::store::{self, instances::InstanceRow};
 use crate::wire::kafka::{LiveTraffic, TrafficPoint};
 use std::collections::VecDeque;
@@ -55,6 +56,7 @@ impl BrokerProvisioner {
         let counters = match meter::read(&self.dir(instance_id), previous).await {
             Ok(counters) => counters,
             Err(error) => {
+                let error = format!("{error:#}");
                 tracing::debug!(instance = instance_id, %error, "no traffic reading");
                 return false;
             }
@@ -97,10 +99,10 @@ impl BrokerProvisioner {
         &self,
         instance: &InstanceRow,
         hour_start: i64,
-    ) -> Result<Traffic, String> {
+    ) -> Result<Traffic, ProvisionError> {
         let at = |t| store::broker_samples::at_or_before(&self.pool, instance.id, t);
-        let start = at(hour_start).await.map_err(|e| e.to_string())?;
-        let end = at(hour_start + HOUR).await.map_err(|e| e.to_string())?;
+        let start = at(hour_start).await?;
+        let end = at(hour_start + HOUR).await?;
         let start = start.unwrap_or_default();
         Ok(end.map_or(Traffic::default(), |end| difference(&end, &start)))
     }

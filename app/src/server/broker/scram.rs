@@ -2,6 +2,8 @@
 //! the console generates and shows once.
 
 use crate::domain::kafka_user::{Mechanism, Verifier, ITERATIONS};
+use crate::server::provisioner::ProvisionError;
+use anyhow::Context;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256, Sha512};
@@ -29,7 +31,7 @@ pub fn generate_password() -> String {
 }
 
 /// The verifier of `password` with a fresh random salt.
-pub fn verifier(mechanism: Mechanism, password: &str) -> Result<Verifier, String> {
+pub fn verifier(mechanism: Mechanism, password: &str) -> Result<Verifier, ProvisionError> {
     let mut salt = vec![0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut salt);
     verifier_with(mechanism, password, salt, ITERATIONS)
@@ -43,15 +45,15 @@ pub fn verifier_with(
     password: &str,
     salt: Vec<u8>,
     iterations: u32,
-) -> Result<Verifier, String> {
+) -> Result<Verifier, ProvisionError> {
     // One body for both hashes (the hash's traits are too many to spell out generically).
     macro_rules! keys {
         ($hash:ty) => {{
             let mut salted = vec![0u8; <$hash as Digest>::output_size()];
             pbkdf2::pbkdf2_hmac::<$hash>(password.as_bytes(), &salt, iterations, &mut salted);
-            let hmac = |text: &[u8]| -> Result<Vec<u8>, String> {
-                let mut mac = <Hmac<$hash> as Mac>::new_from_slice(&salted)
-                    .map_err(|e| format!("cannot key HMAC: {e}"))?;
+            let hmac = |text: &[u8]| -> Result<Vec<u8>, ProvisionError> {
+                let mut mac =
+                    <Hmac<$hash> as Mac>::new_from_slice(&salted).context("cannot key HMAC")?;
                 mac.update(text);
                 Ok(mac.finalize().into_bytes().to_vec())
             };

@@ -13,7 +13,9 @@ use super::{make_private_dir, meter, probe, BrokerProvisioner};
 use crate::domain::certificate::{self, IssueReason};
 use crate::domain::instance_spec::{ClientAuth, EndpointExposure, TransitEncryption};
 use crate::domain::kafka_user::{self, Credential, Drift, Mechanism, Verifier, CONSOLE_USER};
+use crate::server::provisioner::ProvisionError;
 use crate::server::store::{self, instances::InstanceRow, kafka_security as keep};
+use anyhow::{anyhow, Context};
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
@@ -77,14 +79,13 @@ pub fn recorded_endpoint(dir: &Path) -> Option<Endpoint> {
     serde_json::from_str(&text).ok()
 }
 
-pub fn record_endpoint(dir: &Path, endpoint: &Endpoint) -> Result<(), String> {
-    let text = serde_json::to_string(endpoint).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join(ENDPOINT_FILE), text)
-        .map_err(|e| format!("cannot record the broker's endpoint: {e}"))
+pub fn record_endpoint(dir: &Path, endpoint: &Endpoint) -> Result<(), ProvisionError> {
+    let text = serde_json::to_string(endpoint)?;
+    std::fs::write(dir.join(ENDPOINT_FILE), text).context("cannot record the broker's endpoint")
 }
 
 /// Writes a file only the console's user can read (keys and passwords).
-fn write_private(path: &Path, contents: &str) -> Result<(), String> {
+fn write_private(path: &Path, contents: &str) -> Result<(), ProvisionError> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut file = std::fs::OpenOptions::new()
@@ -93,25 +94,27 @@ fn write_private(path: &Path, contents: &str) -> Result<(), String> {
         .write(true)
         .mode(0o600)
         .open(&tmp)
-        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
     file.write_all(contents.as_bytes())
         .and_then(|()| file.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 impl BrokerProvisioner {
     /// The endpoint `row` wants: its exposure's listener, its port, its security.
-    pub(super) fn wanted_endpoint(&self, row: &InstanceRow) -> Result<Endpoint, String> {
+    pub(super) fn wanted_endpoint(&self, row: &InstanceRow) -> Result<Endpoint, ProvisionError> {
         let listener = match row.endpoint_exposure {
             EndpointExposure::Vpc => &self.settings.private,
-            EndpointExposure::Internet => self.settings.public.as_ref().ok_or(NO_PUBLIC_ADDRESS)?,
+            EndpointExposure::Internet => {
+                self.settings.public.as_ref().context(NO_PUBLIC_ADDRESS)?
+            }
         };
         let scram = match row.client_auth {
             ClientAuth::Anonymous => false,
             ClientAuth::SaslScram => true,
             other @ (ClientAuth::SaslPlain | ClientAuth::Mtls) => {
-                return Err(format!(
+                return Err(anyhow!(
                     "client authentication {} is not served by this broker",
                     other.label()
                 ))
@@ -131,7 +134,7 @@ impl BrokerProvisioner {
     }
 
     /// The environment's certificate authority (made on first need).
-    pub(super) async fn authority(&self) -> Result<Arc<Authority>, String> {
+    pub(super) async fn authority(&self) -> Result<Arc<Authority>, ProvisionError> {
         self.authority
             .get_or_try_init(|| async {
                 Authority::load_or_create(&self.pool, self.clock.unix())
@@ -143,10 +146,13 @@ impl BrokerProvisioner {
     }
 
     /// How the console probes the broker of `endpoint`.
-    pub(super) async fn probe_target(&self, endpoint: &Endpoint) -> Result<probe::Target, String> {
+    pub(super) async fn probe_target(
+        &self,
+        endpoint: &Endpoint,
+    ) -> Result<probe::Target, ProvisionError> {
         let tls = if endpoint.tls {
             let server_name = rustls::pki_types::ServerName::try_from(endpoint.host.clone())
-                .map_err(|e| format!("{:?} cannot be a TLS server name: {e}", endpoint.host))?;
+                .with_context(|| format!("{:?} cannot be a TLS server name", endpoint.host))?;
             Some(probe::TlsTarget {
                 config: self.authority().await?.client_config(),
                 server_name,
@@ -167,13 +173,13 @@ impl BrokerProvisioner {
         &self,
         row: &InstanceRow,
         endpoint: &Endpoint,
-    ) -> Result<Option<IssueReason>, String> {
+    ) -> Result<Option<IssueReason>, ProvisionError> {
         let dir = self.dir(row.id);
         let names = endpoint.certificate_names();
         let now = self.clock.unix();
         let issued = keep::certificate(&self.pool, row.id)
             .await
-            .map_err(|e| format!("cannot read the instance's certificate record: {e}"))?;
+            .context("cannot read the instance's certificate record")?;
         let files = dir.join(CERT_FILE).is_file() && dir.join(KEY_FILE).is_file();
         let reason = match certificate::due(issued.as_ref(), &names, now) {
             None if files => return Ok(None),
@@ -192,11 +198,7 @@ impl BrokerProvisioner {
                 .map_or_else(|_| cert.not_after.to_string(), |t| t.date().to_string()),
             cert.serial
         );
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         keep::record_certificate(
             &mut tx,
             row.id,
@@ -208,8 +210,7 @@ impl BrokerProvisioner {
             },
             now,
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         store::audit::append_in(
             &mut tx,
             store::audit::Entry::by_console(
@@ -220,9 +221,8 @@ impl BrokerProvisioner {
                 &detail,
             ),
         )
-        .await
-        .map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
+        .await?;
+        tx.commit().await?;
         tracing::info!(instance = row.id, %detail, "certificate issued");
         Ok(Some(reason))
     }
@@ -230,14 +230,15 @@ impl BrokerProvisioner {
     /// The console's own SCRAM user of the instance: its password in the instance's
     /// directory (owner-only), its verifier among the instance's users. Made when missing;
     /// a lost password file gets a new password.
-    pub(super) async fn ensure_console_user(&self, row: &InstanceRow) -> Result<(), String> {
+    pub(super) async fn ensure_console_user(
+        &self,
+        row: &InstanceRow,
+    ) -> Result<(), ProvisionError> {
         let dir = self.dir(row.id);
         let secret = dir.join(CONSOLE_SECRET_FILE);
         let kept = {
-            let mut conn = self.pool.acquire().await.map_err(|e| e.to_string())?;
-            keep::user(&mut conn, row.id, CONSOLE_USER)
-                .await
-                .map_err(|e| e.to_string())?
+            let mut conn = self.pool.acquire().await?;
+            keep::user(&mut conn, row.id, CONSOLE_USER).await?
         };
         if kept.is_some() && secret.is_file() {
             return Ok(());
@@ -250,38 +251,38 @@ impl BrokerProvisioner {
         let pending = dir.join(format!("{CONSOLE_SECRET_FILE}.new"));
         write_private(&pending, &password)?;
         let now = self.clock.unix();
-        let mut conn = self.pool.acquire().await.map_err(|e| e.to_string())?;
+        let mut conn = self.pool.acquire().await?;
         let credential = Credential {
             username: CONSOLE_USER.into(),
             mechanism: Mechanism::ScramSha512,
             verifier,
         };
-        let inserted = keep::insert_user(&mut conn, row.id, &credential, true, "system", now)
-            .await
-            .map_err(|e| e.to_string())?;
+        let inserted =
+            keep::insert_user(&mut conn, row.id, &credential, true, "system", now).await?;
         if !inserted {
             keep::replace_verifier(&mut conn, row.id, CONSOLE_USER, &credential.verifier, now)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
-        std::fs::rename(&pending, &secret)
-            .map_err(|e| format!("cannot put the console's password in place: {e}"))
+        std::fs::rename(&pending, &secret).context("cannot put the console's password in place")
     }
 
     /// The console's SCRAM login for the instance, when it authenticates.
-    pub(super) fn console_login(&self, instance_id: i64) -> Result<(String, String), String> {
+    pub(super) fn console_login(
+        &self,
+        instance_id: i64,
+    ) -> Result<(String, String), ProvisionError> {
         let secret = self.dir(instance_id).join(CONSOLE_SECRET_FILE);
         let password = std::fs::read_to_string(&secret)
-            .map_err(|e| format!("the console's password for this instance is unreadable: {e}"))?;
+            .context("the console's password for this instance is unreadable")?;
         Ok((CONSOLE_USER.to_string(), password.trim().to_string()))
     }
 
     /// Makes the broker's users exactly the console's and says what differed. The broker
     /// must have started once on its storage (it creates the tables and its cluster row).
-    pub(super) async fn sync_users(&self, row: &InstanceRow) -> Result<Vec<Drift>, String> {
+    pub(super) async fn sync_users(&self, row: &InstanceRow) -> Result<Vec<Drift>, ProvisionError> {
         let wanted: Vec<Credential> = keep::users(&self.pool, row.id)
             .await
-            .map_err(|e| format!("cannot read the instance's users: {e}"))?
+            .context("cannot read the instance's users")?
             .into_iter()
             .map(|u| u.credential)
             .collect();
@@ -292,10 +293,10 @@ impl BrokerProvisioner {
             .busy_timeout(Duration::from_secs(5))
             .connect()
             .await
-            .map_err(|e| format!("cannot open the broker's storage: {e}"))?;
+            .context("cannot open the broker's storage")?;
         let result = write_users(&mut conn, &cluster, &wanted).await;
         let _ = conn.close().await;
-        result.map_err(|e| format!("cannot write the broker's users: {e}"))
+        result.context("cannot write the broker's users")
     }
 }
 

@@ -2,6 +2,8 @@
 //! pass (what the control loop has it check on each serving broker).
 
 use super::*;
+use crate::server::provisioner::ProvisionError;
+use anyhow::{anyhow, Context};
 
 /// What was done, and what else was found differing on the broker (a user a client added).
 pub(super) fn with_found(done: &str, drift: &[Drift]) -> String {
@@ -32,10 +34,10 @@ async fn certificate_due(
     instance_id: i64,
     endpoint: &Endpoint,
     now: i64,
-) -> Result<bool, String> {
+) -> Result<bool, ProvisionError> {
     let issued = store::kafka_security::certificate(pool, instance_id)
         .await
-        .map_err(|e| format!("cannot read the instance's certificate record: {e}"))?;
+        .context("cannot read the instance's certificate record")?;
     Ok(
         crate::domain::certificate::due(issued.as_ref(), &endpoint.certificate_names(), now)
             .is_some(),
@@ -44,7 +46,7 @@ async fn certificate_due(
 
 impl BrokerProvisioner {
     /// Runs one step of an operation: every step id has its arm.
-    pub(super) async fn step(&self, work: &StepWork<'_>) -> Result<StepDone, String> {
+    pub(super) async fn step(&self, work: &StepWork<'_>) -> Result<StepDone, ProvisionError> {
         let id = work.instance.id;
         let dir = self.dir(id);
         let detail = |text: String| {
@@ -70,12 +72,12 @@ impl BrokerProvisioner {
                         String::from_utf8_lossy(&out.stdout).trim(),
                         bin.display()
                     )),
-                    Ok(out) => Err(format!(
+                    Ok(out) => Err(anyhow!(
                         "the broker program {} does not run ({})",
                         bin.display(),
                         out.status
                     )),
-                    Err(e) => Err(format!(
+                    Err(e) => Err(anyhow!(
                         "the broker program {} cannot be run: {e} (install it with \
                          scripts/setup.sh, or give its path with --broker-bin)",
                         bin.display()
@@ -139,7 +141,10 @@ impl BrokerProvisioner {
                     match std::fs::remove_file(&file) {
                         Ok(()) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(format!("cannot remove {}: {e}", file.display())),
+                        Err(e) => {
+                            return Err(anyhow::Error::new(e)
+                                .context(format!("cannot remove {}", file.display())))
+                        }
                     }
                 }
                 detail("the broker's data is removed".into())
@@ -148,11 +153,14 @@ impl BrokerProvisioner {
                 let port = self.port_of(id);
                 store::kafka_security::forget_instance(&self.pool, id)
                     .await
-                    .map_err(|e| format!("cannot remove the instance's Kafka users: {e}"))?;
+                    .context("cannot remove the instance's Kafka users")?;
                 match std::fs::remove_dir_all(&dir) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(format!("cannot remove {}: {e}", dir.display())),
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e)
+                            .context(format!("cannot remove {}", dir.display())))
+                    }
                 }
                 detail(match port {
                     Some(port) => format!("port {port} released"),
@@ -167,14 +175,14 @@ impl BrokerProvisioner {
     pub(super) async fn maintenance(
         &self,
         instance: &InstanceRow,
-    ) -> Result<Vec<Maintenance>, String> {
+    ) -> Result<Vec<Maintenance>, ProvisionError> {
         let endpoint = match self.wanted_endpoint(instance) {
             Ok(endpoint) => endpoint,
             Err(reason) => {
                 // Its exposure is no longer configured (the public address was removed): a
                 // broker left on the old address would be exposed where nothing says so.
                 self.halt(instance.id).await;
-                return Err(format!("broker stopped: {reason}"));
+                return Err(anyhow!("broker stopped: {reason}"));
             }
         };
         let dir = self.dir(instance.id);
@@ -211,7 +219,7 @@ impl BrokerProvisioner {
                 self.clock.unix(),
             )
             .await
-            .map_err(|e| format!("cannot record the new bootstrap address: {e}"))?;
+            .context("cannot record the new bootstrap address")?;
         }
         if endpoint.scram {
             self.ensure_console_user(instance).await?;
@@ -222,7 +230,7 @@ impl BrokerProvisioner {
                 ));
             }
             let cut = {
-                let mut pending = self.cut_pending.lock().map_err(|e| e.to_string())?;
+                let mut pending = self.cut_pending.lock().map_err(|e| anyhow!("{e}"))?;
                 if drift.iter().any(Drift::may_have_sessions) {
                     pending.insert(instance.id);
                 }

@@ -7,6 +7,8 @@
 
 use super::super::store;
 use crate::domain::certificate::{CA_VALIDITY_S, SERVER_VALIDITY_S};
+use crate::server::provisioner::ProvisionError;
+use anyhow::Context;
 use rcgen::{
     BasicConstraints, Certificate, CertificateParams, DistinguishedName, DnType,
     ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
@@ -33,8 +35,8 @@ pub struct ServerCertificate {
     pub not_after: i64,
 }
 
-fn at(unix: i64) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::from_unix_timestamp(unix).map_err(|e| format!("bad certificate date: {e}"))
+fn at(unix: i64) -> Result<OffsetDateTime, ProvisionError> {
+    OffsetDateTime::from_unix_timestamp(unix).context("bad certificate date")
 }
 
 fn random_serial() -> (rcgen::SerialNumber, String) {
@@ -49,14 +51,14 @@ fn random_serial() -> (rcgen::SerialNumber, String) {
 
 impl Authority {
     /// The environment's authority: the stored one, or a new one made and stored now.
-    pub async fn load_or_create(pool: &SqlitePool, now: i64) -> Result<Authority, String> {
+    pub async fn load_or_create(pool: &SqlitePool, now: i64) -> Result<Authority, ProvisionError> {
         let stored = store::kafka_security::authority(pool)
             .await
-            .map_err(|e| format!("cannot read the certificate authority: {e}"))?;
+            .context("cannot read the certificate authority")?;
         if let Some((cert_pem, key_pem)) = stored {
             return Authority::from_pem(cert_pem, &key_pem);
         }
-        let key = KeyPair::generate().map_err(|e| format!("cannot make a CA key: {e}"))?;
+        let key = KeyPair::generate().context("cannot make a CA key")?;
         let mut params = CertificateParams::default();
         let mut name = DistinguishedName::new();
         name.push(DnType::CommonName, "BYOC environment console CA");
@@ -73,7 +75,7 @@ impl Authority {
         params.serial_number = Some(random_serial().0);
         let cert = params
             .self_signed(&key)
-            .map_err(|e| format!("cannot make the CA certificate: {e}"))?;
+            .context("cannot make the CA certificate")?;
         let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
         store::kafka_security::insert_authority(
             pool,
@@ -83,29 +85,27 @@ impl Authority {
             now + CA_VALIDITY_S,
         )
         .await
-        .map_err(|e| format!("cannot store the certificate authority: {e}"))?;
+        .context("cannot store the certificate authority")?;
         // Two first uses at once: the one stored first wins.
         let (cert_pem, key_pem) = store::kafka_security::authority(pool)
             .await
-            .map_err(|e| format!("cannot read the certificate authority: {e}"))?
-            .ok_or("the certificate authority was not stored")?;
+            .context("cannot read the certificate authority")?
+            .context("the certificate authority was not stored")?;
         Authority::from_pem(cert_pem, &key_pem)
     }
 
-    fn from_pem(cert_pem: String, key_pem: &str) -> Result<Authority, String> {
-        let bad = |e: &dyn std::fmt::Display| {
-            format!("the stored certificate authority is unusable: {e}")
-        };
-        let key = KeyPair::from_pem(key_pem).map_err(|e| bad(&e))?;
-        let params = CertificateParams::from_ca_cert_pem(&cert_pem).map_err(|e| bad(&e))?;
-        let issuer = params.self_signed(&key).map_err(|e| bad(&e))?;
+    fn from_pem(cert_pem: String, key_pem: &str) -> Result<Authority, ProvisionError> {
+        let bad = "the stored certificate authority is unusable";
+        let key = KeyPair::from_pem(key_pem).context(bad)?;
+        let params = CertificateParams::from_ca_cert_pem(&cert_pem).context(bad)?;
+        let issuer = params.self_signed(&key).context(bad)?;
         let mut roots = rustls::RootCertStore::empty();
-        let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|e| bad(&e))?;
-        roots.add(der).map_err(|e| bad(&e))?;
+        let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).context(bad)?;
+        roots.add(der).context(bad)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let client = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| bad(&e))?
+            .context(bad)?
             .with_root_certificates(roots)
             .with_no_client_auth();
         Ok(Authority {
@@ -127,10 +127,10 @@ impl Authority {
     }
 
     /// A server certificate for `names` (DNS names or IP addresses), valid from now.
-    pub fn issue(&self, names: &[String], now: i64) -> Result<ServerCertificate, String> {
-        let key = KeyPair::generate().map_err(|e| format!("cannot make a server key: {e}"))?;
+    pub fn issue(&self, names: &[String], now: i64) -> Result<ServerCertificate, ProvisionError> {
+        let key = KeyPair::generate().context("cannot make a server key")?;
         let mut params = CertificateParams::new(names.to_vec())
-            .map_err(|e| format!("cannot name a certificate {names:?}: {e}"))?;
+            .with_context(|| format!("cannot name a certificate {names:?}"))?;
         let mut dn = DistinguishedName::new();
         dn.push(
             DnType::CommonName,
@@ -152,7 +152,7 @@ impl Authority {
         params.serial_number = Some(serial);
         let cert = params
             .signed_by(&key, &self.issuer, &self.key)
-            .map_err(|e| format!("cannot sign the certificate: {e}"))?;
+            .context("cannot sign the certificate")?;
         Ok(ServerCertificate {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),

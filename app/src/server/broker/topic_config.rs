@@ -5,20 +5,22 @@
 //! broker's own AlterConfigs would write.
 
 use super::{meter, secure::cluster_name};
+use crate::server::provisioner::{ProvisionError, TopicRefusal};
+use anyhow::Context;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::ConnectOptions;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-async fn open(dir: &Path, read_only: bool) -> Result<sqlx::SqliteConnection, String> {
+async fn open(dir: &Path, read_only: bool) -> Result<sqlx::SqliteConnection, ProvisionError> {
     SqliteConnectOptions::new()
         .filename(dir.join(meter::STORAGE_FILE))
         .read_only(read_only)
         .busy_timeout(Duration::from_secs(5))
         .connect()
         .await
-        .map_err(|e| format!("cannot open the broker's storage: {e}"))
+        .context("cannot open the broker's storage")
 }
 
 /// Sets `retention.ms` of one topic; an error when the broker has no such topic.
@@ -27,7 +29,7 @@ pub async fn set_retention(
     instance_id: i64,
     topic: &str,
     ms: i64,
-) -> Result<(), String> {
+) -> Result<(), ProvisionError> {
     let mut conn = open(dir, false).await?;
     let done = sqlx::query(
         "INSERT INTO topic_configuration (topic, name, value) \
@@ -41,16 +43,19 @@ pub async fn set_retention(
     .bind(topic)
     .execute(&mut conn)
     .await
-    .map_err(|e| format!("cannot set the topic's retention: {e}"))?;
+    .context("cannot set the topic's retention")?;
     if done.rows_affected() == 0 {
-        return Err(format!("There is no topic named {topic}."));
+        return Err(TopicRefusal::Missing(topic.into()).into());
     }
     Ok(())
 }
 
 /// The topics that set `retention.ms`, with its value (a value that is not a number is left
 /// out: the broker keeps such a topic's records, and the page shows the default rule).
-pub async fn retentions(dir: &Path, instance_id: i64) -> Result<HashMap<String, i64>, String> {
+pub async fn retentions(
+    dir: &Path,
+    instance_id: i64,
+) -> Result<HashMap<String, i64>, ProvisionError> {
     let mut conn = open(dir, true).await?;
     let rows: Vec<(String, Option<String>)> = sqlx::query_as(
         "SELECT t.name, tc.value FROM topic_configuration tc JOIN topic t ON tc.topic = t.id \
@@ -59,7 +64,7 @@ pub async fn retentions(dir: &Path, instance_id: i64) -> Result<HashMap<String, 
     .bind(cluster_name(instance_id))
     .fetch_all(&mut conn)
     .await
-    .map_err(|e| format!("cannot read the topics' settings: {e}"))?;
+    .context("cannot read the topics' settings")?;
     Ok(rows
         .into_iter()
         .filter_map(|(topic, value)| Some((topic, value?.trim().parse().ok()?)))

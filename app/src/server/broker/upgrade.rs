@@ -15,6 +15,7 @@
 //! [`migrate_storage`] makes those changes once, with nisshi's own DDL text, so that a
 //! migrated file has the schema of a file that nisshi 0.8.1 created itself.
 
+use crate::server::provisioner::ProvisionError;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use std::path::Path;
@@ -51,15 +52,15 @@ const OLD_HEADER: &str = "header_tansu_0_6_0";
 /// transaction only waits for, or fails on, a broker that is writing).
 ///
 /// Errors name the file and the step that failed.
-pub async fn migrate_storage(file: &Path) -> Result<Migration, String> {
+pub async fn migrate_storage(file: &Path) -> Result<Migration, ProvisionError> {
     if !file.exists() {
         return Ok(Migration::AlreadyCurrent);
     }
     let fail = |what: &str, e: sqlx::Error| {
-        format!(
-            "cannot migrate the broker storage {} ({what}): {e}",
+        anyhow::Error::new(e).context(format!(
+            "cannot migrate the broker storage {} ({what})",
             file.display()
-        )
+        ))
     };
     let mut conn = SqliteConnectOptions::new()
         .filename(file)
@@ -350,7 +351,7 @@ mod tests {
         conn.close().await.unwrap();
         let before = headers(&file).await;
 
-        let error = migrate_storage(&file).await.unwrap_err();
+        let error = format!("{:#}", migrate_storage(&file).await.unwrap_err());
         assert!(error.contains(&file.display().to_string()), "{error}");
         assert!(error.contains("copy the headers"), "{error}");
         assert!(error.contains("FOREIGN KEY"), "{error}");

@@ -103,7 +103,9 @@ impl AlibabaMarketplace {
         }
     }
 
-    async fn credentials(&self) -> Result<Credentials, String> {
+    /// The host's credentials; an error keeps the HTTP or JSON error under it.
+    async fn credentials(&self) -> anyhow::Result<Credentials> {
+        use anyhow::Context;
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         if let (Some(id), Some(secret)) = (
             var("ALIBABA_CLOUD_ACCESS_KEY_ID"),
@@ -116,20 +118,20 @@ impl AlibabaMarketplace {
             });
         }
         let Some(role) = var("ALIBABA_CLOUD_ECS_METADATA") else {
-            return Err("the host has no Alibaba Cloud credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or ALIBABA_CLOUD_ECS_METADATA to the instance's RAM role".into());
+            anyhow::bail!("the host has no Alibaba Cloud credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or ALIBABA_CLOUD_ECS_METADATA to the instance's RAM role");
         };
         let answer = self
             .http
             .get(format!("{METADATA}{role}"))
             .send()
             .await
-            .map_err(|e| {
-                format!("the RAM role {role:?} could not be read from the instance metadata: {e}")
+            .with_context(|| {
+                format!("the RAM role {role:?} could not be read from the instance metadata")
             })?;
         let role_credentials: RamRoleCredentials = answer
             .json()
             .await
-            .map_err(|e| format!("the RAM role {role:?} answered no credentials: {e}"))?;
+            .with_context(|| format!("the RAM role {role:?} answered no credentials"))?;
         Ok(Credentials {
             id: role_credentials.access_key_id,
             secret: role_credentials.access_key_secret,
@@ -144,7 +146,7 @@ impl AlibabaMarketplace {
                 return Outcome::Error {
                     status: 0,
                     code: "NoCredentials".into(),
-                    message: why,
+                    message: format!("{why:#}"),
                 }
             }
         };
