@@ -67,9 +67,7 @@ pub async fn backup(data_dir: &Path, out: &Path) -> anyhow::Result<u64> {
         .open(out)
         .with_context(|| format!("cannot create the backup {}", out.display()))?;
     let pool = db::open(data_dir).await?;
-    sqlx::query("VACUUM INTO ?")
-        .bind(&target)
-        .execute(&pool)
+    store::database::backup_into(&pool, &target)
         .await
         .with_context(|| format!("cannot write the backup to {}", out.display()))?;
     pool.close().await;

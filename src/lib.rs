@@ -150,7 +150,7 @@ impl Console {
         };
         let shell = {
             let options = state.leptos_options.clone();
-            move || app::shell(options.clone())
+            move || page(options.clone())
         };
         let server_fns = {
             let context = context.clone();
@@ -199,7 +199,7 @@ impl Console {
             .fallback(leptos_axum::file_and_error_handler_with_context::<
                 AppState,
                 _,
-            >(context, app::shell))
+            >(context, page))
             .layer(middleware::from_fn_with_state(
                 state.clone(),
                 guard::pages_need_session,
@@ -373,10 +373,7 @@ impl Console {
 
 /// `GET /healthz`: 200 when the database answers, 503 when it does not.
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    let database_ok = sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(&state.pool)
-        .await
-        .is_ok();
+    let database_ok = app::server::store::database::answers(&state.pool).await;
     let body = serde_json::json!({
         "status": if database_ok { "ok" } else { "unavailable" },
         "version": env!("CARGO_PKG_VERSION"),
@@ -400,4 +397,10 @@ pub fn leptos_options(site_addr: SocketAddr) -> LeptosOptions {
         .site_pkg_dir("pkg")
         .site_addr(site_addr)
         .build()
+}
+
+/// A page: its content security policy (with the nonce its scripts carry), then the document.
+fn page(options: leptos::config::LeptosOptions) -> impl leptos::IntoView {
+    app::server::security::set_page_policy();
+    app::shell(options)
 }

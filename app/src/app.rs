@@ -21,10 +21,9 @@ use leptos_router::{
     path, SsrMode,
 };
 
-/// The HTML document the server renders around the app.
+/// The HTML document the server renders around the app (the server sets its content
+/// security policy, whose nonce the scripts carry, before it renders this).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    crate::server::security::set_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -1,5 +1,5 @@
 //! Pure rules of the console: no web framework, no database, no clock reads. A crate of its
-//! own, so the compiler enforces that (its only dependencies are serde, time and crypto).
+//! own, so the compiler enforces that (it depends on serde, time, decimals and crypto only).
 //! Every function takes what it needs (including `now`) and returns a value or a typed error,
 //! so the same code runs on the server and, compiled to WASM, in the browser.
 

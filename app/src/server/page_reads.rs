@@ -9,7 +9,8 @@
 //! then see the change.
 
 use super::license::LicenseNow;
-use super::shell_reads::{self, Versions};
+use super::shell_reads::Versions;
+use super::store;
 use super::store::users::UserRow;
 use super::{AppState, ServerError};
 use std::future::Future;
@@ -38,7 +39,7 @@ impl PageReads {
 
     /// The versions of what the shell reads ([`shell_reads`]), read the first time.
     pub async fn versions(&self, state: &AppState) -> Result<Versions, ServerError> {
-        let read = || async { Ok::<_, ServerError>(shell_reads::versions(&state.pool).await?) };
+        let read = || async { Ok::<_, ServerError>(store::versions::read(&state.pool).await?) };
         self.0.versions.get_or_try_init(read).await.copied()
     }
 

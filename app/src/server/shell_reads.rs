@@ -10,40 +10,13 @@
 //! Only page renders use this ([`PageReads`]); server functions and the REST API read afresh.
 
 use super::page_reads::PageReads;
+pub use super::store::versions::Versions;
 use super::store::{self, environment::EnvironmentRow, license::AppliedKeyRow};
 use super::store::{marketplace::LinkRow, users::UserRow};
 use super::{AppState, ServerError};
-use sqlx::SqlitePool;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
-
-/// The versions a page render reads in one statement.
-#[derive(Debug, Clone, Copy)]
-pub struct Versions {
-    /// Moved by any change to users, applied keys, the environment or marketplace links.
-    pub shell: i64,
-    /// Moved by any change to an instance's state or size ([`super::totals`]).
-    pub totals: i64,
-    /// The license clock's watermark (None before the first page).
-    pub watermark: Option<i64>,
-}
-
-/// One row: the shell version, the totals version and the watermark.
-pub async fn versions(pool: &SqlitePool) -> Result<Versions, sqlx::Error> {
-    let (shell, totals, watermark) = sqlx::query_as(
-        "SELECT (SELECT version FROM shell_reads_version),
-                (SELECT version FROM instance_totals_version),
-                (SELECT latest_seen FROM clock_watermark WHERE id = 1)",
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok(Versions {
-        shell,
-        totals,
-        watermark,
-    })
-}
 
 /// The kept rows and the shell version they were read at.
 #[derive(Debug, Default)]

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod broker_samples;
+pub mod database;
 pub mod decode;
 pub mod environment;
 pub mod instance_totals;
@@ -14,3 +15,4 @@ pub mod metering;
 pub mod operations;
 pub mod service_accounts;
 pub mod users;
+pub mod versions;
