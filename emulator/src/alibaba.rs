@@ -9,15 +9,15 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
 use serde_json::{json, Value};
 use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::PrimitiveDateTime;
 
 use crate::alibaba_sig;
-use crate::state::{real_now, AlibabaEntry, Fault, Shared};
+use crate::state::{answer_late, real_now, AlibabaEntry, Fault, Shared};
 use crate::AlibabaAccount;
 
 const MARKETPLACE: &str = "alibaba";
@@ -67,26 +67,15 @@ pub async fn handle(
     body: Bytes,
 ) -> Response {
     let answer = decide(&shared, &method, &uri, &headers, &body);
-    let delay = {
-        let mut mem = shared.lock();
-        mem.count(MARKETPLACE, answer.outcome);
-        mem.faults.delay_ms
-    };
-    tracing::debug!(
-        outcome = answer.outcome,
-        status = answer.status.as_u16(),
-        "alibaba"
-    );
-    // As for AWS: billed first, answered late.
-    if delay > 0 && answer.status != StatusCode::SERVICE_UNAVAILABLE {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-    }
-    let mut resp = (answer.status, answer.body.to_string()).into_response();
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json;charset=utf-8"),
-    );
-    resp
+    answer_late(
+        &shared,
+        MARKETPLACE,
+        answer.outcome,
+        answer.status,
+        &answer.body,
+        "application/json;charset=utf-8",
+    )
+    .await
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {

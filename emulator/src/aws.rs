@@ -2,19 +2,18 @@
 //! `POST /`, `x-amz-target: AWSMPMeteringService.MeterUsage`, awsJson1_1 body, SigV4.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{json, Value};
 use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::PrimitiveDateTime;
 
 use crate::sigv4;
-use crate::state::{real_now, AwsParams, AwsRecord, Fault, Shared, State as Mem};
+use crate::state::{answer_late, real_now, AwsParams, AwsRecord, Fault, Shared, State as Mem};
 use crate::AwsAccount;
 
 const MARKETPLACE: &str = "aws";
@@ -69,27 +68,16 @@ pub async fn handle(
     body: Bytes,
 ) -> Response {
     let answer = decide(&shared, &method, &uri, &headers, &body);
-    let delay = {
-        let mut mem = shared.lock();
-        mem.count(MARKETPLACE, answer.outcome);
-        mem.faults.delay_ms
-    };
-    tracing::debug!(
-        outcome = answer.outcome,
-        status = answer.status.as_u16(),
-        "aws MeterUsage"
-    );
-    // The effect (a billing) is done before this wait, so a client that gives up meanwhile
-    // has been billed without learning it: what a lost response looks like.
-    if delay > 0 && answer.status != StatusCode::SERVICE_UNAVAILABLE {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-    }
-    let mut resp = (answer.status, answer.body.to_string()).into_response();
+    let mut resp = answer_late(
+        &shared,
+        MARKETPLACE,
+        answer.outcome,
+        answer.status,
+        &answer.body,
+        CONTENT_TYPE,
+    )
+    .await;
     let h = resp.headers_mut();
-    h.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static(CONTENT_TYPE),
-    );
     if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
         h.insert("x-amzn-requestid", v);
     }

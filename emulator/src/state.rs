@@ -154,3 +154,33 @@ impl Shared {
 pub fn real_now() -> f64 {
     time::OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9
 }
+
+/// Sends a marketplace's answer the way both emulated services do: the call is counted, and
+/// its effect (a billing) is done before the configured delay, so a client that gives up
+/// meanwhile has been billed without learning it (what a lost response looks like). An
+/// outage's 503 is not held.
+pub async fn answer_late(
+    shared: &Shared,
+    marketplace: &'static str,
+    outcome: &'static str,
+    status: axum::http::StatusCode,
+    body: &serde_json::Value,
+    content_type: &'static str,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let delay = {
+        let mut mem = shared.lock();
+        mem.count(marketplace, outcome);
+        mem.faults.delay_ms
+    };
+    tracing::debug!(marketplace, outcome, status = status.as_u16(), "answer");
+    if delay > 0 && status != axum::http::StatusCode::SERVICE_UNAVAILABLE {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(content_type),
+    );
+    resp
+}

@@ -103,15 +103,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    Ok(NewToken {
-        id,
-        token: Token {
-            account_id: id,
-            secret,
-        }
-        .text(),
-        name,
-    })
+    Ok(shown_once(id, name, secret))
 }
 
 async fn active(
@@ -150,15 +142,20 @@ pub async fn rotate(
     )
     .await?;
     tx.commit().await?;
-    Ok(NewToken {
+    Ok(shown_once(id, row.name, secret))
+}
+
+/// The answer that carries the token's text: the only time it is shown.
+fn shown_once(id: i64, name: String, secret: String) -> NewToken {
+    NewToken {
         id,
+        name,
         token: Token {
             account_id: id,
             secret,
         }
         .text(),
-        name: row.name,
-    })
+    }
 }
 
 /// Revokes the account: its token stops working at once; the row stays for the audit trail.

@@ -423,14 +423,7 @@ pub async fn usage_csv(
     caller: auth::Caller,
     Query(q): Query<ExportQuery>,
 ) -> Response {
-    match allowed_ledger(&state, &session, &caller, &q.month).await {
-        Ok(ledger) => attachment(
-            "text/csv; charset=utf-8",
-            &format!("usage-{}.csv", ledger.month),
-            ledger.csv(),
-        ),
-        Err(e) => refused(e),
-    }
+    ledger_download(&state, &session, &caller, &q.month, LedgerFormat::Csv).await
 }
 
 /// `GET /usage.json?month=YYYY-MM`: the same records as JSON.
@@ -440,13 +433,38 @@ pub async fn usage_json(
     caller: auth::Caller,
     Query(q): Query<ExportQuery>,
 ) -> Response {
-    match allowed_ledger(&state, &session, &caller, &q.month).await {
-        Ok(ledger) => attachment(
+    ledger_download(&state, &session, &caller, &q.month, LedgerFormat::Json).await
+}
+
+enum LedgerFormat {
+    Csv,
+    Json,
+}
+
+/// The month's ledger as a file, streamed, for a signed-in viewer or more.
+async fn ledger_download(
+    state: &AppState,
+    session: &Session,
+    caller: &auth::Caller,
+    month: &str,
+    format: LedgerFormat,
+) -> Response {
+    let ledger = match allowed_ledger(state, session, caller, month).await {
+        Ok(ledger) => ledger,
+        Err(e) => return refused(e),
+    };
+    let month = ledger.month.clone();
+    match format {
+        LedgerFormat::Csv => attachment(
+            "text/csv; charset=utf-8",
+            &format!("usage-{month}.csv"),
+            ledger.csv(),
+        ),
+        LedgerFormat::Json => attachment(
             "application/json",
-            &format!("usage-{}.json", ledger.month),
+            &format!("usage-{month}.json"),
             ledger.json(),
         ),
-        Err(e) => refused(e),
     }
 }
 
