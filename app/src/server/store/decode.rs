@@ -19,6 +19,22 @@ pub fn parsed<T>(
     parse(value).ok_or_else(|| bad_value(table, id, column, value, expected))
 }
 
+/// A `role` column (users and service accounts).
+pub fn role(
+    table: &str,
+    id: i64,
+    value: &str,
+) -> Result<crate::domain::account::Role, sqlx::Error> {
+    parsed(
+        table,
+        id,
+        "role",
+        value,
+        "viewer, operator or admin",
+        crate::domain::account::Role::parse,
+    )
+}
+
 /// A JSON column read as `T`.
 pub fn json<T: serde::de::DeserializeOwned>(
     table: &str,

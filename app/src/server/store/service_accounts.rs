@@ -35,14 +35,7 @@ impl<'r> sqlx::FromRow<'r, SqliteRow> for ServiceAccountRow {
         Ok(ServiceAccountRow {
             id,
             name: row.try_get("name")?,
-            role: decode::parsed(
-                "service_accounts",
-                id,
-                "role",
-                &role,
-                "viewer, operator or admin",
-                Role::parse,
-            )?,
+            role: decode::role("service_accounts", id, &role)?,
             secret_sha256: row.try_get("secret_sha256")?,
             created_at: row.try_get("created_at")?,
             created_by: row.try_get("created_by")?,
