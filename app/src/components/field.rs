@@ -10,7 +10,7 @@ pub fn Field(
     name: &'static str,
     #[prop(default = "text")] input_type: &'static str,
     #[prop(default = "off")] autocomplete: &'static str,
-    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional, into)] hint: Option<String>,
     #[prop(optional, into)] value: Option<String>,
     #[prop(default = false)] autofocus: bool,
     /// The message to show under the field.

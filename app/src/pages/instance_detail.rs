@@ -11,6 +11,7 @@ use crate::components::format::{link, utc};
 use crate::components::instance_state::StatePill;
 use crate::components::poll::poll_while;
 use crate::domain::instance::State;
+use crate::domain::license::MIN_INSTANCE_AKU;
 use crate::domain::{instance_spec, sizing};
 use crate::pages::instance_kafka::InstanceKafka;
 use leptos::prelude::*;
@@ -254,7 +255,7 @@ fn ScaleForm(
                 <input type="hidden" name="id" value=id.to_string() />
                 <div class="field" class:has-error=move || field_error(&result.get(), "size_aku").is_some()>
                     <label for="scale-size">"New size (AKU)"</label>
-                    <input id="scale-size" name="size_aku" type="number" min="3" max=max.to_string()
+                    <input id="scale-size" name="size_aku" type="number" min=MIN_INSTANCE_AKU.to_string() max=max.to_string()
                         prop:value=move || size.get() on:input=move |ev| size.set(event_target_value(&ev)) />
                     <p class="field-error" role="alert" data-testid="scale-error">
                         {move || field_error(&result.get(), "size_aku").or_else(|| general_error(&result.get()))}

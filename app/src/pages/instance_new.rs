@@ -11,6 +11,8 @@ use crate::domain::instance_spec::{
     self, CLIENT_AUTH, DEPLOYMENTS, ENDPOINT_EXPOSURE, KAFKA_VERSIONS, TRANSIT_ENCRYPTION,
     WAL_MODES,
 };
+use crate::domain::instance::{NAME_MAX, NAME_MIN};
+use crate::domain::license::MIN_INSTANCE_AKU;
 use crate::domain::sizing;
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -58,7 +60,7 @@ fn CreateForm(ctx: NewInstanceContext) -> impl IntoView {
     let err = move |field: &'static str| Signal::derive(move || field_error(&result.get(), field));
 
     let three_zones = RwSignal::new(false);
-    let size = RwSignal::new("3".to_string());
+    let size = RwSignal::new(MIN_INSTANCE_AKU.to_string());
     let write_mib = RwSignal::new(String::new());
     let read_mib = RwSignal::new(String::new());
 
@@ -89,7 +91,7 @@ fn CreateForm(ctx: NewInstanceContext) -> impl IntoView {
         <ActionForm action=action attr:class="form wide-form" attr:novalidate="" attr:data-testid="create-form">
             <fieldset>
                 <legend>"Instance"</legend>
-                <Field label="Name" name="name" error=err("name") hint="3 to 64 lowercase letters, digits or hyphens, starting with a letter." />
+                <Field label="Name" name="name" error=err("name") hint=format!("{NAME_MIN} to {NAME_MAX} lowercase letters, digits or hyphens, starting with a letter.") />
                 <div class="field" class:has-error=move || err("description").get().is_some()>
                     <label for="description">"Description"</label>
                     <textarea id="description" name="description" rows="2"></textarea>
@@ -190,12 +192,12 @@ fn CreateForm(ctx: NewInstanceContext) -> impl IntoView {
                         type="number"
                         id="size_aku"
                         name="size_aku"
-                        min="3"
+                        min=MIN_INSTANCE_AKU.to_string()
                         max=max.to_string()
                         prop:value=move || size.get()
                         on:input=move |ev| size.set(event_target_value(&ev))
                     />
-                    <p class="hint">{format!("3 to {max} AKU.")}</p>
+                    <p class="hint">{format!("{MIN_INSTANCE_AKU} to {max} AKU.")}</p>
                     <p class="field-error" role="alert" data-testid="size-error">{move || err("size_aku").get()}</p>
                 </div>
                 <dl class="quota-preview" data-testid="quota-preview">
