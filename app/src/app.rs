@@ -1,10 +1,11 @@
 //! The document shell, the routes, and the signed-in frame (navigation, user, sign-out).
 
-use crate::api::auth::{current_session, Logout, SessionInfo};
+use crate::api::auth::{current_session, Logout};
 use crate::api::error::AppError;
 use crate::components::license_banner::LicenseBannerView;
 use crate::domain::account::Role;
 use crate::domain::license_state::Phase;
+use crate::domain::navigation::{self, Visitor};
 use crate::pages::{
     account::AccountPage, activate::ActivatePage, audit::AuditPage,
     instance_detail::InstanceDetailPage, instance_new::NewInstancePage, instances::InstancesPage,
@@ -93,15 +94,16 @@ fn SignedInFrame() -> impl IntoView {
     Effect::new(move |_| {
         let Some(result) = session.get() else { return };
         let path = location.pathname.get_untracked();
-        let activated = |info: &SessionInfo| info.license.phase != Phase::Unactivated;
-        let to = match &result {
-            Err(AppError::Unauthenticated) => Some("/login"),
-            Ok(info) if info.must_change_password && path != "/account" => Some("/account"),
-            Ok(info) if info.must_change_password => None,
-            Ok(info) if !activated(info) && path != "/activate" => Some("/activate"),
-            Ok(info) if activated(info) && path == "/activate" => Some("/license"),
-            _ => None,
+        let visitor = match &result {
+            Err(AppError::Unauthenticated) => Visitor::SignedOut,
+            Ok(info) => Visitor::SignedIn {
+                must_change_password: info.must_change_password,
+                activated: info.license.phase != Phase::Unactivated,
+            },
+            // Another failure shows on the page itself.
+            Err(_) => return,
         };
+        let to = navigation::redirect(&path, visitor);
         if let Some(to) = to {
             navigate(to, Default::default());
         }

@@ -15,6 +15,7 @@ pub mod license;
 pub mod license_state;
 pub mod marketplace;
 pub mod metering;
+pub mod navigation;
 pub mod operation;
 pub mod password;
 pub mod pricing;

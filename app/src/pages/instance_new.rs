@@ -7,11 +7,11 @@ use crate::api::error::{field_error, general_error};
 use crate::api::instances::{instance_form_context, CreateInstance, NewInstanceContext};
 use crate::components::field::Field;
 use crate::components::select_field::SelectField;
+use crate::domain::instance::{NAME_MAX, NAME_MIN};
 use crate::domain::instance_spec::{
     self, CLIENT_AUTH, DEPLOYMENTS, ENDPOINT_EXPOSURE, KAFKA_VERSIONS, TRANSIT_ENCRYPTION,
     WAL_MODES,
 };
-use crate::domain::instance::{NAME_MAX, NAME_MIN};
 use crate::domain::license::MIN_INSTANCE_AKU;
 use crate::domain::sizing;
 use leptos::either::Either;

@@ -3,6 +3,7 @@
 use super::audit::{self, Actor};
 use super::page_reads::PageReads;
 use super::{auth, license, setup, AppState, ServerError};
+use crate::domain::navigation::{self, Visitor};
 use crate::wire::error::AppError;
 use axum::{
     body::Body,
@@ -141,32 +142,21 @@ async fn page_redirect(
     path: &str,
     reads: &PageReads,
 ) -> Result<Option<&'static str>, super::ServerError> {
-    if !setup::is_done(state).await? {
-        return Ok((path != "/setup").then_some("/setup"));
-    }
-    if path == "/setup" {
-        return Ok(Some("/login"));
-    }
-    let user = auth::session_user_in(state, session, Some(reads)).await?;
-    match (path, &user) {
-        ("/login", Some(_)) => return Ok(Some("/")),
-        ("/login", None) => return Ok(None),
-        (_, None) => return Ok(Some("/login")),
-        (_, Some(_)) => {}
-    }
-    // A temporary password (set by an administrator) is changed before anything else.
-    if user.is_some_and(|u| u.must_change_password) {
-        return Ok((path != "/account").then_some("/account"));
-    }
-    // Until a product key is applied, every page leads to activation; after, activation is
-    // done and its page leads to the license page (where renewals and upgrades go).
-    let activated = license::now_in(state, Some(reads)).await?.current.is_some();
-    Ok(match (path, activated) {
-        ("/activate", true) => Some("/license"),
-        ("/activate", false) => None,
-        (_, false) => Some("/activate"),
-        (_, true) => None,
-    })
+    // Only what the rule needs is read: the license only for a signed-in user.
+    let visitor = if !setup::is_done(state).await? {
+        Visitor::BeforeSetup
+    } else if path == "/setup" {
+        Visitor::SignedOut
+    } else {
+        match auth::session_user_in(state, session, Some(reads)).await? {
+            None => Visitor::SignedOut,
+            Some(user) => Visitor::SignedIn {
+                must_change_password: user.must_change_password,
+                activated: license::now_in(state, Some(reads)).await?.current.is_some(),
+            },
+        }
+    };
+    Ok(navigation::redirect(path, visitor))
 }
 
 #[cfg(test)]
