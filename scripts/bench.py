@@ -7,6 +7,8 @@ Sizes: the hydration WASM, its JS glue and the CSS (raw and gzip -9), the server
 Speed: a console started in demo mode on a fresh data directory on loopback; set up, signed
 in and activated through its HTTP API; then N sequential requests per route, timed on the
 client (median and 99th percentile), plus the time of one sign-in (Argon2id, m=19 MiB, t=2).
+First load: Chromium loads /login, / and /instances in fresh contexts (nothing cached) until
+the WASM has hydrated the page, with the bytes transferred (end2end/bench/first-load.mjs).
 The quota path: CREATES instance creations from WORKERS concurrent connections against a
 large quota (each one BEGIN IMMEDIATE, quota check, three inserts, commit on a synchronous=FULL
 database), then as many refused ones over the quota; creations per second, wall clock.
@@ -173,6 +175,10 @@ def main():
         print(f"One sign-in (Argon2id verify + session): {elapsed*1000:.0f} ms")
         _, response, body = request(conn, "POST", "/api/license_apply", {"key": key}, cookie)
         assert response.status == 200, body
+
+        print("\nFirst load in Chromium, nothing cached (end2end/bench/first-load.mjs, 7 loads each)")
+        subprocess.run(["node", os.path.join(ROOT, "end2end", "bench", "first-load.mjs"),
+                        f"http://127.0.0.1:{PORT}", "admin", password, "7"], check=True)
 
         print(f"\nLatency over {N} sequential requests on one keep-alive connection (client side)")
         for method, path in [("GET", "/healthz"), ("POST", "/api/session"), ("POST", "/api/license"),

@@ -1,0 +1,63 @@
+// First load in Chromium (Debian's, headless) on loopback: how long until a page is
+// interactive (the WASM has hydrated it: the hydrate() entry sets __BYOC_HYDRATED__), and
+// how many bytes it took. Each load is a fresh browser context, so nothing is cached.
+// Usage: node end2end/bench/first-load.mjs BASE_URL USER PASSWORD [LOADS]
+// Prints one line per page: median and worst of LOADS loads. A benchmark, not a test.
+import { chromium } from "@playwright/test";
+
+const [base, username, password, loadsArg] = process.argv.slice(2);
+const loads = Number(loadsArg ?? 7);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+});
+
+// Signed in once through the page; each signed-in load starts from that session cookie only.
+const signIn = await browser.newContext();
+const form = await signIn.newPage();
+await form.goto(base + "/login");
+await form.waitForFunction(() => window.__BYOC_HYDRATED__ === true);
+await form.getByLabel("User name").fill(username);
+await form.getByLabel("Password").fill(password);
+await form.getByRole("button", { name: "Sign in" }).click();
+await form.waitForURL((url) => url.pathname !== "/login");
+const session = { cookies: (await signIn.storageState()).cookies, origins: [] };
+await signIn.close();
+
+async function once(path, signedIn) {
+  const context = await browser.newContext(signedIn ? { storageState: session } : {});
+  // The moment the flag is set, from the navigation's start (performance.now()).
+  await context.addInitScript(() => {
+    let flag;
+    Object.defineProperty(window, "__BYOC_HYDRATED__", {
+      configurable: true,
+      get: () => flag,
+      set: (v) => { flag = v; window.__byocHydratedAt = performance.now(); },
+    });
+  });
+  const page = await context.newPage();
+  await page.goto(base + path);
+  await page.waitForFunction(() => window.__byocHydratedAt !== undefined);
+  const figures = await page.evaluate(() => {
+    const nav = performance.getEntriesByType("navigation")[0];
+    const resources = performance.getEntriesByType("resource");
+    const bytes = nav.transferSize + resources.reduce((sum, r) => sum + r.transferSize, 0);
+    return { interactive: window.__byocHydratedAt, html: nav.responseEnd, bytes };
+  });
+  await context.close();
+  return figures;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+for (const [path, signedIn] of [["/login", false], ["/", true], ["/instances", true]]) {
+  const runs = [];
+  for (let i = 0; i < loads; i++) runs.push(await once(path, signedIn));
+  const interactive = runs.map((r) => r.interactive);
+  console.log(
+    `  ${path.padEnd(12)} interactive after median ${median(interactive).toFixed(0).padStart(5)} ms` +
+      `, worst ${Math.max(...interactive).toFixed(0).padStart(5)} ms` +
+      ` (page HTML at ${median(runs.map((r) => r.html)).toFixed(0)} ms;` +
+      ` ${(median(runs.map((r) => r.bytes)) / 1024).toFixed(0)} KiB transferred)`,
+  );
+}
+await browser.close();
