@@ -3,6 +3,7 @@
 use crate::api::auth::{current_session, Logout};
 use crate::api::error::AppError;
 use crate::components::license_banner::LicenseBannerView;
+use crate::components::page_data::page_data;
 use crate::domain::account::Role;
 use crate::domain::license_state::Phase;
 use crate::domain::navigation::{self, Visitor};
@@ -89,7 +90,7 @@ fn SignedInFrame() -> impl IntoView {
     // Fetched again on every navigation: the banner stays current, and the browser follows the
     // same page rules as the server's guard (sign-in, then activation) between full loads.
     let location = use_location();
-    let session = Resource::new(move || location.pathname.get(), |_| current_session());
+    let session = page_data(move || location.pathname.get(), |_| current_session());
     let navigate = use_navigate();
     Effect::new(move |_| {
         let Some(result) = session.get() else { return };

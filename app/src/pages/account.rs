@@ -5,6 +5,7 @@ use crate::api::error::{field_error, general_error};
 use crate::api::users::{account, ChangePassword};
 use crate::components::field::Field;
 use crate::components::format::utc;
+use crate::components::page_data::page_data;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -14,7 +15,7 @@ pub fn AccountPage() -> impl IntoView {
     let query = use_query_map();
     let change = ServerAction::<ChangePassword>::new();
     let result = change.value();
-    let data = Resource::new(move || (query.get(), change.version().get()), |_| account());
+    let data = page_data(move || (query.get(), change.version().get()), |_| account());
     let err = move |field: &'static str| Signal::derive(move || field_error(&result.get(), field));
     view! {
         <Title text="Account" />

@@ -3,13 +3,14 @@
 use crate::api::error::{field_error, general_error};
 use crate::api::license::{activation_info, ApplyKey};
 use crate::components::copy::CopyButton;
+use crate::components::page_data::page_data;
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
 pub fn ActivatePage() -> impl IntoView {
-    let info = Resource::new(|| (), |_| activation_info());
+    let info = page_data(|| (), |_| activation_info());
     view! {
         <Title text="Activate" />
         <h1>"Activate this environment"</h1>

@@ -4,6 +4,7 @@
 
 use crate::api::audit::{audit_log, AuditPage};
 use crate::components::format::{link, utc};
+use crate::components::page_data::page_data;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
@@ -13,7 +14,7 @@ use leptos_router::hooks::use_query_map;
 pub fn AuditPage() -> impl IntoView {
     let query = use_query_map();
     let param = move |key: &str| query.read().get(key).unwrap_or_default();
-    let data = Resource::new(
+    let data = page_data(
         move || {
             (
                 param("actor"),

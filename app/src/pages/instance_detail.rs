@@ -9,6 +9,7 @@ use crate::api::instances::{
 };
 use crate::components::format::{link, utc};
 use crate::components::instance_state::StatePill;
+use crate::components::page_data::page_data;
 use crate::components::poll::poll_while;
 use crate::domain::instance::State;
 use crate::domain::license::MIN_INSTANCE_AKU;
@@ -35,7 +36,7 @@ pub fn InstanceDetailPage() -> impl IntoView {
     let retry = ServerAction::<RetryInstance>::new();
     let busy = RwSignal::new(false);
     let tick = poll_while(busy, 1000);
-    let data = Resource::new(
+    let data = page_data(
         move || {
             (
                 id(),

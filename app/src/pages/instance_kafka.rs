@@ -9,6 +9,7 @@ use crate::api::kafka::{
 };
 use crate::components::copy::CopyButton;
 use crate::components::format::utc;
+use crate::components::page_data::page_data;
 use crate::components::poll::poll_while;
 use crate::domain::kafka_user::{Mechanism, CONSOLE_USER, NAME_MAX as USER_NAME_MAX};
 use crate::domain::topic::{DEFAULT_RETENTION_HOURS, PARTITIONS_MAX};
@@ -27,7 +28,7 @@ pub fn InstanceKafka(id: i64, running: bool) -> impl IntoView {
     };
     let live = RwSignal::new(running);
     let tick = poll_while(live, 5000);
-    let data = Resource::new(
+    let data = page_data(
         move || {
             (
                 tick.get(),

@@ -6,6 +6,7 @@
 use crate::api::error::{field_error, general_error};
 use crate::api::instances::{instance_form_context, CreateInstance, NewInstanceContext};
 use crate::components::field::Field;
+use crate::components::page_data::page_data;
 use crate::components::select_field::SelectField;
 use crate::domain::instance::{NAME_MAX, NAME_MIN};
 use crate::domain::instance_spec::{
@@ -20,7 +21,7 @@ use leptos_meta::Title;
 
 #[component]
 pub fn NewInstancePage() -> impl IntoView {
-    let context = Resource::new(|| (), |_| instance_form_context());
+    let context = page_data(|| (), |_| instance_form_context());
     view! {
         <Title text="Create instance" />
         <h1>"Create instance"</h1>

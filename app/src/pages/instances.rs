@@ -6,6 +6,7 @@
 use crate::api::instances::{list_instances, InstanceList};
 use crate::components::format::{link, utc};
 use crate::components::instance_state::StatePill;
+use crate::components::page_data::page_data;
 use crate::components::poll::poll_while;
 use crate::components::quota_bar::QuotaBar;
 use crate::domain::instance::State;
@@ -27,7 +28,7 @@ pub fn InstancesPage() -> impl IntoView {
     let query = use_query_map();
     let busy = RwSignal::new(false);
     let tick = poll_while(busy, 1500);
-    let data = Resource::new(
+    let data = page_data(
         move || (Position::of(&query.read()), tick.get()),
         |(at, _)| list_instances(at.state, at.q, at.cursor, at.limit),
     );

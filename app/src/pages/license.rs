@@ -6,6 +6,7 @@ use crate::api::license::{
     license_view, preview_key, ApplyKey, KeyPreview, LicenseData, LicenseSummary,
 };
 use crate::components::format::{days, quota, utc, utc_date};
+use crate::components::page_data::page_data;
 use crate::domain::license::ChangeKind;
 use crate::domain::license_state::Phase;
 use crate::pages::activate::{InstallationId, KeyField};
@@ -19,7 +20,7 @@ use leptos_router::hooks::use_query_map;
 pub fn LicensePage() -> impl IntoView {
     let query = use_query_map();
     // Fetched again when the query changes: applying a key comes back here with `?applied=1`.
-    let data = Resource::new(move || query.get(), |_| license_view());
+    let data = page_data(move || query.get(), |_| license_view());
     let applied = move || query.read().get("applied").is_some();
     view! {
         <Title text="License" />
@@ -199,7 +200,7 @@ fn CurrentLicense(license: LicenseSummary, data: LicenseData) -> impl IntoView {
 fn RenewOrUpgrade() -> impl IntoView {
     let query = use_query_map();
     let pasted = move || query.read().get("key").filter(|k| !k.trim().is_empty());
-    let preview = Resource::new(pasted, |key| async move {
+    let preview = page_data(pasted, |key| async move {
         match key {
             Some(key) => Some((key.clone(), preview_key(key).await)),
             None => None,

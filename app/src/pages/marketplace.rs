@@ -10,6 +10,7 @@ use crate::api::marketplace::{
 };
 use crate::components::field::Field;
 use crate::components::format::utc;
+use crate::components::page_data::page_data;
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -20,7 +21,7 @@ pub fn MarketplacePage() -> impl IntoView {
     let unlink = ServerAction::<UnlinkMarketplace>::new();
     let check = ServerAction::<CheckMarketplace>::new();
     let decide = ServerAction::<DecideReport>::new();
-    let data = Resource::new(
+    let data = page_data(
         move || {
             (
                 link.version().get(),

@@ -3,6 +3,7 @@
 use crate::api::overview::overview;
 use crate::components::format::{days, quota, utc, utc_date};
 use crate::components::instance_state::StatePill;
+use crate::components::page_data::page_data;
 use crate::components::quota_bar::QuotaBar;
 use crate::pages::instance_detail::change_text;
 use leptos::prelude::*;
@@ -10,7 +11,7 @@ use leptos_meta::Title;
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| overview());
+    let data = page_data(|| (), |_| overview());
     view! {
         <Title text="Overview" />
         <h1>"Overview"</h1>

@@ -11,6 +11,7 @@ use crate::api::service_accounts::{
 use crate::components::copy::CopyButton;
 use crate::components::field::Field;
 use crate::components::format::{utc, utc_date};
+use crate::components::page_data::page_data;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -19,7 +20,7 @@ pub fn ServiceAccountsPage() -> impl IntoView {
     let create = ServerAction::<CreateServiceAccount>::new();
     let rotate = ServerAction::<RotateServiceAccount>::new();
     let revoke = ServerAction::<RevokeServiceAccount>::new();
-    let data = Resource::new(
+    let data = page_data(
         move || {
             (
                 create.version().get(),

@@ -6,6 +6,7 @@
 use crate::api::marketplace::{DecideReport, MarketplaceUsage};
 use crate::api::usage::{usage, UsageData};
 use crate::components::format::link;
+use crate::components::page_data::page_data;
 use crate::pages::marketplace::ReportLine;
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -17,7 +18,7 @@ use leptos_router::hooks::use_query_map;
 pub fn UsagePage() -> impl IntoView {
     let query = use_query_map();
     let decide = ServerAction::<DecideReport>::new();
-    let data = Resource::new(
+    let data = page_data(
         move || {
             (
                 query.read().get("month").unwrap_or_default(),

@@ -8,6 +8,7 @@ use crate::api::users::{
 };
 use crate::components::field::Field;
 use crate::components::format::{link, utc};
+use crate::components::page_data::page_data;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -19,7 +20,7 @@ pub fn UsersPage() -> impl IntoView {
     let set_role = ServerAction::<SetUserRole>::new();
     let set_disabled = ServerAction::<SetUserDisabled>::new();
     let reset = ServerAction::<ResetUserPassword>::new();
-    let data = Resource::new(
+    let data = page_data(
         move || {
             (
                 query.get(),
