@@ -61,7 +61,7 @@ pub async fn api_versions(target: &Target, timeout: Duration) -> Result<(), Prov
 async fn connect_and_ask(target: &Target) -> Result<(), ProvisionError> {
     let stream = TcpStream::connect(target.addr)
         .await
-        .context("connection refused")?;
+        .context("cannot connect")?;
     let correlation_id = i32::from(target.addr.port()) ^ 0x5eed;
     match &target.tls {
         None => exchange(stream, correlation_id).await,
