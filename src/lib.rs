@@ -19,6 +19,7 @@ use app::server::{
 };
 use axum::{
     extract::State,
+    handler::Handler,
     http::{header, HeaderValue, StatusCode},
     middleware,
     response::IntoResponse,
@@ -29,7 +30,8 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 use tower_http::{
-    limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer,
+    limit::RequestBodyLimitLayer, services::ServeDir, set_header::SetResponseHeaderLayer,
+    trace::TraceLayer,
 };
 use tower_sessions::{
     cookie::SameSite, session_store::ExpiredDeletion, CachingSessionStore, Expiry,
@@ -196,10 +198,26 @@ impl Console {
             .route("/api/v1/{*rest}", axum::routing::any(app::rest::not_found))
             .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
             .leptos_routes_with_context(&state, routes, context.clone(), shell)
-            .fallback(leptos_axum::file_and_error_handler_with_context::<
-                AppState,
-                _,
-            >(context, page))
+            // The site's files (the WASM modules, JS, CSS, `public/`), as their precompressed `.br` or
+            // `.gz` copy when the browser takes it; any other address is the app's "page not found".
+            //
+            // Files are served here rather than by leptos' `file_and_error_handler`, which answers a file
+            // inside a reactive owner of its own made as a child of whatever owner its thread last had, and
+            // applies that owner's response options to the file. When a page was rendering on the same
+            // thread, the file's response took the page's headers, and the page went out without its
+            // security policy: the browser then ran none of its scripts (seen once in about eight page
+            // loads made while a previous page's modules were still downloading).
+            .fallback_service(
+                ServeDir::new(state.leptos_options.site_root.as_ref())
+                    .precompressed_br()
+                    .precompressed_gzip()
+                    .fallback(
+                        leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+                            context, page,
+                        )
+                        .with_state(state.clone()),
+                    ),
+            )
             .layer(middleware::from_fn_with_state(
                 state.clone(),
                 guard::pages_need_session,

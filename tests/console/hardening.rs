@@ -70,6 +70,43 @@ async fn pages_carry_a_nonce_policy_that_matches_their_scripts() {
         .contains("frame-ancestors 'none'"));
 }
 
+/// Pages and files requested at once, as a browser does while the last page's modules still
+/// download: each page keeps its own policy and each file the default. (leptos' file handler
+/// once gave a file the response options of a page rendering on the same thread, and the page
+/// went out with the default policy, which blocks its scripts.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_keep_their_policy_while_files_are_served_beside_them() {
+    let app = spawn_app().await;
+    let client = app.activated_admin_client().await;
+    let requests = (0..120).map(|i| {
+        let path = if i % 2 == 0 {
+            "/instances"
+        } else {
+            "/favicon.svg"
+        };
+        let request = client.get(app.url(path)).send();
+        async move {
+            let response = request.await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            let policy = response.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            (path, policy)
+        }
+    });
+    for (path, policy) in futures::future::join_all(requests).await {
+        if path == "/instances" {
+            assert!(
+                policy.contains("'nonce-"),
+                "a page without its policy: {policy}"
+            );
+        } else {
+            assert!(policy.starts_with("default-src 'none'"), "{path}: {policy}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_sign_in_flood_is_limited_per_address_and_other_requests_go_on() {
     let app = spawn_app().await;
