@@ -31,42 +31,61 @@ pkg=$site/pkg
 mkdir -p "$pkg"
 
 # --- the hydration WASM ------------------------------------------------------------------------
+# Each page is a lazy route (app.rs): the compiled WASM is split into a main module (router,
+# frame, shared code) and one module per page, which the browser fetches when the page is first
+# shown. The splitter needs the linker's relocations, hence --emit-relocs (link arguments are
+# taken by `cargo rustc`, for this crate only).
 # A target directory of its own: it may be built by another rustc than the server, and the two
 # must not invalidate each other's artifacts.
 wasm_target_dir=target/wasm
-wasm_args=(build -p app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate
+wasm_args=(rustc -p app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate
            --profile wasm-release --target-dir "$wasm_target_dir")
+link_args=(-- -Clink-args=--emit-relocs)
 if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   log "wasm: rustup's wasm32 target"
-  cargo "${wasm_args[@]}"
+  cargo "${wasm_args[@]}" "${link_args[@]}"
 else
   # Debian's rustc 1.96 compiles the standard library for wasm32 from rust-web-src.
   # RUSTC_BOOTSTRAP lets this stable compiler take -Zbuild-std; nothing else uses it.
   log "wasm: Debian rustc with -Zbuild-std"
-  RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 cargo "${wasm_args[@]}" -Zbuild-std=std,panic_abort
+  RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 cargo "${wasm_args[@]}" -Zbuild-std=std,panic_abort "${link_args[@]}"
 fi
 wasm_in="$wasm_target_dir/wasm32-unknown-unknown/wasm-release/app.wasm"
-# wasm-bindgen, wasm-opt and the compression take about a minute: skip them when the compiled
-# WASM is the one the site was last made from.
+# Splitting, wasm-bindgen, wasm-opt and the compression take about a minute: skip them when the
+# compiled WASM is the one the site was last made from.
 stamp="$pkg/.made-from"
 wasm_hash=$(sha256sum "$wasm_in" | cut -d' ' -f1)
 if [ -f "$pkg/byoc-console_bg.wasm" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wasm_hash" ]; then
   log "wasm unchanged since the last build"
 else
-  wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name byoc-console "$wasm_in"
+  # wasm-split-cli writes the main module, a module per lazy route (split_*.wasm), the code
+  # two or more of them share (chunk_*.wasm) and the loader they call (__wasm_split.js).
+  split="$wasm_target_dir/split"
+  rm -rf "$split"
+  wasm-split-cli --target web --out-name byoc-console "$wasm_in" "$split"
+  rm -f "$pkg"/split_*.wasm* "$pkg"/chunk_*.wasm* "$pkg"/__wasm_split.js*
+  # The loader reaches the main module's table and memory through the exports the linker
+  # made: wasm-bindgen must keep them.
+  wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle --out-dir "$pkg" --out-name byoc-console \
+    "$split/byoc-console.wasm"
+  cp "$split"/__wasm_split.js "$split"/split_*.wasm "$split"/chunk_*.wasm "$pkg/"
   # binaryen's wasm-opt from npm (end2end/node_modules): Debian's binaryen 108 breaks the
   # externref table of current wasm-bindgen output (the page then never hydrates).
   wasm_opt=end2end/node_modules/.bin/wasm-opt
+  modules=("$pkg/byoc-console_bg.wasm" "$pkg"/split_*.wasm "$pkg"/chunk_*.wasm)
   if [ -x "$wasm_opt" ]; then
-    "$wasm_opt" -Oz --enable-reference-types --enable-bulk-memory --enable-sign-ext \
-      --enable-nontrapping-float-to-int --enable-multivalue --enable-mutable-globals \
-      "$pkg/byoc-console_bg.wasm" -o "$pkg/byoc-console_bg.wasm.opt"
-    mv "$pkg/byoc-console_bg.wasm.opt" "$pkg/byoc-console_bg.wasm"
+    # One wasm-opt per core. The splitter's name sections carry a subsection binaryen does not
+    # know; it says so for every module and drops it (the shipped modules carry no names).
+    printf '%s\0' "${modules[@]}" | xargs -0 -n1 -P"$(nproc)" bash -c '
+      "$0" -Oz --enable-reference-types --enable-bulk-memory --enable-sign-ext \
+        --enable-nontrapping-float-to-int --enable-multivalue --enable-mutable-globals \
+        "$1" -o "$1.opt" 2> >(grep -v "unknown name subsection" >&2) && mv "$1.opt" "$1"' "$wasm_opt"
     optimised=yes
   else
     log "wasm-opt not found (run scripts/setup.sh): the WASM stays unoptimised"
   fi
-  compress "$pkg/byoc-console_bg.wasm" "$pkg/byoc-console.js"
+  compress "${modules[@]}" "$pkg/byoc-console.js" "$pkg/__wasm_split.js"
+  log "wasm: main module $(stat -c %s "$pkg/byoc-console_bg.wasm") B, $(ls "$pkg"/split_*.wasm | wc -l) page modules, $(ls "$pkg"/chunk_*.wasm | wc -l) shared chunks"
   # Only an optimised site counts as made: a later run with wasm-opt present redoes it.
   if [ "${optimised:-}" = yes ]; then echo "$wasm_hash" > "$stamp"; else rm -f "$stamp"; fi
 fi

@@ -6,7 +6,8 @@
 #                     built from source, see below), chromium (browser tests), brotli
 #                     (precompressed WASM/JS/CSS), sqlite3 (a browser test edits the
 #                     database by hand, as an intruder would, to show the audit chain break)
-#   cargo tools     : wasm-bindgen-cli, exactly the version in Cargo.lock
+#   cargo tools     : wasm-bindgen-cli, exactly the version in Cargo.lock; wasm-split-cli
+#                     (splits the WASM per page, see scripts/build.sh)
 #   npm packages    : end2end/ (Playwright driving Debian's Chromium; binaryen's wasm-opt)
 #   the Kafka broker: nisshi 0.8.1 (cargo install, pinned, SQLite storage only: about half an
 #                     hour the first time, see below), one process per instance. It replaced
@@ -63,6 +64,17 @@ if [ "$have" != "$want" ]; then
   CARGO_PROFILE_DEV_DEBUG=0 cargo install wasm-bindgen-cli --version "$want" --debug --force
 else
   log "wasm-bindgen-cli $want present"
+fi
+
+# --- wasm-split-cli: splits the WASM into a main module and one module per page ---------------
+# The same splitter cargo-leptos runs for lazy routes (crate wasm_split_cli_support, pinned).
+WASM_SPLIT_VERSION=0.2.4
+if cargo install --list 2>/dev/null | grep -qx "wasm_split_cli_support v$WASM_SPLIT_VERSION:" \
+   && command -v wasm-split-cli >/dev/null; then
+  log "wasm-split-cli $WASM_SPLIT_VERSION present"
+else
+  log "installing wasm-split-cli $WASM_SPLIT_VERSION"
+  cargo install wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary --force
 fi
 
 # --- the Kafka broker behind each instance ----------------------------------------------------

@@ -20,7 +20,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Outlet, ParentRoute, Route, Router, Routes, A},
     hooks::{use_location, use_navigate},
-    path, SsrMode,
+    lazy_route, path, Lazy, LazyRoute, SsrMode,
 };
 
 /// The HTML document the server renders around the app (the server sets its content
@@ -55,29 +55,29 @@ pub fn App() -> impl IntoView {
         } />
         <Router>
             <Routes fallback=NotFound>
-                <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
-                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                <Route path=path!("/setup") view={Lazy::<SetupPageRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/login") view={Lazy::<LoginPageRoute>::new()} ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=SignedInFrame ssr=SsrMode::Async>
-                    <Route path=path!("") view=OverviewPage ssr=SsrMode::Async />
-                    <Route path=path!("/instances") view=InstancesPage ssr=SsrMode::Async />
-                    <Route path=path!("/instances/new") view=NewInstancePage ssr=SsrMode::Async />
+                    <Route path=path!("") view={Lazy::<OverviewPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/instances") view={Lazy::<InstancesPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/instances/new") view={Lazy::<NewInstancePageRoute>::new()} ssr=SsrMode::Async />
                     <Route
                         path=path!("/instances/:id")
-                        view=InstanceDetailPage
+                        view={Lazy::<InstanceDetailPageRoute>::new()}
                         ssr=SsrMode::Async
                     />
-                    <Route path=path!("/activate") view=ActivatePage ssr=SsrMode::Async />
-                    <Route path=path!("/license") view=LicensePage ssr=SsrMode::Async />
-                    <Route path=path!("/usage") view=UsagePage ssr=SsrMode::Async />
-                    <Route path=path!("/marketplace") view=MarketplacePage ssr=SsrMode::Async />
-                    <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("/activate") view={Lazy::<ActivatePageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/license") view={Lazy::<LicensePageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/usage") view={Lazy::<UsagePageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/marketplace") view={Lazy::<MarketplacePageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/users") view={Lazy::<UsersPageRoute>::new()} ssr=SsrMode::Async />
                     <Route
                         path=path!("/service-accounts")
-                        view=ServiceAccountsPage
+                        view={Lazy::<ServiceAccountsPageRoute>::new()}
                         ssr=SsrMode::Async
                     />
-                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
-                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("/audit") view={Lazy::<AuditPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/account") view={Lazy::<AccountPageRoute>::new()} ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>
@@ -198,4 +198,41 @@ fn SignedInFrame() -> impl IntoView {
             </main>
         </div>
     }
+}
+
+/// Each page is a lazy route: its code is a chunk of the WASM of its own, fetched when the
+/// page is first shown (on a full load, before hydration), so the first download is the
+/// frame, the router and one page rather than every page.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page /> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    SetupPageRoute => SetupPage,
+    LoginPageRoute => LoginPage,
+    OverviewPageRoute => OverviewPage,
+    InstancesPageRoute => InstancesPage,
+    NewInstancePageRoute => NewInstancePage,
+    InstanceDetailPageRoute => InstanceDetailPage,
+    ActivatePageRoute => ActivatePage,
+    LicensePageRoute => LicensePage,
+    UsagePageRoute => UsagePage,
+    MarketplacePageRoute => MarketplacePage,
+    UsersPageRoute => UsersPage,
+    ServiceAccountsPageRoute => ServiceAccountsPage,
+    AuditPageRoute => AuditPage,
+    AccountPageRoute => AccountPage,
 }

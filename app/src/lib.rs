@@ -23,9 +23,17 @@ pub use app::{shell, App};
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
-    // A flag the browser tests wait for: after it, every handler on the page is live.
-    if let Some(window) = web_sys::window() {
-        let _ = js_sys::Reflect::set(&window, &"__BYOC_HYDRATED__".into(), &true.into());
-    }
+    // Each page's code is a module of its own (lazy routes): hydration waits until the current
+    // page's module has been fetched, so it runs as a task, as `leptos::mount::hydrate_lazy`
+    // does, with the flag below set when it ends. (leptos' executor is set up inside.)
+    wasm_bindgen_futures::spawn_local(async {
+        // The app lives as long as the page.
+        leptos::mount::hydrate_from_async(leptos::tachys::dom::body(), App)
+            .await
+            .forget();
+        // A flag the browser tests wait for: after it, every handler on the page is live.
+        if let Some(window) = web_sys::window() {
+            let _ = js_sys::Reflect::set(&window, &"__BYOC_HYDRATED__".into(), &true.into());
+        }
+    });
 }
