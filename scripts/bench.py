@@ -139,7 +139,13 @@ def request(conn, method, path, body=None, cookie=None):
 
 def main():
     print("Sizes")
-    size_line("WASM (byoc-console_bg.wasm)", os.path.join(SITE, "byoc-console_bg.wasm"))
+    size_line("WASM main module", os.path.join(SITE, "byoc-console_bg.wasm"))
+    for label, prefix in [("WASM page modules", "split_"), ("WASM shared chunks", "chunk_")]:
+        files = sorted(f for f in os.listdir(SITE) if f.startswith(prefix) and f.endswith(".wasm"))
+        raw = sum(os.path.getsize(os.path.join(SITE, f)) for f in files)
+        gz = sum(os.path.getsize(os.path.join(SITE, f + ".gz")) for f in files)
+        print(f"  {label + f' ({len(files)})':<28} {raw/1024:8.1f} KiB raw {gz/1024:8.1f} KiB gzip (all of them)")
+    size_line("WASM loader (__wasm_split.js)", os.path.join(SITE, "__wasm_split.js"))
     size_line("JS glue (byoc-console.js)", os.path.join(SITE, "byoc-console.js"))
     size_line("CSS", os.path.join(SITE, "byoc-console.css"))
     print(f"  {'server binary':<28} {os.path.getsize(BIN)/1024/1024:8.1f} MiB ({os.path.relpath(BIN, ROOT)})")

@@ -2,8 +2,15 @@
 // interactive (the WASM has hydrated it: the hydrate() entry sets __BYOC_HYDRATED__), and
 // how many bytes it took. Each load is a fresh browser context, so nothing is cached.
 // Usage: node end2end/bench/first-load.mjs BASE_URL USER PASSWORD [LOADS]
-// Prints one line per page: median and worst of LOADS loads. A benchmark, not a test.
+// Prints one line per page: median and worst of LOADS loads, and the first download: the
+// scripts and WASM modules the page fetched, summed over their gzip -9 copies in the site
+// (target/site/pkg, or SITE_PKG), the figure issue #18 sets its goal in. A benchmark, not a test.
 import { chromium } from "@playwright/test";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+
+const pkgDir = process.env.SITE_PKG ?? join(import.meta.dirname, "..", "..", "target", "site", "pkg");
+const sizeOf = (file) => { try { return statSync(join(pkgDir, file)).size; } catch { return NaN; } };
 
 const [base, username, password, loadsArg] = process.argv.slice(2);
 const loads = Number(loadsArg ?? 7);
@@ -42,22 +49,33 @@ async function once(path, signedIn) {
     const nav = performance.getEntriesByType("navigation")[0];
     const resources = performance.getEntriesByType("resource");
     const bytes = nav.transferSize + resources.reduce((sum, r) => sum + r.transferSize, 0);
-    return { interactive: window.__byocHydratedAt, html: nav.responseEnd, bytes };
+    const code = resources
+      .map((r) => new URL(r.name).pathname)
+      .filter((p) => p.startsWith("/pkg/") && /\.(js|wasm)$/.test(p))
+      .map((p) => p.slice("/pkg/".length));
+    return { interactive: window.__byocHydratedAt, html: nav.responseEnd, bytes, code };
   });
   await context.close();
   return figures;
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-for (const [path, signedIn] of [["/login", false], ["/", true], ["/instances", true]]) {
+for (const [path, signedIn] of [["/login", false], ["/", true], ["/instances", true], ["/license", true]]) {
   const runs = [];
   for (let i = 0; i < loads; i++) runs.push(await once(path, signedIn));
   const interactive = runs.map((r) => r.interactive);
+  const code = [...new Set(runs[0].code)];
+  const gzip = code.reduce((sum, f) => sum + sizeOf(f + ".gz"), 0);
+  const raw = code.reduce((sum, f) => sum + sizeOf(f), 0);
   console.log(
     `  ${path.padEnd(12)} interactive after median ${median(interactive).toFixed(0).padStart(5)} ms` +
       `, worst ${Math.max(...interactive).toFixed(0).padStart(5)} ms` +
       ` (page HTML at ${median(runs.map((r) => r.html)).toFixed(0)} ms;` +
       ` ${(median(runs.map((r) => r.bytes)) / 1024).toFixed(0)} KiB transferred)`,
+  );
+  console.log(
+    `  ${"".padEnd(12)} first download: ${code.length} files (JS and WASM), ` +
+      `${(raw / 1024).toFixed(0)} KiB raw, ${(gzip / 1024).toFixed(0)} KiB gzip -9`,
   );
 }
 await browser.close();
