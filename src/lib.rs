@@ -198,15 +198,16 @@ impl Console {
             .route("/api/v1/{*rest}", axum::routing::any(app::rest::not_found))
             .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
             .leptos_routes_with_context(&state, routes, context.clone(), shell)
-            // The site's files (the WASM modules, JS, CSS, `public/`), as their precompressed `.br` or
-            // `.gz` copy when the browser takes it; any other address is the app's "page not found".
+            // The site's files (WASM modules, JS, CSS, `public/`), as their precompressed `.br`
+            // or `.gz` copy when the browser takes it; any other address is the app's "page not
+            // found", which leptos renders in a root owner of its own.
             //
-            // Files are served here rather than by leptos' `file_and_error_handler`, which answers a file
-            // inside a reactive owner of its own made as a child of whatever owner its thread last had, and
-            // applies that owner's response options to the file. When a page was rendering on the same
-            // thread, the file's response took the page's headers, and the page went out without its
-            // security policy: the browser then ran none of its scripts (seen once in about eight page
-            // loads made while a previous page's modules were still downloading).
+            // Not leptos' `file_and_error_handler` for the files: it answers a file inside an
+            // owner made as a child of whatever owner its thread last had, and applies that
+            // owner's response options to the file. When a page was rendering on the same
+            // thread, the file took the page's headers and the page went out without its
+            // security policy, so the browser ran none of its scripts (about one page load in
+            // eight while the previous page's modules were still downloading).
             .fallback_service(
                 ServeDir::new(state.leptos_options.site_root.as_ref())
                     .precompressed_br()
