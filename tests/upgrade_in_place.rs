@@ -103,6 +103,15 @@ async fn a_tansu_instance_keeps_its_messages_headers_and_offsets_on_nisshi() {
     }
     assert_eq!(read["committed"], json!({"0": 6, "1": 4}), "{read}");
     assert_eq!(console.log_lines("broker storage migrated").len(), 1);
-    let d = detail(&client, &base, &id).await;
-    assert!(running(&d), "{d}");
+    // The broker answers once the resume's step has started it; the instance reads
+    // `running` when the operation has recorded its end, a moment later.
+    let resumed = Instant::now();
+    loop {
+        let d = detail(&client, &base, &id).await;
+        if running(&d) {
+            break;
+        }
+        assert!(resumed.elapsed() < Duration::from_secs(30), "{d}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
