@@ -15,7 +15,7 @@ use app::server::{
     password_hash::PasswordHasher,
     provisioner::{Provisioner, SimulatedProvisioner},
     rate_limit::{self, RateLimits},
-    reconciler, security, store, usage, AppState, Config, ProvisionerChoice,
+    reconciler, security, store, usage, AppState, Config, ProvisionerChoice, Shared,
 };
 use axum::{
     extract::State,
@@ -112,7 +112,7 @@ impl Console {
             }
         };
         tracing::info!(provisioner = provisioner.name(), "provisioner ready");
-        let state = AppState {
+        let state = AppState::new(Shared {
             pool,
             clock,
             hasher,
@@ -132,7 +132,7 @@ impl Console {
             audit_chain: Default::default(),
             installation_id,
             leptos_options,
-        };
+        });
         Ok(Console {
             state,
             sessions,

@@ -84,17 +84,28 @@ async fn read_session_user(
 
 /// The current request's session, from the leptos server-function context.
 pub async fn request_session() -> Result<Session, ServerError> {
-    leptos_axum::extract::<Session>()
-        .await
-        .map_err(|e| ServerError::internal("no session layer", e))
+    with_request(|parts| parts.extensions.get::<Session>().cloned())
+        .flatten()
+        .ok_or_else(|| ServerError::invariant("no session layer"))
 }
 
 /// The client address of the current request.
 pub async fn request_addr() -> String {
-    leptos_axum::extract::<axum::extract::ConnectInfo<SocketAddr>>()
-        .await
+    with_request(|parts| addr_of(&parts.extensions)).unwrap_or_else(|| "unknown".into())
+}
+
+fn addr_of(extensions: &http::Extensions) -> String {
+    extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip().to_string())
-        .unwrap_or_else(|_| "unknown".into())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Reads the current request (of a server function, or of the page rendering one) in place.
+/// leptos' `use_context` and `extract` clone it, headers and every extension, and a page
+/// render asked for it several times.
+pub fn with_request<R>(read: impl FnOnce(&http::request::Parts) -> R) -> Option<R> {
+    leptos::prelude::with_context::<http::request::Parts, _>(read)
 }
 
 pub fn state() -> Result<AppState, ServerError> {
@@ -136,25 +147,23 @@ impl Caller {
             .map_or_else(|| uri.path().to_string(), |o| o.0.path().to_string());
         Caller {
             path,
-            addr: extensions
-                .get::<axum::extract::ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip().to_string())
-                .unwrap_or_else(|| "unknown".into()),
+            addr: addr_of(extensions),
             span: extensions.get::<RequestSpan>().map(|s| s.0.clone()),
         }
     }
 
     /// The current request of a server function (or of a page rendering one).
     pub async fn of_request() -> Caller {
-        let parts = leptos::prelude::use_context::<http::request::Parts>();
-        Caller {
-            path: parts
-                .as_ref()
-                .map(|p| p.uri.path().to_string())
-                .unwrap_or_default(),
-            addr: request_addr().await,
-            span: parts.and_then(|p| p.extensions.get::<RequestSpan>().map(|s| s.0.clone())),
-        }
+        with_request(|parts| Caller {
+            path: parts.uri.path().to_string(),
+            addr: addr_of(&parts.extensions),
+            span: parts.extensions.get::<RequestSpan>().map(|s| s.0.clone()),
+        })
+        .unwrap_or_else(|| Caller {
+            path: String::new(),
+            addr: "unknown".into(),
+            span: None,
+        })
     }
 }
 

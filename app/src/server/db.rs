@@ -81,6 +81,10 @@ pub async fn open(dir: &Path) -> Result<SqlitePool, OpenError> {
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        // No ping before each use: a connection to a local file does not go stale the way a
+        // network connection does, and the ping was a second round trip to the connection's
+        // thread for every statement a page ran.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(|source| classify(&path, source))?;

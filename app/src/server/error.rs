@@ -179,12 +179,12 @@ pub async fn respond<T>(
 }
 
 fn is_plain_form_post() -> bool {
-    leptos::prelude::use_context::<http::request::Parts>()
-        .and_then(|parts| {
-            let accept = parts.headers.get(http::header::ACCEPT)?.to_str().ok()?;
-            Some(accept.contains("text/html"))
-        })
-        .unwrap_or(false)
+    super::auth::with_request(|parts| {
+        let accept = parts.headers.get(http::header::ACCEPT)?.to_str().ok()?;
+        Some(accept.contains("text/html"))
+    })
+    .flatten()
+    .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -40,4 +40,4 @@ pub mod users;
 pub mod vendor;
 
 pub use error::ServerError;
-pub use state::{AppState, Config, ProvisionerChoice};
+pub use state::{AppState, Config, ProvisionerChoice, Shared};

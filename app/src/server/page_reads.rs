@@ -31,10 +31,7 @@ struct Reads {
 impl PageReads {
     /// The render's reads, when the current request is a page render.
     pub fn of_render() -> Option<PageReads> {
-        leptos::prelude::use_context::<http::request::Parts>()?
-            .extensions
-            .get::<PageReads>()
-            .cloned()
+        super::auth::with_request(|parts| parts.extensions.get::<PageReads>().cloned())?
     }
 
     /// The versions of what the shell reads ([`shell_reads`]), read the first time.

@@ -55,8 +55,27 @@ impl Default for Config {
     }
 }
 
+/// What every request and task shares. Cloned many times a request (each middleware's state,
+/// the render's context), so a clone is one reference count, not a dozen.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+pub struct Shared {
     pub pool: SqlitePool,
     pub clock: Arc<dyn Clock>,
     pub hasher: PasswordHasher,
