@@ -10,7 +10,7 @@ use crate::server::access::{Authorized, Viewer};
 use crate::server::license::{self, LicenseNow};
 use crate::server::paging::{self, Keyset};
 use crate::server::provisioner::SupportedSecurity;
-use crate::server::store::instances::{self as store, InstanceRow};
+use crate::server::store::instances::{self as store, ListedRow};
 use crate::server::store::operations::{self as ops, OperationRow, StepRow};
 use crate::server::{store as db, AppState, ServerError};
 use crate::wire::error::AppError;
@@ -179,7 +179,7 @@ pub async fn detail(
     };
     let now = license::now(state).await?;
     Ok(InstanceDetail {
-        summary: summary(&row, running.as_ref()),
+        summary: summary(&row.listed(), running.as_ref()),
         description: row.description.clone(),
         deployment: row.deployment,
         vpc_id: row.vpc_id.clone(),
@@ -200,16 +200,16 @@ pub async fn detail(
     })
 }
 
-pub fn summary(row: &InstanceRow, running: Option<&OperationRow>) -> InstanceSummary {
+pub fn summary(row: &ListedRow, running: Option<&OperationRow>) -> InstanceSummary {
     InstanceSummary {
         id: row.id,
         name: row.name.clone(),
-        state: row.state(),
+        state: row.state,
         state_reason: row.state_reason.clone(),
-        size_aku: row.size(),
-        target_aku: row.target(),
+        size_aku: row.size_aku,
+        target_aku: row.target_aku,
         kafka_version: row.kafka_version.clone(),
-        zones: row.zones(),
+        zones: row.zones.clone(),
         bootstrap: row.bootstrap.clone(),
         created_at: row.created_at,
         progress: running.and_then(|op| {
