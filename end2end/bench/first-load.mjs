@@ -1,7 +1,8 @@
 // First load in Chromium (Debian's, headless) on loopback: how long until a page is
 // interactive (the WASM has hydrated it: the hydrate() entry sets __BYOC_HYDRATED__), and
 // how many bytes it took. Each load is a fresh browser context, so nothing is cached.
-// Usage: node end2end/bench/first-load.mjs BASE_URL USER PASSWORD [LOADS]
+// Usage: node end2end/bench/first-load.mjs BASE_URL USER PASSWORD [LOADS [PATH...]]
+// (each PATH: one more signed-in page to load, e.g. an instance's page)
 // Prints one line per page: median and worst of LOADS loads, and the first download: the
 // scripts and WASM modules the page fetched, summed over their gzip -9 copies in the site
 // (target/site/pkg, or SITE_PKG), the figure issue #18 sets its goal in. A benchmark, not a test.
@@ -12,7 +13,7 @@ import { join } from "node:path";
 const pkgDir = process.env.SITE_PKG ?? join(import.meta.dirname, "..", "..", "target", "site", "pkg");
 const sizeOf = (file) => { try { return statSync(join(pkgDir, file)).size; } catch { return NaN; } };
 
-const [base, username, password, loadsArg] = process.argv.slice(2);
+const [base, username, password, loadsArg, ...extraPaths] = process.argv.slice(2);
 const loads = Number(loadsArg ?? 7);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
@@ -60,7 +61,8 @@ async function once(path, signedIn) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-for (const [path, signedIn] of [["/login", false], ["/", true], ["/instances", true], ["/license", true]]) {
+const pages = [["/login", false], ["/", true], ["/instances", true], ["/license", true]];
+for (const [path, signedIn] of [...pages, ...extraPaths.map((p) => [p, true])]) {
   const runs = [];
   for (let i = 0; i < loads; i++) runs.push(await once(path, signedIn));
   const interactive = runs.map((r) => r.interactive);
@@ -68,13 +70,13 @@ for (const [path, signedIn] of [["/login", false], ["/", true], ["/instances", t
   const gzip = code.reduce((sum, f) => sum + sizeOf(f + ".gz"), 0);
   const raw = code.reduce((sum, f) => sum + sizeOf(f), 0);
   console.log(
-    `  ${path.padEnd(12)} interactive after median ${median(interactive).toFixed(0).padStart(5)} ms` +
+    `  ${path.padEnd(13)} interactive after median ${median(interactive).toFixed(0).padStart(5)} ms` +
       `, worst ${Math.max(...interactive).toFixed(0).padStart(5)} ms` +
       ` (page HTML at ${median(runs.map((r) => r.html)).toFixed(0)} ms;` +
       ` ${(median(runs.map((r) => r.bytes)) / 1024).toFixed(0)} KiB transferred)`,
   );
   console.log(
-    `  ${"".padEnd(12)} first download: ${code.length} files (JS and WASM), ` +
+    `  ${"".padEnd(13)} first download: ${code.length} files (JS and WASM), ` +
       `${(raw / 1024).toFixed(0)} KiB raw, ${(gzip / 1024).toFixed(0)} KiB gzip -9`,
   );
 }
