@@ -17,6 +17,8 @@ import concurrent.futures, gzip, http.client, json, os, re, shutil, statistics, 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SITE = os.path.join(ROOT, "target", "site", "pkg")
+# The splitter's loader, under the name Leptos links to (scripts/build.sh).
+LOADER = "__wasm_split.______________________.js"
 BIN = os.environ.get("BENCH_BIN", os.path.join(ROOT, "target", "release", "byoc-console"))
 PORT = int(os.environ.get("BENCH_PORT", "18181"))
 N = int(os.environ.get("BENCH_REQUESTS", "300"))
@@ -145,7 +147,7 @@ def main():
         raw = sum(os.path.getsize(os.path.join(SITE, f)) for f in files)
         gz = sum(os.path.getsize(os.path.join(SITE, f + ".gz")) for f in files)
         print(f"  {label + f' ({len(files)})':<28} {raw/1024:8.1f} KiB raw {gz/1024:8.1f} KiB gzip (all of them)")
-    size_line("WASM loader (__wasm_split.js)", os.path.join(SITE, "__wasm_split.js"))
+    size_line("WASM loader (__wasm_split.*.js)", os.path.join(SITE, LOADER))
     size_line("JS glue (byoc-console.js)", os.path.join(SITE, "byoc-console.js"))
     size_line("CSS", os.path.join(SITE, "byoc-console.css"))
     print(f"  {'server binary':<28} {os.path.getsize(BIN)/1024/1024:8.1f} MiB ({os.path.relpath(BIN, ROOT)})")

@@ -60,21 +60,24 @@ wasm_in="$wasm_target_dir/wasm32-unknown-unknown/wasm-release/app.wasm"
 # Splitting, wasm-bindgen, wasm-opt and the compression take about a minute: skip them when the
 # compiled WASM is the one the site was last made from.
 stamp="$pkg/.made-from"
-wasm_hash=$(sha256sum "$wasm_in" | cut -d' ' -f1)
-if [ -f "$pkg/byoc-console_bg.wasm" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wasm_hash" ]; then
+splitter="$(byoc-split-wasm --version)"
+made_from="$(sha256sum "$wasm_in" | cut -d' ' -f1) $splitter"
+if [ -f "$pkg/byoc-console_bg.wasm" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$made_from" ]; then
   log "wasm unchanged since the last build"
 else
-  # wasm-split-cli writes the main module, a module per lazy route (split_*.wasm), the code
-  # two or more of them share (chunk_*.wasm) and the loader they call (__wasm_split.js).
+  # The splitter (scripts/split-wasm: wasm-split-cli's library) writes the main module, a
+  # module per lazy route (split_*.wasm), the code two or more of them share (chunk_*.wasm),
+  # the loader they call (__wasm_split.<placeholder>.js, the name Leptos links to) and the
+  # manifest of the modules each page needs, from which Leptos adds preload links to a page.
   split="$wasm_target_dir/split"
   rm -rf "$split"
-  wasm-split-cli --target web --out-name byoc-console "$wasm_in" "$split"
-  rm -f "$pkg"/split_*.wasm* "$pkg"/chunk_*.wasm* "$pkg"/__wasm_split.js*
+  byoc-split-wasm "$wasm_in" "$split" byoc-console
+  rm -f "$pkg"/split_*.wasm* "$pkg"/chunk_*.wasm* "$pkg"/__wasm_split*
   # The loader reaches the main module's table and memory through the exports the linker
   # made: wasm-bindgen must keep them.
   wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle --out-dir "$pkg" --out-name byoc-console \
     "$split/byoc-console.wasm"
-  cp "$split"/__wasm_split.js "$split"/split_*.wasm "$split"/chunk_*.wasm "$pkg/"
+  cp "$split"/__wasm_split* "$split"/split_*.wasm "$split"/chunk_*.wasm "$pkg/"
   # binaryen's wasm-opt from npm (end2end/node_modules): Debian's binaryen 108 breaks the
   # externref table of current wasm-bindgen output (the page then never hydrates).
   wasm_opt=end2end/node_modules/.bin/wasm-opt
@@ -90,10 +93,10 @@ else
   else
     log "wasm-opt not found (run scripts/setup.sh): the WASM stays unoptimised"
   fi
-  compress "${modules[@]}" "$pkg/byoc-console.js" "$pkg/__wasm_split.js"
+  compress "${modules[@]}" "$pkg/byoc-console.js" "$pkg"/__wasm_split.*.js
   log "wasm: main module $(stat -c %s "$pkg/byoc-console_bg.wasm") B, $(ls "$pkg"/split_*.wasm | wc -l) page modules, $(ls "$pkg"/chunk_*.wasm | wc -l) shared chunks"
   # Only an optimised site counts as made: a later run with wasm-opt present redoes it.
-  if [ "${optimised:-}" = yes ]; then echo "$wasm_hash" > "$stamp"; else rm -f "$stamp"; fi
+  if [ "${optimised:-}" = yes ]; then echo "$made_from" > "$stamp"; else rm -f "$stamp"; fi
 fi
 
 # --- styles and static files --------------------------------------------------------------------

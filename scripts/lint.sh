@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Lints with warnings denied: rustfmt, clippy on the server build (feature `ssr`, every target)
-# and on the browser build (feature `hydrate`, wasm32). The browser build uses the same
-# compiler as scripts/build.sh: rustup's wasm32 target when installed, else Debian's rustc with
-# -Zbuild-std and Debian's clippy for it (package rust-web-clippy).
+# Lints with warnings denied: rustfmt, clippy on the server build (feature `ssr`, every
+# target), on the build's WASM splitter and on the browser build (feature `hydrate`, wasm32).
+# The browser build uses the same compiler as scripts/build.sh: rustup's wasm32 target when
+# installed, else Debian's rustc with -Zbuild-std and Debian's clippy for it (package
+# rust-web-clippy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --target-dir target/check -- -D warnings
+# The build's WASM splitter, a crate of its own (scripts/split-wasm).
+cargo fmt --manifest-path scripts/split-wasm/Cargo.toml --check
+cargo clippy --manifest-path scripts/split-wasm/Cargo.toml --locked --target-dir target/check -- -D warnings
 wasm_args=(clippy -p app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate
            --target-dir target/wasm-clippy)
 if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then

@@ -6,7 +6,7 @@
 #                     built from source, see below), chromium (browser tests), brotli
 #                     (precompressed WASM/JS/CSS), sqlite3 (a browser test edits the
 #                     database by hand, as an intruder would, to show the audit chain break)
-#   cargo tools     : wasm-bindgen-cli, exactly the version in Cargo.lock; wasm-split-cli
+#   cargo tools     : wasm-bindgen-cli, exactly the version in Cargo.lock; byoc-split-wasm
 #                     (splits the WASM per page, see scripts/build.sh)
 #   npm packages    : end2end/ (Playwright driving Debian's Chromium; binaryen's wasm-opt)
 #   the Kafka broker: nisshi 0.8.1 (cargo install, pinned, SQLite storage only: about half an
@@ -66,15 +66,15 @@ else
   log "wasm-bindgen-cli $want present"
 fi
 
-# --- wasm-split-cli: splits the WASM into a main module and one module per page ---------------
-# The same splitter cargo-leptos runs for lazy routes (crate wasm_split_cli_support, pinned).
-WASM_SPLIT_VERSION=0.2.4
-if cargo install --list 2>/dev/null | grep -qx "wasm_split_cli_support v$WASM_SPLIT_VERSION:" \
-   && command -v wasm-split-cli >/dev/null; then
-  log "wasm-split-cli $WASM_SPLIT_VERSION present"
+# --- byoc-split-wasm: splits the WASM into a main module and one module per page ----------------
+# scripts/split-wasm: the splitter cargo-leptos runs for lazy routes (wasm-split-cli's library,
+# pinned in its Cargo.lock) and the preload manifest wasm-split-cli does not write.
+SPLIT_WASM_VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' scripts/split-wasm/Cargo.toml)
+if [ "$(byoc-split-wasm --version 2>/dev/null)" = "byoc-split-wasm $SPLIT_WASM_VERSION" ]; then
+  log "byoc-split-wasm $SPLIT_WASM_VERSION present"
 else
-  log "installing wasm-split-cli $WASM_SPLIT_VERSION"
-  cargo install wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary --force
+  log "installing byoc-split-wasm $SPLIT_WASM_VERSION"
+  cargo install --locked --path scripts/split-wasm --force
 fi
 
 # --- the Kafka broker behind each instance ----------------------------------------------------

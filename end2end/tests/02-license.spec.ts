@@ -91,6 +91,24 @@ test.describe.serial("activation and the license", () => {
       headers: { "accept-encoding": "br, gzip" },
     });
     expect(wasm.headers()["content-encoding"]).toMatch(/^(br|gzip)$/);
+
+    // A full load names every WASM module the page needs in its head (the splitter's manifest),
+    // so the browser fetches them beside the main module rather than after it has run; and it
+    // names none the page does not use.
+    await page.goto("/license");
+    await hydrated(page);
+    const preloaded = await page
+      .locator('head link[rel="preload"][as="fetch"]')
+      .evaluateAll((links) => links.map((l) => new URL((l as HTMLLinkElement).href).pathname));
+    const fetched = await page.evaluate(() =>
+      performance
+        .getEntriesByType("resource")
+        .map((r) => new URL(r.name).pathname)
+        .filter((p) => p.endsWith(".wasm")),
+    );
+    expect(preloaded).toContain("/pkg/byoc-console_bg.wasm");
+    expect(preloaded.some((p) => p.startsWith("/pkg/split___license_page"))).toBe(true);
+    expect([...new Set(fetched)].sort()).toEqual([...new Set(preloaded)].sort());
   });
 
   test("an upgrade is previewed, then confirmed; an older key is refused", async ({ page, byoc }) => {
