@@ -67,17 +67,17 @@ if [ -f "$pkg/byoc-console_bg.wasm" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$mad
 else
   # The splitter (scripts/split-wasm: wasm-split-cli's library) writes the main module, a
   # module per lazy route (split_*.wasm), the code two or more of them share (chunk_*.wasm),
-  # the loader they call (__wasm_split.<placeholder>.js, the name Leptos links to) and the
-  # manifest of the modules each page needs, from which Leptos adds preload links to a page.
+  # the loader they call (__wasm_split.<placeholder>.js) and the manifest of the modules each
+  # page needs (page-modules.json), from which the server adds preload links to a page.
   split="$wasm_target_dir/split"
   rm -rf "$split"
   byoc-split-wasm "$wasm_in" "$split" byoc-console
-  rm -f "$pkg"/split_*.wasm* "$pkg"/chunk_*.wasm* "$pkg"/__wasm_split*
+  rm -f "$pkg"/split_*.wasm* "$pkg"/chunk_*.wasm* "$pkg"/__wasm_split* "$pkg"/page-modules.json
   # The loader reaches the main module's table and memory through the exports the linker
   # made: wasm-bindgen must keep them.
   wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle --out-dir "$pkg" --out-name byoc-console \
     "$split/byoc-console.wasm"
-  cp "$split"/__wasm_split* "$split"/split_*.wasm "$split"/chunk_*.wasm "$pkg/"
+  cp "$split"/__wasm_split* "$split"/page-modules.json "$split"/split_*.wasm "$split"/chunk_*.wasm "$pkg/"
   # binaryen's wasm-opt from npm (end2end/node_modules): Debian's binaryen 108 breaks the
   # externref table of current wasm-bindgen output (the page then never hydrates).
   wasm_opt=end2end/node_modules/.bin/wasm-opt

@@ -33,13 +33,49 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                <HydrationScripts options />
+                <HydrationScripts options=options.clone() />
+                <PagePreloads options />
                 <MetaTags />
             </head>
             <body>
                 <App />
             </body>
         </html>
+    }
+}
+
+/// Preload links for the WASM modules of the page being loaded (`server::page_preloads`).
+/// The shell is rendered by the server only; the browser's build has nothing to add.
+#[component]
+fn PagePreloads(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        use crate::server::page_preloads::{modules_for, LOADER};
+        let pkg_url = format!("/{}", options.site_pkg_dir);
+        let pkg_dir =
+            std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+        let path = crate::server::auth::with_request(|parts| parts.uri.path().to_owned())
+            .unwrap_or_default();
+        let modules = modules_for(&pkg_dir, &path);
+        // `crossorigin`: the loader fetches each module in CORS mode, and a preload is used
+        // only by a request of the same mode.
+        let links = modules
+            .iter()
+            .map(|module| {
+                view! {
+                    <link rel="preload" href=format!("{pkg_url}/{module}.wasm") r#as="fetch"
+                        r#type="application/wasm" crossorigin="anonymous" />
+                }
+            })
+            .collect_view();
+        let loader = (!modules.is_empty()).then(|| {
+            view! { <link rel="modulepreload" href=format!("{pkg_url}/{LOADER}") nonce=leptos::nonce::use_nonce() /> }
+        });
+        view! { {links} {loader} }
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let _ = options;
     }
 }
 

@@ -109,6 +109,14 @@ test.describe.serial("activation and the license", () => {
     expect(preloaded).toContain("/pkg/byoc-console_bg.wasm");
     expect(preloaded.some((p) => p.startsWith("/pkg/split___license_page"))).toBe(true);
     expect([...new Set(fetched)].sort()).toEqual([...new Set(preloaded)].sort());
+    // Every page of the frame names its own module (the shell's table of routes follows app.rs).
+    for (const [path, route] of [
+      ["/", "overview"], ["/instances", "instances"], ["/usage", "usage"], ["/users", "users"],
+      ["/audit", "audit"], ["/account", "account"],
+    ]) {
+      const html = await (await page.request.get(path)).text();
+      expect(html, path).toMatch(new RegExp(`<link rel="preload" href="/pkg/split___${route}_page_route_view_\\d+\\.wasm"`));
+    }
   });
 
   test("an upgrade is previewed, then confirmed; an older key is refused", async ({ page, byoc }) => {

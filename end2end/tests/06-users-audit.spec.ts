@@ -148,7 +148,7 @@ test.describe.serial("users, roles and the audit log", () => {
     expect(ok.stdout).toContain("intact");
 
     // Someone with access to the file rewrites history.
-    execFileSync("sqlite3", [path.join(data, "console.db"),
+    execFileSync("sqlite3", ["-cmd", ".timeout 10000", path.join(data, "console.db"),
       "UPDATE audit_log SET actor = 'nobody' WHERE id = 3"]);
     const broken = console(["audit", "verify", "--data-dir", data]);
     expect(broken.status).toBe(1);

@@ -38,7 +38,8 @@ test.beforeAll(async ({ byoc }) => {
   });
   const operations = Array.from({ length: 30 }, (_, k) =>
     `(1, 'scale', 'running', 'running', 3, 3, 'admin', ${1_790_000_000 + k}, 'succeeded', 2, 2, ${1_790_000_001 + k})`);
-  execFileSync("sqlite3", [path.join(byoc.dataDir, "console.db"),
+  // The console writes too (its reconciler, metering): wait for its lock, as a second writer must.
+  execFileSync("sqlite3", ["-cmd", ".timeout 10000", path.join(byoc.dataDir, "console.db"),
     `INSERT INTO users (username, password_hash, role, created_at) VALUES ${users.join(", ")};
      INSERT INTO operations (instance_id, kind, from_state, to_state, from_aku, to_aku, requested_by,
        requested_at, status, steps_done, step_count, finished_at) VALUES ${operations.join(", ")};`]);

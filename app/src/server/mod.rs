@@ -22,6 +22,7 @@ pub mod metering;
 pub mod metrics;
 pub mod operations;
 pub mod overview;
+pub mod page_preloads;
 pub mod page_reads;
 pub mod paging;
 pub mod password_hash;

@@ -1,8 +1,8 @@
 //! Splits the console's compiled WASM at its lazy routes, as `wasm-split-cli` does, and also
-//! writes the preload manifest that `wasm-split-cli` drops: for each split (a page), the
-//! modules it needs. Leptos reads it from `pkg/__wasm_split_manifest.json` and adds a preload
-//! link for each of them to the page's HTML, so that the browser fetches a page's modules
-//! beside the main module instead of after it has run.
+//! writes what `wasm-split-cli` drops: for each split (a page), the modules it needs. The
+//! console reads it from `pkg/page-modules.json` and puts a preload link for each of them in
+//! the page's head (`app/src/server/page_preloads.rs`), so that the browser fetches a page's
+//! modules beside the main module instead of after it has run.
 //!
 //! Usage: byoc-split-wasm INPUT.wasm OUTPUT_DIR OUT_NAME
 //! Writes OUTPUT_DIR/OUT_NAME.wasm (the main module, for wasm-bindgen), the split and chunk
@@ -11,10 +11,12 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-/// The loader's name Leptos links to when the site's files are not hashed
-/// (`leptos::HydrationScripts`): the placeholder cargo-leptos fills with a hash otherwise.
+/// The loader's name as cargo-leptos gives it when file names are not hashed (the placeholder
+/// it fills with a hash otherwise); the console links to it (`server::page_preloads::LOADER`).
 const LOADER: &str = "__wasm_split.______________________.js";
-const MANIFEST: &str = "__wasm_split_manifest.json";
+/// Not Leptos' own manifest name (`__wasm_split_manifest.json`): Leptos would then add links
+/// of its own, on two loads in three (see `server::page_preloads`).
+const MANIFEST: &str = "page-modules.json";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
