@@ -2,6 +2,7 @@
 // interactive (the WASM has hydrated it: the hydrate() entry sets __BYOC_HYDRATED__), and
 // how many bytes it took. Each load is a fresh browser context, so nothing is cached.
 // Usage: node end2end/bench/first-load.mjs BASE_URL USER PASSWORD [LOADS [PATH...]]
+// (FIRST_LOAD_LATENCY_MS=40: each request's answer delayed as over a network)
 // (each PATH: one more signed-in page to load, e.g. an instance's page)
 // Prints one line per page: median and worst of LOADS loads, and the first download: the
 // scripts and WASM modules the page fetched, summed over their gzip -9 copies in the site
@@ -15,6 +16,8 @@ const sizeOf = (file) => { try { return statSync(join(pkgDir, file)).size; } cat
 
 const [base, username, password, loadsArg, ...extraPaths] = process.argv.slice(2);
 const loads = Number(loadsArg ?? 7);
+// FIRST_LOAD_LATENCY_MS: a round trip's latency to emulate (loopback has none), e.g. 40.
+const latencyMs = Number(process.env.FIRST_LOAD_LATENCY_MS ?? 0);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
@@ -44,6 +47,13 @@ async function once(path, signedIn) {
     });
   });
   const page = await context.newPage();
+  if (latencyMs > 0) {
+    // Chromium's own network emulation: each request waits this long before its answer.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false, latency: latencyMs, downloadThroughput: -1, uploadThroughput: -1,
+    });
+  }
   await page.goto(base + path);
   await page.waitForFunction(() => window.__byocHydratedAt !== undefined);
   const figures = await page.evaluate(() => {
