@@ -10,18 +10,19 @@
 //! lookup found nothing on about one full load in three (measured: 9 of 31), at random. Here
 //! the shell adds them while it renders, from the request's path, the same on every load.
 
+use leptos::config::LeptosOptions;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
 /// The splitter's manifest, in the site's `pkg` directory.
-pub const MANIFEST: &str = "page-modules.json";
+const MANIFEST: &str = "page-modules.json";
 /// The splitter's loader, which the main module imports and every page needs.
 pub const LOADER: &str = "__wasm_split.______________________.js";
 
 /// The lazy route (app.rs) a page path shows, named as the splitter names its module (the
 /// route type in snake case). None for paths that show no page of their own.
-pub fn page_route(path: &str) -> Option<&'static str> {
+fn page_route(path: &str) -> Option<&'static str> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     Some(match segments.as_slice() {
         [""] => "overview_page_route",
@@ -53,7 +54,7 @@ fn route_of_split(split: &str) -> Option<&str> {
 }
 
 /// Reads the manifest: `{ "<split>": ["chunk_1", ..., "split_<split>"] }`.
-pub fn parse_manifest(text: &str) -> Result<PageModules, String> {
+fn parse_manifest(text: &str) -> Result<PageModules, String> {
     let splits: HashMap<String, Vec<String>> =
         serde_json::from_str(text).map_err(|e| format!("not a map of module lists: {e}"))?;
     let mut pages = PageModules::new();
@@ -76,14 +77,34 @@ fn is_module_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// The manifest of the site being served, read once. Without one (a site built before the
-/// splitter wrote it, or not built), or with one that cannot be read, pages get no links: they
-/// still load, the modules after the main module.
-fn page_modules(pkg_dir: &Path) -> &'static PageModules {
-    static MODULES: OnceLock<PageModules> = OnceLock::new();
-    MODULES.get_or_init(|| {
-        let path = pkg_dir.join(MANIFEST);
-        match std::fs::read_to_string(&path) {
+/// The HTML of one route's preload links, made once: the same on every load of its pages.
+/// `crossorigin`: the loader fetches each module in CORS mode, and a preload is used only by
+/// a request of the same mode. (The names are checked plain, see `is_module_name`.)
+fn links_html(pkg_url: &str, modules: &[String]) -> String {
+    modules
+        .iter()
+        .map(|module| {
+            format!(
+                r#"<link rel="preload" href="{pkg_url}/{module}.wasm" as="fetch" type="application/wasm" crossorigin="anonymous">"#
+            )
+        })
+        .collect()
+}
+
+/// Route name -> its preload links as HTML.
+type PageLinks = HashMap<String, String>;
+
+/// The preload links of the site being served, made from its manifest once. Without one (a site
+/// built before the splitter wrote it, or not built), or with one that cannot be read, pages
+/// get no links: they still load, the modules after the main module.
+fn page_links(options: &LeptosOptions) -> &'static PageLinks {
+    static LINKS: OnceLock<PageLinks> = OnceLock::new();
+    LINKS.get_or_init(|| {
+        let pkg_url = format!("/{}", options.site_pkg_dir);
+        let path = Path::new(options.site_root.as_ref())
+            .join(options.site_pkg_dir.as_ref())
+            .join(MANIFEST);
+        let modules = match std::fs::read_to_string(&path) {
             Ok(text) => parse_manifest(&text).unwrap_or_else(|e| {
                 tracing::warn!(path = %path.display(), "the WASM page manifest is unusable, pages get no preload links: {e}");
                 PageModules::new()
@@ -92,16 +113,19 @@ fn page_modules(pkg_dir: &Path) -> &'static PageModules {
                 tracing::warn!(path = %path.display(), "no WASM page manifest, pages get no preload links: {e}");
                 PageModules::new()
             }
-        }
+        };
+        modules
+            .into_iter()
+            .map(|(route, modules)| (route, links_html(&pkg_url, &modules)))
+            .collect()
     })
 }
 
-/// The files to preload for `path` (each `<name>.wasm` under the pkg URL), or none.
-pub fn modules_for(pkg_dir: &Path, path: &str) -> &'static [String] {
+/// The preload links (HTML) for the page at `path`, empty for a path that shows no page.
+pub fn links_for(options: &LeptosOptions, path: &str) -> &'static str {
     page_route(path)
-        .and_then(|route| page_modules(pkg_dir).get(route))
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+        .and_then(|route| page_links(options).get(route))
+        .map_or("", String::as_str)
 }
 
 #[cfg(test)]
@@ -141,6 +165,18 @@ mod tests {
                 "chunk_1",
                 "split___license_page_route_view_15207452734975682608"
             ]
+        );
+    }
+
+    #[test]
+    fn each_module_gets_a_preload_link() {
+        let html = links_html("/pkg", &["chunk_1".into(), "split_x".into()]);
+        assert_eq!(
+            html,
+            concat!(
+                r#"<link rel="preload" href="/pkg/chunk_1.wasm" as="fetch" type="application/wasm" crossorigin="anonymous">"#,
+                r#"<link rel="preload" href="/pkg/split_x.wasm" as="fetch" type="application/wasm" crossorigin="anonymous">"#
+            )
         );
     }
 
