@@ -1,9 +1,9 @@
 //! The endpoint table (`app::server::endpoints::ENDPOINTS`) checked against the code: every
 //! row is called as each caller below its role (signed out: 401; a lower role: 403 with a
 //! message naming the role needed) and nothing changes; every state-changing row refuses a
-//! request from another site; every server function has a row; the README's table is the
-//! table. The UI hiding a button is not what protects an endpoint; these requests go around
-//! the UI.
+//! request from another site; every server function has a row; the tables of docs/http-api.md
+//! are the table. The UI hiding a button is not what protects an endpoint; these requests go
+//! around the UI.
 
 use crate::common::*;
 use app::domain::account::Role;
@@ -402,13 +402,13 @@ async fn every_server_function_has_a_row_and_every_row_a_server_function() {
 }
 
 #[test]
-fn the_readme_endpoint_table_is_the_code_table() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+fn the_documented_endpoint_tables_are_the_code_table() {
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/http-api.md"))
+        .expect("docs/http-api.md");
     for table in [markdown_table(), rest_markdown_table()] {
         assert!(
-            readme.contains(&table),
-            "README.md's endpoint table differs from app::server::endpoints::ENDPOINTS; it should read:\n{table}"
+            page.contains(&table),
+            "docs/http-api.md's endpoint table differs from app::server::endpoints::ENDPOINTS; it should read:\n{table}"
         );
     }
 }
