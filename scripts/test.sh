@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: unit and integration tests (cargo), a short fuzzing run, then the browser
-# tests (Playwright in Debian's Chromium) against a freshly built console. Installs what is
-# missing first. Prints how long each step took.
+# Runs every test: the docs' links and the layer rule (two short scripts), unit and
+# integration tests (cargo), a short fuzzing run, then the browser tests (Playwright in
+# Debian's Chromium) against a freshly built console. Installs what is missing first. Prints
+# how long each step took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,10 @@ if ! command -v promtool >/dev/null; then
   echo "[test] installing Debian's prometheus package (promtool)"
   $sudo_or env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
 fi
+# Seconds, no build: every link in README.md and docs/ resolves, and the layer rule of
+# docs/architecture.md holds (the checker first proves it can fail, on a tree of its own).
+step "docs links and layer rule" bash -c \
+  'python3 scripts/check_docs.py && python3 scripts/check_layers.py --self-test && python3 scripts/check_layers.py'
 step "site (WASM, JS, CSS)" scripts/build.sh --site-only
 # Also builds target/debug/byoc-console, which the browser tests start.
 step "cargo test --workspace" cargo test --workspace
