@@ -38,7 +38,9 @@ pub async fn reset_password(data_dir: &Path, username: &str) -> anyhow::Result<(
             target: Some(&user.username),
             client_addr: Some("local"),
             outcome: "success",
-            detail: Some("byoc-console admin reset-password; sessions ended"),
+            detail: Some(
+                "byoc-console admin reset-password; sessions ended; failed sign-ins forgotten",
+            ),
         },
     )
     .await?;

@@ -7,6 +7,7 @@ use app::domain::license::TrustedKey;
 use app::server::{
     audit_export,
     broker::BrokerProvisioner,
+    client_addr,
     clock::Clock,
     db, guard, instances, license,
     marketplace::{self, Marketplaces},
@@ -56,10 +57,12 @@ pub struct Console {
 /// Takes the data directory's lock file, or says which directory is in use.
 fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     let path = data_dir.join("console.lock");
+    use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&path)
         .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {e}", path.display()))?;
     match file.try_lock() {
@@ -130,6 +133,7 @@ impl Console {
             shell_reads: Default::default(),
             set_up: Default::default(),
             audit_chain: Default::default(),
+            refusals: Default::default(),
             installation_id,
             leptos_options,
         });
@@ -236,6 +240,16 @@ impl Console {
             .layer(middleware::from_fn(
                 guard::framework_errors_are_bad_requests,
             ))
+            // Before anything reads the request: to which host (421 for a name the console
+            // does not answer to), then from whom (behind a trusted proxy, the forwarded client).
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                client_addr::check_host,
+            ))
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                client_addr::resolve,
+            ))
             .layer(sessions)
             .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
             .layer(SetResponseHeaderLayer::if_not_present(
@@ -291,8 +305,8 @@ impl Console {
     }
 
     /// Every minute: keeps the clock watermark moving, audits license state changes
-    /// (expiring, expired, lapsed) when they happen, and suspends or resumes instances to
-    /// follow the license.
+    /// (expiring, expired, lapsed) when they happen, suspends or resumes instances to follow
+    /// the license, and writes the summaries of refusals that were counted, not logged.
     pub fn spawn_license_watcher(&self) -> tokio::task::JoinHandle<()> {
         let state = self.state.clone();
         tokio::spawn(async move {
@@ -305,6 +319,7 @@ impl Console {
                 if let Err(error) = instances::follow_license(&state).await {
                     tracing::warn!(error = %error, "license watcher: instances");
                 }
+                app::server::audit::summarise_refusals(&state).await;
             }
         })
     }

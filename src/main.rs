@@ -229,7 +229,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let front_door = args.front_door()?;
     let config = Config {
+        allowed_hosts: front_door.allowed_hosts,
+        public_origin: front_door.public_origin,
+        trusted_proxies: front_door.trusted_proxies,
         secure_cookies: args.secure_cookies,
         session_idle_minutes: args.session_idle_minutes,
         provision_step: std::time::Duration::from_millis(args.provision_step_ms),

@@ -1,9 +1,18 @@
-//! Login throttling (OWASP ASVS 2.2.1): more than [`MAX_FAILURES`] failed sign-ins within
-//! [`WINDOW_SECS`] lock further attempts for that user name (and, separately, for that client
-//! address) until the oldest failure in the window has aged out.
+//! Login throttling (OWASP ASVS 2.2.1): [`MAX_FAILURES`] failed sign-ins for one user name
+//! from one client address within [`WINDOW_SECS`] lock further attempts for that name from
+//! that address, and [`MAX_FAILURES_PER_ADDRESS`] from one address (whatever the names) lock
+//! that address, until the oldest failure in the window has aged out.
+//!
+//! Never a lock of the name alone: a stranger who fails five times for `admin` would then
+//! keep the real admin out from everywhere, again every window. Guessing from many addresses
+//! stays slow: each guess is an Argon2 hash and the sign-in path has a per-address rate limit.
+//! The same rule throttles a signed-in user's wrong current passwords at a password change.
 
-/// Failures allowed inside the window; the next attempt is refused.
+/// Failures allowed for one (user name, address) inside the window; the next attempt is
+/// refused.
 pub const MAX_FAILURES: usize = 5;
+/// Failures allowed from one address inside the window, across user names.
+pub const MAX_FAILURES_PER_ADDRESS: usize = 20;
 /// The sliding window, 15 minutes.
 pub const WINDOW_SECS: i64 = 15 * 60;
 
@@ -17,18 +26,27 @@ pub enum Throttle {
 /// `failures` are the unix times of the failed attempts that count (the caller passes those of
 /// the last [`WINDOW_SECS`] at least; older ones are ignored here too).
 pub fn check(failures: &[i64], now: i64) -> Throttle {
+    check_limit(failures, now, MAX_FAILURES)
+}
+
+/// [`check`] for an address's failures across user names.
+pub fn check_address(failures: &[i64], now: i64) -> Throttle {
+    check_limit(failures, now, MAX_FAILURES_PER_ADDRESS)
+}
+
+fn check_limit(failures: &[i64], now: i64, limit: usize) -> Throttle {
     let mut recent: Vec<i64> = failures
         .iter()
         .copied()
         .filter(|&t| t > now - WINDOW_SECS)
         .collect();
-    if recent.len() < MAX_FAILURES {
+    if recent.len() < limit {
         return Throttle::Allowed;
     }
     recent.sort_unstable();
-    // Attempts open again when enough failures have left the window that fewer than
-    // MAX_FAILURES remain: that is when the (len - MAX_FAILURES + 1)-th oldest leaves it.
-    let unlocking = recent[recent.len() - MAX_FAILURES];
+    // Attempts open again when enough failures have left the window that fewer than `limit`
+    // remain: that is when the (len - limit + 1)-th oldest leaves it.
+    let unlocking = recent[recent.len() - limit];
     Throttle::LockedUntil(unlocking + WINDOW_SECS)
 }
 
@@ -54,6 +72,17 @@ mod tests {
         let five: Vec<i64> = (0..5).map(|i| NOW - 100 + i).collect();
         assert_eq!(
             check(&five, NOW),
+            Throttle::LockedUntil(NOW - 100 + WINDOW_SECS)
+        );
+    }
+
+    #[test]
+    fn an_address_may_fail_for_several_names_before_it_is_locked() {
+        let nineteen: Vec<i64> = (0..19).map(|i| NOW - 100 + i).collect();
+        assert_eq!(check_address(&nineteen, NOW), Throttle::Allowed);
+        let twenty: Vec<i64> = (0..20).map(|i| NOW - 100 + i).collect();
+        assert_eq!(
+            check_address(&twenty, NOW),
             Throttle::LockedUntil(NOW - 100 + WINDOW_SECS)
         );
     }

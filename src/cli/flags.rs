@@ -1,6 +1,7 @@
 //! The `serve` flags: the web server's, the brokers' and marketplace billing's, each with its
 //! environment variable.
 
+use app::domain::net;
 use app::server::broker::{BrokerSettings, Listener};
 use app::server::marketplace::{client::Endpoints, MarketplaceSettings};
 use app::server::ProvisionerChoice;
@@ -40,10 +41,83 @@ pub struct ServeArgs {
     /// need none). At least 24 characters.
     #[arg(long, env = "BYOC_METRICS_TOKEN", value_parser = metrics_token)]
     pub metrics_token: Option<String>,
+    /// The address users reach the console at, e.g. https://console.example.com: requests
+    /// must name its host (or this host's loopback or listen address), and a browser's
+    /// Origin must be it. Without it any address of this host and localhost are answered, and
+    /// no host name is (DNS rebinding).
+    #[arg(long, env = "BYOC_PUBLIC_URL", value_parser = public_url)]
+    pub public_url: Option<PublicUrl>,
+    /// Another host name requests may carry (repeatable, or comma-separated).
+    #[arg(long, env = "BYOC_ALLOWED_HOST", value_delimiter = ',')]
+    pub allowed_host: Vec<String>,
+    /// Reverse proxies on whose word the client's address is taken from X-Forwarded-For or
+    /// Forwarded: addresses or networks (ADDR/PREFIX), comma-separated. None by default.
+    #[arg(long, env = "BYOC_TRUSTED_PROXY", value_delimiter = ',', value_parser = trusted_proxy)]
+    pub trusted_proxy: Vec<String>,
     #[command(flatten)]
     pub brokers: BrokerArgs,
     #[command(flatten)]
     pub marketplace: MarketplaceArgs,
+}
+
+/// `--public-url`, checked: its origin and host.
+#[derive(Clone, Debug)]
+pub struct PublicUrl {
+    /// `scheme://host[:port]`
+    pub origin: String,
+    pub host: String,
+}
+
+fn public_url(text: &str) -> Result<PublicUrl, String> {
+    let rule =
+        "give the console's address as http(s)://HOST[:PORT], e.g. https://console.example.com";
+    let text = text.trim().trim_end_matches('/');
+    let (scheme, authority) = text.split_once("://").ok_or(rule)?;
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") || authority.contains('/')
+    {
+        return Err(rule.into());
+    }
+    let host = app::domain::net::host_of(authority).ok_or(rule)?;
+    Ok(PublicUrl {
+        origin: format!(
+            "{}://{}",
+            scheme.to_ascii_lowercase(),
+            authority.to_ascii_lowercase()
+        ),
+        host,
+    })
+}
+
+fn trusted_proxy(text: &str) -> Result<String, String> {
+    app::domain::net::TrustedProxies::parse([text]).map(|_| text.trim().to_string())
+}
+
+impl ServeArgs {
+    /// The hosts, origin and proxies the flags describe.
+    pub fn front_door(&self) -> anyhow::Result<FrontDoor> {
+        let mut names: Vec<String> = self.public_url.iter().map(|u| u.host.clone()).collect();
+        for name in &self.allowed_host {
+            let host = app::domain::net::host_of(name).ok_or_else(|| {
+                anyhow::anyhow!("--allowed-host {name:?} is not a host name or address")
+            })?;
+            names.push(host);
+        }
+        let listen = Some(self.listen.ip());
+        Ok(FrontDoor {
+            allowed_hosts: app::domain::net::AllowedHosts::new(names, listen),
+            public_origin: self.public_url.as_ref().map(|u| u.origin.clone()),
+            trusted_proxies: app::domain::net::TrustedProxies::parse(
+                self.trusted_proxy.iter().map(String::as_str),
+            )
+            .map_err(|e| anyhow::anyhow!("--trusted-proxy: {e}"))?,
+        })
+    }
+}
+
+pub struct FrontDoor {
+    pub allowed_hosts: app::domain::net::AllowedHosts,
+    pub public_origin: Option<String>,
+    pub trusted_proxies: app::domain::net::TrustedProxies,
 }
 
 /// Marketplace billing. Credentials are the host's own, from each cloud's standard chain
@@ -161,14 +235,17 @@ impl BrokerArgs {
     /// public ones too), nor the public address.
     pub fn choice(&self) -> anyhow::Result<ProvisionerChoice> {
         if self.provisioner == ProvisionerKind::Broker {
-            if self.broker_private_address.is_unspecified() {
+            if net::is_every_interface(self.broker_private_address) {
                 anyhow::bail!(
                     "--broker-private-address {} would listen on every interface, public ones \
                      included: give a private address of this host (127.0.0.1 by default)",
                     self.broker_private_address
                 );
             }
-            if self.broker_public_address == Some(self.broker_private_address) {
+            if self
+                .broker_public_address
+                .is_some_and(|public| net::same_address(public, self.broker_private_address))
+            {
                 anyhow::bail!(
                     "--broker-public-address and --broker-private-address are both {}: an \
                      instance inside the network would be reachable from the internet",
@@ -181,10 +258,13 @@ impl BrokerArgs {
             ProvisionerKind::Broker => ProvisionerChoice::Broker(BrokerSettings {
                 bin: self.broker_bin.clone().unwrap_or_else(default_broker_bin),
                 ports: self.broker_ports,
-                private: listener(self.broker_private_address, self.broker_host.as_deref()),
+                private: listener(
+                    net::canonical(self.broker_private_address),
+                    self.broker_host.as_deref(),
+                ),
                 public: self
                     .broker_public_address
-                    .map(|bind| listener(bind, self.broker_public_host.as_deref())),
+                    .map(|bind| listener(net::canonical(bind), self.broker_public_host.as_deref())),
                 maintenance_every: std::time::Duration::from_secs(self.broker_maintenance_seconds),
             }),
         })
@@ -196,7 +276,7 @@ impl BrokerArgs {
 pub fn listener(bind: IpAddr, host: Option<&str>) -> Listener {
     let host = match host {
         Some(host) => host.trim().to_string(),
-        None if bind.is_unspecified() => "127.0.0.1".into(),
+        None if net::is_every_interface(bind) => "127.0.0.1".into(),
         None => bind.to_string(),
     };
     Listener { bind, host }

@@ -177,3 +177,58 @@ fn a_broken_database_stops_serve_with_a_clear_message() {
     assert!(stderr.contains("is not a SQLite database"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// "Every interface" in any spelling is refused for brokers inside the network, and a public
+/// address that is the private one in another form too (an IPv4-mapped IPv6 address is the
+/// IPv4 address it carries).
+#[test]
+fn broker_addresses_are_compared_in_one_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let serve = |extra: &[&str]| {
+        let mut args = vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        console(&args)
+    };
+    for every in ["0.0.0.0", "::", "::ffff:0.0.0.0"] {
+        let out = serve(&["--broker-private-address", every]);
+        assert!(!out.status.success(), "{every} accepted");
+        assert!(
+            text(&out.stderr).contains("every interface"),
+            "{every}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = serve(&[
+        "--broker-private-address",
+        "10.9.8.7",
+        "--broker-public-address",
+        "::ffff:10.9.8.7",
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("both"), "{}", text(&out.stderr));
+    assert!(!data.exists(), "refused before anything was made");
+}
+
+#[test]
+fn front_door_flags_are_checked() {
+    for (flag, value, words) in [
+        ("--trusted-proxy", "nginx", "trusted proxy"),
+        ("--public-url", "console.example.com", "http(s)://HOST"),
+        ("--allowed-host", "a b", "not a host name"),
+    ] {
+        let out = console(&["serve", "--data-dir", "/nonexistent/x", flag, value]);
+        assert!(!out.status.success(), "{flag} {value} accepted");
+        assert!(
+            text(&out.stderr).contains(words),
+            "{flag}: {}",
+            text(&out.stderr)
+        );
+    }
+}

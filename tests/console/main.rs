@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod attacks;
 mod audit_rule;
 mod cli;
 mod hardening;

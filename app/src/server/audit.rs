@@ -11,6 +11,7 @@ use super::paging::{self, Keyset};
 use super::store::audit::Filter;
 use super::{store, AppState, ServerError};
 use crate::domain::audit_chain::{Break, ChainWalk};
+use crate::domain::refusal_log::{self, Admit, Dropped, RefusalLog};
 use crate::wire::audit::{AuditEntry, AuditPage, ChainStatus, PAGE_LIMIT, PAGE_SIZE};
 use crate::wire::error::AppError;
 use sqlx::SqliteConnection;
@@ -133,17 +134,35 @@ fn is_access_refusal(error: &AppError) -> bool {
     )
 }
 
-/// Repeats of the same access refusal (actor, address, action, target) within this many
-/// seconds are not logged again.
-pub const REPEAT_WINDOW_SECS: i64 = 60;
+/// The coalescing of access refusals (`domain::refusal_log`, where the rule and its bounds
+/// are), shared by every request.
+#[derive(Debug, Default)]
+pub struct RefusalGate(std::sync::Mutex<RefusalLog>);
 
-const REPEATS_NOTE: &str = " (repeats within a minute are not logged)";
+impl RefusalGate {
+    /// The log's decision (None if its lock was poisoned: then nothing is written).
+    fn admit(&self, actor: &Actor, action: &str, now: i64) -> Option<(Admit, Option<Dropped>)> {
+        let mut log = self.0.lock().ok()?;
+        Some(log.admit(&actor.name, &actor.addr, action, now))
+    }
+
+    fn sweep(&self, now: i64) -> Vec<Dropped> {
+        self.0
+            .lock()
+            .map(|mut log| log.sweep(now))
+            .unwrap_or_default()
+    }
+}
+
+const REPEATS_NOTE: &str =
+    " (further refusals of this kind from this address within a minute are counted, not logged)";
 
 /// Records `error` as a refusal of `action` on `target` if [`audited_refusal`] says so; does
-/// nothing for any other error. Access refusals (401, 403, 429) are logged once a minute per
-/// actor, address, action and target: one indexed read decides, and a flood of them writes
-/// one entry a minute instead of a stream of serialised writes. A failure to write is logged
-/// and does not change the answer (the request is refused either way).
+/// nothing for any other error. Access refusals (401, 403, 429) go through the
+/// [`RefusalGate`]: no database work decides, and a flood writes a bounded number of entries
+/// and one summary a minute per address. The path is kept cut to its first
+/// [`refusal_log::TARGET_CHARS`] characters. A failure to write is logged and does not change
+/// the answer (the request is refused either way).
 pub async fn refusal(
     state: &AppState,
     actor: &Actor,
@@ -161,37 +180,76 @@ pub async fn refusal(
         AppError::Unauthenticated => "not signed in".to_string(),
         other => other.to_string(),
     };
-    let result = async {
-        if matches!(error, ServerError::App(_)) && is_access_refusal(app_error) {
-            let since = state.clock.unix() - REPEAT_WINDOW_SECS;
-            if store::audit::refused_recently(
-                &state.pool,
-                &actor.name,
-                &actor.addr,
-                action,
-                target,
-                since,
-            )
-            .await?
-            {
-                return Ok(());
+    let target = target.map(refusal_log::target_of);
+    let mut closed = None;
+    if matches!(error, ServerError::App(_)) && is_access_refusal(app_error) {
+        let Some((admit, window)) = state.refusals.admit(actor, action, state.clock.unix()) else {
+            return;
+        };
+        closed = window;
+        if admit == Admit::Coalesced {
+            if let Some(dropped) = closed {
+                write_dropped(state, &dropped).await;
             }
-            detail.push_str(REPEATS_NOTE);
+            return;
         }
-        record(
-            state,
-            actor,
-            action,
-            target,
-            Outcome::Refused,
-            Some(&detail),
-        )
-        .await
+        detail.push_str(REPEATS_NOTE);
     }
+    if let Some(dropped) = closed {
+        write_dropped(state, &dropped).await;
+    }
+    let result = record(
+        state,
+        actor,
+        action,
+        target.as_deref(),
+        Outcome::Refused,
+        Some(&detail),
+    )
     .await;
     if let Err(audit_error) = result {
         tracing::error!(%action, actor = %actor.name, error = %audit_error, "could not audit a refusal");
     }
+}
+
+/// Writes the summaries of the refusal windows that have closed (called once a minute).
+pub async fn summarise_refusals(state: &AppState) {
+    let closed = state.refusals.sweep(state.clock.unix());
+    for dropped in &closed {
+        write_dropped(state, dropped).await;
+    }
+}
+
+/// One entry for the refusals a window did not log: action `refusals_not_logged`, the address
+/// as actor's address and target.
+async fn write_dropped(state: &AppState, dropped: &Dropped) {
+    let detail = format!(
+        "{} refusals from {} in the minute from {} (UTC) were counted, not logged: at most {} \
+         entries a minute per address",
+        dropped.count,
+        dropped.addr,
+        hhmmss(dropped.from),
+        refusal_log::ENTRIES_PER_ADDRESS
+    );
+    let actor = Actor::anonymous(&dropped.addr);
+    let result = record(
+        state,
+        &actor,
+        "refusals_not_logged",
+        Some(&dropped.addr),
+        Outcome::Refused,
+        Some(&detail),
+    )
+    .await;
+    if let Err(error) = result {
+        tracing::error!(%error, "could not audit the refusals not logged");
+    }
+}
+
+fn hhmmss(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()))
+        .unwrap_or_default()
 }
 
 /// `YYYY-MM-DD` (UTC) as unix seconds at the start of that day; empty is None.

@@ -6,12 +6,13 @@
 //! user's password changes (the version no longer matches).
 
 use super::audit::{self, Actor, Outcome};
+use super::client_addr::ClientAddr;
 use super::page_reads::PageReads;
 use super::shell_reads;
 use super::{store, store::users::UserRow, AppState, ServerError};
+use crate::domain::account::Username;
 use crate::domain::{password, throttle};
 use crate::wire::error::AppError;
-use std::net::SocketAddr;
 use tower_sessions::Session;
 
 const USER_ID: &str = "user_id";
@@ -94,11 +95,17 @@ pub async fn request_addr() -> String {
     with_request(|parts| addr_of(&parts.extensions)).unwrap_or_else(|| "unknown".into())
 }
 
+/// The client's address as the rules see it ([`ClientAddr`]: canonical, and behind a trusted
+/// proxy the address it forwarded for).
 fn addr_of(extensions: &http::Extensions) -> String {
-    extensions
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    if extensions.get::<ClientAddr>().is_none()
+        && extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .is_none()
+    {
+        return "unknown".into();
+    }
+    ClientAddr::of(extensions).to_string()
 }
 
 /// Reads the current request (of a server function, or of the page rendering one) in place.
@@ -201,6 +208,12 @@ pub async fn login(
     if username.is_empty() {
         return Err(AppError::invalid("username", "Enter your user name.").into());
     }
+    // The account rule at the door: a name no account can have is refused before anything is
+    // written (a 60,000-character name, or a spreadsheet formula, never reaches the audit log).
+    let username = match Username::parse(&username) {
+        Ok(name) => name.as_str().to_string(),
+        Err(rule) => return Err(AppError::invalid("username", &rule.to_string()).into()),
+    };
     if password_input.is_empty() {
         return Err(AppError::invalid("password", "Enter your password.").into());
     }
@@ -212,23 +225,7 @@ pub async fn login(
         name: username.clone(),
         addr: client_addr.to_string(),
     };
-    let now = state.clock.unix();
-    let since = now - throttle::WINDOW_SECS;
-    let by_user = store::audit::login_failures_for_user(&state.pool, &username, since).await?;
-    let by_addr = store::audit::login_failures_from(&state.pool, client_addr, since).await?;
-    let verdict = throttle::stricter(
-        throttle::check(&by_user, now),
-        throttle::check(&by_addr, now),
-    );
-    if let throttle::Throttle::LockedUntil(until) = verdict {
-        let error = ServerError::App(AppError::TooManyAttempts {
-            message: format!(
-                "Too many failed sign-ins. Try again in {} (at {} UTC).",
-                minutes_text(until - now),
-                hhmm(until)
-            ),
-            retry_at: until,
-        });
+    if let Some(error) = throttled(state, "login", &actor, "Too many failed sign-ins").await? {
         // Audited once a minute per name and address (the rule for every 429): one entry
         // per attempt would turn a flood into a stream of serialised writes.
         audit::refusal(state, &actor, "login", None, &error).await;
@@ -268,6 +265,7 @@ pub async fn login(
     }
 
     // A new id at every sign-in: a session id planted before sign-in is worthless after it.
+    let now = state.clock.unix();
     session.cycle_id().await?;
     session.insert(USER_ID, user.id).await?;
     session.insert(SIGNED_IN_AT, now).await?;
@@ -289,6 +287,41 @@ pub async fn login(
     .await?;
     tx.commit().await?;
     Ok(user)
+}
+
+/// The throttle of guesses at a password (`domain::throttle`): failed `action`s by this name
+/// from this address, and from this address whatever the name. A 429 when locked.
+pub async fn throttled(
+    state: &AppState,
+    action: &str,
+    actor: &Actor,
+    what: &str,
+) -> Result<Option<ServerError>, ServerError> {
+    let now = state.clock.unix();
+    let since = now - throttle::WINDOW_SECS;
+    let by_user =
+        store::audit::failures_of_user_from(&state.pool, action, &actor.name, &actor.addr, since)
+            .await?;
+    let by_addr = if action == "login" {
+        store::audit::login_failures_from(&state.pool, &actor.addr, since).await?
+    } else {
+        Vec::new()
+    };
+    let verdict = throttle::stricter(
+        throttle::check(&by_user, now),
+        throttle::check_address(&by_addr, now),
+    );
+    let throttle::Throttle::LockedUntil(until) = verdict else {
+        return Ok(None);
+    };
+    Ok(Some(ServerError::App(AppError::TooManyAttempts {
+        message: format!(
+            "{what} from your address. Try again in {} (at {} UTC).",
+            minutes_text(until - now),
+            hhmm(until)
+        ),
+        retry_at: until,
+    })))
 }
 
 /// After the user's own password change: this session carries the new credentials version

@@ -14,6 +14,11 @@ pub enum OpenError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "the data directory {path} is writable by others (mode {mode:o}): they could replace the \
+         database; make it owner-only (chmod 700) or choose another --data-dir"
+    )]
+    OpenToOthers { path: PathBuf, mode: u32 },
     #[error("the data directory {path} is not writable: {source}")]
     NotWritable {
         path: PathBuf,
@@ -30,8 +35,10 @@ pub enum OpenError {
     },
 }
 
-/// Creates the data directory with owner-only permissions (0700) if it is missing, tightens
-/// them if it exists, and checks that it is writable.
+/// Creates the data directory owner-only (0700) when it is missing. An existing directory is
+/// left as it is (it may be shared on purpose, `/srv/byoc` made by an administrator), unless
+/// others could write into it: a group- or world-writable directory lets them replace the
+/// database or its lock, so it is refused with the reason. Then it must be writable.
 pub fn prepare_data_dir(dir: &Path) -> Result<(), OpenError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if !dir.exists() {
@@ -44,12 +51,19 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), OpenError> {
                 source,
             })?;
     }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|source| {
-        OpenError::NotWritable {
+    let mode = std::fs::metadata(dir)
+        .map_err(|source| OpenError::NotWritable {
             path: dir.into(),
             source,
-        }
-    })?;
+        })?
+        .permissions()
+        .mode();
+    if mode & 0o022 != 0 {
+        return Err(OpenError::OpenToOthers {
+            path: dir.into(),
+            mode: mode & 0o7777,
+        });
+    }
     let probe = dir.join(".write-probe");
     std::fs::write(&probe, b"ok")
         .and_then(|()| std::fs::remove_file(&probe))
@@ -57,6 +71,33 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), OpenError> {
             path: dir.into(),
             source,
         })?;
+    Ok(())
+}
+
+/// The database file, owner-only (0600): created so before SQLite opens it, tightened when it
+/// exists. SQLite gives its `-wal` and `-shm` files the database file's mode.
+fn owner_only_file(path: &Path) -> Result<(), OpenError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |source| OpenError::NotWritable {
+        path: path.into(),
+        source,
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(failed)?;
+    for file in [
+        path.to_path_buf(),
+        path.with_extension("db-wal"),
+        path.with_extension("db-shm"),
+    ] {
+        if file.exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(failed)?;
+        }
+    }
     Ok(())
 }
 
@@ -72,6 +113,7 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), OpenError> {
 pub async fn open(dir: &Path) -> Result<SqlitePool, OpenError> {
     prepare_data_dir(dir)?;
     let path = dir.join(DATABASE_FILE);
+    owner_only_file(&path)?;
     let options = SqliteConnectOptions::new()
         .filename(&path)
         .create_if_missing(true)

@@ -8,6 +8,7 @@
 //! client sees a broken transfer rather than a file that looks whole.
 
 use super::ServerError;
+use crate::domain::csv_cell;
 use crate::wire::error::AppError;
 use axum::body::{Body, Bytes};
 use axum::http::{header, StatusCode};
@@ -36,8 +37,9 @@ pub fn attachment(content_type: &str, name: &str, body: impl Into<Body>) -> Resp
         .into_response()
 }
 
-/// Rows as CSV lines, after a header line when `first` (`header` itself when there are no
-/// rows, so that an empty export still says what it would hold).
+/// Rows as CSV lines, after a header line when `first` (`header` itself, the rows' field
+/// names). Every cell is neutralised (`domain::csv_cell`): a value that a spreadsheet would
+/// run as a formula is written as text.
 fn csv_chunk<T: serde::Serialize>(
     rows: &[T],
     header: &[&str],
@@ -45,17 +47,42 @@ fn csv_chunk<T: serde::Serialize>(
 ) -> Result<Vec<u8>, ServerError> {
     let failed = |e| ServerError::internal("writing the CSV", e);
     let mut writer = csv::WriterBuilder::new()
-        .has_headers(first)
+        .has_headers(false)
         .from_writer(Vec::new());
-    if first && rows.is_empty() {
+    if first {
         writer.write_record(header).map_err(failed)?;
     }
     for row in rows {
-        writer.serialize(row).map_err(failed)?;
+        let cells = cells_of(row).map_err(failed)?;
+        writer
+            .write_record(
+                cells
+                    .iter()
+                    .map(|cell| csv_cell::neutralise(cell).into_owned()),
+            )
+            .map_err(failed)?;
     }
     writer
         .into_inner()
         .map_err(|e| ServerError::internal("writing the CSV", e.into_error()))
+}
+
+/// A row's cells as the csv crate would write them (its serde rules for numbers, options and
+/// strings), read back as text.
+fn cells_of<T: serde::Serialize>(row: &T) -> Result<csv::StringRecord, csv::Error> {
+    let mut one = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    one.serialize(row)?;
+    let bytes = one
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(bytes.as_slice());
+    let mut record = csv::StringRecord::new();
+    reader.read_record(&mut record)?;
+    Ok(record)
 }
 
 /// How many rows a streamed export reads at a time.

@@ -2,8 +2,9 @@
 
 use super::audit::{self, Actor};
 use super::page_reads::PageReads;
-use super::{auth, license, setup, AppState, ServerError};
+use super::{auth, license, setup, AppState, Config, ServerError};
 use crate::domain::navigation::{self, Visitor};
+use crate::domain::net;
 use crate::wire::error::AppError;
 use axum::{
     body::Body,
@@ -27,7 +28,7 @@ pub async fn reject_cross_site(
     req: Request,
     next: Next,
 ) -> Response {
-    let Some(refusal) = cross_site_refusal(&req) else {
+    let Some(refusal) = cross_site_refusal(&req, &state.config) else {
         return next.run(req).await;
     };
     let caller = auth::Caller::of(req.uri(), req.extensions());
@@ -46,9 +47,9 @@ pub async fn reject_cross_site(
 }
 
 /// The refusal of a state-changing request from another site, if this is one.
-fn cross_site_refusal(req: &Request) -> Option<AppError> {
+fn cross_site_refusal(req: &Request, config: &Config) -> Option<AppError> {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    (!safe && !is_same_origin(req.headers())).then(|| {
+    (!safe && !is_same_origin(req.headers(), config)).then(|| {
         AppError::CrossSite(
             "Refused: this request came from another site. Use the console's own pages.".into(),
         )
@@ -65,18 +66,33 @@ fn refusal_response(error: &AppError) -> Response {
         .into_response()
 }
 
-fn is_same_origin(headers: &HeaderMap) -> bool {
+/// Whether a browser sent this request from the console's own pages. The `Host` was checked
+/// before (`client_addr::check_host`): a DNS-rebinding page, same-origin with itself, never
+/// gets here. `Origin` must be the configured public origin (`--public-url`), or name the
+/// very host the request was sent to when that host is one the console answers to.
+fn is_same_origin(headers: &HeaderMap, config: &Config) -> bool {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = text("sec-fetch-site") {
-        return site == "same-origin" || site == "none";
+        if site != "same-origin" && site != "none" {
+            return false;
+        }
     }
-    match (text("origin"), text("host")) {
-        (None, _) => true,
-        (Some(origin), Some(host)) => origin
+    let Some(origin) = text("origin") else {
+        return true;
+    };
+    if let Some(public) = &config.public_origin {
+        if net::origin_matches(origin, public) {
+            return true;
+        }
+    }
+    match text("host") {
+        Some(host) => origin
             .split_once("://")
-            .map(|(_, authority)| authority.eq_ignore_ascii_case(host))
+            .map(|(_, authority)| {
+                authority.eq_ignore_ascii_case(host) && config.allowed_hosts.allows(authority)
+            })
             .unwrap_or(false),
-        (Some(_), None) => false,
+        None => false,
     }
 }
 
@@ -174,31 +190,58 @@ mod tests {
 
     #[test]
     fn same_origin_rules() {
-        assert!(is_same_origin(&headers(&[(
-            "sec-fetch-site",
-            "same-origin"
-        )])));
-        assert!(!is_same_origin(&headers(&[
+        let config = Config::default();
+        let same =
+            |pairs: &[(&'static str, &'static str)]| is_same_origin(&headers(pairs), &config);
+        assert!(same(&[("sec-fetch-site", "same-origin")]));
+        assert!(!same(&[
             ("sec-fetch-site", "cross-site"),
             ("origin", "http://a:1"),
             ("host", "a:1")
-        ])));
-        assert!(!is_same_origin(&headers(&[(
-            "sec-fetch-site",
-            "same-site"
-        )])));
-        assert!(is_same_origin(&headers(&[
+        ]));
+        assert!(!same(&[("sec-fetch-site", "same-site")]));
+        assert!(same(&[
             ("origin", "http://127.0.0.1:8080"),
             ("host", "127.0.0.1:8080")
-        ])));
-        assert!(!is_same_origin(&headers(&[
+        ]));
+        assert!(!same(&[
             ("origin", "http://127.0.0.2:8080"),
             ("host", "127.0.0.1:8080")
-        ])));
-        assert!(!is_same_origin(&headers(&[
-            ("origin", "null"),
+        ]));
+        assert!(!same(&[("origin", "null"), ("host", "127.0.0.1:8080")]));
+        assert!(same(&[("host", "127.0.0.1:8080")]));
+        // A rebinding page: its Origin and Host are both the attacker's name.
+        assert!(!same(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "http://evil.example:8080"),
+            ("host", "evil.example:8080")
+        ]));
+        assert!(!same(&[
+            ("origin", "http://evil.example:8080"),
+            ("host", "evil.example:8080")
+        ]));
+    }
+
+    #[test]
+    fn the_configured_public_origin_is_same_origin() {
+        let config = Config {
+            public_origin: Some("https://console.example.com".into()),
+            allowed_hosts: net::AllowedHosts::new(vec!["console.example.com".into()], None),
+            ..Config::default()
+        };
+        let same =
+            |pairs: &[(&'static str, &'static str)]| is_same_origin(&headers(pairs), &config);
+        assert!(same(&[
+            ("origin", "https://console.example.com"),
             ("host", "127.0.0.1:8080")
-        ])));
-        assert!(is_same_origin(&headers(&[("host", "127.0.0.1:8080")])));
+        ]));
+        assert!(!same(&[
+            ("origin", "http://console.example.com"),
+            ("host", "127.0.0.1:8080")
+        ]));
+        assert!(same(&[
+            ("origin", "https://console.example.com"),
+            ("host", "console.example.com")
+        ]));
     }
 }

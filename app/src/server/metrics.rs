@@ -11,15 +11,16 @@
 //! by state are shown, and `byoc_instances_unlisted` says how many were left out.
 
 use super::broker::meter::Counters;
+use super::client_addr::ClientAddr;
 use super::{license, store, AppState, ServerError};
 use crate::domain::instance::State;
 use crate::domain::marketplace::ReportState;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State as AxumState};
+use axum::extract::{MatchedPath, Request, State as AxumState};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -189,13 +190,11 @@ pub async fn track(req: Request, next: Next) -> Response {
 }
 
 /// `GET /metrics`: loopback clients, or a scraper with `Authorization: Bearer <token>` when
-/// `--metrics-token` is set; anyone else gets 403.
-pub async fn scrape(
-    AxumState(state): AxumState<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if !may_scrape(&state, peer, &headers) {
+/// `--metrics-token` is set; anyone else gets 403. The client is the one a trusted proxy
+/// forwarded for (a stranger behind a proxy on this host is not loopback).
+pub async fn scrape(AxumState(state): AxumState<AppState>, request: Request) -> Response {
+    let client = ClientAddr::of(request.extensions());
+    if !may_scrape(&state, client, request.headers()) {
         return (
             StatusCode::FORBIDDEN,
             "Metrics are answered to this host (loopback) or with the scrape token (--metrics-token).\n",
@@ -218,16 +217,16 @@ pub async fn scrape(
     }
 }
 
-fn may_scrape(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> bool {
+fn may_scrape(state: &AppState, client: IpAddr, headers: &HeaderMap) -> bool {
     let sent = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    allowed(peer, state.config.metrics_token.as_deref(), sent)
+    allowed(client, state.config.metrics_token.as_deref(), sent)
 }
 
-/// The scrape rule: a loopback peer, or the configured token sent as `Bearer <token>`.
-fn allowed(peer: SocketAddr, token: Option<&str>, authorization: Option<&str>) -> bool {
-    if peer.ip().is_loopback() {
+/// The scrape rule: a loopback client, or the configured token sent as `Bearer <token>`.
+fn allowed(client: IpAddr, token: Option<&str>, authorization: Option<&str>) -> bool {
+    if crate::domain::net::is_loopback(client) {
         return true;
     }
     let (Some(token), Some(sent)) = (token, authorization.and_then(|v| v.strip_prefix("Bearer ")))
@@ -366,9 +365,11 @@ mod tests {
 
     #[test]
     fn loopback_or_the_token_may_scrape() {
-        let local = "127.0.0.1:5000".parse().unwrap();
-        let local6 = "[::1]:5000".parse().unwrap();
-        let remote = "10.0.0.7:5000".parse().unwrap();
+        let local = "127.0.0.1".parse().unwrap();
+        let local6 = "::1".parse().unwrap();
+        let mapped = "::ffff:127.0.0.1".parse().unwrap();
+        let remote = "10.0.0.7".parse().unwrap();
+        assert!(allowed(mapped, None, None));
         let token = "a-scrape-token-of-24-chars!";
         assert!(allowed(local, None, None));
         assert!(allowed(local6, None, None));

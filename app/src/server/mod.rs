@@ -7,6 +7,7 @@ pub mod audit_export;
 pub mod auth;
 pub mod broker;
 pub mod broker_panel;
+pub mod client_addr;
 pub mod clock;
 pub mod db;
 pub mod download;

@@ -5,14 +5,15 @@
 //! address gets cheap 429s and leaves the cores to everyone else.
 
 use super::audit::{self, Actor};
+use super::client_addr::ClientAddr;
 use super::{AppState, ServerError};
 use crate::wire::error::AppError;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota};
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -130,11 +131,7 @@ impl Limited {
 }
 
 fn over_limit(limits: &RateLimits, req: &Request) -> Option<Limited> {
-    let addr = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let addr = ClientAddr::of(req.extensions());
     let (path, wait) = limits.check(req.uri().path(), addr)?;
     let seconds = wait.as_secs().max(1);
     let error = AppError::TooManyAttempts {

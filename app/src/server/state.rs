@@ -29,6 +29,13 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// The REST API's limit per service account: requests a second, and the burst.
     pub api_rate: (u32, u32),
+    /// Reverse proxies whose forwarding headers name the client (`serve --trusted-proxy`).
+    pub trusted_proxies: crate::domain::net::TrustedProxies,
+    /// The `Host` names requests may carry (`serve --public-url`, `--allowed-host`).
+    pub allowed_hosts: crate::domain::net::AllowedHosts,
+    /// The console's public origin, `scheme://host[:port]` (`serve --public-url`): a browser's
+    /// `Origin` must be this one, or this host's own address as the request names it.
+    pub public_origin: Option<String>,
 }
 
 /// `--provisioner`: a real broker per instance, or the simulation (fast tests, demos of the
@@ -51,6 +58,9 @@ impl Default for Config {
             marketplace: Default::default(),
             metrics_token: None,
             api_rate: (20, 100),
+            trusted_proxies: Default::default(),
+            allowed_hosts: Default::default(),
+            public_origin: None,
         }
     }
 }
@@ -99,6 +109,8 @@ pub struct Shared {
     pub shell_reads: Arc<super::shell_reads::ShellReads>,
     /// The audit page's last intact walk of the hash chain.
     pub audit_chain: Arc<super::audit::KeptChainWalk>,
+    /// Which access refusals are written to the audit log (a flood's are counted instead).
+    pub refusals: Arc<super::audit::RefusalGate>,
     /// Set once setup has been seen done: it is never undone.
     pub set_up: Arc<std::sync::OnceLock<()>>,
 }

@@ -7,7 +7,7 @@ use super::access::{Admin, Authorized, SignedIn};
 use super::audit::{self, Outcome};
 use super::paging::Keyset;
 use super::password_hash::is_common_password;
-use super::{store, store::users::UserRow, AppState, ServerError};
+use super::{auth, store, store::users::UserRow, AppState, ServerError};
 use crate::domain::account::{self, Role, Username};
 use crate::domain::password;
 use crate::wire::error::AppError;
@@ -181,7 +181,7 @@ pub async fn reset_password(
         "user_password_reset",
         Some(&user.username),
         Outcome::Success,
-        Some("temporary password; sessions ended"),
+        Some("temporary password; sessions ended; failed sign-ins forgotten"),
     )
     .await?;
     tx.commit().await?;
@@ -200,6 +200,26 @@ pub async fn change_own_password(
     let (actor, user) = (who.actor(), who.user());
     if current.is_empty() {
         return Err(AppError::invalid("current_password", "Enter your current password.").into());
+    }
+    // Guesses at the current password meet the sign-in throttle: a stolen session cookie is
+    // no way around it. The same rule, keyed on this user and address.
+    if let Some(error) = auth::throttled(
+        state,
+        "password_change",
+        actor,
+        "Too many wrong current passwords",
+    )
+    .await?
+    {
+        audit::refusal(
+            state,
+            actor,
+            "password_change",
+            Some(&user.username),
+            &error,
+        )
+        .await;
+        return Err(error);
     }
     let verified = current.chars().count() <= password::MAX_CHARS
         && state

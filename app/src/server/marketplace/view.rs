@@ -1,6 +1,7 @@
 //! What the pages show of marketplace billing.
 
 use super::LinkRow;
+use crate::domain::csv_cell;
 use crate::domain::license::BillingModel;
 use crate::domain::marketplace::{self as rules, Entitlement, Marketplace, ReportState};
 use crate::domain::Decimal;
@@ -245,16 +246,24 @@ pub async fn late_csv(state: &AppState) -> Result<String, ServerError> {
     let mut out = String::from(
         "hour_start_utc,dimension,marketplace_key,ledger_quantity,quantity,client_token\n",
     );
+    let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
     for report in late {
-        out.push_str(&format!(
-            "{},{},{},{},{},{}\n",
+        let cells = [
             crate::format::utc(report.hour_start),
-            report.dimension,
-            report.market_key,
-            report.ledger_quantity,
-            report.quantity,
-            report.client_token
-        ));
+            report.dimension.to_string(),
+            report.market_key.to_string(),
+            report.ledger_quantity.to_string(),
+            report.quantity.to_string(),
+            report.client_token.to_string(),
+        ];
+        // Quoted where needed and never a spreadsheet formula (`domain::csv_cell`).
+        writer
+            .write_record(cells.iter().map(|c| csv_cell::neutralise(c).into_owned()))
+            .map_err(|e| ServerError::internal("writing the CSV", e))?;
     }
+    let rows = writer
+        .into_inner()
+        .map_err(|e| ServerError::internal("writing the CSV", e.into_error()))?;
+    out.push_str(&String::from_utf8_lossy(&rows));
     Ok(out)
 }

@@ -334,22 +334,30 @@ pub async fn actors_and_actions(
     Ok((actors, actions))
 }
 
-/// Times of failed sign-ins for `username` since `since`, not counting those before the
-/// user's latest successful sign-in (a success clears the user's count).
-pub async fn login_failures_for_user(
+/// Times of failed attempts at `action` (`login`, or `password_change`'s wrong current
+/// passwords) by `username` from `client_addr` since `since`, after the user's last success at
+/// it from that address and after an administrator last reset their password or enabled them
+/// (which clears the throttle).
+pub async fn failures_of_user_from(
     pool: &SqlitePool,
+    action: &str,
     username: &str,
+    client_addr: &str,
     since: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT at FROM audit_log
-         WHERE action = 'login' AND actor = ? AND outcome = 'failure' AND at > ?
+         WHERE action = ?1 AND actor = ?2 AND client_addr = ?3 AND outcome = 'failure' AND at > ?4
            AND id > COALESCE((SELECT MAX(id) FROM audit_log
-                              WHERE action = 'login' AND actor = ? AND outcome = 'success'), 0)",
+                              WHERE outcome = 'success'
+                                AND ((action = ?1 AND actor = ?2 AND client_addr = ?3)
+                                  OR (action IN ('user_password_reset', 'user_enable')
+                                      AND target = ?2))), 0)",
     )
+    .bind(action)
     .bind(username)
+    .bind(client_addr)
     .bind(since)
-    .bind(username)
     .fetch_all(pool)
     .await
 }
@@ -367,31 +375,6 @@ pub async fn login_failures_from(
     .bind(since)
     .fetch_all(pool)
     .await
-}
-
-/// Whether a refusal of `actor` from `client_addr` for `action` on `target` was logged since
-/// `since` (repeated refusals are logged once a minute). One read on the (action, actor, at)
-/// index; nothing is written.
-pub async fn refused_recently(
-    pool: &SqlitePool,
-    actor: &str,
-    client_addr: &str,
-    action: &str,
-    target: Option<&str>,
-    since: i64,
-) -> Result<bool, sqlx::Error> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM audit_log WHERE action = ? AND actor = ? AND at > ? AND outcome = 'refused'
-           AND client_addr = ? AND target IS ? LIMIT 1",
-    )
-    .bind(action)
-    .bind(actor)
-    .bind(since)
-    .bind(client_addr)
-    .bind(target)
-    .fetch_optional(pool)
-    .await?;
-    Ok(found.is_some())
 }
 
 pub async fn recent(pool: &SqlitePool, limit: i64) -> Result<Vec<EntryRow>, sqlx::Error> {
