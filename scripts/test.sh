@@ -22,6 +22,13 @@ if ! command -v promtool >/dev/null; then
   echo "[test] installing Debian's prometheus package (promtool)"
   $sudo_or env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
 fi
+# Tests only: a real reverse proxy in front of the console (tests/console/attacks.rs, the
+# --trusted-proxy test). Debian's nginx; the test starts its own, on ports of its own.
+if [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = 0 ]; then sudo_or=""; else sudo_or=sudo; fi
+  echo "[test] installing Debian's nginx package (the reverse-proxy test)"
+  $sudo_or env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx
+fi
 # Seconds, no build: every link in README.md and docs/ resolves, and the layer rule of
 # docs/architecture.md holds (the checker first proves it can fail, on a tree of its own).
 step "docs links and layer rule" bash -c \
