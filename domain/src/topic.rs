@@ -4,7 +4,9 @@ use crate::instance_spec::SpecError;
 
 /// Kafka's own limit on a topic name.
 pub const NAME_MAX: usize = 249;
-/// Partitions one topic may have on this console's brokers (one broker process per instance).
+/// Partitions one topic has at least, and at most on this console's brokers (one broker
+/// process per instance).
+pub const PARTITIONS_MIN: u32 = 1;
 pub const PARTITIONS_MAX: u32 = 64;
 
 /// A refused topic field: the same shape as the instance settings' errors.
@@ -49,14 +51,16 @@ pub fn parse_name(input: &str) -> Result<String, TopicError> {
     Ok(name.to_string())
 }
 
-/// A partition count from 1 to [`PARTITIONS_MAX`].
+/// A partition count from [`PARTITIONS_MIN`] to [`PARTITIONS_MAX`].
 pub fn parse_partitions(input: &str) -> Result<u32, TopicError> {
     let error = || TopicError {
         field: "partitions",
-        message: format!("Partitions must be a whole number from 1 to {PARTITIONS_MAX}."),
+        message: format!(
+            "Partitions must be a whole number from {PARTITIONS_MIN} to {PARTITIONS_MAX}."
+        ),
     };
     let n: u32 = input.trim().parse().map_err(|_| error())?;
-    if (1..=PARTITIONS_MAX).contains(&n) {
+    if (PARTITIONS_MIN..=PARTITIONS_MAX).contains(&n) {
         Ok(n)
     } else {
         Err(error())

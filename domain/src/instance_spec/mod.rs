@@ -112,6 +112,20 @@ pub const DESCRIPTION_MAX: usize = 256;
 pub const TAGS_MAX: usize = 20;
 pub const TAG_KEY_MAX: usize = 64;
 pub const TAG_VALUE_MAX: usize = 256;
+/// What a tag key may use besides ASCII letters and digits.
+pub const TAG_KEY_SYMBOLS: &str = "-_.:/@+ ";
+
+/// The clouds whose network identifiers carry a prefix: (provider, VPC prefix, subnet prefix).
+/// After the prefix: [`NETWORK_ID_MIN`] to [`NETWORK_ID_MAX`] lowercase letters or digits.
+pub const NETWORK_PREFIXES: &[(&str, &str, &str)] =
+    &[("aws", "vpc-", "subnet-"), ("alibaba", "vpc-", "vsw-")];
+pub const NETWORK_ID_MIN: usize = 8;
+pub const NETWORK_ID_MAX: usize = 32;
+/// Network identifiers elsewhere (a resource name): at most this many characters.
+pub const RESOURCE_NAME_MAX: usize = 64;
+/// Bucket names, as S3 and OSS take them: this many characters at least and at most.
+pub const BUCKET_MIN: usize = 3;
+pub const BUCKET_MAX: usize = 63;
 
 /// The form as typed: every field a string, as a browser posts it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,19 +265,19 @@ fn network_id(
     match prefix {
         Some(prefix) => {
             let rest = id.strip_prefix(prefix).unwrap_or("");
-            let ok = (8..=32).contains(&rest.len())
+            let ok = (NETWORK_ID_MIN..=NETWORK_ID_MAX).contains(&rest.len())
                 && rest
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
             if !ok {
                 return Err(err(
                     field,
-                    format!("{what} must look like {prefix}0a1b2c3d: \"{prefix}\" and 8 to 32 lowercase letters or digits."),
+                    format!("{what} must look like {prefix}0a1b2c3d: \"{prefix}\" and {NETWORK_ID_MIN} to {NETWORK_ID_MAX} lowercase letters or digits."),
                 ));
             }
         }
         None => {
-            let ok = (1..=64).contains(&id.len())
+            let ok = (1..=RESOURCE_NAME_MAX).contains(&id.len())
                 && id.starts_with(|c: char| c.is_ascii_lowercase())
                 && id
                     .chars()
@@ -271,7 +285,7 @@ fn network_id(
             if !ok {
                 return Err(err(
                     field,
-                    format!("{what} must be 1 to 64 lowercase letters, digits or hyphens, starting with a letter."),
+                    format!("{what} must be 1 to {RESOURCE_NAME_MAX} lowercase letters, digits or hyphens, starting with a letter."),
                 ));
             }
         }
@@ -280,11 +294,10 @@ fn network_id(
 }
 
 fn prefixes(provider: &str) -> (Option<&'static str>, Option<&'static str>) {
-    match provider {
-        "aws" => (Some("vpc-"), Some("subnet-")),
-        "alibaba" => (Some("vpc-"), Some("vsw-")),
-        _ => (None, None),
-    }
+    NETWORK_PREFIXES
+        .iter()
+        .find(|(cloud, _, _)| *cloud == provider)
+        .map_or((None, None), |(_, vpc, subnet)| (Some(*vpc), Some(*subnet)))
 }
 
 /// Bucket names as S3 and OSS accept them: 3 to 63 lowercase letters, digits, hyphens and
@@ -292,7 +305,7 @@ fn prefixes(provider: &str) -> (Option<&'static str>, Option<&'static str>) {
 fn bucket(input: &str) -> Result<String, SpecError> {
     let name = input.trim();
     let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    let ok = (3..=63).contains(&name.len())
+    let ok = (BUCKET_MIN..=BUCKET_MAX).contains(&name.len())
         && name.chars().all(|c| alnum(c) || c == '-' || c == '.')
         && name.starts_with(alnum)
         && name.ends_with(alnum)
@@ -302,7 +315,7 @@ fn bucket(input: &str) -> Result<String, SpecError> {
     } else if name.is_empty() {
         Err(err("data_bucket", "Data bucket is required."))
     } else {
-        Err(err("data_bucket", "Data bucket must be 3 to 63 lowercase letters, digits, hyphens or dots, beginning and ending with a letter or digit."))
+        Err(err("data_bucket", format!("Data bucket must be {BUCKET_MIN} to {BUCKET_MAX} lowercase letters, digits, hyphens or dots, beginning and ending with a letter or digit.")))
     }
 }
 
@@ -325,7 +338,7 @@ pub fn parse_tags(input: &str) -> Result<BTreeMap<String, String>, SpecError> {
         let key_ok = (1..=TAG_KEY_MAX).contains(&key.chars().count())
             && key
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.:/@+ ".contains(c));
+                .all(|c| c.is_ascii_alphanumeric() || TAG_KEY_SYMBOLS.contains(c));
         if !key_ok {
             return Err(err("tags", format!("Tag key on line {line_no} must be 1 to {TAG_KEY_MAX} letters, digits, spaces or - _ . : / @ +.")));
         }
