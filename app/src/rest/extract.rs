@@ -107,3 +107,17 @@ where
     struct Whole<T: TryFrom<u64>>(#[serde(deserialize_with = "whole")] T);
     Ok(Option::<Whole<T>>::deserialize(deserializer)?.map(|Whole(v)| v))
 }
+
+/// A string input as the API takes it: as it is, never trimmed. The services trim what the
+/// pages' forms post; the document states no white space at either end, so that the name a
+/// client sent is the name created (and in its `Location`).
+pub fn exact<'a>(field: &str, value: &'a str) -> Result<&'a str, AppError> {
+    if value.trim() == value {
+        Ok(value)
+    } else {
+        Err(AppError::invalid(
+            field,
+            format!("{field} must not begin or end with white space."),
+        ))
+    }
+}

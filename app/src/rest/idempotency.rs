@@ -13,6 +13,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 const HEADER: &str = "idempotency-key";
+/// A key's length at most (at least 1), of visible ASCII characters.
+pub const KEY_MAX: usize = 255;
 
 /// What to do with a request.
 pub enum Claim {
@@ -41,11 +43,11 @@ pub async fn claim(
     let key = value
         .to_str()
         .ok()
-        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .filter(|k| (1..=KEY_MAX).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| {
             AppError::invalid(
                 "Idempotency-Key",
-                "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+                format!("Idempotency-Key must be 1 to {KEY_MAX} visible ASCII characters."),
             )
         })?
         .to_string();
@@ -113,7 +115,8 @@ pub async fn keep(state: &AppState, claim: Claim, response: Response) -> Respons
     let bytes = match axum::body::to_bytes(body, 1024 * 1024).await {
         Ok(bytes) => bytes,
         Err(error) => {
-            return RestError(ServerError::internal("reading an answer", error)).into_response()
+            return RestError::from(ServerError::internal("reading an answer", error))
+                .into_response()
         }
     };
     let location = parts

@@ -19,7 +19,7 @@ pub struct Problem {
     pub status: u16,
     /// What happened, for people: the rule broken, the state in the way.
     pub detail: String,
-    /// The input field at fault, for invalid input.
+    /// The input field at fault (invalid input, or input in the way of the state).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// The server log's reference of an internal failure.
@@ -31,6 +31,13 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// 409 for input in the way of the console's state, naming the field.
+    pub fn conflict(field: String, detail: String) -> Problem {
+        let mut problem = Problem::of(AppError::Conflict(detail));
+        problem.field = Some(field);
+        problem
+    }
+
     pub fn of(error: AppError) -> Problem {
         let status = status_of(&error);
         let (slug, title) = match &error {
@@ -79,17 +86,54 @@ impl Problem {
 
 /// A handler's error: becomes a problem response (an internal one logged with its reference).
 #[derive(Debug)]
-pub struct RestError(pub ServerError);
+pub struct RestError {
+    error: ServerError,
+    /// An input refusal (422) of input the document accepts: the console's state, license or
+    /// configuration is in the way, so it is answered as a conflict (409), naming the field.
+    in_the_way: bool,
+}
 
 impl<E: Into<ServerError>> From<E> for RestError {
     fn from(error: E) -> Self {
-        RestError(error.into())
+        RestError {
+            error: error.into(),
+            in_the_way: false,
+        }
+    }
+}
+
+impl RestError {
+    /// `error` of a service called with input the handler has checked against every rule the
+    /// document states: what it still refuses as input is in the way of that input (a name
+    /// taken, the quota, the license, the provisioner, the date), answered 409 with the field.
+    pub fn in_the_way(error: impl Into<ServerError>) -> RestError {
+        RestError {
+            error: error.into(),
+            in_the_way: true,
+        }
+    }
+
+    /// `error`, where a refusal of one of `fields` is answered 404: what they name (a
+    /// cursor's position, a topic) is not there.
+    pub fn not_found_for(error: impl Into<ServerError>, fields: &[&str]) -> RestError {
+        let error = error.into();
+        match error.app_error() {
+            Some(AppError::Invalid { field, message }) if fields.contains(&field.as_str()) => {
+                AppError::NotFound(message.clone()).into()
+            }
+            _ => error.into(),
+        }
     }
 }
 
 impl IntoResponse for RestError {
     fn into_response(self) -> Response {
-        Problem::of(self.0.into_app_error()).into_response()
+        match self.error.into_app_error() {
+            AppError::Invalid { field, message } if self.in_the_way => {
+                Problem::conflict(field, message).into_response()
+            }
+            error => Problem::of(error).into_response(),
+        }
     }
 }
 
