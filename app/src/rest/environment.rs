@@ -2,13 +2,15 @@
 //! overview, license, usage and audit pages read, through the same services.
 
 use super::extract::{Bearer, JsonBody, QueryOf};
-use super::problem::RestError;
+use super::problem::{Problem, RestError};
+use super::rules::{AuditDay, AuditPageSize, Cursor, ProductKeyText, UsageMonth};
 use crate::domain::account::Role;
 use crate::domain::license::KeyChange;
 use crate::server::access::{Admin, Viewer};
 use crate::server::usage::Ledger;
 use crate::server::{audit, license::view as license, overview, usage, AppState};
 use crate::wire::audit::AuditPage;
+use crate::wire::error::AppError;
 use crate::wire::license::{KeyPreview, LicenseData};
 use crate::wire::overview::OverviewData;
 use crate::wire::usage::UsageData;
@@ -42,7 +44,7 @@ pub async fn license_get(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductKey {
-    /// The product key, as the vendor sent it.
+    #[schema(value_type = ProductKeyText)]
     pub key: String,
 }
 
@@ -72,35 +74,72 @@ pub async fn license_apply(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MonthQuery {
-    /// YYYY-MM; this month when absent or empty.
-    #[param(pattern = r"^([0-9]{4}-(0[1-9]|1[0-2]))?$")]
+    /// The month.
+    #[param(value_type = Option<UsageMonth>)]
     pub month: Option<String>,
+}
+
+/// Whether `text` is digits with a `-` at each of `dashes`, and `length` bytes long.
+fn shaped(text: &str, length: usize, dashes: &[usize]) -> bool {
+    text.len() == length
+        && text.bytes().enumerate().all(|(i, b)| {
+            if dashes.contains(&i) {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+}
+
+/// A month as the document states it, `YYYY-MM` exactly (the service reads `2024-1` and
+/// ` 2024-01` too), or empty.
+fn month(input: Option<String>) -> Result<String, AppError> {
+    let month = input.unwrap_or_default();
+    if month.is_empty() || shaped(&month, 7, &[4]) {
+        Ok(month)
+    } else {
+        Err(AppError::invalid("month", "Choose a month as YYYY-MM."))
+    }
+}
+
+/// A day as the document states it, `YYYY-MM-DD` exactly, or empty.
+fn day<'a>(field: &str, input: &'a Option<String>) -> Result<&'a str, AppError> {
+    let day = input.as_deref().unwrap_or("");
+    if day.is_empty() || shaped(day, 10, &[4, 7]) {
+        Ok(day)
+    } else {
+        Err(AppError::invalid(field, "Enter a date as YYYY-MM-DD."))
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
-    /// YYYY-MM; this month when absent or empty.
-    #[param(pattern = r"^([0-9]{4}-(0[1-9]|1[0-2]))?$")]
+    /// The month.
+    #[param(value_type = Option<UsageMonth>)]
     pub month: Option<String>,
     /// The next page of rows: the `next_rows` of the page before.
+    #[param(value_type = Option<Cursor>)]
     pub rows_after: Option<String>,
 }
 
 /// The month's usage by day and instance, its charges and its marketplace reports.
 #[utoipa::path(get, operation_id = "get_usage", path = "/api/v1/usage", tag = "usage", params(UsageQuery),
-    responses((status = 200, description = "The month's usage", body = UsageData)))]
+    responses((status = 200, description = "The month's usage", body = UsageData),
+        (status = 404, description = "`rows_after` is not a position this console gave", body = Problem,
+            content_type = "application/problem+json")))]
 pub async fn usage_month(
     State(state): State<AppState>,
     Bearer(who): Bearer<Viewer>,
     QueryOf(query): QueryOf<UsageQuery>,
 ) -> Result<Json<UsageData>, RestError> {
-    let month = query.month.unwrap_or_default();
+    let month = month(query.month)?;
     let rows_after = query.rows_after.as_deref();
-    Ok(Json(
-        usage::month_view(&state, &month, rows_after, who.may(Role::Admin)).await?,
-    ))
+    let view = usage::month_view(&state, &month, rows_after, who.may(Role::Admin))
+        .await
+        .map_err(|e| RestError::not_found_for(e, &["rows_after"]))?;
+    Ok(Json(view))
 }
 
 /// The month's ledger (closed hours): one record per instance, hour and dimension, as a
@@ -112,7 +151,7 @@ pub async fn usage_ledger(
     Bearer(who): Bearer<Viewer>,
     QueryOf(query): QueryOf<MonthQuery>,
 ) -> Result<Response, RestError> {
-    let month = query.month.unwrap_or_default();
+    let month = month(query.month)?;
     // Streamed: a month of 10,000 instances is millions of records.
     let ledger = usage::ledger(&state, &who, &month).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], ledger.json()).into_response())
@@ -126,35 +165,39 @@ pub struct AuditQuery {
     pub actor: Option<String>,
     /// Only entries of this action.
     pub action: Option<String>,
-    /// YYYY-MM-DD (UTC), inclusive; empty: no bound.
-    #[param(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
+    /// The first day. With `until`: a range that ends before it starts matches nothing.
+    #[param(value_type = Option<AuditDay>)]
     pub from: Option<String>,
-    /// YYYY-MM-DD (UTC), inclusive; empty: no bound.
-    #[param(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
+    /// The last day.
+    #[param(value_type = Option<AuditDay>)]
     pub until: Option<String>,
     /// The `next` of the previous page.
+    #[param(value_type = Option<Cursor>)]
     pub cursor: Option<String>,
-    /// At most this many (1 to 100, default 50).
-    #[param(minimum = 1, maximum = 100)]
+    /// At most this many.
+    #[param(value_type = Option<AuditPageSize>)]
     pub limit: Option<u32>,
 }
 
 /// A page of audit entries, newest first, how many match, and whether the hash chain is
 /// intact.
 #[utoipa::path(get, operation_id = "list_audit_entries", path = "/api/v1/audit", tag = "audit", params(AuditQuery),
-    responses((status = 200, description = "A page of the audit log", body = AuditPage)))]
+    responses((status = 200, description = "A page of the audit log", body = AuditPage),
+        (status = 404, description = "The cursor is not one this console made", body = Problem,
+            content_type = "application/problem+json")))]
 pub async fn audit_log(
     State(state): State<AppState>,
     Bearer(who): Bearer<Admin>,
     QueryOf(q): QueryOf<AuditQuery>,
 ) -> Result<Json<AuditPage>, RestError> {
     let text = |s: &Option<String>| s.clone().unwrap_or_default();
-    let filter = audit::filter(
-        &text(&q.actor),
-        &text(&q.action),
-        &text(&q.from),
-        &text(&q.until),
-    )?;
-    let page = audit::page(&state, &who, &filter, q.cursor.as_deref(), q.limit).await?;
+    let (from, until) = (day("from", &q.from)?, day("until", &q.until)?);
+    // Each bound on its own: a range that ends before it starts is one no entry is in (the
+    // pages' form says so instead, as a mistake to correct).
+    let mut filter = audit::filter(&text(&q.actor), &text(&q.action), from, "")?;
+    filter.until = audit::filter("", "", "", until)?.until;
+    let page = audit::page(&state, &who, &filter, q.cursor.as_deref(), q.limit)
+        .await
+        .map_err(|e| RestError::not_found_for(e, &["cursor"]))?;
     Ok(Json(page))
 }

@@ -2,14 +2,19 @@
 //! the pages, as JSON resources. Creates answer 201 with the instance and its location;
 //! changes that run as operations answer 202 with the operation to poll.
 
-use super::extract::{whole, Bearer, JsonBody, PathOf, QueryOf};
+use super::extract::{exact, whole, Bearer, JsonBody, PathOf, QueryOf};
 use super::idempotency::{self, Claim};
 use super::openapi::{IdempotencyKey, InstanceId, OperationAccepted};
-use super::problem::RestError;
+use super::problem::{Problem, RestError};
+use super::rules::{
+    self, Cursor, DataBucket, InstanceDescription, InstanceName, InstancePageSize, InstanceSize,
+    KafkaVersion, Subnets, Tags, VpcId,
+};
 use crate::domain::instance::State as InstanceState;
 use crate::domain::instance_spec::{
-    ClientAuth, Deployment, EndpointExposure, InstanceInput, TransitEncryption, WalMode,
+    self, ClientAuth, Deployment, EndpointExposure, InstanceInput, TransitEncryption, WalMode,
 };
+use crate::domain::license::MAX_INSTANCE_AKU;
 use crate::server::access::{Operator, Principal, Viewer};
 use crate::server::instances::{self, view};
 use crate::server::AppState;
@@ -33,9 +38,10 @@ pub struct ListQuery {
     /// Only instances whose name contains this (case-insensitive).
     pub name: Option<String>,
     /// The `next` of the previous page.
+    #[param(value_type = Option<Cursor>)]
     pub cursor: Option<String>,
-    /// At most this many (1 to 100, default 50).
-    #[param(minimum = 1, maximum = 100)]
+    /// At most this many.
+    #[param(value_type = Option<InstancePageSize>)]
     pub limit: Option<u32>,
 }
 
@@ -49,7 +55,9 @@ pub struct InstancePage {
 
 /// A page of the instances that are not deleted, newest first, as the pages list them.
 #[utoipa::path(get, operation_id = "list_instances", path = "/api/v1/instances", tag = "instances", params(ListQuery),
-    responses((status = 200, description = "A page, and the cursor of the next", body = InstancePage)))]
+    responses((status = 200, description = "A page, and the cursor of the next", body = InstancePage),
+        (status = 404, description = "The cursor is not one this console made, or its instance \
+            is gone", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(state): State<AppState>,
     Bearer(who): Bearer<Viewer>,
@@ -72,7 +80,8 @@ pub async fn list(
         query.cursor.as_deref(),
         query.limit,
     )
-    .await?;
+    .await
+    .map_err(|e| RestError::not_found_for(e, &["cursor"]))?;
     Ok(Json(InstancePage {
         items: page.items,
         next: page.next,
@@ -84,6 +93,7 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct DetailQuery {
     /// The `operations_next` of the previous answer: its older operations (20 at a time).
+    #[param(value_type = Option<Cursor>)]
     pub operations_cursor: Option<String>,
 }
 
@@ -98,25 +108,31 @@ pub async fn get(
     QueryOf(query): QueryOf<DetailQuery>,
 ) -> Result<Json<InstanceDetail>, RestError> {
     let cursor = query.operations_cursor.as_deref();
-    Ok(Json(view::detail(&state, &who, id, cursor).await?))
+    let detail = view::detail(&state, &who, id, cursor)
+        .await
+        .map_err(|e| RestError::not_found_for(e, &["operations_cursor"]))?;
+    Ok(Json(detail))
 }
 
-/// A new instance, as the create form takes it (the same rules check it).
+/// A new instance, as the create form takes it (the same rules check it, and those that
+/// tie fields together are stated under `allOf`).
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewInstance {
-    /// 3 to 64 lowercase letters, digits and hyphens; starts with a letter, ends with neither
-    /// a hyphen; unique among the instances not deleted.
-    #[schema(pattern = "^[a-z][a-z0-9-]{1,62}[a-z0-9]$")]
+    #[schema(value_type = InstanceName)]
     pub name: String,
     #[serde(default)]
+    #[schema(value_type = InstanceDescription)]
     pub description: String,
+    #[schema(value_type = KafkaVersion)]
     pub kafka_version: String,
     #[schema(value_type = Deployment)]
     pub deployment: String,
+    #[schema(value_type = VpcId)]
     pub vpc_id: String,
-    /// One subnet per zone, in zone order.
+    #[schema(value_type = Subnets)]
     pub subnets: Vec<String>,
+    #[schema(value_type = DataBucket)]
     pub data_bucket: String,
     #[schema(value_type = WalMode)]
     pub wal_mode: String,
@@ -127,22 +143,60 @@ pub struct NewInstance {
     #[schema(value_type = EndpointExposure)]
     pub endpoint_exposure: String,
     #[serde(default)]
+    #[schema(value_type = Tags)]
     pub tags: BTreeMap<String, String>,
     #[serde(deserialize_with = "whole")]
-    #[schema(minimum = 1)]
+    #[schema(value_type = InstanceSize)]
     pub size_aku: u32,
 }
 
 impl NewInstance {
+    /// The form's input, from a body that states exactly what it means: no white space the
+    /// service would trim, one subnet per zone of the deployment, tags that are key and value
+    /// as they are (the form's `key=value` lines cannot be split another way).
     fn input(self) -> Result<InstanceInput, AppError> {
-        if self.subnets.len() > 3 {
-            return Err(AppError::invalid(
-                "subnets",
-                format!(
-                    "At most three subnets, one per zone (got {}).",
-                    self.subnets.len()
-                ),
-            ));
+        for (field, value) in [
+            ("name", &self.name),
+            ("description", &self.description),
+            ("kafka_version", &self.kafka_version),
+            ("deployment", &self.deployment),
+            ("vpc_id", &self.vpc_id),
+            ("data_bucket", &self.data_bucket),
+            ("wal_mode", &self.wal_mode),
+            ("client_auth", &self.client_auth),
+            ("transit_encryption", &self.transit_encryption),
+            ("endpoint_exposure", &self.endpoint_exposure),
+        ] {
+            exact(field, value)?;
+        }
+        for subnet in &self.subnets {
+            exact("subnets", subnet)?;
+        }
+        if let Some(deployment) = Deployment::parse(&self.deployment) {
+            let zones = rules::zones(deployment);
+            if self.subnets.len() != zones {
+                return Err(AppError::invalid(
+                    "subnets",
+                    format!(
+                        "{} takes {zones} subnet{}, one per zone (got {}).",
+                        deployment.label(),
+                        if zones == 1 { "" } else { "s" },
+                        self.subnets.len()
+                    ),
+                ));
+            }
+        }
+        for (key, value) in &self.tags {
+            exact("tags", key)?;
+            exact("tags", value)?;
+            if key.contains('=') || key.chars().chain(value.chars()).any(char::is_control) {
+                return Err(AppError::invalid(
+                    "tags",
+                    format!(
+                        "Tag {key:?}: keys have no '=', and keys and values no control characters."
+                    ),
+                ));
+            }
         }
         let subnet = |i: usize| self.subnets.get(i).cloned().unwrap_or_default();
         let tags = self
@@ -176,7 +230,13 @@ impl NewInstance {
 #[utoipa::path(post, operation_id = "create_instance", path = "/api/v1/instances", tag = "instances", request_body = NewInstance,
     params(IdempotencyKey),
     responses((status = 201, description = "Created; the instance is being built", body = InstanceDetail,
-        headers(("Location" = String, description = "The instance's URL")))))]
+        headers(("Location" = String, description = "The instance's URL"))),
+        (status = 409, description = "The console is in the way of input the document accepts \
+            (`field` names it): the name is taken; the size is above the license's largest \
+            instance, or beyond the AKU quota, or the license allows no growth now; the \
+            provisioner cannot put a security setting in force; or a retry with the same \
+            `Idempotency-Key` is still being answered", body = Problem,
+            content_type = "application/problem+json")))]
 pub async fn create(
     State(state): State<AppState>,
     Bearer(who): Bearer<Operator>,
@@ -196,7 +256,22 @@ pub async fn create(
     };
     let answer = async {
         let JsonBody(new) = parse::<NewInstance>(&body)?;
-        let started = instances::create(&state, &who, &new.input()?).await?;
+        let input = new.input()?;
+        // Every rule the document states, as the service checks them (422); what the service
+        // refuses after is the console's state, license or provisioner in the way (409).
+        let environment = crate::server::shell_reads::environment(&state, None)
+            .await?
+            .ok_or_else(|| crate::server::ServerError::invariant("no environment before setup"))?;
+        instance_spec::validate(
+            &input,
+            &environment.cloud_provider,
+            &environment.region,
+            MAX_INSTANCE_AKU,
+        )
+        .map_err(|e| AppError::invalid(e.field, e))?;
+        let started = instances::create(&state, &who, &input)
+            .await
+            .map_err(RestError::in_the_way)?;
         let detail =
             view::detail(&state, &who.narrow::<Viewer>(), started.instance_id, None).await?;
         let location = format!("/api/v1/instances/{}", started.instance_id);
@@ -223,8 +298,8 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<JsonBody<T>, Res
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scale {
-    /// The new size in AKU.
-    #[schema(minimum = 1)]
+    /// The new size (not the one it has: else 409).
+    #[schema(value_type = InstanceSize)]
     #[serde(deserialize_with = "whole")]
     pub size_aku: u32,
 }
@@ -249,14 +324,23 @@ async fn accepted(
 
 /// Scales the instance: 202 with the operation to poll.
 #[utoipa::path(post, operation_id = "scale_instance", path = "/api/v1/instances/{id}/scale", tag = "instances", params(InstanceId),
-    request_body = Scale, responses(OperationAccepted))]
+    request_body = Scale, responses(OperationAccepted,
+        (status = 409, description = "The instance or the console is in the way: an operation \
+            runs, the instance is not running, it has this size already, or the size is above \
+            the license's largest instance or beyond the AKU quota (`field` names the size)",
+            body = Problem, content_type = "application/problem+json")))]
 pub async fn scale(
     State(state): State<AppState>,
     Bearer(who): Bearer<Operator>,
     PathOf(id): PathOf<i64>,
     JsonBody(body): JsonBody<Scale>,
 ) -> Result<Response, RestError> {
-    let operation = instances::scale(&state, &who, id, &body.size_aku.to_string()).await?;
+    let size = body.size_aku.to_string();
+    instance_spec::parse_size(&size, MAX_INSTANCE_AKU)
+        .map_err(|e| AppError::invalid(e.field, e))?;
+    let operation = instances::scale(&state, &who, id, &size)
+        .await
+        .map_err(RestError::in_the_way)?;
     accepted(&state, &who, operation).await
 }
 

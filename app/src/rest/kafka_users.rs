@@ -1,12 +1,14 @@
 //! `/api/v1/instances/{id}/kafka-users`: the SASL/SCRAM users of an instance's broker, through
 //! the same service as the Kafka panel (operators change them; a password is shown once).
 
-use super::extract::{Bearer, JsonBody, PathOf};
+use super::extract::{exact, Bearer, JsonBody, PathOf};
 use super::openapi::{InstanceId, KafkaUserPath};
 use super::problem::{Problem, RestError};
-use crate::domain::kafka_user::Mechanism;
+use super::rules::KafkaUserName;
+use crate::domain::kafka_user::{self, Mechanism};
 use crate::server::access::{Operator, Viewer};
 use crate::server::{kafka_users, AppState};
+use crate::wire::error::AppError;
 use crate::wire::kafka::{KafkaUserView, NewKafkaUser};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -32,6 +34,7 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// The user name clients log in with.
+    #[schema(value_type = KafkaUserName)]
     pub username: String,
     #[schema(value_type = Mechanism)]
     pub mechanism: String,
@@ -42,14 +45,23 @@ pub struct NewUser {
 #[utoipa::path(post, operation_id = "create_kafka_user", path = "/api/v1/instances/{id}/kafka-users",
     tag = "kafka users", params(InstanceId), request_body = NewUser,
     responses((status = 201, description = "Created; the password is shown this once", body = NewKafkaUser,
-        headers(("Location" = String, description = "The user's URL")))))]
+        headers(("Location" = String, description = "The user's URL"))),
+        (status = 409, description = "The instance takes no users (not SASL/SCRAM, or deleted), \
+            has as many as it may, or has a user of this name already",
+            body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     State(state): State<AppState>,
     Bearer(who): Bearer<Operator>,
     PathOf(id): PathOf<i64>,
     JsonBody(user): JsonBody<NewUser>,
 ) -> Result<Response, RestError> {
-    let created = kafka_users::create(&state, &who, id, &user.username, &user.mechanism).await?;
+    // The document's rules, as the service checks them (422); what it refuses after is the
+    // instance's state (409).
+    kafka_user::parse_name(exact("username", &user.username)?).map_err(user_field)?;
+    Mechanism::parse(exact("mechanism", &user.mechanism)?).map_err(user_field)?;
+    let created = kafka_users::create(&state, &who, id, &user.username, &user.mechanism)
+        .await
+        .map_err(RestError::in_the_way)?;
     let location = format!("/api/v1/instances/{id}/kafka-users/{}", created.username);
     Ok((
         StatusCode::CREATED,
@@ -86,4 +98,8 @@ pub async fn delete(
 ) -> Result<StatusCode, RestError> {
     kafka_users::delete(&state, &who, id, &username).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn user_field(error: crate::domain::instance_spec::SpecError) -> AppError {
+    AppError::invalid(error.field, error)
 }

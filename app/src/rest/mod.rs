@@ -11,6 +11,7 @@ pub mod instances;
 pub mod kafka_users;
 pub mod openapi;
 pub mod problem;
+pub mod rules;
 pub mod service_accounts;
 pub mod topics;
 

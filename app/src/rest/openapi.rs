@@ -11,13 +11,16 @@ use super::environment;
 use super::instances;
 use super::kafka_users;
 use super::problem::Problem;
+use super::rules::{self, IdempotencyKeyValue, KafkaUserName, Network, TopicName};
 use super::service_accounts;
 use super::topics;
+use crate::server::AppState;
 use crate::wire::instances::OperationDetail;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use std::sync::{Arc, LazyLock};
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock, Mutex};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::{Response as ApiResponse, ResponseBuilder};
@@ -65,8 +68,32 @@ use utoipa::{Modify, OpenApi};
         service_accounts::rotate,
         service_accounts::revoke,
     ),
-    components(schemas(Problem)),
-    modifiers(&Conventions),
+    components(schemas(
+        Problem,
+        rules::InstanceName,
+        rules::InstanceDescription,
+        rules::KafkaVersion,
+        rules::VpcId,
+        rules::SubnetId,
+        rules::Subnets,
+        rules::DataBucket,
+        rules::Tags,
+        rules::InstanceSize,
+        rules::TopicName,
+        rules::Partitions,
+        rules::RetentionHours,
+        rules::KafkaUserName,
+        rules::ServiceAccountName,
+        rules::ExpiryDate,
+        rules::AuditDay,
+        rules::UsageMonth,
+        rules::Cursor,
+        rules::InstancePageSize,
+        rules::AuditPageSize,
+        rules::IdempotencyKeyValue,
+        rules::ProductKeyText,
+    )),
+    modifiers(&Conventions, &CrossFieldRules),
     security(("bearer" = [])),
     tags(
         (name = "environment", description = "The environment at a glance"),
@@ -81,21 +108,54 @@ use utoipa::{Modify, OpenApi};
 )]
 pub struct ApiDoc;
 
-/// `GET /api/v1/openapi.json`: the document (public: it holds no data, only the API's shape).
-pub async fn document() -> Response {
-    static JSON: LazyLock<String> = LazyLock::new(|| {
-        ApiDoc::openapi()
-            .to_pretty_json()
-            .expect("the derived document serialises")
-    });
+/// `GET /api/v1/openapi.json`: the document (public: it holds no data, only the API's shape),
+/// with the network identifiers of the environment's cloud (any cloud's before setup).
+pub async fn document(State(state): State<AppState>) -> Response {
+    static SERVED: LazyLock<Mutex<BTreeMap<Option<String>, Arc<str>>>> =
+        LazyLock::new(Default::default);
+    let provider = match crate::server::shell_reads::environment(&state, None).await {
+        Ok(environment) => environment.map(|e| e.cloud_provider),
+        Err(error) => {
+            tracing::warn!(%error, "the environment's cloud, for the API document");
+            None
+        }
+    };
+    let json = {
+        let mut served = SERVED.lock().unwrap_or_else(|e| e.into_inner());
+        served
+            .entry(provider.clone())
+            .or_insert_with(|| {
+                document_for(provider.as_deref())
+                    .to_pretty_json()
+                    .expect("the derived document serialises")
+                    .into()
+            })
+            .clone()
+    };
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        JSON.as_str(),
+        json.to_string(),
     )
         .into_response()
+}
+
+/// The document for an environment on `provider`'s cloud (`None`: any cloud).
+pub fn document_for(provider: Option<&str>) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    if let Some(components) = doc.components.as_mut() {
+        components.schemas.insert(
+            "VpcId".into(),
+            rules::network_schema(Network::Vpc, provider),
+        );
+        components.schemas.insert(
+            "SubnetId".into(),
+            rules::network_schema(Network::Subnet, provider),
+        );
+    }
+    doc
 }
 
 /// The reference page's policy: Swagger UI's own scripts and styles (no inline script; its
@@ -167,6 +227,7 @@ pub struct TopicPath {
     /// The instance's id.
     id: i64,
     /// The topic's name.
+    #[param(value_type = TopicName)]
     name: String,
 }
 
@@ -178,6 +239,7 @@ pub struct KafkaUserPath {
     /// The instance's id.
     id: i64,
     /// The user's name.
+    #[param(value_type = KafkaUserName)]
     username: String,
 }
 
@@ -195,9 +257,8 @@ pub struct AccountId {
 #[into_params(names("Idempotency-Key"), parameter_in = Header)]
 #[allow(dead_code)]
 pub struct IdempotencyKey(
-    /// 1 to 255 visible ASCII characters, kept 24 hours per service account: a retry with the
-    /// same key and body gets the first answer; another body with it is refused (422).
-    #[param(pattern = r"^[!-~]{1,255}$")]
+    /// A key of the request: a retry with the same key and body gets the first answer.
+    #[param(value_type = Option<IdempotencyKeyValue>)]
     Option<String>,
 );
 
@@ -247,6 +308,49 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
         "The server failed; `reference` names its log line",
     ),
 ];
+
+/// The rules of a new instance that tie its fields together, as `if`/`then` (the same as the
+/// domain's `instance_spec::validate`): one subnet per zone of the deployment; mutual TLS
+/// needs TLS; an internet endpoint needs client authentication and TLS.
+struct CrossFieldRules;
+
+impl Modify for CrossFieldRules {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use crate::domain::instance_spec::{
+            ClientAuth, Deployment, EndpointExposure, TransitEncryption,
+        };
+        use serde_json::json;
+        let when = |field: &str, value: &str| json!({ "properties": { field: { "const": value } }, "required": [field] });
+        let mut rules: Vec<serde_json::Value> = Deployment::ALL
+            .iter()
+            .map(|d| {
+                let zones = rules::zones(*d);
+                json!({
+                    "if": when("deployment", d.as_str()),
+                    "then": { "properties": { "subnets": { "minItems": zones, "maxItems": zones } } }
+                })
+            })
+            .collect();
+        rules.push(json!({
+            "if": when("client_auth", ClientAuth::Mtls.as_str()),
+            "then": { "properties": { "transit_encryption": { "const": TransitEncryption::Tls.as_str() } } }
+        }));
+        rules.push(json!({
+            "if": when("endpoint_exposure", EndpointExposure::Internet.as_str()),
+            "then": { "properties": {
+                "client_auth": { "not": { "const": ClientAuth::Anonymous.as_str() } },
+                "transit_encryption": { "const": TransitEncryption::Tls.as_str() }
+            } }
+        }));
+        let schemas = &mut doc.components.get_or_insert_with(Default::default).schemas;
+        match schemas.get_mut("NewInstance") {
+            Some(RefOr::T(utoipa::openapi::schema::Schema::Object(object))) => {
+                object.extensions = Some(rules::keywords([("allOf", json!(rules))]));
+            }
+            _ => panic!("NewInstance is an object schema"),
+        }
+    }
+}
 
 struct Conventions;
 

@@ -1,11 +1,14 @@
 //! `/api/v1/service-accounts` (admins): the same service as the page.
 
-use super::extract::{Bearer, JsonBody, PathOf};
+use super::extract::{exact, Bearer, JsonBody, PathOf};
 use super::openapi::AccountId;
-use super::problem::RestError;
+use super::problem::{Problem, RestError};
+use super::rules::{ExpiryDate, ServiceAccountName};
 use crate::domain::account::Role;
+use crate::domain::service_account;
 use crate::server::access::Admin;
 use crate::server::{service_accounts, AppState};
+use crate::wire::error::AppError;
 use crate::wire::service_accounts::{NewToken, ServiceAccountLine};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -26,24 +29,52 @@ pub async fn list(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewServiceAccount {
+    #[schema(value_type = ServiceAccountName)]
     pub name: String,
     #[schema(value_type = Role)]
     pub role: String,
-    /// YYYY-MM-DD, the last day it works (UTC); absent: no expiry.
-    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    #[schema(value_type = Option<ExpiryDate>)]
     pub expires: Option<String>,
+}
+
+impl NewServiceAccount {
+    /// The document's rules, as the service checks them (422), so that what it refuses after
+    /// is in the way (409): a name taken, a day passed.
+    fn check(&self) -> Result<(), AppError> {
+        let name = exact("name", &self.name)?;
+        let canonical =
+            service_account::parse_name(name).map_err(|e| AppError::invalid("name", e))?;
+        if canonical != name {
+            return Err(AppError::invalid(
+                "name",
+                format!("Service account names are lowercase: {canonical}, not {name}."),
+            ));
+        }
+        Role::parse(exact("role", &self.role)?).ok_or_else(|| {
+            AppError::invalid("role", "Choose a role: admin, operator or viewer.")
+        })?;
+        let expires = exact("expires", self.expires.as_deref().unwrap_or(""))?;
+        // Whether it is a day at all: whether it has passed is the clock's (409).
+        service_account::parse_expiry(expires, i64::MIN)
+            .map_err(|e| AppError::invalid("expires", e))?;
+        Ok(())
+    }
 }
 
 /// Creates a service account: 201 with its token (shown this once).
 #[utoipa::path(post, operation_id = "create_service_account", path = "/api/v1/service-accounts", tag = "service accounts",
     request_body = NewServiceAccount,
     responses((status = 201, description = "Created; the token is shown this once", body = NewToken,
-        headers(("Location" = String, description = "The account's URL")))))]
+        headers(("Location" = String, description = "The account's URL"))),
+        (status = 409, description = "A service account has this name already, or the expiry \
+            day has passed (`field` names which)", body = Problem,
+            content_type = "application/problem+json")))]
 pub async fn create(
     State(state): State<AppState>,
     Bearer(who): Bearer<Admin>,
     JsonBody(new): JsonBody<NewServiceAccount>,
 ) -> Result<Response, RestError> {
+    new.check()?;
     let token = service_accounts::create(
         &state,
         &who,
@@ -51,7 +82,8 @@ pub async fn create(
         &new.role,
         new.expires.as_deref().unwrap_or(""),
     )
-    .await?;
+    .await
+    .map_err(RestError::in_the_way)?;
     let location = format!("/api/v1/service-accounts/{}", token.id);
     Ok((
         StatusCode::CREATED,

@@ -1,8 +1,10 @@
 //! `/api/v1/instances/{id}/topics`: an instance's topics on its broker (operators change them).
 
-use super::extract::{whole, whole_option, Bearer, JsonBody, PathOf};
+use super::extract::{exact, whole, whole_option, Bearer, JsonBody, PathOf};
 use super::openapi::{InstanceId, TopicPath};
 use super::problem::{Problem, RestError};
+use super::rules::{Partitions, RetentionHours, TopicName};
+use crate::domain::topic;
 use crate::server::access::{Operator, Viewer};
 use crate::server::{broker_panel, AppState};
 use crate::wire::error::AppError;
@@ -36,13 +38,23 @@ pub async fn list(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTopic {
+    #[schema(value_type = TopicName)]
     pub name: String,
     #[serde(deserialize_with = "whole")]
-    #[schema(minimum = 1)]
+    #[schema(value_type = Partitions)]
     pub partitions: u32,
     /// Hours to keep messages; absent: the broker's 7 days; 0: forever.
     #[serde(default, deserialize_with = "whole_option")]
+    #[schema(value_type = Option<RetentionHours>)]
     pub retention_hours: Option<u64>,
+}
+
+/// The topic's name and retention, checked as the service checks them (422), so that what
+/// it refuses after is the broker's state (409, 404).
+fn checked(name: &str, retention: &str) -> Result<(), AppError> {
+    topic::parse_name(exact("name", name)?).map_err(|e| AppError::invalid(e.field, e))?;
+    topic::parse_retention(retention).map_err(|e| AppError::invalid(e.field, e))?;
+    Ok(())
 }
 
 fn retention_text(hours: Option<u64>) -> String {
@@ -57,22 +69,23 @@ fn retention_text(hours: Option<u64>) -> String {
 #[utoipa::path(post, operation_id = "create_topic", path = "/api/v1/instances/{id}/topics", tag = "topics", params(InstanceId),
     request_body = NewTopic,
     responses((status = 201, description = "Created",
-        headers(("Location" = String, description = "The topic's URL")))))]
+        headers(("Location" = String, description = "The topic's URL"))),
+        (status = 409, description = "The instance is not running, its broker does not answer, \
+            or a topic has this name already", body = Problem,
+            content_type = "application/problem+json")))]
 pub async fn create(
     State(state): State<AppState>,
     Bearer(who): Bearer<Operator>,
     PathOf(id): PathOf<i64>,
     JsonBody(topic): JsonBody<NewTopic>,
 ) -> Result<Response, RestError> {
-    broker_panel::create_topic(
-        &state,
-        &who,
-        id,
-        &topic.name,
-        &topic.partitions.to_string(),
-        &retention_text(topic.retention_hours),
-    )
-    .await?;
+    let partitions = topic.partitions.to_string();
+    let retention = retention_text(topic.retention_hours);
+    checked(&topic.name, &retention)?;
+    topic::parse_partitions(&partitions).map_err(|e| AppError::invalid(e.field, e))?;
+    broker_panel::create_topic(&state, &who, id, &topic.name, &partitions, &retention)
+        .await
+        .map_err(RestError::in_the_way)?;
     let location = format!("/api/v1/instances/{id}/topics/{}", topic.name);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
@@ -80,15 +93,17 @@ pub async fn create(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {
-    /// Hours to keep messages; 0: forever.
     #[serde(deserialize_with = "whole")]
+    #[schema(value_type = RetentionHours)]
     pub retention_hours: u64,
 }
 
 /// Sets how long the topic keeps messages.
 #[utoipa::path(patch, operation_id = "set_topic_retention", path = "/api/v1/instances/{id}/topics/{name}", tag = "topics",
     params(TopicPath), request_body = Retention,
-    responses((status = 204, description = "Set")))]
+    responses((status = 204, description = "Set"),
+        (status = 404, description = "No such instance, or no such topic on its broker",
+            body = Problem, content_type = "application/problem+json")))]
 pub async fn set_retention(
     State(state): State<AppState>,
     Bearer(who): Bearer<Operator>,
@@ -96,18 +111,26 @@ pub async fn set_retention(
     JsonBody(body): JsonBody<Retention>,
 ) -> Result<StatusCode, RestError> {
     let retention = retention_text(Some(body.retention_hours));
-    broker_panel::set_retention(&state, &who, id, &name, &retention).await?;
+    checked(&name, &retention)?;
+    broker_panel::set_retention(&state, &who, id, &name, &retention)
+        .await
+        .map_err(|e| RestError::not_found_for(e, &["topic"]))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Deletes the topic: 204, the topic and its messages are gone.
 #[utoipa::path(delete, operation_id = "delete_topic", path = "/api/v1/instances/{id}/topics/{name}", tag = "topics",
-    params(TopicPath), responses((status = 204, description = "Deleted")))]
+    params(TopicPath), responses((status = 204, description = "Deleted"),
+        (status = 404, description = "No such instance, or no such topic on its broker",
+            body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(
     State(state): State<AppState>,
     Bearer(who): Bearer<Operator>,
     PathOf((id, name)): PathOf<(i64, String)>,
 ) -> Result<StatusCode, RestError> {
-    broker_panel::delete_topic(&state, &who, id, &name, &name).await?;
+    checked(&name, "")?;
+    broker_panel::delete_topic(&state, &who, id, &name, &name)
+        .await
+        .map_err(|e| RestError::not_found_for(e, &["topic"]))?;
     Ok(StatusCode::NO_CONTENT)
 }
