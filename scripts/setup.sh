@@ -13,6 +13,8 @@
 #                     hour the first time, see below), one process per instance. It replaced
 #                     tansu 0.6.0 (the same project, renamed); an instance's old tansu storage
 #                     is migrated by app/src/server/broker/upgrade.rs, not here
+#   Maven Central   : Apache Kafka 4.4.0's jars, a log4j2 backend and Prometheus' JMX agent
+#                     (kafka/pom.xml, scripts/fetch_kafka.sh), with Java 17 from Debian if missing
 #   PyPI            : schemathesis, openapi-spec-validator (the REST API's document, tested);
 #                     confluent-kafka (a real Kafka client, with a modern librdkafka, for the
 #                     broker tests; Debian's kcat is too old for this broker)
@@ -99,6 +101,11 @@ else
   log "installing nisshi $NISSHI_VERSION (the broker; about half an hour, once)"
   "${install[@]}"
 fi
+
+# --- Apache Kafka 4.4.0 (the engine's clusters): jars from Maven Central, pinned -----------------
+# kafka/pom.xml, copied once into ~/.local/share/byoc/kafka-4.4.0/libs (BYOC_KAFKA_HOME);
+# Java 17 checked (Debian's openjdk-17-jre-headless where missing). Nothing at run time.
+scripts/fetch_kafka.sh
 
 # --- a real Kafka client for the broker tests -------------------------------------------------
 if python3 -c 'import confluent_kafka' 2>/dev/null; then

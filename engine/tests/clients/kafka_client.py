@@ -1,0 +1,113 @@
+"""A Kafka client nobody here wrote (confluent-kafka, librdkafka) for the engine's tests.
+
+    kafka_client.py brokers BOOTSTRAP              -> JSON: broker ids seen by each node
+    kafka_client.py create-topic BOOTSTRAP NAME N  -> creates N partitions, replication 3
+    kafka_client.py leaders BOOTSTRAP NAME         -> JSON: partition -> leader
+    kafka_client.py produce BOOTSTRAP TOPIC STOPFILE ACKEDFILE
+        sends numbered messages with acks=all until STOPFILE exists; writes every acknowledged
+        number to ACKEDFILE (one per line) and prints JSON figures: sent, acked, failed, and the
+        longest stretch without an acknowledgement (ms)
+    kafka_client.py consume BOOTSTRAP TOPIC ACKEDFILE SECONDS
+        reads the topic from the start until every acknowledged number is seen (or SECONDS
+        pass); prints JSON: expected, seen, missing (first 20)
+"""
+
+import json
+import os
+import sys
+import time
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+def brokers(bootstrap):
+    seen = {}
+    for node in bootstrap.split(","):
+        admin = AdminClient({"bootstrap.servers": node, "socket.timeout.ms": 5000})
+        md = admin.list_topics(timeout=10)
+        seen[node] = {
+            "brokers": sorted(md.brokers.keys()),
+            "controller": md.controller_id,
+            "answered_by": md.orig_broker_id,
+        }
+    print(json.dumps(seen))
+
+
+def create_topic(bootstrap, name, partitions):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(name, int(partitions), 3)])
+    for future in futures.values():
+        future.result(timeout=30)
+    print(json.dumps({"created": name}))
+
+
+def leaders(bootstrap, name):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    md = admin.list_topics(topic=name, timeout=10)
+    topic = md.topics[name]
+    print(json.dumps({str(p): {"leader": m.leader, "replicas": m.replicas, "isr": m.isrs}
+                      for p, m in topic.partitions.items()}))
+
+
+def produce(bootstrap, topic, stop_file, acked_file):
+    producer = Producer({
+        "bootstrap.servers": bootstrap,
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": 5,
+        "message.timeout.ms": 120000,
+    })
+    acked = open(acked_file, "w")
+    figures = {"sent": 0, "acked": 0, "failed": 0, "longest_gap_ms": 0}
+    last_ack = [time.monotonic()]
+
+    def delivered(err, msg):
+        if err is not None:
+            figures["failed"] += 1
+            return
+        now = time.monotonic()
+        figures["longest_gap_ms"] = max(figures["longest_gap_ms"], int((now - last_ack[0]) * 1000))
+        last_ack[0] = now
+        figures["acked"] += 1
+        acked.write(msg.key().decode() + "\n")
+
+    n = 0
+    while not os.path.exists(stop_file):
+        try:
+            producer.produce(topic, key=str(n).encode(), value=("m%d" % n).encode(), on_delivery=delivered)
+            n += 1
+            figures["sent"] = n
+        except BufferError:
+            pass
+        producer.poll(0.002)
+    producer.flush(120)
+    acked.close()
+    print(json.dumps(figures))
+
+
+def consume(bootstrap, topic, acked_file, seconds):
+    expected = set(line.strip() for line in open(acked_file) if line.strip())
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": "engine-test-%d" % os.getpid(),
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+    })
+    consumer.subscribe([topic])
+    seen = set()
+    deadline = time.monotonic() + float(seconds)
+    while time.monotonic() < deadline and not expected <= seen:
+        msg = consumer.poll(0.5)
+        if msg is None or msg.error():
+            continue
+        seen.add(msg.key().decode())
+    consumer.close()
+    missing = sorted(expected - seen, key=int)
+    print(json.dumps({"expected": len(expected), "seen": len(seen & expected), "missing": missing[:20]}))
+
+
+if __name__ == "__main__":
+    command, args = sys.argv[1], sys.argv[2:]
+    {"brokers": brokers, "create-topic": create_topic, "leaders": leaders,
+     "produce": produce, "consume": consume}[command](*args)

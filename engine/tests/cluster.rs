@@ -1,0 +1,266 @@
+//! A real three-node Kafka 4.4 cluster made by the engine (layout, properties, format, local
+//! `java` processes), checked with a client nobody here wrote (confluent-kafka): every node
+//! lists the same three brokers, a six-partition topic has a leader on each, and an `acks=all`
+//! producer loses nothing while a node is SIGKILLed and started again, and while the cluster
+//! rolls. One cluster at a time (the machine has two cores).
+
+use byoc_engine::cluster::{Cluster, ClusterSpec, KeyStores};
+use byoc_engine::config::{ClientListener, ClientProtocol};
+use byoc_engine::host::local::{KafkaInstall, LocalHost};
+use byoc_engine::host::NodeHost;
+use byoc_engine::layout::{ClusterLayout, PORTS_PER_INSTANCE};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, SanType,
+};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Kafka as scripts/setup.sh installs it (BYOC_KAFKA_HOME, else its default place).
+fn install(conf: &Path) -> KafkaInstall {
+    let libs = KafkaInstall::default_libs();
+    assert!(
+        libs.join("kafka_2.13-4.4.0.jar").exists(),
+        "Kafka 4.4.0's jars are in {} (scripts/setup.sh puts them there)",
+        libs.display()
+    );
+    KafkaInstall::new(libs, conf).unwrap()
+}
+
+/// A CA, the nodes' certificate (`CN=broker`, server and client) and nothing else: the test's
+/// clients use the plaintext client listener.
+fn key_stores() -> KeyStores {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca.distinguished_name.push(DnType::CommonName, "test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let node_key = KeyPair::generate().unwrap();
+    let mut node = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    node.subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    node.distinguished_name.push(DnType::CommonName, "broker");
+    node.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let node_cert = node.signed_by(&node_key, &ca_cert, &ca_key).unwrap();
+    KeyStores {
+        ca: ca_cert.pem(),
+        node: format!("{}{}", node_key.serialize_pem(), node_cert.pem()),
+        client_listener: None,
+    }
+}
+
+/// A block of free ports on loopback.
+fn free_block() -> u16 {
+    for attempt in 0..200u32 {
+        let first =
+            30000 + ((std::process::id() * 7 + attempt * 97) % 300) as u16 * PORTS_PER_INSTANCE;
+        let free = (first..first + PORTS_PER_INSTANCE)
+            .all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+        if free {
+            return first;
+        }
+    }
+    panic!("no free block of ports");
+}
+
+fn client(args: &[&str]) -> Value {
+    let out = Command::new("python3")
+        .arg(repo().join("engine/tests/clients/kafka_client.py"))
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "kafka_client.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON from kafka_client.py")
+}
+
+/// Polls `check` until it holds, or fails after `limit` naming `what`.
+fn until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < limit, "{what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    started.elapsed()
+}
+
+/// Every node answers Metadata listing all three brokers.
+fn all_listed(bootstrap: &str) -> bool {
+    let out = Command::new("python3")
+        .arg(repo().join("engine/tests/clients/kafka_client.py"))
+        .args(["brokers", bootstrap])
+        .output();
+    let Ok(out) = out else { return false };
+    let Ok(seen) = serde_json::from_slice::<Value>(&out.stdout) else {
+        return false;
+    };
+    let nodes = bootstrap.split(',').count();
+    seen.as_object().is_some_and(|m| {
+        m.len() == nodes
+            && m.values()
+                .all(|v| v["brokers"] == serde_json::json!([0, 1, 2]))
+    })
+}
+
+struct Producer {
+    child: Child,
+    stop: PathBuf,
+    acked: PathBuf,
+}
+
+impl Producer {
+    fn start(dir: &Path, bootstrap: &str, topic: &str) -> Producer {
+        let stop = dir.join("stop");
+        let acked = dir.join("acked");
+        let _ = std::fs::remove_file(&stop);
+        let child = Command::new("python3")
+            .arg(repo().join("engine/tests/clients/kafka_client.py"))
+            .args(["produce", bootstrap, topic])
+            .arg(&stop)
+            .arg(&acked)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Producer { child, stop, acked }
+    }
+
+    fn acked(&self) -> usize {
+        std::fs::read_to_string(&self.acked)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    }
+
+    fn finish(self) -> (Value, PathBuf) {
+        std::fs::write(&self.stop, "").unwrap();
+        let out = self.child.wait_with_output().unwrap();
+        (serde_json::from_slice(&out.stdout).unwrap(), self.acked)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_node_cluster_serves_and_loses_nothing_when_a_node_is_killed_or_rolled() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = LocalHost::new(install(&dir.path().join("conf")));
+    let layout = ClusterLayout::new(0, &[], free_block()).unwrap();
+    let spec = ClusterSpec {
+        instance_id: 1,
+        layout: layout.clone(),
+        client: ClientListener {
+            bind: "127.0.0.1".parse().unwrap(),
+            host: "127.0.0.1".into(),
+            protocol: ClientProtocol::Plaintext,
+        },
+        key_stores: key_stores(),
+    };
+    let cluster = Cluster::new(dir.path().join("instance-1"), &host);
+    let formatting = Instant::now();
+    cluster.prepare(&spec).await.expect("formatted");
+    let formatted_in = formatting.elapsed();
+    let started = cluster.start_missing(&spec).await.expect("started");
+    assert_eq!(started.len(), 3);
+    let bootstrap = layout.bootstrap("127.0.0.1");
+    let serving_in = until(
+        "every node lists three brokers",
+        Duration::from_secs(180),
+        || all_listed(&bootstrap),
+    );
+    eprintln!("format {formatted_in:?}; start to all listed {serving_in:?}");
+
+    // Three JVMs, each in its node's directory.
+    let processes = cluster.processes(&layout);
+    assert!(processes.iter().all(|(_, p)| p.is_some()), "{processes:?}");
+
+    // A six-partition topic has a leader on each node, three replicas each.
+    client(&["create-topic", &bootstrap, "orders", "6"]);
+    let leaders = until("leaders on every node", Duration::from_secs(60), || {
+        let parts = client(&["leaders", &bootstrap, "orders"]);
+        let mut nodes: Vec<i64> = parts
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|p| p["leader"].as_i64().unwrap())
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        parts.as_object().unwrap().len() == 6
+            && nodes == [0, 1, 2]
+            && parts
+                .as_object()
+                .unwrap()
+                .values()
+                .all(|p| p["replicas"].as_array().unwrap().len() == 3)
+    });
+    eprintln!("leaders spread after {leaders:?}");
+
+    // SIGKILL a node under an acks=all producer; start it again as the control loop would.
+    let producer = Producer::start(dir.path(), &bootstrap, "orders");
+    until(
+        "the producer's first acknowledgements",
+        Duration::from_secs(60),
+        || producer.acked() > 100,
+    );
+    let (victim, running) = processes[1];
+    let pid = running.unwrap().pid;
+    Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    until("the killed node is gone", Duration::from_secs(10), || {
+        host.find(&cluster.node_dir(victim)).is_none()
+    });
+    let before = producer.acked();
+    until(
+        "acknowledgements go on with one node down",
+        Duration::from_secs(60),
+        || producer.acked() > before + 100,
+    );
+    let restarted = cluster.start_missing(&spec).await.unwrap();
+    assert_eq!(
+        restarted.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        [victim]
+    );
+    until(
+        "the restarted node is listed again",
+        Duration::from_secs(180),
+        || all_listed(&bootstrap),
+    );
+
+    // A rolling restart: one node at a time, each once every node lists three brokers.
+    for node in byoc_engine::roll::order(&[0, 1, 2], None) {
+        cluster
+            .restart(&spec, node, Duration::from_secs(30))
+            .await
+            .unwrap();
+        until("the rolled node is back", Duration::from_secs(180), || {
+            all_listed(&bootstrap)
+        });
+    }
+    let (figures, acked) = producer.finish();
+    eprintln!("producer: {figures}");
+    assert_eq!(figures["failed"], 0, "{figures}");
+    let consumed = client(&[
+        "consume",
+        &bootstrap,
+        "orders",
+        acked.to_str().unwrap(),
+        "120",
+    ]);
+    assert_eq!(consumed["missing"], serde_json::json!([]), "{consumed}");
+    assert_eq!(consumed["seen"], consumed["expected"]);
+    assert!(consumed["expected"].as_u64().unwrap() > 200, "{consumed}");
+
+    let stopped = cluster.stop_all(Duration::from_secs(30)).await;
+    assert_eq!(stopped.len(), 3);
+    assert!(cluster.processes(&layout).iter().all(|(_, p)| p.is_none()));
+}
