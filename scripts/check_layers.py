@@ -14,6 +14,9 @@ Rules (stated the same way in docs/architecture.md, "The layer rule, checked"):
    hyper*, tower*, reqwest, actix*, warp, rusqlite, libsqlite3-sys, diesel, sea-orm,
    async-*, futures*, smol, mio) in [dependencies], [build-dependencies] or a
    target's dependencies (dev-dependencies are the tests' own business).
+6. engine/Cargo.toml (the data plane's engine) has no web or SQL dependency and does not
+   depend on the app or the console (axum, leptos*, sqlx, hyper*, tower*, reqwest, actix*,
+   warp, rusqlite, libsqlite3-sys, diesel, sea-orm, app, byoc-console): async is its business.
 5. No .rs file that is compiled outside tests has more than 500 lines. Test code is left out:
    files under a `tests/` directory, files named tests.rs, files whose first item is
    `#![cfg(test)]`, and files whose `mod name;` is marked `#[cfg(test)]` in the parent.
@@ -41,6 +44,11 @@ WIRE_MAY_NOT = ("server", "api", "rest", "pages", "components")
 FORBIDDEN_DOMAIN_DEPS = re.compile(
     r"^(axum|leptos|sqlx|tokio|hyper|tower|reqwest|actix|warp|rusqlite|libsqlite3|diesel|"
     r"sea-orm|smol|mio|futures)([-_].*)?$|^async[-_]"
+)
+
+FORBIDDEN_ENGINE_DEPS = re.compile(
+    r"^(axum|leptos|sqlx|hyper|tower|reqwest|actix|warp|rusqlite|libsqlite3|diesel|sea-orm)"
+    r"([-_].*)?$|^(app|byoc-console)$"
 )
 
 
@@ -290,12 +298,31 @@ def check_imports(root, files, breaches):
 
 
 def check_domain_manifest(root, breaches):
-    manifest = root / "domain" / "Cargo.toml"
+    check_manifest(
+        root, "domain", FORBIDDEN_DOMAIN_DEPS, breaches,
+        "the domain depends on `{}`; it stays free of web, SQL and async crates",
+    )
+
+
+def check_engine_manifest(root, breaches):
+    check_manifest(
+        root, "engine", FORBIDDEN_ENGINE_DEPS, breaches,
+        "the engine depends on `{}`; it stays free of the web server, SQL and the app",
+    )
+
+
+def check_manifest(root, crate, forbidden, breaches, message):
+    manifest = root / crate / "Cargo.toml"
     if not manifest.exists():
         return
-    where = "domain/Cargo.toml"
+    where = f"{crate}/Cargo.toml"
     listing = False  # in [dependencies], [build-dependencies] or [target.X.dependencies]
     single = False  # in [dependencies.NAME] (its `package = ...` may rename it)
+
+    def check_dep(name, number):
+        if forbidden.search(name):
+            breaches.append(f"{where}:{number}: " + message.format(name))
+
     for number, raw in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         header = re.match(r"^\[(.+)\]$", line)
@@ -305,24 +332,16 @@ def check_domain_manifest(root, breaches):
             table = re.search(r"(^|\.)(build-)?dependencies\.([\w-]+)$", section)
             single = bool(table)
             if table:
-                check_dep(table.group(3), where, number, breaches)
+                check_dep(table.group(3), number)
             continue
         if listing:
             entry = re.match(r"^([\w-]+)\s*=", line)
             if entry:
-                check_dep(entry.group(1), where, number, breaches)
+                check_dep(entry.group(1), number)
         if listing or single:
             renamed = re.search(r'\bpackage\s*=\s*"([^"]+)"', line)
             if renamed:
-                check_dep(renamed.group(1), where, number, breaches)
-
-
-def check_dep(name, where, number, breaches):
-    if FORBIDDEN_DOMAIN_DEPS.search(name):
-        breaches.append(
-            f"{where}:{number}: the domain depends on `{name}`; it stays free of web, SQL and "
-            "async crates"
-        )
+                check_dep(renamed.group(1), number)
 
 
 def declared_for_tests_only(root, rel):
@@ -373,6 +392,7 @@ def check(root):
     files = rust_files(root)
     check_imports(root, files, breaches)
     check_domain_manifest(root, breaches)
+    check_engine_manifest(root, breaches)
     check_sizes(root, files, breaches)
     return breaches
 
@@ -409,6 +429,11 @@ SELF_TEST_TREE = {
         "\n[target.'cfg(unix)'.dependencies]\nasync-trait = \"0.1\"\n"
         "\n[dev-dependencies]\nfutures = \"0.3\"\n"
     ),
+    # Rule 6.
+    "engine/Cargo.toml": (
+        "[package]\nname = \"e\"\n\n[dependencies]\ntokio = \"1\"\nsqlx = \"0.8\"\n"
+        "app = { path = \"../app\" }\n"
+    ),
     # Rule 5: one file over, and test files over that must pass.
     "app/src/server/long.rs": "fn x() {}\n" * (MAX_LINES + 1),
     "app/src/server/just_fits.rs": "fn x() {}\n" * MAX_LINES,
@@ -434,6 +459,8 @@ SELF_TEST_EXPECTED = [
     ("app/src/wire/mod.rs:2:", "crate::server::error::ServerError"),
     ("domain/Cargo.toml:6:", "tokio"),
     ("domain/Cargo.toml:9:", "async-trait"),
+    ("engine/Cargo.toml:6:", "sqlx"),
+    ("engine/Cargo.toml:7:", "app"),
     ("app/src/server/long.rs:501:", "501 lines"),
 ]
 
