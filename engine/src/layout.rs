@@ -26,8 +26,9 @@ pub const MIN_INSYNC_REPLICAS: u16 = 2;
 /// rule can count on it). Measured idle RSS of a 256 MiB node: see docs/instances.md.
 pub const HEAP_MIB: u32 = 256;
 /// What one node costs the host beyond its heap (metaspace, code cache, threads, direct
-/// buffers), for the capacity rule: measured, rounded up.
-pub const NODE_OVERHEAD_MIB: u32 = 192;
+/// buffers), for the capacity rule: measured RSS of a 256 MiB node 423 to 453 MiB once the
+/// internal topics exist (docs/research/kafka-4.4-cluster.md), rounded up.
+pub const NODE_OVERHEAD_MIB: u32 = 224;
 
 /// A node's part in the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

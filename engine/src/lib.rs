@@ -9,11 +9,16 @@
 //! - [`cluster`]: one instance's nodes on a host: directories, format, start, stop.
 //! - [`admin`]: the Kafka Admin API over the internal listener (kafka-protocol's types, our
 //!   framing, TLS with a client certificate, routing, retries).
+//! - [`heal`] and [`observe`]: what a probe sees of each node, the quorum and the partitions,
+//!   and what the control loop does about a node (start, wait, replace).
 //! - [`roll`]: the order in which nodes restart, one at a time, each only once the cluster is
 //!   healthy again.
 
+pub mod admin;
 pub mod cluster;
 pub mod config;
+pub mod heal;
 pub mod host;
 pub mod layout;
+pub mod observe;
 pub mod roll;

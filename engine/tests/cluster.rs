@@ -4,11 +4,14 @@
 //! producer loses nothing while a node is SIGKILLed and started again, and while the cluster
 //! rolls. One cluster at a time (the machine has two cores).
 
+use byoc_engine::admin::{AdminClient, AdminConfig, TlsIdentity};
 use byoc_engine::cluster::{Cluster, ClusterSpec, KeyStores};
 use byoc_engine::config::{ClientListener, ClientProtocol};
+use byoc_engine::heal::NodeAction;
 use byoc_engine::host::local::{KafkaInstall, LocalHost};
 use byoc_engine::host::NodeHost;
 use byoc_engine::layout::{ClusterLayout, PORTS_PER_INSTANCE};
+use byoc_engine::observe::observe;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, SanType,
 };
@@ -32,9 +35,10 @@ fn install(conf: &Path) -> KafkaInstall {
     KafkaInstall::new(libs, conf).unwrap()
 }
 
-/// A CA, the nodes' certificate (`CN=broker`, server and client) and nothing else: the test's
-/// clients use the plaintext client listener.
-fn key_stores() -> KeyStores {
+/// A CA, the nodes' certificate (`CN=broker`, server and client) and the console's client
+/// certificate (`CN=byoc-console`) for the internal listener; the test's Kafka clients use the
+/// plaintext client listener.
+fn key_stores() -> (KeyStores, TlsIdentity) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
@@ -50,11 +54,25 @@ fn key_stores() -> KeyStores {
         ExtendedKeyUsagePurpose::ClientAuth,
     ];
     let node_cert = node.signed_by(&node_key, &ca_cert, &ca_key).unwrap();
-    KeyStores {
-        ca: ca_cert.pem(),
-        node: format!("{}{}", node_key.serialize_pem(), node_cert.pem()),
-        client_listener: None,
-    }
+    let console_key = KeyPair::generate().unwrap();
+    let mut console = CertificateParams::new(Vec::<String>::new()).unwrap();
+    console
+        .distinguished_name
+        .push(DnType::CommonName, "byoc-console");
+    console.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let console_cert = console.signed_by(&console_key, &ca_cert, &ca_key).unwrap();
+    (
+        KeyStores {
+            ca: ca_cert.pem(),
+            node: format!("{}{}", node_key.serialize_pem(), node_cert.pem()),
+            client_listener: None,
+        },
+        TlsIdentity {
+            ca_pem: ca_cert.pem(),
+            cert_chain_pem: console_cert.pem(),
+            key_pem: console_key.serialize_pem(),
+        },
+    )
 }
 
 /// A block of free ports on loopback.
@@ -113,6 +131,11 @@ fn all_listed(bootstrap: &str) -> bool {
     })
 }
 
+/// Runs an async probe from the synchronous poll loop (on this multi-threaded runtime).
+fn futures_lite_block<F: std::future::Future>(future: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
+}
+
 struct Producer {
     child: Child,
     stop: PathBuf,
@@ -153,6 +176,7 @@ async fn a_three_node_cluster_serves_and_loses_nothing_when_a_node_is_killed_or_
     let dir = tempfile::tempdir().unwrap();
     let host = LocalHost::new(install(&dir.path().join("conf")));
     let layout = ClusterLayout::new(0, &[], free_block()).unwrap();
+    let (key_stores, console_identity) = key_stores();
     let spec = ClusterSpec {
         instance_id: 1,
         layout: layout.clone(),
@@ -161,7 +185,7 @@ async fn a_three_node_cluster_serves_and_loses_nothing_when_a_node_is_killed_or_
             host: "127.0.0.1".into(),
             protocol: ClientProtocol::Plaintext,
         },
-        key_stores: key_stores(),
+        key_stores,
     };
     let cluster = Cluster::new(dir.path().join("instance-1"), &host);
     let formatting = Instant::now();
@@ -180,6 +204,26 @@ async fn a_three_node_cluster_serves_and_loses_nothing_when_a_node_is_killed_or_
     // Three JVMs, each in its node's directory.
     let processes = cluster.processes(&layout);
     assert!(processes.iter().all(|(_, p)| p.is_some()), "{processes:?}");
+
+    // The console's view over the internal listener (TLS, its client certificate): every
+    // node answers, the quorum has three voters and a leader.
+    let internal: Vec<String> = layout
+        .nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.ports.internal))
+        .collect();
+    let admin = AdminClient::new(AdminConfig::new(
+        internal.clone(),
+        Some(console_identity.clone()),
+    ))
+    .unwrap();
+    let state = observe(&cluster, &layout, &admin).await;
+    assert!(state.is_healthy(), "{state:?}");
+    let quorum = state.quorum.as_ref().unwrap();
+    let mut voters: Vec<i32> = quorum.voters.iter().map(|v| v.id).collect();
+    voters.sort_unstable();
+    assert_eq!(voters, [0, 1, 2]);
+    assert!((0..3).contains(&quorum.leader_id));
 
     // A six-partition topic has a leader on each node, three replicas each.
     client(&["create-topic", &bootstrap, "orders", "6"]);
@@ -219,6 +263,9 @@ async fn a_three_node_cluster_serves_and_loses_nothing_when_a_node_is_killed_or_
     until("the killed node is gone", Duration::from_secs(10), || {
         host.find(&cluster.node_dir(victim)).is_none()
     });
+    let seen = observe(&cluster, &layout, &admin).await;
+    let victim_state = seen.nodes.iter().find(|n| n.node_id == victim).unwrap();
+    assert_eq!(victim_state.action, NodeAction::Start, "{victim_state:?}");
     let before = producer.acked();
     until(
         "acknowledgements go on with one node down",
@@ -246,6 +293,28 @@ async fn a_three_node_cluster_serves_and_loses_nothing_when_a_node_is_killed_or_
             all_listed(&bootstrap)
         });
     }
+
+    // A console restarted (a new host handle, as after kill -9) adopts the nodes: the same
+    // processes, none started, the cluster healthy through its view.
+    let pids: Vec<_> = cluster
+        .processes(&layout)
+        .iter()
+        .map(|(_, p)| p.unwrap().pid)
+        .collect();
+    let next_console = LocalHost::new(install(&dir.path().join("conf")));
+    let adopted = Cluster::new(dir.path().join("instance-1"), &next_console);
+    assert_eq!(adopted.start_missing(&spec).await.unwrap(), []);
+    let again: Vec<_> = adopted
+        .processes(&layout)
+        .iter()
+        .map(|(_, p)| p.unwrap().pid)
+        .collect();
+    assert_eq!(again, pids);
+    let fresh_admin = AdminClient::new(AdminConfig::new(internal, Some(console_identity))).unwrap();
+    until("healthy after the roll", Duration::from_secs(120), || {
+        futures_lite_block(observe(&adopted, &layout, &fresh_admin)).is_healthy()
+    });
+
     let (figures, acked) = producer.finish();
     eprintln!("producer: {figures}");
     assert_eq!(figures["failed"], 0, "{figures}");
