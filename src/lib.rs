@@ -108,6 +108,13 @@ impl Console {
             ProvisionerChoice::Simulated => Arc::new(SimulatedProvisioner {
                 step_duration: config.provision_step,
             }),
+            ProvisionerChoice::Kafka(settings) => app::server::kafka::KafkaProvisioner::open(
+                settings.clone(),
+                data_dir,
+                pool.clone(),
+                clock.clone(),
+            )
+            .map_err(|e| anyhow::anyhow!("Kafka clusters: {e:#}"))?,
             ProvisionerChoice::Broker(settings) => {
                 BrokerProvisioner::open(settings.clone(), data_dir, pool.clone(), clock.clone())
                     .await

@@ -34,6 +34,8 @@ enum LogFormat {
     Json,
 }
 
+// Parsed once at start: the size of the largest variant (serve's flags) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the console's web server.

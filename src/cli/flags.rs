@@ -3,6 +3,7 @@
 
 use app::domain::net;
 use app::server::broker::{BrokerSettings, Listener};
+use app::server::kafka::KafkaSettings;
 use app::server::marketplace::{client::Endpoints, MarketplaceSettings};
 use app::server::ProvisionerChoice;
 use clap::ValueEnum;
@@ -174,6 +175,9 @@ pub enum ProvisionerKind {
     /// No broker: operations only take time (`--provision-step-ms`); for tests and demos of
     /// the console alone.
     Simulated,
+    /// An Apache Kafka 4.4 cluster of three nodes per instance on this host (a preview:
+    /// anonymous clients, plaintext or TLS; see docs/instances.md).
+    Kafka,
 }
 
 #[derive(clap::Args)]
@@ -184,6 +188,13 @@ pub struct BrokerArgs {
     /// The broker program, nisshi 0.8.1 [default: nisshi on PATH, else ~/.cargo/bin/nisshi].
     #[arg(long, env = "BYOC_BROKER_BIN")]
     pub broker_bin: Option<PathBuf>,
+    /// Kafka 4.4.0's jars, for `--provisioner kafka` [default: BYOC_KAFKA_HOME/libs, else
+    /// ~/.local/share/byoc/kafka-4.4.0/libs, where scripts/setup.sh puts them].
+    #[arg(long, env = "BYOC_KAFKA_LIBS")]
+    pub kafka_libs: Option<PathBuf>,
+    /// The ports Kafka clusters' blocks are taken from, FIRST-LAST (48 per instance).
+    #[arg(long, env = "BYOC_KAFKA_PORTS", default_value = "20000-29983", value_parser = parse_port_range)]
+    pub kafka_ports: (u16, u16),
     /// The ports instances' brokers get, FIRST-LAST.
     #[arg(long, env = "BYOC_BROKER_PORTS", default_value = "19092-19591", value_parser = parse_port_range)]
     pub broker_ports: (u16, u16),
@@ -234,7 +245,7 @@ impl BrokerArgs {
     /// address cannot be every interface (instances "inside the network" would listen on
     /// public ones too), nor the public address.
     pub fn choice(&self) -> anyhow::Result<ProvisionerChoice> {
-        if self.provisioner == ProvisionerKind::Broker {
+        if self.provisioner != ProvisionerKind::Simulated {
             if net::is_every_interface(self.broker_private_address) {
                 anyhow::bail!(
                     "--broker-private-address {} would listen on every interface, public ones \
@@ -255,6 +266,20 @@ impl BrokerArgs {
         }
         Ok(match self.provisioner {
             ProvisionerKind::Simulated => ProvisionerChoice::Simulated,
+            ProvisionerKind::Kafka => ProvisionerChoice::Kafka(KafkaSettings {
+                libs: self
+                    .kafka_libs
+                    .clone()
+                    .unwrap_or_else(byoc_engine::host::local::KafkaInstall::default_libs),
+                ports: self.kafka_ports,
+                private: listener(
+                    net::canonical(self.broker_private_address),
+                    self.broker_host.as_deref(),
+                ),
+                public: self
+                    .broker_public_address
+                    .map(|bind| listener(net::canonical(bind), self.broker_public_host.as_deref())),
+            }),
             ProvisionerKind::Broker => ProvisionerChoice::Broker(BrokerSettings {
                 bin: self.broker_bin.clone().unwrap_or_else(default_broker_bin),
                 ports: self.broker_ports,

@@ -47,8 +47,12 @@ impl Drop for TestApp {
         }
         // Brokers outlive the console, as they should in production: end this test's own.
         let root = std::fs::canonicalize(self.dir.path().join("data").join("brokers"));
+        // And its Kafka clusters' nodes (data/kafka/instance-ID/node-N).
+        let clusters = std::fs::canonicalize(self.dir.path().join("data").join("kafka"));
         for (cwd, pid) in console_process::processes() {
-            if root.as_deref().is_ok_and(|root| cwd.parent() == Some(root)) {
+            let broker = root.as_deref().is_ok_and(|root| cwd.parent() == Some(root));
+            let node = clusters.as_deref().is_ok_and(|c| cwd.starts_with(c));
+            if broker || node {
                 let _ = std::process::Command::new("kill")
                     .args(["-9", &pid.to_string()])
                     .status();

@@ -329,11 +329,9 @@ async fn user_names_are_bounded_at_the_door_and_csv_cells_are_never_formulas() {
     for record in reader.records() {
         let record = record.unwrap();
         for cell in record.iter() {
-            assert!(
-                !cell.starts_with(['=', '+', '@', '\t', '\r'])
-                    && !(cell.starts_with('-') && cell.parse::<f64>().is_err()),
-                "a live formula in the export: {cell:?}"
-            );
+            let formula = cell.starts_with(['=', '+', '@', '\t', '\r'])
+                || (cell.starts_with('-') && cell.parse::<f64>().is_err());
+            assert!(!formula, "a live formula in the export: {cell:?}");
         }
         if record.get(2) == Some("'=HYPERLINK(\"http://evil.example\",\"x\")") {
             assert_eq!(record.get(4), Some("'+cmd|' /C calc'!A0"));

@@ -212,7 +212,7 @@ pub async fn login(
     // written (a 60,000-character name, or a spreadsheet formula, never reaches the audit log).
     let username = match Username::parse(&username) {
         Ok(name) => name.as_str().to_string(),
-        Err(rule) => return Err(AppError::invalid("username", &rule.to_string()).into()),
+        Err(rule) => return Err(AppError::invalid("username", rule.to_string()).into()),
     };
     if password_input.is_empty() {
         return Err(AppError::invalid("password", "Enter your password.").into());

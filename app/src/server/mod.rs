@@ -16,6 +16,7 @@ pub mod error;
 pub mod guard;
 pub mod idempotency;
 pub mod instances;
+pub mod kafka;
 pub mod kafka_users;
 pub mod license;
 pub mod marketplace;

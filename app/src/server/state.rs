@@ -44,6 +44,8 @@ pub struct Config {
 pub enum ProvisionerChoice {
     Simulated,
     Broker(super::broker::BrokerSettings),
+    /// Apache Kafka clusters through the engine (a preview this round).
+    Kafka(super::kafka::KafkaSettings),
 }
 
 impl Default for Config {

@@ -128,20 +128,60 @@ impl Authority {
 
     /// A server certificate for `names` (DNS names or IP addresses), valid from now.
     pub fn issue(&self, names: &[String], now: i64) -> Result<ServerCertificate, ProvisionError> {
-        let key = KeyPair::generate().context("cannot make a server key")?;
+        let common_name = names.first().cloned().unwrap_or_default();
+        self.sign(
+            &common_name,
+            names,
+            vec![ExtendedKeyUsagePurpose::ServerAuth],
+            now,
+        )
+    }
+
+    /// The certificate of a Kafka cluster's nodes on their internal and controller listeners,
+    /// as server and as client: `CN=broker` (the principal `User:broker`), naming this host's
+    /// loopback. Kafka refuses to start with a node key store that lacks clientAuth.
+    pub fn issue_node(&self, now: i64) -> Result<ServerCertificate, ProvisionError> {
+        let names = ["127.0.0.1".to_string(), "localhost".to_string()];
+        let usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        self.sign("broker", &names, usages, now)
+    }
+
+    /// A client certificate `CN=common_name` (the principal `User:common_name` on a listener
+    /// that requires client certificates).
+    pub fn issue_client(
+        &self,
+        common_name: &str,
+        now: i64,
+    ) -> Result<ServerCertificate, ProvisionError> {
+        self.sign(
+            common_name,
+            &[],
+            vec![ExtendedKeyUsagePurpose::ClientAuth],
+            now,
+        )
+    }
+
+    fn sign(
+        &self,
+        common_name: &str,
+        names: &[String],
+        usages: Vec<ExtendedKeyUsagePurpose>,
+        now: i64,
+    ) -> Result<ServerCertificate, ProvisionError> {
+        let key = KeyPair::generate().context("cannot make a key")?;
         let mut params = CertificateParams::new(names.to_vec())
             .with_context(|| format!("cannot name a certificate {names:?}"))?;
         let mut dn = DistinguishedName::new();
-        dn.push(
-            DnType::CommonName,
-            names.first().cloned().unwrap_or_default(),
-        );
+        dn.push(DnType::CommonName, common_name);
         params.distinguished_name = dn;
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::KeyEncipherment,
         ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.extended_key_usages = usages;
         params.use_authority_key_identifier_extension = true;
         // An hour back: clients whose clock is a little behind accept it at once.
         let not_before = now - 3600;

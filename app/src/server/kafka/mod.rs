@@ -1,0 +1,475 @@
+//! The Kafka-cluster provisioner (`serve --provisioner kafka`, a preview this round): every
+//! instance is an Apache Kafka 4.4 KRaft cluster of three combined nodes on this host, made,
+//! watched and healed through the engine (`byoc-engine`). This module is the thin adapter
+//! between the console's operations and control loop and the engine.
+//!
+//! What it does today: create, suspend, resume and delete instances as clusters (anonymous
+//! clients, plaintext or TLS, inside the network or on the internet address); the control
+//! loop adopts clusters that outlived the console, starts a node that died and replaces one
+//! that stopped answering (through [`Provisioner::maintain`], audited); topics through the
+//! Admin API. What it does not do yet, and refuses or says so rather than pretend: SASL users
+//! (SCRAM through `alterUserScramCredentials` is the next step), scaling beyond the three
+//! nodes, traffic metering (the usage page says it is not measured on this provisioner).
+//!
+//! ```text
+//! DATA_DIR/kafka/instance-ID/   ports, node.pem, console.{pem,key}, cluster.json,
+//!                               node-0/ node-1/ node-2/  (the engine's cluster directory)
+//! ```
+
+mod spec;
+mod steps;
+
+use super::broker::tls::Authority;
+use super::broker::Listener;
+use super::clock::Clock;
+use super::provisioner::{
+    BrokerCheck, Maintenance, ProvisionError, Provisioner, Served, StepDone, StepWork,
+    SupportedSecurity,
+};
+use super::store::instances::InstanceRow;
+use crate::domain::instance_spec::{ClientAuth, EndpointExposure, InstanceSpec, SpecError};
+use crate::domain::metering::Traffic;
+use crate::domain::topic::Retention;
+use crate::wire::kafka::{PartitionInfo, TopicInfo};
+use anyhow::{anyhow, Context};
+use byoc_engine::admin::{AlterConfig, ConfigResource, NewTopic};
+use byoc_engine::cluster::Cluster;
+use byoc_engine::heal::{NodeAction, STOP_GRACE};
+use byoc_engine::host::local::{KafkaInstall, LocalHost};
+use byoc_engine::observe::observe;
+use sqlx::SqlitePool;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the console runs Kafka clusters (flags of `serve`).
+#[derive(Clone, Debug)]
+pub struct KafkaSettings {
+    /// Kafka 4.4.0's jars (scripts/fetch_kafka.sh).
+    pub libs: PathBuf,
+    /// The ports instances' blocks are taken from, first to last (inclusive).
+    pub ports: (u16, u16),
+    pub private: Listener,
+    pub public: Option<Listener>,
+}
+
+const SASL_REFUSED: &str = "Kafka clusters of this console take anonymous clients for now \
+    (--provisioner kafka is a preview): SASL users on Kafka are the next step. Choose \
+    anonymous, or the broker provisioner for SASL/SCRAM.";
+const MTLS_REFUSED: &str = "Mutual TLS on Kafka clusters is not offered yet (--provisioner \
+    kafka is a preview).";
+const TRAFFIC_BASIS: &str = "Traffic is not measured on Kafka clusters yet (--provisioner \
+    kafka is a preview): every hour reads as no traffic.";
+
+pub struct KafkaProvisioner {
+    settings: KafkaSettings,
+    root: PathBuf,
+    host: LocalHost,
+    pool: SqlitePool,
+    clock: Arc<dyn Clock>,
+    allocating: tokio::sync::Mutex<()>,
+    authority: tokio::sync::OnceCell<Arc<Authority>>,
+}
+
+impl KafkaProvisioner {
+    pub fn open(
+        settings: KafkaSettings,
+        data_dir: &Path,
+        pool: SqlitePool,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<KafkaProvisioner>, ProvisionError> {
+        let root = data_dir.join("kafka");
+        private_dir(&root)?;
+        let install = KafkaInstall::new(settings.libs.clone(), &root.join("conf"))
+            .context("cannot write the Kafka nodes' configuration")?;
+        Ok(Arc::new(KafkaProvisioner {
+            host: LocalHost::new(install),
+            settings,
+            root,
+            pool,
+            clock,
+            allocating: tokio::sync::Mutex::new(()),
+            authority: tokio::sync::OnceCell::new(),
+        }))
+    }
+
+    fn dir(&self, instance_id: i64) -> PathBuf {
+        self.root.join(format!("instance-{instance_id}"))
+    }
+
+    fn cluster(&self, instance_id: i64) -> Cluster<'_> {
+        Cluster::new(self.dir(instance_id), &self.host)
+    }
+
+    fn instance_dirs(&self) -> Vec<i64> {
+        std::fs::read_dir(&self.root)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()?
+                            .strip_prefix("instance-")?
+                            .parse()
+                            .ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    async fn authority(&self) -> Result<Arc<Authority>, ProvisionError> {
+        self.authority
+            .get_or_try_init(|| async {
+                Authority::load_or_create(&self.pool, self.clock.unix())
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+            .cloned()
+    }
+
+    /// Makes the cluster serve: directories and storage prepared, missing nodes started,
+    /// then waits until every node answers on its internal listener and the quorum has a
+    /// leader (a JVM's start and the quorum's election: 15 to 25 s measured here).
+    async fn serve(&self, row: &InstanceRow) -> Result<Served, ProvisionError> {
+        let spec = self.spec(row).await?;
+        let cluster = self.cluster(row.id);
+        cluster.prepare(&spec).await?;
+        let started = cluster.start_missing(&spec).await?;
+        let admin = self.admin(&spec).await?;
+        let deadline = tokio::time::Instant::now() + byoc_engine::heal::START_GRACE;
+        loop {
+            let state = observe(&cluster, &spec.layout, &admin).await;
+            if state.nodes.iter().all(|n| n.answer.is_ok()) && state.quorum.is_ok() {
+                break;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let silent: Vec<String> = state
+                    .nodes
+                    .iter()
+                    .filter_map(|n| {
+                        n.answer
+                            .as_ref()
+                            .err()
+                            .map(|e| format!("node {}: {e}", n.node_id))
+                    })
+                    .collect();
+                return Err(anyhow!(
+                    "the cluster did not answer within {} s ({})",
+                    byoc_engine::heal::START_GRACE.as_secs(),
+                    silent.join("; ")
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Ok(match started.first() {
+            Some((_, pid)) => Served::Started(*pid),
+            None => Served::Adopted,
+        })
+    }
+
+    async fn halt(&self, instance_id: i64) -> Vec<i32> {
+        // All nodes at once: stopped one after another, the last waits minutes for a quorum.
+        self.cluster(instance_id).stop_all(STOP_GRACE).await
+    }
+
+    async fn admin_of(
+        &self,
+        row: &InstanceRow,
+    ) -> Result<byoc_engine::admin::AdminClient, ProvisionError> {
+        let spec = self.spec(row).await?;
+        self.admin(&spec).await
+    }
+}
+
+fn private_dir(dir: &Path) -> Result<(), ProvisionError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), ProvisionError> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn kafka_error(error: byoc_engine::admin::AdminError) -> ProvisionError {
+    anyhow!("{error}")
+}
+
+#[async_trait::async_trait]
+impl Provisioner for KafkaProvisioner {
+    fn name(&self) -> &'static str {
+        "kafka"
+    }
+
+    async fn run_step(&self, work: &StepWork<'_>) -> Result<StepDone, ProvisionError> {
+        self.step(work).await
+    }
+
+    async fn traffic(
+        &self,
+        _instance: &InstanceRow,
+        _hour_start: i64,
+        _size_aku: u32,
+    ) -> Result<Traffic, ProvisionError> {
+        Ok(Traffic::default())
+    }
+
+    fn traffic_basis(&self) -> &'static str {
+        TRAFFIC_BASIS
+    }
+
+    fn is_real(&self) -> bool {
+        true
+    }
+
+    fn refuses(&self, spec: &InstanceSpec) -> Option<SpecError> {
+        let refuse = |field, message: &str| {
+            Some(SpecError {
+                field,
+                message: message.into(),
+            })
+        };
+        match spec.client_auth {
+            ClientAuth::Anonymous => {}
+            ClientAuth::SaslScram | ClientAuth::SaslPlain => {
+                return refuse("client_auth", SASL_REFUSED)
+            }
+            ClientAuth::Mtls => return refuse("client_auth", MTLS_REFUSED),
+        }
+        if spec.endpoint_exposure == EndpointExposure::Internet && self.settings.public.is_none() {
+            return refuse("endpoint_exposure", super::broker::NO_PUBLIC_ADDRESS);
+        }
+        None
+    }
+
+    fn supported_security(&self) -> Option<SupportedSecurity> {
+        Some(SupportedSecurity {
+            client_auth: vec![
+                ("anonymous", None),
+                ("sasl_scram", Some(SASL_REFUSED)),
+                ("sasl_plain", Some(SASL_REFUSED)),
+                ("mtls", Some(MTLS_REFUSED)),
+            ],
+            transit_encryption: vec![("tls", None), ("plaintext", None)],
+            internet: match self.settings.public {
+                Some(_) => None,
+                None => Some(super::broker::NO_PUBLIC_ADDRESS),
+            },
+        })
+    }
+
+    /// The cluster as the control loop sees it: alive while any node's process runs; it
+    /// answers while the quorum has a leader and a majority of voters answer (one node down
+    /// is the nodes' business, healed by [`Provisioner::maintain`], not the instance's).
+    async fn check(&self, instance_id: i64, _timeout: Duration) -> Option<BrokerCheck> {
+        let first = self.first_port(instance_id)?;
+        let layout = byoc_engine::layout::ClusterLayout::new(0, &[], first).ok()?;
+        let cluster = self.cluster(instance_id);
+        let processes = cluster.processes(&layout);
+        let alive = processes.iter().any(|(_, p)| p.is_some());
+        let answer = if !alive {
+            Err("no node runs".to_string())
+        } else {
+            let mut conn = self.pool.acquire().await.ok()?;
+            let row = super::store::instances::get(&mut conn, instance_id)
+                .await
+                .ok()??;
+            drop(conn);
+            match self.spec(&row).await {
+                Ok(spec) => match self.admin(&spec).await {
+                    Ok(admin) => {
+                        let state = observe(&cluster, &spec.layout, &admin).await;
+                        let answering = state.nodes.iter().filter(|n| n.answer.is_ok()).count();
+                        match &state.quorum {
+                            Ok(_) if answering * 2 > state.nodes.len() => Ok(()),
+                            Ok(_) => {
+                                Err(format!("{answering} of {} nodes answer", state.nodes.len()))
+                            }
+                            Err(e) => Err(format!("no quorum: {e}")),
+                        }
+                    }
+                    Err(e) => Err(format!("{e:#}")),
+                },
+                Err(e) => Err(format!("{e:#}")),
+            }
+        };
+        Some(BrokerCheck {
+            alive,
+            answer,
+            right_program: true,
+            port: Some(layout.nodes[0].ports.client),
+            recorded_pid: processes.first().and_then(|(_, p)| p.map(|p| p.pid)),
+        })
+    }
+
+    async fn ensure_serving(&self, instance: &InstanceRow) -> Result<Served, ProvisionError> {
+        self.serve(instance).await
+    }
+
+    /// Node by node: a node that died is started again, one that has not answered past its
+    /// start grace is replaced; each is returned for the audit log.
+    async fn maintain(&self, instance: &InstanceRow) -> Result<Vec<Maintenance>, ProvisionError> {
+        let spec = self.spec(instance).await?;
+        let cluster = self.cluster(instance.id);
+        let admin = self.admin(&spec).await?;
+        let state = observe(&cluster, &spec.layout, &admin).await;
+        let mut done = Vec::new();
+        for node in &state.nodes {
+            match &node.action {
+                NodeAction::Keep | NodeAction::Wait => {}
+                NodeAction::Start => {
+                    let started = std::time::Instant::now();
+                    cluster.start_missing(&spec).await?;
+                    done.push(Maintenance::Restarted(format!(
+                        "node {} had no process: started again ({} ms to start the process; \
+                         it rejoins the cluster and catches up its replicas)",
+                        node.node_id,
+                        started.elapsed().as_millis()
+                    )));
+                }
+                NodeAction::Replace(why) => {
+                    let pid = cluster.restart(&spec, node.node_id, STOP_GRACE).await?;
+                    done.push(Maintenance::Restarted(format!(
+                        "node {} replaced (pid {pid}): {why}",
+                        node.node_id
+                    )));
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    async fn ensure_stopped(&self, instance_id: i64) {
+        self.halt(instance_id).await;
+    }
+
+    fn instances_on_host(&self) -> Vec<i64> {
+        self.instance_dirs()
+    }
+
+    async fn ca_certificate(&self) -> Result<String, ProvisionError> {
+        Ok(self.authority().await?.cert_pem().to_string())
+    }
+
+    async fn topics(&self, instance: &InstanceRow) -> Result<Vec<TopicInfo>, ProvisionError> {
+        self.list_topics(instance).await
+    }
+
+    async fn create_topic(
+        &self,
+        instance: &InstanceRow,
+        name: &str,
+        partitions: u32,
+        retention_ms: Option<i64>,
+    ) -> Result<(), ProvisionError> {
+        let admin = self.admin_of(instance).await?;
+        let mut topic = NewTopic::new(name, partitions as i32, 3);
+        if let Some(ms) = retention_ms {
+            topic = topic.config("retention.ms", ms.to_string());
+        }
+        match admin.create_topic(&topic).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_code(byoc_engine::admin::code::TOPIC_ALREADY_EXISTS) => {
+                Err(super::provisioner::TopicRefusal::Exists(name.to_string()).into())
+            }
+            Err(e) => Err(kafka_error(e)),
+        }
+    }
+
+    async fn set_topic_retention(
+        &self,
+        instance: &InstanceRow,
+        name: &str,
+        retention_ms: i64,
+    ) -> Result<(), ProvisionError> {
+        let admin = self.admin_of(instance).await?;
+        admin
+            .incremental_alter_configs(
+                &ConfigResource::Topic(name.to_string()),
+                &[AlterConfig::Set(
+                    "retention.ms".into(),
+                    retention_ms.to_string(),
+                )],
+            )
+            .await
+            .map_err(kafka_error)
+    }
+
+    async fn delete_topic(&self, instance: &InstanceRow, name: &str) -> Result<(), ProvisionError> {
+        let admin = self.admin_of(instance).await?;
+        match admin.delete_topic(name).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_code(byoc_engine::admin::code::UNKNOWN_TOPIC_OR_PARTITION) => {
+                Err(super::provisioner::TopicRefusal::Missing(name.to_string()).into())
+            }
+            Err(e) => Err(kafka_error(e)),
+        }
+    }
+
+    async fn shutdown(&self, stop_brokers: bool) {
+        if stop_brokers {
+            for id in self.instance_dirs() {
+                self.halt(id).await;
+            }
+        }
+    }
+}
+
+impl KafkaProvisioner {
+    /// Topics (internal ones left out), each with its partitions' latest offsets and its
+    /// retention as set on the topic (Kafka's default when not set there).
+    async fn list_topics(&self, instance: &InstanceRow) -> Result<Vec<TopicInfo>, ProvisionError> {
+        let admin = self.admin_of(instance).await?;
+        let metadata = admin.metadata(None).await.map_err(kafka_error)?;
+        let mut names: Vec<&str> = metadata
+            .topics
+            .iter()
+            .filter(|t| !t.name.starts_with("__"))
+            .map(|t| t.name.as_str())
+            .collect();
+        names.sort_unstable();
+        let offsets = if names.is_empty() {
+            Vec::new()
+        } else {
+            admin.list_offsets(&names).await.map_err(kafka_error)?
+        };
+        let mut topics = Vec::with_capacity(names.len());
+        for name in names {
+            let retention = admin
+                .describe_config(&ConfigResource::Topic(name.to_string()), "retention.ms")
+                .await
+                .map_err(kafka_error)?
+                .filter(|e| e.source == byoc_engine::admin::ConfigSource::DynamicTopic)
+                .and_then(|e| e.value?.parse::<i64>().ok());
+            let mut partitions: Vec<PartitionInfo> = offsets
+                .iter()
+                .filter(|o| o.topic == name)
+                .map(|o| PartitionInfo {
+                    partition: o.partition,
+                    latest_offset: o.latest,
+                })
+                .collect();
+            partitions.sort_by_key(|p| p.partition);
+            topics.push(TopicInfo {
+                name: name.to_string(),
+                partitions,
+                retention: Retention::describe_ms(retention),
+            });
+        }
+        Ok(topics)
+    }
+}

@@ -1,0 +1,167 @@
+//! What an instance's Kafka cluster must be, from its row and the console's settings: the
+//! engine's layout (its block of ports, its zones), the client listener of its exposure and
+//! security, and the key stores signed by the environment's authority. Also how the console
+//! reaches it (the Admin client over the internal listener, with its own certificate).
+
+use super::KafkaProvisioner;
+use crate::domain::instance_spec::{EndpointExposure, TransitEncryption};
+use crate::server::broker::NO_PUBLIC_ADDRESS;
+use crate::server::provisioner::ProvisionError;
+use crate::server::store::instances::InstanceRow;
+use anyhow::{anyhow, Context};
+use byoc_engine::admin::{AdminClient, AdminConfig, TlsIdentity};
+use byoc_engine::cluster::{ClusterSpec, KeyStores};
+use byoc_engine::config::{ClientListener, ClientProtocol, CONSOLE_PRINCIPAL, INTERNAL_HOST};
+use byoc_engine::layout::{ClusterLayout, PORTS_PER_INSTANCE};
+use std::path::Path;
+
+/// The instance's first port, recorded in its directory once chosen.
+const PORTS_FILE: &str = "ports";
+/// Key stores kept in the instance's directory (owner-only), made once.
+const NODE_PEM: &str = "node.pem";
+const CONSOLE_PEM: &str = "console.pem";
+const CONSOLE_KEY: &str = "console.key";
+const CLIENT_LISTENER_PEM: &str = "client-listener.pem";
+
+impl KafkaProvisioner {
+    pub(super) fn first_port(&self, instance_id: i64) -> Option<u16> {
+        std::fs::read_to_string(self.dir(instance_id).join(PORTS_FILE))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// The instance's block of ports: the recorded one, or the first block of the range that
+    /// no other instance holds and nothing on this host uses.
+    pub(super) async fn allocate_ports(&self, instance_id: i64) -> Result<u16, ProvisionError> {
+        let _one_at_a_time = self.allocating.lock().await;
+        if let Some(first) = self.first_port(instance_id) {
+            return Ok(first);
+        }
+        let held: Vec<u16> = self
+            .instance_dirs()
+            .into_iter()
+            .filter_map(|id| self.first_port(id))
+            .collect();
+        let (low, high) = self.settings.ports;
+        let mut first = low;
+        while u32::from(first) + u32::from(PORTS_PER_INSTANCE) - 1 <= u32::from(high) {
+            let block = first..first + PORTS_PER_INSTANCE;
+            let taken = held.iter().any(|h| block.contains(h));
+            if !taken && block.clone().all(port_free) {
+                super::private_dir(&self.dir(instance_id))?;
+                std::fs::write(self.dir(instance_id).join(PORTS_FILE), first.to_string())
+                    .context("cannot record the instance's ports")?;
+                return Ok(first);
+            }
+            first += PORTS_PER_INSTANCE;
+        }
+        Err(anyhow!(
+            "no free block of {PORTS_PER_INSTANCE} ports left in {low}-{high} (--kafka-ports): \
+             each instance takes one block (4 ports a node, room for 12 nodes)"
+        ))
+    }
+
+    /// The cluster `row` wants.
+    pub(super) async fn spec(&self, row: &InstanceRow) -> Result<ClusterSpec, ProvisionError> {
+        let first = self.first_port(row.id).with_context(|| {
+            format!(
+                "the instance's directory {} has no ports recorded (was it removed?)",
+                self.dir(row.id).display()
+            )
+        })?;
+        let layout = ClusterLayout::new(0, &row.zones(), first).map_err(|e| anyhow!("{e}"))?;
+        let listener = match row.endpoint_exposure {
+            EndpointExposure::Vpc => &self.settings.private,
+            EndpointExposure::Internet => {
+                self.settings.public.as_ref().context(NO_PUBLIC_ADDRESS)?
+            }
+        };
+        let tls = row.transit_encryption == TransitEncryption::Tls;
+        let client = ClientListener {
+            bind: listener.bind,
+            host: listener.host.clone(),
+            protocol: ClientProtocol::new(tls, false),
+        };
+        let key_stores = self.key_stores(row, &client).await?;
+        Ok(ClusterSpec {
+            instance_id: row.id,
+            layout,
+            client,
+            key_stores,
+        })
+    }
+
+    /// The nodes' key stores, made once per instance and kept in its directory.
+    async fn key_stores(
+        &self,
+        row: &InstanceRow,
+        client: &ClientListener,
+    ) -> Result<KeyStores, ProvisionError> {
+        let authority = self.authority().await?;
+        let dir = self.dir(row.id);
+        let now = self.clock.unix();
+        let node = kept(&dir.join(NODE_PEM), || {
+            let cert = authority.issue_node(now)?;
+            Ok(format!("{}{}", cert.key_pem, cert.cert_pem))
+        })?;
+        let client_listener = if client.protocol.tls() {
+            let names = crate::domain::certificate::names(&[client.host.as_str()]);
+            Some(kept(&dir.join(CLIENT_LISTENER_PEM), || {
+                let cert = authority.issue(&names, now)?;
+                Ok(format!("{}{}", cert.key_pem, cert.cert_pem))
+            })?)
+        } else {
+            None
+        };
+        Ok(KeyStores {
+            ca: authority.cert_pem().to_string(),
+            node,
+            client_listener,
+        })
+    }
+
+    /// The console's Admin client for the instance: every node's internal listener, TLS with
+    /// the console's own certificate (`CN=byoc-console`, a super user of the cluster).
+    pub(super) async fn admin(&self, spec: &ClusterSpec) -> Result<AdminClient, ProvisionError> {
+        let authority = self.authority().await?;
+        let dir = self.dir(spec.instance_id);
+        let now = self.clock.unix();
+        if !dir.join(CONSOLE_KEY).exists() {
+            let cert = authority.issue_client(CONSOLE_PRINCIPAL, now)?;
+            super::write_private(&dir.join(CONSOLE_PEM), &cert.cert_pem)?;
+            super::write_private(&dir.join(CONSOLE_KEY), &cert.key_pem)?;
+        }
+        let identity = TlsIdentity {
+            ca_pem: authority.cert_pem().to_string(),
+            cert_chain_pem: std::fs::read_to_string(dir.join(CONSOLE_PEM))?,
+            key_pem: std::fs::read_to_string(dir.join(CONSOLE_KEY))?,
+        };
+        let internal = spec
+            .layout
+            .nodes
+            .iter()
+            .map(|n| format!("{INTERNAL_HOST}:{}", n.ports.internal));
+        AdminClient::new(AdminConfig::new(internal, Some(identity))).map_err(|e| anyhow!("{e}"))
+    }
+}
+
+/// Reads `path`, or makes it with `make` (owner-only) the first time.
+fn kept(
+    path: &Path,
+    make: impl FnOnce() -> Result<String, ProvisionError>,
+) -> Result<String, ProvisionError> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return Ok(text);
+    }
+    let text = make()?;
+    super::write_private(path, &text)?;
+    Ok(text)
+}
+
+/// Nothing on this host listens on `port` (any address).
+fn port_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("0.0.0.0", port)).is_ok()
+        && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
