@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod audit_chain;
+pub mod capacity;
 pub mod certificate;
 pub mod csv_cell;
 pub mod digest;

@@ -170,6 +170,27 @@ impl KafkaProvisioner {
         })
     }
 
+    /// The host's capacity rule (`domain::capacity`) for one more cluster beside those that
+    /// hold ports on this host (`except`: an instance already counted, for its own step).
+    fn capacity(&self, except: Option<i64>) -> Result<(), crate::domain::capacity::CapacityError> {
+        use crate::domain::capacity::{fits, Demand};
+        let demand = |layout: &byoc_engine::layout::ClusterLayout| Demand {
+            nodes: layout.nodes.len() as u32,
+            memory_mib: layout.memory_mib(),
+        };
+        let in_use = self
+            .instance_dirs()
+            .into_iter()
+            .filter(|id| Some(*id) != except)
+            .filter_map(|id| self.first_port(id))
+            .filter_map(|first| byoc_engine::layout::ClusterLayout::new(0, &[], first).ok())
+            .fold(Demand::default(), |sum, layout| sum + demand(&layout));
+        let wanted = byoc_engine::layout::ClusterLayout::new(0, &[], 1024)
+            .map(|layout| demand(&layout))
+            .unwrap_or_default();
+        fits(host_capacity(), in_use, wanted)
+    }
+
     async fn halt(&self, instance_id: i64) -> Vec<i32> {
         // All nodes at once: stopped one after another, the last waits minutes for a quorum.
         self.cluster(instance_id).stop_all(STOP_GRACE).await
@@ -181,6 +202,22 @@ impl KafkaProvisioner {
     ) -> Result<byoc_engine::admin::AdminClient, ProvisionError> {
         let spec = self.spec(row).await?;
         self.admin(&spec).await
+    }
+}
+
+/// This host's memory (`/proc/meminfo`) and cores.
+fn host_capacity() -> crate::domain::capacity::Host {
+    let memory_kib: u64 = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0);
+    crate::domain::capacity::Host {
+        memory_mib: memory_kib / 1024,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
     }
 }
 
@@ -252,6 +289,9 @@ impl Provisioner for KafkaProvisioner {
         }
         if spec.endpoint_exposure == EndpointExposure::Internet && self.settings.public.is_none() {
             return refuse("endpoint_exposure", super::broker::NO_PUBLIC_ADDRESS);
+        }
+        if let Err(too_much) = self.capacity(None) {
+            return refuse("size_aku", &too_much.to_string());
         }
         None
     }

@@ -39,6 +39,10 @@ impl KafkaProvisioner {
         if let Some(first) = self.first_port(instance_id) {
             return Ok(first);
         }
+        // Checked again here, one at a time: two creates that both passed the form's check
+        // cannot both take the host's last room.
+        self.capacity(Some(instance_id))
+            .map_err(|too_much| anyhow!("{too_much}"))?;
         let held: Vec<u16> = self
             .instance_dirs()
             .into_iter()
