@@ -20,15 +20,26 @@ use time::OffsetDateTime;
 
 const AWS_KEY: &str = "AKIDMARKETPLACETEST1";
 const AWS_SECRET: &str = "marketplace/test/secret/0000000000000001";
+/// The host's role's session token: AWS meters from the buyer's host only with its role.
+const AWS_SESSION: &str = "marketplace-test-session-token-0001";
+/// Set in the child process that checks a long-term key (no session token) at the link.
+const LONG_TERM_CHILD: &str = "MARKETPLACE_TEST_LONG_TERM_KEY";
 const PRODUCT: &str = "prod-byoc-test-01";
 const ALIBABA_KEY: &str = "LTAImarketplaceTest1";
 const ALIBABA_SECRET: &str = "marketplaceTestSecret00000001";
 const SERVICE_INSTANCE: &str = "si-test0000000001";
 
-/// The host's credentials, the standard way (every test of this binary sets the same).
+/// The host's credentials, the standard way (every test of this binary sets the same): a
+/// role's temporary credentials, with a session token, except in the child process that
+/// checks a long-term key.
 fn host_credentials() {
     std::env::set_var("AWS_ACCESS_KEY_ID", AWS_KEY);
     std::env::set_var("AWS_SECRET_ACCESS_KEY", AWS_SECRET);
+    if std::env::var_os(LONG_TERM_CHILD).is_some() {
+        std::env::remove_var("AWS_SESSION_TOKEN");
+    } else {
+        std::env::set_var("AWS_SESSION_TOKEN", AWS_SESSION);
+    }
     std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
     std::env::remove_var("AWS_PROFILE");
     std::env::set_var("ALIBABA_CLOUD_ACCESS_KEY_ID", ALIBABA_KEY);
@@ -44,6 +55,7 @@ impl Emulator {
     async fn start(authorized: bool) -> Emulator {
         let mut aws = marketplace_emulator::AwsAccount::new(AWS_KEY, AWS_SECRET);
         aws.authorized = authorized;
+        aws.session_token = Some(AWS_SESSION.into());
         let config = marketplace_emulator::Config {
             aws: vec![aws],
             aws_product_code: PRODUCT.into(),
@@ -91,9 +103,14 @@ impl Emulator {
     }
 
     fn settings(&self) -> MarketplaceSettings {
+        self.settings_via(&self.base)
+    }
+
+    /// The settings with AWS reached at `aws` (a gate in front of the emulator).
+    fn settings_via(&self, aws: &str) -> MarketplaceSettings {
         MarketplaceSettings {
             endpoints: Endpoints {
-                aws: Some(self.base.clone()),
+                aws: Some(aws.to_string()),
                 aws_region: Some("us-east-1".into()),
                 alibaba: Some(format!("{}/alibaba", self.base)),
             },
@@ -106,11 +123,15 @@ impl Emulator {
 }
 
 async fn console(emulator: &Emulator) -> TestApp {
+    console_with(emulator.settings()).await
+}
+
+async fn console_with(marketplace: MarketplaceSettings) -> TestApp {
     host_credentials();
     spawn_app_with(app::server::Config {
         secure_cookies: false,
         provision_step: std::time::Duration::from_millis(5),
-        marketplace: emulator.settings(),
+        marketplace,
         ..app::server::Config::default()
     })
     .await
@@ -1270,8 +1291,8 @@ async fn unlinking_keeps_unsent_reports_and_a_new_link_reports_from_where_the_ol
     assert_eq!(page["active"], Value::Null);
     assert_eq!(page["history"].as_array().unwrap().len(), 1);
 
-    // Linked again an hour later: the hours since the old link's last queued hour are
-    // reported by the new one (the unsent hour stays with the old link).
+    // Linked again an hour later: the new link sends the hour the old one did not, and the
+    // hours since the old link's last queued hour.
     emulator.control("faults", json!({ "outage": false })).await;
     run_hours(
         &app,
@@ -1305,11 +1326,12 @@ async fn unlinking_keeps_unsent_reports_and_a_new_link_reports_from_where_the_ol
     .await
     .unwrap();
     let hours: Vec<i64> = new_link.into_iter().map(|(h,)| h).collect();
-    // The old link queued hours up to 02:00 (sent: 00:00, 01:00; unsent: 02:00); 03:00 closed
-    // while unlinked and 04:00 after the new link: both are the new link's.
+    // The old link queued hours up to 02:00 (sent: 00:00, 01:00; unsent: 02:00, taken over by
+    // the new link); 03:00 closed while unlinked and 04:00 after the new link.
     assert_eq!(
         hours,
         vec![
+            datetime!(2026-12-01 02:00 UTC).unix_timestamp(),
             datetime!(2026-12-01 03:00 UTC).unix_timestamp(),
             datetime!(2026-12-01 04:00 UTC).unix_timestamp(),
         ]
@@ -1320,7 +1342,43 @@ async fn unlinking_keeps_unsent_reports_and_a_new_link_reports_from_where_the_ol
             "SELECT COUNT(*) FROM marketplace_reports WHERE link_id = 2 AND state = 'accepted'"
         )
         .await,
-        2 * dims
+        3 * dims
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM marketplace_reports WHERE state <> 'accepted'"
+        )
+        .await,
+        0,
+        "no hour is left unsent"
+    );
+    // Every hour from 00:00 to 04:00 billed once per dimension.
+    let billed = emulator.billed().await;
+    let mut slots: Vec<(String, i64)> = billed["aws"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["dimension"].as_str().unwrap().to_string(),
+                r["timestamp"].as_f64().unwrap() as i64 / 3600,
+            )
+        })
+        .collect();
+    let all = slots.len();
+    slots.sort();
+    slots.dedup();
+    assert_eq!((all, slots.len()), (5 * dims as usize, 5 * dims as usize));
+    let detail: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'marketplace_link' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        detail.contains(&format!("{dims} reports an earlier link")),
+        "{detail}"
     );
 }
 
@@ -1453,4 +1511,441 @@ async fn a_report_that_may_have_been_taken_is_unknown_past_the_window_not_late()
     let unknown = states.iter().filter(|(s, _)| s == "unknown").count();
     let late = states.iter().filter(|(s, _)| s == "late").count();
     assert_eq!((unknown, late), (1, states.len() - 1), "{states:?}");
+}
+
+/// A TCP gate in front of the emulator: open, it forwards; closed, nothing listens on its
+/// port (a connection that cannot be made) and the connections it forwarded are cut.
+struct Gate {
+    addr: std::net::SocketAddr,
+    upstream: std::net::SocketAddr,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Gate {
+    async fn new(emulator: &Emulator) -> Gate {
+        let upstream = emulator.base.trim_start_matches("http://").parse().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gate = Gate {
+            addr: listener.local_addr().unwrap(),
+            upstream,
+            tasks: Default::default(),
+        };
+        gate.serve(listener);
+        gate
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let (upstream, tasks) = (self.upstream, self.tasks.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let forward = tokio::spawn(async move {
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+                tasks.lock().unwrap().push(forward.abort_handle());
+            }
+        });
+        self.tasks.lock().unwrap().push(accept.abort_handle());
+    }
+
+    async fn close(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+        // The client sees its pooled connection end before the next call.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(
+            std::net::TcpStream::connect(self.addr).is_err(),
+            "still open"
+        );
+    }
+
+    async fn open(&self) {
+        for _ in 0..100 {
+            if let Ok(listener) = tokio::net::TcpListener::bind(self.addr).await {
+                return self.serve(listener);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the gate's port could not be bound again");
+    }
+}
+
+/// A connection that cannot be made reached nothing: the report stays pending (not uncertain)
+/// and is retried, and past the window it is late (bill it another way), never unknown.
+#[tokio::test]
+async fn a_connection_that_cannot_be_made_leaves_the_report_pending_and_retried() {
+    let emulator = Emulator::start(true).await;
+    let gate = Gate::new(&emulator).await;
+    let app = console_with(emulator.settings_via(&gate.url())).await;
+    let admin = app.admin_client().await;
+    assert_eq!(
+        app.apply_key(&admin, &payg_key(&app, None)).await.status(),
+        200
+    );
+    let client = at(&app, &emulator, datetime!(2026-12-01 00:00 UTC)).await;
+    let linked = link(
+        &app,
+        &client,
+        &[("marketplace", "aws"), ("listing", PRODUCT)],
+    )
+    .await;
+    assert_eq!(linked.status(), 200);
+    let a = created(&app, &client, "alpha", 3).await;
+    settle(&app, a, "running").await;
+    let dims = marketplace::mappings(Marketplace::Aws).len() as i64;
+
+    gate.close().await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 01:00 UTC),
+        datetime!(2026-12-01 01:00 UTC),
+    )
+    .await;
+    let tried: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT state, attempts, uncertain FROM marketplace_reports WHERE attempts > 0",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(tried, vec![("pending".to_string(), 1, 0)]);
+
+    // Retried once the connection can be made: every report of the hour accepted.
+    gate.open().await;
+    set_clock(&app, &emulator, datetime!(2026-12-01 01:05 UTC)).await;
+    reporter::run_once(&app.state).await.unwrap();
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM marketplace_reports WHERE state = 'accepted'"
+        )
+        .await,
+        dims
+    );
+
+    // Closed for longer than the window: the hour is late, not unknown.
+    gate.close().await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 02:00 UTC),
+        datetime!(2026-12-01 02:00 UTC),
+    )
+    .await;
+    set_clock(&app, &emulator, datetime!(2026-12-01 07:30 UTC)).await;
+    reporter::run_once(&app.state).await.unwrap();
+    let hour = datetime!(2026-12-01 01:00 UTC).unix_timestamp();
+    let states: Vec<(String,)> =
+        sqlx::query_as("SELECT DISTINCT state FROM marketplace_reports WHERE hour_start = ?")
+            .bind(hour)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(states, vec![("late".to_string(),)]);
+    assert_eq!(
+        emulator.billed().await["aws"].as_array().unwrap().len() as i64,
+        dims
+    );
+}
+
+/// An attempt that may have been billed, then AWS says the timestamp is out of bounds (its
+/// clock is ahead of the console's): unknown (it may be billed), never late.
+#[tokio::test]
+async fn out_of_bounds_after_an_uncertain_attempt_is_unknown_not_late() {
+    let emulator = Emulator::start(true).await;
+    let (app, _) = linked_with_instance(&emulator, 3).await;
+    emulator
+        .control("faults", json!({ "server_errors": 1 }))
+        .await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 01:00 UTC),
+        datetime!(2026-12-01 01:00 UTC),
+    )
+    .await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM marketplace_reports WHERE uncertain = 1 AND state = 'pending'"
+        )
+        .await,
+        1
+    );
+    // The console's clock says 05:59 (within the window); AWS's says 06:30.
+    app.clock.set(datetime!(2026-12-01 05:59 UTC));
+    emulator
+        .control(
+            "clock",
+            json!({ "now": datetime!(2026-12-01 06:30 UTC).unix_timestamp() }),
+        )
+        .await;
+    reporter::run_once(&app.state).await.unwrap();
+    let states: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT state, uncertain FROM marketplace_reports WHERE hour_start = ? ORDER BY id",
+    )
+    .bind(datetime!(2026-12-01 00:00 UTC).unix_timestamp())
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let unknown: Vec<_> = states.iter().filter(|(s, _)| s == "unknown").collect();
+    assert_eq!(unknown, vec![&("unknown".to_string(), 1)], "{states:?}");
+    assert_eq!(
+        states.iter().filter(|(s, _)| s == "late").count(),
+        states.len() - 1,
+        "{states:?}"
+    );
+    let calls = emulator.billed().await["calls_by_marketplace"]["aws"]
+        ["TimestampOutOfBoundsException"]
+        .clone();
+    assert_eq!(calls.as_i64(), Some(states.len() as i64), "{calls}");
+}
+
+/// The console first ran at 00:20: the 00:00 hour's records are dated 00:20, which AWS takes
+/// (the emulator refuses usage dated before the software started).
+#[tokio::test]
+async fn no_record_is_dated_before_the_console_first_ran() {
+    let emulator = Emulator::start(true).await;
+    let app = console(&emulator).await;
+    let started = datetime!(2026-12-01 00:20 UTC).unix_timestamp();
+    // The installation record is written at the first start: the console first ran at 00:20.
+    sqlx::query("UPDATE installation SET created_at = ?")
+        .bind(started)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    emulator
+        .control("software", json!({ "started": started }))
+        .await;
+    let admin = app.admin_client().await;
+    assert_eq!(
+        app.apply_key(&admin, &payg_key(&app, None)).await.status(),
+        200
+    );
+    let client = at(&app, &emulator, datetime!(2026-12-01 00:20 UTC)).await;
+    let linked = link(
+        &app,
+        &client,
+        &[("marketplace", "aws"), ("listing", PRODUCT)],
+    )
+    .await;
+    assert_eq!(linked.status(), 200);
+    let a = created(&app, &client, "alpha", 3).await;
+    settle(&app, a, "running").await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 01:00 UTC),
+        datetime!(2026-12-01 02:00 UTC),
+    )
+    .await;
+    let dims = marketplace::mappings(Marketplace::Aws).len();
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM marketplace_reports WHERE state = 'accepted'"
+        )
+        .await,
+        2 * dims as i64
+    );
+    let billed = emulator.billed().await;
+    let mut stamps: Vec<i64> = billed["aws"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["timestamp"].as_f64().unwrap() as i64)
+        .collect();
+    stamps.sort();
+    stamps.dedup();
+    assert_eq!(
+        stamps,
+        vec![started, datetime!(2026-12-01 01:00 UTC).unix_timestamp()]
+    );
+}
+
+/// The database moved to another host after an attempt that may have been billed: the
+/// ClientToken does not cover a resend from another host, so the report is unknown; reports
+/// never sent go out from the new host, which each report records.
+#[tokio::test]
+async fn a_report_that_may_have_been_billed_from_another_host_is_unknown_not_resent() {
+    let emulator = Emulator::start(true).await;
+    let (app, _) = linked_with_instance(&emulator, 3).await;
+    app.state
+        .marketplace
+        .host
+        .set("EC2 instance i-0aaaaaaaaaaaaaaaa");
+    emulator
+        .control("faults", json!({ "server_errors": 1 }))
+        .await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 01:00 UTC),
+        datetime!(2026-12-01 01:00 UTC),
+    )
+    .await;
+    let first: (i64, String, i64) = sqlx::query_as(
+        "SELECT id, sent_from, uncertain FROM marketplace_reports WHERE attempts > 0",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(first.1, "EC2 instance i-0aaaaaaaaaaaaaaaa");
+    assert_eq!(first.2, 1);
+
+    app.state
+        .marketplace
+        .host
+        .set("EC2 instance i-0bbbbbbbbbbbbbbbb");
+    let calls_before = emulator.billed().await["calls_by_marketplace"]["aws"].clone();
+    set_clock(&app, &emulator, datetime!(2026-12-01 01:10 UTC)).await;
+    reporter::run_once(&app.state).await.unwrap();
+    let state: String = sqlx::query_scalar("SELECT state FROM marketplace_reports WHERE id = ?")
+        .bind(first.0)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "unknown");
+    let dims = marketplace::mappings(Marketplace::Aws).len() as i64;
+    let others: Vec<(String, String)> = sqlx::query_as(
+        "SELECT state, sent_from FROM marketplace_reports WHERE id <> ? ORDER BY id",
+    )
+    .bind(first.0)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(others.len() as i64, dims - 1);
+    for (state, host) in &others {
+        assert_eq!(
+            (state.as_str(), host.as_str()),
+            ("accepted", "EC2 instance i-0bbbbbbbbbbbbbbbb")
+        );
+    }
+    // The unknown one was not sent again: only the others were called.
+    let calls_after = emulator.billed().await["calls_by_marketplace"]["aws"].clone();
+    let accepted = |c: &Value| c["accepted"].as_i64().unwrap_or(0);
+    assert_eq!(accepted(&calls_after) - accepted(&calls_before), dims - 1);
+    let total = |c: &Value| {
+        c.as_object()
+            .map_or(0, |o| o.values().filter_map(Value::as_i64).sum::<i64>())
+    };
+    assert_eq!(total(&calls_after) - total(&calls_before), dims - 1);
+}
+
+async fn late_export(app: &TestApp) -> String {
+    client_at(app)
+        .await
+        .get(app.url("/usage/marketplace-late.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Hours an unlinked AWS link never sent, with no new link within the window, are late and
+/// exported with the late ones; until then the export lists them as unsent.
+#[tokio::test]
+async fn unsent_hours_no_link_sends_are_exported() {
+    let emulator = Emulator::start(true).await;
+    let (app, _) = linked_with_instance(&emulator, 3).await;
+    emulator.control("faults", json!({ "outage": true })).await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 01:00 UTC),
+        datetime!(2026-12-01 01:00 UTC),
+    )
+    .await;
+    let client = client_at(&app).await;
+    let unlinked = app
+        .post_form(&client, "/api/marketplace_unlink", &[("confirm", "unlink")])
+        .await;
+    assert_eq!(unlinked.status(), 200);
+    let dims = marketplace::mappings(Marketplace::Aws).len();
+    let listed = late_export(&app).await;
+    assert_eq!(listed.lines().count(), 1 + dims, "{listed}");
+    assert!(
+        listed.lines().skip(1).all(|l| l.ends_with(",unsent")),
+        "{listed}"
+    );
+    // Past the window, no link can send them: late.
+    set_clock(&app, &emulator, datetime!(2026-12-01 06:30 UTC)).await;
+    reporter::run_once(&app.state).await.unwrap();
+    let listed = late_export(&app).await;
+    assert_eq!(listed.lines().count(), 1 + dims, "{listed}");
+    assert!(
+        listed.lines().skip(1).all(|l| l.ends_with(",late")),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("2026-12-01 00:00 UTC,aku_hours,AkuMinutes,3,180,"),
+        "{listed}"
+    );
+}
+
+/// Long-term access keys are refused at the link, with the reason. The credentials come from
+/// the process's environment, so the check runs in a child process of this test binary that
+/// has no session token.
+#[tokio::test]
+async fn long_term_access_keys_are_refused_at_the_link() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "long_term_key_link_in_child",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(LONG_TERM_CHILD, "1")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+#[ignore = "run by long_term_access_keys_are_refused_at_the_link in a process of its own"]
+async fn long_term_key_link_in_child() {
+    if std::env::var_os(LONG_TERM_CHILD).is_none() {
+        return;
+    }
+    let emulator = Emulator::start(true).await;
+    let app = console(&emulator).await;
+    assert!(std::env::var_os("AWS_SESSION_TOKEN").is_none());
+    let admin = app.admin_client().await;
+    assert_eq!(
+        app.apply_key(&admin, &payg_key(&app, None)).await.status(),
+        200
+    );
+    let refused = link(
+        &app,
+        &admin,
+        &[("marketplace", "aws"), ("listing", PRODUCT)],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    let body = error_body(refused).await.to_string();
+    assert!(body.contains("long-term access key"), "{body}");
+    assert!(body.contains("role"), "{body}");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM marketplace_links").await,
+        0
+    );
+    assert_eq!(
+        emulator.billed().await["calls_by_marketplace"]["aws"],
+        Value::Null,
+        "refused before any call"
+    );
 }

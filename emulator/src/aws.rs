@@ -402,6 +402,15 @@ fn meter_usage(shared: &Shared, account: &AwsAccount, headers: &HeaderMap, body:
         );
     }
     let now = mem.usage_now.unwrap_or_else(real_now);
+    if let Some(started) = mem.software_started.filter(|s| p.timestamp < *s) {
+        return client(
+            "TimestampOutOfBoundsException",
+            format!(
+                "Timestamp {} is before the start of the software usage ({started})",
+                p.timestamp
+            ),
+        );
+    }
     if p.timestamp < now - MAX_AGE_S || p.timestamp > now + MAX_AHEAD_S {
         return client(
             "TimestampOutOfBoundsException",

@@ -82,6 +82,28 @@ pub async fn clock(
     (StatusCode::OK, Json(json!({ "now": req.now })))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Software {
+    started: Option<f64>,
+}
+
+/// `{"started": epoch_seconds}`: the software started on the buyer's host then, and
+/// MeterUsage refuses usage timestamped before it; `{"started": null}`: no such bound.
+pub async fn software(
+    State(shared): State<Arc<Shared>>,
+    Json(req): Json<Software>,
+) -> (StatusCode, Json<Value>) {
+    if req.started.is_some_and(|s| !s.is_finite()) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "started must be finite" })),
+        );
+    }
+    shared.lock().software_started = req.started;
+    (StatusCode::OK, Json(json!({ "started": req.started })))
+}
+
 /// Everything billed, totals, how many Alibaba entries were billed a second time, and
 /// counts of every outcome.
 pub async fn billed(State(shared): State<Arc<Shared>>) -> Json<Value> {

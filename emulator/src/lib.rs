@@ -163,6 +163,7 @@ pub fn router(config: Config) -> Router {
         .route("/_emulator/entitlement", post(control::entitlement))
         .route("/_emulator/faults", post(control::faults))
         .route("/_emulator/clock", post(control::clock))
+        .route("/_emulator/software", post(control::software))
         .route("/_emulator/billed", get(control::billed))
         .route("/_emulator/reset", post(control::reset))
         .with_state(shared)

@@ -67,6 +67,9 @@ pub struct State {
     pub faults: Faults,
     /// The usage clock (epoch seconds) when a test froze it; otherwise real time.
     pub usage_now: Option<f64>,
+    /// When the software started on the buyer's host (epoch seconds), when a test set it:
+    /// MeterUsage refuses a timestamp before it ("not before the start of the software usage").
+    pub software_started: Option<f64>,
     pub aws_records: Vec<AwsRecord>,
     /// (product, dimension, hour) → index in `aws_records`.
     pub aws_by_hour: HashMap<(String, String, i64), usize>,
@@ -90,6 +93,7 @@ impl State {
             entitled: true,
             faults: Faults::default(),
             usage_now: None,
+            software_started: None,
             aws_records: Vec::new(),
             aws_by_hour: HashMap::new(),
             aws_tokens: HashMap::new(),

@@ -902,3 +902,24 @@ async fn aws_sdk_meter_usage() {
     assert_eq!(billed["aws"][0]["record_id"], id);
     assert_eq!(billed["aws"][0]["timestamp"], hour(1) as f64);
 }
+
+#[tokio::test]
+async fn aws_refuses_usage_dated_before_the_software_started() {
+    let emu = start(config()).await;
+    let t: i64 = hour(3);
+    emu.control("clock", json!({ "now": t + 3600 })).await;
+    emu.control("software", json!({ "started": t + 1200 }))
+        .await;
+    let before = meter(&emu, usage("AkuMinutes", t, 1, None)).await;
+    assert_eq!(
+        before.aws_error(),
+        Some("TimestampOutOfBoundsException"),
+        "{before:?}"
+    );
+    let at_start = meter(&emu, usage("AkuMinutes", t + 1200, 1, None)).await;
+    assert_eq!(at_start.status, 200, "{at_start:?}");
+    emu.control("software", json!({ "started": null })).await;
+    let unbounded = meter(&emu, usage("DataInMiB", t, 1, None)).await;
+    assert_eq!(unbounded.status, 200, "{unbounded:?}");
+    assert_eq!(emu.billed().await["aws"].as_array().unwrap().len(), 2);
+}

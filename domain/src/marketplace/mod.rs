@@ -3,7 +3,9 @@
 //! become the marketplace's whole numbers without losing what is left over, the life of one
 //! report in the outbox, and what a subscription that ended does to the environment.
 
+mod aws;
 use crate::metering::HOUR;
+pub use aws::*;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -394,12 +396,14 @@ pub fn within_window(marketplace: Marketplace, hour_start: i64, now: i64) -> boo
 
 /// The state after `answer` to a call made at `now` (attempt number `attempts`, from 1). An
 /// unconfirmed call is sent again under the same `ClientToken` on AWS (harmless); on Alibaba,
-/// which has no idempotency key, it is `Unknown` and waits for the admin.
+/// which has no idempotency key, it is `Unknown` and waits for the admin. `uncertain`: an
+/// attempt may have reached it, so a passed window makes it `Unknown` ([`out_of_window`]).
 pub fn after_answer(
     marketplace: Marketplace,
     answer: &Answer,
     attempts: u32,
     now: i64,
+    uncertain: bool,
 ) -> ReportState {
     match answer {
         Answer::Unconfirmed(_) => match marketplace {
@@ -412,7 +416,7 @@ pub fn after_answer(
         Answer::Accepted => ReportState::Accepted,
         Answer::Duplicate => ReportState::Duplicate,
         Answer::Refused(why) => ReportState::Rejected(why.clone()),
-        Answer::OutOfWindow => ReportState::Late,
+        Answer::OutOfWindow => out_of_window(uncertain),
         Answer::Retryable(_) | Answer::NotEntitled => ReportState::Pending {
             attempts,
             not_before: now + retry_delay(attempts),

@@ -102,15 +102,21 @@ fn the_last_hour_of_a_month_is_found_in_utc() {
 fn a_report_s_life() {
     let now = 1_800_000_000;
     assert_eq!(
-        after_answer(Marketplace::Aws, &Answer::Accepted, 1, now),
+        after_answer(Marketplace::Aws, &Answer::Accepted, 1, now, false),
         ReportState::Accepted
     );
     assert_eq!(
-        after_answer(Marketplace::Aws, &Answer::Duplicate, 2, now),
+        after_answer(Marketplace::Aws, &Answer::Duplicate, 2, now, false),
         ReportState::Duplicate
     );
     assert_eq!(
-        after_answer(Marketplace::Aws, &Answer::Refused("bad".into()), 1, now),
+        after_answer(
+            Marketplace::Aws,
+            &Answer::Refused("bad".into()),
+            1,
+            now,
+            false
+        ),
         ReportState::Rejected("bad".into())
     );
     assert_eq!(
@@ -118,7 +124,8 @@ fn a_report_s_life() {
             Marketplace::Aws,
             &Answer::Retryable("throttled".into()),
             1,
-            now
+            now,
+            false
         ),
         ReportState::Pending {
             attempts: 1,
@@ -267,14 +274,14 @@ fn not_entitled_ends_the_subscription_once_and_an_accepted_report_restores_it() 
 fn an_unconfirmed_call_is_resent_on_aws_and_waits_for_the_admin_on_alibaba() {
     let answer = Answer::Unconfirmed("timed out".into());
     assert_eq!(
-        after_answer(Marketplace::Aws, &answer, 1, 100),
+        after_answer(Marketplace::Aws, &answer, 1, 100, false),
         ReportState::Pending {
             attempts: 1,
             not_before: 100 + retry_delay(1)
         }
     );
     assert_eq!(
-        after_answer(Marketplace::Alibaba, &answer, 1, 100),
+        after_answer(Marketplace::Alibaba, &answer, 1, 100, false),
         ReportState::Unknown
     );
     assert!(uncertain(&answer));
@@ -325,4 +332,17 @@ fn every_report_state_kind_is_listed_once_and_reads_back() {
     ];
     let kinds: Vec<&str> = states.iter().map(ReportState::kind).collect();
     assert_eq!(kinds, ReportState::KINDS);
+}
+
+#[test]
+fn out_of_bounds_after_an_uncertain_attempt_is_unknown_not_late() {
+    let now = 1_800_000_000;
+    assert_eq!(
+        after_answer(Marketplace::Aws, &Answer::OutOfWindow, 2, now, true),
+        ReportState::Unknown
+    );
+    assert_eq!(
+        after_answer(Marketplace::Aws, &Answer::OutOfWindow, 1, now, false),
+        ReportState::Late
+    );
 }

@@ -4,7 +4,7 @@
 //! and must see each answer.
 
 use super::client::{Check, Endpoints, Outgoing, Reply, Target};
-use crate::domain::marketplace::{mappings, Answer, Marketplace};
+use crate::domain::marketplace::{credentials_refusal, mappings, Answer, Marketplace};
 use aws_config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Region};
 use aws_sdk_marketplacemetering::config::http::HttpResponse;
 use aws_sdk_marketplacemetering::config::ProvideCredentials;
@@ -71,7 +71,15 @@ impl AwsMarketplace {
         let account = match config.credentials_provider() {
             None => return Check::Failed("no AWS credentials provider is configured".into()),
             Some(provider) => match provider.provide_credentials().await {
-                Ok(credentials) => format!("AWS access key {}", credentials.access_key_id()),
+                Ok(credentials) => {
+                    let key = credentials.access_key_id();
+                    if let Some(why) =
+                        credentials_refusal(key, credentials.session_token().is_some())
+                    {
+                        return Check::Failed(why);
+                    }
+                    format!("AWS access key {key} (temporary, the host's role)")
+                }
                 Err(error) => {
                     return Check::Failed(format!(
                         "the host has no usable AWS credentials (environment, profile, instance role): {}",
@@ -113,7 +121,8 @@ impl AwsMarketplace {
         }
     }
 
-    /// One record: the hour's start as its timestamp, the report's token as `ClientToken`.
+    /// One record: the report's timestamp (the hour's start, never before the software's
+    /// start), the report's token as `ClientToken`.
     pub async fn meter(&self, target: &Target, report: &Outgoing) -> Reply {
         let Ok(quantity) = i32::try_from(report.quantity) else {
             return refused(format!(
@@ -125,7 +134,7 @@ impl AwsMarketplace {
         let answer = client
             .meter_usage()
             .product_code(&target.listing)
-            .timestamp(DateTime::from_secs(report.hour_start))
+            .timestamp(DateTime::from_secs(report.timestamp))
             .usage_dimension(&report.key)
             .usage_quantity(quantity)
             .dry_run(false)
@@ -143,6 +152,33 @@ impl AwsMarketplace {
             },
         }
     }
+}
+
+/// Whether the error says the connection could not be made, so nothing was sent: hyper's
+/// connect error (`client error (Connect)`: refused, unreachable, DNS, TLS handshake), the
+/// SDK's connect timeout, or an I/O error of a connection never established.
+fn not_connected(error: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::AddrNotAvailable
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+            ) {
+                return true;
+            }
+        }
+        let text = e.to_string();
+        if text == "client error (Connect)" || text.starts_with("HTTP connect timeout") {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 fn refused(why: String) -> Reply {
@@ -163,6 +199,9 @@ fn answer_of(error: &SdkError<MeterUsageError, HttpResponse>) -> Answer {
         return match error {
             // Never sent.
             SdkError::ConstructionFailure(_) => Answer::Retryable(why),
+            // No connection was made (refused, unreachable, no name, connect timeout): nothing
+            // reached AWS, so the report stays pending with its back-off, not uncertain.
+            SdkError::DispatchFailure(_) if not_connected(error) => Answer::Retryable(why),
             // No answer came back: it may have been taken. Sent again under the same
             // ClientToken, which is harmless; past the window it is unknown, not late.
             _ => Answer::Unconfirmed(why),

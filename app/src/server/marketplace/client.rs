@@ -41,6 +41,9 @@ pub enum Check {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
     pub hour_start: i64,
+    /// The record's timestamp (AWS): the hour's start, or the software's start when it
+    /// started within the hour (`domain::marketplace::report_timestamp`).
+    pub timestamp: i64,
     pub key: String,
     pub quantity: i64,
     pub client_token: String,

@@ -6,18 +6,19 @@
 pub mod alibaba;
 pub mod aws;
 pub mod client;
+mod decide;
+pub mod host;
 pub mod reporter;
 pub mod view;
 
+pub use decide::decide;
 pub use view::{link_view, view};
 
 use super::audit::{self, Actor, Outcome};
 use super::store::{self, marketplace::LinkRow};
 use super::{license, AppState, ServerError};
 use crate::domain::license::BillingModel;
-use crate::domain::marketplace::{
-    self as rules, AdminDecision, Entitlement, Marketplace, SubscriptionEffect,
-};
+use crate::domain::marketplace::{self as rules, Entitlement, Marketplace, SubscriptionEffect};
 use crate::domain::metering::hour_floor;
 use crate::server::access::{Admin, Authorized};
 use crate::wire::error::AppError;
@@ -56,6 +57,8 @@ impl Default for MarketplaceSettings {
 pub struct Marketplaces {
     pub settings: MarketplaceSettings,
     clients: std::sync::Mutex<HashMap<&'static str, Arc<Client>>>,
+    /// The host recorded with each report sent.
+    pub host: host::HostIdentity,
     pub(crate) pass: tokio::sync::Mutex<reporter::PassMemory>,
 }
 
@@ -64,6 +67,7 @@ impl Marketplaces {
         Marketplaces {
             settings,
             clients: std::sync::Mutex::new(HashMap::new()),
+            host: host::HostIdentity::default(),
             pass: tokio::sync::Mutex::new(reporter::PassMemory::default()),
         }
     }
@@ -260,6 +264,9 @@ async fn try_link(
         },
     )
     .await?;
+    // Hours an earlier link of this listing never sent are this link's to send.
+    let taken_over =
+        store::marketplace::take_over_unsent(&mut tx, id, marketplace, &listing, &account).await?;
     audit::record_in(
         &mut tx,
         state,
@@ -267,7 +274,9 @@ async fn try_link(
         "marketplace_link",
         Some(&format!("{}:{listing}", marketplace.as_str())),
         Outcome::Success,
-        Some(&format!("checked with the marketplace as {account}")),
+        Some(&format!(
+            "checked with the marketplace as {account}; {taken_over} reports an earlier link did not send are sent by this one"
+        )),
     )
     .await?;
     let link = store::marketplace::link(&mut tx, id)
@@ -289,7 +298,8 @@ fn already_linked(active: &LinkRow) -> ServerError {
     )))
 }
 
-/// Ends the active link. Reports it never sent are kept as `unsent` and shown. Waits for a
+/// Ends the active link. Reports it never sent are kept as `unsent` and shown: the next link
+/// of the same listing sends them, and past the window they are late (exported). Waits for a
 /// reporter pass under way to end, so no call of the link is in flight.
 pub async fn unlink(state: &AppState, who: &Authorized<Admin>) -> Result<u64, ServerError> {
     let actor = who.actor();
@@ -311,7 +321,9 @@ pub async fn unlink(state: &AppState, who: &Authorized<Admin>) -> Result<u64, Se
             active.listing
         )),
         Outcome::Success,
-        Some(&format!("{unsent} reports not sent are kept as unsent")),
+        Some(&format!(
+            "{unsent} reports not sent are kept as unsent, for the next link of the same listing"
+        )),
     )
     .await?;
     tx.commit().await?;
@@ -408,64 +420,6 @@ pub(crate) async fn note_entitlement(
         )
         .await?;
     }
-    Ok(())
-}
-
-/// An admin's decision on one report (retry a rejected one; settle one whose outcome is not
-/// known), audited with it.
-pub async fn decide(
-    state: &AppState,
-    who: &Authorized<Admin>,
-    report_id: i64,
-    decision: AdminDecision,
-) -> Result<(), ServerError> {
-    let actor = who.actor();
-    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
-    let report = store::marketplace::report(&mut tx, report_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("no report {report_id}")))?;
-    let link = store::marketplace::link(&mut tx, report.link_id)
-        .await?
-        .ok_or_else(|| ServerError::invariant(format!("report {report_id} has no link")))?;
-    if link.unlinked_at.is_some() && decision != AdminDecision::SeenBilled {
-        return Err(AppError::Conflict(
-            "the report's link was removed: it can no longer be sent".into(),
-        )
-        .into());
-    }
-    let next = rules::decide(&report.state, decision)
-        .map_err(|why| ServerError::from(AppError::Conflict(why)))?;
-    let now = state.clock.unix();
-    store::marketplace::set_report_state(
-        &mut tx,
-        report.id,
-        report.state.kind(),
-        &next,
-        None,
-        false,
-        now,
-    )
-    .await?;
-    let action = match decision {
-        AdminDecision::Retry => "marketplace_report_retry",
-        AdminDecision::SeenBilled => "marketplace_report_settled",
-        AdminDecision::SendAgain => "marketplace_report_resend",
-    };
-    audit::record_in(
-        &mut tx,
-        state,
-        actor,
-        action,
-        Some(&format!(
-            "{} {}",
-            report.market_key,
-            crate::format::utc(report.hour_start)
-        )),
-        Outcome::Success,
-        Some(&format!("{} -> {}", report.state.kind(), next.kind())),
-    )
-    .await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -37,11 +37,14 @@ pub struct Pass {
     pub recovered: u64,
 }
 
-/// One pass over the active link (nothing without one).
+/// One pass over the active link (nothing to send without one).
 pub async fn run_once(state: &AppState) -> Result<Pass, ServerError> {
     let mut memory = state.marketplace.pass.lock().await;
     let link = {
         let mut conn = state.pool.acquire().await?;
+        // Hours a removed AWS link left unsent that no link can send any more are late.
+        let now = state.clock.unix();
+        store::marketplace::expire_unsent_aws(&mut conn, now - rules::AWS_WINDOW_S, now).await?;
         store::marketplace::active_link(&mut conn).await?
     };
     let Some(link) = link else {
@@ -61,6 +64,7 @@ pub async fn run_once(state: &AppState) -> Result<Pass, ServerError> {
 /// Reports found `sending` at the start of a pass: no call of this process is in flight
 /// (passes take turns), so a console stopped between the call and its record left them.
 async fn recover(state: &AppState, link: &LinkRow) -> Result<u64, ServerError> {
+    let host = state.marketplace.host.get().await;
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let stuck = store::marketplace::sending_reports(&mut tx, link.id).await?;
     let now = state.clock.unix();
@@ -68,7 +72,10 @@ async fn recover(state: &AppState, link: &LinkRow) -> Result<u64, ServerError> {
         let ReportState::Sending { attempts } = report.state else {
             continue;
         };
-        let next = rules::after_restart(link.marketplace, attempts);
+        // Sent from another host (the database moved): its ClientToken does not cover a
+        // resend from this one.
+        let next = rules::before_resend(link.marketplace, true, report.sent_from.as_deref(), &host)
+            .unwrap_or_else(|| rules::after_restart(link.marketplace, attempts));
         store::marketplace::set_report_state(&mut tx, report.id, "sending", &next, None, true, now)
             .await?;
     }
@@ -115,11 +122,17 @@ async fn queue(state: &AppState, link: &LinkRow) -> Result<u64, ServerError> {
                 .get(mapping.ledger)
                 .cloned()
                 .unwrap_or((Decimal::ZERO, Vec::new()));
-            let carried =
-                match store::marketplace::last_carry(&mut tx, link.id, mapping.ledger).await? {
-                    Some(text) => decimal(&text, "carry")?,
-                    None => Decimal::ZERO,
-                };
+            let carried = match store::marketplace::last_carry(
+                &mut tx,
+                link.id,
+                mapping.ledger,
+                link.report_from,
+            )
+            .await?
+            {
+                Some(text) => decimal(&text, "carry")?,
+                None => Decimal::ZERO,
+            };
             let converted = rules::convert(total, *mapping, carried, last_of_month)
                 .map_err(ServerError::invariant)?;
             let quantity = i64::try_from(converted.quantity)
@@ -170,6 +183,11 @@ async fn send_due(
     let client = state.marketplace.client(link.marketplace);
     let target = target_of(link);
     let limit = client.batch_limit();
+    let host = state.marketplace.host.get().await;
+    let software_start = {
+        let mut conn = state.pool.acquire().await?;
+        store::marketplace::software_start(&mut conn).await?
+    };
     loop {
         let now = state.clock.unix();
         let due = {
@@ -181,20 +199,32 @@ async fn send_due(
         }
         // Too old for the marketplace: late (listed and exported, never sent), or unknown
         // when an earlier attempt may have reached it.
-        let (due, late): (Vec<_>, Vec<_>) = due
-            .into_iter()
-            .partition(|r| rules::within_window(link.marketplace, r.hour_start, now));
-        if !late.is_empty() {
+        // Or unknown when an earlier attempt from another host may have reached it.
+        let (due, settled): (Vec<_>, Vec<_>) = due.into_iter().partition(|r| {
+            rules::within_window(link.marketplace, r.hour_start, now)
+                && rules::before_resend(
+                    link.marketplace,
+                    r.uncertain,
+                    r.sent_from.as_deref(),
+                    &host,
+                )
+                .is_none()
+        });
+        if !settled.is_empty() {
             let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
-            for report in &late {
-                let next = rules::out_of_window(report.uncertain);
+            for report in &settled {
+                let next = if rules::within_window(link.marketplace, report.hour_start, now) {
+                    ReportState::Unknown
+                } else {
+                    rules::out_of_window(report.uncertain)
+                };
                 store::marketplace::set_report_state(
                     &mut tx, report.id, "pending", &next, None, false, now,
                 )
                 .await?;
             }
             tx.commit().await?;
-            pass.late += late.len() as u64;
+            pass.late += settled.len() as u64;
             continue;
         }
         let mut batch = due;
@@ -221,16 +251,8 @@ async fn send_due(
                 ReportState::Pending { attempts, .. } => attempts + 1,
                 _ => continue,
             };
-            let marked = store::marketplace::set_report_state(
-                &mut tx,
-                report.id,
-                "pending",
-                &ReportState::Sending { attempts },
-                None,
-                false,
-                now,
-            )
-            .await?;
+            let marked =
+                store::marketplace::mark_sending(&mut tx, report.id, attempts, &host, now).await?;
             if marked {
                 sending.push((report, attempts));
             }
@@ -243,6 +265,7 @@ async fn send_due(
             .iter()
             .map(|(r, _)| Outgoing {
                 hour_start: r.hour_start,
+                timestamp: rules::report_timestamp(r.hour_start, software_start),
                 key: r.market_key.clone(),
                 quantity: r.quantity,
                 client_token: r.client_token.clone(),
@@ -282,7 +305,13 @@ async fn record_replies(
             answer: Answer::Retryable("no answer".into()),
             receipt: None,
         });
-        let next = rules::after_answer(link.marketplace, &reply.answer, *attempts, now);
+        let next = rules::after_answer(
+            link.marketplace,
+            &reply.answer,
+            *attempts,
+            now,
+            report.uncertain || rules::uncertain(&reply.answer),
+        );
         if next.billed() {
             pass.accepted += 1;
         }

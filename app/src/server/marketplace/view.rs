@@ -240,11 +240,13 @@ pub async fn usage_month(
     }))
 }
 
-/// The late reports as CSV (for billing them another way).
+/// The reports no link sends as CSV, for billing them another way: `late` ones (past the
+/// window), and `unsent` ones (their link was removed; on Alibaba, which states no window, a
+/// new link of the same service instance would still send them: the `state` column says which).
 pub async fn late_csv(state: &AppState) -> Result<String, ServerError> {
-    let late = store::marketplace::reports_in_state(&state.pool, "late").await?;
+    let late = store::marketplace::not_sent(&state.pool).await?;
     let mut out = String::from(
-        "hour_start_utc,dimension,marketplace_key,ledger_quantity,quantity,client_token\n",
+        "hour_start_utc,dimension,marketplace_key,ledger_quantity,quantity,client_token,state\n",
     );
     let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
     for report in late {
@@ -255,6 +257,7 @@ pub async fn late_csv(state: &AppState) -> Result<String, ServerError> {
             report.ledger_quantity.to_string(),
             report.quantity.to_string(),
             report.client_token.to_string(),
+            report.state.kind().to_string(),
         ];
         // Quoted where needed and never a spreadsheet formula (`domain::csv_cell`).
         writer

@@ -144,8 +144,9 @@ fn entitlement_columns(entitlement: Entitlement) -> (&'static str, Option<i64>) 
     }
 }
 
-/// Ends the link; its reports never sent turn `unsent` (kept, shown), and those left
-/// `sending` by a stopped console turn `unknown` (they may be billed). Returns how many
+/// Ends the link; its reports never sent turn `unsent` (kept, shown, taken over by the next
+/// link of the same listing, exported with the late ones), and those left `sending` by a
+/// stopped console turn `unknown` (they may be billed). Returns how many
 /// turned unsent. The caller holds the reporter's turn, so no call is in flight.
 pub async fn unlink(conn: &mut SqliteConnection, id: i64, now: i64) -> Result<u64, sqlx::Error> {
     sqlx::query(
@@ -173,6 +174,61 @@ pub async fn unlink(conn: &mut SqliteConnection, id: i64, now: i64) -> Result<u6
     .execute(conn)
     .await?;
     Ok(unsent.rows_affected())
+}
+
+/// Takes over, for the new link `link_id`, the reports an earlier link of the same listing
+/// left `unsent` (for Alibaba, of the same service instance: `account`): they turn pending
+/// and are sent by the new link, or turn late at its first pass when past the window. Their
+/// `ClientToken` is kept: none of them may have reached the marketplace (those that may have
+/// are `unknown`). Returns how many.
+pub async fn take_over_unsent(
+    conn: &mut SqliteConnection,
+    link_id: i64,
+    marketplace: Marketplace,
+    listing: &str,
+    account: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE marketplace_reports SET link_id = ?, state = 'pending', not_before = 0
+         WHERE state = 'unsent' AND link_id IN (
+             SELECT id FROM marketplace_links
+             WHERE id <> ? AND marketplace = ? AND listing = ? AND (marketplace = 'aws' OR account = ?))",
+    )
+    .bind(link_id)
+    .bind(link_id)
+    .bind(marketplace.as_str())
+    .bind(listing)
+    .bind(account)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// AWS reports left `unsent` by a removed link whose hour is past the window (`hour_start`
+/// before `oldest`) turn `late`: no link can send them any more, so they are billed another
+/// way (the late export). Returns how many.
+pub async fn expire_unsent_aws(
+    conn: &mut SqliteConnection,
+    oldest: i64,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE marketplace_reports SET state = 'late', answered_at = ?
+         WHERE state = 'unsent' AND hour_start < ? AND link_id IN (
+             SELECT id FROM marketplace_links WHERE marketplace = 'aws')",
+    )
+    .bind(now)
+    .bind(oldest)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// When the console first ran (its installation record): the start of the software's use.
+pub async fn software_start(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT created_at FROM installation WHERE id = 1")
+        .fetch_one(conn)
+        .await
 }
 
 pub async fn set_entitlement(

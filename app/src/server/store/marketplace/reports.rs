@@ -44,18 +44,22 @@ pub async fn payg_ledger(
         .collect())
 }
 
-/// What the last queued hour of a dimension carried (decimal text), if any.
+/// What the last hour of a dimension the link queued itself (from `from`, its first hour)
+/// carried (decimal text), if any: hours taken over from an earlier link do not count.
 pub async fn last_carry(
     conn: &mut SqliteConnection,
     link_id: i64,
     dimension: &str,
+    from: i64,
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT carry FROM marketplace_reports WHERE link_id = ? AND dimension = ?
+        "SELECT carry FROM marketplace_reports
+         WHERE link_id = ? AND dimension = ? AND hour_start >= ?
          ORDER BY hour_start DESC LIMIT 1",
     )
     .bind(link_id)
     .bind(dimension)
+    .bind(from)
     .fetch_optional(conn)
     .await
 }
@@ -130,13 +134,15 @@ pub struct ReportRow {
     /// An attempt may have reached the marketplace without its answer coming back.
     pub uncertain: bool,
     pub receipt: Option<String>,
+    /// The host of the latest attempt (`None`: never sent).
+    pub sent_from: Option<String>,
     pub sent_at: Option<i64>,
     pub answered_at: Option<i64>,
 }
 
 const REPORT_COLUMNS: &str = "id, link_id, hour_start, dimension, market_key, ledger_quantity,
      quantity, client_token, state, attempts, not_before, reason, receipt, sent_at, answered_at,
-     uncertain";
+     uncertain, sent_from";
 
 impl<'r> sqlx::FromRow<'r, SqliteRow> for ReportRow {
     fn from_row(row: &'r SqliteRow) -> Result<Self, sqlx::Error> {
@@ -162,6 +168,7 @@ impl<'r> sqlx::FromRow<'r, SqliteRow> for ReportRow {
             state,
             uncertain: row.try_get("uncertain")?,
             receipt: row.try_get("receipt")?,
+            sent_from: row.try_get("sent_from")?,
             sent_at: row.try_get("sent_at")?,
             answered_at: row.try_get("answered_at")?,
         })
@@ -229,18 +236,39 @@ pub async fn reports_between(
     .await
 }
 
-/// Reports in one state (all links), oldest hour first: the late ones for their export.
-pub async fn reports_in_state(
-    pool: &SqlitePool,
-    state: &str,
-) -> Result<Vec<ReportRow>, sqlx::Error> {
+/// The reports no link will send (all links), oldest hour first, for their export: `late`
+/// ones, and `unsent` ones (their link was removed; a new link of the same listing takes
+/// them over while the marketplace still takes them).
+pub async fn not_sent(pool: &SqlitePool) -> Result<Vec<ReportRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {REPORT_COLUMNS} FROM marketplace_reports WHERE state = ?
-         ORDER BY hour_start, dimension"
+        "SELECT {REPORT_COLUMNS} FROM marketplace_reports WHERE state IN ('late', 'unsent')
+         ORDER BY hour_start, dimension, link_id"
     ))
-    .bind(state)
     .fetch_all(pool)
     .await
+}
+
+/// Marks a pending report `sending` from `host` (committed before the call). False when it
+/// was no longer pending.
+pub async fn mark_sending(
+    conn: &mut SqliteConnection,
+    id: i64,
+    attempts: u32,
+    host: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE marketplace_reports SET state = 'sending', attempts = ?, not_before = 0,
+             reason = NULL, sent_from = ?, sent_at = ?
+         WHERE id = ? AND state = 'pending'",
+    )
+    .bind(i64::from(attempts))
+    .bind(host)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Records a report's new state. `sent_at` is set when it turns `sending`; `answered_at`
