@@ -26,3 +26,4 @@ python3 scripts/bench_wasm.py
 python3 scripts/bench_api.py
 python3 scripts/bench_pages.py
 python3 scripts/bench_broker.py
+python3 scripts/bench_kafka.py
