@@ -76,14 +76,50 @@ pub async fn list(state: &AppState, row: &InstanceRow) -> Result<Vec<KafkaUserVi
 /// into its storage for its next start otherwise. A failure is said, not hidden: the control
 /// loop finds the difference within seconds, puts it right and cuts the sessions it must.
 async fn apply(state: &AppState, row: &InstanceRow, cut_sessions: bool) -> String {
+    apply_with(state, row, cut_sessions, None).await
+}
+
+/// A new or rotated credential, handed to the provisioner once (see
+/// [`super::provisioner::Provisioner::put_credential`]).
+struct Fresh<'a> {
+    username: &'a str,
+    mechanism: Mechanism,
+    verifier: &'a crate::domain::kafka_user::Verifier,
+    password: &'a str,
+}
+
+async fn apply_with(
+    state: &AppState,
+    row: &InstanceRow,
+    cut_sessions: bool,
+    fresh: Option<Fresh<'_>>,
+) -> String {
     let lock = state.operations.control.locks.of(row.id);
     let _held = lock.lock().await;
-    match state
-        .operations
-        .provisioner()
-        .apply_users(row, cut_sessions)
-        .await
-    {
+    let provisioner = state.operations.provisioner();
+    if let Some(fresh) = fresh {
+        let salted = scram::salted_password(
+            fresh.mechanism,
+            fresh.password,
+            &fresh.verifier.salt,
+            fresh.verifier.iterations,
+        );
+        if let Err(error) = provisioner
+            .put_credential(
+                row,
+                fresh.username,
+                fresh.mechanism,
+                fresh.verifier,
+                &salted,
+            )
+            .await
+        {
+            let error = super::provisioner::reason(&error);
+            tracing::warn!(instance = row.id, %error, "Kafka user not written");
+            return format!("not on the cluster ({error}); rotate the password to send it again");
+        }
+    }
+    match provisioner.apply_users(row, cut_sessions).await {
         Ok(done) => done,
         Err(error) => {
             let error = super::provisioner::reason(&error);
@@ -143,7 +179,13 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    let applied = apply(state, &row, false).await;
+    let fresh = Fresh {
+        username: &username,
+        mechanism,
+        verifier: &credential.verifier,
+        password: &password,
+    };
+    let applied = apply_with(state, &row, false, Some(fresh)).await;
     let topic = "my-topic";
     let connect =
         connect_settings(state, &row, Some((&username, mechanism, &password)), topic).await;
@@ -186,7 +228,13 @@ pub async fn rotate(
     )
     .await?;
     tx.commit().await?;
-    let applied = apply(state, &row, true).await;
+    let fresh = Fresh {
+        username,
+        mechanism,
+        verifier: &verifier,
+        password: &password,
+    };
+    let applied = apply_with(state, &row, true, Some(fresh)).await;
     let connect = connect_settings(
         state,
         &row,

@@ -185,6 +185,21 @@ pub trait Provisioner: Send + Sync {
         Err(anyhow::anyhow!(NOT_REAL))
     }
 
+    /// A new or rotated user's credential, for brokers that derive their own keys (Kafka's
+    /// AlterUserScramCredentials takes the salt, the iterations and the salted password, which
+    /// is password-equivalent: sent once, never kept). Brokers that take the console's
+    /// verifiers ([`Provisioner::apply_users`]) have nothing to do here.
+    async fn put_credential(
+        &self,
+        _instance: &InstanceRow,
+        _username: &str,
+        _mechanism: crate::domain::kafka_user::Mechanism,
+        _verifier: &crate::domain::kafka_user::Verifier,
+        _salted_password: &[u8],
+    ) -> Result<(), ProvisionError> {
+        Ok(())
+    }
+
     /// The certificate of the authority that signs the instances' TLS certificates (PEM).
     async fn ca_certificate(&self) -> Result<String, ProvisionError> {
         Err(anyhow::anyhow!(NOT_REAL))

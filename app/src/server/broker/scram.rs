@@ -37,6 +37,28 @@ pub fn verifier(mechanism: Mechanism, password: &str) -> Result<Verifier, Provis
     verifier_with(mechanism, password, salt, ITERATIONS)
 }
 
+/// SaltedPassword = PBKDF2(HMAC-H, password, salt, iterations): what Kafka's
+/// AlterUserScramCredentials takes (the broker derives its keys from it). Password-equivalent:
+/// sent once to the cluster, never kept.
+pub fn salted_password(
+    mechanism: Mechanism,
+    password: &str,
+    salt: &[u8],
+    iterations: u32,
+) -> Vec<u8> {
+    macro_rules! salted {
+        ($hash:ty) => {{
+            let mut salted = vec![0u8; <$hash as Digest>::output_size()];
+            pbkdf2::pbkdf2_hmac::<$hash>(password.as_bytes(), salt, iterations, &mut salted);
+            salted
+        }};
+    }
+    match mechanism {
+        Mechanism::ScramSha256 => salted!(Sha256),
+        Mechanism::ScramSha512 => salted!(Sha512),
+    }
+}
+
 /// StoredKey = H(HMAC(SaltedPassword, "Client Key")), ServerKey = HMAC(SaltedPassword,
 /// "Server Key"), SaltedPassword = PBKDF2(HMAC-H, password, salt, iterations). The salted
 /// password is dropped here: it is password-equivalent.

@@ -18,6 +18,8 @@
 
 mod spec;
 mod steps;
+mod topics;
+mod users;
 
 use super::broker::tls::Authority;
 use super::broker::Listener;
@@ -29,10 +31,8 @@ use super::provisioner::{
 use super::store::instances::InstanceRow;
 use crate::domain::instance_spec::{ClientAuth, EndpointExposure, InstanceSpec, SpecError};
 use crate::domain::metering::Traffic;
-use crate::domain::topic::Retention;
-use crate::wire::kafka::{PartitionInfo, TopicInfo};
+use crate::wire::kafka::TopicInfo;
 use anyhow::{anyhow, Context};
-use byoc_engine::admin::{AlterConfig, ConfigResource, NewTopic};
 use byoc_engine::cluster::Cluster;
 use byoc_engine::heal::{NodeAction, STOP_GRACE};
 use byoc_engine::host::local::{KafkaInstall, LocalHost};
@@ -54,9 +54,8 @@ pub struct KafkaSettings {
     pub public: Option<Listener>,
 }
 
-const SASL_REFUSED: &str = "Kafka clusters of this console take anonymous clients for now \
-    (--provisioner kafka is a preview): SASL users on Kafka are the next step. Choose \
-    anonymous, or the broker provisioner for SASL/SCRAM.";
+const SASL_REFUSED: &str = "SASL/PLAIN on Kafka clusters is not offered yet (--provisioner \
+    kafka is a preview): choose SASL/SCRAM.";
 const MTLS_REFUSED: &str = "Mutual TLS on Kafka clusters is not offered yet (--provisioner \
     kafka is a preview).";
 const TRAFFIC_BASIS: &str = "Traffic is not measured on Kafka clusters yet (--provisioner \
@@ -281,10 +280,8 @@ impl Provisioner for KafkaProvisioner {
             })
         };
         match spec.client_auth {
-            ClientAuth::Anonymous => {}
-            ClientAuth::SaslScram | ClientAuth::SaslPlain => {
-                return refuse("client_auth", SASL_REFUSED)
-            }
+            ClientAuth::Anonymous | ClientAuth::SaslScram => {}
+            ClientAuth::SaslPlain => return refuse("client_auth", SASL_REFUSED),
             ClientAuth::Mtls => return refuse("client_auth", MTLS_REFUSED),
         }
         if spec.endpoint_exposure == EndpointExposure::Internet && self.settings.public.is_none() {
@@ -300,7 +297,7 @@ impl Provisioner for KafkaProvisioner {
         Some(SupportedSecurity {
             client_auth: vec![
                 ("anonymous", None),
-                ("sasl_scram", Some(SASL_REFUSED)),
+                ("sasl_scram", None),
                 ("sasl_plain", Some(SASL_REFUSED)),
                 ("mtls", Some(MTLS_REFUSED)),
             ],
@@ -416,18 +413,8 @@ impl Provisioner for KafkaProvisioner {
         partitions: u32,
         retention_ms: Option<i64>,
     ) -> Result<(), ProvisionError> {
-        let admin = self.admin_of(instance).await?;
-        let mut topic = NewTopic::new(name, partitions as i32, 3);
-        if let Some(ms) = retention_ms {
-            topic = topic.config("retention.ms", ms.to_string());
-        }
-        match admin.create_topic(&topic).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_code(byoc_engine::admin::code::TOPIC_ALREADY_EXISTS) => {
-                Err(super::provisioner::TopicRefusal::Exists(name.to_string()).into())
-            }
-            Err(e) => Err(kafka_error(e)),
-        }
+        self.topic_create(instance, name, partitions, retention_ms)
+            .await
     }
 
     async fn set_topic_retention(
@@ -436,28 +423,31 @@ impl Provisioner for KafkaProvisioner {
         name: &str,
         retention_ms: i64,
     ) -> Result<(), ProvisionError> {
-        let admin = self.admin_of(instance).await?;
-        admin
-            .incremental_alter_configs(
-                &ConfigResource::Topic(name.to_string()),
-                &[AlterConfig::Set(
-                    "retention.ms".into(),
-                    retention_ms.to_string(),
-                )],
-            )
-            .await
-            .map_err(kafka_error)
+        self.topic_retention(instance, name, retention_ms).await
     }
 
     async fn delete_topic(&self, instance: &InstanceRow, name: &str) -> Result<(), ProvisionError> {
-        let admin = self.admin_of(instance).await?;
-        match admin.delete_topic(name).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_code(byoc_engine::admin::code::UNKNOWN_TOPIC_OR_PARTITION) => {
-                Err(super::provisioner::TopicRefusal::Missing(name.to_string()).into())
-            }
-            Err(e) => Err(kafka_error(e)),
-        }
+        self.topic_delete(instance, name).await
+    }
+
+    async fn put_credential(
+        &self,
+        instance: &InstanceRow,
+        username: &str,
+        mechanism: crate::domain::kafka_user::Mechanism,
+        verifier: &crate::domain::kafka_user::Verifier,
+        salted_password: &[u8],
+    ) -> Result<(), ProvisionError> {
+        self.upsert_credential(instance, username, mechanism, verifier, salted_password)
+            .await
+    }
+
+    async fn apply_users(
+        &self,
+        instance: &InstanceRow,
+        _cut_sessions: bool,
+    ) -> Result<String, ProvisionError> {
+        self.sync_users(instance).await
     }
 
     async fn shutdown(&self, stop_brokers: bool) {
@@ -466,50 +456,5 @@ impl Provisioner for KafkaProvisioner {
                 self.halt(id).await;
             }
         }
-    }
-}
-
-impl KafkaProvisioner {
-    /// Topics (internal ones left out), each with its partitions' latest offsets and its
-    /// retention as set on the topic (Kafka's default when not set there).
-    async fn list_topics(&self, instance: &InstanceRow) -> Result<Vec<TopicInfo>, ProvisionError> {
-        let admin = self.admin_of(instance).await?;
-        let metadata = admin.metadata(None).await.map_err(kafka_error)?;
-        let mut names: Vec<&str> = metadata
-            .topics
-            .iter()
-            .filter(|t| !t.name.starts_with("__"))
-            .map(|t| t.name.as_str())
-            .collect();
-        names.sort_unstable();
-        let offsets = if names.is_empty() {
-            Vec::new()
-        } else {
-            admin.list_offsets(&names).await.map_err(kafka_error)?
-        };
-        let mut topics = Vec::with_capacity(names.len());
-        for name in names {
-            let retention = admin
-                .describe_config(&ConfigResource::Topic(name.to_string()), "retention.ms")
-                .await
-                .map_err(kafka_error)?
-                .filter(|e| e.source == byoc_engine::admin::ConfigSource::DynamicTopic)
-                .and_then(|e| e.value?.parse::<i64>().ok());
-            let mut partitions: Vec<PartitionInfo> = offsets
-                .iter()
-                .filter(|o| o.topic == name)
-                .map(|o| PartitionInfo {
-                    partition: o.partition,
-                    latest_offset: o.latest,
-                })
-                .collect();
-            partitions.sort_by_key(|p| p.partition);
-            topics.push(TopicInfo {
-                name: name.to_string(),
-                partitions,
-                retention: Retention::describe_ms(retention),
-            });
-        }
-        Ok(topics)
     }
 }

@@ -4,7 +4,7 @@
 //! reaches it (the Admin client over the internal listener, with its own certificate).
 
 use super::KafkaProvisioner;
-use crate::domain::instance_spec::{EndpointExposure, TransitEncryption};
+use crate::domain::instance_spec::{ClientAuth, EndpointExposure, TransitEncryption};
 use crate::server::broker::NO_PUBLIC_ADDRESS;
 use crate::server::provisioner::ProvisionError;
 use crate::server::store::instances::InstanceRow;
@@ -86,7 +86,7 @@ impl KafkaProvisioner {
         let client = ClientListener {
             bind: listener.bind,
             host: listener.host.clone(),
-            protocol: ClientProtocol::new(tls, false),
+            protocol: ClientProtocol::new(tls, row.client_auth == ClientAuth::SaslScram),
         };
         let key_stores = self.key_stores(row, &client).await?;
         Ok(ClusterSpec {
