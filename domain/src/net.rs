@@ -49,7 +49,18 @@ impl TrustedProxies {
                     )
                 })?,
             };
+            if net.prefix_len() == 0 {
+                return Err(format!(
+                    "trusted proxy {entry:?} would trust every address: name the proxies"
+                ));
+            }
             let net = match net {
+                IpNet::V6(v6) if v6.addr().to_ipv4_mapped().is_some() && v6.prefix_len() < 97 => {
+                    return Err(format!(
+                        "trusted proxy {entry:?}: an IPv4-mapped network needs a prefix of \
+                         97 or more (it names IPv4 addresses)"
+                    ));
+                }
                 IpNet::V6(v6) => match v6.addr().to_ipv4_mapped() {
                     Some(v4) => IpNet::new(IpAddr::V4(v4), v6.prefix_len().saturating_sub(96))
                         .map_err(|e| format!("trusted proxy {entry:?}: {e}"))?,
@@ -72,41 +83,35 @@ impl TrustedProxies {
     }
 }
 
+/// What a trusted proxy's forwarding header could not name (an entry that is not an address,
+/// or a header that is not text): one address for all such clients, never loopback, so that
+/// nothing about it is trusted and they share one allowance.
+pub const UNKNOWN_CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
 /// The client's address: the peer's, unless the peer is a trusted proxy; then the right-most
-/// address of the forwarding chain that is not itself a trusted proxy (the entries to its
-/// left were written by the client and prove nothing). `forwarded` are the values of the
-/// standard `Forwarded` header (RFC 7239, its `for=` parameters), used when present;
-/// `x_forwarded_for` those of `X-Forwarded-For` otherwise. An entry that is not an address
-/// (`unknown`, an obfuscated name) stops the walk: the last trusted hop is then the best
-/// known address.
-pub fn client_address(
-    peer: IpAddr,
-    proxies: &TrustedProxies,
-    forwarded: &[&str],
-    x_forwarded_for: &[&str],
-) -> IpAddr {
+/// address of `X-Forwarded-For` that is not itself a trusted proxy (the entries to its left
+/// were written by the client and prove nothing). A request the proxy sends without the
+/// header is the proxy's own. An entry that is not an address stops the walk: the client is
+/// [`UNKNOWN_CLIENT`]. Only `X-Forwarded-For` is read: the proxies the docs configure set it,
+/// and pass a client's own `Forwarded` header through unchanged, so reading that one too
+/// would let a client name itself.
+pub fn client_address(peer: IpAddr, proxies: &TrustedProxies, x_forwarded_for: &[&str]) -> IpAddr {
     let peer = canonical(peer);
     if !proxies.trusts(peer) {
         return peer;
     }
-    let chain: Vec<&str> = if forwarded.iter().any(|v| !v.trim().is_empty()) {
-        forwarded
-            .iter()
-            .flat_map(|value| value.split(','))
-            .filter_map(forwarded_for_param)
-            .collect()
-    } else {
-        x_forwarded_for
-            .iter()
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
-            .filter(|entry| !entry.is_empty())
-            .collect()
-    };
+    let chain: Vec<&str> = x_forwarded_for
+        .iter()
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
+    if chain.is_empty() {
+        return peer;
+    }
     let mut best = peer;
     for entry in chain.iter().rev() {
         let Some(addr) = parse_node(entry) else {
-            return best;
+            return UNKNOWN_CLIENT;
         };
         if !proxies.trusts(addr) {
             return addr;
@@ -114,16 +119,6 @@ pub fn client_address(
         best = addr;
     }
     best
-}
-
-/// The `for=` value of one element of a `Forwarded` header.
-fn forwarded_for_param(element: &str) -> Option<&str> {
-    element.split(';').find_map(|pair| {
-        let (name, value) = pair.trim().split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("for")
-            .then(|| value.trim().trim_matches('"'))
-    })
 }
 
 /// An address from a forwarding entry: `203.0.113.7`, `203.0.113.7:4711`, `[2001:db8::1]`,
@@ -269,17 +264,12 @@ mod tests {
     fn an_untrusted_peer_is_the_client_whatever_it_sends() {
         let proxies = TrustedProxies::parse(["127.0.0.1"]).unwrap();
         assert_eq!(
-            client_address(ip("198.51.100.9"), &proxies, &[], &["1.2.3.4"]),
+            client_address(ip("198.51.100.9"), &proxies, &["1.2.3.4"]),
             ip("198.51.100.9")
         );
         // With no proxy configured, nobody's headers count.
         assert_eq!(
-            client_address(
-                ip("127.0.0.1"),
-                &TrustedProxies::default(),
-                &[],
-                &["1.2.3.4"]
-            ),
+            client_address(ip("127.0.0.1"), &TrustedProxies::default(), &["1.2.3.4"]),
             ip("127.0.0.1")
         );
     }
@@ -292,54 +282,48 @@ mod tests {
             client_address(
                 ip("127.0.0.1"),
                 &proxies,
-                &[],
                 &["6.6.6.6, 203.0.113.7", "10.0.0.5"]
             ),
             ip("203.0.113.7")
         );
         assert_eq!(
-            client_address(ip("::ffff:127.0.0.1"), &proxies, &[], &["203.0.113.7:5555"]),
+            client_address(ip("::ffff:127.0.0.1"), &proxies, &["203.0.113.7:5555"]),
             ip("203.0.113.7")
         );
         assert_eq!(
-            client_address(ip("127.0.0.1"), &proxies, &[], &["[2001:db8::7]:5555"]),
+            client_address(ip("127.0.0.1"), &proxies, &["[2001:db8::7]:5555"]),
             ip("2001:db8::7")
         );
         // No header: the proxy itself.
         assert_eq!(
-            client_address(ip("127.0.0.1"), &proxies, &[], &[]),
+            client_address(ip("127.0.0.1"), &proxies, &[]),
             ip("127.0.0.1")
         );
         // Only proxies in the chain: the left-most of them.
         assert_eq!(
-            client_address(ip("127.0.0.1"), &proxies, &[], &["10.0.0.9, 10.0.0.5"]),
+            client_address(ip("127.0.0.1"), &proxies, &["10.0.0.9, 10.0.0.5"]),
             ip("10.0.0.9")
         );
-        // Garbage stops the walk at the last trusted hop.
-        assert_eq!(
-            client_address(ip("127.0.0.1"), &proxies, &[], &["1.1.1.1, unknown"]),
-            ip("127.0.0.1")
-        );
-    }
-
-    #[test]
-    fn the_standard_forwarded_header_wins_over_x_forwarded_for() {
-        let proxies = TrustedProxies::parse(["127.0.0.1"]).unwrap();
-        assert_eq!(
-            client_address(
-                ip("127.0.0.1"),
-                &proxies,
-                &["for=6.6.6.6;proto=https, for=\"[2001:db8::1]:4711\";by=127.0.0.1"],
-                &["9.9.9.9"]
-            ),
-            ip("2001:db8::1")
-        );
+        // Garbage is an unknown client: never the proxy's (loopback) address.
+        for garbage in [&["1.1.1.1, unknown"][..], &[""], &["127.0.0.1, "]] {
+            assert_eq!(
+                client_address(ip("127.0.0.1"), &proxies, garbage),
+                UNKNOWN_CLIENT
+            );
+        }
+        assert!(!is_loopback(UNKNOWN_CLIENT));
     }
 
     #[test]
     fn trusted_proxy_entries_are_checked() {
         assert!(TrustedProxies::parse(["nginx"]).is_err());
         assert!(TrustedProxies::parse(["10.0.0.0/33"]).is_err());
+        assert!(TrustedProxies::parse(["0.0.0.0/0"]).is_err());
+        assert!(TrustedProxies::parse(["::/0"]).is_err());
+        assert!(TrustedProxies::parse(["::ffff:127.0.0.1/64"]).is_err());
+        assert!(TrustedProxies::parse(["::ffff:10.0.0.0/104"])
+            .unwrap()
+            .trusts(ip("10.0.0.7")));
         let mapped = TrustedProxies::parse(["::ffff:127.0.0.1"]).unwrap();
         assert!(mapped.trusts(ip("127.0.0.1")));
         assert!(TrustedProxies::parse(["", " "]).unwrap().is_empty());

@@ -251,11 +251,11 @@ async fn with_a_public_url_only_its_host_and_this_hosts_loopback_are_answered() 
     })
     .await;
     let client = app.client();
-    let status = |host: &'static str| {
+    let status = |path: &'static str, host: &'static str| {
         let (app, client) = (&app, &client);
         async move {
             client
-                .get(app.url("/healthz"))
+                .get(app.url(path))
                 .header("host", host)
                 .send()
                 .await
@@ -263,10 +263,12 @@ async fn with_a_public_url_only_its_host_and_this_hosts_loopback_are_answered() 
                 .status()
         }
     };
-    assert_eq!(status("console.example.com").await, 200);
-    assert_eq!(status("127.0.0.1").await, 200);
-    assert_eq!(status("192.0.2.77:8080").await, 421);
-    assert_eq!(status("evil.example").await, 421);
+    assert_eq!(status("/metrics", "console.example.com").await, 200);
+    assert_eq!(status("/metrics", "127.0.0.1").await, 200);
+    assert_eq!(status("/metrics", "192.0.2.77:8080").await, 421);
+    assert_eq!(status("/metrics", "evil.example").await, 421);
+    // The health check answers probes by any address (it says nothing but "ok").
+    assert_eq!(status("/healthz", "192.0.2.77:8080").await, 200);
     // The configured origin posts; another origin does not.
     let setup = |origin: &'static str| {
         let (app, client) = (&app, &client);
@@ -493,6 +495,16 @@ async fn behind_a_real_proxy_the_client_is_the_one_it_forwards_for() {
             403,
             "forged: {forged:?}"
         );
+    }
+    // nginx passes a client's own `Forwarded` header through: it names nobody.
+    for forwarded in ["for=127.0.0.1", "proto=http", "for=unknown"] {
+        let response = stranger
+            .get(format!("{from_outside}/metrics"))
+            .header("forwarded", forwarded)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "Forwarded: {forwarded}");
     }
     // This host's own scraper through the proxy still is.
     let scrape = stranger

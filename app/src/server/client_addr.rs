@@ -29,25 +29,20 @@ impl ClientAddr {
     }
 }
 
-/// Middleware: puts the request's [`ClientAddr`] into its extensions. Forwarding headers count
+/// Middleware: puts the request's [`ClientAddr`] into its extensions. `X-Forwarded-For` counts
 /// only when the peer is a `--trusted-proxy`.
 pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let addr = match req.extensions().get::<ConnectInfo<SocketAddr>>() {
         Some(info) => {
-            let headers = req.headers();
-            let values = |name: &str| -> Vec<&str> {
-                headers
-                    .get_all(name)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .collect()
-            };
-            net::client_address(
-                info.0.ip(),
-                &state.config.trusted_proxies,
-                &values("forwarded"),
-                &values("x-forwarded-for"),
-            )
+            let raw = req.headers().get_all("x-forwarded-for");
+            let values: Vec<&str> = raw.iter().filter_map(|v| v.to_str().ok()).collect();
+            if values.len() < raw.iter().count() && state.config.trusted_proxies.trusts(info.0.ip())
+            {
+                // A header that is not text cannot name anyone.
+                net::UNKNOWN_CLIENT
+            } else {
+                net::client_address(info.0.ip(), &state.config.trusted_proxies, &values)
+            }
         }
         None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
     };
@@ -65,9 +60,14 @@ pub async fn check_host(State(state): State<AppState>, req: Request, next: Next)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    // No Host at all (HTTP/1.0 health checks of load balancers): no browser sends such a
+    // request, so no rebinding page can; `/healthz` answers any host (probes by an address the
+    // console does not know it has).
     match host {
+        None => next.run(req).await,
+        Some(_) if req.uri().path() == "/healthz" => next.run(req).await,
         Some(host) if state.config.allowed_hosts.allows(&host) => next.run(req).await,
-        host => misdirected(host.as_deref(), state.config.allowed_hosts.names()),
+        Some(host) => misdirected(Some(&host), state.config.allowed_hosts.names()),
     }
 }
 
