@@ -127,6 +127,21 @@ async fn an_instance_is_a_three_node_kafka_cluster_that_heals_a_killed_node() {
         );
     }
 
+    // A client cannot make itself a SCRAM user (cluster-level changes are the super users').
+    let out = std::process::Command::new("python3")
+        .args([script, "alter-user", &bootstrap, "mallory"])
+        .output()
+        .unwrap();
+    let tried: Value = serde_json::from_slice(&out.stdout).expect("alter-user as JSON");
+    assert_eq!(tried["ok"], false, "{tried}");
+    assert!(
+        tried["error"]
+            .as_str()
+            .unwrap()
+            .contains("CLUSTER_AUTHORIZATION_FAILED"),
+        "{tried}"
+    );
+
     // A topic through the console (replication 3), messages in and out.
     let topic = [
         ("id", id.to_string()),
@@ -365,6 +380,34 @@ async fn scram_users_are_written_to_the_cluster_and_enforced() {
     assert_eq!(code, 3, "a wrong password is refused: {out}");
     let (code, out) = client(vec!["auth".into(), bootstrap.clone()]).await;
     assert_ne!(code, 0, "an anonymous client is refused: {out}");
+
+    // Alice cannot make another user, nor change her own credentials behind the console.
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/engine/tests/clients/kafka_client.py"
+    );
+    for new_user in ["mallory", "alice"] {
+        let out = std::process::Command::new("python3")
+            .args([
+                script,
+                "alter-user",
+                &bootstrap,
+                new_user,
+                "alice",
+                &password,
+            ])
+            .output()
+            .unwrap();
+        let tried: Value = serde_json::from_slice(&out.stdout).expect("alter-user as JSON");
+        assert_eq!(tried["ok"], false, "{new_user}: {tried}");
+        assert!(
+            tried["error"]
+                .as_str()
+                .unwrap()
+                .contains("CLUSTER_AUTHORIZATION_FAILED"),
+            "{tried}"
+        );
+    }
 
     // A new password: the old one no longer logs in, the new one does.
     let rotated = kafka_user(&app, &admin, "/api/kafka_user_rotate", id, "alice").await;

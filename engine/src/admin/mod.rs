@@ -23,6 +23,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod acls;
 pub mod api;
 pub mod client;
 pub mod cluster;
@@ -34,6 +35,7 @@ pub mod scram;
 pub mod tls;
 pub mod topics;
 
+pub use acls::AclBinding;
 pub use api::AdminRequest;
 pub use client::{AdminClient, AdminConfig, Route};
 pub use cluster::{

@@ -7,6 +7,8 @@
         sends numbered messages with acks=all until STOPFILE exists; writes every acknowledged
         number to ACKEDFILE (one per line) and prints JSON figures: sent, acked, failed, and the
         longest stretch without an acknowledgement (ms)
+    kafka_client.py alter-user BOOTSTRAP NEWUSER [USER PASSWORD]
+        tries to create a SCRAM user, anonymously or as USER; prints JSON: ok, error
     kafka_client.py consume BOOTSTRAP TOPIC ACKEDFILE SECONDS
         reads the topic from the start until every acknowledged number is seen (or SECONDS
         pass); prints JSON: expected, seen, missing (first 20)
@@ -48,6 +50,26 @@ def leaders(bootstrap, name):
     topic = md.topics[name]
     print(json.dumps({str(p): {"leader": m.leader, "replicas": m.replicas, "isr": m.isrs}
                       for p, m in topic.partitions.items()}))
+
+
+def alter_user(bootstrap, new_user, *login):
+    """Tries to create SCRAM user NEW_USER, anonymously or as LOGIN (user, password, over
+    SASL_PLAINTEXT with SCRAM-SHA-512); prints JSON: ok, error."""
+    from confluent_kafka.admin import (ScramCredentialInfo, ScramMechanism,
+                                       UserScramCredentialUpsertion)
+    config = {"bootstrap.servers": bootstrap}
+    if login:
+        config.update({"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-512",
+                       "sasl.username": login[0], "sasl.password": login[1]})
+    admin = AdminClient(config)
+    upsert = UserScramCredentialUpsertion(
+        new_user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), b"a-password-of-mallory")
+    try:
+        for future in admin.alter_user_scram_credentials([upsert]).values():
+            future.result(timeout=30)
+        print(json.dumps({"ok": True, "error": None}))
+    except Exception as e:  # the refusal is the answer
+        print(json.dumps({"ok": False, "error": str(e)}))
 
 
 def produce(bootstrap, topic, stop_file, acked_file):
@@ -109,5 +131,5 @@ def consume(bootstrap, topic, acked_file, seconds):
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"brokers": brokers, "create-topic": create_topic, "leaders": leaders,
+    {"brokers": brokers, "create-topic": create_topic, "leaders": leaders, "alter-user": alter_user,
      "produce": produce, "consume": consume}[command](*args)

@@ -33,6 +33,7 @@ use crate::domain::instance_spec::{ClientAuth, EndpointExposure, InstanceSpec, S
 use crate::domain::metering::Traffic;
 use crate::wire::kafka::TopicInfo;
 use anyhow::{anyhow, Context};
+use byoc_engine::admin::AclBinding;
 use byoc_engine::cluster::Cluster;
 use byoc_engine::heal::{NodeAction, STOP_GRACE};
 use byoc_engine::host::local::{KafkaInstall, LocalHost};
@@ -162,6 +163,21 @@ impl KafkaProvisioner {
                 ));
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        // One ACL on the cluster resource: with allow.everyone.if.no.acl.found a resource
+        // without ACLs is open to every client, so without it any client could create SCRAM
+        // users, set ACLs or change broker settings. With it, cluster-level changes are the
+        // super users' alone; produce, consume, topics and groups stay open (their resources
+        // have no ACLs). Idempotent.
+        let results = admin
+            .create_acls(&[AclBinding::cluster_alter(&format!(
+                "User:{}",
+                byoc_engine::config::CONSOLE_PRINCIPAL
+            ))])
+            .await
+            .map_err(kafka_error)?;
+        if let Some(Err(e)) = results.into_iter().next() {
+            return Err(anyhow!("Kafka refused the cluster's access rule: {e}"));
         }
         Ok(match started.first() {
             Some((_, pid)) => Served::Started(*pid),
@@ -385,6 +401,13 @@ impl Provisioner for KafkaProvisioner {
                         node.node_id
                     )));
                 }
+            }
+        }
+        // Users deleted while the cluster could not be reached go now.
+        if instance.client_auth == ClientAuth::SaslScram {
+            let said = self.sync_users(instance).await?;
+            if said.contains("; removed ") {
+                done.push(Maintenance::UsersRestored(vec![said]));
             }
         }
         Ok(done)

@@ -49,17 +49,24 @@ impl KafkaProvisioner {
             .filter_map(|id| self.first_port(id))
             .collect();
         let (low, high) = self.settings.ports;
-        let mut first = low;
-        while u32::from(first) + u32::from(PORTS_PER_INSTANCE) - 1 <= u32::from(high) {
-            let block = first..first + PORTS_PER_INSTANCE;
-            let taken = held.iter().any(|h| block.contains(h));
-            if !taken && block.clone().all(port_free) {
+        let size = u32::from(PORTS_PER_INSTANCE);
+        let mut first = u32::from(low);
+        while first + size - 1 <= u32::from(high) {
+            // Blocks overlap when either starts inside the other (the range may have moved).
+            let taken = held
+                .iter()
+                .map(|h| u32::from(*h))
+                .any(|h| h < first + size && first < h + size);
+            let free = (first..first + size).all(|p| u16::try_from(p).is_ok_and(port_free));
+            if !taken && free {
+                let first =
+                    u16::try_from(first).map_err(|_| anyhow!("port {first} out of range"))?;
                 super::private_dir(&self.dir(instance_id))?;
                 std::fs::write(self.dir(instance_id).join(PORTS_FILE), first.to_string())
                     .context("cannot record the instance's ports")?;
                 return Ok(first);
             }
-            first += PORTS_PER_INSTANCE;
+            first += size;
         }
         Err(anyhow!(
             "no free block of {PORTS_PER_INSTANCE} ports left in {low}-{high} (--kafka-ports): \
