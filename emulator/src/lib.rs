@@ -108,6 +108,11 @@ impl Default for Config {
     }
 }
 
+/// The session token of the demo's AWS credentials: a console meters from the buyer's host
+/// only with the host's role, whose credentials are temporary (a long-term key is refused at
+/// the link), so the demo's credentials are role-style too.
+pub const DEMO_AWS_SESSION_TOKEN: &str = "emulator-demo-session-token";
+
 impl Config {
     /// A listing with the console's AWS dimensions, a service instance, one authorized and
     /// one unauthorized AWS key, and one Alibaba AccessKey. The secrets are public demo
@@ -115,12 +120,16 @@ impl Config {
     pub fn demo() -> Self {
         Config {
             aws: vec![
-                AwsAccount::new(
-                    "AKIAEMULATORDEMO0001",
-                    "emulator/demo/Secret/Key/0000000000000001",
-                ),
+                AwsAccount {
+                    session_token: Some(DEMO_AWS_SESSION_TOKEN.into()),
+                    ..AwsAccount::new(
+                        "AKIAEMULATORDEMO0001",
+                        "emulator/demo/Secret/Key/0000000000000001",
+                    )
+                },
                 AwsAccount {
                     authorized: false,
+                    session_token: Some(DEMO_AWS_SESSION_TOKEN.into()),
                     ..AwsAccount::new(
                         "AKIAEMULATORNOPERM01",
                         "emulator/demo/Secret/Key/0000000000000002",

@@ -17,8 +17,11 @@ async fn main() -> std::io::Result<()> {
     );
     for a in &config.aws {
         println!(
-            "           key {} / {} (MeterUsage allowed: {})",
-            a.access_key_id, a.secret, a.authorized
+            "           key {} / {} session token {} (MeterUsage allowed: {})",
+            a.access_key_id,
+            a.secret,
+            a.session_token.as_deref().unwrap_or("(none)"),
+            a.authorized
         );
     }
     println!(

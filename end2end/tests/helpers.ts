@@ -202,6 +202,8 @@ async function startConsole(options: ConsoleOptions, use: (c: ByocConsole) => Pr
       Object.assign(env, {
         AWS_ACCESS_KEY_ID: "AKIAEMULATORDEMO0001",
         AWS_SECRET_ACCESS_KEY: "emulator/demo/Secret/Key/0000000000000001",
+        // Role-style (temporary) credentials: a long-term key is refused at the link.
+        AWS_SESSION_TOKEN: "emulator-demo-session-token",
         AWS_EC2_METADATA_DISABLED: "true",
       });
     }

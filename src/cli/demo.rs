@@ -18,9 +18,10 @@ pub fn print_emulator(listen: SocketAddr, config: &marketplace_emulator::Config)
     println!("Marketplace emulator on http://{listen} (AWS at /, Alibaba Cloud at /alibaba/)");
     for account in &config.aws {
         println!(
-            "  AWS access key {} secret {} ({})",
+            "  AWS access key {} secret {} session token {} ({})",
             account.access_key_id,
             account.secret,
+            account.session_token.as_deref().unwrap_or("(none)"),
             if account.authorized {
                 "may call MeterUsage"
             } else {
@@ -66,6 +67,10 @@ pub async fn demo(
         .context("the emulator knows no Alibaba account")?;
     std::env::set_var("AWS_ACCESS_KEY_ID", &aws.access_key_id);
     std::env::set_var("AWS_SECRET_ACCESS_KEY", &aws.secret);
+    match &aws.session_token {
+        Some(token) => std::env::set_var("AWS_SESSION_TOKEN", token),
+        None => std::env::remove_var("AWS_SESSION_TOKEN"),
+    }
     std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
     std::env::set_var("ALIBABA_CLOUD_ACCESS_KEY_ID", &alibaba.access_key_id);
     std::env::set_var("ALIBABA_CLOUD_ACCESS_KEY_SECRET", &alibaba.secret);
