@@ -142,6 +142,14 @@ struct Producer {
     acked: PathBuf,
 }
 
+/// A producer left behind by a failed test would hold the test run's output open.
+impl Drop for Producer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Producer {
     fn start(dir: &Path, bootstrap: &str, topic: &str) -> Producer {
         let stop = dir.join("stop");
@@ -164,10 +172,14 @@ impl Producer {
             .unwrap_or(0)
     }
 
-    fn finish(self) -> (Value, PathBuf) {
+    fn finish(mut self) -> (Value, PathBuf) {
         std::fs::write(&self.stop, "").unwrap();
-        let out = self.child.wait_with_output().unwrap();
-        (serde_json::from_slice(&out.stdout).unwrap(), self.acked)
+        let mut stdout = String::new();
+        if let Some(mut pipe) = self.child.stdout.take() {
+            std::io::Read::read_to_string(&mut pipe, &mut stdout).unwrap();
+        }
+        self.child.wait().unwrap();
+        (serde_json::from_str(&stdout).unwrap(), self.acked.clone())
     }
 }
 
@@ -277,10 +289,21 @@ async fn a_three_node_cluster_serves_and_loses_nothing_when_a_node_is_killed_or_
         restarted.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
         [victim]
     );
+    // As the control loop does: a node that exits while it starts is started again (once
+    // seen here, the restarted node had exited; its log says why on stderr).
     until(
         "the restarted node is listed again",
         Duration::from_secs(180),
-        || all_listed(&bootstrap),
+        || {
+            if host.find(&cluster.node_dir(victim)).is_none() {
+                eprintln!(
+                    "node {victim} exited while starting; its log ends:\n{}",
+                    byoc_engine::host::local::log_tail(&cluster.node_dir(victim), 15)
+                );
+                futures_lite_block(cluster.start_missing(&spec)).unwrap();
+            }
+            all_listed(&bootstrap)
+        },
     );
 
     // A rolling restart: one node at a time, each once every node lists three brokers.
