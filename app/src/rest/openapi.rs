@@ -122,15 +122,24 @@ pub async fn document(State(state): State<AppState>) -> Response {
     };
     let json = {
         let mut served = SERVED.lock().unwrap_or_else(|e| e.into_inner());
-        served
-            .entry(provider.clone())
-            .or_insert_with(|| {
-                document_for(provider.as_deref())
-                    .to_pretty_json()
-                    .expect("the derived document serialises")
-                    .into()
-            })
-            .clone()
+        match served.get(&provider) {
+            Some(json) => json.clone(),
+            None => match document_for(provider.as_deref()).to_pretty_json() {
+                Ok(text) => {
+                    let json: Arc<str> = text.into();
+                    served.insert(provider.clone(), json.clone());
+                    json
+                }
+                Err(error) => {
+                    tracing::error!(%error, "the API document did not serialise");
+                    return (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "The API document could not be made; see the console's log.",
+                    )
+                        .into_response();
+                }
+            },
+        }
     };
     (
         [(
