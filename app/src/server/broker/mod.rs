@@ -23,6 +23,7 @@ mod topic_config;
 pub mod upgrade;
 
 pub use readings::BASIS;
+pub(crate) use secure::write_private;
 pub use secure::{Endpoint, NO_PUBLIC_ADDRESS};
 
 use super::clock::Clock;
@@ -206,7 +207,7 @@ const MTLS_REFUSED: &str = "This host's broker (nisshi 0.8.1) does not verify cl
     certificates: choose SASL/SCRAM over TLS. The console will not show mutual TLS on an \
     endpoint that does not require it.";
 
-fn make_private_dir(dir: &Path) -> Result<(), ProvisionError> {
+pub(crate) fn make_private_dir(dir: &Path) -> Result<(), ProvisionError> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)

@@ -85,7 +85,7 @@ pub fn record_endpoint(dir: &Path, endpoint: &Endpoint) -> Result<(), ProvisionE
 }
 
 /// Writes a file only the console's user can read (keys and passwords).
-fn write_private(path: &Path, contents: &str) -> Result<(), ProvisionError> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), ProvisionError> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut file = std::fs::OpenOptions::new()

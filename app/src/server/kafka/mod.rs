@@ -23,6 +23,9 @@ mod users;
 
 use super::broker::tls::Authority;
 use super::broker::Listener;
+// Owner-only directories and files written whole (tmp, fsync, rename): the broker
+// provisioner's.
+use super::broker::{make_private_dir as private_dir, write_private};
 use super::clock::Clock;
 use super::provisioner::{
     BrokerCheck, Maintenance, ProvisionError, Provisioner, Served, StepDone, StepWork,
@@ -39,7 +42,6 @@ use byoc_engine::heal::{NodeAction, STOP_GRACE};
 use byoc_engine::host::local::{KafkaInstall, LocalHost};
 use byoc_engine::observe::observe;
 use sqlx::SqlitePool;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -234,27 +236,6 @@ fn host_capacity() -> crate::domain::capacity::Host {
         memory_mib: memory_kib / 1024,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
     }
-}
-
-fn private_dir(dir: &Path) -> Result<(), ProvisionError> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("cannot create {}", dir.display()))
-}
-
-fn write_private(path: &Path, text: &str) -> Result<(), ProvisionError> {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    Ok(())
 }
 
 fn kafka_error(error: byoc_engine::admin::AdminError) -> ProvisionError {
