@@ -11,6 +11,7 @@
 //!   framing, TLS with a client certificate, routing, retries).
 //! - [`heal`] and [`observe`]: what a probe sees of each node, the quorum and the partitions,
 //!   and what the control loop does about a node (start, wait, replace).
+//! - [`meter`]: traffic from the nodes' own counters (their JMX agent) and data retained.
 //! - [`roll`]: the order in which nodes restart, one at a time, each only once the cluster is
 //!   healthy again.
 
@@ -20,5 +21,6 @@ pub mod config;
 pub mod heal;
 pub mod host;
 pub mod layout;
+pub mod meter;
 pub mod observe;
 pub mod roll;
