@@ -1949,3 +1949,106 @@ async fn long_term_key_link_in_child() {
         "refused before any call"
     );
 }
+
+/// Seven AWS dimensions, named as the listing defines them (seed 002's billing items: data
+/// in, out and retained, uptime by tier, beside AKU), written here rather than read from the
+/// code's table.
+const AWS_DIMENSIONS: [&str; 7] = [
+    "AkuMinutes",
+    "DataInMiB",
+    "DataOutMiB",
+    "DataRetainedMiBHours",
+    "UptimeMinutesDev",
+    "UptimeMinutesPro",
+    "UptimeMinutesEnterprise",
+];
+
+/// The quantity billed per dimension for records dated in `[from, to)`.
+async fn billed_between(emulator: &Emulator, from: i64, to: i64) -> BTreeMap<String, u64> {
+    let billed = emulator.billed().await;
+    let mut totals = BTreeMap::new();
+    for record in billed["aws"].as_array().unwrap() {
+        let t = record["timestamp"].as_f64().unwrap() as i64;
+        if t >= from && t < to {
+            *totals
+                .entry(record["dimension"].as_str().unwrap().to_string())
+                .or_default() += record["quantity"].as_u64().unwrap();
+        }
+    }
+    totals
+}
+
+/// A cancellation notice (CustomerNotEntitled) does not stop the pass: every closed hour
+/// still allowed goes out at once, a report waiting out a back-off too, and those the
+/// marketplace refuses stay open (late past the window). The emulator's subscription ends
+/// at 01:30: usage dated before it is still taken.
+#[tokio::test]
+async fn a_cancellation_notice_sends_every_closed_hour_still_allowed_at_once() {
+    let emulator = Emulator::start(true).await;
+    let (app, _) = linked_with_instance(&emulator, 6).await;
+    let end = datetime!(2026-12-01 01:30 UTC).unix_timestamp();
+    emulator
+        .control(
+            "entitlement",
+            json!({ "entitled": false, "usage_until": end }),
+        )
+        .await;
+    set_clock(&app, &emulator, datetime!(2026-12-01 03:00 UTC)).await;
+    app::server::metering::run_due(&app.state).await.unwrap();
+    // One throttled answer: hour 00:00's first report waits out a back-off.
+    emulator.control("faults", json!({ "throttle": 1 })).await;
+    reporter::run_once(&app.state).await.unwrap();
+    let waiting = count(
+        &app,
+        "SELECT COUNT(*) FROM marketplace_reports WHERE state = 'pending' AND not_before > 0",
+    )
+    .await;
+    assert_eq!(waiting, 1);
+    // The next pass, same minute: 00:00's other dimensions and 01:00 are taken; 02:00 (after
+    // the end) brings the notice, and the report under back-off is sent at once too.
+    let pass = reporter::run_once(&app.state).await.unwrap();
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM marketplace_reports WHERE state = 'accepted'"
+        )
+        .await,
+        2 * 7,
+        "{pass:?}"
+    );
+    // 02:00's seven reports were each tried once and wait (late past the window).
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM marketplace_reports WHERE state = 'pending' AND hour_start = 1796090400 AND attempts = 1"
+        )
+        .await,
+        7
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM marketplace_links WHERE entitlement = 'ended'"
+        )
+        .await,
+        1
+    );
+    // Billed = ledger for the hours before the end: 6 AKU for two whole hours is
+    // 6 x 60 x 2 = 720 AKU-minutes (the listing's unit is the minute), and a 6-AKU cluster
+    // is in the Dev tier (up to 6 AKU): uptime 2 x 60 minutes there.
+    let from = datetime!(2026-12-01 00:00 UTC).unix_timestamp();
+    let billed = billed_between(&emulator, from, from + 2 * 3600).await;
+    assert_eq!(billed.len(), 7, "{billed:?}");
+    for dimension in AWS_DIMENSIONS {
+        assert!(billed.contains_key(dimension), "{dimension}: {billed:?}");
+    }
+    assert_eq!(billed["AkuMinutes"], 720);
+    assert_eq!(billed["UptimeMinutesDev"], 120);
+    assert_eq!(billed["UptimeMinutesPro"], 0);
+    let ledger = ledger_in_market_units(&app, from, from + 2 * 3600).await;
+    eprintln!("cancellation: billed {billed:?}, ledger {ledger:?}");
+    for (key, want) in ledger {
+        assert_eq!(billed[&key], want, "{key}");
+    }
+    assert_eq!(emulator.billed().await["double_billed"], 0);
+}

@@ -395,7 +395,7 @@ fn meter_usage(shared: &Shared, account: &AwsAccount, headers: &HeaderMap, body:
             );
         }
     }
-    if !mem.entitled {
+    if !mem.takes_usage_at(p.timestamp) {
         return client(
             "CustomerNotEntitledException",
             "The customer does not have a valid subscription for the product.",

@@ -16,15 +16,23 @@ use crate::state::Shared;
 #[serde(deny_unknown_fields)]
 pub struct Entitlement {
     entitled: bool,
+    /// With `entitled: false`: when the subscription ended (epoch seconds). Usage dated
+    /// before it is still taken (the customer was subscribed then); without it, nothing is.
+    usage_until: Option<f64>,
 }
 
-/// `{"entitled": bool}`: the customer's subscription, on both marketplaces.
+/// `{"entitled": bool, "usage_until": t}`: the customer's subscription, on both
+/// marketplaces. `usage_until` is this emulator's model of a cancellation that takes effect
+/// at a moment; neither marketplace documents whether it takes usage dated before a
+/// cancellation once it has happened, so by default it takes none.
 pub async fn entitlement(
     State(shared): State<Arc<Shared>>,
     Json(req): Json<Entitlement>,
 ) -> Json<Value> {
-    shared.lock().entitled = req.entitled;
-    Json(json!({ "entitled": req.entitled }))
+    let mut mem = shared.lock();
+    mem.entitled = req.entitled;
+    mem.usage_until = if req.entitled { None } else { req.usage_until };
+    Json(json!({ "entitled": req.entitled, "usage_until": mem.usage_until }))
 }
 
 /// Fields left out keep their current value.

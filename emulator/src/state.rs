@@ -64,6 +64,8 @@ pub struct AwsParams {
 #[derive(Debug)]
 pub struct State {
     pub entitled: bool,
+    /// While not entitled: usage dated before this is still taken.
+    pub usage_until: Option<f64>,
     pub faults: Faults,
     /// The usage clock (epoch seconds) when a test froze it; otherwise real time.
     pub usage_now: Option<f64>,
@@ -91,6 +93,7 @@ impl State {
     fn new() -> Self {
         State {
             entitled: true,
+            usage_until: None,
             faults: Faults::default(),
             usage_now: None,
             software_started: None,
@@ -107,6 +110,12 @@ impl State {
     }
 
     /// Consumes one injected failure, throttling first.
+    /// Whether usage dated `timestamp` is taken: always while entitled; after a cancellation,
+    /// only usage dated before it (when a test set when it took effect).
+    pub fn takes_usage_at(&self, timestamp: f64) -> bool {
+        self.entitled || self.usage_until.is_some_and(|until| timestamp < until)
+    }
+
     pub fn take_fault(&mut self) -> Option<Fault> {
         if self.faults.throttle > 0 {
             self.faults.throttle -= 1;

@@ -365,6 +365,12 @@ pub async fn recheck(
     note_entitlement(&mut tx, state, actor, &active, current, after, now).await?;
     tx.commit().await?;
     follow_subscription(state).await;
+    if matches!(after, Entitlement::Ended { .. }) && after != current {
+        // A cancellation notice from the check: every closed hour still allowed, at once.
+        if let Err(error) = reporter::run_final(state).await {
+            tracing::warn!(%error, "the hours open at the cancellation are sent by the reporter's next pass");
+        }
+    }
     Ok(after)
 }
 

@@ -8,6 +8,12 @@
 //! 3. sends what is due, oldest first: each report is recorded `sending` (committed) before
 //!    its call and its answer after it, so a crash in between is seen at the next pass.
 //!    Hours past the marketplace's window turn `late` instead of being sent.
+//!
+//! A cancellation notice (the marketplace answers that the customer is no longer entitled)
+//! does not stop the pass: the closed hours are metered and queued at once and every open
+//! report of the link still within the window is sent once in the same pass, back-off or
+//! not ([`Flush`]), so that whatever the marketplace still takes is billed now rather than
+//! left to turn late while the pass waits.
 
 use super::client::{Outgoing, Reply};
 use super::{note_entitlement, target_of};
@@ -17,7 +23,7 @@ use crate::domain::Decimal;
 use crate::server::audit::Actor;
 use crate::server::store::{self, marketplace::LinkRow};
 use crate::server::{AppState, ServerError};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 use std::time::Instant;
 
@@ -39,6 +45,29 @@ pub struct Pass {
 
 /// One pass over the active link (nothing to send without one).
 pub async fn run_once(state: &AppState) -> Result<Pass, ServerError> {
+    run_pass(state, false).await
+}
+
+/// A pass that sends every open report still within the window at once, back-off or not:
+/// after a cancellation notice that came from a check rather than a report (Alibaba's
+/// license check saying the subscription ended).
+pub async fn run_final(state: &AppState) -> Result<Pass, ServerError> {
+    run_pass(state, true).await
+}
+
+/// The most reports one cancellation flush looks at (AWS's window holds 6 hours of each
+/// dimension; Alibaba's push takes 100 hours).
+const FLUSH_MAX: i64 = 10_000;
+
+/// After a cancellation notice: send every open report once in this pass.
+#[derive(Debug, Default)]
+struct Flush {
+    on: bool,
+    /// Reports sent in this pass: none is sent twice in one pass.
+    tried: HashSet<i64>,
+}
+
+async fn run_pass(state: &AppState, flush: bool) -> Result<Pass, ServerError> {
     let mut memory = state.marketplace.pass.lock().await;
     let link = {
         let mut conn = state.pool.acquire().await?;
@@ -56,8 +85,12 @@ pub async fn run_once(state: &AppState) -> Result<Pass, ServerError> {
     };
     // An hour that cannot be queued (bad data) does not hold back the ones queued already.
     let queued = queue(state, &link).await;
-    send_due(state, &link, &mut memory, &mut pass).await?;
-    pass.queued = queued?;
+    let mut flush = Flush {
+        on: flush,
+        ..Flush::default()
+    };
+    send_due(state, &link, &mut memory, &mut pass, &mut flush).await?;
+    pass.queued += queued?;
     Ok(pass)
 }
 
@@ -172,13 +205,14 @@ async fn queue(state: &AppState, link: &LinkRow) -> Result<u64, ServerError> {
 }
 
 /// Sends the due reports until none is left, one fails for a passing reason (throttling, an
-/// outage, the subscription ended: the rest wait for the next pass), or Alibaba's one push a
-/// minute is used up.
+/// outage: the rest wait for the next pass), or Alibaba's one push a minute is used up. A
+/// cancellation notice turns the pass into a flush: every open report once, back-off or not.
 async fn send_due(
     state: &AppState,
     link: &LinkRow,
     memory: &mut PassMemory,
     pass: &mut Pass,
+    flush: &mut Flush,
 ) -> Result<(), ServerError> {
     let client = state.marketplace.client(link.marketplace);
     let target = target_of(link);
@@ -192,7 +226,16 @@ async fn send_due(
         let now = state.clock.unix();
         let due = {
             let mut conn = state.pool.acquire().await?;
-            store::marketplace::due_reports(&mut conn, link.id, now, limit as i64).await?
+            if flush.on {
+                let mut open =
+                    store::marketplace::due_reports(&mut conn, link.id, i64::MAX, FLUSH_MAX)
+                        .await?;
+                open.retain(|r| !flush.tried.contains(&r.id));
+                open.truncate(limit);
+                open
+            } else {
+                store::marketplace::due_reports(&mut conn, link.id, now, limit as i64).await?
+            }
         };
         if due.is_empty() {
             return Ok(());
@@ -276,25 +319,48 @@ async fn send_due(
         }
         let replies = client.send(&target, &outgoing).await;
         pass.sent += sending.len() as u64;
-        let stop = record_replies(state, link, &sending, &replies, pass).await?;
-        if stop {
+        flush.tried.extend(sending.iter().map(|(r, _)| r.id));
+        let recorded = record_replies(state, link, &sending, &replies, pass).await?;
+        if recorded.stop {
             return Ok(());
+        }
+        if recorded.notice && !flush.on {
+            // The cancellation notice: every closed hour now, each open report once.
+            flush.on = true;
+            if let Err(error) = crate::server::metering::run_due(state).await {
+                tracing::warn!(%error, "the closed hours could not be metered at the cancellation notice; the metering task meters them");
+            }
+            let fresh = {
+                let mut conn = state.pool.acquire().await?;
+                store::marketplace::link(&mut conn, link.id).await?
+            };
+            if let Some(fresh) = fresh {
+                pass.queued += queue(state, &fresh).await?;
+            }
         }
     }
 }
 
-/// Records each answer (and what it says of the subscription) in one transaction. True when
-/// the pass should stop: an answer that asks to wait.
+/// What the answers of one send said to the pass.
+struct Recorded {
+    /// An answer asks to wait (throttling, an outage, no answer).
+    stop: bool,
+    /// The marketplace says the customer is no longer entitled: a cancellation notice.
+    notice: bool,
+}
+
+/// Records each answer (and what it says of the subscription) in one transaction.
 async fn record_replies(
     state: &AppState,
     link: &LinkRow,
     sending: &[(store::marketplace::ReportRow, u32)],
     replies: &[Reply],
     pass: &mut Pass,
-) -> Result<bool, ServerError> {
+) -> Result<Recorded, ServerError> {
     let now = state.clock.unix();
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut stop = false;
+    let mut notice = false;
     // Read once, inside this write transaction: nothing else changes the link meanwhile.
     let before = store::marketplace::link(&mut tx, link.id)
         .await?
@@ -333,11 +399,11 @@ async fn record_replies(
             // unless someone edited the row meanwhile. Say so rather than lose the answer.
             tracing::error!(report = report.id, answer = ?reply.answer, "a report's answer could not be recorded: it was no longer sending");
         }
-        if matches!(
-            reply.answer,
-            Answer::Retryable(_) | Answer::NotEntitled | Answer::Unconfirmed(_)
-        ) {
+        if matches!(reply.answer, Answer::Retryable(_) | Answer::Unconfirmed(_)) {
             stop = true;
+        }
+        if reply.answer == Answer::NotEntitled {
+            notice = true;
         }
         if matches!(
             reply.answer,
@@ -358,5 +424,5 @@ async fn record_replies(
             tracing::warn!(%error, "instances will follow the subscription at the watcher's next round");
         }
     }
-    Ok(stop)
+    Ok(Recorded { stop, notice })
 }
