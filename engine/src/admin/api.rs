@@ -53,6 +53,10 @@ admin_requests! {
     ListGroups: ListGroupsRequest => ListGroupsResponse,
     OffsetFetch: OffsetFetchRequest => OffsetFetchResponse,
     FindCoordinator: FindCoordinatorRequest => FindCoordinatorResponse,
+    DescribeGroups: DescribeGroupsRequest => DescribeGroupsResponse,
+    ConsumerGroupDescribe: ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse,
+    OffsetCommit: OffsetCommitRequest => OffsetCommitResponse,
+    DeleteGroups: DeleteGroupsRequest => DeleteGroupsResponse,
 }
 
 /// The version to send: the highest both sides support, `None` if the ranges do not meet.

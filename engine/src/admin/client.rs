@@ -6,7 +6,10 @@
 //! AlterUserScramCredentials) go to the node Metadata names as controller, which in KRaft is
 //! any live broker: brokers forward them to the active controller and answer NOT_CONTROLLER
 //! only if that fails. A broker's own dynamic configuration and its log directories go to that
-//! broker, ListOffsets to each partition's leader, the rest to any node.
+//! broker, ListOffsets to each partition's leader, the rest to any node. A group's requests
+//! (DescribeGroups, OffsetFetch, OffsetCommit, DeleteGroups...) go to its coordinator, the
+//! broker FindCoordinator names: remembered per group, and asked again after any retriable
+//! failure (NOT_COORDINATOR once the group moved with its `__consumer_offsets` partition).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,6 +68,13 @@ pub enum Route {
     Node(i32),
 }
 
+/// Where one request goes: a [`Route`], or the coordinator of a group.
+#[derive(Debug, Clone, Copy)]
+enum Target<'a> {
+    Route(Route),
+    Coordinator(&'a str),
+}
+
 /// The Kafka Admin API of one cluster. Cheap to clone: clones share the connections.
 #[derive(Clone)]
 pub struct AdminClient {
@@ -82,6 +92,8 @@ struct Inner {
     connect_timeout: Duration,
     conns: Mutex<HashMap<String, Slot>>,
     view: Mutex<Option<View>>,
+    /// Group id -> its coordinator (node id, `host:port`), as FindCoordinator answered.
+    coordinators: Mutex<HashMap<String, (i32, String)>>,
     preferred: AtomicUsize,
 }
 
@@ -94,6 +106,8 @@ struct View {
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Coordinators remembered at most (then forgotten at once, and found again as needed).
+const MAX_REMEMBERED_GROUPS: usize = 4096;
 
 impl AdminClient {
     /// A client for `config`; connects lazily. Fails only on bad PEM or no bootstrap address.
@@ -116,6 +130,7 @@ impl AdminClient {
                 connect_timeout: config.connect_timeout,
                 conns: Mutex::new(HashMap::new()),
                 view: Mutex::new(None),
+                coordinators: Mutex::new(HashMap::new()),
                 preferred: AtomicUsize::new(0),
             }),
         })
@@ -171,6 +186,34 @@ impl AdminClient {
         build: impl Fn(i16) -> R,
         check: impl Fn(&R::Response) -> Result<(), KafkaError>,
     ) -> Result<R::Response, AdminError> {
+        self.request_to(Target::Route(route), build, check).await
+    }
+
+    /// As [`request`](Self::request), to the coordinator of `group` (FindCoordinator, key type
+    /// group). `check` should return NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE and
+    /// COORDINATOR_LOAD_IN_PROGRESS of the response: retried, the coordinator asked again.
+    pub async fn request_coordinator<R: AdminRequest>(
+        &self,
+        group: &str,
+        build: impl Fn(i16) -> R,
+        check: impl Fn(&R::Response) -> Result<(), KafkaError>,
+    ) -> Result<R::Response, AdminError> {
+        self.request_to(Target::Coordinator(group), build, check)
+            .await
+    }
+
+    /// The node id of `group`'s coordinator as last found, if it was.
+    pub fn known_coordinator(&self, group: &str) -> Option<i32> {
+        let coordinators = self.inner.coordinators.lock().expect("coordinators");
+        coordinators.get(group).map(|(id, _)| *id)
+    }
+
+    async fn request_to<R: AdminRequest>(
+        &self,
+        target: Target<'_>,
+        build: impl Fn(i16) -> R,
+        check: impl Fn(&R::Response) -> Result<(), KafkaError>,
+    ) -> Result<R::Response, AdminError> {
         let started = Instant::now();
         let deadline = started + self.deadline;
         let mut backoff = FIRST_BACKOFF;
@@ -179,7 +222,10 @@ impl AdminClient {
             attempts += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
             let attempt = async {
-                let addr = self.resolve(route, remaining).await?;
+                let addr = match target {
+                    Target::Route(route) => self.resolve(route, remaining).await?,
+                    Target::Coordinator(group) => self.coordinator(group, remaining).await?,
+                };
                 let response = self.send_to(&addr, &build, remaining).await?;
                 check(&response)?;
                 Ok::<_, AdminError>(response)
@@ -191,7 +237,7 @@ impl AdminClient {
             if !err.is_retriable() {
                 return Err(err);
             }
-            tracing::debug!(api = R::NAME, ?route, attempts, error = %err, "admin request retried");
+            tracing::debug!(api = R::NAME, ?target, attempts, error = %err, "admin request retried");
             self.after_failure(&err);
             if Instant::now() + backoff >= deadline {
                 return Err(AdminError::Deadline {
@@ -294,6 +340,28 @@ impl AdminClient {
             .ok_or(AdminError::UnknownNode(id))
     }
 
+    /// `group`'s coordinator's address: remembered, else asked of any node.
+    async fn coordinator(&self, group: &str, remaining: Duration) -> Result<String, AdminError> {
+        // In a block of its own: the guard must be gone before the first await.
+        let known = {
+            let coordinators = self.inner.coordinators.lock().expect("coordinators");
+            coordinators.get(group).map(|(_, addr)| addr.clone())
+        };
+        if let Some(addr) = known {
+            return Ok(addr);
+        }
+        let addr = self.any_addr();
+        let build = super::groups::find_coordinator_request(group);
+        let response = self.send_to(&addr, &build, remaining).await?;
+        let (id, addr) = super::groups::coordinator_of(&response)?;
+        let mut coordinators = self.inner.coordinators.lock().expect("coordinators");
+        if coordinators.len() >= MAX_REMEMBERED_GROUPS {
+            coordinators.clear();
+        }
+        coordinators.insert(group.to_owned(), (id, addr.clone()));
+        Ok(addr)
+    }
+
     fn view(&self) -> Option<View> {
         self.inner.view.lock().expect("view").clone()
     }
@@ -323,6 +391,11 @@ impl AdminClient {
     fn after_failure(&self, err: &AdminError) {
         // Leadership or the controller may have moved, a node may be gone: ask Metadata again.
         *self.inner.view.lock().expect("view") = None;
+        self.inner
+            .coordinators
+            .lock()
+            .expect("coordinators")
+            .clear();
         if matches!(err, AdminError::Io { .. } | AdminError::Tls { .. }) {
             self.inner.preferred.fetch_add(1, Ordering::Relaxed);
         }

@@ -29,6 +29,24 @@ pub mod code {
     pub const UNSUPPORTED_VERSION: i16 = 35;
     /// The topic exists already.
     pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+    /// The group's coordinator is loading the group (retriable).
+    pub const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
+    /// No coordinator yet (e.g. `__consumer_offsets` being created; retriable).
+    pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    /// The node is not (or no longer) the group's coordinator (retriable).
+    pub const NOT_COORDINATOR: i16 = 16;
+    /// A commit with a generation the group is not at.
+    pub const ILLEGAL_GENERATION: i16 = 22;
+    /// A commit from a member the group does not have (the admin's, while it has members).
+    pub const UNKNOWN_MEMBER_ID: i16 = 25;
+    /// The group is rebalancing.
+    pub const REBALANCE_IN_PROGRESS: i16 = 27;
+    /// A group with members cannot be deleted.
+    pub const NON_EMPTY_GROUP: i16 = 68;
+    /// No such group.
+    pub const GROUP_ID_NOT_FOUND: i16 = 69;
+    /// A commit with a member epoch the consumer group is not at.
+    pub const STALE_MEMBER_EPOCH: i16 = 113;
     /// The node is not the controller (or could not forward to it).
     pub const NOT_CONTROLLER: i16 = 41;
     /// The user, or the user's credential for the mechanism, does not exist.
@@ -136,6 +154,24 @@ pub enum AdminError {
     /// A bad argument or bad PEM: nothing was sent.
     #[error("{0}")]
     Config(String),
+    /// A group's offsets cannot change while it has active members (Kafka refuses commits
+    /// from outside the group then): stop its consumers first.
+    #[error(
+        "group {group} has {members} active member(s) (state {state}): its offsets can be reset \
+         only while no consumer of the group runs"
+    )]
+    GroupNotEmpty {
+        /// The group id.
+        group: String,
+        /// Its state as Kafka names it (`Stable`, `PreparingRebalance`...).
+        state: String,
+        /// How many members it has (0 if Kafka refused a commit with no member listed).
+        members: usize,
+    },
+    /// A reset refused by its rule (`byoc_domain::offset_reset`), naming the field: nothing
+    /// was sent.
+    #[error("{}: {}", .0.field, .0.message)]
+    Reset(byoc_domain::offset_reset::ResetError),
     /// Retriable failures until the call's deadline; the last one is kept.
     #[error("gave up after {attempts} attempts in {elapsed:?}: {last}")]
     Deadline {

@@ -9,7 +9,9 @@
 //!   "the controller", one broker, a partition's leader) and retries within a deadline;
 //! - one file per area of operations: [`cluster`] (Metadata, DescribeCluster,
 //!   DescribeQuorum, partition health), [`topics`], [`configs`], [`scram`], [`offsets`]
-//!   (DescribeLogDirs, ListOffsets).
+//!   (DescribeLogDirs, ListOffsets), [`groups`] (ListGroups, DescribeGroups and
+//!   ConsumerGroupDescribe, DeleteGroups), [`group_offsets`] (OffsetFetch, lag, offset resets
+//!   by OffsetCommit); group requests go to each group's coordinator.
 //!
 //! Every call returns typed results; a failure Kafka answered carries Kafka's error code,
 //! its name (`NOT_CONTROLLER`) and the broker's message ([`KafkaError`]).
@@ -30,6 +32,8 @@ pub mod cluster;
 pub mod configs;
 pub mod conn;
 pub mod error;
+pub mod group_offsets;
+pub mod groups;
 pub mod offsets;
 pub mod scram;
 pub mod tls;
@@ -45,6 +49,8 @@ pub use cluster::{
 pub use configs::{AlterConfig, ConfigEntry, ConfigResource, ConfigSource};
 pub use conn::NodeVersions;
 pub use error::{code, AdminError, KafkaError};
+pub use group_offsets::{GroupLag, PartitionLag};
+pub use groups::{GroupDescription, GroupMember, GroupProtocol, ListedGroup};
 pub use offsets::{LogDir, PartitionOffsets, ReplicaSize};
 pub use scram::{ScramCredentialInfo, ScramDeletion, ScramMechanism, ScramUpsert};
 pub use tls::TlsIdentity;
@@ -74,5 +80,15 @@ mod tests {
         send(c.describe_log_dirs(0));
         send(c.describe_all_log_dirs());
         send(c.list_offsets(&[]));
+        send(c.offsets_for_timestamp(&[], 0));
+        send(c.list_groups());
+        send(c.describe_group("g"));
+        send(c.committed_offsets("g"));
+        let spec = byoc_domain::offset_reset::ResetSpec {
+            to: byoc_domain::offset_reset::ResetTo::Earliest,
+            scope: byoc_domain::offset_reset::ResetScope::AllTopics,
+        };
+        send(c.reset_group_offsets("g", &spec, 0));
+        send(c.delete_groups(&[]));
     }
 }

@@ -1,5 +1,6 @@
 //! Data on disk and offsets: DescribeLogDirs (bytes per partition, asked of each node) and
-//! ListOffsets (earliest and latest offset of each partition, asked of its leader).
+//! ListOffsets (earliest and latest offset of each partition, or the offset at a time, asked
+//! of its leader).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -128,6 +129,26 @@ impl AdminClient {
             .collect();
         out.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
         Ok(out)
+    }
+
+    /// For every partition of `topics`, the first offset whose record's timestamp is at or
+    /// after `timestamp_ms` (Unix ms; ListOffsets by time, asked of each leader); `None` when
+    /// no record is that recent. Errors as [`list_offsets`](Self::list_offsets).
+    pub async fn offsets_for_timestamp(
+        &self,
+        topics: &[&str],
+        timestamp_ms: i64,
+    ) -> Result<BTreeMap<(String, i32), Option<i64>>, AdminError> {
+        if timestamp_ms < 0 {
+            let message = format!("a timestamp is 0 or more (Unix ms); {timestamp_ms} is not");
+            return Err(AdminError::Config(message));
+        }
+        let deadline = Instant::now() + self.deadline();
+        let found = self.offsets_at(topics, timestamp_ms, deadline).await?;
+        Ok(found
+            .into_iter()
+            .map(|(key, offset)| (key, (offset >= 0).then_some(offset)))
+            .collect())
     }
 
     /// The offset at `timestamp` (-2 earliest, -1 latest) of every partition of `topics`.

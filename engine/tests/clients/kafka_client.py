@@ -12,6 +12,20 @@
     kafka_client.py consume BOOTSTRAP TOPIC ACKEDFILE SECONDS
         reads the topic from the start until every acknowledged number is seen (or SECONDS
         pass); prints JSON: expected, seen, missing (first 20)
+    kafka_client.py produce-n BOOTSTRAP TOPIC N PREFIX
+        sends N messages (key i, value PREFIX + i), acks=all; prints JSON: acked
+    kafka_client.py group-hold BOOTSTRAP TOPIC GROUP PROTOCOL COUNT DIR
+        joins GROUP (group.protocol PROTOCOL: classic or consumer; client.id GROUP-client) from
+        the earliest offset, reads COUNT messages, commits them, writes DIR/ready (JSON:
+        consumed, assignment) and stays a member (polling) until DIR/stop exists; then closes
+        without committing more and prints the same JSON
+    kafka_client.py group-first BOOTSTRAP TOPIC GROUP PROTOCOL PARTITIONS SECONDS
+        joins GROUP, reads until it has a message from each of PARTITIONS (comma-separated
+        indexes; or SECONDS pass) and closes without committing; prints JSON: partition ->
+        [first offset, its value], for every partition it read from
+    kafka_client.py group-offsets BOOTSTRAP GROUP
+        the group's committed offsets as confluent-kafka's AdminClient answers them; prints
+        JSON: "topic-partition" -> offset
 """
 
 import json
@@ -129,7 +143,83 @@ def consume(bootstrap, topic, acked_file, seconds):
     print(json.dumps({"expected": len(expected), "seen": len(seen & expected), "missing": missing[:20]}))
 
 
+def produce_n(bootstrap, topic, n, prefix):
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
+    acked = [0]
+
+    def delivered(err, msg):
+        if err is None:
+            acked[0] += 1
+
+    for i in range(int(n)):
+        producer.produce(topic, key=str(i).encode(), value=("%s%d" % (prefix, i)).encode(),
+                         on_delivery=delivered)
+        producer.poll(0)
+    producer.flush(60)
+    print(json.dumps({"acked": acked[0]}))
+
+
+def group_consumer(bootstrap, group, protocol):
+    return Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "group.protocol": protocol,
+        "client.id": group + "-client",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+    })
+
+
+def group_hold(bootstrap, topic, group, protocol, count, directory):
+    consumer = group_consumer(bootstrap, group, protocol)
+    consumer.subscribe([topic])
+    consumed = 0
+    deadline = time.monotonic() + 120
+    while consumed < int(count) and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is not None and not msg.error():
+            consumed += 1
+    consumer.commit(asynchronous=False)
+    figures = {"consumed": consumed,
+               "assignment": sorted(p.partition for p in consumer.assignment())}
+    ready = os.path.join(directory, "ready")
+    with open(ready + ".tmp", "w") as f:
+        json.dump(figures, f)
+    os.rename(ready + ".tmp", ready)
+    stop = os.path.join(directory, "stop")
+    deadline = time.monotonic() + 600
+    while not os.path.exists(stop) and time.monotonic() < deadline:
+        consumer.poll(0.2)
+    consumer.close()
+    print(json.dumps(figures))
+
+
+def group_first(bootstrap, topic, group, protocol, partitions, seconds):
+    consumer = group_consumer(bootstrap, group, protocol)
+    consumer.subscribe([topic])
+    first = {}
+    wanted = set(p for p in partitions.split(",") if p)
+    deadline = time.monotonic() + float(seconds)
+    while not wanted <= set(first) and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None or msg.error():
+            continue
+        first.setdefault(str(msg.partition()), [msg.offset(), msg.value().decode()])
+    consumer.close()
+    print(json.dumps(first))
+
+
+def group_offsets(bootstrap, group):
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
+    result = futures[group].result(timeout=30)
+    print(json.dumps({"%s-%d" % (tp.topic, tp.partition): tp.offset
+                      for tp in result.topic_partitions if tp.offset >= 0}))
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     {"brokers": brokers, "create-topic": create_topic, "leaders": leaders, "alter-user": alter_user,
-     "produce": produce, "consume": consume}[command](*args)
+     "produce": produce, "consume": consume, "produce-n": produce_n, "group-hold": group_hold,
+     "group-first": group_first, "group-offsets": group_offsets}[command](*args)
