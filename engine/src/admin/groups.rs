@@ -337,6 +337,113 @@ mod tests {
     }
 
     #[test]
+    fn find_coordinator_both_shapes() {
+        use kafka_protocol::messages::find_coordinator_response::Coordinator;
+        for v in [3, 4, 6] {
+            let r = find_coordinator_request("g")(v);
+            r.encode(&mut bytes::BytesMut::new(), v).expect("encodes");
+        }
+        let old = FindCoordinatorResponse::default()
+            .with_node_id(BrokerId(2))
+            .with_host(StrBytes::from_static_str("127.0.0.1"))
+            .with_port(9093);
+        assert_eq!(coordinator_of(&old), Ok((2, "127.0.0.1:9093".into())));
+        let one = Coordinator::default()
+            .with_node_id(BrokerId(1))
+            .with_host(StrBytes::from_static_str("::1"))
+            .with_port(9092);
+        let new = FindCoordinatorResponse::default().with_coordinators(vec![one.clone()]);
+        assert_eq!(coordinator_of(&new), Ok((1, "[::1]:9092".into())));
+        let loading = one.clone().with_error_code(code::COORDINATOR_NOT_AVAILABLE);
+        let r = FindCoordinatorResponse::default().with_coordinators(vec![loading]);
+        assert!(coordinator_of(&r).unwrap_err().is_retriable());
+        let nobody = one.with_node_id(BrokerId(-1));
+        let r = FindCoordinatorResponse::default().with_coordinators(vec![nobody]);
+        assert_eq!(
+            coordinator_of(&r).unwrap_err().code,
+            code::COORDINATOR_NOT_AVAILABLE
+        );
+    }
+
+    /// A node that serves FindCoordinator and DescribeGroups v0 only (so no
+    /// ConsumerGroupDescribe: the classic fallback) and answers the first DescribeGroups
+    /// NOT_COORDINATOR: the client finds the coordinator again and retries.
+    #[tokio::test]
+    async fn not_coordinator_is_retried_after_finding_the_coordinator_again() {
+        use bytes::BufMut;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let node = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut describes = 0;
+            while seen.len() < 6 {
+                let mut frame = vec![0; s.read_i32().await.unwrap() as usize];
+                s.read_exact(&mut frame).await.unwrap();
+                let mut f = &frame[..];
+                let (key, version, correlation) = (f.get_i16(), f.get_i16(), f.get_i32());
+                seen.push(key);
+                let mut b = Vec::new();
+                b.put_i32(correlation);
+                let string = |b: &mut Vec<u8>, s: &str| {
+                    b.put_i16(s.len() as i16);
+                    b.put_slice(s.as_bytes());
+                };
+                match key {
+                    18 => {
+                        let supported = version <= 2;
+                        b.put_i16(if supported {
+                            0
+                        } else {
+                            code::UNSUPPORTED_VERSION
+                        });
+                        b.put_i32(3);
+                        for (k, max) in [(18, 2), (10, 0), (15, 0)] {
+                            b.put_slice(&[0, k, 0, 0, 0, max]);
+                        }
+                        if supported {
+                            b.put_i32(0);
+                        }
+                    }
+                    10 => {
+                        b.put_i16(0);
+                        b.put_i32(0);
+                        string(&mut b, "127.0.0.1");
+                        b.put_i32(i32::from(port));
+                    }
+                    15 => {
+                        describes += 1;
+                        b.put_i32(1);
+                        let moved = describes == 1;
+                        b.put_i16(if moved { code::NOT_COORDINATOR } else { 0 });
+                        for text in ["g", "Stable", "consumer", "range"] {
+                            string(&mut b, text);
+                        }
+                        b.put_i32(0);
+                    }
+                    other => panic!("unexpected API {other}"),
+                }
+                s.write_i32(b.len() as i32).await.unwrap();
+                s.write_all(&b).await.unwrap();
+            }
+            seen
+        });
+        let config = super::super::AdminConfig::new([format!("127.0.0.1:{port}")], None);
+        let admin = AdminClient::new(config).unwrap();
+        let d = admin
+            .describe_group("g")
+            .await
+            .expect("described after a retry");
+        assert_eq!((d.state.as_str(), d.assignor.as_str()), ("Stable", "range"));
+        assert_eq!(
+            (d.protocol, d.coordinator),
+            (GroupProtocol::Classic, Some(0))
+        );
+        assert_eq!(node.await.unwrap(), [18, 18, 10, 15, 10, 15]);
+    }
+
+    #[test]
     fn assignments_decode_and_hostile_bytes_do_not_allocate_or_panic() {
         let b = encoded(3, &[("orders", &[4, 1]), ("audit", &[0])]);
         let got = decode_assignment(&b).unwrap();
