@@ -9,15 +9,14 @@
 #   cargo tools     : wasm-bindgen-cli, exactly the version in Cargo.lock; byoc-split-wasm
 #                     (splits the WASM per page, see scripts/build.sh)
 #   npm packages    : end2end/ (Playwright driving Debian's Chromium; binaryen's wasm-opt)
-#   the Kafka broker: nisshi 0.8.1 (cargo install, pinned, SQLite storage only: about half an
-#                     hour the first time, see below), one process per instance. It replaced
-#                     tansu 0.6.0 (the same project, renamed); an instance's old tansu storage
-#                     is migrated by app/src/server/broker/upgrade.rs, not here
 #   Maven Central   : Apache Kafka 4.4.0's jars, a log4j2 backend and Prometheus' JMX agent
-#                     (kafka/pom.xml, scripts/fetch_kafka.sh), with Java 17 from Debian if missing
+#                     (kafka/pom.xml, scripts/fetch_kafka.sh), with Java 17 from Debian if
+#                     missing: every instance is a Kafka cluster of `java` processes. (The old
+#                     single-process broker, nisshi, is no longer installed: its half-hour
+#                     compile is gone from a fresh machine's set-up.)
 #   PyPI            : schemathesis, openapi-spec-validator (the REST API's document, tested);
 #                     confluent-kafka (a real Kafka client, with a modern librdkafka, for the
-#                     broker tests; Debian's kcat is too old for this broker)
+#                     Kafka tests; Debian's kcat is older than Kafka 4's protocol floor)
 #
 # The hydration WASM needs the wasm32-unknown-unknown standard library. With rustup that is
 # `rustup target add wasm32-unknown-unknown`; where that target cannot be downloaded (no access
@@ -79,35 +78,12 @@ else
   cargo install --locked --path scripts/split-wasm --force
 fi
 
-# --- the Kafka broker behind each instance ----------------------------------------------------
-NISSHI_VERSION=0.8.1
-broker_bin="${BYOC_BROKER_BIN:-$HOME/.cargo/bin/nisshi}"
-if [ -x "$broker_bin" ] && [ "$("$broker_bin" --version 2>/dev/null)" = "nisshi $NISSHI_VERSION" ]; then
-  log "nisshi $NISSHI_VERSION present ($broker_bin)"
-else
-  # --no-default-features --features libsql: only the SQLite storage engine (sqlite://), which
-  # is what the console runs; the defaults add the object-store and Postgres engines.
-  # A long compile, once: about 31 minutes measured on one core (niced); the default number of
-  # jobs uses every core.
-  install=(cargo install nisshi --version "$NISSHI_VERSION" --locked --no-default-features --features libsql)
-  # A locked dependency (rama 0.4.0) declares rust-version 1.96. nisshi builds and runs with
-  # 1.95 when that check is skipped, so an older rustc (rustup's 1.95 here) gets
-  # --ignore-rust-version instead of failing; 1.96 or newer needs nothing.
-  rustc_version=$(rustc --version | awk '{print $2}')
-  if [ "$(printf '%s\n' 1.96.0 "$rustc_version" | sort -V | head -n1)" != 1.96.0 ]; then
-    log "rustc $rustc_version is older than 1.96: installing with --ignore-rust-version"
-    install+=(--ignore-rust-version)
-  fi
-  log "installing nisshi $NISSHI_VERSION (the broker; about half an hour, once)"
-  "${install[@]}"
-fi
-
 # --- Apache Kafka 4.4.0 (the engine's clusters): jars from Maven Central, pinned -----------------
 # kafka/pom.xml, copied once into ~/.local/share/byoc/kafka-4.4.0/libs (BYOC_KAFKA_HOME);
 # Java 17 checked (Debian's openjdk-17-jre-headless where missing). Nothing at run time.
 scripts/fetch_kafka.sh
 
-# --- a real Kafka client for the broker tests -------------------------------------------------
+# --- a real Kafka client for the Kafka tests -------------------------------------------------
 if python3 -c 'import confluent_kafka' 2>/dev/null; then
   log "confluent-kafka present"
 else

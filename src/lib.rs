@@ -5,9 +5,7 @@ pub mod admin;
 
 use app::domain::license::TrustedKey;
 use app::server::{
-    audit_export,
-    broker::BrokerProvisioner,
-    client_addr,
+    audit_export, client_addr,
     clock::Clock,
     db, guard, instances, license,
     marketplace::{self, Marketplaces},
@@ -115,11 +113,6 @@ impl Console {
                 clock.clone(),
             )
             .map_err(|e| anyhow::anyhow!("Kafka clusters: {e:#}"))?,
-            ProvisionerChoice::Broker(settings) => {
-                BrokerProvisioner::open(settings.clone(), data_dir, pool.clone(), clock.clone())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("brokers: {e}"))?
-            }
         };
         tracing::info!(provisioner = provisioner.name(), "provisioner ready");
         let state = AppState::new(Shared {

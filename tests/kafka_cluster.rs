@@ -153,6 +153,28 @@ async fn an_instance_is_a_three_node_kafka_cluster_that_heals_a_killed_node() {
     assert_eq!(created.status(), 200, "{}", created.text().await.unwrap());
     let again = app.post(&client, "/api/topic_create", &topic).await;
     assert_eq!(again.status(), 422);
+    // Each topic request is audited before Kafka is asked, and its outcome after.
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT action, outcome, detail FROM audit_log
+         WHERE action IN ('topic_create_requested', 'topic_create') ORDER BY id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let shape: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|(action, outcome, _)| (action.as_str(), outcome.as_str()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("topic_create_requested", "success"),
+            ("topic_create", "success"),
+            ("topic_create_requested", "success"),
+            ("topic_create", "failure"),
+        ]
+    );
+    assert!(rows[3].2.starts_with("events: A topic named"), "{rows:?}");
     assert_eq!(produce(&bootstrap, "events", 2000).await, "2000");
     assert_eq!(
         consume(&bootstrap, "events", "first", 2000).await,

@@ -16,6 +16,10 @@ pub const START_GRACE: Duration = Duration::from_secs(120);
 /// with partitions to hand over.
 pub const STOP_GRACE: Duration = Duration::from_secs(30);
 
+/// Probes in a row a node must fail before it is replaced (one every 2 s from the control
+/// loop): a single slow answer (a long GC pause, a busy host) is not a hung node.
+pub const HUNG_PROBES: u32 = 3;
+
 /// What one probe saw of a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeSeen {
@@ -23,6 +27,10 @@ pub struct NodeSeen {
     pub running_for: Option<Duration>,
     /// It answered ApiVersions on its internal listener.
     pub answers: bool,
+    /// This process answered an earlier probe (it has started; the start grace is over).
+    pub answered_before: bool,
+    /// Probes of this process failed in a row, this one included.
+    pub failed_probes: u32,
 }
 
 /// The node's next move.
@@ -39,25 +47,85 @@ pub enum NodeAction {
     Replace(String),
 }
 
+/// A node that does not answer is replaced only after [`HUNG_PROBES`] failed probes in a
+/// row, and, while it has never answered, only once its start grace is over.
 pub fn decide(seen: NodeSeen) -> NodeAction {
-    match seen {
-        NodeSeen {
-            running_for: None, ..
-        } => NodeAction::Start,
-        NodeSeen { answers: true, .. } => NodeAction::Keep,
-        NodeSeen {
-            running_for: Some(age),
-            answers: false,
-        } if age <= START_GRACE => NodeAction::Wait,
-        NodeSeen {
-            running_for: Some(age),
-            ..
-        } => NodeAction::Replace(format!(
+    let Some(age) = seen.running_for else {
+        return NodeAction::Start;
+    };
+    if seen.answers {
+        return NodeAction::Keep;
+    }
+    if !seen.answered_before && age <= START_GRACE {
+        return NodeAction::Wait;
+    }
+    if seen.failed_probes < HUNG_PROBES {
+        return NodeAction::Wait;
+    }
+    NodeAction::Replace(if seen.answered_before {
+        format!(
+            "it stopped answering on the internal listener ({} probes in a row failed)",
+            seen.failed_probes
+        )
+    } else {
+        format!(
             "its process has run {} s without answering on the internal listener (a node \
              gets {} s to start)",
             age.as_secs(),
             START_GRACE.as_secs()
-        )),
+        )
+    })
+}
+
+/// What the probes of each node's current process have seen so far, kept between probes
+/// (in memory: a console that restarts starts again from nothing, which only delays a
+/// replacement by a few probes). Keyed by the node's directory; a new process starts afresh.
+#[derive(Debug, Default)]
+pub struct ProbeMemory {
+    nodes: std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, Remembered>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Remembered {
+    pid: i32,
+    answered: bool,
+    failures: u32,
+}
+
+impl ProbeMemory {
+    /// Records one probe of process `pid` in `dir`: whether it answered an earlier probe, and
+    /// its failures in a row now.
+    pub fn record(&self, dir: &std::path::Path, pid: i32, answers: bool) -> (bool, u32) {
+        let Ok(mut nodes) = self.nodes.lock() else {
+            return (false, u32::from(!answers));
+        };
+        let entry = nodes.entry(dir.to_path_buf()).or_insert(Remembered {
+            pid,
+            answered: false,
+            failures: 0,
+        });
+        if entry.pid != pid {
+            *entry = Remembered {
+                pid,
+                answered: false,
+                failures: 0,
+            };
+        }
+        let answered_before = entry.answered;
+        if answers {
+            entry.answered = true;
+            entry.failures = 0;
+        } else {
+            entry.failures = entry.failures.saturating_add(1);
+        }
+        (answered_before, entry.failures)
+    }
+
+    /// Forgets the nodes under `root` (a cluster that was deleted).
+    pub fn forget(&self, root: &std::path::Path) {
+        if let Ok(mut nodes) = self.nodes.lock() {
+            nodes.retain(|dir, _| !dir.starts_with(root));
+        }
     }
 }
 
@@ -69,6 +137,8 @@ mod tests {
         NodeSeen {
             running_for: running_for.map(Duration::from_secs),
             answers,
+            answered_before: false,
+            failed_probes: u32::from(!answers) * HUNG_PROBES,
         }
     }
 
@@ -81,5 +151,41 @@ mod tests {
         assert!(
             matches!(decide(seen(Some(121), false)), NodeAction::Replace(r) if r.contains("121 s"))
         );
+    }
+
+    #[test]
+    fn one_failed_probe_is_not_a_hung_node_but_three_in_a_row_are() {
+        let hung = |failed_probes| NodeSeen {
+            running_for: Some(Duration::from_secs(20)),
+            answers: false,
+            answered_before: true,
+            failed_probes,
+        };
+        // Within its start grace, but it had answered: the grace no longer applies.
+        assert_eq!(decide(hung(1)), NodeAction::Wait);
+        assert_eq!(decide(hung(2)), NodeAction::Wait);
+        assert!(matches!(decide(hung(3)), NodeAction::Replace(r) if r.contains("3 probes")));
+        // Past the grace, never answered: still three probes in a row.
+        let silent = NodeSeen {
+            running_for: Some(Duration::from_secs(500)),
+            answers: false,
+            answered_before: false,
+            failed_probes: 1,
+        };
+        assert_eq!(decide(silent), NodeAction::Wait);
+    }
+
+    #[test]
+    fn the_memory_counts_failures_per_process_and_starts_afresh_with_a_new_one() {
+        let memory = ProbeMemory::default();
+        let dir = std::path::Path::new("/c/node-0");
+        assert_eq!(memory.record(dir, 10, false), (false, 1));
+        assert_eq!(memory.record(dir, 10, true), (false, 0));
+        assert_eq!(memory.record(dir, 10, false), (true, 1));
+        assert_eq!(memory.record(dir, 10, false), (true, 2));
+        // Another process in the same directory: nothing carried over.
+        assert_eq!(memory.record(dir, 11, false), (false, 1));
+        memory.forget(std::path::Path::new("/c"));
+        assert_eq!(memory.record(dir, 11, false), (false, 1));
     }
 }

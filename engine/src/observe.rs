@@ -6,7 +6,7 @@
 use crate::admin::{AdminClient, PartitionHealth, QuorumInfo};
 use crate::cluster::Cluster;
 use crate::config::INTERNAL_HOST;
-use crate::heal::{self, NodeAction, NodeSeen};
+use crate::heal::{self, NodeAction, NodeSeen, ProbeMemory};
 use crate::host::Running;
 use crate::layout::ClusterLayout;
 use crate::roll::Health;
@@ -66,11 +66,24 @@ impl ClusterState {
     }
 }
 
-/// Probes `layout`'s nodes of `cluster` (processes on the host, answers through `admin`).
+/// Probes `layout`'s nodes of `cluster` (processes on the host, answers through `admin`),
+/// as a single look: a node that does not answer is never taken for hung (that takes
+/// several probes, [`observe_with`]).
 pub async fn observe(
     cluster: &Cluster<'_>,
     layout: &ClusterLayout,
     admin: &AdminClient,
+) -> ClusterState {
+    observe_with(cluster, layout, admin, &ProbeMemory::default()).await
+}
+
+/// [`observe`], with what earlier probes saw of each node (`memory`, updated), so that a
+/// node that failed [`heal::HUNG_PROBES`] probes in a row is replaced.
+pub async fn observe_with(
+    cluster: &Cluster<'_>,
+    layout: &ClusterLayout,
+    admin: &AdminClient,
+    memory: &ProbeMemory,
 ) -> ClusterState {
     let mut nodes = Vec::with_capacity(layout.nodes.len());
     for (node_id, process) in cluster.processes(layout) {
@@ -83,9 +96,15 @@ pub async fn observe(
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
         };
+        let (answered_before, failed_probes) = match process {
+            Some(p) => memory.record(&cluster.node_dir(node_id), p.pid, answer.is_ok()),
+            None => (false, 0),
+        };
         let action = heal::decide(NodeSeen {
             running_for: process.map(|p| p.age.unwrap_or_default()),
             answers: answer.is_ok(),
+            answered_before,
+            failed_probes,
         });
         nodes.push(NodeState {
             node_id,

@@ -2,8 +2,8 @@
 //! environment variable.
 
 use app::domain::net;
-use app::server::broker::{BrokerSettings, Listener};
 use app::server::kafka::KafkaSettings;
+use app::server::kafka::Listener;
 use app::server::marketplace::{client::Endpoints, MarketplaceSettings};
 use app::server::ProvisionerChoice;
 use clap::ValueEnum;
@@ -170,34 +170,26 @@ impl MarketplaceArgs {
 /// What stands behind each instance.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProvisionerKind {
-    /// A real Kafka broker (nisshi) per instance on this host.
-    Broker,
     /// No broker: operations only take time (`--provision-step-ms`); for tests and demos of
     /// the console alone.
     Simulated,
-    /// An Apache Kafka 4.4 cluster of three nodes per instance on this host (a preview:
-    /// anonymous clients, plaintext or TLS; see docs/instances.md).
+    /// An Apache Kafka 4.4 KRaft cluster of three nodes per instance on this host (see
+    /// docs/instances.md).
     Kafka,
 }
 
 #[derive(clap::Args)]
 pub struct BrokerArgs {
     /// What stands behind each instance.
-    #[arg(long, env = "BYOC_PROVISIONER", value_enum, default_value_t = ProvisionerKind::Broker)]
+    #[arg(long, env = "BYOC_PROVISIONER", value_enum, default_value_t = ProvisionerKind::Kafka)]
     pub provisioner: ProvisionerKind,
-    /// The broker program, nisshi 0.8.1 [default: nisshi on PATH, else ~/.cargo/bin/nisshi].
-    #[arg(long, env = "BYOC_BROKER_BIN")]
-    pub broker_bin: Option<PathBuf>,
-    /// Kafka 4.4.0's jars, for `--provisioner kafka` [default: BYOC_KAFKA_HOME/libs, else
+    /// Kafka 4.4.0's jars [default: BYOC_KAFKA_HOME/libs, else
     /// ~/.local/share/byoc/kafka-4.4.0/libs, where scripts/setup.sh puts them].
     #[arg(long, env = "BYOC_KAFKA_LIBS")]
     pub kafka_libs: Option<PathBuf>,
     /// The ports Kafka clusters' blocks are taken from, FIRST-LAST (48 per instance).
     #[arg(long, env = "BYOC_KAFKA_PORTS", default_value = "20000-29983", value_parser = parse_port_range)]
     pub kafka_ports: (u16, u16),
-    /// The ports instances' brokers get, FIRST-LAST.
-    #[arg(long, env = "BYOC_BROKER_PORTS", default_value = "19092-19591", value_parser = parse_port_range)]
-    pub broker_ports: (u16, u16),
     /// The address brokers of instances exposed inside the network listen on: a private
     /// address of this host (0.0.0.0 means every interface, public ones included).
     #[arg(long, env = "BYOC_BROKER_PRIVATE_ADDRESS", default_value = "127.0.0.1")]
@@ -213,9 +205,6 @@ pub struct BrokerArgs {
     /// The host name or address internet clients use [default: the public address].
     #[arg(long, env = "BYOC_BROKER_PUBLIC_HOST")]
     pub broker_public_host: Option<String>,
-    /// How often each broker deletes messages past their topic's retention (seconds).
-    #[arg(long, env = "BYOC_BROKER_MAINTENANCE_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub broker_maintenance_seconds: u64,
     /// Stop every instance's broker when the console stops (for uninstalling). Without it the
     /// brokers go on serving Kafka clients while the console is stopped, restarted or
     /// upgraded, and the next console adopts them.
@@ -280,18 +269,6 @@ impl BrokerArgs {
                     .broker_public_address
                     .map(|bind| listener(net::canonical(bind), self.broker_public_host.as_deref())),
             }),
-            ProvisionerKind::Broker => ProvisionerChoice::Broker(BrokerSettings {
-                bin: self.broker_bin.clone().unwrap_or_else(default_broker_bin),
-                ports: self.broker_ports,
-                private: listener(
-                    net::canonical(self.broker_private_address),
-                    self.broker_host.as_deref(),
-                ),
-                public: self
-                    .broker_public_address
-                    .map(|bind| listener(net::canonical(bind), self.broker_public_host.as_deref())),
-                maintenance_every: std::time::Duration::from_secs(self.broker_maintenance_seconds),
-            }),
         })
     }
 }
@@ -305,19 +282,4 @@ pub fn listener(bind: IpAddr, host: Option<&str>) -> Listener {
         None => bind.to_string(),
     };
     Listener { bind, host }
-}
-
-/// `nisshi` from PATH, else where `cargo install` puts it.
-pub fn default_broker_bin() -> PathBuf {
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("nisshi"))
-        .find(|candidate| candidate.is_file());
-    on_path.unwrap_or_else(|| {
-        std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_default()
-            .join(".cargo/bin/nisshi")
-    })
 }

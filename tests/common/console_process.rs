@@ -33,23 +33,13 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// The broker program (nisshi) the broker tests use (`BYOC_BROKER_BIN`, else cargo's install).
-pub fn broker_bin() -> PathBuf {
-    std::env::var_os("BYOC_BROKER_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cargo/bin/nisshi")
-        })
-}
-
-/// `serve` flags for the broker provisioner on the ports FIRST-LAST.
-pub fn broker_flags(ports: &str) -> Vec<String> {
+/// `serve` flags for Kafka clusters whose blocks of ports (48 per instance) are taken from
+/// FIRST-LAST (Kafka's jars where scripts/setup.sh puts them).
+pub fn kafka_flags(ports: &str) -> Vec<String> {
     vec![
         "--provisioner".into(),
-        "broker".into(),
-        "--broker-bin".into(),
-        broker_bin().to_string_lossy().into_owned(),
-        "--broker-ports".into(),
+        "kafka".into(),
+        "--kafka-ports".into(),
         ports.into(),
     ]
 }
@@ -77,7 +67,7 @@ pub fn serve_with<S: AsRef<std::ffi::OsStr>>(
         .args(extra)
         .env(
             "RUST_LOG",
-            "warn,app::server::reconciler=info,app::server::broker=info",
+            "warn,app::server::reconciler=info,app::server::kafka=info,byoc_engine=info",
         )
         .env("NO_COLOR", "1")
         // Every console of the test appends to one log beside the data directory.
@@ -164,22 +154,23 @@ impl Activated {
             .collect()
     }
 
-    pub fn broker_dir(&self, id: &str) -> PathBuf {
-        self.data.join("brokers").join(format!("instance-{id}"))
+    /// The directory of instance `id`'s Kafka cluster (its nodes' directories inside).
+    pub fn instance_dir(&self, id: &str) -> PathBuf {
+        self.data.join("kafka").join(format!("instance-{id}"))
     }
 
-    /// Every broker process working in this data directory, by instance directory.
-    pub fn brokers(&self) -> Vec<(PathBuf, i32)> {
-        let root = std::fs::canonicalize(self.data.join("brokers")).unwrap_or_default();
+    /// Every Kafka node process working in this data directory, with its directory.
+    pub fn nodes(&self) -> Vec<(PathBuf, i32)> {
+        let root = std::fs::canonicalize(self.data.join("kafka")).unwrap_or_default();
         processes()
             .into_iter()
-            .filter(|(cwd, _)| cwd.parent() == Some(root.as_path()))
+            .filter(|(cwd, _)| cwd.parent().and_then(Path::parent) == Some(root.as_path()))
             .collect()
     }
 
-    /// Kills (SIGKILL) every broker of this data directory: they outlive the console.
-    pub fn kill_brokers(&self) {
-        for (_, pid) in self.brokers() {
+    /// Kills (SIGKILL) every node of this data directory: they outlive the console.
+    pub fn kill_nodes(&self) {
+        for (_, pid) in self.nodes() {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
         }
     }
@@ -189,7 +180,7 @@ impl Drop for Activated {
     fn drop(&mut self) {
         let _ = self.console.kill();
         let _ = self.console.wait();
-        self.kill_brokers();
+        self.kill_nodes();
     }
 }
 
@@ -207,16 +198,19 @@ pub fn processes() -> Vec<(PathBuf, i32)> {
         .collect()
 }
 
-/// Processes (not zombies) whose working directory is `dir`: the brokers of one instance.
-pub fn brokers_in(dir: &Path) -> Vec<i32> {
+/// Processes (not zombies) working in a directory of `dir`: the nodes of one instance's
+/// cluster, by pid (sorted).
+pub fn nodes_in(dir: &Path) -> Vec<i32> {
     let Ok(dir) = std::fs::canonicalize(dir) else {
         return Vec::new();
     };
-    processes()
+    let mut pids: Vec<i32> = processes()
         .into_iter()
-        .filter(|(cwd, _)| *cwd == dir)
+        .filter(|(cwd, _)| cwd.parent() == Some(dir.as_path()))
         .map(|(_, pid)| pid)
-        .collect()
+        .collect();
+    pids.sort_unstable();
+    pids
 }
 
 /// A console process on a fresh data directory, set up, signed in, with a prepaid key of
@@ -306,5 +300,32 @@ pub async fn activated_with<S: AsRef<std::ffi::OsStr>>(
         base,
         client,
         console,
+    }
+}
+
+/// Waits until the console's control loop has finished `passes` passes over every instance
+/// since it started (`byoc_control_loop_passes_total` on /metrics, open to loopback).
+pub async fn wait_for_passes(console: &Activated, passes: u64) {
+    let started = Instant::now();
+    loop {
+        let text = reqwest::get(format!("{}/metrics", console.base))
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("metrics text");
+        let done = text
+            .lines()
+            .find_map(|l| l.strip_prefix("byoc_control_loop_passes_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if done >= passes as f64 {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the control loop made {done} passes, not {passes}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -7,7 +7,7 @@
 
 use super::access::{Authorized, Operator, Viewer};
 use super::audit::{self, Outcome};
-use super::broker::scram;
+use super::kafka::scram;
 use super::store::{self, instances::InstanceRow, kafka_security as keep};
 use super::{AppState, ServerError};
 use crate::domain::instance_spec::{ClientAuth, SpecError, TransitEncryption};

@@ -10,8 +10,8 @@
 //! [`PER_INSTANCE_LIMIT`] instances that are not deleted, by id; beyond them only the totals
 //! by state are shown, and `byoc_instances_unlisted` says how many were left out.
 
-use super::broker::meter::Counters;
 use super::client_addr::ClientAddr;
+use super::store::broker_samples::Counters;
 use super::{license, store, AppState, ServerError};
 use crate::domain::instance::State;
 use crate::domain::marketplace::ReportState;
@@ -89,6 +89,10 @@ fn describe() {
         "Time to answer an HTTP request, by route."
     );
     describe_counter!(
+        "byoc_control_loop_passes_total",
+        "Passes of the control loop over every instance (one every 2 s while it is alive)."
+    );
+    describe_counter!(
         "byoc_sign_in_failures_total",
         "Sign-ins refused: wrong name or password, disabled, throttled."
     );
@@ -136,6 +140,11 @@ fn describe() {
         "byoc_marketplace_reports",
         "Marketplace usage reports by state."
     );
+}
+
+/// The control loop finished a pass over every instance.
+pub fn control_loop_pass() {
+    metrics::counter!("byoc_control_loop_passes_total").increment(1);
 }
 
 /// A sign-in refused (any reason).

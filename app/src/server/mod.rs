@@ -5,7 +5,6 @@ pub mod access;
 pub mod audit;
 pub mod audit_export;
 pub mod auth;
-pub mod broker;
 pub mod broker_panel;
 pub mod client_addr;
 pub mod clock;

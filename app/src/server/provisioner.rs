@@ -1,7 +1,7 @@
 //! The provisioner: the work behind each step of an operation (`domain::operation`), behind
 //! one trait so that a cloud or broker-backed provisioner plugs in where the simulated one is.
 
-use super::broker::meter::Counters;
+use super::store::broker_samples::Counters;
 use super::store::instances::InstanceRow;
 use crate::domain::instance_spec::{EndpointExposure, InstanceSpec, SpecError, TransitEncryption};
 use crate::domain::metering::Traffic;
@@ -9,7 +9,13 @@ use crate::domain::operation::{OperationKind, Step, StepId};
 use crate::wire::kafka::{LiveTraffic, TopicInfo};
 use std::time::Duration;
 
-pub use super::broker::process::Exit;
+/// A node the console started that exited: which instance, its pid, and how (exit status).
+#[derive(Debug, Clone)]
+pub struct Exit {
+    pub instance_id: i64,
+    pub pid: i32,
+    pub how: String,
+}
 
 /// Why the provisioner could not do something: what it was doing, with every cause under it
 /// (the I/O, SQL, TLS or Kafka error that stopped it), kept as a chain rather than flattened

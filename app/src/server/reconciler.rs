@@ -185,6 +185,7 @@ async fn pass(state: &AppState) {
     futures::stream::iter(ids)
         .for_each_concurrent(PASS_CONCURRENCY, |id| reconcile_one(state, id, Wait::No))
         .await;
+    super::metrics::control_loop_pass();
 }
 
 /// Whether to wait for an instance the operation runner holds (a wake after a step) or to

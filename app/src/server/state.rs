@@ -38,13 +38,11 @@ pub struct Config {
     pub public_origin: Option<String>,
 }
 
-/// `--provisioner`: a real broker per instance, or the simulation (fast tests, demos of the
-/// operations alone).
+/// `--provisioner`: an Apache Kafka cluster per instance (through the engine), or the
+/// simulation (fast tests, demos of the operations alone).
 #[derive(Clone, Debug)]
 pub enum ProvisionerChoice {
     Simulated,
-    Broker(super::broker::BrokerSettings),
-    /// Apache Kafka clusters through the engine (a preview this round).
     Kafka(super::kafka::KafkaSettings),
 }
 

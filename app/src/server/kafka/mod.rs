@@ -1,68 +1,65 @@
-//! The Kafka-cluster provisioner (`serve --provisioner kafka`, a preview this round): every
-//! instance is an Apache Kafka 4.4 KRaft cluster of three combined nodes on this host, made,
-//! watched and healed through the engine (`byoc-engine`). This module is the thin adapter
-//! between the console's operations and control loop and the engine.
+//! The Kafka-cluster provisioner: every instance is an Apache Kafka 4.4 KRaft cluster of
+//! three combined nodes on this host, made, watched and healed through the engine
+//! (`byoc-engine`). This module is the thin adapter between the console's operations and
+//! control loop and the engine.
 //!
-//! What it does today: create, suspend, resume and delete instances as clusters (anonymous
+//! It creates, suspends, resumes and deletes instances as clusters (anonymous or SASL/SCRAM
 //! clients, plaintext or TLS, inside the network or on the internet address); the control
 //! loop adopts clusters that outlived the console, starts a node that died and replaces one
-//! that stopped answering (through [`Provisioner::maintain`], audited); topics through the
-//! Admin API. What it does not do yet, and refuses or says so rather than pretend: SASL users
-//! (SCRAM through `alterUserScramCredentials` is the next step), scaling beyond the three
-//! nodes, traffic metering (the usage page says it is not measured on this provisioner).
+//! that stopped answering (through [`Provisioner::maintain`], audited); topics and SCRAM users
+//! go through the Admin API; traffic is read from the nodes' own counters ([`traffic`]).
+//! What it does not do yet, and refuses rather than pretend: SASL/PLAIN and mutual TLS,
+//! scaling beyond the three nodes.
 //!
 //! ```text
 //! DATA_DIR/kafka/instance-ID/   ports, node.pem, console.{pem,key}, cluster.json,
 //!                               node-0/ node-1/ node-2/  (the engine's cluster directory)
 //! ```
 
+mod capacity;
+mod files;
+pub mod scram;
+mod settings;
 mod spec;
 mod steps;
+pub mod tls;
 mod topics;
+mod traffic;
 mod users;
 
-use super::broker::tls::Authority;
-use super::broker::Listener;
-// Owner-only directories and files written whole (tmp, fsync, rename): the broker
-// provisioner's.
-use super::broker::{make_private_dir as private_dir, write_private};
+pub(crate) use files::write_private;
+pub use settings::{KafkaSettings, Listener, NO_PUBLIC_ADDRESS};
+pub use traffic::BASIS;
+
 use super::clock::Clock;
 use super::provisioner::{
-    BrokerCheck, Maintenance, ProvisionError, Provisioner, Served, StepDone, StepWork,
+    BrokerCheck, Exit, Maintenance, ProvisionError, Provisioner, Served, StepDone, StepWork,
     SupportedSecurity,
 };
+use super::store::broker_samples::Counters;
 use super::store::instances::InstanceRow;
 use crate::domain::instance_spec::{ClientAuth, EndpointExposure, InstanceSpec, SpecError};
 use crate::domain::metering::Traffic;
-use crate::wire::kafka::TopicInfo;
+use crate::wire::kafka::{LiveTraffic, TopicInfo};
 use anyhow::{anyhow, Context};
 use byoc_engine::admin::AclBinding;
 use byoc_engine::cluster::Cluster;
 use byoc_engine::heal::{NodeAction, STOP_GRACE};
 use byoc_engine::host::local::{KafkaInstall, LocalHost};
-use byoc_engine::observe::observe;
+use byoc_engine::host::NodeHost;
+use byoc_engine::observe::{observe, observe_with};
+use files::make_private_dir as private_dir;
 use sqlx::SqlitePool;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tls::Authority;
 
-/// How the console runs Kafka clusters (flags of `serve`).
-#[derive(Clone, Debug)]
-pub struct KafkaSettings {
-    /// Kafka 4.4.0's jars (scripts/fetch_kafka.sh).
-    pub libs: PathBuf,
-    /// The ports instances' blocks are taken from, first to last (inclusive).
-    pub ports: (u16, u16),
-    pub private: Listener,
-    pub public: Option<Listener>,
-}
-
-const SASL_REFUSED: &str = "SASL/PLAIN on Kafka clusters is not offered yet (--provisioner \
-    kafka is a preview): choose SASL/SCRAM.";
-const MTLS_REFUSED: &str = "Mutual TLS on Kafka clusters is not offered yet (--provisioner \
-    kafka is a preview).";
-const TRAFFIC_BASIS: &str = "Traffic is not measured on Kafka clusters yet (--provisioner \
-    kafka is a preview): every hour reads as no traffic.";
+const SASL_REFUSED: &str = "SASL/PLAIN on Kafka clusters is not offered yet: choose \
+    SASL/SCRAM.";
+const MTLS_REFUSED: &str = "Mutual TLS on Kafka clusters is not offered yet: choose SASL/SCRAM \
+    with TLS.";
 
 pub struct KafkaProvisioner {
     settings: KafkaSettings,
@@ -72,6 +69,10 @@ pub struct KafkaProvisioner {
     clock: Arc<dyn Clock>,
     allocating: tokio::sync::Mutex<()>,
     authority: tokio::sync::OnceCell<Arc<Authority>>,
+    readings: Mutex<HashMap<i64, traffic::Readings>>,
+    /// What the control loop's probes saw of each node (a node is replaced only after
+    /// several failed probes in a row).
+    probes: byoc_engine::heal::ProbeMemory,
 }
 
 impl KafkaProvisioner {
@@ -85,7 +86,7 @@ impl KafkaProvisioner {
         private_dir(&root)?;
         let install = KafkaInstall::new(settings.libs.clone(), &root.join("conf"))
             .context("cannot write the Kafka nodes' configuration")?;
-        Ok(Arc::new(KafkaProvisioner {
+        let provisioner = Arc::new(KafkaProvisioner {
             host: LocalHost::new(install),
             settings,
             root,
@@ -93,7 +94,28 @@ impl KafkaProvisioner {
             clock,
             allocating: tokio::sync::Mutex::new(()),
             authority: tokio::sync::OnceCell::new(),
-        }))
+            readings: Mutex::new(HashMap::new()),
+            probes: Default::default(),
+        });
+        traffic::spawn_readings(Arc::downgrade(&provisioner));
+        Ok(provisioner)
+    }
+
+    /// Instances with at least one node process running on this host.
+    fn running_instances(&self) -> Vec<i64> {
+        self.instance_dirs()
+            .into_iter()
+            .filter(|id| {
+                self.first_port(*id)
+                    .and_then(|first| byoc_engine::layout::ClusterLayout::new(0, &[], first).ok())
+                    .is_some_and(|layout| {
+                        self.cluster(*id)
+                            .processes(&layout)
+                            .iter()
+                            .any(|(_, p)| p.is_some())
+                    })
+            })
+            .collect()
     }
 
     fn dir(&self, instance_id: i64) -> PathBuf {
@@ -187,28 +209,8 @@ impl KafkaProvisioner {
         })
     }
 
-    /// The host's capacity rule (`domain::capacity`) for one more cluster beside those that
-    /// hold ports on this host (`except`: an instance already counted, for its own step).
-    fn capacity(&self, except: Option<i64>) -> Result<(), crate::domain::capacity::CapacityError> {
-        use crate::domain::capacity::{fits, Demand};
-        let demand = |layout: &byoc_engine::layout::ClusterLayout| Demand {
-            nodes: layout.nodes.len() as u32,
-            memory_mib: layout.memory_mib(),
-        };
-        let in_use = self
-            .instance_dirs()
-            .into_iter()
-            .filter(|id| Some(*id) != except)
-            .filter_map(|id| self.first_port(id))
-            .filter_map(|first| byoc_engine::layout::ClusterLayout::new(0, &[], first).ok())
-            .fold(Demand::default(), |sum, layout| sum + demand(&layout));
-        let wanted = byoc_engine::layout::ClusterLayout::new(0, &[], 1024)
-            .map(|layout| demand(&layout))
-            .unwrap_or_default();
-        fits(host_capacity(), in_use, wanted)
-    }
-
     async fn halt(&self, instance_id: i64) -> Vec<i32> {
+        self.probes.forget(&self.dir(instance_id));
         // All nodes at once: stopped one after another, the last waits minutes for a quorum.
         self.cluster(instance_id).stop_all(STOP_GRACE).await
     }
@@ -219,22 +221,6 @@ impl KafkaProvisioner {
     ) -> Result<byoc_engine::admin::AdminClient, ProvisionError> {
         let spec = self.spec(row).await?;
         self.admin(&spec).await
-    }
-}
-
-/// This host's memory (`/proc/meminfo`) and cores.
-fn host_capacity() -> crate::domain::capacity::Host {
-    let memory_kib: u64 = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0);
-    crate::domain::capacity::Host {
-        memory_mib: memory_kib / 1024,
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
     }
 }
 
@@ -254,15 +240,17 @@ impl Provisioner for KafkaProvisioner {
 
     async fn traffic(
         &self,
-        _instance: &InstanceRow,
-        _hour_start: i64,
+        instance: &InstanceRow,
+        hour_start: i64,
         _size_aku: u32,
     ) -> Result<Traffic, ProvisionError> {
-        Ok(Traffic::default())
+        self.hour_traffic(instance, hour_start).await
     }
 
     fn traffic_basis(&self) -> &'static str {
-        TRAFFIC_BASIS
+        "Data in and data out are counted by Kafka on each node of the instance (what clients \
+         produced and fetched, replication excluded); data retained is each partition's data \
+         on disk, counted once however many replicas keep it."
     }
 
     fn is_real(&self) -> bool {
@@ -282,7 +270,7 @@ impl Provisioner for KafkaProvisioner {
             ClientAuth::Mtls => return refuse("client_auth", MTLS_REFUSED),
         }
         if spec.endpoint_exposure == EndpointExposure::Internet && self.settings.public.is_none() {
-            return refuse("endpoint_exposure", super::broker::NO_PUBLIC_ADDRESS);
+            return refuse("endpoint_exposure", NO_PUBLIC_ADDRESS);
         }
         if let Err(too_much) = self.capacity(None) {
             return refuse("size_aku", &too_much.to_string());
@@ -301,7 +289,7 @@ impl Provisioner for KafkaProvisioner {
             transit_encryption: vec![("tls", None), ("plaintext", None)],
             internet: match self.settings.public {
                 Some(_) => None,
-                None => Some(super::broker::NO_PUBLIC_ADDRESS),
+                None => Some(NO_PUBLIC_ADDRESS),
             },
         })
     }
@@ -324,7 +312,7 @@ impl Provisioner for KafkaProvisioner {
                 .ok()??;
             drop(conn);
             match self.spec(&row).await {
-                Ok(spec) => match self.admin(&spec).await {
+                Ok(spec) => match self.probe_admin(&spec).await {
                     Ok(admin) => {
                         let state = observe(&cluster, &spec.layout, &admin).await;
                         let answering = state.nodes.iter().filter(|n| n.answer.is_ok()).count();
@@ -359,8 +347,8 @@ impl Provisioner for KafkaProvisioner {
     async fn maintain(&self, instance: &InstanceRow) -> Result<Vec<Maintenance>, ProvisionError> {
         let spec = self.spec(instance).await?;
         let cluster = self.cluster(instance.id);
-        let admin = self.admin(&spec).await?;
-        let state = observe(&cluster, &spec.layout, &admin).await;
+        let admin = self.probe_admin(&spec).await?;
+        let state = observe_with(&cluster, &spec.layout, &admin, &self.probes).await;
         let mut done = Vec::new();
         for node in &state.nodes {
             match &node.action {
@@ -454,7 +442,39 @@ impl Provisioner for KafkaProvisioner {
         self.sync_users(instance).await
     }
 
+    fn live_traffic(&self, instance: &InstanceRow) -> Option<LiveTraffic> {
+        self.live(instance)
+    }
+
+    fn latest_reading(&self, instance_id: i64) -> Option<Counters> {
+        self.latest(instance_id)
+    }
+
+    /// Node exits, as the instance's: the control loop wakes for that instance at once and
+    /// its maintenance pass starts the node again.
+    fn take_exits(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Exit>> {
+        let mut nodes = self.host.take_exits()?;
+        let (send, receive) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(exit) = nodes.recv().await {
+                let exit = Exit {
+                    instance_id: exit.instance_id,
+                    pid: exit.pid,
+                    how: format!("node {} exited ({})", exit.node_id, exit.how),
+                };
+                if send.send(exit).is_err() {
+                    return;
+                }
+            }
+        });
+        Some(receive)
+    }
+
     async fn shutdown(&self, stop_brokers: bool) {
+        // A last reading of each, stored for metering; the nodes go on serving.
+        for id in self.running_instances() {
+            self.read_traffic(id, true).await;
+        }
         if stop_brokers {
             for id in self.instance_dirs() {
                 self.halt(id).await;

@@ -4,8 +4,8 @@
 //! reaches it (the Admin client over the internal listener, with its own certificate).
 
 use super::KafkaProvisioner;
+use super::NO_PUBLIC_ADDRESS;
 use crate::domain::instance_spec::{ClientAuth, EndpointExposure, TransitEncryption};
-use crate::server::broker::NO_PUBLIC_ADDRESS;
 use crate::server::provisioner::ProvisionError;
 use crate::server::store::instances::InstanceRow;
 use anyhow::{anyhow, Context};
@@ -22,6 +22,8 @@ const NODE_PEM: &str = "node.pem";
 const CONSOLE_PEM: &str = "console.pem";
 const CONSOLE_KEY: &str = "console.key";
 const CLIENT_LISTENER_PEM: &str = "client-listener.pem";
+/// How long a probe waits for a node on loopback (a live node answers in milliseconds).
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl KafkaProvisioner {
     pub(super) fn first_port(&self, instance_id: i64) -> Option<u16> {
@@ -136,6 +138,25 @@ impl KafkaProvisioner {
     /// The console's Admin client for the instance: every node's internal listener, TLS with
     /// the console's own certificate (`CN=byoc-console`, a super user of the cluster).
     pub(super) async fn admin(&self, spec: &ClusterSpec) -> Result<AdminClient, ProvisionError> {
+        let config = self.admin_config(spec).await?;
+        AdminClient::new(config).map_err(|e| anyhow!("{e}"))
+    }
+
+    /// [`Self::admin`] for the control loop's probes: a node that takes longer than this to
+    /// answer on loopback is counted as not answering (a hung node must not hold a pass up
+    /// for the Admin client's usual 10 s per request).
+    pub(super) async fn probe_admin(
+        &self,
+        spec: &ClusterSpec,
+    ) -> Result<AdminClient, ProvisionError> {
+        let mut config = self.admin_config(spec).await?;
+        config.request_timeout = PROBE_TIMEOUT;
+        config.connect_timeout = PROBE_TIMEOUT;
+        config.deadline = PROBE_TIMEOUT * 3;
+        AdminClient::new(config).map_err(|e| anyhow!("{e}"))
+    }
+
+    async fn admin_config(&self, spec: &ClusterSpec) -> Result<AdminConfig, ProvisionError> {
         let authority = self.authority().await?;
         let dir = self.dir(spec.instance_id);
         let now = self.clock.unix();
@@ -154,7 +175,7 @@ impl KafkaProvisioner {
             .nodes
             .iter()
             .map(|n| format!("{INTERNAL_HOST}:{}", n.ports.internal));
-        AdminClient::new(AdminConfig::new(internal, Some(identity))).map_err(|e| anyhow!("{e}"))
+        Ok(AdminConfig::new(internal, Some(identity)))
     }
 }
 
