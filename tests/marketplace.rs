@@ -2052,3 +2052,219 @@ async fn a_cancellation_notice_sends_every_closed_hour_still_allowed_at_once() {
     }
     assert_eq!(emulator.billed().await["double_billed"], 0);
 }
+
+/// A session's subscription hold (the banner's), as JSON.
+async fn banner_hold(app: &TestApp, client: &Client) -> Value {
+    let session: Value = app
+        .post_form(client, "/api/session", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    session["license"]["subscription"].clone()
+}
+
+/// The link grace: a pay-as-you-go key naming a listing must be linked within 72 hours of
+/// activation; a banner says so until then; after it creating and scaling up are refused
+/// (scaling down is not) and the end is audited once; a link allows growth again. Unlinking
+/// starts the grace again, and so do reports refused for lack of permission, until an
+/// accepted report. Every transition has its audit entry.
+#[tokio::test]
+async fn a_listing_bound_license_must_be_linked_within_the_grace() {
+    let emulator = Emulator::start(true).await;
+    let app = console(&emulator).await;
+    app.admin_client().await;
+    let t0 = datetime!(2026-12-01 00:00 UTC);
+    let grace = 72 * 3600;
+    let client = at(&app, &emulator, t0).await;
+    let key = payg_key(&app, Some(&format!("aws:{PRODUCT}")));
+    assert_eq!(app.apply_key(&client, &key).await.status(), 200);
+    let applied: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'license_applied' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        applied.contains("link grace runs (not linked)"),
+        "{applied}"
+    );
+
+    // Within the grace: a banner, growth allowed.
+    let client = at(&app, &emulator, t0 + time::Duration::hours(1)).await;
+    let hold = banner_hold(&app, &client).await;
+    assert_eq!(hold["LinkDue"]["reason"], "NotLinked", "{hold}");
+    assert_eq!(hold["LinkDue"]["deadline"], t0.unix_timestamp() + grace);
+    let a = created(&app, &client, "alpha", 6).await;
+    settle(&app, a, "running").await;
+    let page = client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-testid=\"subscription-banner\""));
+    assert!(
+        page.contains("link it on the Marketplace page before"),
+        "banner text"
+    );
+
+    // One minute before the end: still allowed. At the end: refused, with the reason.
+    let client = at(&app, &emulator, t0 + time::Duration::seconds(grace - 60)).await;
+    let b = created(&app, &client, "beta", 6).await;
+    settle(&app, b, "running").await;
+    let client = at(&app, &emulator, t0 + time::Duration::seconds(grace)).await;
+    let refused = create(&app, &client, "gamma", 3).await;
+    assert_eq!(refused.status(), 409);
+    let why = refused.text().await.unwrap();
+    assert!(why.contains("has not been linked"), "{why}");
+    let up = app
+        .post_form(
+            &client,
+            "/api/instance_scale",
+            &[("id", &a.to_string()), ("size_aku", "12")],
+        )
+        .await;
+    assert_eq!(up.status(), 409);
+    let down = app
+        .post_form(
+            &client,
+            "/api/instance_scale",
+            &[("id", &b.to_string()), ("size_aku", "5")],
+        )
+        .await;
+    assert_eq!(down.status(), 200);
+    settle(&app, b, "running").await;
+    assert_eq!(
+        banner_hold(&app, &client).await["LinkOverdue"]["reason"],
+        "NotLinked"
+    );
+    // The end is audited once, however often the watcher looks; instances keep running.
+    for _ in 0..2 {
+        app::server::instances::follow_license(&app.state)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace_link_grace_ended'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(instance_state(&app, a).await, "running");
+
+    // Linked: growth allowed again, the banner gone.
+    let linked = link(
+        &app,
+        &client,
+        &[("marketplace", "aws"), ("listing", PRODUCT)],
+    )
+    .await;
+    assert_eq!(linked.status(), 200);
+    let linked_detail: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'marketplace_link' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        linked_detail.contains("this ends the link grace"),
+        "{linked_detail}"
+    );
+    assert_eq!(banner_hold(&app, &client).await, Value::Null);
+    let c = created(&app, &client, "gamma", 3).await;
+    settle(&app, c, "running").await;
+
+    // Unlinking starts the grace again, from the unlink.
+    let t1 = t0 + time::Duration::hours(100);
+    let client = at(&app, &emulator, t1).await;
+    let unlinked = app
+        .post_form(&client, "/api/marketplace_unlink", &[("confirm", "unlink")])
+        .await;
+    assert_eq!(unlinked.status(), 200, "{}", unlinked.text().await.unwrap());
+    let unlink_detail: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'marketplace_unlink' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        unlink_detail.contains("link grace runs (unlinked)"),
+        "{unlink_detail}"
+    );
+    let hold = banner_hold(&app, &client).await;
+    assert_eq!(hold["LinkDue"]["reason"], "Unlinked", "{hold}");
+    assert_eq!(hold["LinkDue"]["deadline"], t1.unix_timestamp() + grace);
+    let d = created(&app, &client, "delta", 3).await;
+    settle(&app, d, "running").await;
+    let client = at(&app, &emulator, t1 + time::Duration::seconds(grace)).await;
+    let refused = create(&app, &client, "epsilon", 3).await;
+    assert_eq!(refused.status(), 409);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("link to it was removed"));
+    let relinked = link(
+        &app,
+        &client,
+        &[("marketplace", "aws"), ("listing", PRODUCT)],
+    )
+    .await;
+    assert_eq!(relinked.status(), 200);
+    let e = created(&app, &client, "epsilon", 3).await;
+    settle(&app, e, "running").await;
+
+    // The host's role loses MeterUsage: the first refused report starts the grace (audited);
+    // after it growth is refused; an accepted report ends it (audited).
+    let t2 = t1 + time::Duration::seconds(grace) + time::Duration::hours(1);
+    emulator
+        .control("permission", json!({ "granted": false }))
+        .await;
+    set_clock(&app, &emulator, t2).await;
+    app::server::metering::run_due(&app.state).await.unwrap();
+    reporter::run_once(&app.state).await.unwrap();
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace_permission_denied'"
+        )
+        .await,
+        1
+    );
+    let client = at(&app, &emulator, t2 + time::Duration::hours(1)).await;
+    assert_eq!(
+        banner_hold(&app, &client).await["LinkDue"]["reason"],
+        "PermissionDenied"
+    );
+    let z = created(&app, &client, "zeta", 3).await;
+    settle(&app, z, "running").await;
+    let client = at(&app, &emulator, t2 + time::Duration::seconds(grace)).await;
+    let refused = create(&app, &client, "eta", 3).await;
+    assert_eq!(refused.status(), 409);
+    assert!(refused.text().await.unwrap().contains("lack of permission"));
+    emulator
+        .control("permission", json!({ "granted": true }))
+        .await;
+    // Reports are sent again (those past AWS's window are late) and one is accepted.
+    let t3 = t2 + time::Duration::seconds(grace) + time::Duration::hours(1);
+    set_clock(&app, &emulator, t3).await;
+    app::server::metering::run_due(&app.state).await.unwrap();
+    reporter::run_once(&app.state).await.unwrap();
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace_permission_restored'"
+        )
+        .await,
+        1
+    );
+    let client = at(&app, &emulator, t3).await;
+    assert_eq!(banner_hold(&app, &client).await, Value::Null);
+    let h = created(&app, &client, "eta", 3).await;
+    settle(&app, h, "running").await;
+}

@@ -350,7 +350,7 @@ fn meter_usage(shared: &Shared, account: &AwsAccount, headers: &HeaderMap, body:
         Ok(i) => i,
         Err(a) => return a,
     };
-    if !account.authorized {
+    if !account.authorized || mem.permission_revoked {
         return client(
             "UnauthorizedException",
             format!(

@@ -35,6 +35,22 @@ pub async fn entitlement(
     Json(json!({ "entitled": req.entitled, "usage_until": mem.usage_until }))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Permission {
+    granted: bool,
+}
+
+/// `{"granted": bool}`: whether the host's role may call MeterUsage (a role whose policy
+/// lost the permission answers `UnauthorizedException`).
+pub async fn permission(
+    State(shared): State<Arc<Shared>>,
+    Json(req): Json<Permission>,
+) -> Json<Value> {
+    shared.lock().permission_revoked = !req.granted;
+    Json(json!({ "granted": req.granted }))
+}
+
 /// Fields left out keep their current value.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

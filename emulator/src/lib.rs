@@ -170,6 +170,7 @@ pub fn router(config: Config) -> Router {
         .route("/alibaba", get(alibaba::handle).post(alibaba::handle))
         .route("/alibaba/", get(alibaba::handle).post(alibaba::handle))
         .route("/_emulator/entitlement", post(control::entitlement))
+        .route("/_emulator/permission", post(control::permission))
         .route("/_emulator/faults", post(control::faults))
         .route("/_emulator/clock", post(control::clock))
         .route("/_emulator/software", post(control::software))

@@ -66,6 +66,9 @@ pub struct State {
     pub entitled: bool,
     /// While not entitled: usage dated before this is still taken.
     pub usage_until: Option<f64>,
+    /// The host's role lost `aws-marketplace:MeterUsage` (every account answers
+    /// `UnauthorizedException`, dry runs too) until a test grants it again.
+    pub permission_revoked: bool,
     pub faults: Faults,
     /// The usage clock (epoch seconds) when a test froze it; otherwise real time.
     pub usage_now: Option<f64>,
@@ -94,6 +97,7 @@ impl State {
         State {
             entitled: true,
             usage_until: None,
+            permission_revoked: false,
             faults: Faults::default(),
             usage_now: None,
             software_started: None,

@@ -38,6 +38,16 @@ pub fn LicenseBannerView(banner: LicenseBanner) -> impl IntoView {
             "The marketplace subscription ended on {}: instances are suspended (their data is kept). Renew the subscription, then check the link again on the Marketplace page.",
             utc(*since)
         ),
+        SubscriptionHold::LinkDue { reason, deadline, .. } => format!(
+            "This pay-as-you-go license is billed through its marketplace listing, and {}: link it on the Marketplace page before {}, or nothing can be created or scaled up from then on.",
+            reason.describe(),
+            utc(*deadline)
+        ),
+        SubscriptionHold::LinkOverdue { reason, deadline, .. } => format!(
+            "This pay-as-you-go license is billed through its marketplace listing, and {}; the grace ended at {}: nothing can be created or scaled up until the environment is linked on the Marketplace page.",
+            reason.describe(),
+            utc(*deadline)
+        ),
     });
     let over_quota = banner.over_quota_by.map(|n| {
         format!("{n} AKU more are in use than the license grants: nothing can be created or scaled up until usage is within the quota.")

@@ -82,6 +82,20 @@ fn MarketplaceBody(d: MarketplaceData, actions: Actions) -> impl IntoView {
             "The subscription ended on {}; instances are suspended (data kept). Renew it, then check again.",
             utc(since)
         ),
+        SubscriptionHold::LinkDue {
+            reason, deadline, ..
+        } => format!(
+            "The license is billed through its listing and {}: link it before {}, or growth is refused from then on.",
+            reason.describe(),
+            utc(deadline)
+        ),
+        SubscriptionHold::LinkOverdue {
+            reason, deadline, ..
+        } => format!(
+            "The license is billed through its listing and {}; the grace ended at {}: growth is refused until linked.",
+            reason.describe(),
+            utc(deadline)
+        ),
     });
     let counts = d
         .counts

@@ -23,6 +23,10 @@ pub async fn session(state: &AppState, who: &SignedIn) -> Result<SessionInfo, Se
     let mut license = banner(&now);
     let billing = now.current.as_ref().map(|c| c.payload.billing);
     license.subscription = marketplace::view::hold_in(state, billing, reads.as_ref()).await?;
+    if license.subscription.is_none() {
+        license.subscription =
+            marketplace::grace::hold_in(state, now.current.as_ref(), reads.as_ref()).await?;
+    }
     Ok(SessionInfo {
         must_change_password: user.must_change_password,
         role: user.role(),

@@ -69,6 +69,19 @@ pub enum SubscriptionHold {
     NoGrowth { since: i64, suspend_at: i64 },
     /// Ended and past the grace period: instances are suspended.
     Suspended { since: i64 },
+    /// The license names a listing the environment is not linked to (or whose reports are
+    /// refused for lack of permission): growth is refused from `deadline` unless linked.
+    LinkDue {
+        reason: crate::domain::marketplace::GraceReason,
+        since: i64,
+        deadline: i64,
+    },
+    /// The same, past the grace: growth is refused until linked.
+    LinkOverdue {
+        reason: crate::domain::marketplace::GraceReason,
+        since: i64,
+        deadline: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

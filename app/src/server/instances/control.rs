@@ -10,6 +10,8 @@ use super::*;
 /// lapsed. Called by the license watcher, after a key is applied and when the subscription
 /// changes. Nothing is ever deleted.
 pub async fn follow_license(state: &AppState) -> Result<(), ServerError> {
+    // The end of a link grace is audited once (growth is refused from then on).
+    crate::server::marketplace::grace::notice_end(state).await?;
     let now = license::now(state).await?;
     let phase = now.status.phase;
     if phase == Phase::Unactivated {

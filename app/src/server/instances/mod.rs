@@ -59,6 +59,8 @@ async fn check_growth(
             "The marketplace subscription has ended: nothing can be created or scaled up until it is renewed{when}."
         ))));
     }
+    super::marketplace::grace::check_growth(state, conn, current.as_ref(), now.unix_timestamp())
+        .await?;
     let quota = current.as_ref().and_then(|c| c.payload.aku_quota);
     quota::check_growth(&status, quota, used, extra).map_err(quota_refusal)
 }

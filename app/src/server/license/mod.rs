@@ -279,6 +279,13 @@ pub async fn apply(
             p.key_id
         ));
     }
+    // A key that binds the environment to a listing starts the link grace (stated here).
+    if let Some(note) =
+        crate::server::marketplace::grace::activation_note(state, &mut tx, p, state.clock.unix())
+            .await?
+    {
+        detail.push_str(&format!("; {note}"));
+    }
     audit::record_in(
         &mut tx,
         state,

@@ -224,11 +224,12 @@ fn answer_of(error: &SdkError<MeterUsageError, HttpResponse>) -> Answer {
         "TimestampOutOfBoundsException" => Answer::OutOfWindow,
         // Bad credentials or a clock off by more than 15 minutes: the host's to fix; the
         // report waits rather than being lost.
-        "UnrecognizedClientException"
-        | "InvalidSignatureException"
-        | "ExpiredTokenException"
-        | "UnauthorizedException"
-        | "AccessDeniedException" => Answer::Retryable(why),
+        "UnrecognizedClientException" | "InvalidSignatureException" | "ExpiredTokenException" => {
+            Answer::Retryable(why)
+        }
+        // The host's role may not call MeterUsage: tried again like the above, and it starts
+        // the link grace (a host that lost its permission is not metered for free).
+        "UnauthorizedException" | "AccessDeniedException" => Answer::PermissionDenied(why),
         _ => Answer::Refused(why),
     }
 }

@@ -7,6 +7,7 @@ pub mod alibaba;
 pub mod aws;
 pub mod client;
 mod decide;
+pub mod grace;
 pub mod host;
 pub mod reporter;
 pub mod view;
@@ -247,6 +248,8 @@ async fn try_link(
         }
         _ => Entitlement::Entitled,
     };
+    // The link grace this link ends, if one ran (said in the link's audit entry).
+    let grace_before = grace::duty_on(state, &mut tx, Some(&current), now).await?;
     let fallback = store::marketplace::first_payg_hour(&mut tx)
         .await?
         .unwrap_or(hour_floor(now));
@@ -275,7 +278,11 @@ async fn try_link(
         Some(&format!("{}:{listing}", marketplace.as_str())),
         Outcome::Success,
         Some(&format!(
-            "checked with the marketplace as {account}; {taken_over} reports an earlier link did not send are sent by this one"
+            "checked with the marketplace as {account}; {taken_over} reports an earlier link did not send are sent by this one{}",
+            match grace::grace_note(grace_before) {
+                Some(_) => "; this ends the link grace",
+                None => "",
+            }
         )),
     )
     .await?;
@@ -304,12 +311,15 @@ fn already_linked(active: &LinkRow) -> ServerError {
 pub async fn unlink(state: &AppState, who: &Authorized<Admin>) -> Result<u64, ServerError> {
     let actor = who.actor();
     let _turn = state.marketplace.pass.lock().await;
+    let current = license::current(state).await?;
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let Some(active) = store::marketplace::active_link(&mut tx).await? else {
         return Err(AppError::Conflict("the environment is not linked".into()).into());
     };
     let now = state.clock.unix();
     let unsent = store::marketplace::unlink(&mut tx, active.id, now).await?;
+    // Unlinking a license bound to this listing starts the link grace.
+    let grace_after = grace::duty_on(state, &mut tx, current.as_ref(), now).await?;
     audit::record_in(
         &mut tx,
         state,
@@ -322,7 +332,10 @@ pub async fn unlink(state: &AppState, who: &Authorized<Admin>) -> Result<u64, Se
         )),
         Outcome::Success,
         Some(&format!(
-            "{unsent} reports not sent are kept as unsent, for the next link of the same listing"
+            "{unsent} reports not sent are kept as unsent, for the next link of the same listing{}",
+            grace::grace_note(grace_after)
+                .map(|note| format!("; {note}"))
+                .unwrap_or_default()
         )),
     )
     .await?;
@@ -363,6 +376,10 @@ pub async fn recheck(
         _ => rules::entitlement_after(current, &rules::Answer::NotEntitled, now),
     };
     note_entitlement(&mut tx, state, actor, &active, current, after, now).await?;
+    if matches!(check, Check::Ok { .. }) {
+        // The check proves the permission: a permission failure is over.
+        grace::note_permission(&mut tx, state, &active, None, "a check passed").await?;
+    }
     tx.commit().await?;
     follow_subscription(state).await;
     if matches!(after, Entitlement::Ended { .. }) && after != current {

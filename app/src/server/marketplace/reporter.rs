@@ -362,9 +362,11 @@ async fn record_replies(
     let mut stop = false;
     let mut notice = false;
     // Read once, inside this write transaction: nothing else changes the link meanwhile.
-    let before = store::marketplace::link(&mut tx, link.id)
+    let fresh = store::marketplace::link(&mut tx, link.id)
         .await?
-        .map_or(link.entitlement, |l| l.entitlement);
+        .unwrap_or_else(|| link.clone());
+    let before = fresh.entitlement;
+    let mut permission = fresh.permission_denied_since;
     let mut current = before;
     for (index, (report, attempts)) in sending.iter().enumerate() {
         let reply = replies.get(index).cloned().unwrap_or(Reply {
@@ -399,8 +401,27 @@ async fn record_replies(
             // unless someone edited the row meanwhile. Say so rather than lose the answer.
             tracing::error!(report = report.id, answer = ?reply.answer, "a report's answer could not be recorded: it was no longer sending");
         }
-        if matches!(reply.answer, Answer::Retryable(_) | Answer::Unconfirmed(_)) {
+        if matches!(
+            reply.answer,
+            Answer::Retryable(_) | Answer::PermissionDenied(_) | Answer::Unconfirmed(_)
+        ) {
             stop = true;
+        }
+        // A refusal for lack of permission starts the link grace; an accepted report ends it.
+        let denied = match (&reply.answer, permission) {
+            (Answer::PermissionDenied(why), None) => Some((Some(now), why.as_str())),
+            (Answer::Accepted | Answer::Duplicate, Some(_)) => {
+                Some((None, "a report was accepted"))
+            }
+            _ => None,
+        };
+        if let Some((since, why)) = denied {
+            let row = LinkRow {
+                permission_denied_since: permission,
+                ..fresh.clone()
+            };
+            super::grace::note_permission(&mut tx, state, &row, since, why).await?;
+            permission = since;
         }
         if reply.answer == Answer::NotEntitled {
             notice = true;

@@ -130,7 +130,10 @@ pub async fn view(state: &AppState, is_admin: bool) -> Result<MarketplaceData, S
         active: active.first().map(|l| link_view(l)),
         history: history.into_iter().map(link_view).collect(),
         grace_hours: state.marketplace.settings.grace_s / 3600,
-        hold: hold(state, current.as_ref().map(|c| c.payload.billing)).await?,
+        hold: match hold(state, current.as_ref().map(|c| c.payload.billing)).await? {
+            Some(hold) => Some(hold),
+            None => super::grace::hold_in(state, current.as_ref(), None).await?,
+        },
         aws_mappings: mapping_views(Marketplace::Aws),
         alibaba_mappings: mapping_views(Marketplace::Alibaba),
         attention: attention.iter().map(report_view).collect(),

@@ -23,10 +23,13 @@ pub struct LinkRow {
     pub entitlement: Entitlement,
     pub entitlement_at: i64,
     pub last_report_at: Option<i64>,
+    /// Since when the marketplace refuses its reports for lack of permission.
+    pub permission_denied_since: Option<i64>,
 }
 
 const LINK_COLUMNS: &str = "id, marketplace, listing, account, linked_at, linked_by, unlinked_at,
-     report_from, queued_until, entitlement, ended_since, entitlement_at, last_report_at";
+     report_from, queued_until, entitlement, ended_since, entitlement_at, last_report_at,
+     permission_denied_since";
 
 impl<'r> sqlx::FromRow<'r, SqliteRow> for LinkRow {
     fn from_row(row: &'r SqliteRow) -> Result<Self, sqlx::Error> {
@@ -69,6 +72,7 @@ impl<'r> sqlx::FromRow<'r, SqliteRow> for LinkRow {
             entitlement,
             entitlement_at: row.try_get("entitlement_at")?,
             last_report_at: row.try_get("last_report_at")?,
+            permission_denied_since: row.try_get("permission_denied_since")?,
         })
     }
 }
@@ -294,4 +298,49 @@ pub async fn links(pool: &SqlitePool) -> Result<Vec<LinkRow>, sqlx::Error> {
     ))
     .fetch_all(pool)
     .await
+}
+
+/// Records (or, with `None`, clears) since when the link's reports are refused for lack of
+/// permission. True when it changed.
+pub async fn set_permission_denied(
+    conn: &mut SqliteConnection,
+    link_id: i64,
+    since: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE marketplace_links SET permission_denied_since = ?
+         WHERE id = ? AND permission_denied_since IS NOT ?",
+    )
+    .bind(since)
+    .bind(link_id)
+    .bind(since)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// When the first pay-as-you-go key was applied (the link grace's activation).
+pub async fn first_payg_applied(conn: &mut SqliteConnection) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT MIN(applied_at) FROM license_keys WHERE billing = 'payg'")
+        .fetch_one(conn)
+        .await
+}
+
+/// Notes that the grace started at `since` for `reason` has ended; true the first time only.
+pub async fn note_grace_end(
+    conn: &mut SqliteConnection,
+    since: i64,
+    reason: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO marketplace_link_grace_ends (since, reason, noted_at) VALUES (?, ?, ?)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(since)
+    .bind(reason)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
