@@ -7,10 +7,11 @@
 
 mod common;
 
-use app::server::broker::Listener;
+use app::server::kafka::Listener;
 use app::server::kafka::KafkaSettings;
 use app::server::{Config, ProvisionerChoice};
-use byoc_engine::host::local::KafkaInstall;
+use byoc_engine::host::local::{KafkaInstall, PID_FILE};
+use byoc_engine::layout::NodePorts;
 use common::kafka::{consume, produce};
 use common::*;
 use serde_json::Value;
@@ -35,6 +36,25 @@ async fn state_of(app: &TestApp, id: i64) -> (String, Option<String>) {
         .fetch_one(&app.pool)
         .await
         .unwrap()
+}
+
+/// The node of the cluster whose ports start at `first` that is the quorum's active
+/// controller, as its own metrics say (`ActiveControllerCount` 1).
+async fn active_controller(first: u16) -> Option<u32> {
+    for node in 0..3u32 {
+        let port = NodePorts::in_block(first, node).metrics;
+        let Ok(answer) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else {
+            continue;
+        };
+        let text = answer.text().await.unwrap_or_default();
+        if text
+            .lines()
+            .any(|l| l == "kafka_controller_kafkacontroller_activecontrollercount 1.0")
+        {
+            return Some(node);
+        }
+    }
+    None
 }
 
 /// Kafka node processes (pid) working under `dir`.
@@ -253,6 +273,87 @@ async fn an_instance_is_a_three_node_kafka_cluster_that_heals_a_killed_node() {
     let read: Value = serde_json::from_slice(&out.stdout).expect("consume as JSON");
     assert_eq!(read["missing"], serde_json::json!([]), "{read}");
     assert_eq!(read["seen"], 2000, "{read}");
+
+    // The active controller SIGKILLed under a producer (acks=all): the quorum elects another
+    // controller, the node's partitions get new leaders, the control loop starts the node
+    // again, and every acknowledged message is read back. The stall is printed.
+    let first: u16 = std::fs::read_to_string(dir.join("ports"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let controller = active_controller(first)
+        .await
+        .expect("one node is the active controller");
+    let pid_of = |node: u32| -> i32 {
+        std::fs::read_to_string(dir.join(format!("node-{node}")).join(PID_FILE))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let victim = pid_of(controller);
+    let (stop, acked) = (app.dir.path().join("stop"), app.dir.path().join("acked"));
+    let producer = std::process::Command::new("python3")
+        .args([script, "produce", &bootstrap, "events"])
+        .args([&stop, &acked])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let acked_count = || {
+        std::fs::read_to_string(&acked)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    wait_until("the producer is acknowledged", Duration::from_secs(60), async || {
+        acked_count() >= 200
+    })
+    .await;
+    std::process::Command::new("kill")
+        .args(["-9", &victim.to_string()])
+        .status()
+        .unwrap();
+    let killed_at = Instant::now();
+    wait_until(
+        "the controller's node is started again",
+        Duration::from_secs(120),
+        async || {
+            let now = nodes_under(&dir);
+            now.len() == 3 && !now.contains(&victim)
+        },
+    )
+    .await;
+    let restarted_after = killed_at.elapsed();
+    let after_kill = acked_count();
+    wait_until(
+        "acknowledgements go on after the controller's death",
+        Duration::from_secs(120),
+        async || acked_count() >= after_kill + 500,
+    )
+    .await;
+    std::fs::write(&stop, "").unwrap();
+    let out = producer.wait_with_output().unwrap();
+    let figures: Value = serde_json::from_slice(&out.stdout).expect("producer figures");
+    println!(
+        "active controller (node {controller}) SIGKILLed under a producer: started again by the \
+         control loop after {restarted_after:?}; the producer: {figures} (longest_gap_ms: the \
+         longest stretch without an acknowledgement)"
+    );
+    assert_eq!(figures["failed"], 0, "{figures}");
+    assert!(
+        active_controller(first)
+            .await
+            .is_some_and(|now| now != controller || pid_of(now) != victim),
+        "another controller is active"
+    );
+    let out = std::process::Command::new("python3")
+        .args([script, "consume", &bootstrap, "events"])
+        .arg(&acked)
+        .arg("120")
+        .output()
+        .unwrap();
+    let read: Value = serde_json::from_slice(&out.stdout).expect("consume as JSON");
+    assert_eq!(read["missing"], serde_json::json!([]), "{read}");
 
     // Delete: every node stopped, the directory gone.
     let deleted = app

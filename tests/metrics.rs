@@ -193,10 +193,7 @@ async fn per_instance_traffic_follows_a_real_kafka_cluster() {
     let running = format!("SELECT COUNT(*) FROM instances WHERE id = {id} AND state = 'running'");
     while app.count(&running).await < 1 {
         // A cluster's first start: three JVMs and a quorum election.
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "never running"
-        );
+        assert!(started.elapsed() < Duration::from_secs(180), "never running");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let bootstrap: String = sqlx::query_scalar("SELECT bootstrap FROM instances WHERE id = ?")
@@ -300,152 +297,6 @@ async fn per_instance_traffic_follows_a_real_kafka_cluster() {
         value(&after, "byoc_instances{state=\"running\"}"),
         Some(1.0)
     );
-    assert_eq!(value(&after, "byoc_aku_in_use"), Some(6.0));
-    assert_eq!(value(&after, "byoc_aku_licensed"), Some(100.0), "{after}");
-    assert!(value(&after, "byoc_operations_started_total{kind=\"create\"}") >= Some(1.0));
-    assert!(value(&after, "byoc_operations_started_total{kind=\"scale\"}") >= Some(1.0));
-    assert!(after
-        .contains("byoc_operation_duration_seconds_bucket{kind=\"scale\",outcome=\"succeeded\""));
-    assert_eq!(
-        value(&after, "byoc_sign_in_failures_total"),
-        Some(failures + 1.0)
-    );
-    assert!(value(
-        &after,
-        "byoc_http_requests_total{route=\"/api/instance_create\",method=\"POST\",status=\"200\"}"
-    )
-    .is_some_and(|n| n >= 1.0), "{after}");
-    // Ids are not labels: the page of instance 1 counts under its route's pattern.
-    assert!(!after.contains("route=\"/instances/1\""));
-    assert!(value(&after, "process_resident_memory_bytes").is_some_and(|b| b > 0.0));
-}
-
-/// A plaintext instance on a real Kafka cluster: confluent-kafka produces to it and reads it
-/// back, its per-instance series follow the nodes' own counters within a reading (every 5 s;
-/// the in-memory reading, not the stored one a minute apart), and they go when the instance is
-/// deleted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn per_instance_traffic_follows_a_real_kafka_cluster() {
-    const MESSAGES: u32 = 500;
-
-    let _turn = ONE_CONSOLE_AT_A_TIME.lock().await;
-    let app = spawn_app_with(Config {
-        secure_cookies: false,
-        provision_step: Duration::from_millis(5),
-        provisioner: ProvisionerChoice::Kafka(KafkaSettings {
-            libs: KafkaInstall::default_libs(),
-            ports: (20600, 20699),
-            private: Listener::loopback(),
-            public: None,
-        }),
-        ..Config::default()
-    })
-    .await;
-    let admin = app.activated_admin_client().await;
-    let plain = [
-        ("client_auth", "anonymous"),
-        ("transit_encryption", "plaintext"),
-    ];
-    let response = app
-        .post(
-            &admin,
-            "/api/instance_create",
-            &instance_form("clickstream", 3, &plain),
-        )
-        .await;
-    assert_eq!(response.status(), 200);
-    let id: i64 = response.text().await.unwrap().parse().unwrap();
-    let started = Instant::now();
-    let running = format!("SELECT COUNT(*) FROM instances WHERE id = {id} AND state = 'running'");
-    while app.count(&running).await < 1 {
-        // A cluster's first start: three JVMs and a quorum election.
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "never running"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let bootstrap: String = sqlx::query_scalar("SELECT bootstrap FROM instances WHERE id = ?")
-        .bind(id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    // Three nodes, each advertising its own client port.
-    assert_eq!(bootstrap.split(',').count(), 3, "{bootstrap}");
-    assert!(bootstrap.starts_with("127.0.0.1:206"), "{bootstrap}");
-    let topic = [
-        ("id", id.to_string()),
-        ("topic", "clicks".to_string()),
-        ("partitions", "1".to_string()),
-    ];
-    assert_eq!(
-        app.post(&admin, "/api/topic_create", &topic).await.status(),
-        200
-    );
-
-    let labels = format!("{{instance_name=\"clickstream\",instance_id=\"{id}\"}}");
-    let messages_in = format!("byoc_instance_messages_in_total{labels}");
-    let received = format!("byoc_instance_received_bytes_total{labels}");
-    let retained = format!("byoc_instance_retained_bytes{labels}");
-    let before = scrape(&app).await;
-    promtool_accepts(&before);
-    // Nothing produced yet: no reading stored, or one of nothing.
-    assert!(
-        matches!(value(&before, &messages_in), None | Some(0.0)),
-        "{before}"
-    );
-    assert!(
-        matches!(value(&before, &received), None | Some(0.0)),
-        "{before}"
-    );
-
-    assert_eq!(
-        produce(&bootstrap, "clicks", MESSAGES).await,
-        MESSAGES.to_string()
-    );
-
-    // Scrape until a reading has every message (the nodes are read every 5 s).
-    let started = Instant::now();
-    let after = loop {
-        let text = scrape(&app).await;
-        let reached = value(&text, &messages_in).is_some_and(|n| n >= f64::from(MESSAGES))
-            && value(&text, &received).is_some_and(|b| b > 0.0)
-            && value(&text, &retained).is_some_and(|b| b > 0.0);
-        if reached {
-            break text;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the traffic series never reached {MESSAGES} messages:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    eprintln!(
-        "traffic series reached {MESSAGES} messages {:.1} s after the produce",
-        started.elapsed().as_secs_f64()
-    );
-    promtool_accepts(&after);
-    assert_eq!(value(&after, &messages_in), Some(f64::from(MESSAGES)));
-    // Counted, as on the Kafka panel: "message 000123" is 14 bytes of value, and the keys
-    // "0".."499" are 10 + 90 * 2 + 400 * 3 = 1,390 bytes.
-    assert_eq!(
-        value(&after, &received),
-        Some(f64::from(MESSAGES * 14 + 1390)),
-        "{after}"
-    );
-    // Nothing consumed: no committed offsets, nothing out.
-    assert_eq!(
-        value(&after, &format!("byoc_instance_messages_out_total{labels}")),
-        Some(0.0)
-    );
-    assert_eq!(
-        value(&after, &format!("byoc_instance_sent_bytes_total{labels}")),
-        Some(0.0)
-    );
-    assert_eq!(
-        value(&after, "byoc_instances{state=\"running\"}"),
-        Some(1.0)
-    );
     assert_eq!(value(&after, "byoc_instances_unlisted"), Some(0.0));
 
     // Deleted: its series go with it.
@@ -458,10 +309,7 @@ async fn per_instance_traffic_follows_a_real_kafka_cluster() {
     let gone = format!("SELECT COUNT(*) FROM instances WHERE id = {id} AND state = 'deleted'");
     let started = Instant::now();
     while app.count(&gone).await < 1 {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "never deleted"
-        );
+        assert!(started.elapsed() < Duration::from_secs(120), "never deleted");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let last = scrape(&app).await;

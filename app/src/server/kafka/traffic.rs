@@ -2,7 +2,7 @@
 //! agents, `engine::meter`), kept in memory for the live chart, and once a minute (and at the
 //! first reading of each hour, and when the console stops) stored for metering, with the
 //! node marks they were counted from (one transaction). Data retained is asked of the nodes
-//! (DescribeLogDirs) for each stored reading.
+//! (DescribeLogDirs) at each reading.
 
 use super::KafkaProvisioner;
 use crate::domain::metering::{Traffic, HOUR};
@@ -101,13 +101,12 @@ impl KafkaProvisioner {
                 // The first reading of each hour too, so that every hour has one near its end.
                 || now.div_euclid(HOUR) != persisted_at.div_euclid(HOUR)
         };
-        let bytes_retained = if due {
-            self.retained(instance_id)
-                .await
-                .unwrap_or(previous.bytes_retained)
-        } else {
-            previous.bytes_retained
-        };
+        // Asked at every reading (four small requests on loopback), so that the panel's
+        // figure is as fresh as the traffic's; the last one stands when no node answers.
+        let bytes_retained = self
+            .retained(instance_id)
+            .await
+            .unwrap_or(previous.bytes_retained);
         let counters = Counters {
             messages_in: totals.messages_in,
             bytes_in: totals.bytes_in,
