@@ -28,6 +28,9 @@ const PRODUCT: &str = "prod-byoc-test-01";
 const ALIBABA_KEY: &str = "LTAImarketplaceTest1";
 const ALIBABA_SECRET: &str = "marketplaceTestSecret00000001";
 const SERVICE_INSTANCE: &str = "si-test0000000001";
+/// The Compute Nest service (the listing on Alibaba) and its key (the provider's secret).
+const SERVICE_ID: &str = "svc-kafka";
+const SERVICE_KEY: &str = "compute-nest-service-key-test-0001";
 
 /// The host's credentials, the standard way (every test of this binary sets the same): a
 /// role's temporary credentials, with a session token, except in the child process that
@@ -68,6 +71,8 @@ impl Emulator {
                 ALIBABA_SECRET,
             )],
             alibaba_service_instance_id: SERVICE_INSTANCE.into(),
+            alibaba_service_id: SERVICE_ID.into(),
+            alibaba_service_key: SERVICE_KEY.into(),
             alibaba_push_interval_s: 0,
             ..marketplace_emulator::Config::default()
         };
@@ -450,12 +455,13 @@ async fn every_refused_link_says_why_and_changes_nothing() {
         .await
         .to_string()
         .contains("marketplace"));
+    write_service_key(&app, SERVICE_KEY).await;
     let refused = link(
         &app,
         &admin,
         &[
             ("marketplace", "alibaba"),
-            ("listing", "svc-1"),
+            ("listing", SERVICE_ID),
             ("subscription", "si-nope"),
         ],
     )
@@ -464,7 +470,7 @@ async fn every_refused_link_says_why_and_changes_nothing() {
     assert!(error_body(refused)
         .await
         .to_string()
-        .contains("EntityNotExist.ServiceInstance"));
+        .contains("not si-nope"));
     assert_eq!(count(&app, links).await, 0);
     // Refusals by a rule are in the audit log.
     assert!(
@@ -896,29 +902,92 @@ async fn a_lapsed_license_keeps_instances_suspended_when_the_subscription_is_ren
     assert_eq!(instance_state(&app, a).await, "suspended");
 }
 
+/// Writes the Compute Nest service key where the console reads it (owner-only).
+async fn write_service_key(app: &TestApp, key: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let file: String =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let dir = std::path::Path::new(&file)
+        .parent()
+        .unwrap()
+        .join("marketplace");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("alibaba-service-key");
+    std::fs::write(&path, key).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// Alibaba as documented: the link is checked with CheckOutLicense from the host (service
+/// key, no access key), each hour is one PushMeteringData entry of `Period` in AKU-seconds
+/// with its Token, and the emulator verifies every token and value. Refusals: no key, not a
+/// Compute Nest host, another service id, expired, in arrears. A wrong key is a permission
+/// failure (the link grace starts). A console that stopped between a push and its record
+/// leaves the hour unknown, never pushed twice.
 #[tokio::test]
 async fn alibaba_hours_are_pushed_whole_and_an_unknown_outcome_waits_for_the_admin() {
     let emulator = Emulator::start(true).await;
     let app = console(&emulator).await;
     let admin = app.admin_client().await;
     assert_eq!(
-        app.apply_key(&admin, &payg_key(&app, Some("alibaba:svc-kafka")))
-            .await
-            .status(),
+        app.apply_key(
+            &admin,
+            &payg_key(&app, Some(&format!("alibaba:{SERVICE_ID}")))
+        )
+        .await
+        .status(),
         200
     );
     let client = at(&app, &emulator, datetime!(2026-12-01 00:00 UTC)).await;
-    let linked = link(
-        &app,
-        &client,
-        &[
-            ("marketplace", "alibaba"),
-            ("listing", "svc-kafka"),
-            ("subscription", SERVICE_INSTANCE),
-        ],
-    )
-    .await;
+    let alibaba = [("marketplace", "alibaba"), ("listing", SERVICE_ID)];
+    // No service key on the host: refused, naming the file.
+    let refused = link(&app, &client, &alibaba).await;
+    assert_eq!(refused.status(), 422);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("alibaba-service-key"));
+    write_service_key(&app, SERVICE_KEY).await;
+    // Not a host Compute Nest created; an expired or unpaid subscription: refused with why.
+    emulator
+        .control("alibaba", json!({ "compute_nest_host": false }))
+        .await;
+    let refused = link(&app, &client, &alibaba).await;
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("not one Compute Nest created"));
+    emulator
+        .control(
+            "alibaba",
+            json!({ "compute_nest_host": true, "arrears": true }),
+        )
+        .await;
+    let refused = link(&app, &client, &alibaba).await;
+    assert!(refused.text().await.unwrap().contains("InstanceArrears"));
+    emulator
+        .control("alibaba", json!({ "arrears": false }))
+        .await;
+    emulator
+        .control("entitlement", json!({ "entitled": false }))
+        .await;
+    let refused = link(&app, &client, &alibaba).await;
+    assert!(refused.text().await.unwrap().contains("LicenseExpired"));
+    emulator
+        .control("entitlement", json!({ "entitled": true }))
+        .await;
+    let linked = link(&app, &client, &alibaba).await;
     assert_eq!(linked.status(), 200, "{}", linked.text().await.unwrap());
+    let account: String = sqlx::query_scalar("SELECT account FROM marketplace_links")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(account, format!("service instance {SERVICE_INSTANCE}"));
+
     let a: i64 = created(&app, &client, "alpha", 4).await;
     settle(&app, a, "running").await;
     run_hours(
@@ -930,25 +999,26 @@ async fn alibaba_hours_are_pushed_whole_and_an_unknown_outcome_waits_for_the_adm
     .await;
     let billed = emulator.billed().await;
     let entries = billed["alibaba"].as_array().unwrap();
-    let keys = marketplace::mappings(Marketplace::Alibaba).len();
-    assert_eq!(entries.len(), 5 * keys);
+    // Seed 001: Alibaba bills AKU; one key, Period, per hour (hours 00:00 to 04:00).
+    assert_eq!(entries.len(), 5, "{entries:?}");
     assert_eq!(billed["double_billed"], 0);
-    let period: u64 = entries
-        .iter()
-        .filter(|e| e["key"] == "Period")
-        .map(|e| {
-            e["value"]
-                .as_str()
-                .map(|v| v.parse::<u64>().unwrap())
-                .or(e["value"].as_u64())
-                .unwrap()
-        })
-        .sum();
-    // 4 AKU for 5 hours, in AKU-seconds.
+    for entry in entries {
+        assert_eq!(entry["key"], "Period");
+        assert_eq!(
+            entry["end_time"].as_i64().unwrap() - entry["start_time"].as_i64().unwrap(),
+            3600
+        );
+    }
+    let period: u64 = entries.iter().map(|e| e["value"].as_u64().unwrap()).sum();
+    // 4 AKU for 5 hours, in AKU-seconds (Period is seconds): 4 x 5 x 3600.
+    let ledger = ledger_aku_hours(&app).await;
+    eprintln!("alibaba: billed {period} AKU-seconds, ledger {ledger} AKU-hours");
     assert_eq!(period, 4 * 5 * 3600);
+    assert_eq!(Decimal::from(period), ledger * Decimal::from(3600));
 
-    // A console that stopped between a push and its record: the outcome is unknown, shown,
-    // and not pushed again until an admin decides.
+    // A key that is not the service's: Compute Nest refuses the token; the hour waits and
+    // the link grace starts (audited).
+    write_service_key(&app, "not-the-service-key").await;
     run_hours(
         &app,
         &emulator,
@@ -956,8 +1026,38 @@ async fn alibaba_hours_are_pushed_whole_and_an_unknown_outcome_waits_for_the_adm
         datetime!(2026-12-01 06:00 UTC),
     )
     .await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace_permission_denied'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(emulator.billed().await["calls"]["InvalidToken"], 1);
+    write_service_key(&app, SERVICE_KEY).await;
+    set_clock(&app, &emulator, datetime!(2026-12-01 06:30 UTC)).await;
+    reporter::run_once(&app.state).await.unwrap();
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace_permission_restored'"
+        )
+        .await,
+        1
+    );
+
+    // A console that stopped between a push and its record: the outcome is unknown, shown,
+    // and not pushed again until an admin decides.
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 07:00 UTC),
+        datetime!(2026-12-01 07:00 UTC),
+    )
+    .await;
     sqlx::query("UPDATE marketplace_reports SET state = 'sending' WHERE hour_start = ?")
-        .bind(datetime!(2026-12-01 05:00 UTC).unix_timestamp())
+        .bind(datetime!(2026-12-01 06:00 UTC).unix_timestamp())
         .execute(&app.pool)
         .await
         .unwrap();
@@ -967,7 +1067,7 @@ async fn alibaba_hours_are_pushed_whole_and_an_unknown_outcome_waits_for_the_adm
             .fetch_all(&app.pool)
             .await
             .unwrap();
-    assert_eq!(unknown.len(), keys);
+    assert_eq!(unknown.len(), 1);
     let before = emulator.billed().await["alibaba"].as_array().unwrap().len();
     reporter::run_once(&app.state).await.unwrap();
     assert_eq!(
@@ -999,6 +1099,19 @@ async fn alibaba_hours_are_pushed_whole_and_an_unknown_outcome_waits_for_the_adm
         .await,
         1
     );
+}
+
+/// The ledger's AKU-hours over 2026-12-01 00:00 to 05:00.
+async fn ledger_aku_hours(app: &TestApp) -> Decimal {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT quantity FROM usage_ledger WHERE dimension = 'aku_hours' AND hour_start >= ? AND hour_start < ?",
+    )
+    .bind(datetime!(2026-12-01 00:00 UTC).unix_timestamp())
+    .bind(datetime!(2026-12-01 05:00 UTC).unix_timestamp())
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    rows.iter().map(|q| Decimal::from_str(q).unwrap()).sum()
 }
 
 /// A console process killed with SIGKILL while a report is `sending` (the emulator has billed

@@ -1,36 +1,35 @@
-//! Alibaba Cloud Compute Nest, RPC style: `GET /alibaba/?…` or `POST /alibaba/` with a
-//! form body, common parameters plus `Action`, signature v1.0 (HMAC-SHA1).
+//! Alibaba Cloud Compute Nest as a service instance's host reaches it (the calls its
+//! documentation gives for software running on the ECS host Compute Nest created; addresses
+//! in the console's `docs/research/alibaba-compute-nest-metering.md`), and nothing else:
 //!
-//! Answers are JSON whatever `Format` says: the console asks for JSON, and an XML answer
-//! would only test an XML parser the console does not have.
+//! - `GET /alibaba/latest/meta-data/region-id`: the ECS metadata service's region;
+//! - `POST /alibaba/computeNest/license/check_out_license` (`CheckOutLicense`), JSON body with
+//!   an optional `ServiceId`;
+//! - `POST /alibaba/computeNest/marketplace/push_metering_data` (`PushMeteringData`), JSON
+//!   body `{"Metering": "<JSON text>", "Token": md5("{Metering}&{ServiceKey}")}`.
+//!
+//! Answers: `{"code":200,"requestId","instanceId","result":{…,"Token"}}`, the result's
+//! `Token` being MD5 of its other fields sorted by name (`Name=value&…&key={ServiceKey}`).
+//! Anything else (the RPC API with access keys, another path, a missing or wrong token, a
+//! value that is not an integer within 2^31 - 1) is refused.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Value};
-use time::format_description::FormatItem;
-use time::macros::format_description;
-use time::PrimitiveDateTime;
 
-use crate::alibaba_sig;
-use crate::state::{answer_late, real_now, AlibabaEntry, Fault, Shared};
-use crate::AlibabaAccount;
+use crate::md5::md5_hex;
+use crate::state::{answer_late, AlibabaEntry, Fault, Shared};
 
 const MARKETPLACE: &str = "alibaba";
-/// API versions that have `PushMeteringData`: Compute Nest (2021-06-01) and Compute Nest
-/// Supplier (2021-05-21).
-const VERSIONS: &[&str] = &["2021-06-01", "2021-05-21"];
-/// How far `Timestamp` may be from the real clock, and how long a nonce stays used.
-const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Billable keys this emulated listing defines.
-const KEYS: &[&str] = &["Period", "Storage", "NetworkIn", "NetworkOut"];
-
-const TIMESTAMP: &[FormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+const MAX_VALUE: u64 = i32::MAX as u64;
+/// The documentation: for bills by the hour, EndTime - StartTime must be more than 5 minutes.
+const MIN_INTERVAL_S: i64 = 5 * 60;
 
 struct Answer {
     status: StatusCode,
@@ -38,35 +37,68 @@ struct Answer {
     outcome: &'static str,
 }
 
-fn err(status: StatusCode, code: &'static str, message: impl Into<String>) -> Answer {
+fn refuse(shared: &Shared, status: StatusCode, code: &'static str, message: String) -> Answer {
     Answer {
         status,
         body: json!({
-            "RequestId": request_id(),
-            "HostId": "computenest.emulator",
+            "code": status.as_u16(),
+            "requestId": request_id(),
+            "instanceId": shared.config.alibaba_ecs_instance_id,
             "Code": code,
-            "Message": message.into(),
+            "Message": message,
         }),
         outcome: code,
     }
-}
-
-fn bad(code: &'static str, message: impl Into<String>) -> Answer {
-    err(StatusCode::BAD_REQUEST, code, message)
 }
 
 fn request_id() -> String {
     uuid::Uuid::new_v4().to_string().to_ascii_uppercase()
 }
 
+/// The text a field is signed as: a string as is, anything else as its JSON.
+fn field_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A result signed with the service key, in the documented envelope.
+fn signed(shared: &Shared, mut result: BTreeMap<String, Value>, outcome: &'static str) -> Answer {
+    let fields: Vec<String> = result
+        .iter()
+        .map(|(k, v)| format!("{k}={}", field_text(v)))
+        .collect();
+    let text = format!(
+        "{}&key={}",
+        fields.join("&"),
+        shared.config.alibaba_service_key
+    );
+    result.insert("Token".into(), Value::String(md5_hex(text.as_bytes())));
+    Answer {
+        status: StatusCode::OK,
+        body: json!({
+            "code": 200,
+            "requestId": request_id(),
+            "instanceId": shared.config.alibaba_ecs_instance_id,
+            "result": result,
+        }),
+        outcome,
+    }
+}
+
 pub async fn handle(
     State(shared): State<Arc<Shared>>,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let answer = decide(&shared, &method, &uri, &headers, &body);
+    let answer = decide(&shared, &method, uri.path(), &body);
+    if let Value::String(text) = &answer.body {
+        // The metadata service answers plain text.
+        use axum::response::IntoResponse;
+        return (answer.status, text.clone()).into_response();
+    }
     answer_late(
         &shared,
         MARKETPLACE,
@@ -78,277 +110,215 @@ pub async fn handle(
     .await
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-fn decide(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Answer {
+fn decide(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
     if shared.lock().faults.outage {
-        return err(
+        return refuse(
+            shared,
             StatusCode::SERVICE_UNAVAILABLE,
             "ServiceUnavailable",
-            "The request has failed due to a temporary failure of the server (emulated outage).",
+            "The request has failed due to a temporary failure of the server (emulated outage)."
+                .into(),
         );
     }
-    let mut params = alibaba_sig::parse_form(uri.query().unwrap_or(""));
-    if *method == Method::POST {
-        let form = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_none_or(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-        if form {
-            params.extend(alibaba_sig::parse_form(&String::from_utf8_lossy(body)));
+    let path = path.trim_start_matches("/alibaba");
+    match (method.as_str(), path) {
+        ("GET", "/latest/meta-data/region-id") => {
+            return Answer {
+                status: StatusCode::OK,
+                body: Value::String(shared.config.alibaba_region.clone()),
+                outcome: "region",
+            }
+        }
+        ("POST", "/computeNest/license/check_out_license" | "/computeNest/marketplace/push_metering_data") => {}
+        _ => {
+            return refuse(
+                shared,
+                StatusCode::NOT_FOUND,
+                "InvalidAction.NotFound",
+                format!(
+                    "{method} {path} is not a call Compute Nest offers inside a service instance (the RPC API with access keys is not emulated)"
+                ),
+            )
         }
     }
-    if let Err(a) = authenticate(shared, method.as_str(), &params) {
-        return a;
-    }
-    let version = param(&params, "Version").unwrap_or_default();
-    if !VERSIONS.contains(&version) {
-        return bad(
-            "InvalidVersion",
-            format!("Specified parameter Version '{version}' is not valid."),
-        );
-    }
-    let action = param(&params, "Action").unwrap_or_default();
-    if !matches!(action, "PushMeteringData" | "GetServiceInstance") {
-        return err(
+    if !shared.lock().alibaba_compute_nest_host {
+        return refuse(
+            shared,
             StatusCode::NOT_FOUND,
-            "InvalidAction.NotFound",
-            format!("Specified api '{action}' is not found, please check your url and method."),
+            "EntityNotExist.ServiceInstance",
+            "The specified service instance cannot be found.".into(),
         );
     }
+    let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(body) else {
+        return refuse(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "InvalidParameter",
+            "The body must be a JSON object.".into(),
+        );
+    };
     match shared.lock().take_fault() {
         Some(Fault::Throttle) => {
-            return bad(
+            return refuse(
+                shared,
+                StatusCode::BAD_REQUEST,
                 "Throttling.User",
-                "Request was denied due to user flow control.",
+                "Request was denied due to user flow control.".into(),
             )
         }
         Some(Fault::ServerError) => {
-            return err(
+            return refuse(
+                shared,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalError",
-                "The request processing has failed due to some unknown error (injected).",
+                "The request processing has failed due to some unknown error (injected).".into(),
             )
         }
         None => {}
     }
-    if action == "PushMeteringData" {
-        push_metering_data(shared, &params)
+    if path.ends_with("check_out_license") {
+        check_out_license(shared, &request)
     } else {
-        get_service_instance(shared, &params)
+        push_metering_data(shared, &request)
     }
 }
 
-/// Common parameters, the key, the signature, the token, the clock, the nonce.
-fn authenticate(shared: &Shared, method: &str, params: &[(String, String)]) -> Result<(), Answer> {
-    for (name, code) in [
-        ("AccessKeyId", "MissingAccessKeyId"),
-        ("Signature", "MissingSignature"),
-        ("SignatureMethod", "MissingSignatureMethod"),
-        ("SignatureVersion", "MissingSignatureVersion"),
-        ("SignatureNonce", "MissingSignatureNonce"),
-        ("Timestamp", "MissingTimestamp"),
-        ("Action", "MissingAction"),
-        ("Version", "MissingVersion"),
-    ] {
-        if param(params, name).is_none_or(str::is_empty) {
-            return Err(bad(code, format!("{name} is mandatory for this action.")));
+fn license_refusal(shared: &Shared) -> Option<Answer> {
+    let mem = shared.lock();
+    let id = &shared.config.alibaba_service_instance_id;
+    if mem.alibaba_arrears {
+        return Some(refuse(
+            shared,
+            StatusCode::FORBIDDEN,
+            "InstanceArrears",
+            format!("The current service instance {id} is in arrears."),
+        ));
+    }
+    if !mem.entitled {
+        return Some(refuse(
+            shared,
+            StatusCode::FORBIDDEN,
+            "LicenseExpired",
+            format!("The license of the current service instance {id} has expired."),
+        ));
+    }
+    None
+}
+
+fn check_out_license(shared: &Shared, request: &serde_json::Map<String, Value>) -> Answer {
+    if let Some(service) = request.get("ServiceId") {
+        if service.as_str() != Some(shared.config.alibaba_service_id.as_str()) {
+            return refuse(
+                shared,
+                StatusCode::BAD_REQUEST,
+                "InvalidParameter",
+                "The provided parameter \"ServiceId\" is invalid.".into(),
+            );
         }
     }
-    let get = |name| param(params, name).unwrap_or_default();
-    if get("SignatureMethod") != "HMAC-SHA1" || get("SignatureVersion") != "1.0" {
-        return Err(bad(
-            "IncompleteSignature",
-            "The request signature does not conform to Aliyun standards: SignatureMethod must be HMAC-SHA1 and SignatureVersion 1.0.",
-        ));
+    if let Some(refusal) = license_refusal(shared) {
+        return refusal;
     }
-    let Some(account) = shared
-        .config
-        .alibaba
-        .iter()
-        .find(|a| a.access_key_id == get("AccessKeyId"))
-    else {
-        return Err(bad(
-            "InvalidAccessKeyId.NotFound",
-            "Specified access key is not found.",
-        ));
-    };
-    verify_signature(account, method, params)?;
-    if param(params, "SecurityToken") != account.security_token.as_deref() {
-        return Err(bad(
-            "InvalidSecurityToken.Mismatch",
-            "Specified SecurityToken mismatch with the AccessKey.",
-        ));
-    }
-    let Ok(ts) = PrimitiveDateTime::parse(get("Timestamp"), TIMESTAMP) else {
-        return Err(bad(
-            "InvalidTimeStamp.Format",
-            "Specified time stamp or date value is not well formatted.",
-        ));
-    };
-    let skew = (ts.assume_utc().unix_timestamp() as f64 - real_now()).abs();
-    if skew > WINDOW.as_secs_f64() {
-        return Err(bad(
-            "InvalidTimeStamp.Expired",
-            "Specified time stamp or date value is expired.",
-        ));
-    }
-    let mut mem = shared.lock();
-    mem.nonces.retain(|_, seen| seen.elapsed() < WINDOW);
-    let nonce = format!("{}\n{}", get("AccessKeyId"), get("SignatureNonce"));
-    if mem.nonces.contains_key(&nonce) {
-        return Err(bad(
-            "SignatureNonceUsed",
-            "Specified signature nonce was used already.",
-        ));
-    }
-    mem.nonces.insert(nonce, Instant::now());
-    Ok(())
+    let result: BTreeMap<String, Value> = [
+        ("RequestId", json!(request_id())),
+        (
+            "ServiceInstanceId",
+            json!(shared.config.alibaba_service_instance_id),
+        ),
+        ("ServiceId", json!(shared.config.alibaba_service_id)),
+        ("TrialType", json!("NotTrial")),
+        ("ExpireTime", json!("2099-12-31T00:00:00Z")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    signed(shared, result, "checked")
 }
 
-fn verify_signature(
-    account: &AlibabaAccount,
-    method: &str,
-    params: &[(String, String)],
-) -> Result<(), Answer> {
-    let sts = alibaba_sig::string_to_sign(method, params);
-    let expected = alibaba_sig::sign(&account.secret, &sts);
-    // Base64 never holds a space: a space here is an unencoded `+` decoded as form data.
-    let given = param(params, "Signature")
-        .unwrap_or_default()
-        .replace(' ', "+");
-    if crate::sigv4::constant_time_eq(expected.as_bytes(), given.as_bytes()) {
-        Ok(())
-    } else {
-        Err(bad(
-            "SignatureDoesNotMatch",
-            format!("Specified signature does not match our calculation. server string to sign is:{sts}"),
-        ))
-    }
+fn invalid(shared: &Shared, message: String) -> Answer {
+    refuse(shared, StatusCode::BAD_REQUEST, "InvalidParameter", message)
 }
 
-/// The service instance named by the request, if it is the one that exists.
-fn service_instance<'a>(
-    shared: &Shared,
-    params: &'a [(String, String)],
-) -> Result<&'a str, Answer> {
-    let Some(id) = param(params, "ServiceInstanceId").filter(|s| !s.is_empty()) else {
-        return Err(bad(
-            "MissingServiceInstanceId",
-            "ServiceInstanceId is mandatory for this action.",
-        ));
-    };
-    if id != shared.config.alibaba_service_instance_id {
-        return Err(err(
-            StatusCode::NOT_FOUND,
-            "EntityNotExist.ServiceInstance",
-            format!("The specified service instance {id} does not exist."),
-        ));
-    }
-    Ok(id)
-}
-
-fn get_service_instance(shared: &Shared, params: &[(String, String)]) -> Answer {
-    let id = match service_instance(shared, params) {
-        Ok(id) => id,
-        Err(a) => return a,
-    };
-    let status = if shared.lock().entitled {
-        "Deployed"
-    } else {
-        "Expired"
-    };
-    Answer {
-        status: StatusCode::OK,
-        body: json!({ "RequestId": request_id(), "ServiceInstanceId": id, "Status": status }),
-        outcome: "checked",
-    }
-}
-
-fn invalid_metering(message: impl Into<String>) -> Answer {
-    bad("InvalidParameter.Metering", message)
-}
-
-/// Parses `Metering`: `[{"InstanceId","StartTime","EndTime","Entities":[{"Key","Value"}]}]`.
-fn parse_metering(
-    service_instance_id: &str,
-    raw: &str,
-    max: usize,
-) -> Result<Vec<AlibabaEntry>, Answer> {
+/// `Metering`: `[{"StartTime","EndTime","Entities":[{"Key","Value"}]}]`.
+fn parse_metering(shared: &Shared, raw: &str) -> Result<Vec<AlibabaEntry>, Answer> {
     let value: Value = serde_json::from_str(raw)
-        .map_err(|e| invalid_metering(format!("Metering is not JSON: {e}")))?;
-    let Some(records) = value.as_array() else {
-        return Err(invalid_metering("Metering must be a JSON array."));
+        .map_err(|e| invalid(shared, format!("Metering is not JSON: {e}")))?;
+    let Some(records) = value.as_array().filter(|r| !r.is_empty()) else {
+        return Err(invalid(
+            shared,
+            "Metering must be a non-empty JSON array.".into(),
+        ));
     };
-    if records.is_empty() {
-        return Err(invalid_metering("Metering has no records."));
-    }
-    if records.len() > max {
-        return Err(invalid_metering(format!(
-            "Metering has too many records: {} (at most {max}).",
-            records.len()
-        )));
+    if records.len() > shared.config.alibaba_max_records {
+        return Err(invalid(
+            shared,
+            format!(
+                "Metering has too many records: {} (at most {}).",
+                records.len(),
+                shared.config.alibaba_max_records
+            ),
+        ));
     }
     let mut entries = Vec::new();
     for (i, rec) in records.iter().enumerate() {
-        let bad_rec = |what: &str| invalid_metering(format!("Metering[{i}]: {what}"));
-        let instance_id = match rec.get("InstanceId") {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s.clone(),
-            Some(_) => return Err(bad_rec("InstanceId must be a string.")),
-        };
-        let time = |name: &str| -> Result<i64, Answer> {
+        let bad = |what: String| invalid(shared, format!("Metering[{i}]: {what}"));
+        if let Some(id) = rec.get("InstanceId").and_then(Value::as_str) {
+            if id.starts_with("si-") {
+                return Err(bad(format!(
+                    "InstanceId {id} is a service instance, not a Marketplace instance"
+                )));
+            }
+        }
+        let time = |name: &str| {
             match rec.get(name) {
                 Some(Value::Number(n)) => n.as_i64(),
                 Some(Value::String(s)) => s.parse().ok(),
                 _ => None,
             }
             .filter(|t| *t >= 0)
-            .ok_or_else(|| bad_rec(&format!("{name} must be epoch seconds.")))
+            .ok_or_else(|| bad(format!("{name} must be epoch seconds.")))
         };
         let start = time("StartTime")?;
         let end = time("EndTime")?;
-        if end <= start {
-            return Err(bad_rec("EndTime must be later than StartTime."));
+        if end - start <= MIN_INTERVAL_S {
+            return Err(bad(
+                "EndTime must be more than 5 minutes after StartTime.".into()
+            ));
         }
         let Some(entities) = rec
             .get("Entities")
             .and_then(Value::as_array)
             .filter(|e| !e.is_empty())
         else {
-            return Err(bad_rec("Entities must be a non-empty list."));
+            return Err(bad("Entities must be a non-empty list.".into()));
         };
         for entity in entities {
             let Some(key) = entity.get("Key").and_then(Value::as_str) else {
-                return Err(bad_rec("each entity needs a Key."));
+                return Err(bad("each entity needs a Key.".into()));
             };
-            if !KEYS.contains(&key) {
-                return Err(bad_rec(&format!(
+            if !shared.config.alibaba_keys.iter().any(|k| k == key) {
+                return Err(bad(format!(
                     "Key {key} is not a billable item of this service."
                 )));
             }
             let value = match entity.get("Value") {
                 Some(Value::String(s))
-                    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) =>
+                    if !s.is_empty() && s.len() < 20 && s.bytes().all(|b| b.is_ascii_digit()) =>
                 {
-                    s.parse().ok()
+                    s.parse::<u64>().ok()
                 }
                 Some(Value::Number(n)) => n.as_u64(),
                 _ => None,
-            };
+            }
+            .filter(|v| *v <= MAX_VALUE);
             let Some(value) = value else {
-                return Err(bad_rec(&format!(
-                    "Value of {key} must be a non-negative integer."
+                return Err(bad(format!(
+                    "Value of {key} must be an integer from 0 to {MAX_VALUE}."
                 )));
             };
             entries.push(AlibabaEntry {
-                service_instance_id: service_instance_id.to_string(),
-                instance_id: instance_id.clone(),
+                service_instance_id: shared.config.alibaba_service_instance_id.clone(),
+                instance_id: String::new(),
                 start_time: start,
                 end_time: end,
                 key: key.to_string(),
@@ -359,30 +329,52 @@ fn parse_metering(
     Ok(entries)
 }
 
-fn push_metering_data(shared: &Shared, params: &[(String, String)]) -> Answer {
-    let id = match service_instance(shared, params) {
-        Ok(id) => id,
-        Err(a) => return a,
+fn push_metering_data(shared: &Shared, request: &serde_json::Map<String, Value>) -> Answer {
+    let Some(raw) = request
+        .get("Metering")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    else {
+        return invalid(shared, "Metering is mandatory (a JSON string).".into());
     };
-    if !shared.lock().entitled {
-        return err(
+    let Some(token) = request.get("Token").and_then(Value::as_str) else {
+        return invalid(shared, "Token is mandatory.".into());
+    };
+    let expected = md5_hex(format!("{raw}&{}", shared.config.alibaba_service_key).as_bytes());
+    if token != expected {
+        return refuse(
+            shared,
             StatusCode::FORBIDDEN,
-            "Forbidden.ServiceInstanceExpired",
-            format!("The service instance {id} has expired."),
+            "InvalidToken",
+            "Token does not match Metering and the service's key: the pusher is not the service provider."
+                .into(),
         );
     }
-    let Some(raw) = param(params, "Metering").filter(|s| !s.is_empty()) else {
-        return bad("MissingMetering", "Metering is mandatory for this action.");
-    };
-    let entries = match parse_metering(id, raw, shared.config.alibaba_max_records) {
+    let entries = match parse_metering(shared, raw) {
         Ok(e) => e,
         Err(a) => return a,
     };
+    let (takes, arrears) = {
+        let mem = shared.lock();
+        let takes = entries
+            .iter()
+            .all(|e| mem.takes_usage_at(e.start_time as f64));
+        (takes, mem.alibaba_arrears)
+    };
+    if !takes || arrears {
+        if let Some(refusal) = license_refusal(shared) {
+            return refusal;
+        }
+    }
+    let id = shared.config.alibaba_service_instance_id.clone();
     let mut mem = shared.lock();
     let interval = Duration::from_secs(shared.config.alibaba_push_interval_s);
-    if let Some(last) = mem.alibaba_last_push.get(id) {
+    if let Some(last) = mem.alibaba_last_push.get(&id) {
         if last.elapsed() < interval {
-            return bad(
+            drop(mem);
+            return refuse(
+                shared,
+                StatusCode::BAD_REQUEST,
                 "Throttling.User",
                 format!(
                     "Request was denied due to user flow control: one push per {}s per service instance.",
@@ -391,7 +383,7 @@ fn push_metering_data(shared: &Shared, params: &[(String, String)]) -> Answer {
             );
         }
     }
-    mem.alibaba_last_push.insert(id.to_string(), Instant::now());
+    mem.alibaba_last_push.insert(id, Instant::now());
     for e in entries {
         let seen = (
             e.service_instance_id.clone(),
@@ -404,9 +396,14 @@ fn push_metering_data(shared: &Shared, params: &[(String, String)]) -> Answer {
         }
         mem.alibaba_entries.push(e);
     }
-    Answer {
-        status: StatusCode::OK,
-        body: json!({ "RequestId": request_id() }),
-        outcome: "accepted",
-    }
+    drop(mem);
+    let result: BTreeMap<String, Value> = [
+        ("RequestId", json!(request_id())),
+        ("Success", json!(true)),
+        ("PushMeteringDataRequestId", json!(request_id())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    signed(shared, result, "accepted")
 }

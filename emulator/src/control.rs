@@ -51,6 +51,31 @@ pub async fn permission(
     Json(json!({ "granted": req.granted }))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlibabaHost {
+    compute_nest_host: Option<bool>,
+    arrears: Option<bool>,
+}
+
+/// `{"compute_nest_host": bool, "arrears": bool}`: whether the caller is on a host Compute
+/// Nest created, and whether the service instance is in arrears.
+pub async fn alibaba_host(
+    State(shared): State<Arc<Shared>>,
+    Json(req): Json<AlibabaHost>,
+) -> Json<Value> {
+    let mut mem = shared.lock();
+    if let Some(host) = req.compute_nest_host {
+        mem.alibaba_compute_nest_host = host;
+    }
+    if let Some(arrears) = req.arrears {
+        mem.alibaba_arrears = arrears;
+    }
+    Json(
+        json!({ "compute_nest_host": mem.alibaba_compute_nest_host, "arrears": mem.alibaba_arrears }),
+    )
+}
+
 /// Fields left out keep their current value.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

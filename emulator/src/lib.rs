@@ -15,6 +15,7 @@ mod alibaba;
 pub mod alibaba_sig;
 mod aws;
 mod control;
+pub mod md5;
 pub mod sigv4;
 mod state;
 
@@ -86,6 +87,14 @@ pub struct Config {
     pub alibaba: Vec<AlibabaAccount>,
     /// The one Compute Nest service instance that exists.
     pub alibaba_service_instance_id: String,
+    /// Its service's id, and the service's key (the provider's secret that signs tokens).
+    pub alibaba_service_id: String,
+    pub alibaba_service_key: String,
+    /// The ECS host's region (metadata service) and instance id (answers' `instanceId`).
+    pub alibaba_region: String,
+    pub alibaba_ecs_instance_id: String,
+    /// The service's billable items reported by the provider.
+    pub alibaba_keys: Vec<String>,
     /// At most one accepted push per service instance per this many seconds (0: no limit).
     pub alibaba_push_interval_s: u64,
     /// At most this many entries in one push's `Metering`.
@@ -102,6 +111,11 @@ impl Default for Config {
             aws_dimensions: Vec::new(),
             alibaba: Vec::new(),
             alibaba_service_instance_id: String::new(),
+            alibaba_service_id: String::new(),
+            alibaba_service_key: String::new(),
+            alibaba_region: "cn-hangzhou".into(),
+            alibaba_ecs_instance_id: "i-emulator0000000001".into(),
+            alibaba_keys: vec!["Period".into()],
             alibaba_push_interval_s: 60,
             alibaba_max_records: 100,
         }
@@ -155,8 +169,11 @@ impl Config {
                 "emulatorDemoSecret000000000001",
             )],
             alibaba_service_instance_id: "si-demo0byoc0kafka01".into(),
+            alibaba_service_id: "service-demo0byoc0kafka".into(),
+            alibaba_service_key: "emulator-demo-service-key-0001".into(),
             alibaba_push_interval_s: 60,
             alibaba_max_records: 100,
+            ..Config::default()
         }
     }
 }
@@ -169,8 +186,13 @@ pub fn router(config: Config) -> Router {
         .route("/", post(aws::handle))
         .route("/alibaba", get(alibaba::handle).post(alibaba::handle))
         .route("/alibaba/", get(alibaba::handle).post(alibaba::handle))
+        .route(
+            "/alibaba/{*path}",
+            get(alibaba::handle).post(alibaba::handle),
+        )
         .route("/_emulator/entitlement", post(control::entitlement))
         .route("/_emulator/permission", post(control::permission))
+        .route("/_emulator/alibaba", post(control::alibaba_host))
         .route("/_emulator/faults", post(control::faults))
         .route("/_emulator/clock", post(control::clock))
         .route("/_emulator/software", post(control::software))

@@ -69,6 +69,11 @@ pub struct State {
     /// The host's role lost `aws-marketplace:MeterUsage` (every account answers
     /// `UnauthorizedException`, dry runs too) until a test grants it again.
     pub permission_revoked: bool,
+    /// Whether the caller is on a host Compute Nest created for the service instance (when
+    /// not, Compute Nest answers `EntityNotExist.ServiceInstance`).
+    pub alibaba_compute_nest_host: bool,
+    /// A pay-as-you-go service instance in arrears (`InstanceArrears`).
+    pub alibaba_arrears: bool,
     pub faults: Faults,
     /// The usage clock (epoch seconds) when a test froze it; otherwise real time.
     pub usage_now: Option<f64>,
@@ -86,8 +91,6 @@ pub struct State {
     pub double_billed: u64,
     /// Service instance → when its last push was accepted.
     pub alibaba_last_push: HashMap<String, Instant>,
-    /// SignatureNonce → when it was first seen.
-    pub nonces: HashMap<String, Instant>,
     /// marketplace → outcome → count.
     pub calls: BTreeMap<&'static str, BTreeMap<String, u64>>,
 }
@@ -98,6 +101,8 @@ impl State {
             entitled: true,
             usage_until: None,
             permission_revoked: false,
+            alibaba_compute_nest_host: true,
+            alibaba_arrears: false,
             faults: Faults::default(),
             usage_now: None,
             software_started: None,
@@ -108,7 +113,6 @@ impl State {
             alibaba_seen: HashSet::new(),
             double_billed: 0,
             alibaba_last_push: HashMap::new(),
-            nonces: HashMap::new(),
             calls: BTreeMap::new(),
         }
     }

@@ -210,7 +210,7 @@ fn LinkForm(link: ServerAction<LinkMarketplace>) -> impl IntoView {
         <section class="card">
             <h2>"Link the subscription"</h2>
             <p class="hint">
-                "The console checks the link with this host's own credentials before saving it (AWS: a MeterUsage dry run, with the instance role, environment or profile; Alibaba Cloud: the service instance, with the RAM role or environment)."
+                "The console checks the link with this host's own credentials before saving it (AWS: a MeterUsage dry run, with the instance role, environment or profile; Alibaba Cloud: CheckOutLicense from inside the service instance, with the service key in the data directory)."
             </p>
             <ActionForm action=link attr:class="form" attr:novalidate="" attr:data-testid="link-form">
                 <div class="field" class:has-error=move || err("marketplace").get().is_some()>
@@ -222,7 +222,7 @@ fn LinkForm(link: ServerAction<LinkMarketplace>) -> impl IntoView {
                     <p class="field-error" role="alert">{move || err("marketplace").get()}</p>
                 </div>
                 <Field label="Listing (AWS product code, or Compute Nest service id)" name="listing" error=err("listing") />
-                <Field label="Service instance id (Alibaba Cloud only)" name="subscription" error=err("subscription") />
+                <Field label="Service instance id (Alibaba Cloud only, optional: the check names it)" name="subscription" error=err("subscription") />
                 <p class="form-error" role="alert" data-testid="link-form-error">{move || general_error(&result.get())}</p>
                 <button type="submit" class="button-primary" disabled=move || link.pending().get()>
                     "Check and link"

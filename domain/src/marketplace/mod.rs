@@ -3,6 +3,7 @@
 //! become the marketplace's whole numbers without losing what is left over, the life of one
 //! report in the outbox, and what a subscription that ended does to the environment.
 
+pub mod alibaba;
 mod aws;
 mod grace;
 mod subscription;
@@ -59,8 +60,6 @@ const fn map(ledger: &'static str, key: &'static str, unit: &'static str, per: u
     }
 }
 
-const GIB_BYTES: u64 = 1 << 30;
-
 /// AWS: the listing's dimensions, in units fine enough that the whole-number quantity loses
 /// little (minutes, MiB); prices on the listing are set per these units.
 const AWS: &[Mapping] = &[
@@ -83,16 +82,12 @@ const AWS: &[Mapping] = &[
     ),
 ];
 
-/// Alibaba Cloud: its fixed keys. `Period` is seconds (billed per hour): AKU-seconds, so that
-/// the listing's hourly price is per AKU-hour. `Storage` is bytes retained in the hour;
-/// `NetworkIn` and `NetworkOut` are bits. The keys have no per-tier uptime item: uptime by
-/// tier is not reported there (capacity is, through `Period`).
-const ALIBABA: &[Mapping] = &[
-    map("aku_hours", "Period", "AKU-second", 3600),
-    map("data_in_gib", "NetworkIn", "bit", GIB_BYTES * 8),
-    map("data_out_gib", "NetworkOut", "bit", GIB_BYTES * 8),
-    map("data_retained_gib_hours", "Storage", "byte", GIB_BYTES),
-];
+/// Alibaba Cloud: what seed 001 says Alibaba bills, AKU, through the fixed key `Period`
+/// (seconds, billed per hour): AKU-seconds, so that the listing's hourly price is per
+/// AKU-hour. Bytes and bits (`Storage`, `NetworkIn`/`NetworkOut`) of a real cluster overflow
+/// the documented integer `Value` within an hour, and are not what the listing bills: not
+/// reported. An hour's `Period` fits up to 596,523 AKU ([`alibaba::MAX_AKU_PER_HOUR`]).
+const ALIBABA: &[Mapping] = &[map("aku_hours", "Period", "AKU-second", 3600)];
 
 /// The mapping of a ledger dimension (`None`: not reported to that marketplace).
 pub fn mapping(marketplace: Marketplace, ledger_dimension: &str) -> Option<Mapping> {

@@ -1,6 +1,6 @@
 //! What the reporter and the link check need of a marketplace, whichever it is.
 
-use super::alibaba::AlibabaMarketplace;
+use super::alibaba::{AlibabaMarketplace, ServiceKey};
 use super::aws::AwsMarketplace;
 use crate::domain::marketplace::{Answer, Marketplace};
 
@@ -70,16 +70,22 @@ impl Client {
         }
     }
 
-    pub async fn check(&self, target: &Target, now: i64) -> Check {
+    /// `key`: the Compute Nest service's key (Alibaba; AWS needs none).
+    pub async fn check(&self, target: &Target, now: i64, key: Option<&ServiceKey>) -> Check {
         match self {
             Client::Aws(aws) => aws.check(target, now).await,
-            Client::Alibaba(alibaba) => alibaba.check(target).await,
+            Client::Alibaba(alibaba) => alibaba.check(target, key).await,
         }
     }
 
     /// Sends a batch and answers each report in order. AWS takes one record a call; Alibaba
     /// takes up to 100 hours a push, every key of an hour in one entry.
-    pub async fn send(&self, target: &Target, batch: &[Outgoing]) -> Vec<Reply> {
+    pub async fn send(
+        &self,
+        target: &Target,
+        batch: &[Outgoing],
+        key: Option<&ServiceKey>,
+    ) -> Vec<Reply> {
         match self {
             Client::Aws(aws) => {
                 let mut replies = Vec::with_capacity(batch.len());
@@ -88,7 +94,7 @@ impl Client {
                 }
                 replies
             }
-            Client::Alibaba(alibaba) => alibaba.push(target, batch).await,
+            Client::Alibaba(alibaba) => alibaba.push(batch, key).await,
         }
     }
 
@@ -100,4 +106,30 @@ impl Client {
             Client::Alibaba(_) => super::alibaba::MAX_HOURS_PER_PUSH * 4,
         }
     }
+}
+
+/// The Compute Nest service's key, from `DATA_DIR/marketplace/alibaba-service-key` (the data
+/// directory is the database's): `None`, with a warning that never shows the key, when it is
+/// missing, empty or readable by others than the owner.
+pub async fn service_key(pool: &sqlx::SqlitePool) -> Option<ServiceKey> {
+    let file: Option<String> =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_optional(pool)
+            .await
+            .ok()
+            .flatten();
+    let dir = std::path::Path::new(&file?).parent()?.to_path_buf();
+    let path = dir.join("marketplace").join("alibaba-service-key");
+    let meta = tokio::fs::metadata(&path).await.ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "the Compute Nest service key is readable by others than its owner: not used (chmod 600 it)");
+            return None;
+        }
+    }
+    let text = tokio::fs::read_to_string(&path).await.ok()?;
+    let key = text.trim();
+    (!key.is_empty()).then(|| ServiceKey(key.to_string()))
 }

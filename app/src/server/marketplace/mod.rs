@@ -168,7 +168,7 @@ async fn try_link(
     };
     valid_id("listing", listing_label, &listing)?;
     let subscription = request.subscription.trim().to_string();
-    if marketplace == Marketplace::Alibaba {
+    if marketplace == Marketplace::Alibaba && !subscription.is_empty() {
         valid_id("subscription", "The service instance id", &subscription)?;
     }
     let current = license::current(state).await?;
@@ -212,10 +212,11 @@ async fn try_link(
         subscription: subscription.clone(),
     };
     let now = state.clock.unix();
+    let key = client::service_key(&state.pool).await;
     let account = match state
         .marketplace
         .client(marketplace)
-        .check(&target, now)
+        .check(&target, now, key.as_ref())
         .await
     {
         Check::Ok { account } => account,
@@ -231,10 +232,6 @@ async fn try_link(
                 format!("the check with the marketplace failed: {why}"),
             ))
         }
-    };
-    let account = match marketplace {
-        Marketplace::Aws => account,
-        Marketplace::Alibaba => format!("service instance {subscription}"),
     };
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     if let Some(active) = store::marketplace::active_link(&mut tx).await? {
@@ -359,7 +356,8 @@ pub async fn recheck(
     };
     let now = state.clock.unix();
     let client = state.marketplace.client(active.marketplace);
-    let check = client.check(&target_of(&active), now).await;
+    let key = client::service_key(&state.pool).await;
+    let check = client.check(&target_of(&active), now, key.as_ref()).await;
     if let Check::Failed(why) = check {
         return Err(refusal(
             "marketplace",

@@ -218,6 +218,10 @@ async fn send_due(
     let target = target_of(link);
     let limit = client.batch_limit();
     let host = state.marketplace.host.get().await;
+    let key = match link.marketplace {
+        Marketplace::Alibaba => super::client::service_key(&state.pool).await,
+        Marketplace::Aws => None,
+    };
     let software_start = {
         let mut conn = state.pool.acquire().await?;
         store::marketplace::software_start(&mut conn).await?
@@ -317,7 +321,7 @@ async fn send_due(
         if link.marketplace == Marketplace::Alibaba {
             memory.last_alibaba_push = Some(Instant::now());
         }
-        let replies = client.send(&target, &outgoing).await;
+        let replies = client.send(&target, &outgoing, key.as_ref()).await;
         pass.sent += sending.len() as u64;
         flush.tried.extend(sending.iter().map(|(r, _)| r.id));
         let recorded = record_replies(state, link, &sending, &replies, pass).await?;
