@@ -394,6 +394,9 @@ impl Console {
         reporter.abort();
         // The data plane outlives the console: brokers go on serving (and are adopted at the
         // next start) unless asked to stop with it.
+        // The control loop first: it would take the nodes' stop for a failure and start them
+        // again.
+        reconciler::stop(&self.state).await;
         let stop_brokers = self.state.config.stop_brokers_on_exit;
         self.state
             .operations

@@ -150,10 +150,11 @@ async fn kafka_nodes_outlive_the_console_and_are_adopted_not_restarted() {
     console.restart(&stopping).await;
     assert_eq!(pids(&console), before, "adopted again");
     console.stop_gracefully();
+    let left = pids(&console);
     assert!(
-        pids(&console).iter().all(Vec::is_empty),
-        "{:?}",
-        pids(&console)
+        left.iter().all(Vec::is_empty),
+        "{left:?} still run after the stop; the consoles' log ends:\n{}",
+        console.log_lines("").iter().rev().take(40).rev().cloned().collect::<Vec<_>>().join("\n")
     );
     assert!(!serving());
 }

@@ -57,6 +57,8 @@ pub struct ControlLoop {
     /// Replacing live brokers (a new broker program after an upgrade) is one instance at a
     /// time: each is interrupted briefly, never all at once.
     replacing: tokio::sync::Mutex<()>,
+    /// Set when the console stops: no look starts any more (see [`stop`]).
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl Default for ControlLoop {
@@ -70,6 +72,7 @@ impl Default for ControlLoop {
             healing: Mutex::new(HashMap::new()),
             exits: Mutex::new(HashMap::new()),
             replacing: tokio::sync::Mutex::new(()),
+            stopped: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -166,6 +169,25 @@ pub fn start(state: &AppState) {
     });
 }
 
+/// Stops the loop for good (the console is stopping): no look starts from now on, and the
+/// looks under way are waited for (each instance's lock taken once), so that nothing starts
+/// a node after this returns: stopping the nodes with the console
+/// (`--stop-brokers-on-exit`) must not race a loop that would see them stop and start them
+/// again.
+pub async fn stop(state: &AppState) {
+    let control = &state.operations.control;
+    control
+        .stopped
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut ids = store::live_ids(&state.pool).await.unwrap_or_default();
+    ids.extend(state.operations.provisioner().instances_on_host());
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        drop(control.locks.of(id).lock().await);
+    }
+}
+
 /// How many instances are looked at at once in a pass (probes of hung brokers take their
 /// whole timeout; done one by one, 100 of them would take 100 s).
 const PASS_CONCURRENCY: usize = 32;
@@ -197,7 +219,8 @@ enum Wait {
 }
 
 async fn reconcile_one(state: &AppState, id: i64, wait: Wait) {
-    let lock = state.operations.control.locks.of(id);
+    let control = &state.operations.control;
+    let lock = control.locks.of(id);
     let _held = match wait {
         Wait::Yes => lock.lock().await,
         Wait::No => match lock.try_lock() {
@@ -205,6 +228,9 @@ async fn reconcile_one(state: &AppState, id: i64, wait: Wait) {
             Err(_) => return,
         },
     };
+    if control.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
     if let Err(error) = look_and_act(state, id).await {
         tracing::warn!(instance = id, %error, "control loop");
     }
@@ -372,6 +398,8 @@ async fn maintain(
     for what in done {
         let (action, detail) = match what {
             Maintenance::Restarted(how) => ("broker_restart", how),
+            Maintenance::CertificatesRenewed(what) => ("certificate_renew", what.join("; ")),
+            Maintenance::Rolled(how) => ("node_roll", how),
             Maintenance::UsersRestored(found) => (
                 "kafka_users_restore",
                 format!(

@@ -73,6 +73,10 @@ pub struct KafkaProvisioner {
     /// What the control loop's probes saw of each node (a node is replaced only after
     /// several failed probes in a row).
     probes: byoc_engine::heal::ProbeMemory,
+    /// The probes' Admin client of each instance, kept: its connections stay open between
+    /// probes (no TLS handshake every 2 s, which a busy host can make slower than a probe
+    /// may take).
+    probe_admins: Mutex<HashMap<i64, byoc_engine::admin::AdminClient>>,
 }
 
 impl KafkaProvisioner {
@@ -96,6 +100,7 @@ impl KafkaProvisioner {
             authority: tokio::sync::OnceCell::new(),
             readings: Mutex::new(HashMap::new()),
             probes: Default::default(),
+            probe_admins: Mutex::new(HashMap::new()),
         });
         traffic::spawn_readings(Arc::downgrade(&provisioner));
         Ok(provisioner)
@@ -211,6 +216,11 @@ impl KafkaProvisioner {
 
     async fn halt(&self, instance_id: i64) -> Vec<i32> {
         self.probes.forget(&self.dir(instance_id));
+        if let Ok(mut admins) = self.probe_admins.lock() {
+            if let Some(admin) = admins.remove(&instance_id) {
+                admin.close();
+            }
+        }
         // All nodes at once: stopped one after another, the last waits minutes for a quorum.
         self.cluster(instance_id).stop_all(STOP_GRACE).await
     }
@@ -321,7 +331,19 @@ impl Provisioner for KafkaProvisioner {
                             Ok(_) => {
                                 Err(format!("{answering} of {} nodes answer", state.nodes.len()))
                             }
-                            Err(e) => Err(format!("no quorum: {e}")),
+                            Err(e) => {
+                                // What each node answered, so that the instance's reason says
+                                // why (refused, timed out, TLS) and not only that none did.
+                                let nodes: Vec<String> = state
+                                    .nodes
+                                    .iter()
+                                    .filter_map(|n| {
+                                        let e = n.answer.as_ref().err()?;
+                                        Some(format!("node {}: {e}", n.node_id))
+                                    })
+                                    .collect();
+                                Err(format!("no quorum: {e} ({})", nodes.join("; ")))
+                            }
                         }
                     }
                     Err(e) => Err(format!("{e:#}")),

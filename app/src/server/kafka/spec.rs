@@ -22,8 +22,10 @@ const NODE_PEM: &str = "node.pem";
 const CONSOLE_PEM: &str = "console.pem";
 const CONSOLE_KEY: &str = "console.key";
 const CLIENT_LISTENER_PEM: &str = "client-listener.pem";
-/// How long a probe waits for a node on loopback (a live node answers in milliseconds).
-const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a probe waits for a node on loopback: a live node answers in milliseconds, but a
+/// host busy with other JVMs (a roll, a cluster starting) has been seen taking over 2 s for a
+/// TLS handshake.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl KafkaProvisioner {
     pub(super) fn first_port(&self, instance_id: i64) -> Option<u16> {
@@ -142,18 +144,31 @@ impl KafkaProvisioner {
         AdminClient::new(config).map_err(|e| anyhow!("{e}"))
     }
 
-    /// [`Self::admin`] for the control loop's probes: a node that takes longer than this to
-    /// answer on loopback is counted as not answering (a hung node must not hold a pass up
-    /// for the Admin client's usual 10 s per request).
+    /// [`Self::admin`] for the control loop's probes, kept per instance (its connections
+    /// stay open between probes): a node that takes longer than [`PROBE_TIMEOUT`] to answer
+    /// on loopback counts as not answering (a hung node must not hold a pass up for the Admin
+    /// client's usual 10 s per request).
     pub(super) async fn probe_admin(
         &self,
         spec: &ClusterSpec,
     ) -> Result<AdminClient, ProvisionError> {
+        let kept = self
+            .probe_admins
+            .lock()
+            .ok()
+            .and_then(|admins| admins.get(&spec.instance_id).cloned());
+        if let Some(admin) = kept {
+            return Ok(admin);
+        }
         let mut config = self.admin_config(spec).await?;
         config.request_timeout = PROBE_TIMEOUT;
         config.connect_timeout = PROBE_TIMEOUT;
-        config.deadline = PROBE_TIMEOUT * 3;
-        AdminClient::new(config).map_err(|e| anyhow!("{e}"))
+        config.deadline = PROBE_TIMEOUT * 2;
+        let admin = AdminClient::new(config).map_err(|e| anyhow!("{e}"))?;
+        if let Ok(mut admins) = self.probe_admins.lock() {
+            admins.insert(spec.instance_id, admin.clone());
+        }
+        Ok(admin)
     }
 
     async fn admin_config(&self, spec: &ClusterSpec) -> Result<AdminConfig, ProvisionError> {
