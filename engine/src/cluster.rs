@@ -5,9 +5,17 @@
 //! ```text
 //! ROOT/                  one instance, owner-only
 //!   cluster.json         cluster id and the voters' directory ids (the format's inputs)
-//!   node-0/              server.properties, tls/{node,client,ca}.pem, data/, node.pid, node.log
+//!   node-0/              server.properties, tls/{node,client,ca}.pem, data/, node.pid, node.log,
+//!                        started (the digest of the configuration it was last started with)
 //!   node-1/ ...
 //! ```
+//!
+//! A node reads its properties and key stores only when it starts. [`Cluster::prepare`] writes
+//! what the cluster must be; every start records the digest of those files beside them
+//! ([`STARTED_FILE`]), so that [`Cluster::stale_nodes`] names the nodes that run on something
+//! older than what is on disk (a renewed certificate, a changed setting): the ones a roll must
+//! restart. The files are the whole state of a roll: a console stopped half-way finds the same
+//! nodes stale at its next look.
 
 use crate::config::{self, ClientListener};
 use crate::host::{kafka_uuid, HostError, NodeHost, NodeStart, Running};
@@ -27,6 +35,15 @@ pub struct ClusterIds {
 }
 
 const IDS_FILE: &str = "cluster.json";
+/// In a node's directory: the digest of the configuration files it was last started with.
+pub const STARTED_FILE: &str = "started";
+/// The files a node reads at start (relative to its directory), digested in this order.
+const CONFIG_FILES: [&str; 4] = [
+    crate::host::local::PROPERTIES,
+    config::TRUSTSTORE,
+    config::NODE_KEYSTORE,
+    config::CLIENT_KEYSTORE,
+];
 
 /// The PEM files a cluster's nodes need.
 #[derive(Debug, Clone)]
@@ -120,13 +137,60 @@ impl<'a> Cluster<'a> {
         private_dir(&dir.join(config::DATA_DIR))?;
         let dir = std::fs::canonicalize(dir)?;
         let properties = config::server_properties(&spec.layout, node, &spec.client, &dir);
-        write_private(&dir.join(crate::host::local::PROPERTIES), &properties)?;
-        write_private(&dir.join(config::TRUSTSTORE), &spec.key_stores.ca)?;
-        write_private(&dir.join(config::NODE_KEYSTORE), &spec.key_stores.node)?;
-        if let Some(client) = &spec.key_stores.client_listener {
-            write_private(&dir.join(config::CLIENT_KEYSTORE), client)?;
+        write_changed(&dir.join(crate::host::local::PROPERTIES), &properties)?;
+        write_changed(&dir.join(config::TRUSTSTORE), &spec.key_stores.ca)?;
+        write_changed(&dir.join(config::NODE_KEYSTORE), &spec.key_stores.node)?;
+        match &spec.key_stores.client_listener {
+            Some(client) => write_changed(&dir.join(config::CLIENT_KEYSTORE), client)?,
+            None => match std::fs::remove_file(dir.join(config::CLIENT_KEYSTORE)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            },
         }
         Ok(())
+    }
+
+    /// The digest of node `node_id`'s configuration files as they are on disk now (a missing
+    /// file counts as empty, and differs from an empty one).
+    pub fn config_digest(&self, node_id: u32) -> String {
+        use sha2::{Digest, Sha256};
+        let dir = self.node_dir(node_id);
+        let mut hash = Sha256::new();
+        for file in CONFIG_FILES {
+            match std::fs::read(dir.join(file)) {
+                Ok(bytes) => {
+                    hash.update(b"+");
+                    hash.update((bytes.len() as u64).to_be_bytes());
+                    hash.update(&bytes);
+                }
+                Err(_) => hash.update(b"-"),
+            }
+        }
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The nodes of `layout` that run, but on a configuration other than the one on disk:
+    /// started before the files last changed, or by a console that recorded nothing (each is
+    /// restarted once, then known).
+    pub fn stale_nodes(&self, layout: &ClusterLayout) -> Vec<u32> {
+        self.processes(layout)
+            .into_iter()
+            .filter(|(_, process)| process.is_some())
+            .map(|(node_id, _)| node_id)
+            .filter(|node_id| {
+                let started = std::fs::read_to_string(self.node_dir(*node_id).join(STARTED_FILE));
+                started.map_or(true, |s| s.trim() != self.config_digest(*node_id))
+            })
+            .collect()
+    }
+
+    /// Records that node `node_id` starts on its files as they are now. Written before the
+    /// start: a console stopped in between leaves a node that does not run (started again
+    /// from the same files), never one that runs on files it is not recorded with.
+    fn record_start(&self, node_id: u32) -> Result<(), HostError> {
+        let path = self.node_dir(node_id).join(STARTED_FILE);
+        write_private(&path, &self.config_digest(node_id))
     }
 
     /// Each node's process, if one runs.
@@ -146,6 +210,7 @@ impl<'a> Cluster<'a> {
             if self.host.find(&dir).is_some() {
                 continue;
             }
+            self.record_start(node.node_id)?;
             let pid = self.host.start(&self.start_of(spec, node)).await?;
             started.push((node.node_id, pid));
         }
@@ -164,6 +229,7 @@ impl<'a> Cluster<'a> {
             .node(node_id)
             .with_context(|| format!("no node {node_id} in the layout"))?;
         self.host.stop(&self.node_dir(node_id), grace).await;
+        self.record_start(node_id)?;
         self.host.start(&self.start_of(spec, node)).await
     }
 
@@ -207,6 +273,15 @@ fn private_dir(dir: &Path) -> Result<(), HostError> {
         .with_context(|| format!("cannot create {}", dir.display()))
 }
 
+/// [`write_private`], unless the file already holds `text` (a node's files are written at
+/// every look; rewriting the same bytes would only wear the disk).
+fn write_changed(path: &Path, text: &str) -> Result<(), HostError> {
+    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+        return Ok(());
+    }
+    write_private(path, text)
+}
+
 /// Written whole, owner-only (key stores hold private keys).
 fn write_private(path: &Path, text: &str) -> Result<(), HostError> {
     use std::io::Write;
@@ -221,4 +296,111 @@ fn write_private(path: &Path, text: &str) -> Result<(), HostError> {
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ClientProtocol, CLIENT_KEYSTORE, NODE_KEYSTORE};
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    /// A host whose nodes "run" while their directory is in a set; starts add to it.
+    #[derive(Default)]
+    struct FakeHost {
+        running: Mutex<HashSet<PathBuf>>,
+    }
+
+    #[async_trait::async_trait]
+    impl NodeHost for FakeHost {
+        async fn format(&self, _: &Path, _: &str, _: Option<&str>) -> Result<(), HostError> {
+            Ok(())
+        }
+        async fn start(&self, node: &NodeStart) -> Result<i32, HostError> {
+            self.running.lock().unwrap().insert(node.dir.clone());
+            Ok(1000 + node.node_id as i32)
+        }
+        fn find(&self, dir: &Path) -> Option<Running> {
+            let dir = std::fs::canonicalize(dir).ok()?;
+            self.running
+                .lock()
+                .unwrap()
+                .contains(&dir)
+                .then_some(Running { pid: 1, age: None })
+        }
+        async fn stop(&self, dir: &Path, _: Duration) -> Option<i32> {
+            let dir = std::fs::canonicalize(dir).ok()?;
+            self.running.lock().unwrap().remove(&dir).then_some(1)
+        }
+        fn take_exits(
+            &self,
+        ) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::host::NodeExit>> {
+            None
+        }
+    }
+
+    fn spec(host: &str, client_pem: &str) -> ClusterSpec {
+        ClusterSpec {
+            instance_id: 1,
+            layout: ClusterLayout::new(0, &[], 30000).unwrap(),
+            client: ClientListener {
+                bind: "127.0.0.1".parse().unwrap(),
+                host: host.into(),
+                protocol: ClientProtocol::SaslSsl,
+            },
+            key_stores: KeyStores {
+                ca: "CA".into(),
+                node: "NODE".into(),
+                client_listener: Some(client_pem.into()),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn nodes_started_on_older_files_are_stale_until_restarted() {
+        let root = tempfile::tempdir().unwrap();
+        let host = FakeHost::default();
+        let cluster = Cluster::new(root.path().join("c"), &host);
+        let first = spec("127.0.0.1", "CERT-1");
+        cluster.prepare(&first).await.unwrap();
+        assert!(cluster.stale_nodes(&first.layout).is_empty(), "none runs");
+        cluster.start_missing(&first).await.unwrap();
+        assert!(cluster.stale_nodes(&first.layout).is_empty());
+
+        // A renewed client certificate: every running node is stale.
+        let renewed = spec("127.0.0.1", "CERT-2");
+        cluster.prepare(&renewed).await.unwrap();
+        let client = std::fs::read_to_string(cluster.node_dir(0).join(CLIENT_KEYSTORE));
+        assert_eq!(client.unwrap(), "CERT-2");
+        assert_eq!(cluster.stale_nodes(&renewed.layout), [0, 1, 2]);
+        // One restarted: the others are left; a later look (a new console) sees the same.
+        cluster.restart(&renewed, 1, Duration::ZERO).await.unwrap();
+        assert_eq!(cluster.stale_nodes(&renewed.layout), [0, 2]);
+        let again = Cluster::new(root.path().join("c"), &host);
+        assert_eq!(again.stale_nodes(&renewed.layout), [0, 2]);
+        // Writing the same files again changes nothing.
+        let before = std::fs::metadata(cluster.node_dir(0).join(NODE_KEYSTORE))
+            .unwrap()
+            .modified()
+            .unwrap();
+        cluster.prepare(&renewed).await.unwrap();
+        let after = std::fs::metadata(cluster.node_dir(0).join(NODE_KEYSTORE))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(before, after);
+        assert_eq!(cluster.stale_nodes(&renewed.layout), [0, 2]);
+
+        // A new client-facing host changes the properties (the advertised address).
+        cluster.restart(&renewed, 0, Duration::ZERO).await.unwrap();
+        cluster.restart(&renewed, 2, Duration::ZERO).await.unwrap();
+        assert!(cluster.stale_nodes(&renewed.layout).is_empty());
+        cluster.prepare(&spec("localhost", "CERT-2")).await.unwrap();
+        assert_eq!(cluster.stale_nodes(&renewed.layout), [0, 1, 2]);
+
+        // A node started by a console that recorded nothing is restarted once.
+        cluster.start_missing(&renewed).await.unwrap();
+        std::fs::remove_file(cluster.node_dir(0).join(STARTED_FILE)).unwrap();
+        assert!(cluster.stale_nodes(&renewed.layout).contains(&0));
+    }
 }
