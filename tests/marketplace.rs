@@ -2381,3 +2381,218 @@ async fn a_listing_bound_license_must_be_linked_within_the_grace() {
     let h = created(&app, &client, "eta", 3).await;
     settle(&app, h, "running").await;
 }
+
+/// An emulator whose AWS listing has exactly `dimensions` (written in the test).
+async fn emulator_with_dimensions(dimensions: &[&str]) -> Emulator {
+    let mut aws = marketplace_emulator::AwsAccount::new(AWS_KEY, AWS_SECRET);
+    aws.session_token = Some(AWS_SESSION.into());
+    let config = marketplace_emulator::Config {
+        aws: vec![aws],
+        aws_product_code: PRODUCT.into(),
+        aws_dimensions: dimensions.iter().map(|d| d.to_string()).collect(),
+        ..marketplace_emulator::Config::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(marketplace_emulator::serve(listener, config));
+    Emulator {
+        base,
+        http: Client::new(),
+    }
+}
+
+/// Seed 002's automatic tiered pricing on data in, out and retention, as a key states it
+/// (ledger units: GiB, GiB-hours, AKU-hours; `from` is the month's cumulative quantity).
+const TEST_TIERS: &[(&str, &[(u64, &str)])] = &[
+    ("aku_hours", &[(0, "0.10")]),
+    ("data_in_gib", &[(0, "0.08"), (500, "0.05"), (2000, "0.03")]),
+    ("data_out_gib", &[(0, "0.05"), (1000, "0.02")]),
+    (
+        "data_retained_gib_hours",
+        &[(0, "0.0002"), (100_000, "0.0001")],
+    ),
+];
+
+/// The listing's units per ledger unit, from the listing's definition (minutes, MiB).
+fn units_per_ledger_unit(ledger: &str) -> Decimal {
+    match ledger {
+        "aku_hours" => Decimal::from(60),
+        "data_in_gib" | "data_out_gib" | "data_retained_gib_hours" => Decimal::from(1024),
+        other => panic!("{other} is not priced in this test"),
+    }
+}
+
+/// Tiers the marketplace can bill (AWS): a month whose data in, out and retained cross tier
+/// bounds is reported as one dimension per tier, and at the listing's flat price per tier
+/// dimension (the tier's price over the unit factor) the marketplace's amount equals the
+/// console's estimate to the cent. Everything expected is computed here from the tiers
+/// above and the units, not from the code's tables.
+#[tokio::test]
+async fn a_month_with_tier_crossings_bills_on_aws_what_the_console_estimates() {
+    let dimensions = [
+        "AkuMinutes",
+        "DataInMiBTier1",
+        "DataInMiBTier2",
+        "DataInMiBTier3",
+        "DataOutMiBTier1",
+        "DataOutMiBTier2",
+        "DataRetainedMiBHoursTier1",
+        "DataRetainedMiBHoursTier2",
+        "UptimeMinutesDev",
+        "UptimeMinutesPro",
+        "UptimeMinutesEnterprise",
+    ];
+    let emulator = emulator_with_dimensions(&dimensions).await;
+    let app = console(&emulator).await;
+    let admin = app.admin_client().await;
+    let pricing = Pricing {
+        currency: "USD".into(),
+        dimensions: TEST_TIERS
+            .iter()
+            .map(|(dimension, tiers)| DimensionPrice {
+                dimension: dimension.to_string(),
+                tiers: tiers
+                    .iter()
+                    .map(|(from, price)| PriceTier {
+                        from_quantity: *from,
+                        unit_price: Decimal::from_str(price).unwrap(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    let key = product_key(&app, |p| {
+        p.billing = BillingModel::Payg;
+        p.aku_quota = Some(200);
+        p.pricing = Some(pricing.clone());
+        p.listing = Some(Listing::parse(&format!("aws:{PRODUCT}")).unwrap());
+    });
+    assert_eq!(app.apply_key(&admin, &key).await.status(), 200);
+    let client = at(&app, &emulator, datetime!(2026-12-01 00:00 UTC)).await;
+    let linked = link(
+        &app,
+        &client,
+        &[("marketplace", "aws"), ("listing", PRODUCT)],
+    )
+    .await;
+    assert_eq!(linked.status(), 200, "{}", linked.text().await.unwrap());
+    let a = created(&app, &client, "alpha", 3).await;
+    settle(&app, a, "running").await;
+    run_hours(
+        &app,
+        &emulator,
+        datetime!(2026-12-01 01:00 UTC),
+        datetime!(2027-01-01 01:00 UTC),
+    )
+    .await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM marketplace_reports WHERE state <> 'accepted'"
+        )
+        .await,
+        0
+    );
+
+    // The ledger's month totals per ledger dimension.
+    let december = (
+        datetime!(2026-12-01 00:00 UTC).unix_timestamp(),
+        datetime!(2027-01-01 00:00 UTC).unix_timestamp(),
+    );
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT dimension, quantity FROM usage_ledger WHERE hour_start >= ? AND hour_start < ?",
+    )
+    .bind(december.0)
+    .bind(december.1)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let mut ledger: BTreeMap<String, Decimal> = BTreeMap::new();
+    for (dimension, quantity) in rows {
+        *ledger.entry(dimension).or_default() += Decimal::from_str(&quantity).unwrap();
+    }
+    let billed = billed_between(&emulator, december.0, december.1).await;
+    let half_up = |d: Decimal| {
+        d.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+    };
+    let cents = |d: Decimal| {
+        d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+    };
+    let base_keys = [
+        ("aku_hours", "AkuMinutes"),
+        ("data_in_gib", "DataInMiB"),
+        ("data_out_gib", "DataOutMiB"),
+        ("data_retained_gib_hours", "DataRetainedMiBHours"),
+    ];
+    let mut console_estimate = Decimal::ZERO;
+    let mut marketplace_amount = Decimal::ZERO;
+    let mut crossings = 0;
+    for (ledger_dim, tiers) in TEST_TIERS {
+        let total = ledger.get(*ledger_dim).copied().unwrap_or_default();
+        let factor = units_per_ledger_unit(ledger_dim);
+        let base = base_keys.iter().find(|(l, _)| l == ledger_dim).unwrap().1;
+        let mut estimate = Decimal::ZERO;
+        let mut amount = Decimal::ZERO;
+        for (i, (from, price)) in tiers.iter().enumerate() {
+            let price = Decimal::from_str(price).unwrap();
+            let low = Decimal::from(*from);
+            let high = tiers.get(i + 1).map(|(f, _)| Decimal::from(*f));
+            let in_tier = (high.map_or(total, |h| total.min(h)) - low).max(Decimal::ZERO);
+            if in_tier > Decimal::ZERO && i > 0 {
+                crossings += 1;
+            }
+            estimate += in_tier * price;
+            let key = if tiers.len() == 1 {
+                base.to_string()
+            } else {
+                format!("{base}Tier{}", i + 1)
+            };
+            let want_units = half_up(in_tier * factor);
+            let got = Decimal::from(billed.get(&key).copied().unwrap_or(0));
+            eprintln!(
+                "tiers: {key}: billed {got}, ledger {in_tier} x {factor} = {}",
+                in_tier * factor
+            );
+            assert_eq!(got, want_units, "{key}");
+            amount += got * price / factor;
+        }
+        console_estimate += cents(estimate);
+        marketplace_amount += cents(amount);
+    }
+    assert!(crossings >= 3, "the month must cross tiers ({crossings})");
+    eprintln!(
+        "tiers: marketplace amount {marketplace_amount}, console estimate {console_estimate}"
+    );
+    assert_eq!(marketplace_amount, console_estimate);
+
+    // The usage page shows both, equal.
+    let client = client_at(&app).await;
+    let usage: Value = app
+        .post_form(&client, "/api/usage", &[("month", "2026-12")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        Decimal::from_str(usage["total_charge"].as_str().unwrap()).unwrap(),
+        console_estimate,
+        "{}",
+        usage["charges"]
+    );
+    assert_eq!(
+        Decimal::from_str(usage["marketplace"]["amount"].as_str().unwrap()).unwrap(),
+        marketplace_amount
+    );
+    let page = client
+        .get(app.url("/usage?month=2026-12"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("data-testid=\"marketplace-amount\""),
+        "amount not shown"
+    );
+}

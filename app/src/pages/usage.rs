@@ -139,7 +139,10 @@ fn UsageBody(d: UsageData, decide: ServerAction<DecideReport>) -> impl IntoView 
                 })
             }}
         </div>
-        {d.marketplace.clone().map(|m| view! { <MarketplaceReports m decide /> }.into_any())}
+        {d.marketplace.clone().map(|m| {
+            let estimate = d.total_charge.clone().map(|t| format!("{t} {currency}"));
+            view! { <MarketplaceReports m decide estimate /> }.into_any()
+        })}
         <section class="card">
             <h2>"By day and instance"</h2>
             {if d.rows.is_empty() {
@@ -210,8 +213,25 @@ fn RowPages(at: RowPosition) -> impl IntoView {
 
 /// The month's reports to the marketplace beside the ledger, and the latest hours' outcomes.
 #[component]
-fn MarketplaceReports(m: MarketplaceUsage, decide: ServerAction<DecideReport>) -> impl IntoView {
+fn MarketplaceReports(
+    m: MarketplaceUsage,
+    decide: ServerAction<DecideReport>,
+    estimate: Option<String>,
+) -> impl IntoView {
     let is_admin = m.is_admin;
+    // AWS: what the accepted reports cost at the listing's flat tier prices, beside the
+    // console's estimate from the key's tiers.
+    let amount_line = m.amount.clone().map(|amount| {
+        let unit = estimate
+            .as_deref()
+            .and_then(|e| e.split_once(' '))
+            .map(|(_, c)| c.to_string())
+            .unwrap_or_default();
+        format!(
+            "Marketplace amount for the accepted reports: {amount} {unit}; the console's estimate: {}.",
+            estimate.clone().unwrap_or_else(|| "none".into())
+        )
+    });
     view! {
         <section class="card" data-testid="marketplace-reports">
             <h2>{format!("Reported to {} ({})", m.marketplace_name, m.listing)}</h2>
@@ -225,6 +245,7 @@ fn MarketplaceReports(m: MarketplaceUsage, decide: ServerAction<DecideReport>) -
                 " · "
                 <a href="/usage/marketplace-late.csv" download="" data-testid="export-late">"Export late hours"</a>
             </p>
+            {amount_line.map(|line| view! { <p data-testid="marketplace-amount">{line}</p> })}
             <table class="table" data-testid="marketplace-totals">
                 <thead>
                     <tr><th>"Key"</th><th>"Unit"</th><th>"Ledger"</th><th>"Accepted"</th><th>"Late"</th><th>"Open"</th><th>"Failed"</th></tr>

@@ -108,6 +108,10 @@ pub struct MarketplaceData {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MarketplaceUsage {
+    /// AWS: what the month's accepted reports cost at the listing's flat prices per tier
+    /// dimension (the key's tier prices over the unit factor), per item rounded to the cent:
+    /// shown beside the console's estimate.
+    pub amount: Option<String>,
     pub marketplace_name: String,
     pub listing: String,
     pub totals: Vec<MonthTotal>,

@@ -7,6 +7,7 @@ pub mod alibaba;
 mod aws;
 mod grace;
 mod subscription;
+pub mod tiers;
 use crate::metering::HOUR;
 pub use aws::*;
 pub use grace::*;
@@ -152,6 +153,15 @@ pub fn convert(
         total - whole
     };
     Ok(Converted { quantity, carry })
+}
+
+/// The start of the month (UTC) of the hour starting at `hour_start`.
+pub fn month_start(hour_start: i64) -> i64 {
+    time::OffsetDateTime::from_unix_timestamp(hour_start)
+        .ok()
+        .and_then(|t| t.replace_day(1).ok())
+        .map(|t| t.replace_time(time::Time::MIDNIGHT).unix_timestamp())
+        .unwrap_or(hour_start)
 }
 
 /// Whether the hour starting at `hour_start` is the last of its month (UTC).

@@ -9,6 +9,7 @@ pub mod client;
 mod decide;
 pub mod grace;
 pub mod host;
+mod plan;
 pub mod reporter;
 pub mod view;
 

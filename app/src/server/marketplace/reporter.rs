@@ -130,7 +130,10 @@ async fn queue(state: &AppState, link: &LinkRow) -> Result<u64, ServerError> {
     let Some(metered_until) = metered_until else {
         return Ok(0);
     };
-    let mappings = rules::mappings(link.marketplace);
+    // The key's prices decide the tier dimensions (AWS).
+    let pricing = crate::server::license::current(state)
+        .await?
+        .and_then(|c| c.payload.pricing);
     let mut queued = 0;
     let mut hour = link.queued_until;
     while hour < metered_until {
@@ -150,15 +153,23 @@ async fn queue(state: &AppState, link: &LinkRow) -> Result<u64, ServerError> {
             entry.1.push(record.record_id.clone());
         }
         let last_of_month = rules::last_hour_of_month(hour);
-        for mapping in mappings {
-            let (total, ids) = hour_totals
-                .get(mapping.ledger)
-                .cloned()
-                .unwrap_or((Decimal::ZERO, Vec::new()));
+        let planned = super::plan::plan_hour(
+            &mut tx,
+            link.marketplace,
+            pricing.as_ref(),
+            hour,
+            &hour_totals,
+        )
+        .await?;
+        for plan in planned {
+            let ids = hour_totals
+                .get(plan.mapping.ledger)
+                .map(|(_, ids)| ids.clone())
+                .unwrap_or_default();
             let carried = match store::marketplace::last_carry(
                 &mut tx,
                 link.id,
-                mapping.ledger,
+                &plan.dimension,
                 link.report_from,
             )
             .await?
@@ -166,11 +177,11 @@ async fn queue(state: &AppState, link: &LinkRow) -> Result<u64, ServerError> {
                 Some(text) => decimal(&text, "carry")?,
                 None => Decimal::ZERO,
             };
-            let converted = rules::convert(total, *mapping, carried, last_of_month)
+            let converted = rules::convert(plan.total, plan.mapping, carried, last_of_month)
                 .map_err(ServerError::invariant)?;
             let quantity = i64::try_from(converted.quantity)
-                .map_err(|_| ServerError::invariant(format!("{}: too large", mapping.ledger)))?;
-            let token = rules::client_token(link.id, hour, mapping.ledger, &ids);
+                .map_err(|_| ServerError::invariant(format!("{}: too large", plan.dimension)))?;
+            let token = rules::client_token(link.id, hour, &plan.dimension, &ids);
             let initial = if rules::within_window(link.marketplace, hour, now) {
                 ReportState::Pending {
                     attempts: 0,
@@ -184,9 +195,9 @@ async fn queue(state: &AppState, link: &LinkRow) -> Result<u64, ServerError> {
                 store::marketplace::NewReport {
                     link_id: link.id,
                     hour_start: hour,
-                    dimension: mapping.ledger,
-                    market_key: mapping.key,
-                    ledger_quantity: &total.normalize().to_string(),
+                    dimension: &plan.dimension,
+                    market_key: &plan.key,
+                    ledger_quantity: &plan.total.normalize().to_string(),
                     quantity,
                     carry: &converted.carry.normalize().to_string(),
                     client_token: &token,

@@ -158,7 +158,22 @@ pub async fn usage_month(
         return Ok(None);
     };
     let mut totals: BTreeMap<&str, MonthTotal> = BTreeMap::new();
-    let mapping_of = |marketplace: Marketplace, ledger: &str| rules::mapping(marketplace, ledger);
+    // A tier's report (`data_in_gib#2`) maps as its ledger dimension.
+    let mapping_of = |marketplace: Marketplace, dimension: &str| {
+        rules::mapping(marketplace, rules::tiers::parse_tier_dimension(dimension).0)
+    };
+    // The listing's flat price per unit of each AWS dimension, from the key's tiers: the
+    // marketplace's amount for the month, beside the console's estimate.
+    let pricing = crate::server::license::current(state)
+        .await?
+        .and_then(|c| c.payload.pricing);
+    let prices: BTreeMap<String, Decimal> =
+        rules::tiers::aws_dimensions(rules::mappings(Marketplace::Aws), pricing.as_ref())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(key, price)| price.map(|p| (key, p)))
+            .collect();
+    let mut amounts: BTreeMap<&str, Decimal> = BTreeMap::new();
     let link_marketplace: BTreeMap<i64, Marketplace> =
         links.iter().map(|l| (l.id, l.marketplace)).collect();
     let mut ledger_exact: BTreeMap<&str, Decimal> = BTreeMap::new();
@@ -196,7 +211,7 @@ pub async fn usage_month(
                     report.id, report.ledger_quantity
                 ))
             })?;
-        let sum = ledger_exact.entry(mapping.key).or_default();
+        let sum = ledger_exact.entry(report.market_key.as_str()).or_default();
         *sum = sum.checked_add(exact).ok_or_else(|| {
             ServerError::invariant(format!("{}: the month's total overflows", mapping.key))
         })?;
@@ -204,6 +219,12 @@ pub async fn usage_month(
             ReportState::Accepted | ReportState::Duplicate => {
                 total.reported += report.quantity;
                 total.accepted += report.quantity;
+                if link_marketplace.get(&report.link_id) == Some(&Marketplace::Aws) {
+                    if let Some(price) = prices.get(&report.market_key) {
+                        *amounts.entry(mapping.ledger).or_default() +=
+                            Decimal::from(report.quantity) * *price;
+                    }
+                }
             }
             ReportState::Late => total.late += report.quantity,
             ReportState::Pending { .. } | ReportState::Sending { .. } => {
@@ -227,7 +248,16 @@ pub async fn usage_month(
         .iter()
         .filter(|r| r.state == ReportState::Late)
         .count();
+    // Per billing item rounded to the cent, as the console's estimate is.
+    let amount = (latest.marketplace == Marketplace::Aws && pricing.is_some()).then(|| {
+        amounts
+            .values()
+            .map(|a| crate::domain::pricing::round_money(*a))
+            .sum::<Decimal>()
+            .to_string()
+    });
     Ok(Some(MarketplaceUsage {
+        amount,
         marketplace_name: marketplace_name(latest.marketplace).into(),
         listing: latest.listing.clone(),
         totals: totals.into_values().collect(),
