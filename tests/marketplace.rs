@@ -2596,3 +2596,156 @@ async fn a_month_with_tier_crossings_bills_on_aws_what_the_console_estimates() {
         "amount not shown"
     );
 }
+
+/// Alibaba has no idempotency key: a console killed with SIGKILL while Compute Nest holds the
+/// answer to a push it has already billed leaves those hours `unknown` after the restart, and
+/// they are never pushed again on its own; every hour is billed exactly once, none lost.
+#[tokio::test]
+async fn alibaba_sigkill_mid_push_leaves_the_hours_unknown_never_pushed_twice() {
+    use common::console_process::activated_with;
+    use std::os::unix::fs::PermissionsExt;
+    host_credentials();
+    let emulator = Emulator::start(true).await;
+    let alibaba = format!("{}/alibaba", emulator.base);
+    let flags: Vec<String> = [
+        "--provisioner",
+        "simulated",
+        "--marketplace-alibaba-endpoint",
+        &alibaba,
+        "--marketplace-alibaba-push-seconds",
+        "0",
+        "--marketplace-report-seconds",
+        "1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let listing = format!("alibaba:{SERVICE_ID}");
+    let key = [
+        "--billing",
+        "payg",
+        "--aku",
+        "100",
+        "--months",
+        "12",
+        "--price",
+        "aku_hours:0=0.10",
+        "--listing",
+        &listing,
+    ];
+    let mut console = activated_with(&flags, &key).await;
+    let dir = console.data.join("marketplace");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("alibaba-service-key"), SERVICE_KEY).unwrap();
+    std::fs::set_permissions(
+        dir.join("alibaba-service-key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        console.data.join("console.db").display()
+    ))
+    .await
+    .unwrap();
+    let created = console
+        .client
+        .post(format!("{}/api/instance_create", console.base))
+        .form(&instance_form("alpha", 6, &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let instance: i64 = created.json().await.unwrap();
+    // Three closed hours of 6 AKU in the ledger, and the mark that says they are metered.
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let current = now - now.rem_euclid(3600);
+    let license_id: String = sqlx::query_scalar("SELECT license_id FROM license_keys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    for k in 1..=3 {
+        let hour = current - k * 3600;
+        sqlx::query(
+            "INSERT INTO usage_ledger (record_id, instance_id, hour_start, dimension, quantity, license_id, recorded_at)
+             VALUES (?, ?, ?, 'aku_hours', '6', ?, ?)",
+        )
+        .bind(format!("seed-{hour}"))
+        .bind(instance)
+        .bind(hour)
+        .bind(&license_id)
+        .bind(now)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query("INSERT OR REPLACE INTO metering_progress (id, metered_until) VALUES (1, ?)")
+        .bind(current)
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Compute Nest bills the push, then holds its answer.
+    emulator
+        .control("faults", json!({ "delay_ms": 2000 }))
+        .await;
+    let linked = console
+        .client
+        .post(format!("{}/api/marketplace_link", console.base))
+        .form(&[("marketplace", "alibaba"), ("listing", SERVICE_ID)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(linked.status(), 200, "{}", linked.text().await.unwrap());
+    let started = std::time::Instant::now();
+    while emulator.billed().await["alibaba"]
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "never pushed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    console.kill();
+    emulator.control("faults", json!({ "delay_ms": 0 })).await;
+    console.restart(&flags).await;
+    let seeded = current - 3 * 3600;
+    let unknown = format!(
+        "SELECT COUNT(*) FROM marketplace_reports WHERE state = 'unknown' AND hour_start >= {seeded} AND hour_start < {current}"
+    );
+    let started = std::time::Instant::now();
+    while sqlx::query_scalar::<_, i64>(&unknown)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        < 3
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "not unknown"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Several more passes: nothing is pushed again.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    console.kill();
+    let billed = emulator.billed().await;
+    let entries: Vec<&Value> = billed["alibaba"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            let t = e["start_time"].as_i64().unwrap();
+            t >= seeded && t < current
+        })
+        .collect();
+    // Each hour billed once: 6 AKU x 3600 AKU-seconds.
+    assert_eq!(entries.len(), 3, "{billed}");
+    for entry in &entries {
+        assert_eq!(entry["value"].as_u64().unwrap(), 6 * 3600);
+    }
+    assert_eq!(billed["double_billed"], 0);
+    println!("alibaba after a SIGKILL mid-push: {}", billed["calls"]);
+}
