@@ -69,6 +69,10 @@ pub enum Maintenance {
     Restarted(String),
     /// The broker's users differed from the console's and were put back: what differed.
     UsersRestored(Vec<String>),
+    /// Certificates were issued again (near their end, or for new names): which, and why.
+    CertificatesRenewed(Vec<String>),
+    /// A step of a rolling restart (one node restarted onto new files), or its end.
+    Rolled(String),
 }
 
 /// The security settings a provisioner can put in force: each choice of the create form,

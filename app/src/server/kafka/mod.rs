@@ -12,13 +12,17 @@
 //! scaling beyond the three nodes.
 //!
 //! ```text
-//! DATA_DIR/kafka/instance-ID/   ports, node.pem, console.{pem,key}, cluster.json,
+//! DATA_DIR/kafka/instance-ID/   ports, node.pem, client-listener.pem, console-identity.pem,
+//!                               cluster.json,
 //!                               node-0/ node-1/ node-2/  (the engine's cluster directory)
 //! ```
 
 mod capacity;
+mod certs;
 mod files;
+mod roll;
 pub mod scram;
+mod serve;
 mod settings;
 mod spec;
 mod steps;
@@ -42,7 +46,6 @@ use crate::domain::instance_spec::{ClientAuth, EndpointExposure, InstanceSpec, S
 use crate::domain::metering::Traffic;
 use crate::wire::kafka::{LiveTraffic, TopicInfo};
 use anyhow::{anyhow, Context};
-use byoc_engine::admin::AclBinding;
 use byoc_engine::cluster::Cluster;
 use byoc_engine::heal::{NodeAction, STOP_GRACE};
 use byoc_engine::host::local::{KafkaInstall, LocalHost};
@@ -77,6 +80,8 @@ pub struct KafkaProvisioner {
     /// probes (no TLS handshake every 2 s, which a busy host can make slower than a probe
     /// may take).
     probe_admins: Mutex<HashMap<i64, byoc_engine::admin::AdminClient>>,
+    /// Rolls this console has begun, by instance (when): for the audit of their end.
+    rolls: Mutex<HashMap<i64, std::time::Instant>>,
 }
 
 impl KafkaProvisioner {
@@ -101,6 +106,7 @@ impl KafkaProvisioner {
             readings: Mutex::new(HashMap::new()),
             probes: Default::default(),
             probe_admins: Mutex::new(HashMap::new()),
+            rolls: Mutex::new(HashMap::new()),
         });
         traffic::spawn_readings(Arc::downgrade(&provisioner));
         Ok(provisioner)
@@ -157,61 +163,6 @@ impl KafkaProvisioner {
             })
             .await
             .cloned()
-    }
-
-    /// Makes the cluster serve: directories and storage prepared, missing nodes started,
-    /// then waits until every node answers on its internal listener and the quorum has a
-    /// leader (a JVM's start and the quorum's election: 15 to 25 s measured here).
-    async fn serve(&self, row: &InstanceRow) -> Result<Served, ProvisionError> {
-        let spec = self.spec(row).await?;
-        let cluster = self.cluster(row.id);
-        cluster.prepare(&spec).await?;
-        let started = cluster.start_missing(&spec).await?;
-        let admin = self.admin(&spec).await?;
-        let deadline = tokio::time::Instant::now() + byoc_engine::heal::START_GRACE;
-        loop {
-            let state = observe(&cluster, &spec.layout, &admin).await;
-            if state.nodes.iter().all(|n| n.answer.is_ok()) && state.quorum.is_ok() {
-                break;
-            }
-            if tokio::time::Instant::now() > deadline {
-                let silent: Vec<String> = state
-                    .nodes
-                    .iter()
-                    .filter_map(|n| {
-                        n.answer
-                            .as_ref()
-                            .err()
-                            .map(|e| format!("node {}: {e}", n.node_id))
-                    })
-                    .collect();
-                return Err(anyhow!(
-                    "the cluster did not answer within {} s ({})",
-                    byoc_engine::heal::START_GRACE.as_secs(),
-                    silent.join("; ")
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        // One ACL on the cluster resource: with allow.everyone.if.no.acl.found a resource
-        // without ACLs is open to every client, so without it any client could create SCRAM
-        // users, set ACLs or change broker settings. With it, cluster-level changes are the
-        // super users' alone; produce, consume, topics and groups stay open (their resources
-        // have no ACLs). Idempotent.
-        let results = admin
-            .create_acls(&[AclBinding::cluster_alter(&format!(
-                "User:{}",
-                byoc_engine::config::CONSOLE_PRINCIPAL
-            ))])
-            .await
-            .map_err(kafka_error)?;
-        if let Some(Err(e)) = results.into_iter().next() {
-            return Err(anyhow!("Kafka refused the cluster's access rule: {e}"));
-        }
-        Ok(match started.first() {
-            Some((_, pid)) => Served::Started(*pid),
-            None => Served::Adopted,
-        })
     }
 
     async fn halt(&self, instance_id: i64) -> Vec<i32> {
@@ -364,11 +315,20 @@ impl Provisioner for KafkaProvisioner {
         self.serve(instance).await
     }
 
-    /// Node by node: a node that died is started again, one that has not answered past its
-    /// start grace is replaced; each is returned for the audit log.
+    /// Certificates renewed when due ([`certs`]; the pass ends there, the files written);
+    /// node by node, a node that died is started again, one that has not answered past its
+    /// start grace is replaced; otherwise one step of a roll onto changed files ([`roll`]).
+    /// Each is returned for the audit log.
     async fn maintain(&self, instance: &InstanceRow) -> Result<Vec<Maintenance>, ProvisionError> {
-        let spec = self.spec(instance).await?;
         let cluster = self.cluster(instance.id);
+        let renewed = self.renew_certificates(instance).await?;
+        let spec = self.spec(instance).await?;
+        let written = cluster.prepare(&spec).await;
+        if !renewed.is_empty() {
+            written?;
+            return Ok(vec![Maintenance::CertificatesRenewed(renewed)]);
+        }
+        written?;
         let admin = self.probe_admin(&spec).await?;
         let state = observe_with(&cluster, &spec.layout, &admin, &self.probes).await;
         let mut done = Vec::new();
@@ -393,6 +353,9 @@ impl Provisioner for KafkaProvisioner {
                     )));
                 }
             }
+        }
+        if done.is_empty() {
+            done = self.roll_step(instance, &spec, &cluster, &state).await?;
         }
         // Users deleted while the cluster could not be reached go now.
         if instance.client_auth == ClientAuth::SaslScram {

@@ -3,6 +3,7 @@
 //! security, and the key stores signed by the environment's authority. Also how the console
 //! reaches it (the Admin client over the internal listener, with its own certificate).
 
+use super::certs::{CLIENT_LISTENER_PEM, CONSOLE_IDENTITY, NODE_PEM};
 use super::KafkaProvisioner;
 use super::NO_PUBLIC_ADDRESS;
 use crate::domain::instance_spec::{ClientAuth, EndpointExposure, TransitEncryption};
@@ -17,11 +18,6 @@ use std::path::Path;
 
 /// The instance's first port, recorded in its directory once chosen.
 const PORTS_FILE: &str = "ports";
-/// Key stores kept in the instance's directory (owner-only), made once.
-const NODE_PEM: &str = "node.pem";
-const CONSOLE_PEM: &str = "console.pem";
-const CONSOLE_KEY: &str = "console.key";
-const CLIENT_LISTENER_PEM: &str = "client-listener.pem";
 /// How long a probe waits for a node on loopback: a live node answers in milliseconds, but a
 /// host busy with other JVMs (a roll, a cluster starting) has been seen taking over 2 s for a
 /// TLS handshake.
@@ -87,18 +83,7 @@ impl KafkaProvisioner {
             )
         })?;
         let layout = ClusterLayout::new(0, &row.zones(), first).map_err(|e| anyhow!("{e}"))?;
-        let listener = match row.endpoint_exposure {
-            EndpointExposure::Vpc => &self.settings.private,
-            EndpointExposure::Internet => {
-                self.settings.public.as_ref().context(NO_PUBLIC_ADDRESS)?
-            }
-        };
-        let tls = row.transit_encryption == TransitEncryption::Tls;
-        let client = ClientListener {
-            bind: listener.bind,
-            host: listener.host.clone(),
-            protocol: ClientProtocol::new(tls, row.client_auth == ClientAuth::SaslScram),
-        };
+        let client = self.client_listener(row)?;
         let key_stores = self.key_stores(row, &client).await?;
         Ok(ClusterSpec {
             instance_id: row.id,
@@ -108,7 +93,28 @@ impl KafkaProvisioner {
         })
     }
 
-    /// The nodes' key stores, made once per instance and kept in its directory.
+    /// The client listener `row` wants: its exposure's address and host (the console's
+    /// settings of today), its security.
+    pub(super) fn client_listener(
+        &self,
+        row: &InstanceRow,
+    ) -> Result<ClientListener, ProvisionError> {
+        let listener = match row.endpoint_exposure {
+            EndpointExposure::Vpc => &self.settings.private,
+            EndpointExposure::Internet => {
+                self.settings.public.as_ref().context(NO_PUBLIC_ADDRESS)?
+            }
+        };
+        let tls = row.transit_encryption == TransitEncryption::Tls;
+        Ok(ClientListener {
+            bind: listener.bind,
+            host: listener.host.clone(),
+            protocol: ClientProtocol::new(tls, row.client_auth == ClientAuth::SaslScram),
+        })
+    }
+
+    /// The nodes' key stores, as kept in the instance's directory: made the first time,
+    /// renewed by the control loop ([`super::certs`]).
     async fn key_stores(
         &self,
         row: &InstanceRow,
@@ -175,15 +181,15 @@ impl KafkaProvisioner {
         let authority = self.authority().await?;
         let dir = self.dir(spec.instance_id);
         let now = self.clock.unix();
-        if !dir.join(CONSOLE_KEY).exists() {
+        // Key and certificate in one file, written whole (renewed by the control loop).
+        let pair = kept(&dir.join(CONSOLE_IDENTITY), || {
             let cert = authority.issue_client(CONSOLE_PRINCIPAL, now)?;
-            super::write_private(&dir.join(CONSOLE_PEM), &cert.cert_pem)?;
-            super::write_private(&dir.join(CONSOLE_KEY), &cert.key_pem)?;
-        }
+            Ok(format!("{}{}", cert.key_pem, cert.cert_pem))
+        })?;
         let identity = TlsIdentity {
             ca_pem: authority.cert_pem().to_string(),
-            cert_chain_pem: std::fs::read_to_string(dir.join(CONSOLE_PEM))?,
-            key_pem: std::fs::read_to_string(dir.join(CONSOLE_KEY))?,
+            cert_chain_pem: pair.clone(),
+            key_pem: pair,
         };
         let internal = spec
             .layout
