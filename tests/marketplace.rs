@@ -7,7 +7,6 @@
 mod common;
 
 use app::domain::license::{BillingModel, DimensionPrice, Listing, PriceTier, Pricing};
-use app::domain::marketplace::{self, Marketplace};
 use app::domain::Decimal;
 use app::server::marketplace::{client::Endpoints, reporter, MarketplaceSettings};
 use common::*;
@@ -62,10 +61,7 @@ impl Emulator {
         let config = marketplace_emulator::Config {
             aws: vec![aws],
             aws_product_code: PRODUCT.into(),
-            aws_dimensions: marketplace::mappings(Marketplace::Aws)
-                .iter()
-                .map(|m| m.key.to_string())
-                .collect(),
+            aws_dimensions: AWS_DIMENSIONS.iter().map(|d| d.to_string()).collect(),
             alibaba: vec![marketplace_emulator::AlibabaAccount::new(
                 ALIBABA_KEY,
                 ALIBABA_SECRET,
@@ -284,14 +280,13 @@ async fn ledger_in_market_units(app: &TestApp, from: i64, to: i64) -> BTreeMap<S
     for (dimension, quantity) in rows {
         *sums.entry(dimension).or_default() += Decimal::from_str(&quantity).unwrap();
     }
-    marketplace::mappings(Marketplace::Aws)
+    AWS_LISTING
         .iter()
-        .map(|m| {
-            let exact =
-                sums.get(m.ledger).copied().unwrap_or_default() * Decimal::from(m.per_ledger_unit);
+        .map(|(ledger, key, per)| {
+            let exact = sums.get(*ledger).copied().unwrap_or_default() * Decimal::from(*per);
             let rounded = exact
                 .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
-            (m.key.to_string(), rounded.to_string().parse().unwrap())
+            (key.to_string(), rounded.to_string().parse().unwrap())
         })
         .collect()
 }
@@ -552,7 +547,7 @@ async fn an_outage_and_a_throttling_storm_catch_up_and_hours_past_the_window_are
         datetime!(2026-12-01 03:00 UTC),
     )
     .await;
-    let dims = marketplace::mappings(Marketplace::Aws).len() as i64;
+    let dims = AWS_DIMENSIONS.len() as i64;
     assert_eq!(
         count(
             &app,
@@ -1276,7 +1271,7 @@ async fn sigkill_between_a_send_and_its_record_bills_nothing_twice_and_loses_not
     .fetch_all(&pool)
     .await
     .unwrap();
-    let dims = marketplace::mappings(Marketplace::Aws).len();
+    let dims = AWS_DIMENSIONS.len();
     assert_eq!(reports.len(), 5 * dims);
     let billed = emulator.billed().await;
     let records = billed["aws"].as_array().unwrap();
@@ -1370,7 +1365,7 @@ async fn unlinking_keeps_unsent_reports_and_a_new_link_reports_from_where_the_ol
         .post_form(&client, "/api/marketplace_unlink", &[("confirm", "unlink")])
         .await;
     assert_eq!(unlinked.status(), 200);
-    let dims = marketplace::mappings(Marketplace::Aws).len() as i64;
+    let dims = AWS_DIMENSIONS.len() as i64;
     assert_eq!(
         count(
             &app,
@@ -1532,7 +1527,7 @@ async fn admins_retry_rejected_hours() {
     .fetch_all(&app.pool)
     .await
     .unwrap();
-    let dims = marketplace::mappings(Marketplace::Aws).len();
+    let dims = AWS_DIMENSIONS.len();
     assert_eq!(rejected.len(), dims);
     assert!(
         rejected[0].1.contains("InvalidProductCodeException"),
@@ -1711,7 +1706,7 @@ async fn a_connection_that_cannot_be_made_leaves_the_report_pending_and_retried(
     assert_eq!(linked.status(), 200);
     let a = created(&app, &client, "alpha", 3).await;
     settle(&app, a, "running").await;
-    let dims = marketplace::mappings(Marketplace::Aws).len() as i64;
+    let dims = AWS_DIMENSIONS.len() as i64;
 
     gate.close().await;
     run_hours(
@@ -1858,7 +1853,7 @@ async fn no_record_is_dated_before_the_console_first_ran() {
         datetime!(2026-12-01 02:00 UTC),
     )
     .await;
-    let dims = marketplace::mappings(Marketplace::Aws).len();
+    let dims = AWS_DIMENSIONS.len();
     assert_eq!(
         count(
             &app,
@@ -1925,7 +1920,7 @@ async fn a_report_that_may_have_been_billed_from_another_host_is_unknown_not_res
         .await
         .unwrap();
     assert_eq!(state, "unknown");
-    let dims = marketplace::mappings(Marketplace::Aws).len() as i64;
+    let dims = AWS_DIMENSIONS.len() as i64;
     let others: Vec<(String, String)> = sqlx::query_as(
         "SELECT state, sent_from FROM marketplace_reports WHERE id <> ? ORDER BY id",
     )
@@ -1982,7 +1977,7 @@ async fn unsent_hours_no_link_sends_are_exported() {
         .post_form(&client, "/api/marketplace_unlink", &[("confirm", "unlink")])
         .await;
     assert_eq!(unlinked.status(), 200);
-    let dims = marketplace::mappings(Marketplace::Aws).len();
+    let dims = AWS_DIMENSIONS.len();
     let listed = late_export(&app).await;
     assert_eq!(listed.lines().count(), 1 + dims, "{listed}");
     assert!(
@@ -2074,6 +2069,19 @@ const AWS_DIMENSIONS: [&str; 7] = [
     "UptimeMinutesDev",
     "UptimeMinutesPro",
     "UptimeMinutesEnterprise",
+];
+
+/// The AWS listing as this test suite defines it, independently of the code's table: each
+/// ledger dimension, the listing's dimension, and how many listing units one ledger unit is
+/// (AKU-hours in AKU-minutes, GiB in MiB, hours in minutes).
+const AWS_LISTING: [(&str, &str, u64); 7] = [
+    ("aku_hours", "AkuMinutes", 60),
+    ("data_in_gib", "DataInMiB", 1024),
+    ("data_out_gib", "DataOutMiB", 1024),
+    ("data_retained_gib_hours", "DataRetainedMiBHours", 1024),
+    ("uptime_hours_dev", "UptimeMinutesDev", 60),
+    ("uptime_hours_pro", "UptimeMinutesPro", 60),
+    ("uptime_hours_enterprise", "UptimeMinutesEnterprise", 60),
 ];
 
 /// The quantity billed per dimension for records dated in `[from, to)`.

@@ -352,6 +352,23 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_is_taken_only_with_its_token() {
+        let key = ServiceKey("sk".into());
+        let mut result = serde_json::Map::new();
+        result.insert("RequestId".into(), json!("R"));
+        result.insert("Success".into(), json!(true));
+        // As the documentation computes it: fields but Token, sorted, then &key=.
+        let token =
+            crate::domain::marketplace::alibaba::md5_hex(b"RequestId=R&Success=true&key=sk");
+        result.insert("Token".into(), json!(token));
+        assert_eq!(verify(&result, &key), Ok(()));
+        result.insert("Success".into(), json!(false));
+        assert!(verify(&result, &key).is_err(), "a changed field");
+        result.remove("Token");
+        assert!(verify(&result, &key).is_err(), "no token");
+    }
+
+    #[test]
     fn the_service_key_is_never_printed() {
         assert_eq!(
             format!("{:?}", ServiceKey("secret".into())),
