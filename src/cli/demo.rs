@@ -30,15 +30,9 @@ pub fn print_emulator(listen: SocketAddr, config: &marketplace_emulator::Config)
         );
     }
     println!("  AWS product code {}", config.aws_product_code);
-    for account in &config.alibaba {
-        println!(
-            "  Alibaba access key {} secret {}",
-            account.access_key_id, account.secret
-        );
-    }
     println!(
-        "  Alibaba service instance {}",
-        config.alibaba_service_instance_id
+        "  Alibaba Compute Nest service {} (link it as the listing), service instance {}",
+        config.alibaba_service_id, config.alibaba_service_instance_id
     );
     println!("  Switch the subscription off: curl -XPOST http://{listen}/_emulator/entitlement -d '{{\"entitled\":false}}' -H 'content-type: application/json'");
 }
@@ -60,11 +54,6 @@ pub async fn demo(
         .first()
         .cloned()
         .context("the emulator knows no AWS account")?;
-    let alibaba = emulator
-        .alibaba
-        .first()
-        .cloned()
-        .context("the emulator knows no Alibaba account")?;
     std::env::set_var("AWS_ACCESS_KEY_ID", &aws.access_key_id);
     std::env::set_var("AWS_SECRET_ACCESS_KEY", &aws.secret);
     match &aws.session_token {
@@ -72,10 +61,11 @@ pub async fn demo(
         None => std::env::remove_var("AWS_SESSION_TOKEN"),
     }
     std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-    std::env::set_var("ALIBABA_CLOUD_ACCESS_KEY_ID", &alibaba.access_key_id);
-    std::env::set_var("ALIBABA_CLOUD_ACCESS_KEY_SECRET", &alibaba.secret);
+    // Compute Nest's in-instance calls need the service's key in the data directory, as a
+    // deploy-time secret would be (owner-only).
+    write_service_key(&data_dir, &emulator.alibaba_service_key)?;
     let product_code = emulator.aws_product_code.clone();
-    let service_instance = emulator.alibaba_service_instance_id.clone();
+    let service_id = emulator.alibaba_service_id.clone();
     print_emulator(emulator_listen, &emulator);
     tokio::spawn(async move {
         if let Err(error) = marketplace_emulator::serve(emulator_listener, emulator).await {
@@ -162,9 +152,33 @@ pub async fn demo(
     println!("{payg}");
     println!();
     println!("It is billed through the emulator's AWS listing: on the Marketplace page, link AWS Marketplace");
-    println!("with product code {product_code} (or Alibaba Cloud with service instance {service_instance}");
-    println!("after applying a key issued with --listing alibaba:SERVICE_ID). Each hour is reported within a minute after it closes:\nwatch them on the Usage page.");
+    println!("with product code {product_code} (or Alibaba Cloud Compute Nest with service id {service_id},");
+    println!("after applying a key issued with --listing alibaba:{service_id}). Each hour is reported within a minute after it closes:\nwatch them on the Usage page.");
     println!();
     println!("The demo vendor key is trusted only by this demo; every page says so.");
     listen_and_serve(console, listen, true).await
+}
+
+/// Writes the demo's Compute Nest service key where the console reads it, owner-only.
+fn write_service_key(data_dir: &std::path::Path, key: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = data_dir.join("marketplace");
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("alibaba-service-key");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(key.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
