@@ -121,10 +121,10 @@ pub struct FrontDoor {
     pub trusted_proxies: app::domain::net::TrustedProxies,
 }
 
-/// Marketplace billing. Credentials are the host's own, from each cloud's standard chain
-/// (AWS: environment, profile, web identity, ECS, instance role; Alibaba Cloud: the
-/// `ALIBABA_CLOUD_ACCESS_KEY_ID`/`_SECRET` environment or the RAM role named by
-/// `ALIBABA_CLOUD_ECS_METADATA`).
+/// Marketplace billing. AWS: the host's own credentials from the standard chain (environment,
+/// profile, web identity, ECS, instance role; temporary credentials only). Alibaba Cloud:
+/// Compute Nest's in-instance calls, no access key: the service key in
+/// `DATA_DIR/marketplace/alibaba-service-key` (owner-only).
 #[derive(clap::Args)]
 pub struct MarketplaceArgs {
     /// The AWS Marketplace Metering endpoint [default: the SDK's, or
@@ -134,12 +134,15 @@ pub struct MarketplaceArgs {
     /// The AWS region [default: the standard chain's, else us-east-1].
     #[arg(long, env = "BYOC_MARKETPLACE_AWS_REGION")]
     pub marketplace_aws_region: Option<String>,
-    /// The Alibaba Cloud Compute Nest endpoint [default:
-    /// https://computenest.cn-hangzhou.aliyuncs.com].
+    /// One base for the ECS metadata service and Compute Nest's in-instance API [default: the
+    /// metadata service at http://100.100.100.200, then https://{region}.axt.aliyun.com].
     #[arg(long, env = "BYOC_MARKETPLACE_ALIBABA_ENDPOINT")]
     pub marketplace_alibaba_endpoint: Option<String>,
     /// Hours instances keep running after the marketplace says the subscription ended
     /// (nothing can be created or scaled up meanwhile); then they are suspended, data kept.
+    /// Also the link grace: a license bound to a listing must be linked (with reports
+    /// permitted) within these hours of activation, an unlink or a permission failure, or
+    /// growth is refused.
     #[arg(long, env = "BYOC_MARKETPLACE_GRACE_HOURS", default_value_t = 72, value_parser = clap::value_parser!(i64).range(0..=8760))]
     pub marketplace_grace_hours: i64,
     /// How often the reporter looks for closed hours to report (seconds).
