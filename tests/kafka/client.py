@@ -5,10 +5,13 @@
         -> produce, with every message stamped SECONDS in the past (for retention tests)
     client.py [FLAGS] consume BOOTSTRAP TOPIC GROUP EXPECTED
         -> prints the number of distinct messages read (stops at EXPECTED, or after 10 s
-           without a message) and whether they are exactly 0..N-1
-    client.py [FLAGS] steady BOOTSTRAP TOPIC SECONDS
-        -> produces one message every 10 ms for SECONDS (acks=all), then prints
-           "SENT ACKED FAILED"; every failed delivery or refused produce counts
+           without a message once the group assigned it partitions; 60 s without an
+           assignment) and whether they are exactly 0..N-1
+    client.py [FLAGS] steady BOOTSTRAP TOPIC SECONDS [STOPFILE]
+        -> produces one message every 10 ms for SECONDS (acks=all; or until STOPFILE exists),
+           then prints "SENT ACKED FAILED GAP_MS": every failed delivery or refused produce
+           counts; GAP_MS is the longest time between two acknowledgements in a row (what a
+           client saw stall)
     client.py [FLAGS] metadata BOOTSTRAP
         -> a Kafka metadata request (5 s timeout): prints the broker count, or fails
     client.py [FLAGS] auth BOOTSTRAP
@@ -89,9 +92,23 @@ errors = []  # every KafkaError the error callback saw, in order
 fails = []  # librdkafka's FAIL log lines (how a connection ended), in order
 
 
+def refusal(err):
+    """A refused login or TLS handshake. Not a connection that broke in the middle of the SASL
+    handshake (a node shutting down, as in a rolling restart): librdkafka reports that as
+    _AUTHENTICATION with "Broker transport failure", and connects again."""
+    if err.fatal():
+        return True
+    return err.code() in FATAL and "Broker transport failure" not in err.str()
+
+
+def down(err):
+    """No broker reached, or the connection closed (also in the middle of a handshake)."""
+    return err.code() in DOWN or (err.code() in FATAL and not refusal(err))
+
+
 def on_error(err):
     errors.append(err)
-    if err.code() in FATAL or err.fatal():
+    if refusal(err):
         raise Refused(f"{err.name()}: {err.str()}")
 
 
@@ -159,7 +176,7 @@ def connected(handle, seconds=8.0, down_is_fatal=True):
         finally:
             # list_topics does not serve callbacks: poll for the error callback's reports
             handle.poll(0)
-        if any(e.code() in FATAL or (down_is_fatal and e.code() in DOWN) for e in errors):
+        if any(refusal(e) or (down_is_fatal and down(e)) for e in errors):
             raise Refused(reason())
         if time.monotonic() >= deadline:
             seen = reason()
@@ -202,16 +219,29 @@ def consume(bootstrap, topic, group, expected):
         "enable.auto.commit": True,
     }))
     connected(c, down_is_fatal=False)
-    c.subscribe([topic])
+    # The 10 s without a message count from the group's first assignment: joining a group
+    # the first time on a cluster (the __consumer_offsets topic made, a rebalance) can take
+    # longer than that on a loaded host. At most 60 s without an assignment.
+    assigned = False
+
+    def on_assign(_consumer, _partitions):
+        nonlocal assigned
+        assigned = True
+
+    c.subscribe([topic], on_assign=on_assign)
     seen = set()
     idle = 0
-    while idle < 10 and len(seen) < expected:
+    unassigned = 0
+    while idle < 10 and unassigned < 60 and len(seen) < expected:
         msg = c.poll(1.0)
         if msg is None:
-            idle += 1
+            if assigned:
+                idle += 1
+            else:
+                unassigned += 1
             continue
         if msg.error():
-            if msg.error().code() in FATAL:
+            if refusal(msg.error()):
                 raise Refused(f"{msg.error().name()}: {msg.error().str()}")
             print(f"consume error: {msg.error()}", file=sys.stderr)
             continue
@@ -229,13 +259,19 @@ def consume(bootstrap, topic, group, expected):
     print(f"{len(seen)} {'exact' if exact else 'gaps'}")
 
 
-def steady(bootstrap, topic, seconds):
+def steady(bootstrap, topic, seconds, stop_file=None):
     acked = failed = sent = 0
+    last_ack = None
+    gap = 0.0
 
     def on_delivery(err, _msg):
-        nonlocal acked, failed
+        nonlocal acked, failed, last_ack, gap
         if err is None:
             acked += 1
+            now = time.monotonic()
+            if last_ack is not None:
+                gap = max(gap, now - last_ack)
+            last_ack = now
         else:
             failed += 1
             print(f"delivery failed: {err}", file=sys.stderr)
@@ -244,6 +280,8 @@ def steady(bootstrap, topic, seconds):
     connected(p, down_is_fatal=False)
     start = time.monotonic()
     while time.monotonic() - start < seconds:
+        if stop_file and sent % 50 == 0 and os.path.exists(stop_file):
+            break
         due = start + sent * 0.010
         # poll serves callbacks and may return early; a negative timeout would wait forever
         while (pause := due - time.monotonic()) > 0:
@@ -257,7 +295,7 @@ def steady(bootstrap, topic, seconds):
         sent += 1
         p.poll(0)
     remaining = p.flush(30)
-    print(f"{sent} {acked} {failed + remaining}")
+    print(f"{sent} {acked} {failed + remaining} {round(gap * 1000)}")
 
 
 def metadata(bootstrap):
@@ -328,7 +366,7 @@ def headers(bootstrap, topic, group, expected):
         if msg is None:
             continue
         if msg.error():
-            if msg.error().code() in FATAL:
+            if refusal(msg.error()):
                 raise Refused(f"{msg.error().name()}: {msg.error().str()}")
             failures.append(str(msg.error()))
             continue
@@ -475,7 +513,7 @@ def main(argv):
             return
         topic, arg = args[2:4]
         if mode == "steady":
-            steady(bootstrap, topic, float(arg))
+            steady(bootstrap, topic, float(arg), args[4] if len(args) > 4 else None)
         elif mode == "produce":
             produce(bootstrap, topic, int(arg))
         elif mode == "aged":
