@@ -2603,6 +2603,25 @@ async fn a_month_with_tier_crossings_bills_on_aws_what_the_console_estimates() {
         page.contains("data-testid=\"marketplace-amount\""),
         "amount not shown"
     );
+    // The Marketplace page lists each tier dimension with the flat price the listing must
+    // set: the tier's price over 1024 MiB per GiB (0.05 / 1024 for data in's second tier).
+    let data: Value = app
+        .post_form(&client, "/api/marketplace", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let tier2 = data["aws_mappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["key"] == "DataInMiBTier2")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        Decimal::from_str(tier2["listing_price"].as_str().unwrap()).unwrap(),
+        Decimal::from_str("0.05").unwrap() / Decimal::from(1024)
+    );
 }
 
 /// Alibaba has no idempotency key: a console killed with SIGKILL while Compute Nest holds the

@@ -342,7 +342,7 @@ fn MappingTable(title: &'static str, mappings: Vec<MappingView>) -> impl IntoVie
             <h3>{title}</h3>
             <table class="table">
                 <thead>
-                    <tr><th>"Ledger"</th><th>"Reported as"</th><th>"Unit"</th><th>"Units per ledger unit"</th></tr>
+                    <tr><th>"Ledger"</th><th>"Reported as"</th><th>"Unit"</th><th>"Units per ledger unit"</th><th>"Listing price per unit"</th></tr>
                 </thead>
                 <tbody>
                     {mappings
@@ -353,6 +353,7 @@ fn MappingTable(title: &'static str, mappings: Vec<MappingView>) -> impl IntoVie
                                 <td>{m.key}</td>
                                 <td>{m.unit}</td>
                                 <td>{m.per_ledger_unit}</td>
+                                <td data-testid="listing-price">{m.listing_price.unwrap_or_default()}</td>
                             </tr>
                         })
                         .collect_view()}

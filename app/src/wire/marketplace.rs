@@ -43,6 +43,9 @@ pub struct MappingView {
     pub key: String,
     pub unit: String,
     pub per_ledger_unit: u64,
+    /// AWS: the flat price per unit the listing must set for this dimension so that the
+    /// marketplace bills what the key's tiers charge (the tier's price over the unit factor).
+    pub listing_price: Option<String>,
 }
 
 /// Per marketplace dimension over a month, in the marketplace's units: the ledger (its exact

@@ -60,16 +60,48 @@ pub fn report_view(report: &ReportRow) -> ReportView {
     }
 }
 
-fn mapping_views(marketplace: Marketplace) -> Vec<MappingView> {
-    rules::mappings(marketplace)
-        .iter()
-        .map(|m| MappingView {
-            ledger: m.ledger.into(),
-            key: m.key.into(),
+/// The table of a marketplace's dimensions; on AWS one row per tier of a dimension the key
+/// prices in tiers, with the flat price the listing must set.
+fn mapping_views(
+    marketplace: Marketplace,
+    pricing: Option<&crate::domain::license::Pricing>,
+) -> Vec<MappingView> {
+    let mut rows = Vec::new();
+    for m in rules::mappings(marketplace) {
+        let tiered = match marketplace {
+            Marketplace::Aws => rules::tiers::tiers_of(pricing, m.ledger),
+            Marketplace::Alibaba => None,
+        };
+        let row = |ledger: String, key: String, price: Option<Decimal>| MappingView {
+            ledger,
+            key,
             unit: m.unit.into(),
             per_ledger_unit: m.per_ledger_unit,
-        })
-        .collect()
+            listing_price: price.map(|p| p.normalize().to_string()),
+        };
+        match tiered {
+            Some(tiers) => {
+                for (i, tier) in tiers.iter().enumerate() {
+                    rows.push(row(
+                        format!("{} from {}", m.ledger, tier.from_quantity),
+                        rules::tiers::tier_key(m.key, i + 1),
+                        Some(rules::tiers::unit_price(tier, *m)),
+                    ));
+                }
+            }
+            None => {
+                let flat = match marketplace {
+                    Marketplace::Aws => pricing
+                        .and_then(|p| p.dimensions.iter().find(|d| d.dimension == m.ledger))
+                        .and_then(|d| d.tiers.first())
+                        .map(|t| rules::tiers::unit_price(t, *m)),
+                    Marketplace::Alibaba => None,
+                };
+                rows.push(row(m.ledger.into(), m.key.into(), flat));
+            }
+        }
+    }
+    rows
 }
 
 /// The subscription's hold on growth and instances, if any (banners, pages), for a license
@@ -134,8 +166,11 @@ pub async fn view(state: &AppState, is_admin: bool) -> Result<MarketplaceData, S
             Some(hold) => Some(hold),
             None => super::grace::hold_in(state, current.as_ref(), None).await?,
         },
-        aws_mappings: mapping_views(Marketplace::Aws),
-        alibaba_mappings: mapping_views(Marketplace::Alibaba),
+        aws_mappings: mapping_views(
+            Marketplace::Aws,
+            current.as_ref().and_then(|c| c.payload.pricing.as_ref()),
+        ),
+        alibaba_mappings: mapping_views(Marketplace::Alibaba, None),
         attention: attention.iter().map(report_view).collect(),
         counts: store::marketplace::counts(&state.pool).await?,
         is_admin,
