@@ -7,8 +7,8 @@
 
 mod common;
 
-use app::server::kafka::Listener;
 use app::server::kafka::KafkaSettings;
+use app::server::kafka::Listener;
 use app::server::{Config, ProvisionerChoice};
 use byoc_engine::host::local::{KafkaInstall, PID_FILE};
 use byoc_engine::layout::NodePorts;
@@ -305,9 +305,11 @@ async fn an_instance_is_a_three_node_kafka_cluster_that_heals_a_killed_node() {
             .map(|t| t.lines().count())
             .unwrap_or(0)
     };
-    wait_until("the producer is acknowledged", Duration::from_secs(60), async || {
-        acked_count() >= 200
-    })
+    wait_until(
+        "the producer is acknowledged",
+        Duration::from_secs(60),
+        async || acked_count() >= 200,
+    )
     .await;
     std::process::Command::new("kill")
         .args(["-9", &victim.to_string()])

@@ -193,7 +193,10 @@ async fn per_instance_traffic_follows_a_real_kafka_cluster() {
     let running = format!("SELECT COUNT(*) FROM instances WHERE id = {id} AND state = 'running'");
     while app.count(&running).await < 1 {
         // A cluster's first start: three JVMs and a quorum election.
-        assert!(started.elapsed() < Duration::from_secs(180), "never running");
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "never running"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let bootstrap: String = sqlx::query_scalar("SELECT bootstrap FROM instances WHERE id = ?")
@@ -309,7 +312,10 @@ async fn per_instance_traffic_follows_a_real_kafka_cluster() {
     let gone = format!("SELECT COUNT(*) FROM instances WHERE id = {id} AND state = 'deleted'");
     let started = Instant::now();
     while app.count(&gone).await < 1 {
-        assert!(started.elapsed() < Duration::from_secs(120), "never deleted");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "never deleted"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let last = scrape(&app).await;

@@ -16,6 +16,11 @@ pub const START_GRACE: Duration = Duration::from_secs(120);
 /// with partitions to hand over.
 pub const STOP_GRACE: Duration = Duration::from_secs(30);
 
+/// How long a node found hung gets after SIGTERM before SIGKILL: it has failed
+/// [`HUNG_PROBES`] probes already, so a controlled shutdown is unlikely (a stopped JVM never
+/// sees the signal); shorter than [`STOP_GRACE`], long enough for a slow but live node.
+pub const HUNG_STOP_GRACE: Duration = Duration::from_secs(10);
+
 /// Probes in a row a node must fail before it is replaced (one every 2 s from the control
 /// loop): a single slow answer (a long GC pause, a busy host) is not a hung node.
 pub const HUNG_PROBES: u32 = 3;

@@ -85,17 +85,24 @@ pub async fn observe_with(
     admin: &AdminClient,
     memory: &ProbeMemory,
 ) -> ClusterState {
+    // Every node at once: a hung node costs one request timeout, not one per node after it.
+    let probes = cluster
+        .processes(layout)
+        .into_iter()
+        .map(|(node_id, process)| async move {
+            let answer = match (process, layout.node(node_id)) {
+                (None, _) => Err("no process".to_string()),
+                (Some(_), None) => Err("not in the layout".to_string()),
+                (Some(_), Some(node)) => admin
+                    .api_versions(&format!("{INTERNAL_HOST}:{}", node.ports.internal))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            };
+            (node_id, process, answer)
+        });
     let mut nodes = Vec::with_capacity(layout.nodes.len());
-    for (node_id, process) in cluster.processes(layout) {
-        let answer = match (process, layout.node(node_id)) {
-            (None, _) => Err("no process".to_string()),
-            (Some(_), None) => Err("not in the layout".to_string()),
-            (Some(_), Some(node)) => admin
-                .api_versions(&format!("{INTERNAL_HOST}:{}", node.ports.internal))
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-        };
+    for (node_id, process, answer) in futures::future::join_all(probes).await {
         let (answered_before, failed_probes) = match process {
             Some(p) => memory.record(&cluster.node_dir(node_id), p.pid, answer.is_ok()),
             None => (false, 0),

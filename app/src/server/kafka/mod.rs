@@ -47,10 +47,10 @@ use crate::domain::metering::Traffic;
 use crate::wire::kafka::{LiveTraffic, TopicInfo};
 use anyhow::{anyhow, Context};
 use byoc_engine::cluster::Cluster;
-use byoc_engine::heal::{NodeAction, STOP_GRACE};
+use byoc_engine::heal::{NodeAction, HUNG_STOP_GRACE, STOP_GRACE};
 use byoc_engine::host::local::{KafkaInstall, LocalHost};
 use byoc_engine::host::NodeHost;
-use byoc_engine::observe::{observe, observe_with};
+use byoc_engine::observe::observe_with;
 use files::make_private_dir as private_dir;
 use sqlx::SqlitePool;
 use std::collections::HashMap;
@@ -275,7 +275,8 @@ impl Provisioner for KafkaProvisioner {
             match self.spec(&row).await {
                 Ok(spec) => match self.probe_admin(&spec).await {
                     Ok(admin) => {
-                        let state = observe(&cluster, &spec.layout, &admin).await;
+                        let state =
+                            observe_with(&cluster, &spec.layout, &admin, &self.probes).await;
                         let answering = state.nodes.iter().filter(|n| n.answer.is_ok()).count();
                         match &state.quorum {
                             Ok(_) if answering * 2 > state.nodes.len() => Ok(()),
@@ -346,7 +347,9 @@ impl Provisioner for KafkaProvisioner {
                     )));
                 }
                 NodeAction::Replace(why) => {
-                    let pid = cluster.restart(&spec, node.node_id, STOP_GRACE).await?;
+                    let pid = cluster
+                        .restart(&spec, node.node_id, HUNG_STOP_GRACE)
+                        .await?;
                     done.push(Maintenance::Restarted(format!(
                         "node {} replaced (pid {pid}): {why}",
                         node.node_id

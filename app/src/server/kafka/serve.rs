@@ -6,7 +6,7 @@ use crate::server::provisioner::{ProvisionError, Served};
 use crate::server::store::instances::InstanceRow;
 use anyhow::anyhow;
 use byoc_engine::admin::AclBinding;
-use byoc_engine::observe::observe;
+use byoc_engine::observe::observe_with;
 use std::time::Duration;
 
 impl KafkaProvisioner {
@@ -21,7 +21,7 @@ impl KafkaProvisioner {
         let admin = self.admin(&spec).await?;
         let deadline = tokio::time::Instant::now() + byoc_engine::heal::START_GRACE;
         loop {
-            let state = observe(&cluster, &spec.layout, &admin).await;
+            let state = observe_with(&cluster, &spec.layout, &admin, &self.probes).await;
             if state.nodes.iter().all(|n| n.answer.is_ok()) && state.quorum.is_ok() {
                 break;
             }
