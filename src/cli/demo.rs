@@ -45,7 +45,9 @@ pub async fn demo(
 ) -> anyhow::Result<()> {
     // The demo's own marketplace: the console reports to it with the emulator's demo
     // credentials, given the standard way (the environment), and nothing reaches a cloud.
-    let emulator = marketplace_emulator::Config::demo();
+    let mut emulator = marketplace_emulator::Config::demo();
+    // The listing has the tier dimensions the demo's pay-as-you-go prices need on AWS.
+    emulator.aws_dimensions = demo_aws_dimensions()?;
     let emulator_listener = tokio::net::TcpListener::bind(emulator_listen)
         .await
         .with_context(|| format!("the marketplace emulator cannot listen on {emulator_listen}"))?;
@@ -127,17 +129,7 @@ pub async fn demo(
         "payg",
         200,
         "DEMO-PAYG",
-        [
-            "aku_hours:0=0.12,10000=0.10,50000=0.08",
-            "data_in_gib:0=0.02,10000=0.015",
-            "data_out_gib:0=0.01",
-            "data_retained_gib_hours:0=0.00005",
-            "uptime_hours_dev:0=0.05",
-            "uptime_hours_pro:0=0.20",
-            "uptime_hours_enterprise:0=0.50",
-        ]
-        .map(String::from)
-        .to_vec(),
+        DEMO_PAYG_PRICES.map(String::from).to_vec(),
         Some(format!("aws:{product_code}")),
     )?;
     println!();
@@ -181,4 +173,37 @@ fn write_service_key(data_dir: &std::path::Path, key: &str) -> anyhow::Result<()
     file.write_all(key.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// The demo's pay-as-you-go prices (`vendor issue --price` form): tiered like the vendor's
+/// usage-based billing.
+const DEMO_PAYG_PRICES: [&str; 7] = [
+    "aku_hours:0=0.12,10000=0.10,50000=0.08",
+    "data_in_gib:0=0.02,10000=0.015",
+    "data_out_gib:0=0.01",
+    "data_retained_gib_hours:0=0.00005",
+    "uptime_hours_dev:0=0.05",
+    "uptime_hours_pro:0=0.20",
+    "uptime_hours_enterprise:0=0.50",
+];
+
+/// The AWS dimensions the demo's listing needs for [`DEMO_PAYG_PRICES`]: one per tier of a
+/// dimension priced in tiers (`domain::marketplace::tiers`), else the dimension's own.
+fn demo_aws_dimensions() -> anyhow::Result<Vec<String>> {
+    use app::domain::marketplace::{mapping, tiers, Marketplace};
+    let mut out = Vec::new();
+    for price in DEMO_PAYG_PRICES {
+        let (ledger, tier_list) = price
+            .split_once(':')
+            .context("a demo price is not DIMENSION:TIERS")?;
+        let m = mapping(Marketplace::Aws, ledger)
+            .with_context(|| format!("{ledger} has no AWS dimension"))?;
+        let count = tier_list.split(',').count();
+        if count > 1 {
+            out.extend((1..=count).map(|i| tiers::tier_key(m.key, i)));
+        } else {
+            out.push(m.key.to_string());
+        }
+    }
+    Ok(out)
 }
