@@ -8,7 +8,7 @@ use app::domain::license::TrustedKey;
 use app::server::{clock::SystemClock, db, store, vendor, Config};
 use byoc_console::{leptos_options, Console};
 use clap::{Parser, Subcommand, ValueEnum};
-use cli::demo::{demo, print_emulator};
+use cli::demo::{demo, demo_aws_dimensions, print_emulator};
 use cli::flags::{BrokerArgs, ServeArgs};
 use cli::vendor::{issue, VendorCommand};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
@@ -176,6 +176,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
         } => {
             let config = marketplace_emulator::Config {
                 alibaba_push_interval_s: alibaba_push_interval_seconds,
+                // The tier dimensions of the demo's tiered prices too (AWS, #31).
+                aws_dimensions: demo_aws_dimensions()?,
                 ..marketplace_emulator::Config::demo()
             };
             let listener = tokio::net::TcpListener::bind(listen)

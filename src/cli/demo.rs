@@ -189,7 +189,7 @@ const DEMO_PAYG_PRICES: [&str; 7] = [
 
 /// The AWS dimensions the demo's listing needs for [`DEMO_PAYG_PRICES`]: one per tier of a
 /// dimension priced in tiers (`domain::marketplace::tiers`), else the dimension's own.
-fn demo_aws_dimensions() -> anyhow::Result<Vec<String>> {
+pub fn demo_aws_dimensions() -> anyhow::Result<Vec<String>> {
     use app::domain::marketplace::{mapping, tiers, Marketplace};
     let mut out = Vec::new();
     for price in DEMO_PAYG_PRICES {
