@@ -187,8 +187,9 @@ const DEMO_PAYG_PRICES: [&str; 7] = [
     "uptime_hours_enterprise:0=0.50",
 ];
 
-/// The AWS dimensions the demo's listing needs for [`DEMO_PAYG_PRICES`]: one per tier of a
-/// dimension priced in tiers (`domain::marketplace::tiers`), else the dimension's own.
+/// The AWS dimensions of the demo's listing: every dimension's own (a key priced in one
+/// tier reports it, as the browser tests' keys do), and one per tier of a dimension
+/// [`DEMO_PAYG_PRICES`] prices in tiers (`domain::marketplace::tiers`).
 pub fn demo_aws_dimensions() -> anyhow::Result<Vec<String>> {
     use app::domain::marketplace::{mapping, tiers, Marketplace};
     let mut out = Vec::new();
@@ -199,10 +200,9 @@ pub fn demo_aws_dimensions() -> anyhow::Result<Vec<String>> {
         let m = mapping(Marketplace::Aws, ledger)
             .with_context(|| format!("{ledger} has no AWS dimension"))?;
         let count = tier_list.split(',').count();
+        out.push(m.key.to_string());
         if count > 1 {
             out.extend((1..=count).map(|i| tiers::tier_key(m.key, i)));
-        } else {
-            out.push(m.key.to_string());
         }
     }
     Ok(out)
