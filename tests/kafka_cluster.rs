@@ -478,6 +478,23 @@ async fn scram_users_are_written_to_the_cluster_and_enforced() {
         .await
         .unwrap();
 
+    // The names of the cluster's own principals are not for clients: a SCRAM user named
+    // `broker` would be the super user `User:broker`.
+    for reserved in ["broker", "Broker", "ANONYMOUS", "byoc-console"] {
+        let refused = app
+            .post(
+                &admin,
+                "/api/kafka_user_create",
+                &[
+                    ("id", id.to_string()),
+                    ("username", reserved.to_string()),
+                    ("mechanism", "SCRAM-SHA-512".to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status(), 422, "{reserved}");
+        assert_eq!(error_body(refused).await["Invalid"]["field"], "username");
+    }
     let alice = kafka_user(&app, &admin, "/api/kafka_user_create", id, "alice").await;
     let password = alice["password"].as_str().unwrap().to_string();
     assert!(

@@ -15,6 +15,13 @@ pub const NAME_MAX: usize = 64;
 /// The user through which the console itself reads topics and offsets. Clients cannot take
 /// the name, and the page shows the user as the console's own.
 pub const CONSOLE_USER: &str = "byoc-console";
+/// The principal of the Kafka nodes' own certificate: with [`CONSOLE_USER`], a super user of
+/// every cluster (the engine's `super.users`).
+pub const BROKER_USER: &str = "broker";
+/// Principal names no client user may take, in any case: a SCRAM user is the principal
+/// `User:<name>`, so a user named after a super user would be one, and a user named
+/// `ANONYMOUS` would share what unauthenticated clients are allowed.
+pub const RESERVED_USERS: [&str; 3] = [CONSOLE_USER, BROKER_USER, "ANONYMOUS"];
 /// PBKDF2 rounds for new credentials. Kafka refuses fewer than 4096; more makes each login of
 /// a client slower (librdkafka derives the key per connection).
 pub const ITERATIONS: u32 = 8192;
@@ -99,6 +106,12 @@ pub fn parse_name(input: &str) -> Result<String, SpecError> {
     if name.eq_ignore_ascii_case(CONSOLE_USER) {
         return Err(name_error(format!(
             "{CONSOLE_USER} is the console's own user of every instance; choose another name."
+        )));
+    }
+    if let Some(reserved) = RESERVED_USERS.iter().find(|r| name.eq_ignore_ascii_case(r)) {
+        return Err(name_error(format!(
+            "{reserved} is a name Kafka gives its own principals (the nodes, unauthenticated \
+             clients); choose another name."
         )));
     }
     Ok(name.to_string())
@@ -192,6 +205,23 @@ pub fn drift(wanted: &[Credential], found: &[Credential]) -> Vec<Drift> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_of_the_cluster_s_own_principals_are_refused_in_any_case() {
+        for name in [
+            "broker",
+            "Broker",
+            "BROKER",
+            "anonymous",
+            "ANONYMOUS",
+            "BYOC-console",
+        ] {
+            let refused = parse_name(name).unwrap_err();
+            assert_eq!(refused.field, "username", "{name}");
+        }
+        assert_eq!(parse_name("brokers").unwrap(), "brokers");
+        assert_eq!(parse_name(" orders-app ").unwrap(), "orders-app");
+    }
 
     fn cred(name: &str, mechanism: Mechanism, key: u8) -> Credential {
         Credential {

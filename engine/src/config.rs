@@ -13,10 +13,11 @@ use std::fmt::Write;
 use std::net::IpAddr;
 use std::path::Path;
 
-/// The principal of the nodes' own certificate (between nodes, and on the quorum).
-pub const BROKER_PRINCIPAL: &str = "broker";
+/// The principal of the nodes' own certificate (between nodes, and on the quorum). The
+/// domain's names, so that no client user can be given a super user's name.
+pub const BROKER_PRINCIPAL: &str = byoc_domain::kafka_user::BROKER_USER;
 /// The principal of the console's client certificate.
-pub const CONSOLE_PRINCIPAL: &str = "byoc-console";
+pub const CONSOLE_PRINCIPAL: &str = byoc_domain::kafka_user::CONSOLE_USER;
 /// Where the internal and controller listeners bind.
 pub const INTERNAL_HOST: &str = "127.0.0.1";
 /// Clients re-authenticate this often: a deleted or rotated SCRAM user's open connections end

@@ -346,9 +346,9 @@ fn any_case(text: &str) -> String {
 rule!(
     /// A Kafka (SASL/SCRAM) user's name.
     KafkaUserName => string(&format!(
-        "Letters, digits, `.`, `_` and `-`, starting with a letter or digit; not `{}` (the \
-         console's own user, in any case).",
-        kafka_user::CONSOLE_USER
+        "Letters, digits, `.`, `_` and `-`, starting with a letter or digit; none of {} (the \
+         console's own user and the names of Kafka's own principals, in any case).",
+        kafka_user::RESERVED_USERS.map(|r| format!("`{r}`")).join(", ")
     ))
     .min_length(Some(1))
     .max_length(Some(kafka_user::NAME_MAX))
