@@ -37,10 +37,15 @@ pub async fn duty_with(
     let Some(current) = current.filter(|c| bound_listing(Some(c)).is_some()) else {
         return Ok(LinkDuty::Free);
     };
-    let latest = latest.map(|l| LinkFact {
-        unlinked_at: l.unlinked_at,
-        permission_denied_since: l.permission_denied_since,
-    });
+    // A link of another listing (made under an earlier key) does not meet this key's duty:
+    // the grace counts from activation as if never linked.
+    let named = bound_listing(Some(current));
+    let latest = latest
+        .filter(|l| named.as_deref() == Some(&format!("{}:{}", l.marketplace.as_str(), l.listing)))
+        .map(|l| LinkFact {
+            unlinked_at: l.unlinked_at,
+            permission_denied_since: l.permission_denied_since,
+        });
     if matches!(
         latest,
         Some(LinkFact {
@@ -102,14 +107,15 @@ pub async fn hold_in(
     current: Option<&CurrentLicense>,
     reads: Option<&PageReads>,
 ) -> Result<Option<SubscriptionHold>, ServerError> {
-    if bound_listing(current).is_none() {
+    let Some(named) = bound_listing(current) else {
         return Ok(None);
-    }
+    };
     let latest = shell_reads::latest_link(state, reads).await?;
-    if latest
-        .as_ref()
-        .is_some_and(|l| l.unlinked_at.is_none() && l.permission_denied_since.is_none())
-    {
+    if latest.as_ref().is_some_and(|l| {
+        l.unlinked_at.is_none()
+            && l.permission_denied_since.is_none()
+            && named == format!("{}:{}", l.marketplace.as_str(), l.listing)
+    }) {
         return Ok(None);
     }
     let mut conn = state.pool.acquire().await?;
@@ -272,7 +278,9 @@ pub async fn activation_note(
     else {
         return Ok(None);
     };
-    let latest = store::marketplace::latest_link(conn).await?;
+    let latest = store::marketplace::latest_link(conn)
+        .await?
+        .filter(|l| l.marketplace.as_str() == listing.marketplace && l.listing == listing.id);
     if latest.as_ref().is_some_and(|l| l.unlinked_at.is_none()) {
         return Ok(None);
     }
