@@ -153,7 +153,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     get("/usage.json", VIEWER, "`month`", "the month's ledger for the marketplace (closed hours)"),
     get("/usage/marketplace-late.csv", VIEWER, "", "the reports past the marketplace's window (late), to bill another way"),
     post("/api/marketplace", VIEWER, "", "the link, the subscription's hold, reports that need a look, earlier links, the unit mappings"),
-    post("/api/marketplace_link", ADMIN, "`marketplace` (`aws`, `alibaba`), `listing` (product code / service id), `subscription` (Alibaba service instance id)", "checks with the marketplace using the host's credentials, then links (audited; refusals audited)"),
+    post("/api/marketplace_link", ADMIN, "`marketplace` (`aws`, `alibaba`), `listing` (product code / service id), `subscription` (Alibaba service instance id, optional: `CheckOutLicense` names it)", "checks with the marketplace using the host's credentials (Alibaba: from inside the service instance, with the service key), then links (audited; refusals audited)"),
     post("/api/marketplace_unlink", ADMIN, "`confirm` (`unlink`)", "ends the link; its reports not sent are kept as unsent (audited)"),
     post("/api/marketplace_check", ADMIN, "", "checks the subscription again; a good answer lifts an ended subscription's hold and resumes what it suspended (audited when it changes)"),
     post("/api/marketplace_report", ADMIN, "`id`, `decision` (`retry` a rejected report; `billed` or `resend` one whose outcome is unknown)", "the admin's decision on one report (audited)"),
