@@ -11,8 +11,9 @@ export const server = process.env.E2E_SERVER_BIN ?? "../target/debug/byoc-consol
 export const siteRoot = process.env.LEPTOS_SITE_ROOT ?? "../target/site";
 // Where each file's console keeps its data, vendor key and log: <e2eDir>/<file name>/.
 export const e2eDir = process.env.E2E_DIR ?? "../target/e2e";
-// The broker program behind instances of the console of 07-broker.spec.ts.
-export const brokerBin = process.env.BYOC_BROKER_BIN ?? `${process.env.HOME}/.cargo/bin/nisshi`;
+// The ports of the Kafka clusters behind instances of the console of 07-broker.spec.ts (48
+// per instance).
+export const kafkaPorts = process.env.E2E_KAFKA_PORTS ?? "21800-21999";
 // The AWS listing of the marketplace emulator (its demo product), for 08-marketplace.spec.ts.
 export const emulatorProduct = "demo0byoc0kafka0console01";
 

@@ -2,8 +2,9 @@
 # Builds the release console and prints its size and speed figures (scripts/bench.py), the
 # browser's WASM by crate (scripts/bench_wasm.py), the instance list's throughput through the
 # REST API and the server function under wrk (scripts/bench_api.py), the signed-in pages next
-# to a bare axum server with the same body (scripts/bench_pages.py) and the broker
-# provisioner's figures (scripts/bench_broker.py).
+# to a bare axum server with the same body (scripts/bench_pages.py) and the data plane's
+# figures: a three-node Kafka cluster beside Kafka's own ProducerPerformance
+# (scripts/bench_kafka.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -25,5 +26,4 @@ python3 scripts/bench.py
 python3 scripts/bench_wasm.py
 python3 scripts/bench_api.py
 python3 scripts/bench_pages.py
-python3 scripts/bench_broker.py
 python3 scripts/bench_kafka.py

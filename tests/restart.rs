@@ -154,7 +154,15 @@ async fn kafka_nodes_outlive_the_console_and_are_adopted_not_restarted() {
     assert!(
         left.iter().all(Vec::is_empty),
         "{left:?} still run after the stop; the consoles' log ends:\n{}",
-        console.log_lines("").iter().rev().take(40).rev().cloned().collect::<Vec<_>>().join("\n")
+        console
+            .log_lines("")
+            .iter()
+            .rev()
+            .take(40)
+            .rev()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert!(!serving());
 }

@@ -67,8 +67,8 @@ pub fn parse_partitions(input: &str) -> Result<u32, TopicError> {
     }
 }
 
-/// How long a topic keeps its messages when it sets nothing: the broker's default (nisshi:
-/// 7 days, like Kafka).
+/// How long a topic keeps its messages when it sets nothing: Kafka's default
+/// (`log.retention.hours`, 7 days; the engine's nodes do not change it).
 pub const DEFAULT_RETENTION_HOURS: u32 = 168;
 /// The longest retention the console sets in hours (ten years); longer is "forever".
 pub const RETENTION_HOURS_MAX: u32 = 87_600;

@@ -14,7 +14,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { brokerBin, e2eDir, server, siteRoot } from "../playwright.config";
+import { e2eDir, kafkaPorts, server, siteRoot } from "../playwright.config";
 
 export { expect };
 
@@ -29,9 +29,9 @@ export type ConsoleOptions = {
   /** The spec file's name without `.spec.ts` (checked): its directory under ../target/e2e,
    * and what makes each file's worker, and so its console, its own. */
   name: string;
-  /** `simulated` (default; `--provision-step-ms 400`) or `broker` (a nisshi process per
-   * instance on the ports 19660-19679, stopped with the console). */
-  provisioner?: "simulated" | "broker";
+  /** `simulated` (default; `--provision-step-ms 400`) or `kafka` (a Kafka cluster of three
+   * JVM nodes per instance on the ports of `kafkaPorts`, stopped with the console). */
+  provisioner?: "simulated" | "kafka";
   /** The simulated provisioner's time per step (default 400 ms). */
   provisionStepMs?: number;
   /** Also start a marketplace emulator for this console (AWS metering pointed at it, with the
@@ -182,9 +182,9 @@ async function startConsole(options: ConsoleOptions, use: (c: ByocConsole) => Pr
   const flags: string[] = [];
   let emulator: ChildProcess | undefined;
   let emulatorURL: string | undefined;
-  const broker = options.provisioner === "broker";
+  const broker = options.provisioner === "kafka";
   if (broker) {
-    flags.push("--provisioner", "broker", "--broker-bin", brokerBin, "--broker-ports", "19660-19679", "--stop-brokers-on-exit");
+    flags.push("--provisioner", "kafka", "--kafka-ports", kafkaPorts, "--stop-brokers-on-exit");
   } else {
     flags.push("--provisioner", "simulated", "--provision-step-ms", String(options.provisionStepMs ?? 400));
   }
@@ -218,7 +218,8 @@ async function startConsole(options: ConsoleOptions, use: (c: ByocConsole) => Pr
     await use({ name: options.name, url: started.url, dataDir, vendorDir, log, emulatorURL });
   } finally {
     // Brokers outlive a console that is killed; stopped with SIGTERM, it takes them with it.
-    if (child) await stopProcess(child, broker ? 30_000 : 10_000);
+    // A cluster's controlled shutdown: up to 30 s per node, the three at once.
+    if (child) await stopProcess(child, broker ? 60_000 : 10_000);
     if (emulator) await stopProcess(emulator, 10_000);
     const left = processesUnder(dataDir);
     if (left.length) {

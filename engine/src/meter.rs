@@ -105,7 +105,7 @@ pub async fn scrape(port: u16, timeout: Duration) -> Result<NodeCounters, String
             .split_once("\r\n\r\n")
             .ok_or_else(|| format!("metrics port {port}: not an HTTP answer"))?;
         let status = head.lines().next().unwrap_or_default();
-        if !status.split(' ').nth(1).is_some_and(|code| code == "200") {
+        if status.split(' ').nth(1) != Some("200") {
             return Err(format!("metrics port {port}: {status}"));
         }
         parse(body)

@@ -71,8 +71,8 @@ pub async fn create(
         .into_response())
 }
 
-/// A new password for the user, shown this once; the broker restarts to cut the connections
-/// that logged in with the old one.
+/// A new password for the user, shown this once; sessions that logged in with the old one end
+/// at their next re-authentication, within 60 s (no restart).
 #[utoipa::path(post, operation_id = "rotate_kafka_user",
     path = "/api/v1/instances/{id}/kafka-users/{username}/rotate",
     tag = "kafka users", params(KafkaUserPath),
@@ -87,7 +87,7 @@ pub async fn rotate(
     ))
 }
 
-/// Deletes the user: 204; the broker restarts to cut its open connections.
+/// Deletes the user: 204; its sessions end at their next re-authentication, within 60 s.
 #[utoipa::path(delete, operation_id = "delete_kafka_user",
     path = "/api/v1/instances/{id}/kafka-users/{username}",
     tag = "kafka users", params(KafkaUserPath), responses((status = 204, description = "Deleted")))]

@@ -43,7 +43,7 @@ pub struct NewTopic {
     #[serde(deserialize_with = "whole")]
     #[schema(value_type = Partitions)]
     pub partitions: u32,
-    /// Hours to keep messages; absent: the broker's 7 days; 0: forever.
+    /// Hours to keep messages; absent: the cluster's default of 7 days; 0: forever.
     #[serde(default, deserialize_with = "whole_option")]
     #[schema(value_type = Option<RetentionHours>)]
     pub retention_hours: Option<u64>,

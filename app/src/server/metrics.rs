@@ -318,31 +318,31 @@ fn instance_families(readings: &[(i64, String, Counters)]) -> String {
         (
             "byoc_instance_messages_in_total",
             "counter",
-            "Messages produced to the instance since it was created (broker provisioner).",
+            "Messages produced to the instance since it was created (counted by its Kafka nodes).",
             |c| c.messages_in,
         ),
         (
             "byoc_instance_messages_out_total",
             "counter",
-            "Messages consumed (committed offsets) since the instance was created.",
+            "Messages consumed since the instance was created (estimated: bytes out at the mean message size in).",
             |c| c.messages_out,
         ),
         (
             "byoc_instance_received_bytes_total",
             "counter",
-            "Bytes produced to the instance since it was created.",
+            "Bytes produced to the instance since it was created (counted by its Kafka nodes; replication excluded).",
             |c| c.bytes_in,
         ),
         (
             "byoc_instance_sent_bytes_total",
             "counter",
-            "Bytes consumed from the instance since it was created (estimated).",
+            "Bytes consumers fetched from the instance since it was created (counted by its Kafka nodes; replication excluded).",
             |c| c.bytes_out,
         ),
         (
             "byoc_instance_retained_bytes",
             "gauge",
-            "Data the instance's broker holds on disk.",
+            "Data the instance keeps on disk, each partition once (its largest replica).",
             |c| c.bytes_retained,
         ),
     ];

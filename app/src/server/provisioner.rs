@@ -115,7 +115,7 @@ pub struct StepDone {
 /// cut off by a restart (the console records a step only once it returns) runs again.
 #[async_trait::async_trait]
 pub trait Provisioner: Send + Sync {
-    /// A short name for logs and the README ("simulated", "tansu").
+    /// A short name for logs and the README ("simulated", "kafka").
     fn name(&self) -> &'static str;
 
     /// Does the step. An `Err` is the reason the operator reads on the instance.
