@@ -11,8 +11,39 @@ use crate::domain::kafka_user::{Mechanism, Verifier};
 use crate::server::provisioner::ProvisionError;
 use crate::server::store::{instances::InstanceRow, kafka_security as keep};
 use anyhow::anyhow;
-use byoc_engine::admin::{ScramDeletion, ScramMechanism, ScramUpsert};
+use byoc_engine::admin::{code, ScramCredentialInfo, ScramDeletion, ScramMechanism, ScramUpsert};
 use byoc_engine::config::REAUTH_MS;
+
+/// How often, and how far apart, the users are listed before one is called missing.
+const DESCRIBE_ATTEMPTS: u32 = 20;
+const DESCRIBE_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The cluster's credentials the console does not have (to delete), and the console's that
+/// the cluster has.
+fn compare(
+    ours: &[(String, ScramMechanism)],
+    theirs: &std::collections::BTreeMap<
+        String,
+        Result<Vec<ScramCredentialInfo>, byoc_engine::admin::KafkaError>,
+    >,
+) -> (Vec<ScramDeletion>, Vec<(String, ScramMechanism)>) {
+    let mut gone = Vec::new();
+    let mut on_cluster = Vec::new();
+    for (user, credentials) in theirs {
+        for info in credentials.as_ref().map(Vec::as_slice).unwrap_or_default() {
+            let pair = (user.clone(), info.mechanism);
+            if ours.contains(&pair) {
+                on_cluster.push(pair);
+            } else {
+                gone.push(ScramDeletion {
+                    user: user.clone(),
+                    mechanism: info.mechanism,
+                });
+            }
+        }
+    }
+    (gone, on_cluster)
+}
 
 fn mechanism_of(mechanism: Mechanism) -> ScramMechanism {
     match mechanism {
@@ -62,31 +93,34 @@ impl KafkaProvisioner {
             .into_iter()
             .map(|u| (u.credential.username, mechanism_of(u.credential.mechanism)))
             .collect();
-        let theirs = admin
-            .describe_user_scram_credentials(None)
-            .await
-            .map_err(kafka_error)?;
-        let mut gone = Vec::new();
-        let mut on_cluster = Vec::new();
-        for (user, credentials) in &theirs {
-            for info in credentials.as_ref().map(Vec::as_slice).unwrap_or_default() {
-                let pair = (user.clone(), info.mechanism);
-                if ours.contains(&pair) {
-                    on_cluster.push(pair);
-                } else {
-                    gone.push(ScramDeletion {
-                        user: user.clone(),
-                        mechanism: info.mechanism,
-                    });
-                }
+        // A node answers DescribeUserScramCredentials from its copy of the cluster's metadata,
+        // which follows the controller's by milliseconds, by seconds on a busy host: a user
+        // written a moment ago may not be listed yet. Asked again for a while before a user
+        // is called missing.
+        let mut attempts = 0;
+        let (gone, on_cluster) = loop {
+            attempts += 1;
+            let theirs = admin
+                .describe_user_scram_credentials(None)
+                .await
+                .map_err(kafka_error)?;
+            let (gone, on_cluster) = compare(&ours, &theirs);
+            if on_cluster.len() == ours.len() || attempts >= DESCRIBE_ATTEMPTS {
+                break (gone, on_cluster);
             }
-        }
+            tokio::time::sleep(DESCRIBE_PAUSE).await;
+        };
         if !gone.is_empty() {
             let results = admin
                 .alter_user_scram_credentials(&[], &gone)
                 .await
                 .map_err(kafka_error)?;
-            if let Some((user, Err(e))) = results.iter().find(|(_, r)| r.is_err()) {
+            // Gone already (another node's copy was behind): what was wanted.
+            let refused = results.iter().find(|(_, r)| {
+                r.as_ref()
+                    .is_err_and(|e| e.code != code::RESOURCE_NOT_FOUND)
+            });
+            if let Some((user, Err(e))) = refused {
                 return Err(anyhow!("Kafka refused to delete {user}: {e}"));
             }
         }
