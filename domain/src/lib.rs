@@ -10,6 +10,7 @@ pub mod certificate;
 pub mod csv_cell;
 pub mod digest;
 pub mod environment;
+pub mod group_form;
 pub mod instance;
 pub mod instance_spec;
 pub mod kafka_user;
