@@ -708,3 +708,64 @@ async fn the_operation_history_comes_a_page_at_a_time() {
         "operations_cursor"
     );
 }
+
+/// The simulated provisioner has no cluster: the consumer-groups section says so, and every
+/// group call (pages and REST) is a 409 with that reason; bad input is still refused first
+/// by its rule, and nothing is audited.
+#[tokio::test]
+async fn consumer_groups_are_not_supported_on_the_simulated_provisioner() {
+    let app = spawn_app().await;
+    let admin = app.activated_admin_client().await;
+    let created = app
+        .post(
+            &admin,
+            "/api/instance_create",
+            &instance_form("orders", 3, &[]),
+        )
+        .await;
+    assert_eq!(created.status(), 200);
+    let id: i64 = created.text().await.unwrap().parse().unwrap();
+    let panel: Value = app
+        .post(&admin, "/api/consumer_groups", &[("id", id.to_string())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(panel["groups"].as_array().unwrap().is_empty());
+    assert!(
+        panel["note"].as_str().unwrap().contains("simulated"),
+        "{panel}"
+    );
+    let group = [("id", id.to_string()), ("group", "billing".to_string())];
+    let reset = [
+        ("id", id.to_string()),
+        ("group", "billing".to_string()),
+        ("to", "latest".to_string()),
+    ];
+    let confirm = [
+        ("id", id.to_string()),
+        ("group", "billing".to_string()),
+        ("confirm", "billing".to_string()),
+    ];
+    for (path, form) in [
+        ("/api/consumer_group", &group[..]),
+        ("/api/group_reset_preview", &reset[..]),
+        ("/api/group_reset", &reset[..]),
+        ("/api/group_delete", &confirm[..]),
+    ] {
+        let answer = app.post(&admin, path, form).await;
+        assert_eq!(answer.status(), 409, "{path}");
+    }
+    let bad = [
+        ("id", id.to_string()),
+        ("group", "billing".to_string()),
+        ("to", "sideways".to_string()),
+    ];
+    let answer = app.post(&admin, "/api/group_reset", &bad).await;
+    assert_eq!(answer.status(), 422);
+    assert_eq!(error_body(answer).await["Invalid"]["field"], "to");
+    let audited = app
+        .count("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'group_%'")
+        .await;
+    assert_eq!(audited, 0);
+}

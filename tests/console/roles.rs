@@ -72,6 +72,16 @@ fn arguments(path: &str, key: &str) -> Vec<(&'static str, String)> {
         "/api/topic_create" => &[("id", "1"), ("topic", "events"), ("partitions", "3")],
         "/api/topic_retention" => &[("id", "1"), ("topic", "events"), ("retention_hours", "24")],
         "/api/topic_delete" => &[("id", "1"), ("topic", "events"), ("confirm", "events")],
+        "/api/consumer_groups" => &[("id", "1")],
+        "/api/consumer_group" => &[("id", "1"), ("group", "app-group")],
+        "/api/group_reset_preview" | "/api/group_reset" => {
+            &[("id", "1"), ("group", "app-group"), ("to", "earliest")]
+        }
+        "/api/group_delete" => &[
+            ("id", "1"),
+            ("group", "app-group"),
+            ("confirm", "app-group"),
+        ],
         "/api/kafka_user_create" => &[
             ("id", "1"),
             ("username", "app"),
@@ -255,6 +265,10 @@ fn rest_body(method: Verb, path: &str, key: &str) -> Option<serde_json::Value> {
         (Verb::Post, "/api/v1/instances/{id}/kafka-users") => {
             json!({ "username": "sneaky", "mechanism": "SCRAM-SHA-512" })
         }
+        (Verb::Post, "/api/v1/instances/{id}/consumer-groups/{group}/reset-preview")
+        | (Verb::Post, "/api/v1/instances/{id}/consumer-groups/{group}/reset") => {
+            json!({ "to": "earliest" })
+        }
         (Verb::Post, "/api/v1/service-accounts") => {
             json!({ "name": "sneaky-bot", "role": "admin" })
         }
@@ -273,7 +287,8 @@ fn rest_request(
         .path
         .replace("{id}", "1")
         .replace("{name}", "events")
-        .replace("{username}", "app");
+        .replace("{username}", "app")
+        .replace("{group}", "app-group");
     let method = Method::from_bytes(endpoint.method.as_str().as_bytes()).expect("method");
     let mut request = Client::new().request(method, console.app.url(&path));
     if let Some(token) = token {

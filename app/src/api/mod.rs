@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod error;
+pub mod groups;
 pub mod instances;
 pub mod kafka;
 pub mod license;

@@ -14,6 +14,7 @@ use crate::components::poll::poll_while;
 use crate::domain::instance::State;
 use crate::domain::license::MIN_INSTANCE_AKU;
 use crate::domain::{instance_spec, sizing};
+use crate::pages::instance_groups::InstanceGroups;
 use crate::pages::instance_kafka::InstanceKafka;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -142,6 +143,7 @@ fn Detail(
             </section>
         </div>
         {(state != State::Deleted).then(|| view! { <InstanceKafka id=s.id running=state == State::Running /> })}
+        {(state != State::Deleted).then(|| view! { <InstanceGroups id=s.id running=state == State::Running /> })}
         <section class="card">
             <h2>"Settings"</h2>
             <dl class="columns">

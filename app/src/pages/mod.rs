@@ -4,6 +4,7 @@ pub mod account;
 pub mod activate;
 pub mod audit;
 pub mod instance_detail;
+pub mod instance_groups;
 pub mod instance_kafka;
 pub mod instance_new;
 pub mod instance_traffic;

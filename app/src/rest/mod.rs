@@ -6,6 +6,7 @@
 
 pub mod environment;
 pub mod extract;
+pub mod groups;
 pub mod idempotency;
 pub mod instances;
 pub mod kafka_users;
@@ -62,6 +63,19 @@ pub fn router() -> Router<AppState> {
         .route(
             "/instances/{id}/kafka-users/{username}/rotate",
             post(kafka_users::rotate),
+        )
+        .route("/instances/{id}/consumer-groups", get(groups::list))
+        .route(
+            "/instances/{id}/consumer-groups/{group}",
+            get(groups::get).delete(groups::delete),
+        )
+        .route(
+            "/instances/{id}/consumer-groups/{group}/reset-preview",
+            post(groups::preview),
+        )
+        .route(
+            "/instances/{id}/consumer-groups/{group}/reset",
+            post(groups::apply),
         )
         .route("/operations/{id}", get(instances::operation))
         .route(

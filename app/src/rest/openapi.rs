@@ -8,10 +8,11 @@
 //! resource; 409 and 422 where something changes or a query is checked).
 
 use super::environment;
+use super::groups;
 use super::instances;
 use super::kafka_users;
 use super::problem::Problem;
-use super::rules::{self, IdempotencyKeyValue, KafkaUserName, Network, TopicName};
+use super::rules::{self, GroupId, IdempotencyKeyValue, KafkaUserName, Network, TopicName};
 use super::service_accounts;
 use super::topics;
 use crate::server::AppState;
@@ -59,6 +60,11 @@ use utoipa::{Modify, OpenApi};
         topics::create,
         topics::set_retention,
         topics::delete,
+        groups::list,
+        groups::get,
+        groups::preview,
+        groups::apply,
+        groups::delete,
         kafka_users::list,
         kafka_users::create,
         kafka_users::rotate,
@@ -80,6 +86,7 @@ use utoipa::{Modify, OpenApi};
         rules::Tags,
         rules::InstanceSize,
         rules::TopicName,
+        rules::GroupId,
         rules::Partitions,
         rules::RetentionHours,
         rules::KafkaUserName,
@@ -100,6 +107,7 @@ use utoipa::{Modify, OpenApi};
         (name = "license", description = "The product key (admins apply and preview)"),
         (name = "instances", description = "Kafka instances and their operations"),
         (name = "topics", description = "Topics on an instance's broker"),
+        (name = "consumer groups", description = "Consumer groups of an instance's cluster: lag, offset resets"),
         (name = "kafka users", description = "SASL/SCRAM users of an instance's broker"),
         (name = "usage", description = "Metered usage and its ledger"),
         (name = "audit", description = "The tamper-evident audit log (admins)"),
@@ -238,6 +246,18 @@ pub struct TopicPath {
     /// The topic's name.
     #[param(value_type = TopicName)]
     name: String,
+}
+
+/// The path parameters of a consumer group.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct GroupPath {
+    /// The instance's id.
+    id: i64,
+    /// The group's id (URL-encoded).
+    #[param(value_type = GroupId)]
+    group: String,
 }
 
 /// The path parameters of a Kafka user.

@@ -306,6 +306,10 @@ pub async fn render(state: &AppState) -> Result<String, ServerError> {
             })
             .collect();
     text.push_str(&instance_families(&readings));
+    text.push_str(&group_lag_family(
+        &readings,
+        &provisioner.consumer_group_lags(),
+    ));
     Ok(text)
 }
 
@@ -368,6 +372,48 @@ fn instance_families(readings: &[(i64, String, Counters)]) -> String {
     text
 }
 
+/// Instance names in a label value, escaped as Prometheus' text format says.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// `byoc_consumer_group_lag{instance_name,group}` of the instances listed (those with series
+/// of their own), from the provisioner's background sample (every 30 s; a scrape asks Kafka
+/// nothing), at most `GROUPS_EXPORTED` groups per instance, the largest lag first.
+fn group_lag_family(
+    readings: &[(i64, String, Counters)],
+    lags: &[(i64, Vec<(String, i64)>)],
+) -> String {
+    let name = "byoc_consumer_group_lag";
+    let mut text = format!(
+        "# HELP {name} A consumer group's total lag (messages: end offsets less committed offsets), \
+         sampled every {} s; at most {} groups per instance, the largest lag first.\n# TYPE {name} gauge\n",
+        super::kafka::LAG_SAMPLE_EVERY.as_secs(),
+        super::kafka::GROUPS_EXPORTED
+    );
+    let mut any = false;
+    for (id, instance, _) in readings {
+        let Some((_, groups)) = lags.iter().find(|(i, _)| i == id) else {
+            continue;
+        };
+        for (group, lag) in groups.iter().take(super::kafka::GROUPS_EXPORTED) {
+            any = true;
+            text.push_str(&format!(
+                "{name}{{instance_name=\"{}\",group=\"{}\"}} {lag}\n",
+                label(instance),
+                label(group)
+            ));
+        }
+    }
+    match any {
+        true => text + "\n",
+        false => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::allowed;
@@ -396,5 +442,32 @@ mod tests {
             Some(token),
             Some(&format!("Bearer {token}"))
         ));
+    }
+
+    #[test]
+    fn group_lag_is_capped_escaped_and_only_for_listed_instances() {
+        use super::group_lag_family;
+        use crate::server::kafka::GROUPS_EXPORTED;
+        let readings = vec![(1, "orders".to_string(), Default::default())];
+        assert_eq!(group_lag_family(&readings, &[]), "");
+        let many: Vec<(String, i64)> = (0..GROUPS_EXPORTED + 5)
+            .map(|g| (format!("g{g}"), 10))
+            .collect();
+        let mut lags = vec![(1, many), (2, vec![("other".to_string(), 5)])];
+        lags[0].1[0].0 = "a\"b".into();
+        let text = group_lag_family(&readings, &lags);
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect();
+        assert_eq!(series.len(), GROUPS_EXPORTED);
+        assert_eq!(
+            series[0],
+            "byoc_consumer_group_lag{instance_name=\"orders\",group=\"a\\\"b\"} 10"
+        );
+        assert!(
+            !text.contains("other"),
+            "instance 2 has no series of its own"
+        );
     }
 }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod broker_panel;
 pub mod client_addr;
 pub mod clock;
+pub mod consumer_groups;
 pub mod db;
 pub mod download;
 pub mod endpoints;

@@ -5,7 +5,9 @@ use super::store::broker_samples::Counters;
 use super::store::instances::InstanceRow;
 use crate::domain::instance_spec::{EndpointExposure, InstanceSpec, SpecError, TransitEncryption};
 use crate::domain::metering::Traffic;
+use crate::domain::offset_reset::{ResetPreview, ResetSpec};
 use crate::domain::operation::{OperationKind, Step, StepId};
+use crate::wire::groups::{GroupDetail, GroupSummary};
 use crate::wire::kafka::{LiveTraffic, TopicInfo};
 use std::time::Duration;
 
@@ -30,6 +32,23 @@ pub enum TopicRefusal {
     Exists(String),
     #[error("There is no topic named {0}.")]
     Missing(String),
+}
+
+/// A cluster's refusal about a consumer group or its reset (the page shows it next to the
+/// field named): told apart from other failures by its type, not its words.
+#[derive(Debug, thiserror::Error)]
+pub enum GroupRefusal {
+    /// The group has active members: its offsets cannot be reset, nor the group deleted.
+    #[error("{0}")]
+    NotEmpty(String),
+    #[error("There is no consumer group {0}.")]
+    Missing(String),
+    /// The reset's rule refused it (`domain::offset_reset`), naming the field.
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
 }
 
 /// The words an operator reads for a provisioner's error (on the instance, in a form's
@@ -245,6 +264,63 @@ pub trait Provisioner: Send + Sync {
         _retention_ms: i64,
     ) -> Result<(), ProvisionError> {
         Err(anyhow::anyhow!(NOT_REAL))
+    }
+
+    /// The instance's consumer groups, each with its state, protocol, members and total lag.
+    async fn consumer_groups(
+        &self,
+        _instance: &InstanceRow,
+    ) -> Result<Vec<GroupSummary>, ProvisionError> {
+        Err(anyhow::anyhow!(NOT_REAL))
+    }
+
+    /// One group: its members and, per partition, committed offset, end offset and lag
+    /// ([`GroupRefusal::Missing`] when there is no such group).
+    async fn consumer_group(
+        &self,
+        _instance: &InstanceRow,
+        _group: &str,
+    ) -> Result<GroupDetail, ProvisionError> {
+        Err(anyhow::anyhow!(NOT_REAL))
+    }
+
+    /// What resetting `group`'s offsets by `spec` would do at `now_ms`; nothing changes
+    /// ([`GroupRefusal::Invalid`] naming the field when the rule refuses it).
+    async fn preview_group_reset(
+        &self,
+        _instance: &InstanceRow,
+        _group: &str,
+        _spec: &ResetSpec,
+        _now_ms: i64,
+    ) -> Result<ResetPreview, ProvisionError> {
+        Err(anyhow::anyhow!(NOT_REAL))
+    }
+
+    /// Commits a preview's new offsets; [`GroupRefusal::NotEmpty`] while the group has
+    /// members (Kafka refuses then).
+    async fn apply_group_reset(
+        &self,
+        _instance: &InstanceRow,
+        _group: &str,
+        _preview: &ResetPreview,
+    ) -> Result<(), ProvisionError> {
+        Err(anyhow::anyhow!(NOT_REAL))
+    }
+
+    /// Deletes an empty group and its committed offsets ([`GroupRefusal::NotEmpty`] while
+    /// it has members, [`GroupRefusal::Missing`] when there is none).
+    async fn delete_group(
+        &self,
+        _instance: &InstanceRow,
+        _group: &str,
+    ) -> Result<(), ProvisionError> {
+        Err(anyhow::anyhow!(NOT_REAL))
+    }
+
+    /// The last background sample of each instance's consumer-group lag (instance id, then
+    /// group and total lag, largest first, at most a stated number of groups), for `/metrics`.
+    fn consumer_group_lags(&self) -> Vec<(i64, Vec<(String, i64)>)> {
+        Vec::new()
     }
 
     /// The last minutes of measured traffic, when a broker serves the instance.

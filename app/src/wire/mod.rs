@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod error;
+pub mod groups;
 pub mod instances;
 pub mod kafka;
 pub mod license;

@@ -313,6 +313,19 @@ rule!(
 );
 
 rule!(
+    /// A consumer group's id.
+    GroupId => string(
+        "Any text of 1 to 255 characters with something besides white space, no control \
+         characters (surrounding white space is not part of the id).",
+    )
+    .min_length(Some(1))
+    .max_length(Some(crate::domain::group_form::GROUP_MAX))
+    .pattern(Some(
+        "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$",
+    ))
+);
+
+rule!(
     /// A topic's partitions.
     Partitions => integer(
         "Partitions of the topic.",

@@ -20,6 +20,7 @@
 mod capacity;
 mod certs;
 mod files;
+mod groups;
 mod roll;
 pub mod scram;
 mod serve;
@@ -32,6 +33,7 @@ mod traffic;
 mod users;
 
 pub(crate) use files::write_private;
+pub use groups::{GROUPS_EXPORTED, LAG_SAMPLE_EVERY};
 pub use settings::{KafkaSettings, Listener, NO_PUBLIC_ADDRESS};
 pub use traffic::BASIS;
 
@@ -44,6 +46,8 @@ use super::store::broker_samples::Counters;
 use super::store::instances::InstanceRow;
 use crate::domain::instance_spec::{ClientAuth, EndpointExposure, InstanceSpec, SpecError};
 use crate::domain::metering::Traffic;
+use crate::domain::offset_reset::{ResetPreview, ResetSpec};
+use crate::wire::groups::{GroupDetail, GroupSummary};
 use crate::wire::kafka::{LiveTraffic, TopicInfo};
 use anyhow::{anyhow, Context};
 use byoc_engine::cluster::Cluster;
@@ -82,6 +86,8 @@ pub struct KafkaProvisioner {
     probe_admins: Mutex<HashMap<i64, byoc_engine::admin::AdminClient>>,
     /// Rolls this console has begun, by instance (when): for the audit of their end.
     rolls: Mutex<HashMap<i64, std::time::Instant>>,
+    /// The last sample of each running cluster's group lag (`groups::spawn_lag_sampling`).
+    group_lags: Mutex<HashMap<i64, Vec<(String, i64)>>>,
 }
 
 impl KafkaProvisioner {
@@ -107,26 +113,11 @@ impl KafkaProvisioner {
             probes: Default::default(),
             probe_admins: Mutex::new(HashMap::new()),
             rolls: Mutex::new(HashMap::new()),
+            group_lags: Mutex::new(HashMap::new()),
         });
         traffic::spawn_readings(Arc::downgrade(&provisioner));
+        groups::spawn_lag_sampling(Arc::downgrade(&provisioner));
         Ok(provisioner)
-    }
-
-    /// Instances with at least one node process running on this host.
-    fn running_instances(&self) -> Vec<i64> {
-        self.instance_dirs()
-            .into_iter()
-            .filter(|id| {
-                self.first_port(*id)
-                    .and_then(|first| byoc_engine::layout::ClusterLayout::new(0, &[], first).ok())
-                    .is_some_and(|layout| {
-                        self.cluster(*id)
-                            .processes(&layout)
-                            .iter()
-                            .any(|(_, p)| p.is_some())
-                    })
-            })
-            .collect()
     }
 
     fn dir(&self, instance_id: i64) -> PathBuf {
@@ -430,6 +421,45 @@ impl Provisioner for KafkaProvisioner {
         self.sync_users(instance).await
     }
 
+    async fn consumer_groups(&self, i: &InstanceRow) -> Result<Vec<GroupSummary>, ProvisionError> {
+        self.groups_list(i).await
+    }
+
+    async fn consumer_group(
+        &self,
+        i: &InstanceRow,
+        g: &str,
+    ) -> Result<GroupDetail, ProvisionError> {
+        self.group_detail(i, g).await
+    }
+
+    async fn preview_group_reset(
+        &self,
+        i: &InstanceRow,
+        g: &str,
+        spec: &ResetSpec,
+        now_ms: i64,
+    ) -> Result<ResetPreview, ProvisionError> {
+        self.group_reset_preview(i, g, spec, now_ms).await
+    }
+
+    async fn apply_group_reset(
+        &self,
+        i: &InstanceRow,
+        g: &str,
+        preview: &ResetPreview,
+    ) -> Result<(), ProvisionError> {
+        self.group_reset_apply(i, g, preview).await
+    }
+
+    async fn delete_group(&self, i: &InstanceRow, g: &str) -> Result<(), ProvisionError> {
+        self.group_delete(i, g).await
+    }
+
+    fn consumer_group_lags(&self) -> Vec<(i64, Vec<(String, i64)>)> {
+        self.lag_samples()
+    }
+
     fn live_traffic(&self, instance: &InstanceRow) -> Option<LiveTraffic> {
         self.live(instance)
     }
@@ -441,21 +471,7 @@ impl Provisioner for KafkaProvisioner {
     /// Node exits, as the instance's: the control loop wakes for that instance at once and
     /// its maintenance pass starts the node again.
     fn take_exits(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Exit>> {
-        let mut nodes = self.host.take_exits()?;
-        let (send, receive) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            while let Some(exit) = nodes.recv().await {
-                let exit = Exit {
-                    instance_id: exit.instance_id,
-                    pid: exit.pid,
-                    how: format!("node {} exited ({})", exit.node_id, exit.how),
-                };
-                if send.send(exit).is_err() {
-                    return;
-                }
-            }
-        });
-        Some(receive)
+        serve::forward_exits(self.host.take_exits()?)
     }
 
     async fn shutdown(&self, stop_brokers: bool) {

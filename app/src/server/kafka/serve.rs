@@ -65,3 +65,24 @@ impl KafkaProvisioner {
         })
     }
 }
+
+/// Node exits, as the instance's: the control loop wakes for that instance at once and its
+/// maintenance pass starts the node again.
+pub(super) fn forward_exits(
+    mut nodes: tokio::sync::mpsc::UnboundedReceiver<byoc_engine::host::NodeExit>,
+) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::server::provisioner::Exit>> {
+    let (send, receive) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(exit) = nodes.recv().await {
+            let exit = crate::server::provisioner::Exit {
+                instance_id: exit.instance_id,
+                pid: exit.pid,
+                how: format!("node {} exited ({})", exit.node_id, exit.how),
+            };
+            if send.send(exit).is_err() {
+                return;
+            }
+        }
+    });
+    Some(receive)
+}

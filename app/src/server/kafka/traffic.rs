@@ -42,6 +42,23 @@ pub(super) struct Readings {
 const MIB: u64 = 1024 * 1024;
 
 impl KafkaProvisioner {
+    /// Instances with at least one node process running on this host.
+    pub(super) fn running_instances(&self) -> Vec<i64> {
+        self.instance_dirs()
+            .into_iter()
+            .filter(|id| {
+                self.first_port(*id)
+                    .and_then(|first| byoc_engine::layout::ClusterLayout::new(0, &[], first).ok())
+                    .is_some_and(|layout| {
+                        self.cluster(*id)
+                            .processes(&layout)
+                            .iter()
+                            .any(|(_, p)| p.is_some())
+                    })
+            })
+            .collect()
+    }
+
     /// One reading of the cluster's counters, kept in memory and (once a minute, or when
     /// `persist`) in the database. False when no node could be read.
     pub(super) async fn read_traffic(&self, instance_id: i64, persist: bool) -> bool {
