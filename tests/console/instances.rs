@@ -764,6 +764,21 @@ async fn consumer_groups_are_not_supported_on_the_simulated_provisioner() {
     let answer = app.post(&admin, "/api/group_reset", &bad).await;
     assert_eq!(answer.status(), 422);
     assert_eq!(error_body(answer).await["Invalid"]["field"], "to");
+    // The instance page renders the section, also with a group and a reset in its URL.
+    for query in ["", "?group=billing&to=earliest&value=&topic="] {
+        let page = admin
+            .get(app.url(&format!("/instances/{id}{query}")))
+            .send()
+            .await
+            .unwrap();
+        // A refusal inside the section (here: no cluster to preview on, 409) is the page's
+        // status, as the server functions' answers set it; the page is shown all the same.
+        let expected = if query.is_empty() { 200 } else { 409 };
+        assert_eq!(page.status(), expected, "{query}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Consumer groups"), "{query}");
+        assert!(html.contains("simulated provisioner"), "{query}");
+    }
     let audited = app
         .count("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'group_%'")
         .await;
