@@ -2,6 +2,10 @@
 //! server functions that form its HTTP surface (`api`), the server-only services and storage
 //! (`server`, feature `ssr`), and the pages and components the browser hydrates.
 
+// The instance page's consumer-groups section is one deeply nested view type; the hydrate
+// build's layout query needs more than the default 128 levels for it.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod components;
