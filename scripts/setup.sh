@@ -82,6 +82,9 @@ fi
 # kafka/pom.xml, copied once into ~/.local/share/byoc/kafka-4.4.0/libs (BYOC_KAFKA_HOME);
 # Java 17 checked (Debian's openjdk-17-jre-headless where missing). Nothing at run time.
 scripts/fetch_kafka.sh
+# The console's own plug-ins for Kafka's plug-in points (kafka/plugins/*), built with Maven
+# (their unit tests run) into the same libs/.
+scripts/build_kafka_plugins.sh
 
 # --- a real Kafka client for the Kafka tests -------------------------------------------------
 if python3 -c 'import confluent_kafka' 2>/dev/null; then
