@@ -13,6 +13,7 @@ pub mod environment;
 pub mod group_form;
 pub mod instance;
 pub mod instance_spec;
+pub mod kafka_acl;
 pub mod kafka_user;
 pub mod license;
 pub mod license_state;

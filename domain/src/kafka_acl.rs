@@ -1,0 +1,646 @@
+//! Access rules (ACLs) of a Kafka user: what a rule may say, the presets people need every
+//! day, and how the console's rules are compared with the cluster's.
+//!
+//! Every node runs Kafka's `StandardAuthorizer` with `allow.everyone.if.no.acl.found=false`:
+//! a client may do only what a rule allows it, and a new user may do nothing. The console's
+//! own principal and the nodes' are the only super users. The console is the one place rules
+//! are made: a rule found on a cluster that the console does not keep is removed.
+//!
+//! Rules that would let a client change the cluster's users, rights or settings (ALTER,
+//! ALTER_CONFIGS, CLUSTER_ACTION or ALL on the cluster) are refused: a client that had them
+//! could grant itself anything behind the console's back.
+
+use crate::instance_spec::SpecError;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// Rules one user may have.
+pub const RULES_MAX: usize = 100;
+/// A resource name's longest form (Kafka's topic names stop at 249).
+pub const RESOURCE_NAME_MAX: usize = 249;
+/// The cluster resource's one name.
+pub const CLUSTER_NAME: &str = "kafka-cluster";
+/// Any resource of the type (a literal rule only) or any host.
+pub const WILDCARD: &str = "*";
+
+macro_rules! codes {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $id:literal, $code:literal, $label:literal;)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $(#[serde(rename = $id)] $variant,)+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The stored and posted form.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $id,)+ }
+            }
+
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label,)+ }
+            }
+
+            /// Kafka's wire code.
+            pub fn code(self) -> i8 {
+                match self { $($name::$variant => $code,)+ }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                let s = s.trim();
+                $name::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+
+            pub fn from_code(code: i8) -> Option<$name> {
+                $name::ALL.iter().copied().find(|v| v.code() == code)
+            }
+        }
+    };
+}
+
+codes!(
+    /// What a rule is about (Kafka's `ResourceType`).
+    ResourceType {
+        Topic = "topic", 2, "Topic";
+        Group = "group", 3, "Consumer group";
+        Cluster = "cluster", 4, "Cluster";
+        TransactionalId = "transactional_id", 5, "Transactional id";
+    }
+);
+
+codes!(
+    /// How a rule's name matches (Kafka's `PatternType`).
+    Pattern {
+        Literal = "literal", 3, "Exactly";
+        Prefixed = "prefixed", 4, "Starting with";
+    }
+);
+
+codes!(
+    /// What a rule allows or denies (Kafka's `AclOperation`).
+    Operation {
+        All = "all", 2, "All";
+        Read = "read", 3, "Read";
+        Write = "write", 4, "Write";
+        Create = "create", 5, "Create";
+        Delete = "delete", 6, "Delete";
+        Alter = "alter", 7, "Alter";
+        Describe = "describe", 8, "Describe";
+        ClusterAction = "cluster_action", 9, "Cluster action";
+        DescribeConfigs = "describe_configs", 10, "Describe configs";
+        AlterConfigs = "alter_configs", 11, "Alter configs";
+        IdempotentWrite = "idempotent_write", 12, "Idempotent write";
+    }
+);
+
+codes!(
+    /// Allow or deny (Kafka's `AclPermissionType`); a deny wins over any allow.
+    Permission {
+        Allow = "allow", 3, "Allow";
+        Deny = "deny", 2, "Deny";
+    }
+);
+
+impl ResourceType {
+    /// The operations Kafka checks on the resource type (its authorizer's matrix).
+    pub fn operations(self) -> &'static [Operation] {
+        use Operation::*;
+        match self {
+            ResourceType::Topic => &[
+                All,
+                Read,
+                Write,
+                Create,
+                Delete,
+                Alter,
+                Describe,
+                DescribeConfigs,
+                AlterConfigs,
+            ],
+            ResourceType::Group => &[All, Read, Describe, Delete],
+            ResourceType::Cluster => &[
+                All,
+                Create,
+                Alter,
+                Describe,
+                ClusterAction,
+                DescribeConfigs,
+                AlterConfigs,
+                IdempotentWrite,
+            ],
+            ResourceType::TransactionalId => &[All, Write, Describe],
+        }
+    }
+}
+
+/// One rule of a user, checked.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AclRule {
+    pub resource_type: ResourceType,
+    /// A topic, group or transactional id (or its prefix); `*` for all; `kafka-cluster` for the
+    /// cluster.
+    pub resource_name: String,
+    pub pattern: Pattern,
+    pub operation: Operation,
+    pub permission: Permission,
+    /// `*` for any host, or one IP address the client connects from.
+    pub host: String,
+}
+
+impl AclRule {
+    /// For the page and the audit log: "allow read on topics starting with orders. from any
+    /// host".
+    pub fn describe(&self) -> String {
+        let what = match (self.resource_type, self.pattern, self.resource_name.as_str()) {
+            (ResourceType::Cluster, _, _) => "the cluster".to_string(),
+            (t, Pattern::Literal, WILDCARD) => format!("every {}", t.label().to_lowercase()),
+            (t, Pattern::Literal, name) => format!("{} {name}", t.label().to_lowercase()),
+            (t, Pattern::Prefixed, prefix) => {
+                format!("{}s starting with {prefix}", t.label().to_lowercase())
+            }
+        };
+        let host = if self.host == WILDCARD {
+            "from any host".to_string()
+        } else {
+            format!("from {}", self.host)
+        };
+        format!(
+            "{} {} on {what} {host}",
+            self.permission.as_str(),
+            self.operation.label().to_lowercase()
+        )
+    }
+}
+
+/// A rule as typed in the form or posted to the API: every field a string.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AclInput {
+    /// topic, group, cluster or transactional_id.
+    pub resource_type: String,
+    /// Ignored for the cluster.
+    #[serde(default)]
+    pub resource_name: String,
+    /// literal (default) or prefixed.
+    #[serde(default)]
+    pub pattern: String,
+    pub operation: String,
+    /// allow (default) or deny.
+    #[serde(default)]
+    pub permission: String,
+    /// `*` (default) or an IP address.
+    #[serde(default)]
+    pub host: String,
+}
+
+fn refuse(field: &'static str, message: impl Into<String>) -> SpecError {
+    SpecError {
+        field,
+        message: message.into(),
+    }
+}
+
+fn names<T: Copy>(all: &[T], id: fn(T) -> &'static str) -> String {
+    all.iter().map(|v| id(*v)).collect::<Vec<_>>().join(", ")
+}
+
+/// A resource name: what Kafka allows in a topic name (letters, digits, `.`, `_`, `-`), or
+/// `*` alone for every resource of the type (literal rules only).
+fn resource_name(
+    kind: ResourceType,
+    pattern: Pattern,
+    input: &str,
+) -> Result<String, SpecError> {
+    const FIELD: &str = "resource_name";
+    if kind == ResourceType::Cluster {
+        return Ok(CLUSTER_NAME.to_string());
+    }
+    let name = input.trim();
+    if name.is_empty() {
+        return Err(refuse(
+            FIELD,
+            format!(
+                "Enter the {}'s name (or its prefix, or * for all).",
+                kind.label().to_lowercase()
+            ),
+        ));
+    }
+    if name == WILDCARD {
+        return match pattern {
+            Pattern::Literal => Ok(name.to_string()),
+            Pattern::Prefixed => Err(refuse(
+                FIELD,
+                "* means every resource only in a rule matching exactly; for a prefix, enter \
+                 the prefix itself.",
+            )),
+        };
+    }
+    if name.chars().count() > RESOURCE_NAME_MAX {
+        return Err(refuse(
+            FIELD,
+            format!(
+                "A resource name has at most {RESOURCE_NAME_MAX} characters; this one has {}.",
+                name.chars().count()
+            ),
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(refuse(
+            FIELD,
+            format!(
+                "A resource name may use letters, digits, '.', '_' and '-' only (as Kafka's \
+                 topic names), or be * alone; {bad:?} is not allowed."
+            ),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn host(input: &str) -> Result<String, SpecError> {
+    let host = input.trim();
+    if host.is_empty() || host == WILDCARD {
+        return Ok(WILDCARD.to_string());
+    }
+    host.parse::<IpAddr>()
+        .map(|ip| ip.to_string())
+        .map_err(|_| {
+            refuse(
+                "host",
+                "Enter * for any host, or one IP address (Kafka matches a client's address, \
+                 not its host name or a network).",
+            )
+        })
+}
+
+/// Checks a typed rule: each field by its rule, the operation against what Kafka checks on
+/// the resource type, and no right over the cluster's users, rights or settings.
+pub fn parse_rule(input: &AclInput) -> Result<AclRule, SpecError> {
+    let resource_type = ResourceType::parse(&input.resource_type).ok_or_else(|| {
+        refuse(
+            "resource_type",
+            format!(
+                "Choose a resource type: {}.",
+                names(ResourceType::ALL, ResourceType::as_str)
+            ),
+        )
+    })?;
+    let pattern = if input.pattern.trim().is_empty() {
+        Pattern::Literal
+    } else {
+        Pattern::parse(&input.pattern).ok_or_else(|| {
+            refuse(
+                "pattern",
+                "Choose how the name matches: literal (exactly) or prefixed (starting with).",
+            )
+        })?
+    };
+    let pattern = if resource_type == ResourceType::Cluster {
+        Pattern::Literal
+    } else {
+        pattern
+    };
+    let resource_name = resource_name(resource_type, pattern, &input.resource_name)?;
+    let allowed = resource_type.operations();
+    let operation = Operation::parse(&input.operation)
+        .filter(|op| allowed.contains(op))
+        .ok_or_else(|| {
+            refuse(
+                "operation",
+                format!(
+                    "Choose an operation Kafka checks on a {}: {}.",
+                    resource_type.label().to_lowercase(),
+                    names(allowed, Operation::as_str)
+                ),
+            )
+        })?;
+    let permission = if input.permission.trim().is_empty() {
+        Permission::Allow
+    } else {
+        Permission::parse(&input.permission)
+            .ok_or_else(|| refuse("permission", "Choose allow or deny."))?
+    };
+    if permission == Permission::Allow
+        && resource_type == ResourceType::Cluster
+        && matches!(
+            operation,
+            Operation::All | Operation::Alter | Operation::AlterConfigs | Operation::ClusterAction
+        )
+    {
+        return Err(refuse(
+            "operation",
+            format!(
+                "{} on the cluster would let the client create users and grant itself rights \
+                 behind the console, or change the nodes' settings: the console keeps those. \
+                 Allow create, describe, describe_configs or idempotent_write instead.",
+                operation.as_str()
+            ),
+        ));
+    }
+    Ok(AclRule {
+        resource_type,
+        resource_name,
+        pattern,
+        operation,
+        permission,
+        host: host(&input.host)?,
+    })
+}
+
+/// The everyday sets of rules, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// Write (and describe) topics: a producer, idempotent by default in today's clients.
+    Produce,
+    /// Read (and describe) topics, and read a consumer group: a consumer in a group.
+    Consume,
+    /// Create, delete and configure topics: an application that manages its own topics.
+    ManageTopics,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 3] = [Preset::Produce, Preset::Consume, Preset::ManageTopics];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Produce => "produce",
+            Preset::Consume => "consume",
+            Preset::ManageTopics => "manage_topics",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Preset::Produce => "Produce to topics",
+            Preset::Consume => "Consume topics as a group",
+            Preset::ManageTopics => "Create, delete and configure topics",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Preset> {
+        Preset::ALL.into_iter().find(|p| p.as_str() == s.trim())
+    }
+}
+
+/// A preset as typed: the topic (or prefix) and, to consume, the group (or prefix).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PresetInput {
+    /// produce, consume or manage_topics.
+    pub preset: String,
+    pub topic: String,
+    /// literal (default) or prefixed.
+    #[serde(default)]
+    pub topic_pattern: String,
+    /// The consumer group (consume only).
+    #[serde(default)]
+    pub group: String,
+    /// literal (default) or prefixed.
+    #[serde(default)]
+    pub group_pattern: String,
+}
+
+/// The rules a preset stands for, each checked as if typed.
+pub fn expand_preset(input: &PresetInput) -> Result<(Preset, Vec<AclRule>), SpecError> {
+    let preset = Preset::parse(&input.preset).ok_or_else(|| {
+        refuse(
+            "preset",
+            format!(
+                "Choose a preset: {}.",
+                Preset::ALL.map(Preset::as_str).join(", ")
+            ),
+        )
+    })?;
+    let rule = |kind: ResourceType, name: &str, pattern: &str, op: Operation, field| {
+        parse_rule(&AclInput {
+            resource_type: kind.as_str().into(),
+            resource_name: name.into(),
+            pattern: pattern.into(),
+            operation: op.as_str().into(),
+            permission: Permission::Allow.as_str().into(),
+            host: WILDCARD.into(),
+        })
+        .map_err(|e| match e.field {
+            "resource_name" => refuse(field, e.message),
+            "pattern" => refuse(
+                if field == "topic" {
+                    "topic_pattern"
+                } else {
+                    "group_pattern"
+                },
+                e.message,
+            ),
+            _ => e,
+        })
+    };
+    let topic = |op| {
+        rule(
+            ResourceType::Topic,
+            &input.topic,
+            &input.topic_pattern,
+            op,
+            "topic",
+        )
+    };
+    let rules = match preset {
+        Preset::Produce => vec![topic(Operation::Write)?, topic(Operation::Describe)?],
+        Preset::Consume => vec![
+            topic(Operation::Read)?,
+            topic(Operation::Describe)?,
+            rule(
+                ResourceType::Group,
+                &input.group,
+                &input.group_pattern,
+                Operation::Read,
+                "group",
+            )?,
+        ],
+        Preset::ManageTopics => vec![
+            topic(Operation::Create)?,
+            topic(Operation::Delete)?,
+            topic(Operation::Describe)?,
+            topic(Operation::DescribeConfigs)?,
+            topic(Operation::AlterConfigs)?,
+        ],
+    };
+    Ok((preset, rules))
+}
+
+/// What must change on a cluster for its rules to be exactly the wanted ones: (to create,
+/// to delete), each sorted, both empty when they agree.
+pub fn drift<T: Ord + Clone>(wanted: &[T], found: &[T]) -> (Vec<T>, Vec<T>) {
+    let wanted: std::collections::BTreeSet<&T> = wanted.iter().collect();
+    let found: std::collections::BTreeSet<&T> = found.iter().collect();
+    (
+        wanted.difference(&found).map(|t| (*t).clone()).collect(),
+        found.difference(&wanted).map(|t| (*t).clone()).collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(kind: &str, name: &str, pattern: &str, op: &str) -> AclInput {
+        AclInput {
+            resource_type: kind.into(),
+            resource_name: name.into(),
+            pattern: pattern.into(),
+            operation: op.into(),
+            permission: String::new(),
+            host: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_typed_rule_is_checked_and_defaults_are_allow_literal_any_host() {
+        let rule = parse_rule(&input("topic", " orders ", "", "read")).unwrap();
+        assert_eq!(
+            rule,
+            AclRule {
+                resource_type: ResourceType::Topic,
+                resource_name: "orders".into(),
+                pattern: Pattern::Literal,
+                operation: Operation::Read,
+                permission: Permission::Allow,
+                host: "*".into(),
+            }
+        );
+        assert_eq!(rule.describe(), "allow read on topic orders from any host");
+        let prefixed = parse_rule(&input("group", "billing-", "prefixed", "read")).unwrap();
+        assert_eq!(
+            prefixed.describe(),
+            "allow read on consumer groups starting with billing- from any host"
+        );
+    }
+
+    #[test]
+    fn each_field_is_refused_by_name() {
+        let field = |i: AclInput| parse_rule(&i).unwrap_err().field;
+        assert_eq!(field(input("queue", "a", "", "read")), "resource_type");
+        assert_eq!(field(input("topic", "", "", "read")), "resource_name");
+        assert_eq!(field(input("topic", "a b", "", "read")), "resource_name");
+        assert_eq!(
+            field(input("topic", &"a".repeat(250), "", "read")),
+            "resource_name"
+        );
+        assert_eq!(field(input("topic", "*", "prefixed", "read")), "resource_name");
+        assert_eq!(field(input("topic", "a", "regex", "read")), "pattern");
+        assert_eq!(field(input("topic", "a", "", "fly")), "operation");
+        // Kafka never checks WRITE on a group: refused rather than kept as a dead rule.
+        let e = parse_rule(&input("group", "g", "", "write")).unwrap_err();
+        assert_eq!(e.field, "operation");
+        assert!(e.message.contains("all, read, describe, delete"), "{e}");
+        let mut bad_host = input("topic", "a", "", "read");
+        bad_host.host = "10.0.0.0/8".into();
+        assert_eq!(field(bad_host), "host");
+        let mut bad_permission = input("topic", "a", "", "read");
+        bad_permission.permission = "maybe".into();
+        assert_eq!(field(bad_permission), "permission");
+    }
+
+    #[test]
+    fn no_client_may_be_allowed_to_change_users_rights_or_settings() {
+        for op in ["alter", "all", "alter_configs", "cluster_action"] {
+            let e = parse_rule(&input("cluster", "", "", op)).unwrap_err();
+            assert_eq!(e.field, "operation", "{op}");
+            assert!(e.message.contains("grant itself rights"), "{e}");
+        }
+        // Denying them is harmless, and the cluster's name is always Kafka's own.
+        let mut deny = input("cluster", "whatever", "prefixed", "alter");
+        deny.permission = "deny".into();
+        let rule = parse_rule(&deny).unwrap();
+        assert_eq!(rule.resource_name, CLUSTER_NAME);
+        assert_eq!(rule.pattern, Pattern::Literal);
+        assert!(parse_rule(&input("cluster", "", "", "idempotent_write")).is_ok());
+    }
+
+    #[test]
+    fn hosts_are_any_or_one_address() {
+        let mut i = input("topic", "t", "", "read");
+        i.host = " 10.1.2.3 ".into();
+        assert_eq!(parse_rule(&i).unwrap().host, "10.1.2.3");
+        i.host = "::1".into();
+        assert_eq!(parse_rule(&i).unwrap().host, "::1");
+    }
+
+    #[test]
+    fn presets_expand_to_the_rules_clients_need() {
+        let (preset, rules) = expand_preset(&PresetInput {
+            preset: "consume".into(),
+            topic: "orders.".into(),
+            topic_pattern: "prefixed".into(),
+            group: "billing".into(),
+            group_pattern: String::new(),
+        })
+        .unwrap();
+        assert_eq!(preset, Preset::Consume);
+        let said: Vec<String> = rules.iter().map(AclRule::describe).collect();
+        assert_eq!(
+            said,
+            [
+                "allow read on topics starting with orders. from any host",
+                "allow describe on topics starting with orders. from any host",
+                "allow read on consumer group billing from any host",
+            ]
+        );
+        let (_, produce) = expand_preset(&PresetInput {
+            preset: "produce".into(),
+            topic: "*".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(produce.len(), 2);
+        assert_eq!(produce[0].operation, Operation::Write);
+    }
+
+    #[test]
+    fn a_preset_names_its_own_fields() {
+        let consume = |topic: &str, group: &str| PresetInput {
+            preset: "consume".into(),
+            topic: topic.into(),
+            group: group.into(),
+            ..Default::default()
+        };
+        assert_eq!(expand_preset(&consume("", "g")).unwrap_err().field, "topic");
+        assert_eq!(expand_preset(&consume("t", "")).unwrap_err().field, "group");
+        assert_eq!(
+            expand_preset(&PresetInput {
+                preset: "everything".into(),
+                ..Default::default()
+            })
+            .unwrap_err()
+            .field,
+            "preset"
+        );
+    }
+
+    #[test]
+    fn codes_are_kafkas() {
+        assert_eq!(ResourceType::Topic.code(), 2);
+        assert_eq!(ResourceType::TransactionalId.code(), 5);
+        assert_eq!(Operation::IdempotentWrite.code(), 12);
+        assert_eq!(Permission::Deny.code(), 2);
+        assert_eq!(Pattern::Prefixed.code(), 4);
+        for op in Operation::ALL {
+            assert_eq!(Operation::from_code(op.code()), Some(*op));
+        }
+    }
+
+    #[test]
+    fn drift_names_what_to_create_and_what_to_delete() {
+        let (create, delete) = drift(&[1, 2, 3], &[2, 3, 4, 5]);
+        assert_eq!(create, [1]);
+        assert_eq!(delete, [4, 5]);
+        assert_eq!(drift(&[1], &[1]), (vec![], vec![]));
+    }
+}
