@@ -167,10 +167,11 @@ pub fn server_properties(
         }
     }
     line(format!("connections.max.reauth.ms={REAUTH_MS}"));
-    // Today's rights: every client may do everything; the nodes' and the console's
-    // certificates are the super users. ACLs per user are the security issue's.
+    // A client may do only what an ACL allows it (the console writes each user's rules, and
+    // on an anonymous instance the rules of User:ANONYMOUS); the nodes' and the console's
+    // certificates are the only super users.
     line("authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer".into());
-    line("allow.everyone.if.no.acl.found=true".into());
+    line("allow.everyone.if.no.acl.found=false".into());
     line(format!(
         "super.users=User:{BROKER_PRINCIPAL};User:{CONSOLE_PRINCIPAL}"
     ));
@@ -255,6 +256,8 @@ mod tests {
             "listener.name.client.sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512\n"
         ));
         assert!(p.contains("super.users=User:broker;User:byoc-console\n"));
+        // Nothing is allowed without an ACL: a new user may do nothing.
+        assert!(p.contains("allow.everyone.if.no.acl.found=false\n"));
         assert!(p.contains("broker.rack=b\n"));
         assert!(p.contains("min.insync.replicas=2\n"));
         assert!(p.contains("log.dirs=/d/n/data\n"));

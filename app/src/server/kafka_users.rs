@@ -264,6 +264,10 @@ pub async fn delete(
     if !keep::delete_user(&mut tx, id, username).await? {
         return Err(no_such_user(&row, username));
     }
+    // Its access rules go with it, in the same transaction (a user of the same name made
+    // later starts with none).
+    let rules = store::kafka_acls::delete_of_user(&mut tx, id, username).await?;
+    let detail = format!("{username} and its {rules} access rule(s)");
     audit::record_in(
         &mut tx,
         state,
@@ -271,11 +275,13 @@ pub async fn delete(
         "kafka_user_delete",
         Some(&row.name),
         Outcome::Success,
-        Some(username),
+        Some(&detail),
     )
     .await?;
     tx.commit().await?;
-    Ok(apply(state, &row, true).await)
+    let users = apply(state, &row, true).await;
+    let acls = super::kafka_acls::apply(state, &row).await;
+    Ok(format!("{users}; {acls}"))
 }
 
 fn refuse_console_user(username: &str) -> Result<(), ServerError> {

@@ -17,6 +17,7 @@ pub mod guard;
 pub mod idempotency;
 pub mod instances;
 pub mod kafka;
+pub mod kafka_acls;
 pub mod kafka_users;
 pub mod license;
 pub mod marketplace;

@@ -92,6 +92,8 @@ pub enum Maintenance {
     CertificatesRenewed(Vec<String>),
     /// A step of a rolling restart (one node restarted onto new files), or its end.
     Rolled(String),
+    /// The cluster's access rules differed from the console's and were put back.
+    AclsRestored(String),
 }
 
 /// The security settings a provisioner can put in force: each choice of the create form,
@@ -211,6 +213,12 @@ pub trait Provisioner: Send + Sync {
         _instance: &InstanceRow,
         _cut_sessions: bool,
     ) -> Result<String, ProvisionError> {
+        Err(anyhow::anyhow!(NOT_REAL))
+    }
+
+    /// Makes the cluster's access rules exactly the console's now (after a change in the
+    /// console). Returns what was done, for the page.
+    async fn apply_acls(&self, _instance: &InstanceRow) -> Result<String, ProvisionError> {
         Err(anyhow::anyhow!(NOT_REAL))
     }
 

@@ -400,6 +400,7 @@ async fn maintain(
             Maintenance::Restarted(how) => ("broker_restart", how),
             Maintenance::CertificatesRenewed(what) => ("certificate_renew", what.join("; ")),
             Maintenance::Rolled(how) => ("node_roll", how),
+            Maintenance::AclsRestored(how) => ("kafka_acls_restore", how),
             Maintenance::UsersRestored(found) => (
                 "kafka_users_restore",
                 format!(

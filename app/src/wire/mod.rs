@@ -2,6 +2,7 @@
 //! values the services answer with. It imports nothing from `server`, `api` or the pages, so
 //! the layers depend one way: pages → api → server → (wire, domain), and api → wire.
 
+pub mod acls;
 pub mod audit;
 pub mod error;
 pub mod groups;

@@ -17,6 +17,7 @@
 //!                               node-0/ node-1/ node-2/  (the engine's cluster directory)
 //! ```
 
+mod acls;
 mod capacity;
 mod certs;
 mod files;
@@ -358,6 +359,14 @@ impl Provisioner for KafkaProvisioner {
                 done.push(Maintenance::UsersRestored(vec![said]));
             }
         }
+        // Rules changed while the cluster could not be reached, or made behind the console's
+        // back, are put right now.
+        let (said, removed) = self.sync_acls(instance).await?;
+        if removed {
+            done.push(Maintenance::AclsRestored(format!(
+                "the cluster's access rules differed from the console's and were put back: {said}"
+            )));
+        }
         Ok(done)
     }
 
@@ -411,6 +420,11 @@ impl Provisioner for KafkaProvisioner {
     ) -> Result<(), ProvisionError> {
         self.upsert_credential(instance, username, mechanism, verifier, salted_password)
             .await
+    }
+
+    async fn apply_acls(&self, instance: &InstanceRow) -> Result<String, ProvisionError> {
+        let (said, _) = self.sync_acls(instance).await?;
+        Ok(format!("written to the cluster; {said}"))
     }
 
     async fn apply_users(

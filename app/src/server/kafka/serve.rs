@@ -1,11 +1,10 @@
 //! Making an instance's cluster serve: its files written, missing nodes started, and the
 //! wait until every node answers and the quorum has a leader.
 
-use super::{kafka_error, KafkaProvisioner};
+use super::KafkaProvisioner;
 use crate::server::provisioner::{ProvisionError, Served};
 use crate::server::store::instances::InstanceRow;
 use anyhow::anyhow;
-use byoc_engine::admin::AclBinding;
 use byoc_engine::observe::observe_with;
 use std::time::Duration;
 
@@ -44,21 +43,9 @@ impl KafkaProvisioner {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        // One ACL on the cluster resource: with allow.everyone.if.no.acl.found a resource
-        // without ACLs is open to every client, so without it any client could create SCRAM
-        // users, set ACLs or change broker settings. With it, cluster-level changes are the
-        // super users' alone; produce, consume, topics and groups stay open (their resources
-        // have no ACLs). Idempotent.
-        let results = admin
-            .create_acls(&[AclBinding::cluster_alter(&format!(
-                "User:{}",
-                byoc_engine::config::CONSOLE_PRINCIPAL
-            ))])
-            .await
-            .map_err(kafka_error)?;
-        if let Some(Err(e)) = results.into_iter().next() {
-            return Err(anyhow!("Kafka refused the cluster's access rule: {e}"));
-        }
+        // The console's access rules, before the instance is called serving: with
+        // allow.everyone.if.no.acl.found=false a cluster without them refuses every client.
+        self.sync_acls(row).await?;
         Ok(match started.first() {
             Some((_, pid)) => Served::Started(*pid),
             None => Served::Adopted,

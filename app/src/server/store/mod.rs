@@ -8,6 +8,7 @@ pub mod decode;
 pub mod environment;
 pub mod instance_totals;
 pub mod instances;
+pub mod kafka_acls;
 pub mod kafka_security;
 pub mod license;
 pub mod marketplace;
