@@ -504,6 +504,30 @@ async fn scram_users_are_written_to_the_cluster_and_enforced() {
             .contains("1 user(s) in force"),
         "{alice}"
     );
+    // Logged in, a new user may do nothing yet: its produce is refused by the authorizer.
+    let (code, out) = client(scram_args(
+        &bootstrap,
+        "alice",
+        &password,
+        &["produce", "events", "5"],
+    ))
+    .await;
+    assert_eq!((code, out.trim()), (0, "0"), "{out}");
+    for (preset, extra) in [
+        ("produce", None),
+        ("consume", Some(("group", "*"))),
+        ("manage_topics", None),
+    ] {
+        let mut form = vec![
+            ("id", id.to_string()),
+            ("username", "alice".to_string()),
+            ("preset", preset.to_string()),
+            ("topic", "*".to_string()),
+        ];
+        form.extend(extra.map(|(k, v)| (k, v.to_string())));
+        let granted = app.post(&admin, "/api/kafka_acl_preset", &form).await;
+        assert_eq!(granted.status(), 200, "{}", granted.text().await.unwrap());
+    }
     let (code, out) = client(scram_args(
         &bootstrap,
         "alice",

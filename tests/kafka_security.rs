@@ -164,12 +164,42 @@ async fn create_user(
     let body = response.text().await.unwrap();
     assert_eq!(status, 200, "{body}");
     let user: Value = serde_json::from_str(&body).unwrap();
+    // A new user may do nothing: these tests' users produce and consume every topic.
+    for (preset, extra) in [
+        ("produce", None),
+        ("consume", Some(("group", "*"))),
+        ("manage_topics", None),
+    ] {
+        let mut form = vec![
+            ("id", id.to_string()),
+            ("username", username.to_string()),
+            ("preset", preset.to_string()),
+            ("topic", "*".to_string()),
+        ];
+        form.extend(extra.map(|(k, v)| (k, v.to_string())));
+        let granted = admin_post(app, admin, "/api/kafka_acl_preset", &form).await;
+        assert!(granted.contains("written to the cluster"), "{granted}");
+    }
     let properties = dir.join(format!("{username}.properties"));
     std::fs::write(&properties, user["client_properties"].as_str().unwrap()).unwrap();
     KafkaLogin {
         password: user["password"].as_str().unwrap().to_string(),
         properties,
     }
+}
+
+/// A form posted as the signed-in admin: the answer's body (200 asserted).
+async fn admin_post(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    path: &str,
+    form: &[(&str, String)],
+) -> String {
+    let response = app.post(admin, path, form).await;
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 200, "{path}: {body}");
+    body
 }
 
 /// The CA certificate, downloaded as a signed-in user would, saved as the examples name it.

@@ -165,6 +165,23 @@ test("a secured Kafka cluster: SCRAM user and CA, topic, produce, offsets and tr
   await expect(row).toBeVisible();
   await expect(row.getByTestId("topic-offset")).toHaveText("0");
 
+  // Access rules: a new user may do nothing, and the page says so; its produce is refused.
+  const acls = page.getByTestId("kafka-acls");
+  await expect(acls.getByTestId("kafka-acl-none")).toContainText("clicks-app");
+  expect(kafkaClient(["--properties", propertiesFile, "produce", "-", "clicks", "5"])).toBe("0");
+  // A preset in the page: produce to the topics starting with "click".
+  const presetForm = acls.getByTestId("kafka-acl-preset-form");
+  await presetForm.getByLabel("User").selectOption("clicks-app");
+  await presetForm.getByLabel("Preset").selectOption("produce");
+  await presetForm.getByLabel("Topic", { exact: true }).fill("click");
+  await presetForm.getByLabel("Topic matches").selectOption("prefixed");
+  await presetForm.getByTestId("kafka-acl-preset-submit").click();
+  const aclRows = acls.locator('[data-testid="kafka-acl-row"][data-user="clicks-app"]');
+  await expect(aclRows).toHaveCount(2);
+  await expect(aclRows.first()).toContainText("allow write on topics starting with click from any host");
+  await expect(acls.getByTestId("kafka-acl-result")).toContainText("written to the cluster");
+  await expect(acls.getByTestId("kafka-acl-none")).toHaveCount(0);
+
   // A real client logs in with the copied settings and the downloaded CA and produces; the
   // page follows without a reload.
   expect(kafkaClient(["--properties", propertiesFile, "auth", "-"])).toBe("ok");

@@ -88,6 +88,20 @@ fn arguments(path: &str, key: &str) -> Vec<(&'static str, String)> {
             ("mechanism", "SCRAM-SHA-512"),
         ],
         "/api/kafka_user_rotate" | "/api/kafka_user_delete" => &[("id", "1"), ("username", "app")],
+        "/api/kafka_acl_create" => &[
+            ("id", "1"),
+            ("username", "app"),
+            ("resource_type", "topic"),
+            ("resource_name", "events"),
+            ("operation", "read"),
+        ],
+        "/api/kafka_acl_preset" => &[
+            ("id", "1"),
+            ("username", "app"),
+            ("preset", "produce"),
+            ("topic", "events"),
+        ],
+        "/api/kafka_acl_delete" => &[("id", "1"), ("acl_id", "1")],
         "/api/license_preview" | "/api/license_apply" => &[("key", "KEY")],
         "/api/marketplace_link" => &[
             ("marketplace", "aws"),

@@ -8,6 +8,7 @@ pub mod error;
 pub mod groups;
 pub mod instances;
 pub mod kafka;
+pub mod kafka_acls;
 pub mod license;
 pub mod marketplace;
 pub mod overview;

@@ -13,6 +13,7 @@ use crate::components::page_data::page_data;
 use crate::components::poll::poll_while;
 use crate::domain::kafka_user::{Mechanism, CONSOLE_USER, NAME_MAX as USER_NAME_MAX};
 use crate::domain::topic::{DEFAULT_RETENTION_HOURS, PARTITIONS_MAX};
+use crate::pages::instance_acls::{AclActions, KafkaAcls};
 use crate::pages::instance_traffic::Traffic;
 use leptos::prelude::*;
 
@@ -25,6 +26,7 @@ pub fn InstanceKafka(id: i64, running: bool) -> impl IntoView {
         create_user: ServerAction::<CreateKafkaUser>::new(),
         rotate_user: ServerAction::<RotateKafkaUser>::new(),
         delete_user: ServerAction::<DeleteKafkaUser>::new(),
+        acls: AclActions::new(),
     };
     let live = RwSignal::new(running);
     let tick = poll_while(live, 5000);
@@ -38,6 +40,7 @@ pub fn InstanceKafka(id: i64, running: bool) -> impl IntoView {
                 actions.create_user.version().get(),
                 actions.rotate_user.version().get(),
                 actions.delete_user.version().get(),
+                actions.acls.versions(),
             )
         },
         move |_| instance_kafka(id),
@@ -63,6 +66,7 @@ struct Actions {
     create_user: ServerAction<CreateKafkaUser>,
     rotate_user: ServerAction<RotateKafkaUser>,
     delete_user: ServerAction<DeleteKafkaUser>,
+    acls: AclActions,
 }
 
 #[component]
@@ -85,6 +89,10 @@ fn Panel(id: i64, panel: KafkaPanel, actions: Actions) -> impl IntoView {
             // compiler's recursion limit in the WASM build.
             {panel.connect.clone().map(|c| view! { <Connect c /> }.into_any())}
             {panel.users.clone().map(|users| view! { <KafkaUsers id users can_change actions /> }.into_any())}
+            {panel.acls.clone().map(|acls| {
+                let users = panel.users.iter().flatten().filter(|u| !u.internal).map(|u| u.username.clone()).collect();
+                view! { <KafkaAcls id acls users can_change actions=actions.acls /> }.into_any()
+            })}
             {panel.connect.is_some().then(|| view! {
                 <Topics id topics=panel.topics.clone() error=panel.topics_error.clone() can_change create delete=actions.delete_topic retention=actions.retention />
             }.into_any())}
@@ -237,12 +245,12 @@ fn KafkaUsers(
         <section class="card" data-testid="kafka-users">
             <h2>"Kafka users"</h2>
             <p class="muted">
-                "Clients log in as one of these users (SASL/SCRAM). The broker lets any logged-in "
-                "client add, change or remove users; the console owns this list and puts it back "
-                "within seconds when a client does, and the audit log says so. Deleting a user or "
-                "giving it a new password restarts the broker, which cuts every open connection: "
-                "clients reconnect, and the old credentials no longer log in. The broker has no "
-                "access control: every user may read and write every topic."
+                "Clients log in as one of these users (SASL/SCRAM). A new user can do nothing until "
+                "given access rules (below). The console owns this list: a user added on the cluster "
+                "behind its back is removed within seconds, and the audit log says so. Deleting a user "
+                "or giving it a new password refuses new logins with the old one at once and ends open "
+                "sessions at their next re-authentication, within 60 s. Deleting a user removes its "
+                "rules."
             </p>
             <table class="table">
                 <thead><tr><th>"User"</th><th>"Mechanism"</th><th>"Created"</th><th>"New password"</th><th></th></tr></thead>

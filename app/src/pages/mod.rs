@@ -3,6 +3,7 @@
 pub mod account;
 pub mod activate;
 pub mod audit;
+pub mod instance_acls;
 pub mod instance_detail;
 pub mod instance_groups;
 pub mod instance_kafka;

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod groups;
 pub mod idempotency;
 pub mod instances;
+pub mod kafka_acls;
 pub mod kafka_users;
 pub mod openapi;
 pub mod problem;
@@ -63,6 +64,19 @@ pub fn router() -> Router<AppState> {
         .route(
             "/instances/{id}/kafka-users/{username}/rotate",
             post(kafka_users::rotate),
+        )
+        .route("/instances/{id}/acls", get(kafka_acls::list))
+        .route(
+            "/instances/{id}/acls/{acl_id}",
+            axum::routing::delete(kafka_acls::delete),
+        )
+        .route(
+            "/instances/{id}/kafka-users/{username}/acls",
+            post(kafka_acls::create),
+        )
+        .route(
+            "/instances/{id}/kafka-users/{username}/acl-presets",
+            post(kafka_acls::preset),
         )
         .route("/instances/{id}/consumer-groups", get(groups::list))
         .route(

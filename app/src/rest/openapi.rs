@@ -10,6 +10,7 @@
 use super::environment;
 use super::groups;
 use super::instances;
+use super::kafka_acls;
 use super::kafka_users;
 use super::problem::Problem;
 use super::rules::{self, GroupId, IdempotencyKeyValue, KafkaUserName, Network, TopicName};
@@ -69,6 +70,10 @@ use utoipa::{Modify, OpenApi};
         kafka_users::create,
         kafka_users::rotate,
         kafka_users::delete,
+        kafka_acls::list,
+        kafka_acls::create,
+        kafka_acls::preset,
+        kafka_acls::delete,
         service_accounts::list,
         service_accounts::create,
         service_accounts::rotate,
@@ -258,6 +263,17 @@ pub struct GroupPath {
     /// The group's id (URL-encoded).
     #[param(value_type = GroupId)]
     group: String,
+}
+
+/// The path parameters of an access rule.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct AclPath {
+    /// The instance's id.
+    id: i64,
+    /// The rule's id.
+    acl_id: i64,
 }
 
 /// The path parameters of a Kafka user.

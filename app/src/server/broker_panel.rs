@@ -34,6 +34,7 @@ pub async fn panel(
         topics_error: None,
         traffic: None,
         users: None,
+        acls: None,
         can_change: who.may(Role::Operator),
     };
     if !panel.real {
@@ -43,6 +44,9 @@ pub async fn panel(
     panel.traffic = provisioner.live_traffic(&row);
     if row.client_auth == crate::domain::instance_spec::ClientAuth::SaslScram {
         panel.users = Some(super::kafka_users::list(state, &row).await?);
+    }
+    if super::kafka_acls::takes_rules(&row) {
+        panel.acls = Some(super::kafka_acls::list(state, &row).await?);
     }
     if row.state() != State::Running || row.bootstrap.is_empty() {
         panel.note = Some(format!(

@@ -135,12 +135,16 @@ async fn insert(
         .await?
         .is_none()
     {
-        return Err(AppError::NotFound(format!("{} has no user named {username}.", row.name)).into());
+        return Err(
+            AppError::NotFound(format!("{} has no user named {username}.", row.name)).into(),
+        );
     }
     let had = keep::count_of_user(&mut tx, row.id, username).await?;
     let mut made = Vec::new();
     for rule in rules {
-        if let Some(acl_id) = keep::insert(&mut tx, row.id, username, rule, &actor.name, now).await? {
+        if let Some(acl_id) =
+            keep::insert(&mut tx, row.id, username, rule, &actor.name, now).await?
+        {
             made.push(KafkaAclView {
                 id: acl_id,
                 username: username.to_string(),
@@ -188,7 +192,9 @@ pub async fn remove(
     let row = user_instance(state, id).await?;
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let Some(gone) = keep::delete(&mut tx, row.id, acl_id).await? else {
-        return Err(AppError::NotFound(format!("{} has no access rule {acl_id}.", row.name)).into());
+        return Err(
+            AppError::NotFound(format!("{} has no access rule {acl_id}.", row.name)).into(),
+        );
     };
     let detail = format!("{}: {}", gone.username, gone.rule.describe());
     audit::record_in(

@@ -104,6 +104,8 @@ pub struct KafkaPanel {
     pub traffic: Option<LiveTraffic>,
     /// The instance's Kafka users (SASL/SCRAM instances only).
     pub users: Option<Vec<KafkaUserView>>,
+    /// The users' access rules (instances whose clients log in as users).
+    pub acls: Option<Vec<crate::wire::acls::KafkaAclView>>,
     pub can_change: bool,
 }
 

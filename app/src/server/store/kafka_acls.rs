@@ -35,9 +35,15 @@ const COLUMNS: &str = "id, username, resource_type, resource_name, pattern, oper
 /// A stored value outside the schema's rule is an error, never a default.
 fn row(t: Tuple) -> Result<AclRow, sqlx::Error> {
     let (id, username, kind, name, pattern, operation, permission, host, until, by, at) = t;
-    fn parsed<T>(value: &str, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
+    fn parsed<T>(
+        value: &str,
+        column: &str,
+        parse: fn(&str) -> Option<T>,
+    ) -> Result<T, sqlx::Error> {
         parse(value).ok_or_else(|| {
-            sqlx::Error::Decode(format!("kafka_acls.{column} {value:?} is not one of its values").into())
+            sqlx::Error::Decode(
+                format!("kafka_acls.{column} {value:?} is not one of its values").into(),
+            )
         })
     }
     Ok(AclRow {
