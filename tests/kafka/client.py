@@ -14,6 +14,9 @@
            client saw stall)
     client.py [FLAGS] metadata BOOTSTRAP
         -> a Kafka metadata request (5 s timeout): prints the broker count, or fails
+    client.py [FLAGS] selfgrant BOOTSTRAP USERNAME
+        -> tries to give itself rights: an ACL, a SCRAM user, a broker setting; one line each,
+           "NAME ok" or "NAME refused: ERROR_NAME" (see selfgrant() below)
     client.py [FLAGS] auth BOOTSTRAP
         -> prints "ok" when it can list topics; "refused: REASON" and exit code 3 when the
            broker refuses the login or the transport (TLS handshake, closed connection, no
@@ -304,6 +307,34 @@ def metadata(bootstrap):
     print(len(cluster.brokers))
 
 
+def selfgrant(bootstrap, username):
+    """A client that tries to give itself rights: an ACL allowing it everything on every
+    topic, a SCRAM user of its own, and a broker setting. Prints one line per attempt,
+    "NAME ok" or "NAME refused: ERROR_NAME"."""
+    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, ConfigResource,
+                                       ResourcePatternType, ResourceType, UserScramCredentialUpsertion,
+                                       ScramCredentialInfo, ScramMechanism)
+    admin = AdminClient(conf({"bootstrap.servers": bootstrap}))
+    connected(admin, seconds=8, down_is_fatal=True)
+
+    def attempt(name, future):
+        try:
+            future.result(timeout=30)
+            print(f"{name} ok")
+        except KafkaException as e:
+            print(f"{name} refused: {e.args[0].name()}")
+
+    acl = AclBinding(ResourceType.TOPIC, "*", ResourcePatternType.LITERAL, f"User:{username}", "*",
+                     AclOperation.ALL, AclPermissionType.ALLOW)
+    attempt("create_acls", admin.create_acls([acl])[acl])
+    upsert = UserScramCredentialUpsertion("intruder", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192),
+                                          b"intruder-password-1234")
+    attempt("create_user", admin.alter_user_scram_credentials([upsert])["intruder"])
+    resource = ConfigResource(ConfigResource.Type.BROKER, "0",
+                              set_config={"log.retention.ms": "1000"})
+    attempt("alter_configs", admin.alter_configs([resource])[resource])
+
+
 def auth(bootstrap):
     admin = AdminClient(conf({"bootstrap.servers": bootstrap}))
     try:
@@ -510,6 +541,9 @@ def main(argv):
             return
         if mode == "auth":
             auth(bootstrap)
+            return
+        if mode == "selfgrant":
+            selfgrant(bootstrap, args[2])
             return
         topic, arg = args[2:4]
         if mode == "steady":
