@@ -31,6 +31,7 @@ pub mod reconcile;
 pub mod refusal_log;
 pub mod service_account;
 pub mod sizing;
+pub mod test_message;
 pub mod throttle;
 pub mod topic;
 

@@ -2,7 +2,7 @@
 //! partition's offset, or from a time), how many, how a value is shown (text, pretty JSON or
 //! hex) within a stated size, and the filters applied within the page read.
 
-use crate::instance_spec::SpecError;
+use crate::instance_spec::{EndpointExposure, SpecError};
 use serde::{Deserialize, Serialize};
 
 /// Messages one read shows at most, and when none is asked.
@@ -276,6 +276,13 @@ pub fn passes(browse: &Browse, key: Option<&[u8]>, value: Option<&[u8]>) -> bool
     contains(key, &browse.key_filter) && contains(value, &browse.text_filter)
 }
 
+/// Whether an instance's messages may be read in the console when no admin has said: yes
+/// inside the network, no for an internet-facing instance (the console reads as a super user,
+/// past the instance's access rules, so reading there is a choice an admin makes).
+pub fn browsing_by_default(exposure: EndpointExposure) -> bool {
+    exposure == EndpointExposure::Vpc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,5 +397,11 @@ mod tests {
         assert!(!passes(&b, None, Some(b"paid")));
         let all = parse(&input(&[]), NOW).unwrap();
         assert!(passes(&all, None, None));
+    }
+
+    #[test]
+    fn browsing_is_on_by_default_only_inside_the_network() {
+        assert!(browsing_by_default(EndpointExposure::Vpc));
+        assert!(!browsing_by_default(EndpointExposure::Internet));
     }
 }

@@ -34,7 +34,7 @@ test.beforeAll(async ({ byoc }) => {
   await activate(byoc, ["--billing", "prepaid", "--aku", "100", "--months", "12"]);
 });
 
-test("a secured Kafka cluster: SCRAM user and CA, topic, produce, offsets and traffic, refusals, deletes", async ({ page, context, baseURL }, testInfo) => {
+test("a secured Kafka cluster: SCRAM user and CA, topic, produce, offsets and traffic, messages, refusals, deletes", async ({ page, context, baseURL, browser }, testInfo) => {
   // A cluster's start (three JVMs, a quorum) and its stop take most of it.
   test.setTimeout(420_000);
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseURL });
@@ -190,6 +190,39 @@ test("a secured Kafka cluster: SCRAM user and CA, topic, produce, offsets and tr
   await expect(page.getByTestId("traffic-messages-in")).toHaveText("500", { timeout: 20_000 });
   await expect(page.getByTestId("traffic-in")).toContainText("write capacity");
   await shot(page, "70-broker-instance");
+
+  // The message browser, JavaScript on: a JSON, a text and a binary value written by a real
+  // client with the user's settings, read newest first from partition 1, shown as asked.
+  expect(kafkaClient(["--properties", propertiesFile, "mixed", "-", "clicks", "1"])).toBe("3");
+  const browser_ = page.getByTestId("messages-panel");
+  await expect(browser_.getByTestId("browsing-state")).toHaveAttribute("data-enabled", "true");
+  const readForm = browser_.getByTestId("messages-form");
+  await readForm.getByLabel("Topic").fill("clicks");
+  await readForm.getByLabel("Partition").fill("1");
+  await readForm.getByLabel("Show values as").selectOption("json");
+  await readForm.getByTestId("messages-read").click();
+  const messageRows = browser_.getByTestId("message-row");
+  await expect(messageRows.first().getByTestId("message-value")).toContainText("00 ff 10 80");
+  await expect(messageRows.nth(1).getByTestId("message-value")).toHaveText("hello world");
+  await expect(messageRows.nth(2).getByTestId("message-value")).toContainText('"paid": true');
+  await expect(messageRows.nth(2)).toContainText("source");
+  expect(page.url()).toContain("messages=clicks");
+  // A bad offset is refused next to its field.
+  await readForm.getByLabel("From").selectOption("offset");
+  await readForm.getByLabel("Offset or time").fill("99999");
+  await readForm.getByTestId("messages-read").click();
+  await expect(browser_.getByTestId("messages-at-error")).toContainText("99999");
+  await shot(page, "71-message-browser");
+  // JavaScript off: the read in the URL, served whole; values in hex.
+  const noScript = await browser.newContext({ javaScriptEnabled: false, baseURL, storageState: await context.storageState() });
+  const plainPage = await noScript.newPage();
+  const instancePath = new URL(page.url()).pathname;
+  await plainPage.goto(`${instancePath}?messages=clicks&partition=1&limit=3&format=hex`);
+  const plainRows = plainPage.getByTestId("message-row");
+  await expect(plainRows).toHaveCount(3);
+  await expect(plainRows.nth(1).getByTestId("message-value")).toHaveText("68 65 6c 6c 6f 20 77 6f 72 6c 64");
+  await expect(plainRows.nth(2).getByTestId("message-key")).toHaveText("6f 72 64 65 72 2d 31");
+  await noScript.close();
 
   // Without credentials and TLS, a client is refused.
   const anonymous = kafkaClientRun(["auth", bootstrap]);

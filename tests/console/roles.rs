@@ -82,6 +82,10 @@ fn arguments(path: &str, key: &str) -> Vec<(&'static str, String)> {
             ("group", "app-group"),
             ("confirm", "app-group"),
         ],
+        "/api/message_browsing" => &[("id", "1")],
+        "/api/message_browsing_set" => &[("id", "1"), ("enabled", "true")],
+        "/api/topic_messages" => &[("id", "1"), ("topic", "events")],
+        "/api/test_message_write" => &[("id", "1"), ("topic", "events"), ("value", "hi")],
         "/api/kafka_user_create" => &[
             ("id", "1"),
             ("username", "app"),
@@ -283,6 +287,8 @@ fn rest_body(method: Verb, path: &str, key: &str) -> Option<serde_json::Value> {
         | (Verb::Post, "/api/v1/instances/{id}/consumer-groups/{group}/reset") => {
             json!({ "to": "earliest" })
         }
+        (Verb::Put, "/api/v1/instances/{id}/message-browsing") => json!({ "enabled": true }),
+        (Verb::Post, "/api/v1/instances/{id}/topics/{name}/messages") => json!({ "value": "hi" }),
         (Verb::Post, "/api/v1/service-accounts") => {
             json!({ "name": "sneaky-bot", "role": "admin" })
         }

@@ -24,6 +24,10 @@
     client.py [FLAGS] headers BOOTSTRAP TOPIC GROUP EXPECTED
         -> one JSON line: GROUP's committed offsets and the messages with their headers
            (see headers() below)
+    client.py [FLAGS] mixed BOOTSTRAP TOPIC PARTITION
+        -> three messages to PARTITION, in order: a JSON value with key "order-1" and a header
+           source=web, the text "hello world" with key "order-2", and the binary bytes
+           00 ff 10 80 without a key; prints the number acknowledged
     client.py [FLAGS] bench BOOTSTRAP TOPIC COUNT
         -> produces COUNT messages of 100 bytes (acks=all, linger.ms=5) and prints
            "RATE msg/s (COUNT in SECONDS s)", timed from the first send to the last
@@ -212,6 +216,30 @@ def produce(bootstrap, topic, count, age_s=0):
         p.poll(0)
     remaining = p.flush(30)
     print(acked if remaining == 0 else f"{acked} ({remaining} unsent)")
+
+
+def mixed(bootstrap, topic, partition):
+    """The message browser's three kinds of value (see the usage above), one at a time."""
+    acked = 0
+
+    def on_delivery(err, _msg):
+        nonlocal acked
+        if err is None:
+            acked += 1
+        else:
+            print(f"delivery failed: {err}", file=sys.stderr)
+
+    p = Producer(conf({"bootstrap.servers": bootstrap, "acks": "all"}))
+    connected(p, down_is_fatal=False)
+    for key, value, hdrs in [
+        (b"order-1", b'{"id":1,"paid":true}', [("source", b"web")]),
+        (b"order-2", b"hello world", []),
+        (None, bytes([0x00, 0xFF, 0x10, 0x80]), []),
+    ]:
+        p.produce(topic, key=key, value=value, headers=hdrs, partition=partition,
+                  on_delivery=on_delivery)
+        p.flush(30)
+    print(acked)
 
 
 def consume(bootstrap, topic, group, expected):
@@ -552,6 +580,8 @@ def main(argv):
             produce(bootstrap, topic, int(arg))
         elif mode == "aged":
             produce(bootstrap, topic, int(arg), age_s=float(args[4]))
+        elif mode == "mixed":
+            mixed(bootstrap, topic, int(arg))
         elif mode == "bench":
             bench(bootstrap, topic, int(arg))
         elif mode == "headers":

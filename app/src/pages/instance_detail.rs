@@ -16,6 +16,7 @@ use crate::domain::license::MIN_INSTANCE_AKU;
 use crate::domain::{instance_spec, sizing};
 use crate::pages::instance_groups::InstanceGroups;
 use crate::pages::instance_kafka::InstanceKafka;
+use crate::pages::instance_messages::{messages_data, InstanceMessages, MessagesData};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -35,6 +36,7 @@ pub fn InstanceDetailPage() -> impl IntoView {
     let scale = ServerAction::<ScaleInstance>::new();
     let delete = ServerAction::<DeleteInstance>::new();
     let retry = ServerAction::<RetryInstance>::new();
+    let messages = messages_data(id);
     let busy = RwSignal::new(false);
     let tick = poll_while(busy, 1000);
     let data = page_data(
@@ -69,7 +71,7 @@ pub fn InstanceDetailPage() -> impl IntoView {
         </p>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                data.await.map(|d| view! { <Detail d scale delete retry /> })
+                data.await.map(|d| view! { <Detail d scale delete retry messages /> })
             })}
         </Transition>
     }
@@ -81,6 +83,7 @@ fn Detail(
     scale: ServerAction<ScaleInstance>,
     delete: ServerAction<DeleteInstance>,
     retry: ServerAction<RetryInstance>,
+    messages: MessagesData,
 ) -> impl IntoView {
     let s = d.summary.clone();
     let state = s.state;
@@ -144,6 +147,7 @@ fn Detail(
         </div>
         {(state != State::Deleted).then(|| view! { <InstanceKafka id=s.id running=state == State::Running /> })}
         {(state != State::Deleted).then(|| view! { <InstanceGroups id=s.id running=state == State::Running /> })}
+        {(state != State::Deleted).then(|| view! { <InstanceMessages id=s.id running=state == State::Running data=messages /> })}
         <section class="card">
             <h2>"Settings"</h2>
             <dl class="columns">

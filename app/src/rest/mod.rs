@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod instances;
 pub mod kafka_acls;
 pub mod kafka_users;
+pub mod messages;
 pub mod openapi;
 pub mod problem;
 pub mod rules;
@@ -77,6 +78,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/instances/{id}/kafka-users/{username}/acl-presets",
             post(kafka_acls::preset),
+        )
+        .route(
+            "/instances/{id}/topics/{name}/messages",
+            get(messages::read).post(messages::write),
+        )
+        .route(
+            "/instances/{id}/message-browsing",
+            get(messages::browsing).put(messages::set_browsing),
         )
         .route("/instances/{id}/consumer-groups", get(groups::list))
         .route(

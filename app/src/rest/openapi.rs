@@ -12,6 +12,7 @@ use super::groups;
 use super::instances;
 use super::kafka_acls;
 use super::kafka_users;
+use super::messages;
 use super::problem::Problem;
 use super::rules::{self, GroupId, IdempotencyKeyValue, KafkaUserName, Network, TopicName};
 use super::service_accounts;
@@ -61,6 +62,10 @@ use utoipa::{Modify, OpenApi};
         topics::create,
         topics::set_retention,
         topics::delete,
+        messages::read,
+        messages::write,
+        messages::browsing,
+        messages::set_browsing,
         groups::list,
         groups::get,
         groups::preview,

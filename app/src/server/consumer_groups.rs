@@ -16,8 +16,17 @@ use crate::domain::offset_reset::{Clamp, ResetPreview, ResetSpec};
 use crate::wire::error::AppError;
 use crate::wire::groups::{GroupDetail, GroupSummary, GroupsPanel, ResetRow, ResetView};
 
-/// The instance `id`, when a cluster serves it (running, on a real provisioner): else why not.
 async fn serving(state: &AppState, id: i64) -> Result<store::InstanceRow, ServerError> {
+    serving_for(state, id, "Consumer groups are read and changed").await
+}
+
+/// The instance `id`, when a cluster serves it (running, on a real provisioner): else why not,
+/// in words that start with `what` ("Consumer groups are read and changed").
+pub(super) async fn serving_for(
+    state: &AppState,
+    id: i64,
+    what: &str,
+) -> Result<store::InstanceRow, ServerError> {
     let row = {
         let mut conn = state.pool.acquire().await?;
         store::get(&mut conn, id)
@@ -29,7 +38,7 @@ async fn serving(state: &AppState, id: i64) -> Result<store::InstanceRow, Server
     }
     if row.state() != State::Running || row.bootstrap.is_empty() {
         return Err(AppError::Conflict(format!(
-            "Consumer groups are read and changed while the instance is running; {} is {}.",
+            "{what} while the instance is running; {} is {}.",
             row.name,
             row.state().as_str()
         ))
@@ -119,7 +128,7 @@ pub struct ResetForm<'a> {
     pub topic: &'a str,
 }
 
-fn now_ms(state: &AppState) -> i64 {
+pub(super) fn now_ms(state: &AppState) -> i64 {
     i64::try_from(state.clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 

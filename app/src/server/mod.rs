@@ -21,6 +21,7 @@ pub mod kafka_acls;
 pub mod kafka_users;
 pub mod license;
 pub mod marketplace;
+pub mod messages;
 pub mod metering;
 pub mod metrics;
 pub mod operations;

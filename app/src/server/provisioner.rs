@@ -235,6 +235,17 @@ pub trait Provisioner: Send + Sync {
         Err(anyhow::anyhow!(NOT_REAL))
     }
 
+    /// Writes a test message (as the cluster's super user); answers its offset
+    /// ([`FieldRefusal`] for a topic or partition that does not exist).
+    async fn write_test_message(
+        &self,
+        _instance: &InstanceRow,
+        _message: &crate::domain::test_message::TestMessage,
+        _now_ms: i64,
+    ) -> Result<i64, ProvisionError> {
+        Err(anyhow::anyhow!(NOT_REAL))
+    }
+
     /// Makes the cluster's access rules exactly the console's now (after a change in the
     /// console). Returns what was done, for the page.
     async fn apply_acls(&self, _instance: &InstanceRow) -> Result<String, ProvisionError> {

@@ -60,4 +60,15 @@ pub struct BrowsingState {
     pub can_switch: bool,
     /// Whether the caller may read messages (operators and admins, when enabled).
     pub can_read: bool,
+    /// Whether the caller may write a test message (operators and admins).
+    pub can_write: bool,
+}
+
+/// Where a test message was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Written {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
 }

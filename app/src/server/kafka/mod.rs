@@ -30,6 +30,7 @@ mod serve;
 mod settings;
 mod spec;
 mod steps;
+mod test_message;
 pub mod tls;
 mod topics;
 mod traffic;
@@ -378,6 +379,15 @@ impl Provisioner for KafkaProvisioner {
         browse: &crate::domain::message_browse::Browse,
     ) -> Result<crate::wire::messages::MessagePage, ProvisionError> {
         self.messages_page(instance, browse).await
+    }
+
+    async fn write_test_message(
+        &self,
+        instance: &InstanceRow,
+        message: &crate::domain::test_message::TestMessage,
+        now_ms: i64,
+    ) -> Result<i64, ProvisionError> {
+        self.write_test_message(instance, message, now_ms).await
     }
 
     async fn apply_acls(&self, instance: &InstanceRow) -> Result<String, ProvisionError> {

@@ -12,6 +12,7 @@ pub mod kafka_acls;
 pub mod kafka_security;
 pub mod license;
 pub mod marketplace;
+pub mod message_browsing;
 pub mod metering;
 pub mod operations;
 pub mod service_accounts;
