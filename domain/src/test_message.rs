@@ -4,12 +4,12 @@
 use crate::instance_spec::SpecError;
 
 /// Bytes of a test message's value at most (Kafka's default `max.message.bytes` is 1 MiB;
-/// a form is not the way to send more).
-pub const VALUE_MAX: usize = 64 * 1024;
+/// a form is not the way to send more, and a request to the console is 64 KiB at most).
+pub const VALUE_MAX: usize = 16 * 1024;
 /// Bytes of its key at most.
 pub const KEY_MAX: usize = 1024;
 /// Headers at most.
-pub const HEADERS_MAX: usize = 20;
+pub const HEADERS_MAX: usize = 10;
 
 /// A test message as typed (the page's form, the API's body).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -162,13 +162,9 @@ pub async fn set_browsing(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewHeader {
-    #[schema(
-        min_length = 1,
-        max_length = 256,
-        pattern = "^[^:\\n\\r]*[^:\\s][^:\\n\\r]*$"
-    )]
+    #[schema(min_length = 1, pattern = "^[^:\\n\\r]*[^:\\s][^:\\n\\r]*$")]
     pub name: String,
-    #[schema(max_length = 4096, pattern = "^[^\\n\\r]*$")]
+    #[schema(pattern = "^[^\\n\\r]*$")]
     pub value: String,
 }
 
@@ -180,14 +176,13 @@ pub struct NewMessage {
     #[serde(default, deserialize_with = "super::extract::whole_option")]
     #[schema(value_type = Option<i32>, minimum = 0)]
     pub partition: Option<i32>,
-    /// Absent or empty: no key.
-    #[schema(max_length = 1024)]
+    /// Absent or empty: no key. 1 KiB at most (UTF-8).
     pub key: Option<String>,
-    #[schema(max_length = 65536)]
+    /// 16 KiB at most (UTF-8).
     pub value: String,
-    /// In order; each name once; 20 at most.
+    /// In order; each name once; 10 at most.
     #[serde(default)]
-    #[schema(max_items = 20)]
+    #[schema(max_items = 10)]
     pub headers: Vec<NewHeader>,
 }
 
