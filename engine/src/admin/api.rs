@@ -57,6 +57,7 @@ admin_requests! {
     ConsumerGroupDescribe: ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse,
     OffsetCommit: OffsetCommitRequest => OffsetCommitResponse,
     DeleteGroups: DeleteGroupsRequest => DeleteGroupsResponse,
+    Produce: ProduceRequest => ProduceResponse,
 }
 
 /// The version to send: the highest both sides support, `None` if the ranges do not meet.

@@ -202,6 +202,25 @@ impl AdminClient {
             .await
     }
 
+    /// One attempt of the request `build` makes along `route`, never sent twice (Produce
+    /// without a producer id): a lost connection or a timeout is the call's error, and the
+    /// request may or may not have been served.
+    pub async fn request_once<R: AdminRequest>(
+        &self,
+        route: Route,
+        build: impl Fn(i16) -> R,
+    ) -> Result<R::Response, AdminError> {
+        let attempt = async {
+            let addr = self.resolve(route, self.deadline).await?;
+            self.send_to(&addr, &build, self.deadline).await
+        };
+        let result = attempt.await;
+        if let Err(err) = &result {
+            self.after_failure(err);
+        }
+        result
+    }
+
     /// The node id of `group`'s coordinator as last found, if it was.
     pub fn known_coordinator(&self, group: &str) -> Option<i32> {
         let coordinators = self.inner.coordinators.lock().expect("coordinators");

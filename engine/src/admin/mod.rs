@@ -35,6 +35,7 @@ pub mod error;
 pub mod group_offsets;
 pub mod groups;
 pub mod offsets;
+pub mod produce;
 pub mod scram;
 pub mod tls;
 pub mod topics;
@@ -52,6 +53,7 @@ pub use error::{code, AdminError, KafkaError};
 pub use group_offsets::{GroupLag, PartitionLag};
 pub use groups::{GroupDescription, GroupMember, GroupProtocol, ListedGroup};
 pub use offsets::{LogDir, PartitionOffsets, ReplicaSize};
+pub use produce::ProduceRecord;
 pub use scram::{ScramCredentialInfo, ScramDeletion, ScramMechanism, ScramUpsert};
 pub use tls::TlsIdentity;
 pub use topics::{CreatedTopic, NewTopic, PerName};
@@ -90,5 +92,6 @@ mod tests {
         };
         send(c.reset_group_offsets("g", &spec, 0));
         send(c.delete_groups(&[]));
+        send(c.produce("t", 0, &[]));
     }
 }

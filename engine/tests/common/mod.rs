@@ -124,6 +124,16 @@ impl Cluster {
     /// Formats and starts three nodes; returns once all answer ApiVersions on their internal
     /// listener and Metadata lists the three brokers.
     pub async fn start() -> Cluster {
+        Self::start_with(free_ports(9)).await
+    }
+
+    /// As [`start`](Self::start), on the nine ports from `first` (client, internal and
+    /// controller listeners of nodes 0, 1, 2): for tests kept to a range of ports.
+    pub async fn start_on(first: u16) -> Cluster {
+        Self::start_with((first..first + 9).collect()).await
+    }
+
+    async fn start_with(ports: Vec<u16>) -> Cluster {
         let started = Instant::now();
         let libs = kafka_libs();
         let dir = tempfile::Builder::new()
@@ -139,7 +149,6 @@ impl Cluster {
         let tools_log = dir.path().join("tools-log4j2.yaml");
         std::fs::write(&tools_log, TOOLS_LOG4J2).unwrap();
 
-        let ports = free_ports(9);
         let nodes: Vec<Node> = (0..3)
             .map(|i| Node {
                 id: i as i32,
