@@ -23,6 +23,7 @@ pub mod license;
 pub mod marketplace;
 pub mod metering;
 pub mod metrics;
+pub mod nisshi;
 pub mod operations;
 pub mod overview;
 pub mod page_preloads;
