@@ -21,6 +21,7 @@ pub mod marketplace;
 pub mod metering;
 pub mod navigation;
 pub mod net;
+pub mod offset_move;
 pub mod offset_reset;
 pub mod operation;
 pub mod password;
