@@ -4,3 +4,4 @@
 //! `docs/moving-data.md`.
 
 pub mod reader;
+pub mod copy;
