@@ -246,6 +246,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         marketplace: args.marketplace.settings(),
         metrics_token: args.metrics_token,
         import_dir: args.import_dir,
+        move_batch_messages: args.move_batch_messages,
         api_rate: (args.api_rate, args.api_burst),
         ..Config::default()
     };

@@ -39,6 +39,9 @@ pub struct Config {
     /// Where nisshi storage files to move into an instance are (`serve --import-dir`); `None`:
     /// such moves are off.
     pub import_dir: Option<std::path::PathBuf>,
+    /// Messages per Produce of a move's copy (`serve --move-batch-messages`, hidden: tests
+    /// make it small to stop a copy in the middle), 1 to 500.
+    pub move_batch_messages: u32,
 }
 
 /// `--provisioner`: an Apache Kafka cluster per instance (through the engine), or the
@@ -65,6 +68,7 @@ impl Default for Config {
             allowed_hosts: Default::default(),
             public_origin: None,
             import_dir: None,
+            move_batch_messages: 500,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The move of a nisshi 0.8.1 storage file into a Kafka-cluster instance (#34), resumable
 //! after a console crash (kill -9 included) without a message missing or doubled.
 //!
-//! - **Start** ([`start`]): the file is read and checked whole (an error names the table and
+//! - **Start** ([`super::moves::start`]): the file is read and checked whole (an error names the table and
 //!   column), the instance must be a running Kafka cluster without any of the file's topics;
 //!   the move's row, one row per partition and the audit entry are written in one
 //!   transaction, then the copy runs in the background.
@@ -26,17 +26,17 @@
 //!   OffsetCommit once every partition is copied (again after a crash: the same values).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use byoc_engine::admin::{code, AdminClient, NewTopic, ProduceRecord};
 use sqlx::SqlitePool;
 
+use super::moves::{admin_of, get, MoveRow};
 use super::reader::{self, Partition, Store, Topic};
 use crate::server::audit::{self, Actor, Outcome};
 use crate::server::{store, AppState, ServerError};
-use crate::wire::error::AppError;
 
 /// Messages per batch at most.
 pub const BATCH_MESSAGES: u32 = 500;
@@ -44,262 +44,6 @@ pub const BATCH_MESSAGES: u32 = 500;
 pub const BATCH_BYTES: u64 = 512 * 1024;
 /// Consecutive failures (Kafka unreachable...) before the move is marked failed.
 const ATTEMPTS: u32 = 30;
-
-/// A move's progress, as the page and the REST API show it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct MoveRow {
-    pub id: i64,
-    pub instance_id: i64,
-    pub source_path: String,
-    /// `copying`, `offsets`, `done` or `failed`.
-    pub state: String,
-    pub messages_total: i64,
-    pub bytes_total: i64,
-    pub messages_copied: i64,
-    pub bytes_copied: i64,
-    pub copy_ms: i64,
-    pub groups_committed: i64,
-    /// SCRAM users of the file: not carried, to be given a new password.
-    pub scram_users: String,
-    pub last_error: Option<String>,
-    pub created_by: String,
-    pub created_at: i64,
-    pub finished_at: Option<i64>,
-}
-
-const COLUMNS: &str = "id, instance_id, source_path, state, messages_total, bytes_total, \
-    messages_copied, bytes_copied, copy_ms, groups_committed, scram_users, last_error, \
-    created_by, created_at, finished_at";
-
-fn row_of(r: &sqlx::sqlite::SqliteRow) -> MoveRow {
-    use sqlx::Row;
-    MoveRow {
-        id: r.get("id"),
-        instance_id: r.get("instance_id"),
-        source_path: r.get("source_path"),
-        state: r.get("state"),
-        messages_total: r.get("messages_total"),
-        bytes_total: r.get("bytes_total"),
-        messages_copied: r.get("messages_copied"),
-        bytes_copied: r.get("bytes_copied"),
-        copy_ms: r.get("copy_ms"),
-        groups_committed: r.get("groups_committed"),
-        scram_users: r.get("scram_users"),
-        last_error: r.get("last_error"),
-        created_by: r.get("created_by"),
-        created_at: r.get("created_at"),
-        finished_at: r.get("finished_at"),
-    }
-}
-
-/// A move by id.
-pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<MoveRow>, sqlx::Error> {
-    let r = sqlx::query(&format!("SELECT {COLUMNS} FROM nisshi_moves WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    Ok(r.as_ref().map(row_of))
-}
-
-/// An instance's moves, newest first.
-pub async fn of_instance(pool: &SqlitePool, instance_id: i64) -> Result<Vec<MoveRow>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM nisshi_moves WHERE instance_id = ? ORDER BY id DESC"
-    ))
-    .bind(instance_id)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.iter().map(row_of).collect())
-}
-
-/// The file `path` names, which must be inside `dir` (the directory the console was told
-/// about with `serve --import-dir`): no `..` out of it, no symbolic link out of it.
-pub fn resolve_source(dir: Option<&Path>, path: &str) -> Result<PathBuf, AppError> {
-    let Some(dir) = dir else {
-        return Err(AppError::invalid(
-            "path",
-            "moves from a nisshi file are off: start the console with --import-dir DIR and put \
-             the file there",
-        ));
-    };
-    let path = path.trim();
-    if path.is_empty() {
-        return Err(AppError::invalid(
-            "path",
-            "the storage file's name in the import directory",
-        ));
-    }
-    let candidate = dir.join(path);
-    let real = candidate.canonicalize().map_err(|e| {
-        AppError::invalid("path", format!("{}: {e}", candidate.display()))
-    })?;
-    let root = dir
-        .canonicalize()
-        .map_err(|e| AppError::invalid("path", format!("{}: {e}", dir.display())))?;
-    if !real.starts_with(&root) || !real.is_file() {
-        return Err(AppError::invalid(
-            "path",
-            format!("{path} is not a file inside {}", root.display()),
-        ));
-    }
-    Ok(real)
-}
-
-/// Starts a move of the nisshi file at `source` (resolved by [`resolve_source`]) into
-/// instance `instance_id`: checks, writes the move with its audit entry, and starts the copy.
-pub async fn start(
-    state: &AppState,
-    actor: &Actor,
-    instance_id: i64,
-    source: &Path,
-) -> Result<i64, ServerError> {
-    let src = reader::open(source)
-        .await
-        .map_err(|e| AppError::invalid("path", e.to_string()))?;
-    let read = reader::read(&src).await;
-    let store = read.map_err(|e| AppError::invalid("path", e.to_string()))?;
-    // Every message is read once here, so that a value the schema does not allow refuses the
-    // move before anything is written.
-    for t in &store.topics {
-        for p in &t.partitions {
-            check_partition(&src, t, p)
-                .await
-                .map_err(|e| AppError::invalid("path", e.to_string()))?;
-        }
-    }
-    src.close().await;
-
-    let instance = {
-        let mut conn = state.pool.acquire().await.map_err(ServerError::Database)?;
-        store::instances::get(&mut conn, instance_id)
-            .await
-            .map_err(ServerError::Database)?
-    };
-    let instance =
-        instance.ok_or_else(|| AppError::NotFound(format!("instance {instance_id}")))?;
-    if instance.state().as_str() != "running" {
-        return Err(AppError::Conflict(format!(
-            "instance {} is {}: a move needs it running",
-            instance.name,
-            instance.state().as_str()
-        ))
-        .into());
-    }
-    let admin = admin_of(state, &instance).await?;
-    let names: Vec<&str> = store.topics.iter().map(|t| t.name.as_str()).collect();
-    if !names.is_empty() {
-        let metadata = admin
-            .metadata(Some(&names))
-            .await
-            .map_err(|e| AppError::Conflict(format!("the instance's cluster: {e}")))?;
-        if let Some(t) = metadata.topics.iter().find(|t| t.error.is_none()) {
-            return Err(AppError::invalid(
-                "path",
-                format!(
-                    "topic {} already exists on instance {}: a move writes only into topics it \
-                     creates",
-                    t.name, instance.name
-                ),
-            )
-            .into());
-        }
-    }
-
-    let users: Vec<&str> = store
-        .scram_users
-        .iter()
-        .map(|u| u.username.as_str())
-        .collect();
-    let mut users = users;
-    users.dedup();
-    let source_text = source.display().to_string();
-    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO nisshi_moves (instance_id, source_path, state, messages_total, bytes_total, \
-         scram_users, created_by, created_at) VALUES (?, ?, 'copying', ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(instance_id)
-    .bind(&source_text)
-    .bind(store.messages() as i64)
-    .bind(store.bytes() as i64)
-    .bind(users.join(","))
-    .bind(&actor.name)
-    .bind(state.clock.unix())
-    .fetch_one(&mut *tx)
-    .await?;
-    for t in &store.topics {
-        for p in &t.partitions {
-            sqlx::query(
-                "INSERT INTO nisshi_move_partitions (move_id, topic, partition, messages_total) \
-                 VALUES (?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(&t.name)
-            .bind(p.index)
-            .bind(p.messages as i64)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    let detail = format!(
-        "move {id} from {source_text}: {} topics, {} partitions, {} messages, {} bytes, {} \
-         groups; SCRAM users not carried (new password needed): {}",
-        store.topics.len(),
-        store.topics.iter().map(|t| t.partitions.len()).sum::<usize>(),
-        store.messages(),
-        store.bytes(),
-        store.groups.len(),
-        if users.is_empty() {
-            "none".to_string()
-        } else {
-            users.join(", ")
-        }
-    );
-    audit::record_in(
-        &mut tx,
-        state,
-        actor,
-        "nisshi_move_start",
-        Some(&instance.name),
-        Outcome::Success,
-        Some(&detail),
-    )
-    .await?;
-    tx.commit().await?;
-    drive(state, id);
-    Ok(id)
-}
-
-/// Reads every message of a partition once (the reader's checks), in batches.
-async fn check_partition(src: &SqlitePool, t: &Topic, p: &Partition) -> Result<(), reader::ReadError> {
-    let mut after = None;
-    loop {
-        let batch = reader::messages(src, &t.name, p, after, 2000).await?;
-        match batch.last() {
-            None => return Ok(()),
-            Some(m) => after = Some(m.offset),
-        }
-    }
-}
-
-async fn admin_of(
-    state: &AppState,
-    instance: &store::instances::InstanceRow,
-) -> Result<AdminClient, ServerError> {
-    let admin = state
-        .operations
-        .provisioner()
-        .admin_client(instance)
-        .await
-        .map_err(|e| AppError::Conflict(format!("the instance's cluster: {e}")))?;
-    admin.ok_or_else(|| {
-        AppError::Conflict(format!(
-            "instance {} is not a Kafka cluster (the simulated provisioner has no data)",
-            instance.name
-        ))
-        .into()
-    })
-}
 
 /// Takes up every move left copying or committing offsets by a previous process.
 pub async fn resume_all(state: &AppState) -> Result<usize, ServerError> {
@@ -345,7 +89,12 @@ pub fn drive(state: &AppState, id: i64) {
 #[error("{0}")]
 struct Fatal(String);
 
-async fn note_error(state: &AppState, id: i64, text: &str, failed: bool) -> Result<(), ServerError> {
+async fn note_error(
+    state: &AppState,
+    id: i64,
+    text: &str,
+    failed: bool,
+) -> Result<(), ServerError> {
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let target: Option<String> = sqlx::query_scalar(
         "SELECT i.name FROM nisshi_moves m JOIN instances i ON i.id = m.instance_id WHERE m.id = ?",
@@ -423,12 +172,13 @@ async fn run_with(
     store: &Store,
 ) -> anyhow::Result<()> {
     if mv.state == "copying" {
+        let batch = state.config.move_batch_messages.clamp(1, BATCH_MESSAGES);
         for t in &store.topics {
             ensure_topic(admin, t).await?;
         }
         for t in &store.topics {
             for p in &t.partitions {
-                copy_partition(&state.pool, id, admin, src, t, p).await?;
+                copy_partition(&state.pool, id, admin, src, t, p, batch).await?;
             }
         }
         sqlx::query("UPDATE nisshi_moves SET state = 'offsets' WHERE id = ? AND state = 'copying'")
@@ -501,7 +251,9 @@ async fn ensure_topic(admin: &AdminClient, t: &Topic) -> anyhow::Result<()> {
         .config("retention.bytes", retention(t.retention_bytes));
     match admin.create_topic(&new).await {
         Ok(_) => {}
-        Err(e) if e.kafka().is_some_and(|k| k.code == code::TOPIC_ALREADY_EXISTS) => {}
+        Err(e)
+            if e.kafka()
+                .is_some_and(|k| k.code == code::TOPIC_ALREADY_EXISTS) => {}
         Err(e) => return Err(anyhow!("creating topic {}: {e}", t.name)),
     }
     let metadata = admin.metadata(Some(&[t.name.as_str()])).await?;
@@ -624,6 +376,7 @@ async fn copy_partition(
     src: &SqlitePool,
     t: &Topic,
     p: &Partition,
+    batch_messages: u32,
 ) -> anyhow::Result<()> {
     let mut at = progress(pool, id, &t.name, p.index).await?;
     if at.copied as u64 == p.messages {
@@ -658,7 +411,7 @@ async fn copy_partition(
     }
     loop {
         let started = Instant::now();
-        let mut batch = reader::messages(src, &t.name, p, at.last, BATCH_MESSAGES).await?;
+        let mut batch = reader::messages(src, &t.name, p, at.last, batch_messages).await?;
         if batch.is_empty() {
             return Ok(());
         }
@@ -704,12 +457,18 @@ pub async fn translate(
         let p = store
             .topic(topic)
             .and_then(|t| t.partitions.iter().find(|p| p.index == *partition))
-            .ok_or_else(|| Fatal(format!("group {}: {topic}-{partition} is not in the file", g.name)))?;
-        let kept: Vec<i64> =
-            sqlx::query_scalar("SELECT offset_id FROM record WHERE topition = ? ORDER BY offset_id")
-                .bind(p.topition)
-                .fetch_all(src)
-                .await?;
+            .ok_or_else(|| {
+                Fatal(format!(
+                    "group {}: {topic}-{partition} is not in the file",
+                    g.name
+                ))
+            })?;
+        let kept: Vec<i64> = sqlx::query_scalar(
+            "SELECT offset_id FROM record WHERE topition = ? ORDER BY offset_id",
+        )
+        .bind(p.topition)
+        .fetch_all(src)
+        .await?;
         let Some(below) = byoc_domain::offset_move::destination_offset(*offset, &kept) else {
             continue;
         };
