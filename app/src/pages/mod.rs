@@ -7,6 +7,7 @@ pub mod instance_acls;
 pub mod instance_detail;
 pub mod instance_groups;
 pub mod instance_kafka;
+pub mod instance_moves;
 pub mod instance_new;
 pub mod instance_traffic;
 pub mod instances;

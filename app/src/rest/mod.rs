@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod instances;
 pub mod kafka_acls;
 pub mod kafka_users;
+pub mod moves;
 pub mod openapi;
 pub mod problem;
 pub mod rules;
@@ -78,6 +79,7 @@ pub fn router() -> Router<AppState> {
             "/instances/{id}/kafka-users/{username}/acl-presets",
             post(kafka_acls::preset),
         )
+        .route("/instances/{id}/moves", get(moves::list).post(moves::start))
         .route("/instances/{id}/consumer-groups", get(groups::list))
         .route(
             "/instances/{id}/consumer-groups/{group}",

@@ -12,6 +12,7 @@ use super::groups;
 use super::instances;
 use super::kafka_acls;
 use super::kafka_users;
+use super::moves;
 use super::problem::Problem;
 use super::rules::{self, GroupId, IdempotencyKeyValue, KafkaUserName, Network, TopicName};
 use super::service_accounts;
@@ -70,6 +71,8 @@ use utoipa::{Modify, OpenApi};
         kafka_users::create,
         kafka_users::rotate,
         kafka_users::delete,
+        moves::list,
+        moves::start,
         kafka_acls::list,
         kafka_acls::create,
         kafka_acls::preset,
@@ -114,6 +117,7 @@ use utoipa::{Modify, OpenApi};
         (name = "topics", description = "Topics on an instance's broker"),
         (name = "consumer groups", description = "Consumer groups of an instance's cluster: lag, offset resets"),
         (name = "kafka users", description = "SASL/SCRAM users of an instance's broker"),
+        (name = "moves", description = "Moving data into an instance from a nisshi 0.8.1 storage file"),
         (name = "usage", description = "Metered usage and its ledger"),
         (name = "audit", description = "The tamper-evident audit log (admins)"),
         (name = "service accounts", description = "Tokens for automation (admins)"),
