@@ -29,8 +29,18 @@ pub(super) async fn groups_of(pool: &SqlitePool, cluster: i64) -> Result<Vec<Gro
                 offsets: BTreeMap::new(),
             });
         }
-        let topic: Option<String> = row.get("topic");
-        let partition: Option<i64> = row.get("partition");
+        let topic: Option<String> = row.try_get("topic").map_err(|_| {
+            bad(
+                "topic.name",
+                format!("not text, a topic group {name} commits to"),
+            )
+        })?;
+        let partition: Option<i64> = row.try_get("partition").map_err(|_| {
+            bad(
+                "topition.partition",
+                format!("not an integer, a partition group {name} commits to"),
+            )
+        })?;
         let (topic, partition) = match (topic, partition) {
             (Some(t), Some(p)) => (t, p as i32),
             _ => {

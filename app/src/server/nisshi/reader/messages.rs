@@ -78,7 +78,12 @@ pub async fn messages(
     .map_err(sql("header"))?;
     let mut i = 0;
     for row in &rows {
-        let offset: i64 = row.get("offset_id");
+        let offset: i64 = row.try_get("offset_id").map_err(|_| {
+            bad(
+                "header.offset_id",
+                format!("not an integer, a header of {topic}-{}", partition.index),
+            )
+        })?;
         let place = || format!("{topic}-{} offset {offset}", partition.index);
         while i < out.len() && out[i].offset < offset {
             i += 1;

@@ -182,6 +182,20 @@ pub async fn open(path: &Path) -> Result<SqlitePool, ReadError> {
         ));
         return Err(open_err(source));
     }
+    // Immutable means SQLite reads the main file alone: a write-ahead log that nisshi left
+    // behind (stopped without a checkpoint) would be ignored, and its messages lost.
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return Err(bad(
+            "-wal",
+            format!(
+                "{} holds writes not yet in the file: stop nisshi cleanly (or run `sqlite3 FILE \
+                 'PRAGMA wal_checkpoint(TRUNCATE)'` on a copy) and move that",
+                Path::new(&wal).display()
+            ),
+        ));
+    }
     let options = SqliteConnectOptions::new()
         .filename(path)
         .read_only(true)

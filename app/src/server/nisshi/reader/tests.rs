@@ -238,3 +238,13 @@ async fn a_file_that_is_not_there_or_not_nisshi_is_refused() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_write_ahead_log_left_beside_the_file_is_refused() {
+    let dir = altered_file("SELECT 1").await;
+    let path = dir.path().join("storage.db");
+    std::fs::write(dir.path().join("storage.db-wal"), b"frames").unwrap();
+    let err = open(&path).await.unwrap_err().to_string();
+    assert!(err.starts_with("-wal: "), "{err}");
+    assert!(err.contains("holds writes not yet in the file"), "{err}");
+}
