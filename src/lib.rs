@@ -374,6 +374,13 @@ impl Console {
         if resumed > 0 {
             tracing::info!(resumed, "operations taken up again");
         }
+        // Moves of nisshi files cut off by the previous stop go on where they stopped.
+        let moves = app::server::nisshi::copy::resume_all(&self.state)
+            .await
+            .map_err(|e| anyhow::anyhow!("taking up moves: {e}"))?;
+        if moves > 0 {
+            tracing::info!(moves, "moves of nisshi files taken up again");
+        }
         // The control loop: adopts the brokers that outlived the previous console, starts
         // or stops the others as recorded, and watches them from now on.
         reconciler::start(&self.state);

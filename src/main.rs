@@ -245,6 +245,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stop_brokers_on_exit: args.brokers.stop_brokers_on_exit,
         marketplace: args.marketplace.settings(),
         metrics_token: args.metrics_token,
+        import_dir: args.import_dir,
+        move_batch_messages: args.move_batch_messages,
         api_rate: (args.api_rate, args.api_burst),
         ..Config::default()
     };

@@ -22,6 +22,7 @@ pub mod message_browse;
 pub mod metering;
 pub mod navigation;
 pub mod net;
+pub mod offset_move;
 pub mod offset_reset;
 pub mod operation;
 pub mod password;

@@ -42,6 +42,14 @@ pub struct ServeArgs {
     /// need none). At least 24 characters.
     #[arg(long, env = "BYOC_METRICS_TOKEN", value_parser = metrics_token)]
     pub metrics_token: Option<String>,
+    /// The directory operators put nisshi 0.8.1 storage files in, to move their data into a
+    /// Kafka-cluster instance (docs/moving-data.md); a move names a file inside it. Unset:
+    /// moves from nisshi files are off.
+    #[arg(long, env = "BYOC_IMPORT_DIR")]
+    pub import_dir: Option<std::path::PathBuf>,
+    /// Messages per Produce of a move's copy (tests make it small to cut a copy off midway).
+    #[arg(long, default_value_t = 500, hide = true, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub move_batch_messages: u32,
     /// The address users reach the console at, e.g. https://console.example.com: requests
     /// must name its host (or this host's loopback or listen address), and a browser's
     /// Origin must be it. Without it any address of this host and localhost are answered, and

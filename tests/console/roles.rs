@@ -72,7 +72,8 @@ fn arguments(path: &str, key: &str) -> Vec<(&'static str, String)> {
         "/api/topic_create" => &[("id", "1"), ("topic", "events"), ("partitions", "3")],
         "/api/topic_retention" => &[("id", "1"), ("topic", "events"), ("retention_hours", "24")],
         "/api/topic_delete" => &[("id", "1"), ("topic", "events"), ("confirm", "events")],
-        "/api/consumer_groups" => &[("id", "1")],
+        "/api/consumer_groups" | "/api/moves" => &[("id", "1")],
+        "/api/move_start" => &[("id", "1"), ("path", "storage.db")],
         "/api/consumer_group" => &[("id", "1"), ("group", "app-group")],
         "/api/group_reset_preview" | "/api/group_reset" => {
             &[("id", "1"), ("group", "app-group"), ("to", "earliest")]
@@ -280,6 +281,7 @@ fn rest_body(method: Verb, path: &str, key: &str) -> Option<serde_json::Value> {
         (Verb::Patch, "/api/v1/instances/{id}/topics/{name}") => {
             json!({ "retention_hours": 24 })
         }
+        (Verb::Post, "/api/v1/instances/{id}/moves") => json!({ "path": "storage.db" }),
         (Verb::Post, "/api/v1/instances/{id}/kafka-users") => {
             json!({ "username": "sneaky", "mechanism": "SCRAM-SHA-512" })
         }

@@ -5,6 +5,8 @@
       every message of each topic, partition by partition from the earliest offset to the end
       offset: {"TOPIC": {"PARTITION": [{"offset", "key", "value_hex", "timestamp_ms",
       "timestamp_type", "headers": [[k, v]]}]}} (key as text, null when null)
+  dump.py ends BOOTSTRAP TOPIC[,TOPIC...]
+      each partition's low and high watermarks ({"TOPIC/PARTITION": [low, high]})
   dump.py groups BOOTSTRAP GROUP[,GROUP...] TOPIC[,TOPIC...]
       each group's committed offsets ({"GROUP": {"TOPIC/PARTITION": offset}}, -1001 when
       nothing is committed), then where a consumer of the group resumes: the offset and value
@@ -95,6 +97,14 @@ if __name__ == "__main__":
     mode, bootstrap = sys.argv[1], sys.argv[2]
     if mode == "messages":
         print(json.dumps(messages(bootstrap, sys.argv[3].split(","))))
+    elif mode == "ends":
+        c = consumer(bootstrap)
+        out = {}
+        for t in sys.argv[3].split(","):
+            for p in partitions(c, t):
+                out[f"{t}/{p}"] = list(c.get_watermark_offsets(TopicPartition(t, p), timeout=20))
+        c.close()
+        print(json.dumps(out))
     elif mode == "groups":
         print(json.dumps(groups(bootstrap, sys.argv[3].split(","), sys.argv[4].split(","))))
     else:

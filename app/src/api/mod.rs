@@ -12,6 +12,7 @@ pub mod kafka_acls;
 pub mod license;
 pub mod marketplace;
 pub mod messages;
+pub mod moves;
 pub mod overview;
 pub mod service_accounts;
 pub mod usage;

@@ -17,6 +17,7 @@ use crate::domain::{instance_spec, sizing};
 use crate::pages::instance_groups::InstanceGroups;
 use crate::pages::instance_kafka::InstanceKafka;
 use crate::pages::instance_messages::{messages_data, InstanceMessages, MessagesData};
+use crate::pages::instance_moves::InstanceMoves;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -148,6 +149,7 @@ fn Detail(
         {(state != State::Deleted).then(|| view! { <InstanceKafka id=s.id running=state == State::Running /> })}
         {(state != State::Deleted).then(|| view! { <InstanceGroups id=s.id running=state == State::Running /> })}
         {(state != State::Deleted).then(|| view! { <InstanceMessages id=s.id running=state == State::Running data=messages /> })}
+        {(state != State::Deleted).then(|| view! { <InstanceMoves id=s.id running=state == State::Running /> })}
         <section class="card">
             <h2>"Settings"</h2>
             <dl class="columns">

@@ -8,6 +8,7 @@ pub mod instance_detail;
 pub mod instance_groups;
 pub mod instance_kafka;
 pub mod instance_messages;
+pub mod instance_moves;
 pub mod instance_new;
 pub mod instance_traffic;
 pub mod instances;

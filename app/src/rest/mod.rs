@@ -12,7 +12,9 @@ pub mod instances;
 pub mod kafka_acls;
 pub mod kafka_users;
 pub mod messages;
+pub mod moves;
 pub mod openapi;
+pub mod params;
 pub mod problem;
 pub mod rules;
 pub mod service_accounts;
@@ -87,6 +89,7 @@ pub fn router() -> Router<AppState> {
             "/instances/{id}/message-browsing",
             get(messages::browsing).put(messages::set_browsing),
         )
+        .route("/instances/{id}/moves", get(moves::list).post(moves::start))
         .route("/instances/{id}/consumer-groups", get(groups::list))
         .route(
             "/instances/{id}/consumer-groups/{group}",

@@ -13,12 +13,13 @@ use super::instances;
 use super::kafka_acls;
 use super::kafka_users;
 use super::messages;
+use super::moves;
+pub use super::params::*;
 use super::problem::Problem;
-use super::rules::{self, GroupId, IdempotencyKeyValue, KafkaUserName, Network, TopicName};
+use super::rules::{self, Network};
 use super::service_accounts;
 use super::topics;
 use crate::server::AppState;
-use crate::wire::instances::OperationDetail;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -75,6 +76,8 @@ use utoipa::{Modify, OpenApi};
         kafka_users::create,
         kafka_users::rotate,
         kafka_users::delete,
+        moves::list,
+        moves::start,
         kafka_acls::list,
         kafka_acls::create,
         kafka_acls::preset,
@@ -119,6 +122,7 @@ use utoipa::{Modify, OpenApi};
         (name = "topics", description = "Topics on an instance's broker"),
         (name = "consumer groups", description = "Consumer groups of an instance's cluster: lag, offset resets"),
         (name = "kafka users", description = "SASL/SCRAM users of an instance's broker"),
+        (name = "moves", description = "Moving data into an instance from a nisshi 0.8.1 storage file"),
         (name = "usage", description = "Metered usage and its ledger"),
         (name = "audit", description = "The tamper-evident audit log (admins)"),
         (name = "service accounts", description = "Tokens for automation (admins)"),
@@ -236,91 +240,6 @@ pub async fn docs_file(Path(file): Path<String>) -> Response {
         }
     }
 }
-
-/// The path parameter of an instance.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)]
-pub struct InstanceId {
-    /// The instance's id.
-    id: i64,
-}
-
-/// The path parameters of a topic.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)]
-pub struct TopicPath {
-    /// The instance's id.
-    id: i64,
-    /// The topic's name.
-    #[param(value_type = TopicName)]
-    name: String,
-}
-
-/// The path parameters of a consumer group.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)]
-pub struct GroupPath {
-    /// The instance's id.
-    id: i64,
-    /// The group's id (URL-encoded).
-    #[param(value_type = GroupId)]
-    group: String,
-}
-
-/// The path parameters of an access rule.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)]
-pub struct AclPath {
-    /// The instance's id.
-    id: i64,
-    /// The rule's id.
-    acl_id: i64,
-}
-
-/// The path parameters of a Kafka user.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)]
-pub struct KafkaUserPath {
-    /// The instance's id.
-    id: i64,
-    /// The user's name.
-    #[param(value_type = KafkaUserName)]
-    username: String,
-}
-
-/// The path parameter of a service account.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)]
-pub struct AccountId {
-    /// The service account's id.
-    id: i64,
-}
-
-/// The optional header of a create.
-#[derive(utoipa::IntoParams)]
-#[into_params(names("Idempotency-Key"), parameter_in = Header)]
-#[allow(dead_code)]
-pub struct IdempotencyKey(
-    /// A key of the request: a retry with the same key and body gets the first answer.
-    #[param(value_type = Option<IdempotencyKeyValue>)]
-    Option<String>,
-);
-
-/// A change that runs as an operation was accepted: poll the operation.
-#[derive(utoipa::IntoResponses)]
-#[response(
-    status = 202,
-    description = "Accepted: the operation that carries the change out, to poll",
-    headers(("Location" = String, description = "The operation's URL"))
-)]
-#[allow(dead_code)]
-pub struct OperationAccepted(OperationDetail);
 
 /// The shared problem responses, by status: the name under `components/responses` and what
 /// it means.

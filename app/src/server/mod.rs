@@ -24,6 +24,7 @@ pub mod marketplace;
 pub mod messages;
 pub mod metering;
 pub mod metrics;
+pub mod nisshi;
 pub mod operations;
 pub mod overview;
 pub mod page_preloads;

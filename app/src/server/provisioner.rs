@@ -272,6 +272,15 @@ pub trait Provisioner: Send + Sync {
         Err(anyhow::anyhow!(NOT_REAL))
     }
 
+    /// The Admin client of a Kafka-cluster instance (its internal listener, the console's
+    /// certificate), for moving data into it; `None` where there is no cluster.
+    async fn admin_client(
+        &self,
+        _instance: &InstanceRow,
+    ) -> Result<Option<byoc_engine::admin::AdminClient>, ProvisionError> {
+        Ok(None)
+    }
+
     async fn delete_topic(
         &self,
         _instance: &InstanceRow,

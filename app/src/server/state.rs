@@ -36,6 +36,12 @@ pub struct Config {
     /// The console's public origin, `scheme://host[:port]` (`serve --public-url`): a browser's
     /// `Origin` must be this one, or this host's own address as the request names it.
     pub public_origin: Option<String>,
+    /// Where nisshi storage files to move into an instance are (`serve --import-dir`); `None`:
+    /// such moves are off.
+    pub import_dir: Option<std::path::PathBuf>,
+    /// Messages per Produce of a move's copy (`serve --move-batch-messages`, hidden: tests
+    /// make it small to stop a copy in the middle), 1 to 500.
+    pub move_batch_messages: u32,
 }
 
 /// `--provisioner`: an Apache Kafka cluster per instance (through the engine), or the
@@ -61,6 +67,8 @@ impl Default for Config {
             trusted_proxies: Default::default(),
             allowed_hosts: Default::default(),
             public_origin: None,
+            import_dir: None,
+            move_batch_messages: 500,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod kafka;
 pub mod license;
 pub mod marketplace;
 pub mod messages;
+pub mod moves;
 pub mod overview;
 pub mod service_accounts;
 pub mod usage;

@@ -10,7 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+pub use bytes::Bytes;
+use bytes::BytesMut;
 use indexmap::IndexMap;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;

@@ -333,6 +333,13 @@ impl Provisioner for KafkaProvisioner {
         Ok(self.authority().await?.cert_pem().to_string())
     }
 
+    async fn admin_client(
+        &self,
+        instance: &InstanceRow,
+    ) -> Result<Option<byoc_engine::admin::AdminClient>, ProvisionError> {
+        Ok(Some(self.admin_of(instance).await?))
+    }
+
     async fn topics(&self, instance: &InstanceRow) -> Result<Vec<TopicInfo>, ProvisionError> {
         self.list_topics(instance).await
     }
