@@ -8,6 +8,7 @@ pub mod audit_chain;
 pub mod capacity;
 pub mod certificate;
 pub mod csv_cell;
+pub mod data_plane;
 pub mod digest;
 pub mod environment;
 pub mod group_form;
