@@ -193,6 +193,11 @@ pub struct BrokerArgs {
     /// The ports Kafka clusters' blocks are taken from, FIRST-LAST (48 per instance).
     #[arg(long, env = "BYOC_KAFKA_PORTS", default_value = "20000-29983", value_parser = parse_port_range)]
     pub kafka_ports: (u16, u16),
+    /// MiB/s of writes one AKU buys on a Kafka cluster (reads twice that): the instance-wide
+    /// client quotas are its AKU times this. The vendor's unit is 30; a smaller one lets tests
+    /// on a small machine reach an instance's quota.
+    #[arg(long, env = "BYOC_KAFKA_AKU_MIB_PER_SECOND", default_value_t = app::domain::data_plane::DEFAULT_UNIT_MIB_S, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub kafka_aku_mib_per_second: u32,
     /// The address brokers of instances exposed inside the network listen on: a private
     /// address of this host (0.0.0.0 means every interface, public ones included).
     #[arg(long, env = "BYOC_BROKER_PRIVATE_ADDRESS", default_value = "127.0.0.1")]
@@ -264,6 +269,7 @@ impl BrokerArgs {
                     .clone()
                     .unwrap_or_else(byoc_engine::host::local::KafkaInstall::default_libs),
                 ports: self.kafka_ports,
+                aku_mib_per_second: self.kafka_aku_mib_per_second,
                 private: listener(
                     net::canonical(self.broker_private_address),
                     self.broker_host.as_deref(),

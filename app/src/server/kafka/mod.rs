@@ -225,7 +225,7 @@ impl Provisioner for KafkaProvisioner {
         if spec.endpoint_exposure == EndpointExposure::Internet && self.settings.public.is_none() {
             return refuse("endpoint_exposure", NO_PUBLIC_ADDRESS);
         }
-        if let Err(too_much) = self.capacity(None) {
+        if let Err(too_much) = self.capacity(None, spec.size_aku) {
             return refuse("size_aku", &too_much.to_string());
         }
         None
