@@ -156,7 +156,11 @@ impl AclRule {
     /// For the page and the audit log: "allow read on topics starting with orders. from any
     /// host".
     pub fn describe(&self) -> String {
-        let what = match (self.resource_type, self.pattern, self.resource_name.as_str()) {
+        let what = match (
+            self.resource_type,
+            self.pattern,
+            self.resource_name.as_str(),
+        ) {
             (ResourceType::Cluster, _, _) => "the cluster".to_string(),
             (t, Pattern::Literal, WILDCARD) => format!("every {}", t.label().to_lowercase()),
             (t, Pattern::Literal, name) => format!("{} {name}", t.label().to_lowercase()),
@@ -211,11 +215,7 @@ fn names<T: Copy>(all: &[T], id: fn(T) -> &'static str) -> String {
 
 /// A resource name: what Kafka allows in a topic name (letters, digits, `.`, `_`, `-`), or
 /// `*` alone for every resource of the type (literal rules only).
-fn resource_name(
-    kind: ResourceType,
-    pattern: Pattern,
-    input: &str,
-) -> Result<String, SpecError> {
+fn resource_name(kind: ResourceType, pattern: Pattern, input: &str) -> Result<String, SpecError> {
     const FIELD: &str = "resource_name";
     if kind == ResourceType::Cluster {
         return Ok(CLUSTER_NAME.to_string());
@@ -533,7 +533,10 @@ mod tests {
             field(input("topic", &"a".repeat(250), "", "read")),
             "resource_name"
         );
-        assert_eq!(field(input("topic", "*", "prefixed", "read")), "resource_name");
+        assert_eq!(
+            field(input("topic", "*", "prefixed", "read")),
+            "resource_name"
+        );
         assert_eq!(field(input("topic", "a", "regex", "read")), "pattern");
         assert_eq!(field(input("topic", "a", "", "fly")), "operation");
         // Kafka never checks WRITE on a group: refused rather than kept as a dead rule.

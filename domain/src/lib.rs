@@ -27,6 +27,7 @@ pub mod operation;
 pub mod password;
 pub mod pricing;
 pub mod quota;
+pub mod reassign;
 pub mod reconcile;
 pub mod refusal_log;
 pub mod service_account;

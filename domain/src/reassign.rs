@@ -1,0 +1,279 @@
+//! Where each partition's replicas go when an instance's brokers change (a scale up or down):
+//! a plan of partition reassignments, as plain rules.
+//!
+//! - Every replica on a broker that goes is moved; nothing else moves unless it must for
+//!   balance: the least data moved.
+//! - Each partition keeps its replication factor, and on a multi-zone instance its replicas
+//!   stay in different racks (zones) where the brokers allow it.
+//! - Replicas are balanced: no broker holds more than its share, rounded up, while another
+//!   holds less than its share, rounded down (so new brokers take their share).
+//! - Leaders are balanced too: each partition's preferred leader (its first replica) is the
+//!   replica that leads the fewest partitions so far, in order, so that after a preferred
+//!   leader election new brokers lead partitions and brokers that go lead none.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A partition's replicas, the preferred leader first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub topic: String,
+    pub partition: i32,
+    pub replicas: Vec<i32>,
+}
+
+/// A broker that is to hold replicas: its id and rack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub id: i32,
+    pub rack: Option<String>,
+}
+
+/// The placements that change to spread `current` over `brokers` (only those that differ, in
+/// the order of `current`). Partitions whose replication factor is above the number of
+/// brokers keep as many replicas as there are brokers.
+pub fn plan(current: &[Placement], brokers: &[Target]) -> Vec<Placement> {
+    let ids: BTreeSet<i32> = brokers.iter().map(|b| b.id).collect();
+    let rack: BTreeMap<i32, Option<&str>> =
+        brokers.iter().map(|b| (b.id, b.rack.as_deref())).collect();
+    let racks_of = |replicas: &[i32], except: Option<i32>| -> BTreeSet<Option<&str>> {
+        replicas
+            .iter()
+            .filter(|r| Some(**r) != except)
+            .filter_map(|r| rack.get(r).copied().flatten().map(Some))
+            .collect()
+    };
+    let fits_rack = |replicas: &[i32], candidate: i32, except: Option<i32>| -> bool {
+        match rack.get(&candidate).copied().flatten() {
+            None => true,
+            Some(r) => !racks_of(replicas, except).contains(&Some(r)),
+        }
+    };
+
+    // Replicas that stay: those on brokers that stay.
+    let mut next: Vec<Vec<i32>> = current
+        .iter()
+        .map(|p| {
+            p.replicas
+                .iter()
+                .copied()
+                .filter(|r| ids.contains(r))
+                .collect()
+        })
+        .collect();
+    let mut load: BTreeMap<i32, usize> = ids.iter().map(|id| (*id, 0)).collect();
+    for replicas in &next {
+        for r in replicas {
+            *load.entry(*r).or_default() += 1;
+        }
+    }
+
+    // Replicas lost with the brokers that go are placed on the least-loaded brokers.
+    for (i, p) in current.iter().enumerate() {
+        let factor = p.replicas.len().min(ids.len());
+        while next[i].len() < factor {
+            let pick = |rack_aware: bool| {
+                ids.iter()
+                    .copied()
+                    .filter(|b| !next[i].contains(b))
+                    .filter(|b| !rack_aware || fits_rack(&next[i], *b, None))
+                    .min_by_key(|b| (load[b], *b))
+            };
+            let Some(b) = pick(true).or_else(|| pick(false)) else {
+                break;
+            };
+            next[i].push(b);
+            *load.get_mut(&b).expect("a target") += 1;
+        }
+    }
+
+    // Balance: move replicas from the fullest broker to the emptiest while one holds more
+    // than its share rounded up and another less than its share rounded down.
+    let total: usize = load.values().sum();
+    if !ids.is_empty() {
+        let low = total / ids.len();
+        let high = total.div_ceil(ids.len());
+        for _ in 0..total {
+            let fullest = load
+                .iter()
+                .max_by_key(|(id, n)| (**n, -**id))
+                .map(|(i, n)| (*i, *n));
+            let emptiest = load
+                .iter()
+                .min_by_key(|(id, n)| (**n, **id))
+                .map(|(i, n)| (*i, *n));
+            let (Some((from, most)), Some((to, least))) = (fullest, emptiest) else {
+                break;
+            };
+            if most <= high && least >= low {
+                break;
+            }
+            if most <= least + 1 {
+                break;
+            }
+            let movable = next.iter().position(|rs| {
+                rs.contains(&from) && !rs.contains(&to) && fits_rack(rs, to, Some(from))
+            });
+            let Some(i) = movable else {
+                break;
+            };
+            let at = next[i].iter().position(|r| *r == from).expect("holds it");
+            next[i][at] = to;
+            *load.get_mut(&from).expect("a target") -= 1;
+            *load.get_mut(&to).expect("a target") += 1;
+        }
+    }
+
+    // Leaders: each partition's first replica is the one that leads the fewest so far.
+    let mut leads: BTreeMap<i32, usize> = ids.iter().map(|id| (*id, 0)).collect();
+    for replicas in &mut next {
+        if let Some((at, _)) = replicas
+            .iter()
+            .enumerate()
+            .min_by_key(|(at, r)| (leads[*r], *at))
+        {
+            let leader = replicas.remove(at);
+            replicas.insert(0, leader);
+            *leads.get_mut(&leader).expect("a target") += 1;
+        }
+    }
+
+    current
+        .iter()
+        .zip(next)
+        .filter(|(p, replicas)| p.replicas != *replicas)
+        .map(|(p, replicas)| Placement {
+            topic: p.topic.clone(),
+            partition: p.partition,
+            replicas,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn brokers(ids: &[i32]) -> Vec<Target> {
+        ids.iter()
+            .map(|id| Target {
+                id: *id,
+                rack: None,
+            })
+            .collect()
+    }
+
+    fn racked(ids: &[i32], racks: &[&str]) -> Vec<Target> {
+        ids.iter()
+            .map(|id| Target {
+                id: *id,
+                rack: Some(racks[*id as usize % racks.len()].to_string()),
+            })
+            .collect()
+    }
+
+    /// `n` partitions of one topic on three brokers, round robin, as Kafka places them.
+    fn three_node_topic(n: i32) -> Vec<Placement> {
+        (0..n)
+            .map(|p| Placement {
+                topic: "t".into(),
+                partition: p,
+                replicas: (0..3).map(|k| (p + k) % 3).collect(),
+            })
+            .collect()
+    }
+
+    fn apply(current: &[Placement], moves: &[Placement]) -> Vec<Placement> {
+        current
+            .iter()
+            .map(|p| {
+                moves
+                    .iter()
+                    .find(|m| m.topic == p.topic && m.partition == p.partition)
+                    .cloned()
+                    .unwrap_or_else(|| p.clone())
+            })
+            .collect()
+    }
+
+    fn count(placements: &[Placement], id: i32) -> (usize, usize) {
+        let replicas = placements
+            .iter()
+            .filter(|p| p.replicas.contains(&id))
+            .count();
+        let leads = placements.iter().filter(|p| p.replicas[0] == id).count();
+        (replicas, leads)
+    }
+
+    #[test]
+    fn a_new_broker_takes_its_share_of_replicas_and_leaders() {
+        let current = three_node_topic(12);
+        let after = apply(&current, &plan(&current, &brokers(&[0, 1, 2, 3])));
+        for id in 0..4 {
+            assert_eq!(count(&after, id), (9, 3), "broker {id}");
+        }
+        for p in &after {
+            let distinct: BTreeSet<_> = p.replicas.iter().collect();
+            assert_eq!(distinct.len(), 3, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn scale_up_moves_only_what_balance_needs() {
+        let current = three_node_topic(12);
+        let moves = plan(&current, &brokers(&[0, 1, 2, 3]));
+        let after = apply(&current, &moves);
+        let moved: usize = current
+            .iter()
+            .zip(&after)
+            .map(|(a, b)| {
+                b.replicas
+                    .iter()
+                    .filter(|r| !a.replicas.contains(r))
+                    .count()
+            })
+            .sum();
+        assert_eq!(moved, 9, "exactly broker 3's share of 36 replicas");
+    }
+
+    #[test]
+    fn a_broker_that_goes_keeps_no_replica_and_the_factor_stays() {
+        let current = apply(
+            &three_node_topic(12),
+            &plan(&three_node_topic(12), &brokers(&[0, 1, 2, 3, 4])),
+        );
+        assert!(count(&current, 4).0 > 0);
+        let after = apply(&current, &plan(&current, &brokers(&[0, 1, 2])));
+        assert_eq!(count(&after, 3), (0, 0));
+        assert_eq!(count(&after, 4), (0, 0));
+        for id in 0..3 {
+            assert_eq!(count(&after, id), (12, 4));
+        }
+        assert!(after.iter().all(|p| p.replicas.len() == 3));
+    }
+
+    #[test]
+    fn nothing_changes_when_balanced() {
+        let current = three_node_topic(6);
+        assert!(plan(&current, &brokers(&[0, 1, 2])).is_empty());
+    }
+
+    #[test]
+    fn racks_stay_distinct_on_a_three_zone_instance() {
+        let current = three_node_topic(12);
+        let targets = racked(&[0, 1, 2, 3, 4, 5], &["a", "b", "c"]);
+        let after = apply(&current, &plan(&current, &targets));
+        for p in &after {
+            let racks: BTreeSet<_> = p.replicas.iter().map(|r| r % 3).collect();
+            assert_eq!(racks.len(), 3, "{p:?}");
+        }
+        for id in 0..6 {
+            assert_eq!(count(&after, id).0, 6, "broker {id}");
+        }
+        let back = apply(&after, &plan(&after, &racked(&[0, 1, 2], &["a", "b", "c"])));
+        assert_eq!(count(&back, 3), (0, 0));
+        for p in &back {
+            let racks: BTreeSet<_> = p.replicas.iter().map(|r| r % 3).collect();
+            assert_eq!(racks.len(), 3, "{p:?}");
+        }
+    }
+}
