@@ -270,6 +270,26 @@ impl<'a> Cluster<'a> {
         self.host.start(&self.start_of(spec, node)).await
     }
 
+    /// Stops one node (SIGTERM: Kafka's controlled shutdown, which moves its leaderships away;
+    /// SIGKILL after `grace`) and waits until its process is gone; answers its pid, `None`
+    /// when none ran.
+    pub async fn stop_node(&self, node_id: u32, grace: Duration) -> Option<i32> {
+        self.host.stop(&self.node_dir(node_id), grace).await
+    }
+
+    /// Removes a node's directory (its data and files) once it no longer belongs to the
+    /// cluster. A directory already gone is fine.
+    pub fn remove_node(&self, node_id: u32) -> Result<(), HostError> {
+        let dir = self.node_dir(node_id);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("cannot remove {}", dir.display())))
+            }
+        }
+    }
+
     fn start_of(&self, spec: &ClusterSpec, node: &NodeLayout) -> NodeStart {
         NodeStart {
             instance_id: spec.instance_id,

@@ -103,12 +103,11 @@ impl KafkaProvisioner {
                     detail: None,
                 })
             }
-            StepId::ResizeBrokers => detail(format!(
-                "{} AKU recorded; the cluster keeps its three nodes (AKU in force is the next \
-                 step)",
-                work.target_aku
-            )),
-            StepId::PlanCapacity | StepId::RebalancePartitions => Ok(StepDone::default()),
+            StepId::PlanCapacity => self.plan_capacity(work).await,
+            StepId::ResizeBrokers => self.add_brokers(work).await,
+            StepId::RebalancePartitions => self.rebalance(work).await,
+            StepId::RetireBrokers => self.retire_brokers(work).await,
+            StepId::ApplyQuotas => self.apply_quotas(work).await,
             StepId::StopBrokers => {
                 let stopped = self.halt(id).await;
                 detail(format!(
