@@ -8,7 +8,8 @@
 //! - Replicas are balanced: no broker holds more than its share, rounded up, while another
 //!   holds less than its share, rounded down (so new brokers take their share).
 //! - Leaders are balanced too: each partition's preferred leader (its first replica) is the
-//!   replica that leads the fewest partitions so far, in order, so that after a preferred
+//!   replica that leads the fewest partitions so far (ties: the one in the fewest partitions),
+//!   in order, so that after a preferred
 //!   leader election new brokers lead partitions and brokers that go lead none.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -86,50 +87,45 @@ pub fn plan(current: &[Placement], brokers: &[Target]) -> Vec<Placement> {
         }
     }
 
-    // Balance: move replicas from the fullest broker to the emptiest while one holds more
-    // than its share rounded up and another less than its share rounded down.
+    // Balance: while some broker holds at least two replicas more than another and one of
+    // its replicas can move there (not already on it, racks kept distinct), move it: the
+    // emptiest broker first, taking from the fullest that can give.
     let total: usize = load.values().sum();
-    if !ids.is_empty() {
-        let low = total / ids.len();
-        let high = total.div_ceil(ids.len());
-        for _ in 0..total {
-            let fullest = load
-                .iter()
-                .max_by_key(|(id, n)| (**n, -**id))
-                .map(|(i, n)| (*i, *n));
-            let emptiest = load
-                .iter()
-                .min_by_key(|(id, n)| (**n, **id))
-                .map(|(i, n)| (*i, *n));
-            let (Some((from, most)), Some((to, least))) = (fullest, emptiest) else {
-                break;
-            };
-            if most <= high && least >= low {
-                break;
+    for _ in 0..total {
+        let mut by_load: Vec<(usize, i32)> = load.iter().map(|(id, n)| (*n, *id)).collect();
+        by_load.sort();
+        let mut moved = false;
+        'pairs: for &(least, to) in &by_load {
+            for &(most, from) in by_load.iter().rev() {
+                if most <= least + 1 {
+                    break;
+                }
+                let movable = next.iter().position(|rs| {
+                    rs.contains(&from) && !rs.contains(&to) && fits_rack(rs, to, Some(from))
+                });
+                if let Some(i) = movable {
+                    let at = next[i].iter().position(|r| *r == from).expect("holds it");
+                    next[i][at] = to;
+                    *load.get_mut(&from).expect("a target") -= 1;
+                    *load.get_mut(&to).expect("a target") += 1;
+                    moved = true;
+                    break 'pairs;
+                }
             }
-            if most <= least + 1 {
-                break;
-            }
-            let movable = next.iter().position(|rs| {
-                rs.contains(&from) && !rs.contains(&to) && fits_rack(rs, to, Some(from))
-            });
-            let Some(i) = movable else {
-                break;
-            };
-            let at = next[i].iter().position(|r| *r == from).expect("holds it");
-            next[i][at] = to;
-            *load.get_mut(&from).expect("a target") -= 1;
-            *load.get_mut(&to).expect("a target") += 1;
+        }
+        if !moved {
+            break;
         }
     }
 
     // Leaders: each partition's first replica is the one that leads the fewest so far.
+    // Ties go to the broker in the fewest partitions (it has the fewest chances to lead).
     let mut leads: BTreeMap<i32, usize> = ids.iter().map(|id| (*id, 0)).collect();
     for replicas in &mut next {
         if let Some((at, _)) = replicas
             .iter()
             .enumerate()
-            .min_by_key(|(at, r)| (leads[*r], *at))
+            .min_by_key(|(at, r)| (leads[*r], load[*r], *at))
         {
             let leader = replicas.remove(at);
             replicas.insert(0, leader);
@@ -255,6 +251,27 @@ mod tests {
     fn nothing_changes_when_balanced() {
         let current = three_node_topic(6);
         assert!(plan(&current, &brokers(&[0, 1, 2])).is_empty());
+    }
+
+    #[test]
+    fn a_fourth_broker_in_a_zone_of_its_own_takes_what_its_zone_can_give() {
+        // Node 3 is in zone a, with node 0: it can only take node 0's replicas.
+        let current = three_node_topic(12);
+        let targets = racked(&[0, 1, 2, 3], &["a", "b", "c"]);
+        let after = apply(&current, &plan(&current, &targets));
+        assert_eq!(count(&after, 0).0 + count(&after, 3).0, 12);
+        assert_eq!(count(&after, 3).0, 6);
+        // Leaders within two of each other (a greedy choice, in partition order).
+        let leads: Vec<usize> = (0..4).map(|id| count(&after, id).1).collect();
+        assert!(
+            leads.iter().max().unwrap() - leads.iter().min().unwrap() <= 2,
+            "{leads:?}"
+        );
+        assert!(leads[3] >= 2, "{leads:?}");
+        for p in &after {
+            let racks: BTreeSet<_> = p.replicas.iter().map(|r| r % 3).collect();
+            assert_eq!(racks.len(), 3, "{p:?}");
+        }
     }
 
     #[test]
