@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.function.LongSupplier;
 
 import org.apache.kafka.common.Cluster;
+import org.apache.kafka.common.Node;
 import org.apache.kafka.common.security.auth.KafkaPrincipal;
 import org.apache.kafka.server.quota.ClientQuotaCallback;
 import org.apache.kafka.server.quota.ClientQuotaEntity;
@@ -135,7 +136,8 @@ public class InstanceQuotaCallback implements ClientQuotaCallback {
     @Override
     @SuppressWarnings("deprecation")
     public synchronized boolean updateClusterMetadata(Cluster cluster) {
-        int live = cluster.nodes().size();
+        // Distinct ids: Kafka 4.4 lists a broker once per listener (CLIENT and INTERNAL here).
+        int live = (int) cluster.nodes().stream().mapToInt(Node::id).distinct().count();
         if (live == liveBrokers) {
             return false;
         }

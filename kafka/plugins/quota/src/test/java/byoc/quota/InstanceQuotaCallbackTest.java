@@ -92,6 +92,14 @@ class InstanceQuotaCallbackTest {
         assertTrue(callback.quotaResetRequired(ClientQuotaType.FETCH));
         assertFalse(callback.quotaResetRequired(ClientQuotaType.PRODUCE), "once");
         assertFalse(callback.updateClusterMetadata(cluster(4)), "no change");
+        // Kafka 4.4 lists each broker once per listener: brokers are counted by id.
+        List<Node> twice = new ArrayList<>(cluster(4).nodes());
+        for (int i = 0; i < 4; i++) {
+            twice.add(new Node(i, "127.0.0.1", 25000 + i));
+        }
+        assertFalse(callback.updateClusterMetadata(
+                new Cluster("c", twice, List.of(), Set.of(), Set.of())), "still 4 brokers");
+        assertEquals(3_000_000.0, callback.quotaLimit(ClientQuotaType.PRODUCE, tags));
     }
 
     @Test

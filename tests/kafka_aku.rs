@@ -1,0 +1,431 @@
+//! AKU in force on real Kafka clusters (#32), with clients nobody here wrote: Kafka's own
+//! ProducerPerformance and confluent-kafka. The console runs as a real process with
+//! `--kafka-aku-mib-per-second 1` (an AKU buys 1 MiB/s of produce here, so that two shared
+//! cores can reach an instance's quota), its clusters on ports 24000-24999.
+//!
+//! - Throughput: an instance admits what its AKU buy (within 15 %), twice the AKU twice as
+//!   much, and two clients producing at once share the one quota.
+//! - Scaling up then down under an acks=all producer: the new broker holds and leads
+//!   partitions after the scale up, none after the scale down; nothing acknowledged is lost.
+//! - The console SIGKILLed in the middle of a reassignment: the scale resumes and finishes.
+
+mod common;
+
+use common::console_process::*;
+use common::instance_form;
+use serde_json::Value;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const PLAIN: [(&str, &str); 3] = [
+    ("client_auth", "anonymous"),
+    ("transit_encryption", "plaintext"),
+    ("deployment", "single_zone"),
+];
+/// MiB/s of produce one AKU buys in these tests.
+const UNIT: u32 = 1;
+const MIB: f64 = 1024.0 * 1024.0;
+
+async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
+
+fn flags(ports: &str) -> Vec<String> {
+    let mut flags = kafka_flags(ports);
+    flags.extend(["--kafka-aku-mib-per-second".into(), UNIT.to_string()]);
+    flags
+}
+
+fn libs() -> String {
+    byoc_engine::host::local::KafkaInstall::default_libs()
+        .display()
+        .to_string()
+}
+
+async fn create(console: &Activated, name: &str, aku: u32) -> String {
+    let mut form = instance_form(name, aku, &[]);
+    for (key, value) in PLAIN {
+        form.iter_mut().find(|(k, _)| *k == key).unwrap().1 = value.into();
+    }
+    for (key, value) in form.iter_mut() {
+        if matches!(*key, "subnet_2" | "subnet_3") {
+            value.clear();
+        }
+    }
+    let response = post(
+        &console.client,
+        format!("{}/api/instance_create", console.base),
+        &form,
+    )
+    .await;
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    settle(console, &body, Duration::from_secs(300)).await;
+    body
+}
+
+/// Waits until the instance is running (no operation), failing on abnormal; its detail.
+async fn settle(console: &Activated, id: &str, within: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let d = detail(&console.client, &console.base, id).await;
+        let state = d["summary"]["state"].as_str().unwrap_or("").to_string();
+        assert_ne!(state, "abnormal", "{d}");
+        if state == "running" {
+            return d;
+        }
+        assert!(
+            started.elapsed() < within,
+            "not running within {within:?}: {d}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn bootstrap(d: &Value) -> String {
+    d["summary"]["bootstrap"]
+        .as_str()
+        .expect("a bootstrap address")
+        .to_string()
+}
+
+async fn topic(console: &Activated, id: &str, name: &str, partitions: u32) {
+    let form = [
+        ("id", id.to_string()),
+        ("topic", name.to_string()),
+        ("partitions", partitions.to_string()),
+        ("retention_hours", String::new()),
+    ];
+    let response = post(
+        &console.client,
+        format!("{}/api/topic_create", console.base),
+        &form,
+    )
+    .await;
+    let status = response.status();
+    assert_eq!(status, 200, "{}", response.text().await.unwrap());
+}
+
+async fn scale(console: &Activated, id: &str, aku: u32) {
+    let form = [("id", id.to_string()), ("size_aku", aku.to_string())];
+    let response = post(
+        &console.client,
+        format!("{}/api/instance_scale", console.base),
+        &form,
+    )
+    .await;
+    let status = response.status();
+    assert_eq!(status, 200, "{}", response.text().await.unwrap());
+}
+
+/// Kafka's ProducerPerformance: `records` records of 1,000 bytes as fast as the instance
+/// admits, acks=all, as client `client_id`; the payload MiB/s it reports.
+async fn producer_performance(bootstrap: &str, topic: &str, records: u32, client_id: &str) -> f64 {
+    let mut cmd = tokio::process::Command::new("java");
+    cmd.args(["-Xmx256m", "-cp", &format!("{}/*", libs())])
+        .arg("org.apache.kafka.tools.ProducerPerformance")
+        .args(["--topic", topic, "--num-records", &records.to_string()])
+        .args(["--record-size", "1000", "--throughput", "-1"])
+        .arg("--producer-props")
+        .arg(format!("bootstrap.servers={bootstrap}"))
+        .arg("acks=all")
+        .arg(format!("client.id={client_id}"));
+    let out = cmd.output().await.expect("java runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains(&format!("{records} records sent")))
+        .unwrap_or_else(|| {
+            panic!(
+                "ProducerPerformance: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    // "N records sent, R records/sec (M MB/sec), ..."
+    let per_sec: f64 = last
+        .split(", ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no rate in {last}"));
+    eprintln!("ProducerPerformance {client_id}: {last}");
+    per_sec * 1000.0 / MIB
+}
+
+/// Every partition of `topic`, as confluent-kafka's AdminClient sees it: (leader, replicas),
+/// and the brokers listed.
+fn partitions(bootstrap: &str, topic: &str) -> (Vec<(i64, Vec<i64>)>, Vec<i64>) {
+    let script = r#"
+import json, sys
+from confluent_kafka.admin import AdminClient
+md = AdminClient({"bootstrap.servers": sys.argv[1]}).list_topics(timeout=20)
+t = md.topics[sys.argv[2]]
+print(json.dumps({"partitions": [[p.leader, list(p.replicas)] for _, p in sorted(t.partitions.items())],
+                  "brokers": sorted(md.brokers.keys())}))
+"#;
+    let out =
+        stdout_of(std::process::Command::new("python3").args(["-c", script, bootstrap, topic]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let parts = v["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let replicas = p[1].as_array().unwrap().iter().map(|r| r.as_i64().unwrap());
+            (p[0].as_i64().unwrap(), replicas.collect())
+        })
+        .collect();
+    let brokers = v["brokers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_i64().unwrap())
+        .collect();
+    (parts, brokers)
+}
+
+/// The acks=all producer of the engine's tests (confluent-kafka, idempotent), until `stop`.
+fn start_producer(bootstrap: &str, topic: &str, dir: &Path) -> std::process::Child {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/engine/tests/clients/kafka_client.py"
+    );
+    std::process::Command::new("python3")
+        .args([script, "produce", bootstrap, topic])
+        .arg(dir.join("stop"))
+        .arg(dir.join("acked"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs")
+}
+
+fn stop_producer(child: std::process::Child, dir: &Path) -> Value {
+    std::fs::write(dir.join("stop"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    serde_json::from_slice(&out.stdout).expect("producer figures")
+}
+
+fn consume_all(bootstrap: &str, topic: &str, dir: &Path) -> Value {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/engine/tests/clients/kafka_client.py"
+    );
+    let out = stdout_of(std::process::Command::new("python3").args([
+        script,
+        "consume",
+        bootstrap,
+        topic,
+        dir.join("acked").to_str().unwrap(),
+        "120",
+    ]));
+    serde_json::from_str(&out).unwrap()
+}
+
+fn step_of<'a>(d: &'a Value, label_starts: &str) -> &'a Value {
+    d["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["label"].as_str().unwrap().starts_with(label_starts))
+        .unwrap_or_else(|| panic!("no step {label_starts}: {d}"))
+}
+
+fn within(measured: f64, bought: f64, share: f64) -> bool {
+    (measured - bought).abs() <= bought * share
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_admits_what_its_aku_buy_and_scales_under_load() {
+    let _one = one_at_a_time().await;
+    let started = Instant::now();
+    let mut console = activated(&flags("24000-24191"), 100).await;
+    let say = |what: &str| eprintln!("[{:6.1} s] {what}", started.elapsed().as_secs_f64());
+
+    // 3 AKU: three nodes, 3 MiB/s of produce in all.
+    let small = create(&console, "small", 3).await;
+    let d = settle(&console, &small, Duration::from_secs(5)).await;
+    let small_bootstrap = bootstrap(&d);
+    let dir = console.instance_dir(&small);
+    assert_eq!(nodes_in(&dir).len(), 3, "3 AKU are three nodes");
+    let quota = std::fs::read_to_string(dir.join("node-0/quota.properties")).unwrap();
+    assert!(
+        quota.contains(&format!("produce.bytes.per.second={}\n", 3 * 1024 * 1024)),
+        "{quota}"
+    );
+    say("3 AKU instance running");
+    topic(&console, &small, "perf", 6).await;
+    // About 25 s at the quota.
+    let records = 3 * 1024 * 1024 * 25 / 1000;
+    let one = producer_performance(&small_bootstrap, "perf", records, "alone").await;
+    say(&format!("3 AKU: {one:.2} MiB/s"));
+    assert!(
+        within(one, 3.0, 0.15),
+        "3 AKU admitted {one:.2} MiB/s, not 3"
+    );
+    // Two clients at once share the instance's quota (stock Kafka quotas are per client).
+    let (a, b) = tokio::join!(
+        producer_performance(&small_bootstrap, "perf", records / 2, "first"),
+        producer_performance(&small_bootstrap, "perf", records / 2, "second"),
+    );
+    say(&format!("3 AKU, two clients: {a:.2} + {b:.2} MiB/s"));
+    assert!(
+        within(a + b, 3.0, 0.15),
+        "two clients together {:.2} MiB/s",
+        a + b
+    );
+
+    // Twice the AKU, twice the throughput. The small instance goes first (two cores).
+    let deleted = post(
+        &console.client,
+        format!("{}/api/instance_delete", console.base),
+        &[("id", small.as_str()), ("confirm_name", "small")],
+    )
+    .await;
+    assert_eq!(deleted.status(), 200, "{}", deleted.text().await.unwrap());
+    let double = create(&console, "double", 6).await;
+    let d = settle(&console, &double, Duration::from_secs(5)).await;
+    let bootstrap6 = bootstrap(&d);
+    say("6 AKU instance running");
+    topic(&console, &double, "perf", 6).await;
+    let two = producer_performance(&bootstrap6, "perf", records * 2, "alone").await;
+    say(&format!(
+        "6 AKU: {two:.2} MiB/s ({:.2} times 3 AKU)",
+        two / one
+    ));
+    assert!(
+        within(two, 6.0, 0.15),
+        "6 AKU admitted {two:.2} MiB/s, not 6"
+    );
+    assert!(within(two / one, 2.0, 0.15), "{two:.2} / {one:.2}");
+
+    // Scale up (6 -> 10 AKU: a fourth node, broker 3) under an acks=all producer.
+    topic(&console, &double, "orders", 6).await;
+    let work = tempfile::tempdir().unwrap();
+    let producer = start_producer(&bootstrap6, "orders", work.path());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let up = Instant::now();
+    scale(&console, &double, 10).await;
+    let mut progress_seen = Vec::new();
+    let d = loop {
+        let d = detail(&console.client, &console.base, &double).await;
+        assert_ne!(d["summary"]["state"], "abnormal", "{d}");
+        if let Some(text) = step_of(&d, "Rebalance")["detail"].as_str() {
+            if !progress_seen.contains(&text.to_string()) {
+                progress_seen.push(text.to_string());
+            }
+        }
+        if d["summary"]["state"] == "running" {
+            break d;
+        }
+        assert!(up.elapsed() < Duration::from_secs(600), "{d}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    say(&format!(
+        "scaled up in {:.1} s; rebalance said: {progress_seen:?}",
+        up.elapsed().as_secs_f64()
+    ));
+    for step in d["steps"].as_array().unwrap() {
+        eprintln!("  {}: {}", step["label"], step["detail"]);
+    }
+    assert_eq!(nodes_in(&dir_of(&console, &double)).len(), 4);
+    let quota =
+        std::fs::read_to_string(dir_of(&console, &double).join("node-3/quota.properties")).unwrap();
+    assert!(
+        quota.contains(&format!("produce.bytes.per.second={}\n", 10 * 1024 * 1024)),
+        "{quota}"
+    );
+    let (parts, brokers) = partitions(&bootstrap6, "orders");
+    assert_eq!(brokers, [0, 1, 2, 3]);
+    assert!(parts.iter().any(|(_, r)| r.contains(&3)), "{parts:?}");
+    assert!(
+        parts.iter().any(|(l, _)| *l == 3),
+        "broker 3 leads: {parts:?}"
+    );
+    assert!(parts.iter().all(|(_, r)| r.len() == 3), "{parts:?}");
+
+    // Scale down (10 -> 6 AKU): broker 3 goes.
+    let down = Instant::now();
+    scale(&console, &double, 6).await;
+    let d = settle(&console, &double, Duration::from_secs(600)).await;
+    say(&format!(
+        "scaled down in {:.1} s",
+        down.elapsed().as_secs_f64()
+    ));
+    for step in d["steps"].as_array().unwrap() {
+        eprintln!("  {}: {}", step["label"], step["detail"]);
+    }
+    let figures = stop_producer(producer, work.path());
+    say(&format!("producer: {figures}"));
+    let (parts, brokers) = partitions(&bootstrap6, "orders");
+    assert_eq!(brokers, [0, 1, 2], "broker 3 unregistered");
+    assert!(
+        parts.iter().all(|(l, r)| *l != 3 && !r.contains(&3)),
+        "{parts:?}"
+    );
+    assert_eq!(nodes_in(&dir_of(&console, &double)).len(), 3);
+    assert!(!dir_of(&console, &double).join("node-3").exists());
+    assert_eq!(figures["failed"], 0, "{figures}");
+    let read = consume_all(&bootstrap6, "orders", work.path());
+    say(&format!("consumer: {read}"));
+    assert_eq!(read["missing"].as_array().map(Vec::len), Some(0), "{read}");
+    assert_eq!(read["expected"], figures["acked"], "{read} {figures}");
+    console.kill_nodes();
+    console.kill();
+}
+
+fn dir_of(console: &Activated, id: &str) -> std::path::PathBuf {
+    console.instance_dir(id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scale_cut_off_mid_reassignment_by_kill_9_resumes_and_finishes() {
+    let _one = one_at_a_time().await;
+    let started = Instant::now();
+    let say = |what: &str| eprintln!("[{:6.1} s] {what}", started.elapsed().as_secs_f64());
+    let mut console = activated(&flags("24200-24391"), 100).await;
+    let id = create(&console, "moving", 6).await;
+    let d = settle(&console, &id, Duration::from_secs(5)).await;
+    let bootstrap = bootstrap(&d);
+    topic(&console, &id, "data", 6).await;
+    // Data to move: 60 MiB (6 MiB/s at 6 AKU: about 10 s); broker 3 takes a quarter of the
+    // replicas at 10 MiB/s, the throttle.
+    producer_performance(&bootstrap, "data", 60 * 1024 * 1024 / 1000, "loader").await;
+    say("60 MiB written");
+    scale(&console, &id, 10).await;
+    // Killed once the rebalance step says partitions are still copying.
+    let cut = Instant::now();
+    loop {
+        let d = detail(&console.client, &console.base, &id).await;
+        let rebalance = step_of(&d, "Rebalance");
+        if rebalance["detail"]
+            .as_str()
+            .is_some_and(|t| t.contains("still copying"))
+        {
+            say(&format!("killing the console: {}", rebalance["detail"]));
+            break;
+        }
+        assert_eq!(d["summary"]["state"], "changing", "{d}");
+        assert!(cut.elapsed() < Duration::from_secs(300), "{d}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    console.kill();
+    console.restart(&flags("24200-24391")).await;
+    let d = settle(&console, &id, Duration::from_secs(600)).await;
+    say("resumed and finished");
+    for step in d["steps"].as_array().unwrap() {
+        eprintln!(
+            "  {}: {} (attempts {})",
+            step["label"], step["detail"], step["attempts"]
+        );
+    }
+    assert_eq!(step_of(&d, "Rebalance")["attempts"], 2, "{d}");
+    let (parts, brokers) = partitions(&bootstrap, "data");
+    assert_eq!(brokers, [0, 1, 2, 3]);
+    assert!(parts.iter().any(|(_, r)| r.contains(&3)), "{parts:?}");
+    assert!(parts.iter().all(|(_, r)| r.len() == 3), "{parts:?}");
+    console.kill_nodes();
+    console.kill();
+}
