@@ -257,6 +257,7 @@ async fn an_instance_admits_what_its_aku_buy_and_scales_under_load() {
     );
     say("3 AKU instance running");
     topic(&console, &small, "perf", 6).await;
+    say(&format!("perf's leaders: {:?}", partitions(&small_bootstrap, "perf").0));
     // About 25 s at the quota.
     let records = 3 * 1024 * 1024 * 25 / 1000;
     let one = producer_performance(&small_bootstrap, "perf", records, "alone").await;

@@ -13,6 +13,7 @@ import java.util.function.LongSupplier;
 
 import org.apache.kafka.common.Cluster;
 import org.apache.kafka.common.Node;
+import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.security.auth.KafkaPrincipal;
 import org.apache.kafka.server.quota.ClientQuotaCallback;
 import org.apache.kafka.server.quota.ClientQuotaEntity;
@@ -26,9 +27,13 @@ import org.slf4j.LoggerFactory;
  * <p>Kafka's stock quotas are per user or client id and per broker, so every user would get
  * the full rate on every broker. Here every client principal maps to one quota sensor (the tag
  * {@code instance=clients}), so all of them share it; and each broker enforces its share of the
- * instance's total: the total divided by the brokers serving (the live brokers of the last
- * cluster metadata, or the file's {@code brokers} until metadata has come). A topic whose
- * partitions lead on every broker gets the whole total.
+ * instance's total, as KIP-257 suggests: the total times the part of the clients' partitions
+ * (all topics but Kafka's internal ones) this broker leads, from the last cluster metadata
+ * (clients produce to and fetch from leaders, so with traffic spread over partitions the
+ * shares add up to the total whatever the leaders' spread). A broker that leads none still
+ * admits one partition's share (a client with stale metadata is not starved). Before any
+ * partition exists, or before metadata has come, the total divided by the brokers serving
+ * (distinct ids of the metadata, else the file's {@code brokers}).
  *
  * <p>The totals are read from the properties file named by the broker setting
  * {@value #FILE_CONFIG} ({@code produce.bytes.per.second}, {@code fetch.bytes.per.second},
@@ -62,6 +67,10 @@ public class InstanceQuotaCallback implements ClientQuotaCallback {
 
     private volatile Totals totals = Totals.NONE;
     private volatile int liveBrokers = 0;
+    /** Partitions of client topics with a leader, and those this broker leads. */
+    private volatile int partitions = 0;
+    private volatile int ledHere = 0;
+    private int nodeId = -1;
     private long lastCheck = Long.MIN_VALUE;
     private Object lastStamp = null;
     private final Set<ClientQuotaType> resetPending = EnumSet.noneOf(ClientQuotaType.class);
@@ -86,6 +95,14 @@ public class InstanceQuotaCallback implements ClientQuotaCallback {
             LOG.warn("{} is not set: clients are not limited", FILE_CONFIG);
         } else {
             file = Path.of(path.toString());
+        }
+        Object id = configs.get("node.id");
+        if (id != null) {
+            try {
+                nodeId = Integer.parseInt(id.toString().trim());
+            } catch (NumberFormatException e) {
+                LOG.warn("node.id {} is not a number: shares by brokers only", id);
+            }
         }
         Object internal = configs.get(INTERNAL_PRINCIPALS_CONFIG);
         if (internal != null && !internal.toString().isBlank()) {
@@ -119,6 +136,10 @@ public class InstanceQuotaCallback implements ClientQuotaCallback {
         if (total == null) {
             return null;
         }
+        int all = partitions;
+        if (all > 0 && nodeId >= 0) {
+            return (double) total * Math.max(1, ledHere) / all;
+        }
         int brokers = liveBrokers > 0 ? liveBrokers : Math.max(1, now.brokers());
         return (double) total / brokers;
     }
@@ -138,11 +159,31 @@ public class InstanceQuotaCallback implements ClientQuotaCallback {
     public synchronized boolean updateClusterMetadata(Cluster cluster) {
         // Distinct ids: Kafka 4.4 lists a broker once per listener (CLIENT and INTERNAL here).
         int live = (int) cluster.nodes().stream().mapToInt(Node::id).distinct().count();
-        if (live == liveBrokers) {
+        int all = 0;
+        int led = 0;
+        for (String topic : cluster.topics()) {
+            if (topic.startsWith("__") || cluster.internalTopics().contains(topic)) {
+                continue;
+            }
+            for (PartitionInfo partition : cluster.partitionsForTopic(topic)) {
+                Node leader = partition.leader();
+                if (leader == null || leader.isEmpty()) {
+                    continue;
+                }
+                all++;
+                if (leader.id() == nodeId) {
+                    led++;
+                }
+            }
+        }
+        if (live == liveBrokers && all == partitions && led == ledHere) {
             return false;
         }
-        LOG.info("{} brokers serve (were {}): each limits clients to its share", live, liveBrokers);
+        LOG.info("{} brokers serve, this one ({}) leads {} of {} client partitions: it limits "
+                + "clients to that share", live, nodeId, led, all);
         liveBrokers = live;
+        partitions = all;
+        ledHere = led;
         resetPending.add(ClientQuotaType.PRODUCE);
         resetPending.add(ClientQuotaType.FETCH);
         return true;

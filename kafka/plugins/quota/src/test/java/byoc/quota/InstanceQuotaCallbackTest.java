@@ -16,6 +16,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import org.apache.kafka.common.Cluster;
 import org.apache.kafka.common.Node;
+import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.security.auth.KafkaPrincipal;
 import org.apache.kafka.server.quota.ClientQuotaType;
 import org.junit.jupiter.api.Test;
@@ -33,7 +34,7 @@ class InstanceQuotaCallbackTest {
 
     InstanceQuotaCallback callback(Path file) {
         InstanceQuotaCallback callback = new InstanceQuotaCallback(clock::get);
-        callback.configure(Map.of(InstanceQuotaCallback.FILE_CONFIG, file.toString()));
+        callback.configure(Map.of(InstanceQuotaCallback.FILE_CONFIG, file.toString(), "node.id", "0"));
         return callback;
     }
 
@@ -100,6 +101,39 @@ class InstanceQuotaCallbackTest {
         assertFalse(callback.updateClusterMetadata(
                 new Cluster("c", twice, List.of(), Set.of(), Set.of())), "still 4 brokers");
         assertEquals(3_000_000.0, callback.quotaLimit(ClientQuotaType.PRODUCE, tags));
+    }
+
+    /** `leaders[i]` leads partition i of topic t; plus an internal topic led by broker 0. */
+    static Cluster withLeaders(int brokers, int... leaders) {
+        // By id (a Cluster's own nodes() are shuffled).
+        List<Node> nodes = new ArrayList<>();
+        for (int i = 0; i < brokers; i++) {
+            nodes.add(new Node(i, "127.0.0.1", 24000 + 4 * i));
+        }
+        List<PartitionInfo> partitions = new ArrayList<>();
+        for (int i = 0; i < leaders.length; i++) {
+            Node leader = nodes.get(leaders[i]);
+            partitions.add(new PartitionInfo("t", i, leader, new Node[] {leader}, new Node[] {leader}));
+        }
+        for (int i = 0; i < 50; i++) {
+            partitions.add(new PartitionInfo("__consumer_offsets", i, nodes.get(0), new Node[0], new Node[0]));
+        }
+        return new Cluster("c", nodes, partitions, Set.of(), Set.of("__consumer_offsets"));
+    }
+
+    @Test
+    void eachBrokerAdmitsTheShareOfThePartitionsItLeads() throws IOException {
+        Path file = dir.resolve("quota.properties");
+        write(file, 6_000_000, 12_000_000, 3);
+        InstanceQuotaCallback callback = callback(file);
+        Map<String, String> tags = callback.quotaMetricTags(ClientQuotaType.PRODUCE, user("a"), "c");
+        // Broker 0 leads 3 of 6 client partitions (internal topics do not count): half.
+        assertTrue(callback.updateClusterMetadata(withLeaders(3, 0, 1, 2, 0, 0, 1)));
+        assertEquals(3_000_000.0, callback.quotaLimit(ClientQuotaType.PRODUCE, tags));
+        assertEquals(6_000_000.0, callback.quotaLimit(ClientQuotaType.FETCH, tags));
+        // Leading none, it still admits one partition's share.
+        assertTrue(callback.updateClusterMetadata(withLeaders(3, 1, 1, 2, 2, 1, 2)));
+        assertEquals(1_000_000.0, callback.quotaLimit(ClientQuotaType.PRODUCE, tags));
     }
 
     @Test
