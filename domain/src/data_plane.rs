@@ -19,8 +19,8 @@
 //!   AKU a node, 1 GiB up to 24, 2 GiB above. All nodes of a cluster have the same heap.
 //! - **Quotas.** The instance's total is its AKU times the unit: [`WRITE_MIB_S_PER_AKU`] MiB/s
 //!   of produce and [`READ_MIB_S_PER_AKU`] MiB/s of fetch per AKU (the vendor's; the console's
-//!   `--kafka-aku-mib-per-second` scales the write unit down for tests on a small machine,
-//!   reads stay twice the writes). Replication between nodes is not a client and is not
+//!   `--kafka-aku-mib-per-second` scales the write unit down for tests on a small machine, to
+//!   the KiB/s; reads stay twice the writes). Replication between nodes is not a client and is not
 //!   counted.
 
 use crate::sizing::{READ_MIB_S_PER_AKU, WRITE_MIB_S_PER_AKU};
@@ -67,6 +67,23 @@ impl DataPlane {
         COMBINED_NODES..self.nodes()
     }
 
+    /// Produce and fetch in MiB/s as the page says them ("90", "1.5", "0.75").
+    pub fn quotas_text(&self) -> (String, String) {
+        let text = |bytes: u64| {
+            let hundredths = (bytes * 100).div_ceil(MIB);
+            let (whole, part) = (hundredths / 100, hundredths % 100);
+            match part {
+                0 => whole.to_string(),
+                p if p % 10 == 0 => format!("{whole}.{}", p / 10),
+                p => format!("{whole}.{p:02}"),
+            }
+        };
+        (
+            text(self.produce_bytes_per_second),
+            text(self.fetch_bytes_per_second),
+        )
+    }
+
     /// Produce and fetch in MiB/s (for the page), rounded down.
     pub fn quotas_mib_s(&self) -> (u64, u64) {
         (
@@ -76,12 +93,12 @@ impl DataPlane {
     }
 }
 
-/// The write unit of one AKU in MiB/s as the vendor states it ([`WRITE_MIB_S_PER_AKU`]).
-pub const DEFAULT_UNIT_MIB_S: u32 = WRITE_MIB_S_PER_AKU;
+/// The write unit of one AKU in KiB/s as the vendor states it ([`WRITE_MIB_S_PER_AKU`] MiB/s).
+pub const DEFAULT_UNIT_KIB_S: u32 = WRITE_MIB_S_PER_AKU * 1024;
 
-/// The rule: what `aku` buy, with `write_mib_s_per_aku` MiB/s of produce per AKU (the vendor's
-/// [`DEFAULT_UNIT_MIB_S`], or less on a test machine) and twice that of fetch.
-pub fn data_plane(aku: u32, write_mib_s_per_aku: u32) -> DataPlane {
+/// The rule: what `aku` buy, with `write_kib_s_per_aku` KiB/s of produce per AKU (the vendor's
+/// [`DEFAULT_UNIT_KIB_S`], 30 MiB/s, or less on a test machine) and twice that of fetch.
+pub fn data_plane(aku: u32, write_kib_s_per_aku: u32) -> DataPlane {
     let broker_only = aku
         .saturating_sub(AKU_ON_COMBINED)
         .div_ceil(AKU_PER_BROKER)
@@ -95,7 +112,7 @@ pub fn data_plane(aku: u32, write_mib_s_per_aku: u32) -> DataPlane {
         carries *= 2;
     }
     let read_per_write = u64::from(READ_MIB_S_PER_AKU / WRITE_MIB_S_PER_AKU);
-    let produce = u64::from(aku) * u64::from(write_mib_s_per_aku) * MIB;
+    let produce = u64::from(aku) * u64::from(write_kib_s_per_aku) * 1024;
     DataPlane {
         aku,
         broker_only,
@@ -109,7 +126,7 @@ pub fn data_plane(aku: u32, write_mib_s_per_aku: u32) -> DataPlane {
 pub fn table() -> Vec<DataPlane> {
     let mut rows: Vec<DataPlane> = Vec::new();
     for aku in crate::license::MIN_INSTANCE_AKU..=crate::license::MAX_INSTANCE_AKU {
-        let plane = data_plane(aku, DEFAULT_UNIT_MIB_S);
+        let plane = data_plane(aku, DEFAULT_UNIT_KIB_S);
         let new = rows.last().is_none_or(|last| {
             (last.broker_only, last.heap_mib) != (plane.broker_only, plane.heap_mib)
         });
@@ -124,10 +141,12 @@ pub fn table() -> Vec<DataPlane> {
 mod tests {
     use super::*;
 
+    const U: u32 = DEFAULT_UNIT_KIB_S;
+
     #[test]
     fn small_instances_are_the_three_combined_nodes() {
         for aku in 3..=9 {
-            let plane = data_plane(aku, 30);
+            let plane = data_plane(aku, U);
             assert_eq!((plane.broker_only, plane.nodes()), (0, 3), "{aku} AKU");
             assert_eq!(plane.heap_mib, 256);
         }
@@ -135,7 +154,7 @@ mod tests {
 
     #[test]
     fn one_broker_only_node_per_six_aku_begun_above_nine() {
-        let nodes = |aku| data_plane(aku, 30).nodes();
+        let nodes = |aku| data_plane(aku, U).nodes();
         assert_eq!(nodes(10), 4);
         assert_eq!(nodes(15), 4);
         assert_eq!(nodes(16), 5);
@@ -145,7 +164,7 @@ mod tests {
         assert_eq!(nodes(63), 12);
         assert_eq!(nodes(500), 12);
         assert_eq!(
-            data_plane(16, 30).broker_only_ids().collect::<Vec<_>>(),
+            data_plane(16, U).broker_only_ids().collect::<Vec<_>>(),
             [3, 4]
         );
     }
@@ -153,32 +172,39 @@ mod tests {
     #[test]
     fn the_heap_grows_only_once_the_nodes_stop_growing() {
         for aku in 3..=63 {
-            assert_eq!(data_plane(aku, 30).heap_mib, 256, "{aku} AKU");
+            assert_eq!(data_plane(aku, U).heap_mib, 256, "{aku} AKU");
         }
         // 12 nodes: 6 AKU a node on 256 MiB, 12 on 512, 24 on 1 GiB, 2 GiB above.
-        assert_eq!(data_plane(72, 30).heap_mib, 256);
-        assert_eq!(data_plane(73, 30).heap_mib, 512);
-        assert_eq!(data_plane(144, 30).heap_mib, 512);
-        assert_eq!(data_plane(145, 30).heap_mib, 1024);
-        assert_eq!(data_plane(288, 30).heap_mib, 1024);
-        assert_eq!(data_plane(289, 30).heap_mib, 2048);
-        assert_eq!(data_plane(500, 30).heap_mib, 2048);
+        assert_eq!(data_plane(72, U).heap_mib, 256);
+        assert_eq!(data_plane(73, U).heap_mib, 512);
+        assert_eq!(data_plane(144, U).heap_mib, 512);
+        assert_eq!(data_plane(145, U).heap_mib, 1024);
+        assert_eq!(data_plane(288, U).heap_mib, 1024);
+        assert_eq!(data_plane(289, U).heap_mib, 2048);
+        assert_eq!(data_plane(500, U).heap_mib, 2048);
     }
 
     #[test]
     fn quotas_are_the_aku_times_the_unit_and_double_with_the_aku() {
-        let three = data_plane(3, 30);
+        let three = data_plane(3, U);
         assert_eq!(three.produce_bytes_per_second, 90 * MIB);
         assert_eq!(three.fetch_bytes_per_second, 180 * MIB);
         assert_eq!(three.quotas_mib_s(), (90, 180));
-        let six = data_plane(6, 30);
+        let six = data_plane(6, U);
         assert_eq!(
             six.produce_bytes_per_second,
             2 * three.produce_bytes_per_second
         );
-        // A scaled-down unit for a small machine: 1 MiB/s per AKU.
-        assert_eq!(data_plane(4, 1).quotas_mib_s(), (4, 8));
-        assert_eq!(data_plane(500, 30).produce_bytes_per_second, 500 * 30 * MIB);
+        // A scaled-down unit for a small machine: 1 MiB/s per AKU, or 256 KiB/s.
+        assert_eq!(data_plane(4, 1024).quotas_mib_s(), (4, 8));
+        assert_eq!(data_plane(4, 256).produce_bytes_per_second, MIB);
+        assert_eq!(data_plane(6, 256).quotas_text(), ("1.5".into(), "3".into()));
+        assert_eq!(
+            data_plane(3, 256).quotas_text(),
+            ("0.75".into(), "1.5".into())
+        );
+        assert_eq!(data_plane(3, U).quotas_text(), ("90".into(), "180".into()));
+        assert_eq!(data_plane(500, U).produce_bytes_per_second, 500 * 30 * MIB);
     }
 
     #[test]

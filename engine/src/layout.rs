@@ -297,14 +297,14 @@ mod tests {
 
     #[test]
     fn a_plane_gives_the_nodes_and_heap_of_the_rule() {
-        let plane = byoc_domain::data_plane::data_plane(16, 30);
+        let plane = byoc_domain::data_plane::data_plane(16, 30 * 1024);
         let layout = ClusterLayout::for_plane(&plane, &[], 20000).unwrap();
         assert_eq!(layout.nodes.len(), 5);
         assert_eq!(
             layout.broker_only().map(|n| n.node_id).collect::<Vec<_>>(),
             [3, 4]
         );
-        let big = byoc_domain::data_plane::data_plane(100, 30);
+        let big = byoc_domain::data_plane::data_plane(100, 30 * 1024);
         let layout = ClusterLayout::for_plane(&big, &[], 20000).unwrap();
         assert_eq!(layout.nodes.len(), 12);
         assert!(layout.nodes.iter().all(|n| n.heap_mib == 512));

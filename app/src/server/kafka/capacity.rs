@@ -35,7 +35,7 @@ impl KafkaProvisioner {
 
     /// What `aku` buy on this console's data plane (`--kafka-aku-mib-per-second`).
     pub(super) fn plane(&self, aku: u32) -> crate::domain::data_plane::DataPlane {
-        crate::domain::data_plane::data_plane(aku, self.settings.aku_mib_per_second)
+        crate::domain::data_plane::data_plane(aku, self.settings.aku_kib_per_second)
     }
 
     /// The AKU instance `instance_id`'s nodes are laid out for on this host, as recorded.

@@ -87,8 +87,8 @@ impl KafkaProvisioner {
                 .map_err(|too_much| anyhow!("{too_much}"))?;
         }
         self.record_aku(id, self.both(work))?;
-        let (p0, f0) = old.quotas_mib_s();
-        let (p1, f1) = new.quotas_mib_s();
+        let (p0, f0) = old.quotas_text();
+        let (p1, f1) = new.quotas_text();
         let heap = if new.heap_mib == old.heap_mib {
             format!("{} MiB heap each", new.heap_mib)
         } else {
@@ -177,15 +177,12 @@ impl KafkaProvisioner {
             })
             .collect();
         let rate = throttle(&new);
-        let mut moved_total = 0usize;
         let mut throttled = false;
         let deadline = Instant::now() + MOVE_WITHIN;
-        // Rounds: wait for what is in progress (a console cut off mid-step left it running),
-        // plan from what the cluster is, submit; done when the plan is empty.
+        // A console cut off mid-step left Kafka's reassignments running: they finish first.
+        let mut moved_total = self.wait_reassignments(work, &admin, 0, deadline).await?;
+        // Rounds: plan from what the cluster is, submit, wait; done when the plan is empty.
         for _round in 0..5 {
-            let ongoing = self
-                .wait_reassignments(work, &admin, moved_total, deadline)
-                .await?;
             let metadata = admin.metadata(None).await.map_err(kafka_error)?;
             let current: Vec<Placement> = metadata
                 .topics
@@ -200,7 +197,6 @@ impl KafkaProvisioner {
                 .collect();
             let moves = plan(&current, &brokers);
             if moves.is_empty() {
-                moved_total += ongoing;
                 break;
             }
             if !throttled {
@@ -226,12 +222,12 @@ impl KafkaProvisioner {
                     refused.join("; ")
                 ));
             }
-            moved_total += moves.len();
             self.progress(work, &format!("0 of {} partitions moved", moves.len()))
                 .await;
+            self.wait_reassignments(work, &admin, moves.len(), deadline)
+                .await?;
+            moved_total += moves.len();
         }
-        self.wait_reassignments(work, &admin, moved_total, deadline)
-            .await?;
         // Every partition in sync on exactly its new replicas.
         let in_sync_by = Instant::now() + Duration::from_secs(120);
         let partitions = loop {
@@ -273,8 +269,8 @@ impl KafkaProvisioner {
             .map(|b| format!("{}: {}", b.id, leads(b.id)))
             .collect();
         Ok(detail(format!(
-            "{moved_total} of {partitions} partitions moved in {} s (throttled at {} MiB/s per \
-             broker), all in sync; partitions led per broker {}{}",
+            "{moved_total} of {partitions} partitions reassigned in {} s (throttled at {} MiB/s \
+             per broker), all in sync; partitions led per broker {}{}",
             started.elapsed().as_secs(),
             mib(rate),
             leaders.join(", "),
@@ -482,7 +478,7 @@ impl KafkaProvisioner {
             new.fetch_bytes_per_second,
         )?;
         self.record_aku(work.instance.id, work.target_aku)?;
-        let (produce, fetch) = new.quotas_mib_s();
+        let (produce, fetch) = new.quotas_text();
         Ok(detail(format!(
             "clients limited to {produce} MiB/s of produce and {fetch} MiB/s of fetch in all \
              ({} AKU; each of the {} brokers enforces its share)",

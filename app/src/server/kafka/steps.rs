@@ -48,7 +48,7 @@ impl KafkaProvisioner {
                 }
                 let version = String::from_utf8_lossy(&java.stderr);
                 let plane = self.plane(work.instance.size());
-                let (produce, fetch) = plane.quotas_mib_s();
+                let (produce, fetch) = plane.quotas_text();
                 detail(format!(
                     "Apache Kafka 4.4.0 for {} AKU: {} nodes (3 broker and controller, {} broker \
                      only), {} MiB heap each; clients limited to {produce} MiB/s of produce and \
