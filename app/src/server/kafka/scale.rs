@@ -7,7 +7,9 @@
 //!    readings count every node while both sizes' nodes may run).
 //! 2. **resize-brokers** (up): the new broker-only nodes are formatted and started, and the
 //!    step waits until Kafka lists them as brokers.
-//! 3. **rebalance-partitions**: every partition is spread over the new size's brokers
+//! 3. **rebalance-partitions**: brokers that go are cordoned (`cordoned.log.dirs=*`, Kafka
+//!    4.4's KIP-1066: no new replica is placed on them); every partition is spread over the
+//!    new size's brokers
 //!    (`domain::reassign`: onto new brokers, off those that go), with
 //!    AlterPartitionReassignments, throttled at [`throttle`] per broker; the step waits until
 //!    no reassignment is in progress and every moved partition is in sync, shows the
@@ -23,12 +25,13 @@
 //! The replication factor stays 3 and an instance never has fewer than its three combined
 //! nodes, so `min.insync.replicas` (2) never needs lowering.
 
+mod rebalance;
+
 use super::{kafka_error, KafkaProvisioner};
 use crate::domain::data_plane::DataPlane;
-use crate::domain::reassign::{plan, Placement, Target};
 use crate::server::provisioner::{ProvisionError, StepDone, StepWork};
 use anyhow::anyhow;
-use byoc_engine::admin::{AdminClient, AlterConfig, ConfigResource};
+use byoc_engine::admin::{AlterConfig, ConfigResource};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -154,248 +157,22 @@ impl KafkaProvisioner {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        // A broker id retired by an earlier scale down kept its cordon in the cluster's
+        // metadata: lifted, so that partitions can be placed on it again.
+        for node in new.broker_only_ids().filter(|n| *n >= old.nodes()) {
+            let lift = [AlterConfig::Delete("cordoned.log.dirs".into())];
+            if let Err(e) = admin
+                .incremental_alter_configs(&ConfigResource::Broker(node as i32), &lift)
+                .await
+            {
+                tracing::debug!(node, error = %e, "cordon not lifted");
+            }
+        }
         Ok(detail(format!(
             "brokers {} started and registered after {} ms",
             ids(new.broker_only_ids().filter(|n| *n >= old.nodes())),
             started.elapsed().as_millis()
         )))
-    }
-
-    pub(super) async fn rebalance(&self, work: &StepWork<'_>) -> Result<StepDone, ProvisionError> {
-        let started = Instant::now();
-        let new = self.plane(work.target_aku);
-        let target = self.spec_sized(work.instance, work.target_aku).await?;
-        let all = self.spec_sized(work.instance, self.both(work)).await?;
-        let admin = self.admin(&all).await?;
-        let brokers: Vec<Target> = target
-            .layout
-            .nodes
-            .iter()
-            .map(|n| Target {
-                id: n.node_id as i32,
-                rack: n.rack.clone(),
-            })
-            .collect();
-        let rate = throttle(&new);
-        let mut throttled = false;
-        let deadline = Instant::now() + MOVE_WITHIN;
-        // A console cut off mid-step left Kafka's reassignments running: they finish first.
-        let mut moved_total = self.wait_reassignments(work, &admin, 0, deadline).await?;
-        // Rounds: plan from what the cluster is, submit, wait; done when the plan is empty.
-        for _round in 0..5 {
-            let metadata = admin.metadata(None).await.map_err(kafka_error)?;
-            let current: Vec<Placement> = metadata
-                .topics
-                .iter()
-                .flat_map(|t| {
-                    t.partitions.iter().map(|p| Placement {
-                        topic: t.name.clone(),
-                        partition: p.partition,
-                        replicas: p.replicas.clone(),
-                    })
-                })
-                .collect();
-            let moves = plan(&current, &brokers);
-            if moves.is_empty() {
-                break;
-            }
-            if !throttled {
-                self.set_throttle(&admin, &all, &moves, Some(rate)).await?;
-                throttled = true;
-            }
-            let request: Vec<(String, i32, Option<Vec<i32>>)> = moves
-                .iter()
-                .map(|m| (m.topic.clone(), m.partition, Some(m.replicas.clone())))
-                .collect();
-            let results = admin
-                .alter_partition_reassignments(&request)
-                .await
-                .map_err(kafka_error)?;
-            let refused: Vec<String> = results
-                .iter()
-                .filter_map(|((t, p), r)| r.as_ref().err().map(|e| format!("{t}-{p}: {e}")))
-                .collect();
-            if !refused.is_empty() {
-                return Err(anyhow!(
-                    "Kafka refused to move {} partition(s): {}",
-                    refused.len(),
-                    refused.join("; ")
-                ));
-            }
-            self.progress(work, &format!("0 of {} partitions moved", moves.len()))
-                .await;
-            self.wait_reassignments(work, &admin, moves.len(), deadline)
-                .await?;
-            moved_total += moves.len();
-        }
-        // Every partition in sync on exactly its new replicas.
-        let in_sync_by = Instant::now() + Duration::from_secs(120);
-        let partitions = loop {
-            let metadata = admin.metadata(None).await.map_err(kafka_error)?;
-            let health = metadata.health();
-            if health.under_replicated == 0 && health.offline == 0 {
-                break health.partitions;
-            }
-            if Instant::now() > in_sync_by {
-                return Err(anyhow!(
-                    "{} partition(s) under-replicated and {} offline after the move",
-                    health.under_replicated,
-                    health.offline
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        };
-        // The preferred leaders (balanced by the plan) lead; partitions whose preferred
-        // replica is not in sync keep their leader (Kafka's auto rebalance moves it later).
-        let elected = admin
-            .elect_preferred_leaders(None)
-            .await
-            .map_err(kafka_error)?;
-        let not_elected = elected.values().filter(|r| r.is_err()).count();
-        if throttled || self.throttle_left(&admin, &all).await {
-            self.set_throttle(&admin, &all, &[], None).await?;
-        }
-        let metadata = admin.metadata(None).await.map_err(kafka_error)?;
-        let leads = |id: i32| {
-            metadata
-                .topics
-                .iter()
-                .flat_map(|t| &t.partitions)
-                .filter(|p| p.leader == Some(id))
-                .count()
-        };
-        let leaders: Vec<String> = brokers
-            .iter()
-            .map(|b| format!("{}: {}", b.id, leads(b.id)))
-            .collect();
-        Ok(detail(format!(
-            "{moved_total} of {partitions} partitions reassigned in {} s (throttled at {} MiB/s \
-             per broker), all in sync; partitions led per broker {}{}",
-            started.elapsed().as_secs(),
-            mib(rate),
-            leaders.join(", "),
-            if not_elected > 0 {
-                format!(" ({not_elected} keep their leader until Kafka's own rebalance)")
-            } else {
-                String::new()
-            }
-        )))
-    }
-
-    /// Waits until the cluster has no reassignment in progress, showing progress; answers
-    /// how many were in progress when it began.
-    async fn wait_reassignments(
-        &self,
-        work: &StepWork<'_>,
-        admin: &AdminClient,
-        submitted: usize,
-        deadline: Instant,
-    ) -> Result<usize, ProvisionError> {
-        let mut first = None;
-        let mut last_said = Instant::now() - Duration::from_secs(10);
-        loop {
-            let ongoing = admin
-                .list_partition_reassignments()
-                .await
-                .map_err(kafka_error)?;
-            let total = submitted.max(*first.get_or_insert(ongoing.len()));
-            if ongoing.is_empty() {
-                return Ok(first.unwrap_or(0));
-            }
-            if last_said.elapsed() >= Duration::from_secs(2) {
-                let adding: BTreeSet<i32> = ongoing.iter().flat_map(|o| o.adding.clone()).collect();
-                self.progress(
-                    work,
-                    &format!(
-                        "{} of {total} partitions moved; {} still copying to brokers {}",
-                        total.saturating_sub(ongoing.len()),
-                        ongoing.len(),
-                        ids(adding.iter().map(|n| *n as u32))
-                    ),
-                )
-                .await;
-                last_said = Instant::now();
-            }
-            if Instant::now() > deadline {
-                return Err(anyhow!(
-                    "{} of {total} partitions were still moving after {} min (the instance \
-                     stays on both sets of brokers; Retry goes on)",
-                    ongoing.len(),
-                    MOVE_WITHIN.as_secs() / 60
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-
-    /// Sets (`Some(rate)`) or lifts (`None`) Kafka's reassignment throttle: the rates on every
-    /// broker of `all`, and every replica of the topics moved (`*`).
-    async fn set_throttle(
-        &self,
-        admin: &AdminClient,
-        all: &byoc_engine::cluster::ClusterSpec,
-        moves: &[Placement],
-        rate: Option<u64>,
-    ) -> Result<(), ProvisionError> {
-        let rates: Vec<AlterConfig> = THROTTLE_RATES
-            .iter()
-            .map(|name| match rate {
-                Some(rate) => AlterConfig::Set(name.to_string(), rate.to_string()),
-                None => AlterConfig::Delete(name.to_string()),
-            })
-            .collect();
-        for node in &all.layout.nodes {
-            let broker = ConfigResource::Broker(node.node_id as i32);
-            // A broker that is not up (one retired in an earlier attempt) has nothing to set.
-            if let Err(e) = admin.incremental_alter_configs(&broker, &rates).await {
-                tracing::debug!(node = node.node_id, error = %e, "throttle rate not set");
-            }
-        }
-        let topics: BTreeSet<String> = match rate {
-            Some(_) => moves.iter().map(|m| m.topic.clone()).collect(),
-            None => admin
-                .metadata(None)
-                .await
-                .map_err(kafka_error)?
-                .topics
-                .into_iter()
-                .map(|t| t.name)
-                .collect(),
-        };
-        let replicas: Vec<AlterConfig> = THROTTLED_REPLICAS
-            .iter()
-            .map(|name| match rate {
-                Some(_) => AlterConfig::Set(name.to_string(), "*".into()),
-                None => AlterConfig::Delete(name.to_string()),
-            })
-            .collect();
-        for topic in topics {
-            admin
-                .incremental_alter_configs(&ConfigResource::Topic(topic.clone()), &replicas)
-                .await
-                .map_err(|e| anyhow!("cannot set the reassignment throttle of {topic}: {e}"))?;
-        }
-        Ok(())
-    }
-
-    /// Whether a broker still has a throttle rate set (a console cut off before lifting it).
-    async fn throttle_left(
-        &self,
-        admin: &AdminClient,
-        all: &byoc_engine::cluster::ClusterSpec,
-    ) -> bool {
-        for node in &all.layout.nodes {
-            let broker = ConfigResource::Broker(node.node_id as i32);
-            if let Ok(entries) = admin.describe_configs(&broker, None).await {
-                if entries.iter().any(|e| {
-                    THROTTLE_RATES.contains(&e.name.as_str())
-                        && e.source == byoc_engine::admin::ConfigSource::DynamicBroker
-                }) {
-                    return true;
-                }
-            }
-        }
-        false
     }
 
     pub(super) async fn retire_brokers(
