@@ -53,6 +53,7 @@ admin_requests! {
     UnregisterBroker: UnregisterBrokerRequest => UnregisterBrokerResponse,
     ListGroups: ListGroupsRequest => ListGroupsResponse,
     OffsetFetch: OffsetFetchRequest => OffsetFetchResponse,
+    Fetch: FetchRequest => FetchResponse,
     FindCoordinator: FindCoordinatorRequest => FindCoordinatorResponse,
     DescribeGroups: DescribeGroupsRequest => DescribeGroupsResponse,
     ConsumerGroupDescribe: ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse,
