@@ -145,6 +145,60 @@ pub fn plan(current: &[Placement], brokers: &[Target]) -> Vec<Placement> {
         .collect()
 }
 
+/// The topics whose partitions `moves` leave with fewer replicas than they have now (a scale
+/// down to fewer brokers than a topic's replication factor): only their
+/// `min.insync.replicas` may need lowering ([`min_insync_after`]).
+pub fn shrinking(current: &[Placement], moves: &[Placement]) -> BTreeSet<String> {
+    moves
+        .iter()
+        .filter(|m| {
+            current.iter().any(|p| {
+                p.topic == m.topic
+                    && p.partition == m.partition
+                    && m.replicas.len() < p.replicas.len()
+            })
+        })
+        .map(|m| m.topic.clone())
+        .collect()
+}
+
+/// What `topic`'s `min.insync.replicas` must be lowered to *before* `moves` are submitted,
+/// when some partition of it would end with fewer replicas than `min_insync` (acks=all
+/// producers would then be refused with NOT_ENOUGH_REPLICAS): the fewest replicas any of its
+/// partitions keeps, at least 1. `None`: it may stay.
+pub fn min_insync_after(
+    current: &[Placement],
+    moves: &[Placement],
+    topic: &str,
+    min_insync: u32,
+) -> Option<u32> {
+    let fewest = current
+        .iter()
+        .filter(|p| p.topic == topic)
+        .map(|p| {
+            moves
+                .iter()
+                .find(|m| m.topic == p.topic && m.partition == p.partition)
+                .unwrap_or(p)
+                .replicas
+                .len()
+        })
+        .min()?;
+    let fewest = u32::try_from(fewest).unwrap_or(u32::MAX).max(1);
+    (min_insync > fewest).then_some(fewest)
+}
+
+/// The partitions (`topic-partition`) that still have a replica on a broker of `going`: a
+/// broker is stopped only when this is empty, so no node holding a partition's only in-sync
+/// replica (or any replica) is ever stopped.
+pub fn held_by(current: &[Placement], going: &[i32]) -> Vec<String> {
+    current
+        .iter()
+        .filter(|p| p.replicas.iter().any(|r| going.contains(r)))
+        .map(|p| format!("{}-{}", p.topic, p.partition))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +345,74 @@ mod tests {
         for p in &back {
             let racks: BTreeSet<_> = p.replicas.iter().map(|r| r % 3).collect();
             assert_eq!(racks.len(), 3, "{p:?}");
+        }
+    }
+    /// A topic of replication factor 4 on brokers 0-3, `min.insync.replicas` as given.
+    fn four_wide(n: i32) -> Vec<Placement> {
+        (0..n)
+            .map(|p| Placement {
+                topic: "wide".into(),
+                partition: p,
+                replicas: (0..4).map(|k| (p + k) % 4).collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_scale_down_below_a_topics_factor_lowers_its_min_insync_replicas_first() {
+        let mut current = four_wide(4);
+        current.extend(three_node_topic(3));
+        let moves = plan(&current, &brokers(&[0, 1, 2]));
+        // The wide topic loses a replica per partition; "t" (on 0-2 already) does not shrink.
+        assert_eq!(
+            shrinking(&current, &moves),
+            BTreeSet::from(["wide".to_string()])
+        );
+        assert!(apply(&current, &moves)
+            .iter()
+            .all(|p| p.replicas.len() == 3 && !p.replicas.contains(&3)));
+        // min.insync.replicas 4 would refuse every acks=all write on 3 replicas: lowered to 3.
+        assert_eq!(min_insync_after(&current, &moves, "wide", 4), Some(3));
+        // 3 or 2 still fit: left alone.
+        assert_eq!(min_insync_after(&current, &moves, "wide", 3), None);
+        assert_eq!(min_insync_after(&current, &moves, "wide", 2), None);
+        assert_eq!(min_insync_after(&current, &moves, "t", 3), None);
+        // A topic the cluster does not have: nothing to lower.
+        assert_eq!(min_insync_after(&current, &moves, "absent", 9), None);
+    }
+
+    #[test]
+    fn never_below_one_replica_and_a_scale_up_never_lowers() {
+        let one = vec![Placement {
+            topic: "solo".into(),
+            partition: 0,
+            replicas: vec![3],
+        }];
+        let moves = plan(&one, &brokers(&[0]));
+        assert_eq!(moves[0].replicas, vec![0]);
+        assert_eq!(min_insync_after(&one, &moves, "solo", 2), Some(1));
+        let current = three_node_topic(6);
+        let up = plan(&current, &brokers(&[0, 1, 2, 3]));
+        assert!(shrinking(&current, &up).is_empty());
+        assert_eq!(min_insync_after(&current, &up, "t", 3), None);
+    }
+
+    #[test]
+    fn a_broker_is_held_while_it_has_any_replica() {
+        let current = four_wide(2);
+        assert_eq!(held_by(&current, &[3]), ["wide-0", "wide-1"]);
+        let after = apply(&current, &plan(&current, &brokers(&[0, 1, 2])));
+        assert!(held_by(&after, &[3]).is_empty());
+        assert!(held_by(&[], &[3]).is_empty());
+    }
+    #[test]
+    fn a_plan_applied_plans_nothing_more() {
+        for n in [1, 6, 7, 12, 50] {
+            for targets in [&[0, 1, 2, 3][..], &[0, 1, 2, 3, 4], &[0, 1, 2]] {
+                let current = three_node_topic(n);
+                let once = apply(&current, &plan(&current, &brokers(targets)));
+                assert_eq!(plan(&once, &brokers(targets)), vec![], "{n} on {targets:?}");
+            }
         }
     }
 }
