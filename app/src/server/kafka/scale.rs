@@ -22,13 +22,17 @@
 //! 5. **apply-quotas**: the instance's quotas of the new size written beside every node (the
 //!    quota callback applies them within a second, no restart); the size recorded.
 //!
-//! The replication factor stays 3 and an instance never has fewer than its three combined
-//! nodes, so `min.insync.replicas` (2) never needs lowering.
+//! The console's topics have replication factor 3 and an instance never has fewer than its
+//! three combined nodes, but a client may create a topic as wide as the brokers (4 on 4) with
+//! `min.insync.replicas` to match: a scale down keeps as many replicas as brokers remain, and
+//! lowers such a topic's `min.insync.replicas` to that count *before* its replicas move
+//! (`domain::reassign::min_insync_after`), stated in the rebalance step's detail.
 
 mod rebalance;
 
 use super::{kafka_error, KafkaProvisioner};
 use crate::domain::data_plane::DataPlane;
+use crate::domain::reassign::{held_by, Placement};
 use crate::server::provisioner::{ProvisionError, StepDone, StepWork};
 use anyhow::anyhow;
 use byoc_engine::admin::{AlterConfig, ConfigResource};
@@ -196,16 +200,19 @@ impl KafkaProvisioner {
         let admin = self.admin(&all).await?;
         // Never stop a node that holds a replica: the rebalance moved every one off.
         let metadata = admin.metadata(None).await.map_err(kafka_error)?;
-        let held: Vec<String> = metadata
+        let current: Vec<Placement> = metadata
             .topics
             .iter()
             .flat_map(|t| {
-                t.partitions
-                    .iter()
-                    .filter(|p| p.replicas.iter().any(|r| going.contains(&(*r as u32))))
-                    .map(move |p| format!("{}-{}", t.name, p.partition))
+                t.partitions.iter().map(|p| Placement {
+                    topic: t.name.clone(),
+                    partition: p.partition,
+                    replicas: p.replicas.clone(),
+                })
             })
             .collect();
+        let going_ids: Vec<i32> = going.iter().map(|n| *n as i32).collect();
+        let held = held_by(&current, &going_ids);
         if !held.is_empty() {
             return Err(anyhow!(
                 "brokers {} still hold replicas of {} partition(s) ({}): not stopped",

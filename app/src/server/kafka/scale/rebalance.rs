@@ -4,13 +4,17 @@
 //! lifted.
 
 use super::{detail, ids, mib, throttle, MOVE_WITHIN, THROTTLED_REPLICAS, THROTTLE_RATES};
-use crate::domain::reassign::{plan, Placement, Target};
+use crate::domain::reassign::{min_insync_after, plan, shrinking, Placement, Target};
 use crate::server::kafka::{kafka_error, KafkaProvisioner};
 use crate::server::provisioner::{ProvisionError, StepDone, StepWork};
 use anyhow::anyhow;
+use byoc_engine::admin::reassign::OngoingReassignment;
 use byoc_engine::admin::{AdminClient, AlterConfig, ConfigResource};
+use byoc_engine::config::DATA_DIR;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+
+const MIN_INSYNC: &str = "min.insync.replicas";
 
 impl KafkaProvisioner {
     pub(in crate::server::kafka) async fn rebalance(
@@ -47,9 +51,15 @@ impl KafkaProvisioner {
             }
         }
         let mut throttled = false;
+        let mut lowered = Vec::new();
         let deadline = Instant::now() + MOVE_WITHIN;
         // A console cut off mid-step left Kafka's reassignments running: they finish first.
-        let mut moved_total = self.wait_reassignments(work, &admin, 0, deadline).await?;
+        // Partitions counted once each, whichever attempt moved them.
+        let mut moved: BTreeSet<(String, i32)> = self
+            .wait_reassignments(work, &admin, 0, deadline)
+            .await?
+            .into_iter()
+            .collect();
         // Rounds: plan from what the cluster is, submit, wait; done when the plan is empty.
         for _round in 0..5 {
             let metadata = admin.metadata(None).await.map_err(kafka_error)?;
@@ -68,6 +78,9 @@ impl KafkaProvisioner {
             if moves.is_empty() {
                 break;
             }
+            // Before any replica goes: a topic left with fewer replicas than its
+            // min.insync.replicas would refuse every acks=all write.
+            lowered.extend(self.lower_min_insync(&admin, &current, &moves).await?);
             if !throttled {
                 self.set_throttle(&admin, &all, &moves, Some(rate)).await?;
                 throttled = true;
@@ -95,7 +108,7 @@ impl KafkaProvisioner {
                 .await;
             self.wait_reassignments(work, &admin, moves.len(), deadline)
                 .await?;
-            moved_total += moves.len();
+            moved.extend(moves.iter().map(|m| (m.topic.clone(), m.partition)));
         }
         // Every partition in sync on exactly its new replicas.
         let in_sync_by = Instant::now() + Duration::from_secs(120);
@@ -137,14 +150,18 @@ impl KafkaProvisioner {
             .iter()
             .map(|b| format!("{}: {}", b.id, leads(b.id)))
             .collect();
+        if !lowered.is_empty() {
+            cordoned.push(lowered.join(", "));
+        }
         Ok(detail(format!(
-            "{}{moved_total} of {partitions} partitions reassigned in {} s (throttled at {} MiB/s \
+            "{}{} of {partitions} partitions reassigned in {} s (throttled at {} MiB/s \
              per broker), all in sync; partitions led per broker {}{}",
             if cordoned.is_empty() {
                 String::new()
             } else {
                 format!("{}; ", cordoned.join(", "))
             },
+            moved.len(),
             started.elapsed().as_secs(),
             mib(rate),
             leaders.join(", "),
@@ -156,35 +173,83 @@ impl KafkaProvisioner {
         )))
     }
 
+    /// Lowers the `min.insync.replicas` of each topic that `moves` would leave with fewer
+    /// replicas than it (`domain::reassign::min_insync_after`), before they are submitted;
+    /// answers what it lowered. Run again after a crash, it finds them lowered already.
+    async fn lower_min_insync(
+        &self,
+        admin: &AdminClient,
+        current: &[Placement],
+        moves: &[Placement],
+    ) -> Result<Vec<String>, ProvisionError> {
+        let mut said = Vec::new();
+        for topic in shrinking(current, moves) {
+            let resource = ConfigResource::Topic(topic.clone());
+            let now = admin
+                .describe_config(&resource, MIN_INSYNC)
+                .await
+                .map_err(kafka_error)?
+                .and_then(|e| e.value)
+                .and_then(|v| v.parse::<u32>().ok());
+            let Some(now) = now else { continue };
+            if let Some(to) = min_insync_after(current, moves, &topic, now) {
+                admin
+                    .incremental_alter_configs(
+                        &resource,
+                        &[AlterConfig::Set(MIN_INSYNC.into(), to.to_string())],
+                    )
+                    .await
+                    .map_err(|e| {
+                        anyhow!("cannot lower min.insync.replicas of {topic} to {to}: {e}")
+                    })?;
+                tracing::info!(%topic, from = now, to, "min.insync.replicas lowered for a scale down");
+                said.push(format!(
+                    "{topic}: min.insync.replicas lowered from {now} to {to}"
+                ));
+            }
+        }
+        Ok(said)
+    }
+
     /// Waits until the cluster has no reassignment in progress, showing progress; answers
-    /// how many were in progress when it began.
+    /// the partitions that were moving when it began.
     async fn wait_reassignments(
         &self,
         work: &StepWork<'_>,
         admin: &AdminClient,
         submitted: usize,
         deadline: Instant,
-    ) -> Result<usize, ProvisionError> {
-        let mut first = None;
+    ) -> Result<Vec<(String, i32)>, ProvisionError> {
+        let mut first: Option<Vec<(String, i32)>> = None;
         let mut last_said = Instant::now() - Duration::from_secs(10);
         loop {
             let ongoing = admin
                 .list_partition_reassignments()
                 .await
                 .map_err(kafka_error)?;
-            let total = submitted.max(*first.get_or_insert(ongoing.len()));
+            let at_first = first.get_or_insert_with(|| {
+                ongoing
+                    .iter()
+                    .map(|o| (o.topic.clone(), o.partition))
+                    .collect()
+            });
+            let total = submitted.max(at_first.len());
             if ongoing.is_empty() {
-                return Ok(first.unwrap_or(0));
+                return Ok(first.unwrap_or_default());
             }
             if last_said.elapsed() >= Duration::from_secs(2) {
                 let adding: BTreeSet<i32> = ongoing.iter().flat_map(|o| o.adding.clone()).collect();
+                let (copied, to_copy) = self.bytes_copied(work, &ongoing);
                 self.progress(
                     work,
                     &format!(
-                        "{} of {total} partitions moved; {} still copying to brokers {}",
+                        "{} of {total} partitions moved; {} still copying to brokers {} \
+                         ({:.1} of {:.1} MiB copied)",
                         total.saturating_sub(ongoing.len()),
                         ongoing.len(),
-                        ids(adding.iter().map(|n| *n as u32))
+                        ids(adding.iter().map(|n| *n as u32)),
+                        copied as f64 / (1024.0 * 1024.0),
+                        to_copy as f64 / (1024.0 * 1024.0)
                     ),
                 )
                 .await;
@@ -200,6 +265,39 @@ impl KafkaProvisioner {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+
+    /// Bytes of the moving replicas copied so far and to copy, read from the nodes' data
+    /// directories on this host (the segments' `.log` files): each new replica's partition
+    /// directory against the largest of the replicas it copies from.
+    fn bytes_copied(&self, work: &StepWork<'_>, ongoing: &[OngoingReassignment]) -> (u64, u64) {
+        let cluster = self.cluster(work.instance.id);
+        let size = |node: i32, o: &OngoingReassignment| -> u64 {
+            let dir = cluster
+                .node_dir(node as u32)
+                .join(DATA_DIR)
+                .join(format!("{}-{}", o.topic, o.partition));
+            std::fs::read_dir(dir).map_or(0, |entries| {
+                // The segments' records only: Kafka preallocates index files (10 MiB each).
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+        };
+        ongoing.iter().fold((0, 0), |(copied, to_copy), o| {
+            let source = o
+                .replicas
+                .iter()
+                .filter(|r| !o.adding.contains(r))
+                .map(|r| size(*r, o))
+                .max()
+                .unwrap_or(0);
+            let done: u64 = o.adding.iter().map(|r| size(*r, o).min(source)).sum();
+            (copied + done, to_copy + source * o.adding.len() as u64)
+        })
     }
 
     /// Sets (`Some(rate)`) or lifts (`None`) Kafka's reassignment throttle: the rates on every
