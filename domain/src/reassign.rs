@@ -415,4 +415,30 @@ mod tests {
             }
         }
     }
+    #[test]
+    fn a_plan_over_several_topics_applied_plans_nothing_more() {
+        // As Kafka places topics on three brokers: round robin from a different start each.
+        let topic = |name: &str, n: i32, start: i32| -> Vec<Placement> {
+            (0..n)
+                .map(|p| Placement {
+                    topic: name.into(),
+                    partition: p,
+                    replicas: (0..3).map(|k| (p + start + k) % 3).collect(),
+                })
+                .collect()
+        };
+        let mut current = topic("perf", 6, 0);
+        current.extend(topic("orders", 6, 2));
+        current.extend(topic("__consumer_offsets", 50, 1));
+        for targets in [&[0, 1, 2, 3][..], &[0, 1, 2, 3, 4]] {
+            let once = apply(&current, &plan(&current, &brokers(targets)));
+            assert_eq!(plan(&once, &brokers(targets)), vec![], "on {targets:?}");
+            let back = apply(&once, &plan(&once, &brokers(&[0, 1, 2])));
+            assert_eq!(
+                plan(&back, &brokers(&[0, 1, 2])),
+                vec![],
+                "back from {targets:?}"
+            );
+        }
+    }
 }

@@ -55,10 +55,11 @@ impl KafkaProvisioner {
         let deadline = Instant::now() + MOVE_WITHIN;
         // A console cut off mid-step left Kafka's reassignments running: they finish first.
         // Partitions counted once each, whichever attempt moved them.
-        let mut moved: BTreeSet<(String, i32)> = self
-            .wait_reassignments(work, &admin, 0, deadline)
-            .await?
-            .into_iter()
+        let resumed = self.wait_reassignments(work, &admin, 0, deadline).await?;
+        self.settled(&admin, &resumed).await?;
+        let mut moved: BTreeSet<(String, i32)> = resumed
+            .iter()
+            .map(|m| (m.topic.clone(), m.partition))
             .collect();
         // Rounds: plan from what the cluster is, submit, wait; done when the plan is empty.
         for _round in 0..5 {
@@ -108,6 +109,7 @@ impl KafkaProvisioner {
                 .await;
             self.wait_reassignments(work, &admin, moves.len(), deadline)
                 .await?;
+            self.settled(&admin, &moves).await?;
             moved.extend(moves.iter().map(|m| (m.topic.clone(), m.partition)));
         }
         // Every partition in sync on exactly its new replicas.
@@ -211,16 +213,48 @@ impl KafkaProvisioner {
         Ok(said)
     }
 
+    /// Waits until the metadata a broker answers shows every partition of `targets` on its
+    /// target replicas (as a set): the controller ends a reassignment before every broker's
+    /// metadata has it, and a plan made from a broker's stale view (a partition still on its
+    /// old and new replicas) would move it again. At most 30 s: after that the next round
+    /// plans from what the cluster then says.
+    async fn settled(
+        &self,
+        admin: &AdminClient,
+        targets: &[Placement],
+    ) -> Result<(), ProvisionError> {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let by = Instant::now() + Duration::from_secs(30);
+        loop {
+            let metadata = admin.metadata(None).await.map_err(kafka_error)?;
+            let stale = targets.iter().any(|m| {
+                let want: BTreeSet<i32> = m.replicas.iter().copied().collect();
+                metadata
+                    .topics
+                    .iter()
+                    .find(|t| t.name == m.topic)
+                    .and_then(|t| t.partitions.iter().find(|p| p.partition == m.partition))
+                    .is_some_and(|p| p.replicas.iter().copied().collect::<BTreeSet<_>>() != want)
+            });
+            if !stale || Instant::now() > by {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Waits until the cluster has no reassignment in progress, showing progress; answers
-    /// the partitions that were moving when it began.
+    /// the partitions that were moving when it began, with their target replicas.
     async fn wait_reassignments(
         &self,
         work: &StepWork<'_>,
         admin: &AdminClient,
         submitted: usize,
         deadline: Instant,
-    ) -> Result<Vec<(String, i32)>, ProvisionError> {
-        let mut first: Option<Vec<(String, i32)>> = None;
+    ) -> Result<Vec<Placement>, ProvisionError> {
+        let mut first: Option<Vec<Placement>> = None;
         let mut last_said = Instant::now() - Duration::from_secs(10);
         loop {
             let ongoing = admin
@@ -230,7 +264,16 @@ impl KafkaProvisioner {
             let at_first = first.get_or_insert_with(|| {
                 ongoing
                     .iter()
-                    .map(|o| (o.topic.clone(), o.partition))
+                    .map(|o| Placement {
+                        topic: o.topic.clone(),
+                        partition: o.partition,
+                        replicas: o
+                            .replicas
+                            .iter()
+                            .copied()
+                            .filter(|r| !o.removing.contains(r))
+                            .collect(),
+                    })
                     .collect()
             });
             let total = submitted.max(at_first.len());
