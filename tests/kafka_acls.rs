@@ -122,6 +122,7 @@ async fn a_user_may_do_only_what_its_rules_allow_and_no_client_can_grant_itself_
             ports: (25000, 25047),
             private: Listener::loopback(),
             public: None,
+            aku_kib_per_second: 30 * 1024,
         }),
         ..Config::default()
     })

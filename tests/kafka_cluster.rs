@@ -81,6 +81,7 @@ async fn an_instance_is_a_three_node_kafka_cluster_that_heals_a_killed_node() {
         provisioner: ProvisionerChoice::Kafka(KafkaSettings {
             libs: KafkaInstall::default_libs(),
             ports: (26000, 26095),
+            aku_kib_per_second: 30 * 1024,
             private: Listener::loopback(),
             public: None,
         }),
@@ -448,6 +449,7 @@ async fn scram_users_are_written_to_the_cluster_and_enforced() {
         provisioner: ProvisionerChoice::Kafka(KafkaSettings {
             libs: KafkaInstall::default_libs(),
             ports: (26100, 26195),
+            aku_kib_per_second: 30 * 1024,
             private: Listener::loopback(),
             public: None,
         }),

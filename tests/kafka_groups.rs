@@ -139,6 +139,7 @@ async fn consumer_groups_lag_reset_and_delete_through_the_console() {
         provisioner: ProvisionerChoice::Kafka(KafkaSettings {
             libs: KafkaInstall::default_libs(),
             ports: (22000, 22095),
+            aku_kib_per_second: 30 * 1024,
             private: Listener::loopback(),
             public: None,
         }),

@@ -88,6 +88,7 @@ async fn the_message_browser_reads_what_kafka_holds_as_asked_and_audits_each_rea
             ports: (28000, 28095),
             private: Listener::loopback(),
             public: None,
+            aku_kib_per_second: 30 * 1024,
         }),
         ..Config::default()
     })

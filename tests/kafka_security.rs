@@ -29,6 +29,7 @@ async fn spawn_kafka_app(ports: (u16, u16), public: Option<Listener>) -> TestApp
         provisioner: ProvisionerChoice::Kafka(KafkaSettings {
             libs: KafkaInstall::default_libs(),
             ports,
+            aku_kib_per_second: 30 * 1024,
             private: Listener::loopback(),
             public,
         }),

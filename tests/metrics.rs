@@ -169,6 +169,7 @@ async fn per_instance_traffic_follows_a_real_kafka_cluster() {
         provisioner: ProvisionerChoice::Kafka(KafkaSettings {
             libs: KafkaInstall::default_libs(),
             ports: (20600, 20699),
+            aku_kib_per_second: 30 * 1024,
             private: Listener::loopback(),
             public: None,
         }),

@@ -31,13 +31,15 @@ pub enum StepId {
     PlanCapacity,
     ResizeBrokers,
     RebalancePartitions,
+    RetireBrokers,
+    ApplyQuotas,
     StopBrokers,
     ReleaseStorage,
     ReleaseNetwork,
 }
 
 impl StepId {
-    pub const ALL: [StepId; 11] = [
+    pub const ALL: [StepId; 13] = [
         StepId::AllocateNetwork,
         StepId::ProvisionCompute,
         StepId::AttachStorage,
@@ -46,6 +48,8 @@ impl StepId {
         StepId::PlanCapacity,
         StepId::ResizeBrokers,
         StepId::RebalancePartitions,
+        StepId::RetireBrokers,
+        StepId::ApplyQuotas,
         StepId::StopBrokers,
         StepId::ReleaseStorage,
         StepId::ReleaseNetwork,
@@ -61,6 +65,8 @@ impl StepId {
             StepId::PlanCapacity => "plan-capacity",
             StepId::ResizeBrokers => "resize-brokers",
             StepId::RebalancePartitions => "rebalance-partitions",
+            StepId::RetireBrokers => "retire-brokers",
+            StepId::ApplyQuotas => "apply-quotas",
             StepId::StopBrokers => "stop-brokers",
             StepId::ReleaseStorage => "release-storage",
             StepId::ReleaseNetwork => "release-network",
@@ -94,10 +100,16 @@ const CREATE: &[Step] = &[
     s(StepId::StartBrokers, "Start the brokers"),
     s(StepId::PublishEndpoint, "Publish the bootstrap address"),
 ];
+/// A scale, up or down (each step does nothing where the direction needs nothing, and says
+/// so): brokers the new size adds start, partitions move onto the brokers the new size has
+/// (and off those it drops), the brokers it drops stop and leave the cluster, then the
+/// client quotas follow the new size.
 const SCALE: &[Step] = &[
     s(StepId::PlanCapacity, "Plan the new capacity"),
     s(StepId::ResizeBrokers, "Resize the brokers"),
     s(StepId::RebalancePartitions, "Rebalance partitions"),
+    s(StepId::RetireBrokers, "Retire the brokers no longer needed"),
+    s(StepId::ApplyQuotas, "Apply the new size's client quotas"),
 ];
 const DELETE: &[Step] = &[
     s(StepId::StopBrokers, "Stop the brokers"),
@@ -365,7 +377,7 @@ mod tests {
     fn progress_text() {
         assert_eq!(
             progress(OperationKind::Scale, 1),
-            "step 2 of 3: Resize the brokers"
+            "step 2 of 5: Resize the brokers"
         );
         assert_eq!(
             progress(OperationKind::Resume, 1),

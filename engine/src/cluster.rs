@@ -151,6 +151,43 @@ impl<'a> Cluster<'a> {
         Ok(())
     }
 
+    /// Writes the instance's client quotas into every node's directory of `layout` (the quota
+    /// callback reads the file again within a second of a change; no restart): what all clients
+    /// together may produce and fetch, bytes per second, and the brokers that share it until
+    /// Kafka's metadata says how many serve. Unchanged files are left as they are.
+    pub fn write_quotas(
+        &self,
+        layout: &ClusterLayout,
+        produce_bytes_per_second: u64,
+        fetch_bytes_per_second: u64,
+    ) -> Result<(), HostError> {
+        let text = quota_file(
+            produce_bytes_per_second,
+            fetch_bytes_per_second,
+            layout.nodes.len(),
+        );
+        for node in &layout.nodes {
+            let dir = self.node_dir(node.node_id);
+            private_dir(&dir)?;
+            write_changed(&dir.join(config::QUOTA_FILE), &text)?;
+        }
+        Ok(())
+    }
+
+    /// The quotas written in node `node_id`'s directory (produce, fetch), if any.
+    pub fn quotas(&self, node_id: u32) -> Option<(u64, u64)> {
+        let text = std::fs::read_to_string(self.node_dir(node_id).join(config::QUOTA_FILE)).ok()?;
+        let value = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .and_then(|v| v.trim().parse().ok())
+        };
+        Some((
+            value("produce.bytes.per.second")?,
+            value("fetch.bytes.per.second")?,
+        ))
+    }
+
     /// The digest of node `node_id`'s configuration files as they are on disk now (a missing
     /// file counts as empty, and differs from an empty one).
     pub fn config_digest(&self, node_id: u32) -> String {
@@ -233,6 +270,26 @@ impl<'a> Cluster<'a> {
         self.host.start(&self.start_of(spec, node)).await
     }
 
+    /// Stops one node (SIGTERM: Kafka's controlled shutdown, which moves its leaderships away;
+    /// SIGKILL after `grace`) and waits until its process is gone; answers its pid, `None`
+    /// when none ran.
+    pub async fn stop_node(&self, node_id: u32, grace: Duration) -> Option<i32> {
+        self.host.stop(&self.node_dir(node_id), grace).await
+    }
+
+    /// Removes a node's directory (its data and files) once it no longer belongs to the
+    /// cluster. A directory already gone is fine.
+    pub fn remove_node(&self, node_id: u32) -> Result<(), HostError> {
+        let dir = self.node_dir(node_id);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("cannot remove {}", dir.display())))
+            }
+        }
+    }
+
     fn start_of(&self, spec: &ClusterSpec, node: &NodeLayout) -> NodeStart {
         NodeStart {
             instance_id: spec.instance_id,
@@ -263,6 +320,14 @@ impl<'a> Cluster<'a> {
             .flatten()
             .collect()
     }
+}
+
+/// The quota callback's file (Java properties).
+fn quota_file(produce: u64, fetch: u64, brokers: usize) -> String {
+    format!(
+        "# The instance's client quotas, all clients together (written by the console).\n\
+         produce.bytes.per.second={produce}\nfetch.bytes.per.second={fetch}\nbrokers={brokers}\n"
+    )
 }
 
 fn private_dir(dir: &Path) -> Result<(), HostError> {
@@ -354,6 +419,29 @@ mod tests {
                 client_listener: Some(client_pem.into()),
             },
         }
+    }
+
+    #[tokio::test]
+    async fn quotas_are_written_beside_each_node_and_are_no_reason_to_restart() {
+        let root = tempfile::tempdir().unwrap();
+        let host = FakeHost::default();
+        let cluster = Cluster::new(root.path().join("c"), &host);
+        let spec = spec("127.0.0.1", "CERT");
+        cluster.prepare(&spec).await.unwrap();
+        cluster.start_missing(&spec).await.unwrap();
+        cluster
+            .write_quotas(&spec.layout, 3 << 20, 6 << 20)
+            .unwrap();
+        for node in 0..3 {
+            assert_eq!(cluster.quotas(node), Some((3 << 20, 6 << 20)));
+        }
+        let text = std::fs::read_to_string(cluster.node_dir(1).join(config::QUOTA_FILE)).unwrap();
+        assert!(text.contains("brokers=3\n"), "{text}");
+        cluster
+            .write_quotas(&spec.layout, 6 << 20, 12 << 20)
+            .unwrap();
+        assert_eq!(cluster.quotas(2), Some((6 << 20, 12 << 20)));
+        assert!(cluster.stale_nodes(&spec.layout).is_empty());
     }
 
     #[tokio::test]

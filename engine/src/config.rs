@@ -33,6 +33,14 @@ pub const NODE_KEYSTORE: &str = "tls/node.pem";
 pub const CLIENT_KEYSTORE: &str = "tls/client.pem";
 /// The environment's CA certificate.
 pub const TRUSTSTORE: &str = "tls/ca.pem";
+/// The instance's client quotas in force, read by the quota callback (kafka/plugins/quota)
+/// when it changes: not among the files a node is restarted for.
+pub const QUOTA_FILE: &str = "quota.properties";
+/// The console's `ClientQuotaCallback` (kafka/plugins/quota, `libs/byoc-quota.jar`): every
+/// client of the instance shares one quota, each node enforcing its share.
+pub const QUOTA_CALLBACK: &str = "byoc.quota.InstanceQuotaCallback";
+/// The plug-in's jar in Kafka's `libs/` (scripts/build_kafka_plugins.sh).
+pub const QUOTA_JAR: &str = "byoc-quota.jar";
 
 /// How Kafka clients reach the instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,6 +175,10 @@ pub fn server_properties(
         }
     }
     line(format!("connections.max.reauth.ms={REAUTH_MS}"));
+    // The instance's quotas as a whole (KIP-257): totals from a file the console rewrites
+    // when the instance is scaled, no restart.
+    line(format!("client.quota.callback.class={QUOTA_CALLBACK}"));
+    line(format!("byoc.quota.file={d}/{QUOTA_FILE}"));
     // A client may do only what an ACL allows it (the console writes each user's rules, and
     // on an anonymous instance the rules of User:ANONYMOUS); the nodes' and the console's
     // certificates are the only super users.
@@ -261,6 +273,8 @@ mod tests {
         assert!(p.contains("broker.rack=b\n"));
         assert!(p.contains("min.insync.replicas=2\n"));
         assert!(p.contains("log.dirs=/d/n/data\n"));
+        assert!(p.contains("client.quota.callback.class=byoc.quota.InstanceQuotaCallback\n"));
+        assert!(p.contains("byoc.quota.file=/d/n/quota.properties\n"));
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! Every cluster has [`COMBINED_NODES`] nodes in combined mode (broker and controller), node
 //! ids 0 to 2, which are never removed: in combined mode Kafka cannot scale controllers apart
 //! from brokers, and three voters keep the quorum through the loss of one. Broker-only nodes
-//! (ids from 3) are what an instance's size adds (the AKU rule of the next issue); until then
-//! an instance is its three combined nodes.
+//! (ids from 3) and every node's heap are what an instance's size adds, by the domain's rule
+//! (`byoc_domain::data_plane`): [`ClusterLayout::for_plane`].
 
 use std::fmt;
 
@@ -22,9 +22,10 @@ pub const PORTS_PER_INSTANCE: u16 = PORTS_PER_NODE * MAX_NODES as u16;
 /// an `acks=all` producer: one node may fail (or roll) without refusing writes.
 pub const REPLICATION_FACTOR: u16 = 3;
 pub const MIN_INSYNC_REPLICAS: u16 = 2;
-/// Heap of each node, fixed (`-Xms` = `-Xmx`: no resizing pauses, and the host's memory
-/// rule can count on it). Measured idle RSS of a 256 MiB node: see docs/instances.md.
-pub const HEAP_MIB: u32 = 256;
+/// Heap of each node of [`ClusterLayout::new`], fixed (`-Xms` = `-Xmx`: no resizing pauses,
+/// and the host's memory rule can count on it); the AKU rule's smallest heap. Measured idle RSS
+/// of a 256 MiB node: see docs/instances.md.
+pub const HEAP_MIB: u32 = byoc_domain::data_plane::BASE_HEAP_MIB;
 /// What one node costs the host beyond its heap (metaspace, code cache, threads, direct
 /// buffers), for the capacity rule: measured RSS of a 256 MiB node 423 to 453 MiB once the
 /// internal topics exist (docs/research/kafka-4.4-cluster.md), rounded up.
@@ -151,6 +152,25 @@ impl ClusterLayout {
         })
     }
 
+    /// The cluster an instance's size buys (`byoc_domain::data_plane`): its broker-only nodes
+    /// and every node's heap.
+    pub fn for_plane(
+        plane: &byoc_domain::data_plane::DataPlane,
+        zones: &[String],
+        first_port: u16,
+    ) -> Result<Self, LayoutError> {
+        let mut layout = ClusterLayout::new(plane.broker_only, zones, first_port)?;
+        for node in &mut layout.nodes {
+            node.heap_mib = plane.heap_mib;
+        }
+        Ok(layout)
+    }
+
+    /// The broker-only nodes (ids from [`COMBINED_NODES`]).
+    pub fn broker_only(&self) -> impl Iterator<Item = &NodeLayout> {
+        self.nodes.iter().filter(|n| n.role == Role::Broker)
+    }
+
     /// The quorum's voters: the combined nodes.
     pub fn voters(&self) -> impl Iterator<Item = &NodeLayout> {
         self.nodes.iter().filter(|n| n.role == Role::Combined)
@@ -273,6 +293,22 @@ mod tests {
         let error = ClusterLayout::new(MAX_NODES, &[], 20000).unwrap_err();
         assert!(error.to_string().contains("at most 12 nodes"), "{error}");
         assert!(ClusterLayout::new(0, &[], 65500).is_err());
+    }
+
+    #[test]
+    fn a_plane_gives_the_nodes_and_heap_of_the_rule() {
+        let plane = byoc_domain::data_plane::data_plane(16, 30 * 1024);
+        let layout = ClusterLayout::for_plane(&plane, &[], 20000).unwrap();
+        assert_eq!(layout.nodes.len(), 5);
+        assert_eq!(
+            layout.broker_only().map(|n| n.node_id).collect::<Vec<_>>(),
+            [3, 4]
+        );
+        let big = byoc_domain::data_plane::data_plane(100, 30 * 1024);
+        let layout = ClusterLayout::for_plane(&big, &[], 20000).unwrap();
+        assert_eq!(layout.nodes.len(), 12);
+        assert!(layout.nodes.iter().all(|n| n.heap_mib == 512));
+        assert_eq!(layout.memory_mib(), 12 * (512 + 224));
     }
 
     #[test]

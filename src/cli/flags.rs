@@ -201,6 +201,11 @@ pub struct BrokerArgs {
     /// The ports Kafka clusters' blocks are taken from, FIRST-LAST (48 per instance).
     #[arg(long, env = "BYOC_KAFKA_PORTS", default_value = "20000-29983", value_parser = parse_port_range)]
     pub kafka_ports: (u16, u16),
+    /// MiB/s of writes one AKU buys on a Kafka cluster (reads twice that): the instance-wide
+    /// client quotas are its AKU times this. The vendor's unit is 30; a smaller one (to the
+    /// KiB, e.g. 0.25) lets tests on a small machine reach an instance's quota.
+    #[arg(long, env = "BYOC_KAFKA_AKU_MIB_PER_SECOND", default_value = "30", value_parser = parse_aku_unit)]
+    pub kafka_aku_mib_per_second: u32,
     /// The address brokers of instances exposed inside the network listen on: a private
     /// address of this host (0.0.0.0 means every interface, public ones included).
     #[arg(long, env = "BYOC_BROKER_PRIVATE_ADDRESS", default_value = "127.0.0.1")]
@@ -227,6 +232,17 @@ fn metrics_token(text: &str) -> Result<String, String> {
     let ok = text.len() >= 24 && text.bytes().all(|b| b.is_ascii_graphic());
     ok.then(|| text.to_string())
         .ok_or_else(|| "the metrics token must be at least 24 visible ASCII characters".into())
+}
+
+/// `--kafka-aku-mib-per-second`: MiB/s, to the KiB, from 1 KiB/s to 1,024 MiB/s; in KiB/s.
+pub fn parse_aku_unit(text: &str) -> Result<u32, String> {
+    let rule = "give the MiB/s one AKU buys, e.g. 30 or 0.25 (at least 1 KiB/s, at most 1024)";
+    let mib: f64 = text.trim().parse().map_err(|_| rule)?;
+    let kib = (mib * 1024.0).round();
+    if !(1.0..=1024.0 * 1024.0).contains(&kib) {
+        return Err(rule.into());
+    }
+    Ok(kib as u32)
 }
 
 pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
@@ -272,6 +288,7 @@ impl BrokerArgs {
                     .clone()
                     .unwrap_or_else(byoc_engine::host::local::KafkaInstall::default_libs),
                 ports: self.kafka_ports,
+                aku_kib_per_second: self.kafka_aku_mib_per_second,
                 private: listener(
                     net::canonical(self.broker_private_address),
                     self.broker_host.as_deref(),

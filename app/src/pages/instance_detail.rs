@@ -190,6 +190,7 @@ fn Detail(
                                 <li class=format!("step-{}", step.status.as_str()) data-status=step.status.as_str()>
                                     {step.label.clone()}
                                     <span class="step-status">{format!(" — {}", step.status.as_str())}{retried}</span>
+                                    {step.detail.clone().map(|detail| view! { <div class="step-detail">{detail}</div> })}
                                 </li>
                             }
                         }).collect_view()}

@@ -108,6 +108,10 @@ pub struct StepLine {
     pub label: String,
     pub status: StepStatus,
     pub attempts: i64,
+    /// What the step did, or, while it runs, how far it is (a scale's partitions moved of
+    /// the total).
+    #[serde(default)]
+    pub detail: Option<String>,
 }
 
 /// Where a step of an operation stands.

@@ -50,6 +50,7 @@ admin_requests! {
     AlterPartitionReassignments: AlterPartitionReassignmentsRequest => AlterPartitionReassignmentsResponse,
     ListPartitionReassignments: ListPartitionReassignmentsRequest => ListPartitionReassignmentsResponse,
     ElectLeaders: ElectLeadersRequest => ElectLeadersResponse,
+    UnregisterBroker: UnregisterBrokerRequest => UnregisterBrokerResponse,
     ListGroups: ListGroupsRequest => ListGroupsResponse,
     OffsetFetch: OffsetFetchRequest => OffsetFetchResponse,
     Fetch: FetchRequest => FetchResponse,

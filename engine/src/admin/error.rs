@@ -51,6 +51,12 @@ pub mod code {
     pub const NOT_CONTROLLER: i16 = 41;
     /// The user, or the user's credential for the mechanism, does not exist.
     pub const RESOURCE_NOT_FOUND: i16 = 91;
+    /// The partition's preferred replica leads it already (ElectLeaders).
+    pub const ELECTION_NOT_NEEDED: i16 = 84;
+    /// No reassignment of the partition is in progress (a cancellation).
+    pub const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
+    /// The broker is not registered (UnregisterBroker of one already gone).
+    pub const BROKER_ID_NOT_REGISTERED: i16 = 102;
 }
 
 impl KafkaError {

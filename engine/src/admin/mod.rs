@@ -11,7 +11,9 @@
 //!   DescribeQuorum, partition health), [`topics`], [`configs`], [`scram`], [`offsets`]
 //!   (DescribeLogDirs, ListOffsets), [`groups`] (ListGroups, DescribeGroups and
 //!   ConsumerGroupDescribe, DeleteGroups), [`group_offsets`] (OffsetFetch, lag, offset resets
-//!   by OffsetCommit); group requests go to each group's coordinator.
+//!   by OffsetCommit), [`reassign`] (AlterPartitionReassignments,
+//!   ListPartitionReassignments, ElectLeaders, UnregisterBroker); group requests go to each
+//!   group's coordinator.
 //!
 //! Every call returns typed results; a failure Kafka answered carries Kafka's error code,
 //! its name (`NOT_CONTROLLER`) and the broker's message ([`KafkaError`]).
@@ -37,6 +39,7 @@ pub mod group_offsets;
 pub mod groups;
 pub mod offsets;
 pub mod produce;
+pub mod reassign;
 pub mod scram;
 pub mod tls;
 pub mod topics;
@@ -55,6 +58,7 @@ pub use group_offsets::{GroupLag, PartitionLag};
 pub use groups::{GroupDescription, GroupMember, GroupProtocol, ListedGroup};
 pub use offsets::{LogDir, PartitionOffsets, ReplicaSize};
 pub use produce::ProduceRecord;
+pub use reassign::{OngoingReassignment, PerPartition, TopicPartition};
 pub use scram::{ScramCredentialInfo, ScramDeletion, ScramMechanism, ScramUpsert};
 pub use tls::TlsIdentity;
 pub use topics::{CreatedTopic, NewTopic, PerName};
@@ -94,5 +98,9 @@ mod tests {
         send(c.reset_group_offsets("g", &spec, 0));
         send(c.delete_groups(&[]));
         send(c.produce("t", 0, &[]));
+        send(c.alter_partition_reassignments(&[]));
+        send(c.list_partition_reassignments());
+        send(c.elect_preferred_leaders(None));
+        send(c.unregister_broker(3));
     }
 }

@@ -256,6 +256,7 @@ fn steps(op: &OperationRow, rows: &[StepRow]) -> Vec<StepLine> {
                 label: step.label.to_string(),
                 status,
                 attempts: row.map(|r| r.attempts).unwrap_or(0),
+                detail: row.and_then(|r| r.detail.clone()),
             }
         })
         .collect()

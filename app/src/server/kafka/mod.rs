@@ -8,8 +8,8 @@
 //! loop adopts clusters that outlived the console, starts a node that died and replaces one
 //! that stopped answering (through [`Provisioner::maintain`], audited); topics and SCRAM users
 //! go through the Admin API; traffic is read from the nodes' own counters ([`traffic`]).
-//! What it does not do yet, and refuses rather than pretend: SASL/PLAIN and mutual TLS,
-//! scaling beyond the three nodes.
+//! Each cluster has the nodes, heaps and client quotas its AKU buy (`domain::data_plane`), and
+//! a scale moves partitions onto or off broker-only nodes while clients produce ([`scale`]).
 //!
 //! ```text
 //! DATA_DIR/kafka/instance-ID/   ports, node.pem, client-listener.pem, console-identity.pem,
@@ -25,6 +25,7 @@ mod groups;
 mod health;
 mod messages;
 mod roll;
+mod scale;
 pub mod scram;
 mod serve;
 mod settings;
@@ -228,7 +229,7 @@ impl Provisioner for KafkaProvisioner {
         if spec.endpoint_exposure == EndpointExposure::Internet && self.settings.public.is_none() {
             return refuse("endpoint_exposure", NO_PUBLIC_ADDRESS);
         }
-        if let Err(too_much) = self.capacity(None) {
+        if let Err(too_much) = self.capacity(None, spec.size_aku) {
             return refuse("size_aku", &too_much.to_string());
         }
         None

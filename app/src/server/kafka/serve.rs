@@ -16,6 +16,13 @@ impl KafkaProvisioner {
         let spec = self.spec(row).await?;
         let cluster = self.cluster(row.id);
         cluster.prepare(&spec).await?;
+        // The instance's quotas as its AKU buy, before any node serves a client.
+        let plane = self.plane(row.size());
+        cluster.write_quotas(
+            &spec.layout,
+            plane.produce_bytes_per_second,
+            plane.fetch_bytes_per_second,
+        )?;
         let started = cluster.start_missing(&spec).await?;
         let admin = self.admin(&spec).await?;
         let deadline = tokio::time::Instant::now() + byoc_engine::heal::START_GRACE;

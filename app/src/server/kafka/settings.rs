@@ -16,6 +16,10 @@ pub struct KafkaSettings {
     /// Where nodes of internet-facing instances listen; none configured: such instances are
     /// refused.
     pub public: Option<Listener>,
+    /// KiB/s of produce one AKU buys (reads twice that): the vendor's 30 MiB/s
+    /// (`byoc_domain::data_plane::DEFAULT_UNIT_KIB_S`), less on a small test machine
+    /// (`--kafka-aku-mib-per-second`).
+    pub aku_kib_per_second: u32,
 }
 
 /// One exposure's listener: the address nodes bind, and the host name or address clients

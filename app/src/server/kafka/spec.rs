@@ -33,15 +33,20 @@ impl KafkaProvisioner {
     }
 
     /// The instance's block of ports: the recorded one, or the first block of the range that
-    /// no other instance holds and nothing on this host uses.
-    pub(super) async fn allocate_ports(&self, instance_id: i64) -> Result<u16, ProvisionError> {
+    /// no other instance holds and nothing on this host uses. The instance's size (`aku`) is
+    /// recorded with it, for the capacity rule.
+    pub(super) async fn allocate_ports(
+        &self,
+        instance_id: i64,
+        aku: u32,
+    ) -> Result<u16, ProvisionError> {
         let _one_at_a_time = self.allocating.lock().await;
         if let Some(first) = self.first_port(instance_id) {
             return Ok(first);
         }
         // Checked again here, one at a time: two creates that both passed the form's check
         // cannot both take the host's last room.
-        self.capacity(Some(instance_id))
+        self.capacity(Some(instance_id), aku)
             .map_err(|too_much| anyhow!("{too_much}"))?;
         let held: Vec<u16> = self
             .instance_dirs()
@@ -62,6 +67,7 @@ impl KafkaProvisioner {
                 let first =
                     u16::try_from(first).map_err(|_| anyhow!("port {first} out of range"))?;
                 super::private_dir(&self.dir(instance_id))?;
+                self.record_aku(instance_id, aku)?;
                 std::fs::write(self.dir(instance_id).join(PORTS_FILE), first.to_string())
                     .context("cannot record the instance's ports")?;
                 return Ok(first);
@@ -74,15 +80,25 @@ impl KafkaProvisioner {
         ))
     }
 
-    /// The cluster `row` wants.
+    /// The cluster `row` wants: the nodes and heaps its size buys (`domain::data_plane`).
     pub(super) async fn spec(&self, row: &InstanceRow) -> Result<ClusterSpec, ProvisionError> {
+        self.spec_sized(row, row.size()).await
+    }
+
+    /// The cluster `row` would be at `aku` (a scale's old or new size).
+    pub(super) async fn spec_sized(
+        &self,
+        row: &InstanceRow,
+        aku: u32,
+    ) -> Result<ClusterSpec, ProvisionError> {
         let first = self.first_port(row.id).with_context(|| {
             format!(
                 "the instance's directory {} has no ports recorded (was it removed?)",
                 self.dir(row.id).display()
             )
         })?;
-        let layout = ClusterLayout::new(0, &row.zones(), first).map_err(|e| anyhow!("{e}"))?;
+        let layout = ClusterLayout::for_plane(&self.plane(aku), &row.zones(), first)
+            .map_err(|e| anyhow!("{e}"))?;
         let client = self.client_listener(row)?;
         let key_stores = self.key_stores(row, &client).await?;
         Ok(ClusterSpec {

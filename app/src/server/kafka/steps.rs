@@ -18,7 +18,7 @@ impl KafkaProvisioner {
         };
         match work.step.id {
             StepId::AllocateNetwork => {
-                let first = self.allocate_ports(id).await?;
+                let first = self.allocate_ports(id, work.instance.size()).await?;
                 detail(format!(
                     "ports {first}-{} (client, internal, controller and metrics of each node)",
                     first + byoc_engine::layout::PORTS_PER_INSTANCE - 1
@@ -38,11 +38,25 @@ impl KafkaProvisioner {
                     .output()
                     .await
                     .context("java cannot be run (scripts/setup.sh installs OpenJDK 17)")?;
+                let quota_jar = self.settings.libs.join(byoc_engine::config::QUOTA_JAR);
+                if !quota_jar.exists() {
+                    return Err(anyhow!(
+                        "the console's Kafka quota plug-in is not installed: {} is missing \
+                         (scripts/setup.sh builds it with scripts/build_kafka_plugins.sh)",
+                        quota_jar.display()
+                    ));
+                }
                 let version = String::from_utf8_lossy(&java.stderr);
+                let plane = self.plane(work.instance.size());
+                let (produce, fetch) = plane.quotas_text();
                 detail(format!(
-                    "Apache Kafka 4.4.0, three nodes (broker and controller), {} MiB heap each, \
-                     on {}",
-                    byoc_engine::layout::HEAP_MIB,
+                    "Apache Kafka 4.4.0 for {} AKU: {} nodes (3 broker and controller, {} broker \
+                     only), {} MiB heap each; clients limited to {produce} MiB/s of produce and \
+                     {fetch} MiB/s of fetch in all; on {}",
+                    plane.aku,
+                    plane.nodes(),
+                    plane.broker_only,
+                    plane.heap_mib,
                     version.lines().next().unwrap_or("java").trim()
                 ))
             }
@@ -50,7 +64,8 @@ impl KafkaProvisioner {
                 let spec = self.spec(work.instance).await?;
                 let ids = self.cluster(id).prepare(&spec).await?;
                 detail(format!(
-                    "three node directories under {} formatted (cluster id {})",
+                    "{} node directories under {} formatted (cluster id {})",
+                    spec.layout.nodes.len(),
                     self.dir(id).display(),
                     ids.cluster_id
                 ))
@@ -61,12 +76,16 @@ impl KafkaProvisioner {
                 let spec = self.spec(work.instance).await?;
                 let said = match served {
                     Served::Started(_) => format!(
-                        "three nodes answering on {} after {} ms; replication factor 3, \
+                        "{} nodes answering on {} after {} ms; replication factor 3, \
                          min.insync.replicas 2",
+                        spec.layout.nodes.len(),
                         spec.layout.bootstrap(&spec.client.host),
                         started.elapsed().as_millis()
                     ),
-                    Served::Adopted => "the three nodes already serving are kept".to_string(),
+                    Served::Adopted => format!(
+                        "the {} nodes already serving are kept",
+                        spec.layout.nodes.len()
+                    ),
                 };
                 detail(format!(
                     "{said}; {}",
@@ -84,12 +103,11 @@ impl KafkaProvisioner {
                     detail: None,
                 })
             }
-            StepId::ResizeBrokers => detail(format!(
-                "{} AKU recorded; the cluster keeps its three nodes (AKU in force is the next \
-                 step)",
-                work.target_aku
-            )),
-            StepId::PlanCapacity | StepId::RebalancePartitions => Ok(StepDone::default()),
+            StepId::PlanCapacity => self.plan_capacity(work).await,
+            StepId::ResizeBrokers => self.add_brokers(work).await,
+            StepId::RebalancePartitions => self.rebalance(work).await,
+            StepId::RetireBrokers => self.retire_brokers(work).await,
+            StepId::ApplyQuotas => self.apply_quotas(work).await,
             StepId::StopBrokers => {
                 let stopped = self.halt(id).await;
                 detail(format!(

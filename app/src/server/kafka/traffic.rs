@@ -11,7 +11,6 @@ use crate::server::provisioner::ProvisionError;
 use crate::server::store::broker_samples::{self, Counters};
 use crate::server::store::{self, instances::InstanceRow};
 use crate::wire::kafka::{LiveTraffic, TrafficPoint};
-use byoc_engine::layout::ClusterLayout;
 use byoc_engine::meter::{self, NodeMark, Totals};
 use std::collections::VecDeque;
 use std::sync::Weak;
@@ -47,14 +46,12 @@ impl KafkaProvisioner {
         self.instance_dirs()
             .into_iter()
             .filter(|id| {
-                self.first_port(*id)
-                    .and_then(|first| byoc_engine::layout::ClusterLayout::new(0, &[], first).ok())
-                    .is_some_and(|layout| {
-                        self.cluster(*id)
-                            .processes(&layout)
-                            .iter()
-                            .any(|(_, p)| p.is_some())
-                    })
+                self.layout_on_host(*id).is_some_and(|layout| {
+                    self.cluster(*id)
+                        .processes(&layout)
+                        .iter()
+                        .any(|(_, p)| p.is_some())
+                })
             })
             .collect()
     }
@@ -62,10 +59,8 @@ impl KafkaProvisioner {
     /// One reading of the cluster's counters, kept in memory and (once a minute, or when
     /// `persist`) in the database. False when no node could be read.
     pub(super) async fn read_traffic(&self, instance_id: i64, persist: bool) -> bool {
-        let Some(first) = self.first_port(instance_id) else {
-            return false;
-        };
-        let Ok(layout) = ClusterLayout::new(0, &[], first) else {
+        // Every node the instance has (broker-only nodes lead partitions too).
+        let Some(layout) = self.layout_on_host(instance_id) else {
             return false;
         };
         let mut read = Vec::with_capacity(layout.nodes.len());

@@ -315,6 +315,28 @@ pub async fn begin_step(
     .await
 }
 
+/// How far the running step `index` of the instance's running operation is, shown on its
+/// page while it runs (replaced by what the step did when it completes). Not audited: it
+/// changes nothing but the words of a step in progress.
+pub async fn step_progress(
+    pool: &SqlitePool,
+    instance_id: i64,
+    index: usize,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE operation_steps SET detail = ?
+         WHERE step_index = ? AND finished_at IS NULL AND operation_id =
+           (SELECT id FROM operations WHERE instance_id = ? AND status = 'running')",
+    )
+    .bind(detail)
+    .bind(index as i64)
+    .bind(instance_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Marks step `index` done and moves the operation past it, in one transaction. Guarded by
 /// `steps_done = index`: a step can be counted once only.
 pub async fn complete_step(
