@@ -77,6 +77,9 @@ pub fn router() -> Router<AppState> {
         .route(
             "/instances/{id}/kafka-users/{username}/acl-presets",
             post(kafka_acls::preset),
+        .route(
+            "/instances/{id}/kafka-users/{username}/certificates",
+            get(kafka_users::certificates),
         )
         .route("/instances/{id}/consumer-groups", get(groups::list))
         .route(

@@ -74,6 +74,7 @@ use utoipa::{Modify, OpenApi};
         kafka_acls::create,
         kafka_acls::preset,
         kafka_acls::delete,
+        kafka_users::certificates,
         service_accounts::list,
         service_accounts::create,
         service_accounts::rotate,

@@ -131,10 +131,7 @@ async fn insert(
     let actor = who.actor();
     let now = state.clock.unix();
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
-    if store::kafka_security::user(&mut tx, row.id, username)
-        .await?
-        .is_none()
-    {
+    if !store::kafka_security::user_exists(&mut tx, row.id, username).await? {
         return Err(
             AppError::NotFound(format!("{} has no user named {username}.", row.name)).into(),
         );

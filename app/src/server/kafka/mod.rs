@@ -8,8 +8,11 @@
 //! loop adopts clusters that outlived the console, starts a node that died and replaces one
 //! that stopped answering (through [`Provisioner::maintain`], audited); topics and SCRAM users
 //! go through the Admin API; traffic is read from the nodes' own counters ([`traffic`]).
-//! What it does not do yet, and refuses rather than pretend: SASL/PLAIN and mutual TLS,
-//! scaling beyond the three nodes.
+//! SASL/PLAIN users are salted hashes the console writes into each node's `plain-users`, checked
+//! by the console's callback handler ([`plain`]). Mutual TLS: the client listener requires a
+//! certificate of the environment's CA whose subject names the instance
+//! (`CN=user,OU=byoc-instance-ID`); the console issues one per user. What it does not do yet,
+//! and refuses rather than pretend: scaling beyond the three nodes.
 //!
 //! ```text
 //! DATA_DIR/kafka/instance-ID/   ports, node.pem, client-listener.pem, console-identity.pem,
@@ -22,6 +25,7 @@ mod capacity;
 mod certs;
 mod files;
 mod groups;
+pub mod plain;
 mod roll;
 pub mod scram;
 mod serve;
@@ -45,7 +49,9 @@ use super::provisioner::{
 };
 use super::store::broker_samples::Counters;
 use super::store::instances::InstanceRow;
-use crate::domain::instance_spec::{ClientAuth, EndpointExposure, InstanceSpec, SpecError};
+use crate::domain::instance_spec::{
+    ClientAuth, EndpointExposure, InstanceSpec, SpecError, TransitEncryption,
+};
 use crate::domain::metering::Traffic;
 use crate::domain::offset_reset::{ResetPreview, ResetSpec};
 use crate::wire::groups::{GroupDetail, GroupSummary};
@@ -64,10 +70,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tls::Authority;
 
-const SASL_REFUSED: &str = "SASL/PLAIN on Kafka clusters is not offered yet: choose \
-    SASL/SCRAM.";
-const MTLS_REFUSED: &str = "Mutual TLS on Kafka clusters is not offered yet: choose SASL/SCRAM \
-    with TLS.";
+const MTLS_NEEDS_TLS: &str = "Mutual TLS authentication needs TLS transit encryption.";
 
 pub struct KafkaProvisioner {
     settings: KafkaSettings,
@@ -218,9 +221,11 @@ impl Provisioner for KafkaProvisioner {
             })
         };
         match spec.client_auth {
-            ClientAuth::Anonymous | ClientAuth::SaslScram => {}
-            ClientAuth::SaslPlain => return refuse("client_auth", SASL_REFUSED),
-            ClientAuth::Mtls => return refuse("client_auth", MTLS_REFUSED),
+            ClientAuth::Anonymous | ClientAuth::SaslScram | ClientAuth::SaslPlain => {}
+            ClientAuth::Mtls if spec.transit_encryption != TransitEncryption::Tls => {
+                return refuse("transit_encryption", MTLS_NEEDS_TLS)
+            }
+            ClientAuth::Mtls => {}
         }
         if spec.endpoint_exposure == EndpointExposure::Internet && self.settings.public.is_none() {
             return refuse("endpoint_exposure", NO_PUBLIC_ADDRESS);
@@ -236,8 +241,8 @@ impl Provisioner for KafkaProvisioner {
             client_auth: vec![
                 ("anonymous", None),
                 ("sasl_scram", None),
-                ("sasl_plain", Some(SASL_REFUSED)),
-                ("mtls", Some(MTLS_REFUSED)),
+                ("sasl_plain", None),
+                ("mtls", None),
             ],
             transit_encryption: vec![("tls", None), ("plaintext", None)],
             internet: match self.settings.public {
@@ -359,6 +364,13 @@ impl Provisioner for KafkaProvisioner {
                 done.push(Maintenance::UsersRestored(vec![said]));
             }
         }
+        // The PLAIN users' files, put back when they differ from the console's users.
+        if instance.client_auth == ClientAuth::SaslPlain {
+            let said = self.write_plain_users(instance).await?;
+            if said.contains("file(s) changed") {
+                done.push(Maintenance::UsersRestored(vec![said]));
+            }
+        }
         // Rules changed while the cluster could not be reached, or made behind the console's
         // back, are put right now.
         let (said, removed) = self.sync_acls(instance).await?;
@@ -380,6 +392,16 @@ impl Provisioner for KafkaProvisioner {
 
     async fn ca_certificate(&self) -> Result<String, ProvisionError> {
         Ok(self.authority().await?.cert_pem().to_string())
+    }
+
+    async fn issue_user_certificate(
+        &self,
+        instance: &InstanceRow,
+        username: &str,
+        now: i64,
+    ) -> Result<tls::ServerCertificate, ProvisionError> {
+        let unit = crate::domain::certificate::instance_unit(instance.id);
+        self.authority().await?.issue_user(&unit, username, now)
     }
 
     async fn topics(&self, instance: &InstanceRow) -> Result<Vec<TopicInfo>, ProvisionError> {
@@ -432,6 +454,17 @@ impl Provisioner for KafkaProvisioner {
         instance: &InstanceRow,
         _cut_sessions: bool,
     ) -> Result<String, ProvisionError> {
+        if instance.client_auth == ClientAuth::SaslPlain {
+            return self.write_plain_users(instance).await;
+        }
+        if instance.client_auth == ClientAuth::Mtls {
+            return Ok(
+                "nothing to write on the nodes (a certificate is checked against the \
+                CA and the instance's name in it); Kafka cannot revoke a certificate: one \
+                already issued logs in until it expires"
+                    .into(),
+            );
+        }
         self.sync_users(instance).await
     }
 

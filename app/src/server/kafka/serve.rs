@@ -16,6 +16,10 @@ impl KafkaProvisioner {
         let spec = self.spec(row).await?;
         let cluster = self.cluster(row.id);
         cluster.prepare(&spec).await?;
+        if row.client_auth == crate::domain::instance_spec::ClientAuth::SaslPlain {
+            // Before the nodes start: their first PLAIN login finds the users.
+            self.write_plain_users(row).await?;
+        }
         let started = cluster.start_missing(&spec).await?;
         let admin = self.admin(&spec).await?;
         let deadline = tokio::time::Instant::now() + byoc_engine::heal::START_GRACE;
