@@ -77,6 +77,7 @@ pub fn router() -> Router<AppState> {
         .route(
             "/instances/{id}/kafka-users/{username}/acl-presets",
             post(kafka_acls::preset),
+        )
         .route(
             "/instances/{id}/kafka-users/{username}/certificates",
             get(kafka_users::certificates),

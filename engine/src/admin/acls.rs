@@ -115,8 +115,7 @@ impl AdminClient {
                 .with_operation(codes::ANY)
                 .with_permission_type(codes::ANY)
         };
-        let check_r =
-            |r: &DescribeAclsResponse| check(r.error_code, r.error_message.as_deref());
+        let check_r = |r: &DescribeAclsResponse| check(r.error_code, r.error_message.as_deref());
         let r = self.request(Route::Any, build, check_r).await?;
         Ok(r.resources
             .iter()
