@@ -142,6 +142,27 @@ async fn user_call(
     }
 }
 
+/// A new user may do nothing (ACLs): these tests' users produce and consume every topic.
+async fn grant_all(app: &TestApp, admin: &reqwest::Client, id: i64, username: &str) {
+    for (preset, extra) in [
+        ("produce", None),
+        ("consume", Some(("group", "*"))),
+        ("manage_topics", None),
+    ] {
+        let mut form = vec![
+            ("id", id.to_string()),
+            ("username", username.to_string()),
+            ("preset", preset.to_string()),
+            ("topic", "*".to_string()),
+        ];
+        form.extend(extra.map(|(k, v)| (k, v.to_string())));
+        let granted = app.post(admin, "/api/kafka_acl_preset", &form).await;
+        let status = granted.status();
+        let body = granted.text().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
 async fn create_user(
     app: &TestApp,
     admin: &reqwest::Client,
@@ -156,7 +177,9 @@ async fn create_user(
         ("mechanism", mechanism.to_string()),
     ];
     let file = dir.join(format!("{username}.properties"));
-    user_call(app, admin, "/api/kafka_user_create", &form, &file).await
+    let login = user_call(app, admin, "/api/kafka_user_create", &form, &file).await;
+    grant_all(app, admin, id, username).await;
+    login
 }
 
 async fn download_ca(app: &TestApp, client: &reqwest::Client, dir: &Path) -> PathBuf {
@@ -625,6 +648,7 @@ async fn mutual_tls_maps_only_certificates_of_this_instance_to_its_users() {
         "alice",
     )
     .await;
+    grant_all(&app, &admin, id, "alice").await;
     let text = std::fs::read_to_string(&alice.properties).unwrap();
     assert!(text.contains("security.protocol=SSL\n"), "{text}");
     assert!(
