@@ -18,6 +18,7 @@ pub mod kafka_user;
 pub mod license;
 pub mod license_state;
 pub mod marketplace;
+pub mod message_browse;
 pub mod metering;
 pub mod navigation;
 pub mod net;

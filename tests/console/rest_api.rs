@@ -515,3 +515,141 @@ async fn kafka_users_are_created_rotated_and_deleted_with_a_password_shown_once(
         .await;
     assert!(audited >= 3, "{audited} audit entries");
 }
+
+#[tokio::test]
+async fn access_rules_are_added_listed_refused_by_field_and_removed_with_their_user() {
+    let app = spawn_app().await;
+    let admin = app.activated_admin_client().await;
+    let (_, token) = account(&app, &admin, "acl-admin", "operator", "").await;
+    let (_, viewer) = account(&app, &admin, "acl-viewer", "viewer", "").await;
+    let created = post(&app, &token, "/api/v1/instances", &new_instance("rules", 3)).await;
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.unwrap()["summary"]["id"]
+        .as_i64()
+        .unwrap();
+    wait_for_state(&app, &token, id, "running").await;
+    let users = format!("/api/v1/instances/{id}/kafka-users");
+    let made = post(
+        &app,
+        &token,
+        &users,
+        &json!({"username": "app", "mechanism": "SCRAM-SHA-512"}),
+    )
+    .await;
+    assert_eq!(made.status(), 201);
+    let rules = format!("{users}/app/acls");
+
+    // What the document states is 422; the rules it cannot state (a right over the cluster,
+    // an operation Kafka never checks on the type) are 409, naming the field too. Nothing kept.
+    for (body, status, field) in [
+        (
+            json!({"resource_type": "queue", "resource_name": "a", "operation": "read"}),
+            422,
+            "resource_type",
+        ),
+        (
+            json!({"resource_type": "topic", "resource_name": "", "operation": "read"}),
+            422,
+            "resource_name",
+        ),
+        (
+            json!({"resource_type": "cluster", "operation": "alter"}),
+            409,
+            "operation",
+        ),
+        (
+            json!({"resource_type": "group", "resource_name": "g", "operation": "write"}),
+            409,
+            "operation",
+        ),
+    ] {
+        let refused = post(&app, &token, &rules, &body).await;
+        assert_eq!(problem(refused, status).await["field"], field, "{body}");
+    }
+    let nobody = post(
+        &app,
+        &token,
+        &format!("{users}/nobody/acls"),
+        &json!({"resource_type": "topic", "resource_name": "t", "operation": "read"}),
+    )
+    .await;
+    assert_eq!(nobody.status(), 404);
+    // A viewer may read the rules, not change them.
+    let by_viewer = post(
+        &app,
+        &viewer,
+        &rules,
+        &json!({"resource_type": "topic", "resource_name": "t", "operation": "read"}),
+    )
+    .await;
+    assert_eq!(by_viewer.status(), 403);
+    assert_eq!(app.count("SELECT COUNT(*) FROM kafka_acls").await, 0);
+
+    let one = post(
+        &app,
+        &token,
+        &rules,
+        &json!({"resource_type": "topic", "resource_name": "orders", "operation": "read"}),
+    )
+    .await;
+    assert_eq!(one.status(), 201);
+    let one: Value = one.json().await.unwrap();
+    assert_eq!(
+        one["rules"][0]["description"],
+        "allow read on topic orders from any host"
+    );
+    let again = post(
+        &app,
+        &token,
+        &rules,
+        &json!({"resource_type": "topic", "resource_name": "orders", "operation": "read"}),
+    )
+    .await;
+    assert_eq!(again.status(), 409);
+    let preset = post(
+        &app,
+        &token,
+        &format!("{users}/app/acl-presets"),
+        &json!({"preset": "consume", "topic": "orders", "group": "billing"}),
+    )
+    .await;
+    assert_eq!(preset.status(), 201);
+    // The read rule was there already: the preset added the two others only.
+    assert_eq!(
+        preset.json::<Value>().await.unwrap()["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let listed: Value = get(&app, &viewer, &format!("/api/v1/instances/{id}/acls"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
+    let first = listed[0]["id"].as_i64().unwrap();
+    let removed = Client::new()
+        .delete(app.url(&format!("/api/v1/instances/{id}/acls/{first}")))
+        .header("authorization", bearer(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    let deleted = Client::new()
+        .delete(app.url(&format!("{users}/app")))
+        .header("authorization", bearer(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(app.count("SELECT COUNT(*) FROM kafka_acls").await, 0);
+    let audited = app
+        .count(
+            "SELECT COUNT(*) FROM audit_log WHERE actor = 'acl-admin (service account)' \
+             AND action IN ('kafka_acl_create', 'kafka_acl_delete')",
+        )
+        .await;
+    assert_eq!(audited, 3);
+}

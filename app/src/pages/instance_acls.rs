@@ -17,15 +17,17 @@ pub struct AclActions {
     pub delete: ServerAction<DeleteKafkaAcl>,
 }
 
-impl AclActions {
-    pub fn new() -> AclActions {
+impl Default for AclActions {
+    fn default() -> AclActions {
         AclActions {
             create: ServerAction::new(),
             preset: ServerAction::new(),
             delete: ServerAction::new(),
         }
     }
+}
 
+impl AclActions {
     /// Changes when any of the forms was sent (the panel reloads).
     pub fn versions(&self) -> (usize, usize, usize) {
         (

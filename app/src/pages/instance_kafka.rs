@@ -26,7 +26,7 @@ pub fn InstanceKafka(id: i64, running: bool) -> impl IntoView {
         create_user: ServerAction::<CreateKafkaUser>::new(),
         rotate_user: ServerAction::<RotateKafkaUser>::new(),
         delete_user: ServerAction::<DeleteKafkaUser>::new(),
-        acls: AclActions::new(),
+        acls: AclActions::default(),
     };
     let live = RwSignal::new(running);
     let tick = poll_while(live, 5000);

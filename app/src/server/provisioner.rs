@@ -51,6 +51,15 @@ pub enum GroupRefusal {
     },
 }
 
+/// A request the cluster's state refuses, naming the field (an offset past a partition's
+/// end, a partition the topic does not have).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct FieldRefusal {
+    pub field: &'static str,
+    pub message: String,
+}
+
 /// The words an operator reads for a provisioner's error (on the instance, in a form's
 /// notice, in the log): what it was doing, then each cause, "starting the broker: cannot
 /// write …: Permission denied (os error 13)".
@@ -213,6 +222,16 @@ pub trait Provisioner: Send + Sync {
         _instance: &InstanceRow,
         _cut_sessions: bool,
     ) -> Result<String, ProvisionError> {
+        Err(anyhow::anyhow!(NOT_REAL))
+    }
+
+    /// A page of a topic's messages ([`FieldRefusal`] naming the field the cluster's state
+    /// refuses).
+    async fn read_messages(
+        &self,
+        _instance: &InstanceRow,
+        _browse: &crate::domain::message_browse::Browse,
+    ) -> Result<crate::wire::messages::MessagePage, ProvisionError> {
         Err(anyhow::anyhow!(NOT_REAL))
     }
 

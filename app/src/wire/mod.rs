@@ -10,6 +10,7 @@ pub mod instances;
 pub mod kafka;
 pub mod license;
 pub mod marketplace;
+pub mod messages;
 pub mod overview;
 pub mod service_accounts;
 pub mod usage;

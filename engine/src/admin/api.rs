@@ -52,6 +52,7 @@ admin_requests! {
     ElectLeaders: ElectLeadersRequest => ElectLeadersResponse,
     ListGroups: ListGroupsRequest => ListGroupsResponse,
     OffsetFetch: OffsetFetchRequest => OffsetFetchResponse,
+    Fetch: FetchRequest => FetchResponse,
     FindCoordinator: FindCoordinatorRequest => FindCoordinatorResponse,
     DescribeGroups: DescribeGroupsRequest => DescribeGroupsResponse,
     ConsumerGroupDescribe: ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse,

@@ -32,6 +32,7 @@ pub mod cluster;
 pub mod configs;
 pub mod conn;
 pub mod error;
+pub mod fetch;
 pub mod group_offsets;
 pub mod groups;
 pub mod offsets;

@@ -25,6 +25,8 @@ mod capacity;
 mod certs;
 mod files;
 mod groups;
+mod health;
+mod messages;
 pub mod plain;
 mod roll;
 pub mod scram;
@@ -252,61 +254,9 @@ impl Provisioner for KafkaProvisioner {
         })
     }
 
-    /// The cluster as the control loop sees it: alive while any node's process runs; it
-    /// answers while the quorum has a leader and a majority of voters answer (one node down
-    /// is the nodes' business, healed by [`Provisioner::maintain`], not the instance's).
+    /// The cluster as the control loop sees it ([`health`]).
     async fn check(&self, instance_id: i64, _timeout: Duration) -> Option<BrokerCheck> {
-        let first = self.first_port(instance_id)?;
-        let layout = byoc_engine::layout::ClusterLayout::new(0, &[], first).ok()?;
-        let cluster = self.cluster(instance_id);
-        let processes = cluster.processes(&layout);
-        let alive = processes.iter().any(|(_, p)| p.is_some());
-        let answer = if !alive {
-            Err("no node runs".to_string())
-        } else {
-            let mut conn = self.pool.acquire().await.ok()?;
-            let row = super::store::instances::get(&mut conn, instance_id)
-                .await
-                .ok()??;
-            drop(conn);
-            match self.spec(&row).await {
-                Ok(spec) => match self.probe_admin(&spec).await {
-                    Ok(admin) => {
-                        let state =
-                            observe_with(&cluster, &spec.layout, &admin, &self.probes).await;
-                        let answering = state.nodes.iter().filter(|n| n.answer.is_ok()).count();
-                        match &state.quorum {
-                            Ok(_) if answering * 2 > state.nodes.len() => Ok(()),
-                            Ok(_) => {
-                                Err(format!("{answering} of {} nodes answer", state.nodes.len()))
-                            }
-                            Err(e) => {
-                                // What each node answered, so that the instance's reason says
-                                // why (refused, timed out, TLS) and not only that none did.
-                                let nodes: Vec<String> = state
-                                    .nodes
-                                    .iter()
-                                    .filter_map(|n| {
-                                        let e = n.answer.as_ref().err()?;
-                                        Some(format!("node {}: {e}", n.node_id))
-                                    })
-                                    .collect();
-                                Err(format!("no quorum: {e} ({})", nodes.join("; ")))
-                            }
-                        }
-                    }
-                    Err(e) => Err(format!("{e:#}")),
-                },
-                Err(e) => Err(format!("{e:#}")),
-            }
-        };
-        Some(BrokerCheck {
-            alive,
-            answer,
-            right_program: true,
-            port: Some(layout.nodes[0].ports.client),
-            recorded_pid: processes.first().and_then(|(_, p)| p.map(|p| p.pid)),
-        })
+        self.health(instance_id).await
     }
 
     async fn ensure_serving(&self, instance: &InstanceRow) -> Result<Served, ProvisionError> {
@@ -442,6 +392,14 @@ impl Provisioner for KafkaProvisioner {
     ) -> Result<(), ProvisionError> {
         self.upsert_credential(instance, username, mechanism, verifier, salted_password)
             .await
+    }
+
+    async fn read_messages(
+        &self,
+        instance: &InstanceRow,
+        browse: &crate::domain::message_browse::Browse,
+    ) -> Result<crate::wire::messages::MessagePage, ProvisionError> {
+        self.messages_page(instance, browse).await
     }
 
     async fn apply_acls(&self, instance: &InstanceRow) -> Result<String, ProvisionError> {
