@@ -788,7 +788,7 @@ async fn mutual_tls_maps_only_certificates_of_this_instance_to_its_users() {
     assert_eq!(deleted.status(), 200);
     let mut conn = app.pool.acquire().await.unwrap();
     let latest =
-        app::server::store::kafka_security::latest_certificate_expiry(&mut conn, id, "alice")
+        app::server::store::kafka_client_certificates::latest_certificate_expiry(&mut conn, id, "alice")
             .await
             .unwrap();
     assert_eq!(latest, again["certificate_expires_at"].as_i64());

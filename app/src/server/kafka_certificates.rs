@@ -9,7 +9,7 @@
 use super::access::{Authorized, Operator, Viewer};
 use super::audit::{self, Outcome};
 use super::kafka_users::{connect_settings, no_such_user};
-use super::store::{self, instances::InstanceRow, kafka_security as keep};
+use super::store::{self, instances::InstanceRow, kafka_client_certificates as keep};
 use super::{AppState, ServerError};
 use crate::domain::certificate::CLIENT_CERT_VALIDITY_S;
 use crate::domain::instance_spec::ClientAuth;

@@ -61,7 +61,7 @@ pub async fn of_instance(
 
 pub async fn list(state: &AppState, row: &InstanceRow) -> Result<Vec<KafkaUserView>, ServerError> {
     if row.client_auth == ClientAuth::SaslPlain {
-        return plain_list(state, row).await;
+        return super::kafka_plain_users::list(state, row).await;
     }
     if row.client_auth == ClientAuth::Mtls {
         return super::kafka_certificates::list(state, row).await;
@@ -154,7 +154,7 @@ pub async fn create(
     let username = kafka_user::parse_name(username).map_err(user_field)?;
     let row = scram_instance(state, id).await?;
     if row.client_auth == ClientAuth::SaslPlain {
-        return plain_create(state, who, &row, &username, mechanism).await;
+        return super::kafka_plain_users::create(state, who, &row, &username, mechanism).await;
     }
     if row.client_auth == ClientAuth::Mtls {
         return super::kafka_certificates::create(state, who, &row, &username, mechanism).await;
@@ -232,7 +232,7 @@ pub async fn rotate(
     let row = scram_instance(state, id).await?;
     refuse_console_user(username)?;
     if row.client_auth == ClientAuth::SaslPlain {
-        return plain_rotate(state, who, &row, username).await;
+        return super::kafka_plain_users::rotate(state, who, &row, username).await;
     }
     if row.client_auth == ClientAuth::Mtls {
         return super::kafka_certificates::renew(state, who, &row, username).await;
@@ -295,9 +295,9 @@ pub async fn delete(
     refuse_console_user(username)?;
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let deleted = if row.client_auth == ClientAuth::SaslPlain {
-        keep::delete_plain_user(&mut tx, id, username).await?
+        store::kafka_plain_users::delete_plain_user(&mut tx, id, username).await?
     } else if row.client_auth == ClientAuth::Mtls {
-        keep::delete_certificate_user(&mut tx, id, username).await?
+        store::kafka_client_certificates::delete_certificate_user(&mut tx, id, username).await?
     } else {
         keep::delete_user(&mut tx, id, username).await?
     };
@@ -369,133 +369,4 @@ pub async fn connect_settings(
         login,
         topic,
     )
-}
-
-// SASL/PLAIN users: the same operations, kept as salted hashes ([`super::kafka::plain`]) and
-// put in force by writing every node's users file.
-
-async fn plain_list(
-    state: &AppState,
-    row: &InstanceRow,
-) -> Result<Vec<KafkaUserView>, ServerError> {
-    let users = keep::plain_users(&state.pool, row.id).await?;
-    Ok(users
-        .into_iter()
-        .map(|u| KafkaUserView {
-            username: u.username,
-            mechanism: kafka_user::PLAIN.into(),
-            internal: false,
-            created_by: u.created_by,
-            created_at: u.created_at,
-            rotated_at: u.rotated_at,
-            certificate_expires_at: None,
-        })
-        .collect())
-}
-
-fn plain_mechanism(row: &InstanceRow, mechanism: &str) -> Result<(), ServerError> {
-    match mechanism.trim() {
-        "" | kafka_user::PLAIN => Ok(()),
-        _ => Err(AppError::invalid(
-            "mechanism",
-            format!(
-                "{} authenticates clients with SASL/PLAIN: its users' mechanism is PLAIN.",
-                row.name
-            ),
-        )
-        .into()),
-    }
-}
-
-async fn plain_create(
-    state: &AppState,
-    who: &Authorized<Operator>,
-    row: &InstanceRow,
-    username: &str,
-    mechanism: &str,
-) -> Result<NewKafkaUser, ServerError> {
-    plain_mechanism(row, mechanism)?;
-    let actor = who.actor();
-    let password = scram::generate_password();
-    let hash = super::kafka::plain::hash(&password);
-    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
-    if keep::count_plain_users(&mut tx, row.id).await? >= USERS_MAX as i64 {
-        return Err(AppError::Conflict(format!(
-            "{} has {USERS_MAX} users, the most an instance may have: delete one first.",
-            row.name
-        ))
-        .into());
-    }
-    let now = state.clock.unix();
-    if !keep::insert_plain_user(&mut tx, row.id, username, &hash, &actor.name, now).await? {
-        return Err(AppError::invalid(
-            "username",
-            format!("{} has a user named {username} already.", row.name),
-        )
-        .into());
-    }
-    let detail = format!("{username} ({})", kafka_user::PLAIN);
-    audit::record_in(
-        &mut tx,
-        state,
-        actor,
-        "kafka_user_create",
-        Some(&row.name),
-        Outcome::Success,
-        Some(&detail),
-    )
-    .await?;
-    tx.commit().await?;
-    let applied = apply(state, row, false).await;
-    plain_shown(state, row, username, password, applied).await
-}
-
-async fn plain_rotate(
-    state: &AppState,
-    who: &Authorized<Operator>,
-    row: &InstanceRow,
-    username: &str,
-) -> Result<NewKafkaUser, ServerError> {
-    let actor = who.actor();
-    let password = scram::generate_password();
-    let hash = super::kafka::plain::hash(&password);
-    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
-    if !keep::replace_plain_hash(&mut tx, row.id, username, &hash, state.clock.unix()).await? {
-        return Err(no_such_user(row, username));
-    }
-    let detail = format!("{username} ({}): new password", kafka_user::PLAIN);
-    audit::record_in(
-        &mut tx,
-        state,
-        actor,
-        "kafka_user_rotate",
-        Some(&row.name),
-        Outcome::Success,
-        Some(&detail),
-    )
-    .await?;
-    tx.commit().await?;
-    let applied = apply(state, row, true).await;
-    plain_shown(state, row, username, password, applied).await
-}
-
-async fn plain_shown(
-    state: &AppState,
-    row: &InstanceRow,
-    username: &str,
-    password: String,
-    applied: String,
-) -> Result<NewKafkaUser, ServerError> {
-    let login = Some((username, kafka_user::PLAIN, password.as_str()));
-    let connect = connect_settings(state, row, login, "my-topic").await;
-    Ok(NewKafkaUser {
-        username: username.to_string(),
-        mechanism: kafka_user::PLAIN.into(),
-        password,
-        certificate_pem: None,
-        certificate_serial: None,
-        certificate_expires_at: None,
-        client_properties: connect.client_properties,
-        applied,
-    })
 }

@@ -19,6 +19,7 @@ pub mod instances;
 pub mod kafka;
 pub mod kafka_acls;
 pub mod kafka_certificates;
+pub mod kafka_plain_users;
 pub mod kafka_users;
 pub mod license;
 pub mod marketplace;

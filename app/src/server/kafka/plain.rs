@@ -12,7 +12,7 @@ use super::KafkaProvisioner;
 use crate::domain::kafka_user::{PlainHash, PLAIN_ITERATIONS};
 use crate::server::provisioner::ProvisionError;
 use crate::server::store::instances::InstanceRow;
-use crate::server::store::kafka_security as keep;
+use crate::server::store::kafka_plain_users as keep;
 use anyhow::Context;
 use base64::Engine;
 use byoc_engine::config::{PLAIN_USERS, REAUTH_MS};
