@@ -13,7 +13,6 @@ use crate::domain::kafka_user::{self, USERS_MAX};
 use crate::wire::error::AppError;
 use crate::wire::kafka::{KafkaUserView, NewKafkaUser};
 
-
 pub(super) async fn list(
     state: &AppState,
     row: &InstanceRow,
