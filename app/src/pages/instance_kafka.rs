@@ -267,7 +267,8 @@ fn KafkaUsers(
             <p class="muted">
                 "Clients log in as one of these users: SASL/SCRAM or SASL/PLAIN with a password, mutual TLS "
                 "with a certificate the console issues for this instance (valid 30 days; Kafka cannot revoke "
-                "one: a deleted user's certificate is accepted until it expires). A new user can do nothing until "
+                "one, so deleting a user adds rules that deny its name everything until its last certificate "
+                "expires, and the name cannot be given again before then). A new user can do nothing until "
                 "given access rules (below). The console owns this list: a user added on the cluster "
                 "behind its back is removed within seconds, and the audit log says so. Deleting a user "
                 "or giving it a new password refuses new logins with the old one at once and ends open "

@@ -193,6 +193,16 @@ pub async fn remove(
             AppError::NotFound(format!("{} has no access rule {acl_id}.", row.name)).into(),
         );
     };
+    if let Some(until) = gone.until.filter(|&until| until > state.clock.unix()) {
+        // Dropped with the transaction: the rule stays.
+        return Err(AppError::Conflict(format!(
+            "Rule {acl_id} denies {}, a deleted user whose certificates stay valid until {} \
+             (Kafka cannot revoke a certificate): it goes by itself then, not before.",
+            gone.username,
+            super::kafka_certificates::date(until)
+        ))
+        .into());
+    }
     let detail = format!("{}: {}", gone.username, gone.rule.describe());
     audit::record_in(
         &mut tx,

@@ -3,8 +3,9 @@
 //! [`CLIENT_CERT_VALIDITY_S`] (30 days). The key is generated for the one download and never
 //! kept; the console records each certificate's serial and dates (also after the user is
 //! deleted: Kafka cannot revoke a certificate, see [`latest_expiry`]). Renewing issues a new
-//! certificate; the old one stays valid until it expires. Each change and its audit entry
-//! commit together.
+//! certificate; the old one stays valid until it expires. Deleting a user denies its principal
+//! everything until its last certificate expires ([`deny_until_expiry`]), and the name is not
+//! given again before then. Each change and its audit entry commit together.
 
 use super::access::{Authorized, Operator, Viewer};
 use super::audit::{self, Outcome};
@@ -13,6 +14,7 @@ use super::store::{self, instances::InstanceRow, kafka_client_certificates as ke
 use super::{AppState, ServerError};
 use crate::domain::certificate::CLIENT_CERT_VALIDITY_S;
 use crate::domain::instance_spec::ClientAuth;
+use crate::domain::kafka_acl;
 use crate::domain::kafka_user::USERS_MAX;
 use crate::wire::error::AppError;
 use crate::wire::kafka::{KafkaUserView, NewKafkaUser};
@@ -87,6 +89,53 @@ pub async fn latest_expiry(
     Ok(keep::latest_certificate_expiry(&mut conn, instance_id, username).await?)
 }
 
+/// A deleted user's principal is denied everything ([`kafka_acl::deny_everything`]) until its
+/// last certificate expires, in the caller's transaction (the delete's). `None`: no
+/// certificate of it is valid any more, nothing to deny.
+pub(super) async fn deny_until_expiry(
+    tx: &mut sqlx::SqliteConnection,
+    instance_id: i64,
+    username: &str,
+    by: &str,
+    state: &AppState,
+) -> Result<Option<i64>, ServerError> {
+    let now = state.clock.unix();
+    let Some(until) = keep::latest_certificate_expiry(tx, instance_id, username).await? else {
+        return Ok(None);
+    };
+    if until <= now {
+        return Ok(None);
+    }
+    for rule in kafka_acl::deny_everything() {
+        store::kafka_acls::insert_until(tx, instance_id, username, &rule, until, by, now).await?;
+    }
+    Ok(Some(until))
+}
+
+/// A name whose deleted user is still denied cannot be given to a new user before then: its
+/// certificates' deny would apply to the new one (a deny wins over any allow).
+async fn refuse_denied_name(
+    tx: &mut sqlx::SqliteConnection,
+    row: &InstanceRow,
+    username: &str,
+    now: i64,
+) -> Result<(), ServerError> {
+    if let Some(until) = store::kafka_acls::denied_until(tx, row.id, username, now).await? {
+        return Err(AppError::invalid(
+            "username",
+            format!(
+                "{username} was a user of {} whose certificates stay valid until {} (Kafka \
+                 cannot revoke a certificate), so its principal is denied everything until \
+                 then: choose another name.",
+                row.name,
+                date(until)
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 async fn mtls_instance(state: &AppState, id: i64) -> Result<InstanceRow, ServerError> {
     let mut conn = state.pool.acquire().await?;
     let row = store::instances::get(&mut conn, id)
@@ -158,6 +207,7 @@ pub async fn create(
         ))
         .into());
     }
+    refuse_denied_name(&mut tx, row, username, now).await?;
     if !keep::insert_certificate_user(&mut tx, row.id, username, &actor.name, now).await? {
         return Err(AppError::invalid(
             "username",
@@ -263,7 +313,7 @@ async fn shown(
     })
 }
 
-fn date(unix: i64) -> String {
+pub(super) fn date(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| {

@@ -307,7 +307,19 @@ pub async fn delete(
     // Its access rules go with it, in the same transaction (a user of the same name made
     // later starts with none).
     let rules = store::kafka_acls::delete_of_user(&mut tx, id, username).await?;
-    let detail = format!("{username} and its {rules} access rule(s)");
+    let mut detail = format!("{username} and its {rules} access rule(s)");
+    if row.client_auth == ClientAuth::Mtls {
+        let by = &actor.name;
+        if let Some(until) =
+            super::kafka_certificates::deny_until_expiry(&mut tx, id, username, by, state).await?
+        {
+            detail.push_str(&format!(
+                "; User:{username} denied everything until {} (its last certificate's expiry: \
+                 Kafka cannot revoke a certificate)",
+                super::kafka_certificates::date(until)
+            ));
+        }
+    }
     audit::record_in(
         &mut tx,
         state,
