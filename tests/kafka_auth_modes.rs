@@ -459,7 +459,9 @@ async fn sasl_plain_with_tls_logs_in_through_the_hash_handler_and_refuses_everyo
     // Each change audited; no node restarted for any of it.
     assert_eq!(audit_details(&app, "kafka_user_create").await.len(), 2);
     assert_eq!(audit_details(&app, "kafka_user_rotate").await.len(), 1);
-    assert_eq!(audit_details(&app, "kafka_user_delete").await, ["bob"]);
+    let deletes = audit_details(&app, "kafka_user_delete").await;
+    assert_eq!(deletes.len(), 1);
+    assert!(deletes[0].starts_with("bob and its "), "{deletes:?}");
     assert!(audit_details(&app, "node_roll").await.is_empty());
     println!("PLAIN with TLS: {} s", test.elapsed().as_secs());
 }
@@ -776,8 +778,89 @@ async fn mutual_tls_maps_only_certificates_of_this_instance_to_its_users() {
     let (code, out) = client(strings(&["--properties", &props(&alice), "auth", "-"])).await;
     assert_eq!((code, out.as_str()), (0, "ok"), "{out}");
 
-    // Deleted: the user goes, its certificates' records stay, and the latest expiry is known
-    // (for the DENY ACLs until then).
+    // A user without rules logs in and may do nothing; no user can give itself rights or a
+    // user of its own.
+    let (bob, _) = certificate_call(
+        &app,
+        &admin,
+        "/api/kafka_user_create",
+        &[("id", id.to_string()), ("username", "bob".into())],
+        files.path(),
+        "bob",
+    )
+    .await;
+    let (code, out) = client(strings(&["--properties", &props(&bob), "auth", "-"])).await;
+    assert_eq!((code, out.as_str()), (0, "ok"), "{out}");
+    let (code, out) = client(strings(&[
+        "--properties",
+        &props(&bob),
+        "produce",
+        "-",
+        "orders",
+        "5",
+    ]))
+    .await;
+    assert_eq!((code, out.as_str()), (0, "0"), "bob without rules: {out}");
+    println!("refused (a user without an access rule): produce acknowledged {out} of 5");
+    for (who, login) in [("alice", &renewed), ("bob", &bob)] {
+        let (code, out) = client(strings(&[
+            "--properties",
+            &props(login),
+            "selfgrant",
+            "-",
+            who,
+        ]))
+        .await;
+        assert_eq!(code, 0, "{out}");
+        for attempt in ["create_acls", "create_user"] {
+            let line = out
+                .lines()
+                .find(|l| l.starts_with(attempt))
+                .unwrap_or_default();
+            assert!(
+                line.starts_with(&format!("{attempt} refused: CLUSTER_AUTHORIZATION_FAILED"))
+                    || line.starts_with(&format!("{attempt} refused: TOPIC_AUTHORIZATION_FAILED")),
+                "{who} {attempt}: {out}"
+            );
+            println!("refused ({who} {attempt} for itself): {line}");
+        }
+    }
+
+    // Deleted while a session of it produces: its certificates cannot be revoked, so its
+    // principal is denied everything until the last one expires, on the open session too.
+    create_topic(&app, &admin, id, "alice-ticks").await;
+    let stop = files.path().join("stop-alice");
+    let session = tokio::spawn(client(strings(&[
+        "--properties",
+        &props(&renewed),
+        "steady",
+        "-",
+        "alice-ticks",
+        "240",
+        stop.to_str().unwrap(),
+    ])));
+    let ticks = || async {
+        let panel: Value = app
+            .post(&admin, "/api/instance_kafka", &[("id", id.to_string())])
+            .await
+            .json()
+            .await
+            .unwrap();
+        panel["topics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["name"] == "alice-ticks")
+            .flat_map(|t| t["partitions"].as_array().cloned().unwrap_or_default())
+            .map(|p| p["latest_offset"].as_i64().unwrap_or(0))
+            .sum::<i64>()
+    };
+    wait_until(
+        "alice's producer logged in",
+        Duration::from_secs(60),
+        || async { ticks().await > 0 },
+    )
+    .await;
     let deleted = app
         .post(
             &admin,
@@ -785,20 +868,131 @@ async fn mutual_tls_maps_only_certificates_of_this_instance_to_its_users() {
             &[("id", id.to_string()), ("username", "alice".into())],
         )
         .await;
-    assert_eq!(deleted.status(), 200);
-    let mut conn = app.pool.acquire().await.unwrap();
-    let latest =
-        app::server::store::kafka_client_certificates::latest_certificate_expiry(&mut conn, id, "alice")
+    let status = deleted.status();
+    let said = deleted.text().await.unwrap();
+    assert_eq!(status, 200, "{said}");
+    let deleted_at = Instant::now();
+    // The open session's writes stop being acknowledged: the topic's end stops moving (for
+    // 5 s in a row, polled; within a deadline).
+    let mut last = (ticks().await, Instant::now());
+    loop {
+        let now = ticks().await;
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        assert!(
+            deleted_at.elapsed() < Duration::from_secs(90),
+            "alice's open session still writes {:?} after the delete",
+            deleted_at.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let cut_after = last.1.duration_since(deleted_at);
+    let (code, out) = client(strings(&[
+        "--properties",
+        &props(&renewed),
+        "produce",
+        "-",
+        "orders",
+        "5",
+    ]))
+    .await;
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "0"),
+        "a new session of a deleted user: {out}"
+    );
+    std::fs::write(&stop, "").unwrap();
+    let (code, out) = session.await.unwrap();
+    println!(
+        "a deleted mTLS user's open session: last write acknowledged {} ms after the delete; \
+         its report (sent acked failed gap_ms): {code} {}",
+        cut_after.as_millis(),
+        out.lines().last().unwrap_or("")
+    );
+    let failed: u64 = out
+        .lines()
+        .last()
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        code == 3 || failed > 0,
+        "the open session went on: {code} {out}"
+    );
+    assert!(cut_after < Duration::from_secs(30), "{cut_after:?}");
+    // The deny is kept until the last certificate expires, and said.
+    let denies: Vec<(String, String, String, Option<i64>)> = sqlx::query_as(
+        "SELECT resource_type, resource_name, permission, until FROM kafka_acls \
+         WHERE username = 'alice' ORDER BY resource_type",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let until = again["certificate_expires_at"].as_i64();
+    assert_eq!(
+        denies,
+        [
+            (
+                "cluster".into(),
+                "kafka-cluster".into(),
+                "deny".into(),
+                until
+            ),
+            ("group".into(), "*".into(), "deny".into(), until),
+            ("topic".into(), "*".into(), "deny".into(), until),
+            ("transactional_id".into(), "*".into(), "deny".into(), until),
+        ]
+    );
+    assert!(
+        said.contains("User:alice denied everything until"),
+        "{said}"
+    );
+    // Neither the name given again nor the deny removed before then.
+    let again_made = app
+        .post(
+            &admin,
+            "/api/kafka_user_create",
+            &[("id", id.to_string()), ("username", "alice".into())],
+        )
+        .await;
+    assert_eq!(again_made.status(), 422);
+    let body: Value = again_made.json().await.unwrap();
+    assert_eq!(body["Invalid"]["field"], "username", "{body}");
+    let deny_id: i64 =
+        sqlx::query_scalar("SELECT id FROM kafka_acls WHERE username = 'alice' LIMIT 1")
+            .fetch_one(&app.pool)
             .await
             .unwrap();
+    let kept = app
+        .post(
+            &admin,
+            "/api/kafka_acl_delete",
+            &[("id", id.to_string()), ("acl_id", deny_id.to_string())],
+        )
+        .await;
+    assert_eq!(kept.status(), 409, "{}", kept.text().await.unwrap());
+    let mut conn = app.pool.acquire().await.unwrap();
+    let latest = app::server::store::kafka_client_certificates::latest_certificate_expiry(
+        &mut conn, id, "alice",
+    )
+    .await
+    .unwrap();
     assert_eq!(latest, again["certificate_expires_at"].as_i64());
     assert_eq!(
         audit_details(&app, "kafka_user_create").await.len(),
-        1,
-        "one create audited"
+        2,
+        "two creates audited"
     );
     assert_eq!(audit_details(&app, "kafka_user_rotate").await.len(), 1);
-    assert_eq!(audit_details(&app, "kafka_user_delete").await, ["alice"]);
+    let deletes = audit_details(&app, "kafka_user_delete").await;
+    assert_eq!(deletes.len(), 1);
+    assert!(
+        deletes[0].contains("User:alice denied everything until"),
+        "{deletes:?}"
+    );
     println!("mutual TLS: {} s", test.elapsed().as_secs());
 }
 
