@@ -129,6 +129,27 @@ pub async fn certificates(
     ))
 }
 
+/// Issues a new client certificate to a user of a mutual TLS instance: 201 with the
+/// certificate and its key, shown this once (the key is made for this answer and never kept),
+/// valid 30 days. Earlier certificates stay valid until they expire (Kafka cannot revoke one).
+#[utoipa::path(post, operation_id = "issue_kafka_user_certificate",
+    path = "/api/v1/instances/{id}/kafka-users/{username}/certificates",
+    tag = "kafka users", params(KafkaUserPath),
+    responses((status = 201, description = "The certificate and its key, shown this once",
+            body = NewKafkaUser),
+        (status = 404, description = "The instance has no such user",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The instance does not use mutual TLS",
+            body = Problem, content_type = "application/problem+json")))]
+pub async fn issue_certificate(
+    State(state): State<AppState>,
+    Bearer(who): Bearer<Operator>,
+    PathOf((id, username)): PathOf<(i64, String)>,
+) -> Result<(StatusCode, Json<NewKafkaUser>), RestError> {
+    let issued = kafka_certificates::issue_to(&state, &who, id, &username).await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
 fn user_field(error: crate::domain::instance_spec::SpecError) -> AppError {
     AppError::invalid(error.field, error)
 }

@@ -80,7 +80,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/instances/{id}/kafka-users/{username}/certificates",
-            get(kafka_users::certificates),
+            get(kafka_users::certificates).post(kafka_users::issue_certificate),
         )
         .route("/instances/{id}/consumer-groups", get(groups::list))
         .route(

@@ -77,6 +77,29 @@ pub async fn of_user(
         .collect())
 }
 
+/// A new certificate for a user of a mutual TLS instance (REST's POST .../certificates; the
+/// page's "New certificate" goes through [`super::kafka_users::rotate`] to [`renew`]).
+pub async fn issue_to(
+    state: &AppState,
+    who: &Authorized<Operator>,
+    id: i64,
+    username: &str,
+) -> Result<NewKafkaUser, ServerError> {
+    let row = mtls_instance(state, id).await?;
+    if matches!(
+        row.state(),
+        crate::domain::instance::State::Deleting | crate::domain::instance::State::Deleted
+    ) {
+        return Err(AppError::Conflict(format!(
+            "{} is {}: its users go with it.",
+            row.name,
+            row.state().as_str()
+        ))
+        .into());
+    }
+    renew(state, who, &row, username).await
+}
+
 /// When the last certificate issued to `username` on instance `instance_id` expires, whether
 /// the user still exists or not: until then a certificate of that principal can log in, so a
 /// deleted user's principal must stay denied (by ACL) until this time. `None`: none issued.
