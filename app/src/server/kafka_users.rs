@@ -308,16 +308,19 @@ pub async fn delete(
     // later starts with none).
     let rules = store::kafka_acls::delete_of_user(&mut tx, id, username).await?;
     let mut detail = format!("{username} and its {rules} access rule(s)");
+    let mut denied = None;
     if row.client_auth == ClientAuth::Mtls {
         let by = &actor.name;
         if let Some(until) =
             super::kafka_certificates::deny_until_expiry(&mut tx, id, username, by, state).await?
         {
-            detail.push_str(&format!(
-                "; User:{username} denied everything until {} (its last certificate's expiry: \
+            let said = format!(
+                "User:{username} denied everything until {} (its last certificate's expiry: \
                  Kafka cannot revoke a certificate)",
                 super::kafka_certificates::date(until)
-            ));
+            );
+            detail.push_str(&format!("; {said}"));
+            denied = Some(said);
         }
     }
     audit::record_in(
@@ -333,7 +336,10 @@ pub async fn delete(
     tx.commit().await?;
     let users = apply(state, &row, true).await;
     let acls = super::kafka_acls::apply(state, &row).await;
-    Ok(format!("{users}; {acls}"))
+    Ok(match denied {
+        Some(said) => format!("{said}; {users}; {acls}"),
+        None => format!("{users}; {acls}"),
+    })
 }
 
 fn refuse_console_user(username: &str) -> Result<(), ServerError> {
