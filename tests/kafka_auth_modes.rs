@@ -501,6 +501,54 @@ async fn sasl_plain_without_tls_serves_its_users_and_refuses_wrong_passwords() {
     ] {
         let (code, out) = client(args).await;
         assert_eq!(code, 3, "{what} was not refused: {out}");
+        println!(
+            "refused PLAIN without TLS ({what}): {}",
+            out.lines().last().unwrap_or("")
+        );
+    }
+    // A user without rules logs in and may do nothing; no user gives itself rights or users.
+    let form = [
+        ("id", id.to_string()),
+        ("username", "frank".to_string()),
+        ("mechanism", "PLAIN".to_string()),
+    ];
+    let frank = user_call(
+        &app,
+        &admin,
+        "/api/kafka_user_create",
+        &form,
+        &files.path().join("frank.properties"),
+    )
+    .await;
+    let (code, out) = client(strings(&["--properties", &props(&frank), "auth", "-"])).await;
+    assert_eq!((code, out.as_str()), (0, "ok"), "{out}");
+    let (code, out) = client(strings(&[
+        "--properties",
+        &props(&frank),
+        "produce",
+        "-",
+        "events",
+        "5",
+    ]))
+    .await;
+    assert_eq!((code, out.as_str()), (0, "0"), "frank without rules: {out}");
+    println!("refused PLAIN (a user without an access rule): produce acknowledged {out} of 5");
+    for (who, login) in [("dave", &dave), ("frank", &frank)] {
+        let (code, out) =
+            client(strings(&["--properties", &props(login), "selfgrant", "-", who])).await;
+        assert_eq!(code, 0, "{out}");
+        for attempt in ["create_acls", "create_user"] {
+            let line = out
+                .lines()
+                .find(|l| l.starts_with(attempt))
+                .unwrap_or_default();
+            assert!(
+                line.starts_with(&format!("{attempt} refused: CLUSTER_AUTHORIZATION_FAILED"))
+                    || line.starts_with(&format!("{attempt} refused: TOPIC_AUTHORIZATION_FAILED")),
+                "{who} {attempt}: {out}"
+            );
+            println!("refused PLAIN ({who} {attempt} for itself): {line}");
+        }
     }
 }
 
@@ -719,6 +767,65 @@ async fn mutual_tls_maps_only_certificates_of_this_instance_to_its_users() {
     let (code, out) = client(strings(&["--properties", &props(&renewed), "auth", "-"])).await;
     assert_eq!((code, out.as_str()), (0, "ok"), "{out}");
 
+    // The REST API issues one too (operators; 201), refuses a viewer (403), and it logs in.
+    let token = |role: &'static str| {
+        let admin = admin.clone();
+        let url = app.url("/api/service_account_create");
+        async move {
+            let made: Value = admin
+                .post(url)
+                .form(&[("name", format!("{role}-bot")), ("role", role.to_string())])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            made["token"].as_str().unwrap().to_string()
+        }
+    };
+    let (operator, viewer) = (token("operator").await, token("viewer").await);
+    let issue_url = app.url(&format!(
+        "/api/v1/instances/{id}/kafka-users/alice/certificates"
+    ));
+    let rest = reqwest::Client::new();
+    let refused = rest
+        .post(&issue_url)
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let issued = rest
+        .post(&issue_url)
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), 201);
+    let by_rest: Value = issued.json().await.unwrap();
+    let rest_pem = by_rest["certificate_pem"].as_str().unwrap();
+    assert!(rest_pem.contains("PRIVATE KEY"), "{by_rest}");
+    let by_rest_login = properties_with_pem(&alice, "alice", "alice-rest", rest_pem);
+    let (code, out) = client(strings(&[
+        "--properties",
+        &props(&by_rest_login),
+        "auth",
+        "-",
+    ]))
+    .await;
+    assert_eq!((code, out.as_str()), (0, "ok"), "{out}");
+    let listed: Value = rest
+        .get(&issue_url)
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
+
     // Refused: no certificate; a certificate of another CA with the very subject; an expired
     // certificate of this CA; alice's certificate for another instance; the nodes' and the
     // console's own certificates (super users on the internal listener).
@@ -784,7 +891,11 @@ async fn mutual_tls_maps_only_certificates_of_this_instance_to_its_users() {
         &app,
         &admin,
         "/api/kafka_user_create",
-        &[("id", id.to_string()), ("username", "bob".into())],
+        &[
+            ("id", id.to_string()),
+            ("username", "bob".into()),
+            ("mechanism", "certificate".into()),
+        ],
         files.path(),
         "bob",
     )
@@ -931,7 +1042,7 @@ async fn mutual_tls_maps_only_certificates_of_this_instance_to_its_users() {
     .fetch_all(&app.pool)
     .await
     .unwrap();
-    let until = again["certificate_expires_at"].as_i64();
+    let until = by_rest["certificate_expires_at"].as_i64();
     assert_eq!(
         denies,
         [
@@ -955,7 +1066,11 @@ async fn mutual_tls_maps_only_certificates_of_this_instance_to_its_users() {
         .post(
             &admin,
             "/api/kafka_user_create",
-            &[("id", id.to_string()), ("username", "alice".into())],
+            &[
+                ("id", id.to_string()),
+                ("username", "alice".into()),
+                ("mechanism", "certificate".into()),
+            ],
         )
         .await;
     assert_eq!(again_made.status(), 422);
@@ -980,13 +1095,13 @@ async fn mutual_tls_maps_only_certificates_of_this_instance_to_its_users() {
     )
     .await
     .unwrap();
-    assert_eq!(latest, again["certificate_expires_at"].as_i64());
+    assert_eq!(latest, by_rest["certificate_expires_at"].as_i64());
     assert_eq!(
         audit_details(&app, "kafka_user_create").await.len(),
         2,
         "two creates audited"
     );
-    assert_eq!(audit_details(&app, "kafka_user_rotate").await.len(), 1);
+    assert_eq!(audit_details(&app, "kafka_user_rotate").await.len(), 2);
     let deletes = audit_details(&app, "kafka_user_delete").await;
     assert_eq!(deletes.len(), 1);
     assert!(
