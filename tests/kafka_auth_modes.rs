@@ -1128,3 +1128,47 @@ fn holds(dir: &Path, needle: &[u8]) -> bool {
             }
         })
 }
+
+/// Anonymous clients over TLS (no user: every client may use every topic; private exposure
+/// only), with exactly the settings the Connect panel shows and the CA it offers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_with_tls_serves_the_panels_settings_and_refuses_plaintext() {
+    let test = Instant::now();
+    let app = spawn_kafka_app((23150, 23197)).await;
+    let admin = app.activated_admin_client().await;
+    let files = tempfile::tempdir().unwrap();
+    let (id, bootstrap) = create_running(
+        &app,
+        &admin,
+        "anon-tls",
+        &[("client_auth", "anonymous"), ("transit_encryption", "tls")],
+    )
+    .await;
+    download_ca(&app, &admin, files.path()).await;
+    let panel: Value = app
+        .post(&admin, "/api/instance_kafka", &[("id", id.to_string())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let text = panel["connect"]["client_properties"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no client.properties: {panel}"));
+    assert!(text.contains("security.protocol=SSL\n"), "{text}");
+    assert!(!text.contains("sasl."), "{text}");
+    let properties = files.path().join("client.properties");
+    std::fs::write(&properties, text).unwrap();
+    let login = KafkaLogin {
+        password: String::new(),
+        properties,
+    };
+    create_topic(&app, &admin, id, "open").await;
+    produce_and_consume(&login, "open", "g-open", "100").await;
+    let (code, out) = client(strings(&["auth", &bootstrap])).await;
+    assert_eq!(code, 3, "PLAINTEXT on the TLS port was not refused: {out}");
+    println!(
+        "refused anonymous TLS (PLAINTEXT on the TLS port): {}",
+        out.lines().last().unwrap_or("")
+    );
+    println!("anonymous with TLS: {} s", test.elapsed().as_secs());
+}
