@@ -534,8 +534,14 @@ async fn sasl_plain_without_tls_serves_its_users_and_refuses_wrong_passwords() {
     assert_eq!((code, out.as_str()), (0, "0"), "frank without rules: {out}");
     println!("refused PLAIN (a user without an access rule): produce acknowledged {out} of 5");
     for (who, login) in [("dave", &dave), ("frank", &frank)] {
-        let (code, out) =
-            client(strings(&["--properties", &props(login), "selfgrant", "-", who])).await;
+        let (code, out) = client(strings(&[
+            "--properties",
+            &props(login),
+            "selfgrant",
+            "-",
+            who,
+        ]))
+        .await;
         assert_eq!(code, 0, "{out}");
         for attempt in ["create_acls", "create_user"] {
             let line = out
