@@ -90,12 +90,12 @@ async fn an_instance_is_a_three_node_kafka_cluster_that_heals_a_killed_node() {
     .await;
     let client = app.activated_admin_client().await;
 
-    // SASL/PLAIN is refused on this provisioner, with the reason, before anything is made.
+    // Mutual TLS is refused on this provisioner, with the reason, before anything is made.
     let refused = app
         .post(
             &client,
             "/api/instance_create",
-            &instance_form("secure", 3, &[("client_auth", "sasl_plain")]),
+            &instance_form("secure", 3, &[("client_auth", "mtls")]),
         )
         .await;
     assert_eq!(refused.status(), 422);

@@ -7,6 +7,15 @@ pub const SERVER_VALIDITY_S: i64 = 90 * DAY;
 /// It is renewed when this little of it is left (a third of its life), so that a console
 /// stopped for weeks still renews in time.
 pub const RENEW_BEFORE_S: i64 = 30 * DAY;
+/// A Kafka user's client certificate (mutual TLS) is valid this long; the user renews it from
+/// the instance's page or the API before then (Kafka cannot revoke a certificate: a short life
+/// bounds what a lost key allows).
+pub const CLIENT_CERT_VALIDITY_S: i64 = 30 * DAY;
+/// The organizational unit of an instance's client certificates: the client listener maps a
+/// certificate to a user only when its subject names the listener's own instance.
+pub fn instance_unit(instance_id: i64) -> String {
+    format!("byoc-instance-{instance_id}")
+}
 /// The environment's certificate authority is valid this long.
 pub const CA_VALIDITY_S: i64 = 10 * 365 * DAY;
 const DAY: i64 = 86_400;

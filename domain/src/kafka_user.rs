@@ -126,6 +126,22 @@ pub struct Verifier {
     pub server_key: Vec<u8>,
 }
 
+/// The mechanism name of SASL/PLAIN users (`sasl.mechanism` of clients).
+pub const PLAIN: &str = "PLAIN";
+/// PBKDF2-HMAC-SHA512 rounds of a PLAIN user's hash. The passwords are generated (about 186
+/// bits), so the count guards a leaked file rather than a guessable password; each login and
+/// re-authentication (every 60 s per connection) costs one derivation on the node.
+pub const PLAIN_ITERATIONS: u32 = 100_000;
+
+/// What the nodes check a SASL/PLAIN login with: PBKDF2-HMAC-SHA512 (64 bytes) of the
+/// password's UTF-8 bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlainHash {
+    pub salt: Vec<u8>,
+    pub iterations: u32,
+    pub hash: Vec<u8>,
+}
+
 /// One user credential, as the console or the broker holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {

@@ -123,6 +123,8 @@ async fn main() -> anyhow::Result<()> {
             bind: "127.0.0.1".parse()?,
             host: "127.0.0.1".into(),
             protocol: ClientProtocol::Plaintext,
+            sasl: Default::default(),
+            certificate_unit: None,
         },
         key_stores: key_stores()?,
     };

@@ -412,6 +412,8 @@ mod tests {
                 bind: "127.0.0.1".parse().unwrap(),
                 host: host.into(),
                 protocol: ClientProtocol::SaslSsl,
+                sasl: Default::default(),
+                certificate_unit: None,
             },
             key_stores: KeyStores {
                 ca: "CA".into(),

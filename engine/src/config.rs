@@ -41,6 +41,11 @@ pub const QUOTA_FILE: &str = "quota.properties";
 pub const QUOTA_CALLBACK: &str = "byoc.quota.InstanceQuotaCallback";
 /// The plug-in's jar in Kafka's `libs/` (scripts/build_kafka_plugins.sh).
 pub const QUOTA_JAR: &str = "byoc-quota.jar";
+/// SASL/PLAIN users, one salted hash a line, read by [`PLAIN_HANDLER`] (written by the console
+/// whenever its users change; not a start-time file: the handler reloads it).
+pub const PLAIN_USERS: &str = "plain-users";
+/// The console's SASL/PLAIN server callback handler (kafka/plugins/plain-auth).
+pub const PLAIN_HANDLER: &str = "byoc.kafka.plain.HashedPlainCallbackHandler";
 
 /// How Kafka clients reach the instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +88,16 @@ impl ClientProtocol {
     }
 }
 
+/// How a SASL client listener checks logins (ignored by a listener without SASL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SaslLogin {
+    /// SCRAM-SHA-256 and SCRAM-SHA-512, users in the cluster's metadata.
+    #[default]
+    Scram,
+    /// PLAIN, checked by [`PLAIN_HANDLER`] against the hashes in [`PLAIN_USERS`].
+    Plain,
+}
+
 /// The instance's client listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientListener {
@@ -91,6 +106,19 @@ pub struct ClientListener {
     /// The name or address clients are told to use.
     pub host: String,
     pub protocol: ClientProtocol,
+    /// The SASL mechanism of a SASL listener.
+    pub sasl: SaslLogin,
+    /// Mutual TLS (a TLS listener only): the organizational unit (`OU`) a client
+    /// certificate's subject must name, the instance's own; `None`: no client certificates.
+    pub certificate_unit: Option<String>,
+}
+
+/// The client listener's principal mapping rule with mutual TLS: a certificate whose subject
+/// is exactly `CN=<name>,OU=<unit>` (RFC 2253 order) is `User:<name>`; there is no `DEFAULT`,
+/// so a certificate of another unit (another instance, the nodes', the console's) maps to no
+/// principal and Kafka closes its connection.
+pub fn certificate_rule(unit: &str) -> String {
+    format!("RULE:^CN=([A-Za-z0-9._-]+),OU={unit}$/$1/")
 }
 
 /// `server.properties` of `node`, whose directory is `dir` (absolute).
@@ -164,9 +192,31 @@ pub fn server_properties(
         line(format!(
             "listener.name.client.ssl.keystore.location={d}/{CLIENT_KEYSTORE}"
         ));
-        line("listener.name.client.ssl.client.auth=none".into());
+        match &client.certificate_unit {
+            Some(unit) => {
+                line("listener.name.client.ssl.client.auth=required".into());
+                line("listener.name.client.ssl.truststore.type=PEM".into());
+                line(format!(
+                    "listener.name.client.ssl.truststore.location={d}/{TRUSTSTORE}"
+                ));
+                line(format!(
+                    "listener.name.client.ssl.principal.mapping.rules={}",
+                    certificate_rule(unit)
+                ));
+            }
+            None => line("listener.name.client.ssl.client.auth=none".into()),
+        }
     }
-    if client.protocol.scram() {
+    if client.protocol.scram() && client.sasl == SaslLogin::Plain {
+        // No `user_` entries: the handler checks each login against the console's hashes.
+        line("listener.name.client.sasl.enabled.mechanisms=PLAIN".into());
+        line(format!(
+            "listener.name.client.plain.sasl.server.callback.handler.class={PLAIN_HANDLER}"
+        ));
+        line(format!(
+            "listener.name.client.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required byoc.users.file=\"{d}/{PLAIN_USERS}\";"
+        ));
+    } else if client.protocol.scram() {
         line("listener.name.client.sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512".into());
         for mechanism in ["scram-sha-256", "scram-sha-512"] {
             line(format!(
@@ -244,6 +294,8 @@ mod tests {
             bind: "10.0.0.5".parse().unwrap(),
             host: "kafka.internal".into(),
             protocol,
+            sasl: SaslLogin::Scram,
+            certificate_unit: None,
         };
         server_properties(&layout, &layout.nodes[node_id], &client, Path::new("/d/n"))
     }
@@ -275,6 +327,45 @@ mod tests {
         assert!(p.contains("log.dirs=/d/n/data\n"));
         assert!(p.contains("client.quota.callback.class=byoc.quota.InstanceQuotaCallback\n"));
         assert!(p.contains("byoc.quota.file=/d/n/quota.properties\n"));
+    }
+
+    #[test]
+    fn a_plain_listener_names_the_console_s_handler_and_no_password() {
+        let layout = ClusterLayout::new(0, &[], 20000).unwrap();
+        let client = ClientListener {
+            bind: "127.0.0.1".parse().unwrap(),
+            host: "127.0.0.1".into(),
+            protocol: ClientProtocol::SaslSsl,
+            sasl: SaslLogin::Plain,
+            certificate_unit: None,
+        };
+        let p = server_properties(&layout, &layout.nodes[0], &client, Path::new("/d/n"));
+        assert!(p.contains("listener.name.client.sasl.enabled.mechanisms=PLAIN\n"));
+        assert!(p.contains(
+            "listener.name.client.plain.sasl.server.callback.handler.class=byoc.kafka.plain.HashedPlainCallbackHandler\n"
+        ));
+        assert!(p.contains("byoc.users.file=\"/d/n/plain-users\";\n"));
+        assert!(!p.contains("user_"));
+        assert!(!p.contains("SCRAM"));
+    }
+
+    #[test]
+    fn mutual_tls_requires_a_certificate_of_the_instance_s_unit_and_no_default() {
+        let layout = ClusterLayout::new(0, &[], 20000).unwrap();
+        let client = ClientListener {
+            bind: "127.0.0.1".parse().unwrap(),
+            host: "127.0.0.1".into(),
+            protocol: ClientProtocol::Ssl,
+            sasl: SaslLogin::Scram,
+            certificate_unit: Some("byoc-instance-7".into()),
+        };
+        let p = server_properties(&layout, &layout.nodes[0], &client, Path::new("/d/n"));
+        assert!(p.contains("listener.name.client.ssl.client.auth=required\n"));
+        assert!(p.contains("listener.name.client.ssl.truststore.location=/d/n/tls/ca.pem\n"));
+        assert!(p.contains(
+            "listener.name.client.ssl.principal.mapping.rules=RULE:^CN=([A-Za-z0-9._-]+),OU=byoc-instance-7$/$1/\n"
+        ));
+        assert!(!p.contains("sasl.enabled"));
     }
 
     #[test]

@@ -196,6 +196,8 @@ async fn a_three_node_cluster_serves_and_loses_nothing_when_a_node_is_killed_or_
             bind: "127.0.0.1".parse().unwrap(),
             host: "127.0.0.1".into(),
             protocol: ClientProtocol::Plaintext,
+            sasl: Default::default(),
+            certificate_unit: None,
         },
         key_stores,
     };

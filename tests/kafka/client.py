@@ -47,7 +47,8 @@ FLAGS (all optional, anywhere on the line; without them the client is PLAINTEXT,
                             Keys librdkafka does not know (Java-only ones such as
                             ssl.truststore.location, key.serializer) are ignored and named on
                             stderr; a known key with an invalid value is an error (exit 2).
-                            A relative ssl.ca.location is taken relative to the file's
+                            A relative ssl.ca.location, ssl.certificate.location or
+                            ssl.key.location is taken relative to the file's
                             directory. With a properties file BOOTSTRAP may be "-" to use its
                             bootstrap.servers; otherwise BOOTSTRAP wins.
 
@@ -506,7 +507,11 @@ def properties_config(path):
             continue
         if key == "ssl.endpoint.identification.algorithm" and value == "":
             value = "none"  # Java's empty value turns host name checking off
-        if key == "ssl.ca.location" and value and not os.path.isabs(value):
+        if (
+            key in ("ssl.ca.location", "ssl.certificate.location", "ssl.key.location")
+            and value
+            and not os.path.isabs(value)
+        ):
             value = os.path.join(os.path.dirname(os.path.abspath(path)), value)
         why = known(key, value)
         if why is None:

@@ -11,7 +11,7 @@ use crate::components::copy::CopyButton;
 use crate::components::format::utc;
 use crate::components::page_data::page_data;
 use crate::components::poll::poll_while;
-use crate::domain::kafka_user::{Mechanism, CONSOLE_USER, NAME_MAX as USER_NAME_MAX};
+use crate::domain::kafka_user::{CONSOLE_USER, NAME_MAX as USER_NAME_MAX};
 use crate::domain::topic::{DEFAULT_RETENTION_HOURS, PARTITIONS_MAX};
 use crate::pages::instance_acls::{AclActions, KafkaAcls};
 use crate::pages::instance_traffic::Traffic;
@@ -88,7 +88,7 @@ fn Panel(id: i64, panel: KafkaPanel, actions: Actions) -> impl IntoView {
             // Each part type-erased (`into_any`): nested, their view types exceed the
             // compiler's recursion limit in the WASM build.
             {panel.connect.clone().map(|c| view! { <Connect c /> }.into_any())}
-            {panel.users.clone().map(|users| view! { <KafkaUsers id users can_change actions /> }.into_any())}
+                        {panel.users.clone().map(|users| { let mechanisms = panel.user_mechanisms.clone(); view! { <KafkaUsers id users mechanisms can_change actions /> }.into_any() })}
             {panel.acls.clone().map(|acls| {
                 let users = panel.users.iter().flatten().filter(|u| !u.internal).map(|u| u.username.clone()).collect();
                 view! { <KafkaAcls id acls users can_change actions=actions.acls /> }.into_any()
@@ -173,9 +173,22 @@ fn NewPassword(
         shown.get().map(|u| {
             view! {
                 <section class="card notice" data-testid="new-kafka-user">
-                    <h2>{format!("Password of {}", u.username)}</h2>
+                    <h2>{if u.certificate_pem.is_some() { format!("Certificate of {}", u.username) } else { format!("Password of {}", u.username) }}</h2>
+                    {u.certificate_pem.clone().map(|pem| {
+                        let file = format!("{}.pem", u.username);
+                        let expires = u.certificate_expires_at.map(utc).unwrap_or_default();
+                        view! {
+                            <p>
+                                "Save it now as " <code>{file.clone()}</code> " (its key and certificate, one file): the console "
+                                "never keeps the key, so it cannot show it again. Valid until " {expires}
+                                "; issue a new one before then (New certificate)."
+                            </p>
+                            <p><a class="button" download=file href=pem_download(&pem) data-testid="new-kafka-certificate-download">"Download the certificate and key"</a></p>
+                            <CopyBlock title="Certificate and key (PEM)" text=pem testid="new-kafka-certificate" />
+                        }
+                    })}
                     <p>
-                        "Copy it now: the console keeps only what checks a login (SCRAM keys), "
+                        "Copy it now: the console keeps only what checks a login (SCRAM keys or a salted hash), "
                         "so it cannot show this password again. Rotate it if it is lost."
                     </p>
                     <dl>
@@ -183,11 +196,13 @@ fn NewPassword(
                         <dd><code data-testid="new-kafka-username">{u.username.clone()}</code></dd>
                         <dt>"Mechanism"</dt>
                         <dd>{u.mechanism.clone()}</dd>
-                        <dt>"Password"</dt>
-                        <dd class="copy-line">
-                            <code data-testid="new-kafka-password">{u.password.clone()}</code>
-                            <CopyButton text=u.password.clone() testid="copy-kafka-password" />
-                        </dd>
+                        {(u.certificate_pem.is_none()).then(|| view! {
+                            <dt>"Password"</dt>
+                            <dd class="copy-line">
+                                <code data-testid="new-kafka-password">{u.password.clone()}</code>
+                                <CopyButton text=u.password.clone() testid="copy-kafka-password" />
+                            </dd>
+                        })}
                         <dt>"On the broker"</dt>
                         <dd data-testid="new-kafka-applied">{u.applied.clone()}</dd>
                     </dl>
@@ -203,6 +218,7 @@ fn NewPassword(
 fn KafkaUsers(
     id: i64,
     users: Vec<KafkaUserView>,
+    mechanisms: Vec<String>,
     can_change: bool,
     actions: Actions,
 ) -> impl IntoView {
@@ -213,7 +229,11 @@ fn KafkaUsers(
     let rows = users
         .into_iter()
         .map(|u| {
-            let changed = u.rotated_at.map(utc).unwrap_or_else(|| "—".into());
+            let changed = match u.certificate_expires_at {
+                Some(expires) => format!("certificate valid until {}", utc(expires)),
+                None => u.rotated_at.map(utc).unwrap_or_else(|| "—".into()),
+            };
+            let renew_label = if u.mechanism == "certificate" { "New certificate" } else { "New password" };
             let name = u.username.clone();
             let manage = (can_change && !u.internal).then(|| {
                 let (n1, n2) = (name.clone(), name.clone());
@@ -221,7 +241,7 @@ fn KafkaUsers(
                     <ActionForm action=actions.rotate_user attr:class="inline" attr:data-testid="kafka-user-rotate">
                         <input type="hidden" name="id" value=id.to_string() />
                         <input type="hidden" name="username" value=n1 />
-                        <button type="submit" class="button">"New password"</button>
+                        <button type="submit" class="button">{renew_label}</button>
                     </ActionForm>
                     <ActionForm action=actions.delete_user attr:class="inline" attr:data-testid="kafka-user-delete">
                         <input type="hidden" name="id" value=id.to_string() />
@@ -245,7 +265,10 @@ fn KafkaUsers(
         <section class="card" data-testid="kafka-users">
             <h2>"Kafka users"</h2>
             <p class="muted">
-                "Clients log in as one of these users (SASL/SCRAM). A new user can do nothing until "
+                "Clients log in as one of these users: SASL/SCRAM or SASL/PLAIN with a password, mutual TLS "
+                "with a certificate the console issues for this instance (valid 30 days; Kafka cannot revoke "
+                "one, so deleting a user adds rules that deny its name everything until its last certificate "
+                "expires, and the name cannot be given again before then). A new user can do nothing until "
                 "given access rules (below). The console owns this list: a user added on the cluster "
                 "behind its back is removed within seconds, and the audit log says so. Deleting a user "
                 "or giving it a new password refuses new logins with the old one at once and ends open "
@@ -253,7 +276,7 @@ fn KafkaUsers(
                 "rules."
             </p>
             <table class="table">
-                <thead><tr><th>"User"</th><th>"Mechanism"</th><th>"Created"</th><th>"New password"</th><th></th></tr></thead>
+                <thead><tr><th>"User"</th><th>"Mechanism"</th><th>"Created"</th><th>"New password or certificate"</th><th></th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
             <p class="form-error" role="alert" data-testid="kafka-user-manage-error">
@@ -274,7 +297,7 @@ fn KafkaUsers(
                     <div class="field" class:has-error=move || field_error(&result.get(), "mechanism").is_some()>
                         <label for="kafka-mechanism">"Mechanism"</label>
                         <select id="kafka-mechanism" name="mechanism">
-                            {Mechanism::ALL.iter().map(|m| view! { <option value=m.as_str()>{m.as_str()}</option> }).collect_view()}
+                            {mechanisms.iter().map(|m| view! { <option value=m.clone()>{m.clone()}</option> }).collect_view()}
                         </select>
                         <p class="field-error" role="alert">{move || field_error(&result.get(), "mechanism")}</p>
                     </div>
@@ -287,6 +310,24 @@ fn KafkaUsers(
             })}
         </section>
     }
+}
+
+/// A `data:` URL that downloads `pem` as a file (made in the browser from what the answer
+/// carried: nothing is fetched again, and the console has no copy).
+fn pem_download(pem: &str) -> String {
+    let mut out = String::from("data:application/x-pem-file,");
+    for c in pem.chars() {
+        match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '.' | '_' | '/' => out.push(c),
+            other => {
+                let mut buf = [0u8; 4];
+                for b in other.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// A titled block of text to copy as it is.

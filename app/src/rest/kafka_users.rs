@@ -7,7 +7,7 @@ use super::problem::{Problem, RestError};
 use super::rules::KafkaUserName;
 use crate::domain::kafka_user::{self, Mechanism};
 use crate::server::access::{Operator, Viewer};
-use crate::server::{kafka_users, AppState};
+use crate::server::{kafka_certificates, kafka_users, AppState};
 use crate::wire::error::AppError;
 use crate::wire::kafka::{KafkaUserView, NewKafkaUser};
 use axum::extract::State;
@@ -58,7 +58,12 @@ pub async fn create(
     // The document's rules, as the service checks them (422); what it refuses after is the
     // instance's state (409).
     kafka_user::parse_name(exact("username", &user.username)?).map_err(user_field)?;
-    Mechanism::parse(exact("mechanism", &user.mechanism)?).map_err(user_field)?;
+    // PLAIN is a SASL/PLAIN instance's only mechanism, `certificate` a mutual TLS one's (the
+    // service checks which instance).
+    let mechanism = exact("mechanism", &user.mechanism)?;
+    if mechanism != kafka_user::PLAIN && mechanism != kafka_certificates::CERTIFICATE {
+        Mechanism::parse(mechanism).map_err(user_field)?;
+    }
     let created = kafka_users::create(&state, &who, id, &user.username, &user.mechanism)
         .await
         .map_err(RestError::in_the_way)?;
@@ -72,7 +77,9 @@ pub async fn create(
 }
 
 /// A new password for the user, shown this once; sessions that logged in with the old one end
-/// at their next re-authentication, within 60 s (no restart).
+/// at their next re-authentication, within 60 s (no restart). On a mutual TLS instance: a new
+/// client certificate and its key, shown this once (the old certificate stays valid until it
+/// expires: Kafka cannot revoke one).
 #[utoipa::path(post, operation_id = "rotate_kafka_user",
     path = "/api/v1/instances/{id}/kafka-users/{username}/rotate",
     tag = "kafka users", params(KafkaUserPath),
@@ -98,6 +105,49 @@ pub async fn delete(
 ) -> Result<StatusCode, RestError> {
     kafka_users::delete(&state, &who, id, &username).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The client certificates issued to a user of a mutual TLS instance, newest first: serial and
+/// dates (never a key; the console keeps none). Also listed after the user was deleted, until
+/// the instance is.
+#[utoipa::path(get, operation_id = "list_kafka_user_certificates",
+    path = "/api/v1/instances/{id}/kafka-users/{username}/certificates",
+    tag = "kafka users", params(KafkaUserPath),
+    responses((status = 200, description = "The certificates issued to the user",
+            body = Vec<kafka_certificates::IssuedCertificate>),
+        (status = 404, description = "No certificate was issued to such a user",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The instance does not use mutual TLS",
+            body = Problem, content_type = "application/problem+json")))]
+pub async fn certificates(
+    State(state): State<AppState>,
+    Bearer(who): Bearer<Viewer>,
+    PathOf((id, username)): PathOf<(i64, String)>,
+) -> Result<Json<Vec<kafka_certificates::IssuedCertificate>>, RestError> {
+    Ok(Json(
+        kafka_certificates::of_user(&state, &who, id, &username).await?,
+    ))
+}
+
+/// Issues a new client certificate to a user of a mutual TLS instance: 201 with the
+/// certificate and its key, shown this once (the key is made for this answer and never kept),
+/// valid 30 days. Earlier certificates stay valid until they expire (Kafka cannot revoke one).
+#[utoipa::path(post, operation_id = "issue_kafka_user_certificate",
+    path = "/api/v1/instances/{id}/kafka-users/{username}/certificates",
+    tag = "kafka users", params(KafkaUserPath),
+    responses((status = 201, description = "The certificate and its key, shown this once",
+            body = NewKafkaUser),
+        (status = 404, description = "The instance has no such user",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The instance does not use mutual TLS",
+            body = Problem, content_type = "application/problem+json")))]
+pub async fn issue_certificate(
+    State(state): State<AppState>,
+    Bearer(who): Bearer<Operator>,
+    PathOf((id, username)): PathOf<(i64, String)>,
+) -> Result<(StatusCode, Json<NewKafkaUser>), RestError> {
+    let issued = kafka_certificates::issue_to(&state, &who, id, &username).await?;
+    Ok((StatusCode::CREATED, Json(issued)))
 }
 
 fn user_field(error: crate::domain::instance_spec::SpecError) -> AppError {

@@ -90,6 +90,10 @@ pub fn router() -> Router<AppState> {
             get(messages::browsing).put(messages::set_browsing),
         )
         .route("/instances/{id}/moves", get(moves::list).post(moves::start))
+        .route(
+            "/instances/{id}/kafka-users/{username}/certificates",
+            get(kafka_users::certificates).post(kafka_users::issue_certificate),
+        )
         .route("/instances/{id}/consumer-groups", get(groups::list))
         .route(
             "/instances/{id}/consumer-groups/{group}",

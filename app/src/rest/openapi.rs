@@ -82,6 +82,8 @@ use utoipa::{Modify, OpenApi};
         kafka_acls::create,
         kafka_acls::preset,
         kafka_acls::delete,
+        kafka_users::certificates,
+        kafka_users::issue_certificate,
         service_accounts::list,
         service_accounts::create,
         service_accounts::rotate,

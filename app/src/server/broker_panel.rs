@@ -35,6 +35,7 @@ pub async fn panel(
         traffic: None,
         users: None,
         acls: None,
+        user_mechanisms: Vec::new(),
         can_change: who.may(Role::Operator),
     };
     if !panel.real {
@@ -42,8 +43,20 @@ pub async fn panel(
         return Ok(panel);
     }
     panel.traffic = provisioner.live_traffic(&row);
-    if row.client_auth == crate::domain::instance_spec::ClientAuth::SaslScram {
+    use crate::domain::instance_spec::ClientAuth;
+    if matches!(
+        row.client_auth,
+        ClientAuth::SaslScram | ClientAuth::SaslPlain | ClientAuth::Mtls
+    ) {
         panel.users = Some(super::kafka_users::list(state, &row).await?);
+        panel.user_mechanisms = match row.client_auth {
+            ClientAuth::SaslPlain => vec![crate::domain::kafka_user::PLAIN.to_string()],
+            ClientAuth::Mtls => vec![super::kafka_certificates::CERTIFICATE.to_string()],
+            _ => crate::domain::kafka_user::Mechanism::ALL
+                .iter()
+                .map(|m| m.as_str().to_string())
+                .collect(),
+        };
     }
     if super::kafka_acls::takes_rules(&row) {
         panel.acls = Some(super::kafka_acls::list(state, &row).await?);

@@ -131,10 +131,7 @@ async fn insert(
     let actor = who.actor();
     let now = state.clock.unix();
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
-    if store::kafka_security::user(&mut tx, row.id, username)
-        .await?
-        .is_none()
-    {
+    if !store::kafka_security::user_exists(&mut tx, row.id, username).await? {
         return Err(
             AppError::NotFound(format!("{} has no user named {username}.", row.name)).into(),
         );
@@ -196,6 +193,16 @@ pub async fn remove(
             AppError::NotFound(format!("{} has no access rule {acl_id}.", row.name)).into(),
         );
     };
+    if let Some(until) = gone.until.filter(|&until| until > state.clock.unix()) {
+        // Dropped with the transaction: the rule stays.
+        return Err(AppError::Conflict(format!(
+            "Rule {acl_id} denies {}, a deleted user whose certificates stay valid until {} \
+             (Kafka cannot revoke a certificate): it goes by itself then, not before.",
+            gone.username,
+            super::kafka_certificates::date(until)
+        ))
+        .into());
+    }
     let detail = format!("{}: {}", gone.username, gone.rule.describe());
     audit::record_in(
         &mut tx,

@@ -13,7 +13,7 @@ use super::{AppState, ServerError};
 use crate::domain::instance_spec::{ClientAuth, SpecError, TransitEncryption};
 use crate::domain::kafka_user::{self, Credential, Mechanism, CONSOLE_USER, USERS_MAX};
 use crate::wire::error::AppError;
-use crate::wire::kafka::{connect_info, KafkaUserView, NewKafkaUser};
+use crate::wire::kafka::{connect_info, ConnectAuth, KafkaUserView, NewKafkaUser};
 
 async fn scram_instance(state: &AppState, id: i64) -> Result<InstanceRow, ServerError> {
     let row = {
@@ -33,10 +33,13 @@ async fn scram_instance(state: &AppState, id: i64) -> Result<InstanceRow, Server
         ))
         .into());
     }
-    if row.client_auth != ClientAuth::SaslScram {
+    if !matches!(
+        row.client_auth,
+        ClientAuth::SaslScram | ClientAuth::SaslPlain | ClientAuth::Mtls
+    ) {
         return Err(AppError::Conflict(format!(
             "{} takes no credentials (client authentication: {}): Kafka users apply to \
-             SASL/SCRAM instances only.",
+             SASL/SCRAM, SASL/PLAIN and mutual TLS instances only.",
             row.name,
             row.client_auth.label()
         ))
@@ -57,6 +60,12 @@ pub async fn of_instance(
 }
 
 pub async fn list(state: &AppState, row: &InstanceRow) -> Result<Vec<KafkaUserView>, ServerError> {
+    if row.client_auth == ClientAuth::SaslPlain {
+        return super::kafka_plain_users::list(state, row).await;
+    }
+    if row.client_auth == ClientAuth::Mtls {
+        return super::kafka_certificates::list(state, row).await;
+    }
     let users = keep::users(&state.pool, row.id).await?;
     Ok(users
         .into_iter()
@@ -67,6 +76,7 @@ pub async fn list(state: &AppState, row: &InstanceRow) -> Result<Vec<KafkaUserVi
             created_by: u.created_by,
             created_at: u.created_at,
             rotated_at: u.rotated_at,
+            certificate_expires_at: None,
         })
         .collect())
 }
@@ -75,7 +85,7 @@ pub async fn list(state: &AppState, row: &InstanceRow) -> Result<Vec<KafkaUserVi
 /// as a step or the control loop): at once on a live broker, whatever the instance's state;
 /// into its storage for its next start otherwise. A failure is said, not hidden: the control
 /// loop finds the difference within seconds, puts it right and cuts the sessions it must.
-async fn apply(state: &AppState, row: &InstanceRow, cut_sessions: bool) -> String {
+pub(super) async fn apply(state: &AppState, row: &InstanceRow, cut_sessions: bool) -> String {
     apply_with(state, row, cut_sessions, None).await
 }
 
@@ -142,8 +152,14 @@ pub async fn create(
 ) -> Result<NewKafkaUser, ServerError> {
     let actor = who.actor();
     let username = kafka_user::parse_name(username).map_err(user_field)?;
-    let mechanism = Mechanism::parse(mechanism).map_err(user_field)?;
     let row = scram_instance(state, id).await?;
+    if row.client_auth == ClientAuth::SaslPlain {
+        return super::kafka_plain_users::create(state, who, &row, &username, mechanism).await;
+    }
+    if row.client_auth == ClientAuth::Mtls {
+        return super::kafka_certificates::create(state, who, &row, &username, mechanism).await;
+    }
+    let mechanism = Mechanism::parse(mechanism).map_err(user_field)?;
     let password = scram::generate_password();
     let credential = Credential {
         username: username.clone(),
@@ -187,12 +203,20 @@ pub async fn create(
     };
     let applied = apply_with(state, &row, false, Some(fresh)).await;
     let topic = "my-topic";
-    let connect =
-        connect_settings(state, &row, Some((&username, mechanism, &password)), topic).await;
+    let connect = connect_settings(
+        state,
+        &row,
+        Some((&username, mechanism.as_str(), &password)),
+        topic,
+    )
+    .await;
     Ok(NewKafkaUser {
         username,
         mechanism: mechanism.as_str().into(),
         password,
+        certificate_pem: None,
+        certificate_serial: None,
+        certificate_expires_at: None,
         client_properties: connect.client_properties,
         applied,
     })
@@ -207,6 +231,12 @@ pub async fn rotate(
     let actor = who.actor();
     let row = scram_instance(state, id).await?;
     refuse_console_user(username)?;
+    if row.client_auth == ClientAuth::SaslPlain {
+        return super::kafka_plain_users::rotate(state, who, &row, username).await;
+    }
+    if row.client_auth == ClientAuth::Mtls {
+        return super::kafka_certificates::renew(state, who, &row, username).await;
+    }
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
     let Some(user) = keep::user(&mut tx, id, username).await? else {
         return Err(no_such_user(&row, username));
@@ -238,7 +268,7 @@ pub async fn rotate(
     let connect = connect_settings(
         state,
         &row,
-        Some((username, mechanism, &password)),
+        Some((username, mechanism.as_str(), &password)),
         "my-topic",
     )
     .await;
@@ -246,6 +276,9 @@ pub async fn rotate(
         username: username.to_string(),
         mechanism: mechanism.as_str().into(),
         password,
+        certificate_pem: None,
+        certificate_serial: None,
+        certificate_expires_at: None,
         client_properties: connect.client_properties,
         applied,
     })
@@ -261,13 +294,35 @@ pub async fn delete(
     let row = scram_instance(state, id).await?;
     refuse_console_user(username)?;
     let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
-    if !keep::delete_user(&mut tx, id, username).await? {
+    let deleted = if row.client_auth == ClientAuth::SaslPlain {
+        store::kafka_plain_users::delete_plain_user(&mut tx, id, username).await?
+    } else if row.client_auth == ClientAuth::Mtls {
+        store::kafka_client_certificates::delete_certificate_user(&mut tx, id, username).await?
+    } else {
+        keep::delete_user(&mut tx, id, username).await?
+    };
+    if !deleted {
         return Err(no_such_user(&row, username));
     }
     // Its access rules go with it, in the same transaction (a user of the same name made
     // later starts with none).
     let rules = store::kafka_acls::delete_of_user(&mut tx, id, username).await?;
-    let detail = format!("{username} and its {rules} access rule(s)");
+    let mut detail = format!("{username} and its {rules} access rule(s)");
+    let mut denied = None;
+    if row.client_auth == ClientAuth::Mtls {
+        let by = &actor.name;
+        if let Some(until) =
+            super::kafka_certificates::deny_until_expiry(&mut tx, id, username, by, state).await?
+        {
+            let said = format!(
+                "User:{username} denied everything until {} (its last certificate's expiry: \
+                 Kafka cannot revoke a certificate)",
+                super::kafka_certificates::date(until)
+            );
+            detail.push_str(&format!("; {said}"));
+            denied = Some(said);
+        }
+    }
     audit::record_in(
         &mut tx,
         state,
@@ -281,7 +336,10 @@ pub async fn delete(
     tx.commit().await?;
     let users = apply(state, &row, true).await;
     let acls = super::kafka_acls::apply(state, &row).await;
-    Ok(format!("{users}; {acls}"))
+    Ok(match denied {
+        Some(said) => format!("{said}; {users}; {acls}"),
+        None => format!("{users}; {acls}"),
+    })
 }
 
 fn refuse_console_user(username: &str) -> Result<(), ServerError> {
@@ -298,7 +356,7 @@ fn refuse_console_user(username: &str) -> Result<(), ServerError> {
     Ok(())
 }
 
-fn no_such_user(row: &InstanceRow, username: &str) -> ServerError {
+pub(super) fn no_such_user(row: &InstanceRow, username: &str) -> ServerError {
     AppError::NotFound(format!("{} has no user named {username}.", row.name)).into()
 }
 
@@ -306,7 +364,7 @@ fn no_such_user(row: &InstanceRow, username: &str) -> ServerError {
 pub async fn connect_settings(
     state: &AppState,
     row: &InstanceRow,
-    login: Option<(&str, Mechanism, &str)>,
+    login: Option<(&str, &str, &str)>,
     topic: &str,
 ) -> crate::wire::kafka::ConnectInfo {
     let has_ca = row.transit_encryption == TransitEncryption::Tls
@@ -316,9 +374,15 @@ pub async fn connect_settings(
             .ca_certificate()
             .await
             .is_ok();
+    let auth = match row.client_auth {
+        ClientAuth::SaslScram => ConnectAuth::Scram,
+        ClientAuth::SaslPlain => ConnectAuth::Plain,
+        ClientAuth::Mtls => ConnectAuth::Certificate,
+        ClientAuth::Anonymous => ConnectAuth::None,
+    };
     connect_info(
         &row.bootstrap,
-        row.client_auth == ClientAuth::SaslScram,
+        auth,
         row.transit_encryption == TransitEncryption::Tls && has_ca,
         login,
         topic,

@@ -18,6 +18,8 @@ pub mod idempotency;
 pub mod instances;
 pub mod kafka;
 pub mod kafka_acls;
+pub mod kafka_certificates;
+pub mod kafka_plain_users;
 pub mod kafka_users;
 pub mod license;
 pub mod marketplace;

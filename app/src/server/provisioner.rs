@@ -267,6 +267,17 @@ pub trait Provisioner: Send + Sync {
         Ok(())
     }
 
+    /// A mutual TLS user's client certificate for `instance`, its key made for this one
+    /// download (see [`super::kafka::tls::Authority::issue_user`]).
+    async fn issue_user_certificate(
+        &self,
+        _instance: &InstanceRow,
+        _username: &str,
+        _now: i64,
+    ) -> Result<super::kafka::tls::ServerCertificate, ProvisionError> {
+        Err(anyhow::anyhow!(NOT_REAL))
+    }
+
     /// The certificate of the authority that signs the instances' TLS certificates (PEM).
     async fn ca_certificate(&self) -> Result<String, ProvisionError> {
         Err(anyhow::anyhow!(NOT_REAL))

@@ -68,13 +68,18 @@ pub struct ConnectInfo {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KafkaUserView {
     pub username: String,
-    #[cfg_attr(feature = "ssr", schema(value_type = crate::domain::kafka_user::Mechanism))]
+    /// `SCRAM-SHA-512` or `SCRAM-SHA-256` (SASL/SCRAM instances), `PLAIN` (SASL/PLAIN),
+    /// `certificate` (mutual TLS).
     pub mechanism: String,
     /// The console's own user.
     pub internal: bool,
     pub created_by: String,
     pub created_at: i64,
+    /// A new password or certificate was issued then.
     pub rotated_at: Option<i64>,
+    /// Mutual TLS: when the user's newest certificate expires (Unix seconds).
+    #[serde(default)]
+    pub certificate_expires_at: Option<i64>,
 }
 
 /// A user just created or given a new password: the password is shown this once.
@@ -82,9 +87,20 @@ pub struct KafkaUserView {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewKafkaUser {
     pub username: String,
-    #[cfg_attr(feature = "ssr", schema(value_type = crate::domain::kafka_user::Mechanism))]
+    /// As in [`KafkaUserView::mechanism`].
     pub mechanism: String,
+    /// The generated password, shown this once (empty for a mutual TLS user).
     pub password: String,
+    /// Mutual TLS: the user's new client certificate and its key (PEM, PKCS#8), one file to
+    /// save as `USERNAME.pem`. Shown this once: the console never keeps the key.
+    #[serde(default)]
+    pub certificate_pem: Option<String>,
+    /// Mutual TLS: the serial of the new certificate (hex).
+    #[serde(default)]
+    pub certificate_serial: Option<String>,
+    /// Mutual TLS: when it expires (Unix seconds).
+    #[serde(default)]
+    pub certificate_expires_at: Option<i64>,
     pub client_properties: String,
     /// Whether the broker has it in force yet.
     pub applied: String,
@@ -102,10 +118,14 @@ pub struct KafkaPanel {
     /// The broker could not be asked for its topics.
     pub topics_error: Option<String>,
     pub traffic: Option<LiveTraffic>,
-    /// The instance's Kafka users (SASL/SCRAM instances only).
+    /// The instance's Kafka users (SASL/SCRAM and SASL/PLAIN instances only).
     pub users: Option<Vec<KafkaUserView>>,
     /// The users' access rules (instances whose clients log in as users).
     pub acls: Option<Vec<crate::wire::acls::KafkaAclView>>,
+    /// The mechanisms a new user of the instance may have (`PLAIN` alone on a SASL/PLAIN
+    /// instance).
+    #[serde(default)]
+    pub user_mechanisms: Vec<String>,
     pub can_change: bool,
 }
 
@@ -118,33 +138,50 @@ const CA_FILE: &str = "byoc-ca.pem";
 /// (with the user's name and password when given, placeholders otherwise), TLS with the
 /// console's CA when `tls`. The examples name `topic` (the broker creates no topic on first
 /// use, so they name one that exists when there is one).
+/// How clients of an instance authenticate, for its connect settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectAuth {
+    None,
+    Scram,
+    Plain,
+    /// Mutual TLS: the user's certificate and key, one file (`USERNAME.pem`).
+    Certificate,
+}
+
 pub fn connect_info(
     bootstrap: &str,
-    scram: bool,
+    auth: ConnectAuth,
     tls: bool,
-    login: Option<(&str, crate::domain::kafka_user::Mechanism, &str)>,
+    login: Option<(&str, &str, &str)>,
     topic: &str,
 ) -> ConnectInfo {
-    let protocol = match (scram, tls) {
+    let sasl = matches!(auth, ConnectAuth::Scram | ConnectAuth::Plain);
+    let protocol = match (sasl, tls) {
         (true, true) => "SASL_SSL",
         (true, false) => "SASL_PLAINTEXT",
         (false, true) => "SSL",
         (false, false) => "PLAINTEXT",
     };
+    let placeholder = match auth {
+        ConnectAuth::Plain => "PLAIN",
+        _ => "SCRAM-SHA-512",
+    };
     let (user, mechanism, password) = match login {
-        Some((user, mechanism, password)) => {
-            (user.to_string(), mechanism.as_str(), password.to_string())
-        }
-        None => ("USERNAME".into(), "SCRAM-SHA-512", "PASSWORD".into()),
+        Some((user, mechanism, password)) => (user.to_string(), mechanism, password.to_string()),
+        None => ("USERNAME".into(), placeholder, "PASSWORD".into()),
+    };
+    let login_module = match auth {
+        ConnectAuth::Plain => "org.apache.kafka.common.security.plain.PlainLoginModule",
+        _ => "org.apache.kafka.common.security.scram.ScramLoginModule",
     };
     let mut properties = format!("bootstrap.servers={bootstrap}\nsecurity.protocol={protocol}\n");
     let mut python = format!(
         "\"bootstrap.servers\": \"{bootstrap}\",\n    \"security.protocol\": \"{protocol}\",\n"
     );
-    if scram {
+    if sasl {
         properties.push_str(&format!(
             "sasl.mechanism={mechanism}\nsasl.username={user}\nsasl.password={password}\n\
-             sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \
+             sasl.jaas.config={login_module} required \
              username=\"{user}\" password=\"{password}\";\n"
         ));
         python.push_str(&format!(
@@ -158,11 +195,28 @@ pub fn connect_info(
         ));
         python.push_str(&format!("    \"ssl.ca.location\": \"{CA_FILE}\",\n"));
     }
+    if auth == ConnectAuth::Certificate {
+        let file = format!("{user}.pem");
+        // librdkafka reads `ssl.keystore.location` as PKCS#12: the Java names go in a comment.
+        properties.push_str(&format!(
+            "ssl.certificate.location={file}\nssl.key.location={file}\n\
+             # Java clients: ssl.keystore.type=PEM and ssl.keystore.location={file} instead of \
+             the two lines above\n"
+        ));
+        python.push_str(&format!(
+            "    \"ssl.certificate.location\": \"{file}\",\n    \"ssl.key.location\": \"{file}\",\n"
+        ));
+    }
     properties.push_str("acks=all\n");
-    let authentication = if scram {
-        "SASL/SCRAM (SHA-512 or SHA-256, per user)".to_string()
-    } else {
-        "none".to_string()
+    let authentication = match auth {
+        ConnectAuth::Scram => "SASL/SCRAM (SHA-512 or SHA-256, per user)".to_string(),
+        ConnectAuth::Plain => "SASL/PLAIN (checked against a salted hash on the nodes; use TLS \
+            or a private network: PLAIN sends the password as it is)"
+            .to_string(),
+        ConnectAuth::Certificate => "mutual TLS (a client certificate per user, issued by the \
+            console for this instance)"
+            .to_string(),
+        ConnectAuth::None => "none".to_string(),
     };
     let setup = if tls {
         format!(

@@ -156,3 +156,36 @@ fn drift_names_what_to_create_and_what_to_delete() {
     assert_eq!(delete, [4, 5]);
     assert_eq!(drift(&[1], &[1]), (vec![], vec![]));
 }
+
+#[test]
+fn a_deleted_certificate_user_is_denied_everything_on_every_resource_type() {
+    let rules = deny_everything();
+    assert_eq!(rules.len(), ResourceType::ALL.len());
+    for rule in &rules {
+        assert_eq!(rule.permission, Permission::Deny);
+        assert_eq!(rule.operation, Operation::All);
+        assert_eq!(rule.pattern, Pattern::Literal);
+        assert_eq!(rule.host, "*");
+        // Each is a rule the console would accept from an operator.
+        let typed = parse_rule(&AclInput {
+            resource_type: rule.resource_type.as_str().into(),
+            resource_name: rule.resource_name.clone(),
+            pattern: "literal".into(),
+            operation: "all".into(),
+            permission: "deny".into(),
+            host: "*".into(),
+        })
+        .unwrap();
+        assert_eq!(&typed, rule);
+    }
+    assert_eq!(
+        rules[0].describe(),
+        parse_rule(&input("topic", "*", "", "all"))
+            .map(|r| AclRule {
+                permission: Permission::Deny,
+                ..r
+            })
+            .unwrap()
+            .describe()
+    );
+}

@@ -10,6 +10,10 @@
 //! go through the Admin API; traffic is read from the nodes' own counters ([`traffic`]).
 //! Each cluster has the nodes, heaps and client quotas its AKU buy (`domain::data_plane`), and
 //! a scale moves partitions onto or off broker-only nodes while clients produce ([`scale`]).
+//! SASL/PLAIN users are salted hashes the console writes into each node's `plain-users`, checked
+//! by the console's callback handler ([`plain`]). Mutual TLS: the client listener requires a
+//! certificate of the environment's CA whose subject names the instance
+//! (`CN=user,OU=byoc-instance-ID`); the console issues one per user.
 //!
 //! ```text
 //! DATA_DIR/kafka/instance-ID/   ports, node.pem, client-listener.pem, console-identity.pem,
@@ -24,6 +28,8 @@ mod files;
 mod groups;
 mod health;
 mod messages;
+mod offer;
+pub mod plain;
 mod roll;
 mod scale;
 pub mod scram;
@@ -49,7 +55,7 @@ use super::provisioner::{
 };
 use super::store::broker_samples::Counters;
 use super::store::instances::InstanceRow;
-use crate::domain::instance_spec::{ClientAuth, EndpointExposure, InstanceSpec, SpecError};
+use crate::domain::instance_spec::{ClientAuth, InstanceSpec, SpecError};
 use crate::domain::metering::Traffic;
 use crate::domain::offset_reset::{ResetPreview, ResetSpec};
 use crate::wire::groups::{GroupDetail, GroupSummary};
@@ -68,10 +74,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tls::Authority;
 
-const SASL_REFUSED: &str = "SASL/PLAIN on Kafka clusters is not offered yet: choose \
-    SASL/SCRAM.";
-const MTLS_REFUSED: &str = "Mutual TLS on Kafka clusters is not offered yet: choose SASL/SCRAM \
-    with TLS.";
+const MTLS_NEEDS_TLS: &str = "Mutual TLS authentication needs TLS transit encryption.";
 
 pub struct KafkaProvisioner {
     settings: KafkaSettings,
@@ -215,40 +218,11 @@ impl Provisioner for KafkaProvisioner {
     }
 
     fn refuses(&self, spec: &InstanceSpec) -> Option<SpecError> {
-        let refuse = |field, message: &str| {
-            Some(SpecError {
-                field,
-                message: message.into(),
-            })
-        };
-        match spec.client_auth {
-            ClientAuth::Anonymous | ClientAuth::SaslScram => {}
-            ClientAuth::SaslPlain => return refuse("client_auth", SASL_REFUSED),
-            ClientAuth::Mtls => return refuse("client_auth", MTLS_REFUSED),
-        }
-        if spec.endpoint_exposure == EndpointExposure::Internet && self.settings.public.is_none() {
-            return refuse("endpoint_exposure", NO_PUBLIC_ADDRESS);
-        }
-        if let Err(too_much) = self.capacity(None, spec.size_aku) {
-            return refuse("size_aku", &too_much.to_string());
-        }
-        None
+        self.refusal_of(spec)
     }
 
     fn supported_security(&self) -> Option<SupportedSecurity> {
-        Some(SupportedSecurity {
-            client_auth: vec![
-                ("anonymous", None),
-                ("sasl_scram", None),
-                ("sasl_plain", Some(SASL_REFUSED)),
-                ("mtls", Some(MTLS_REFUSED)),
-            ],
-            transit_encryption: vec![("tls", None), ("plaintext", None)],
-            internet: match self.settings.public {
-                Some(_) => None,
-                None => Some(NO_PUBLIC_ADDRESS),
-            },
-        })
+        Some(self.security_offered())
     }
 
     /// The cluster as the control loop sees it ([`health`]).
@@ -311,6 +285,13 @@ impl Provisioner for KafkaProvisioner {
                 done.push(Maintenance::UsersRestored(vec![said]));
             }
         }
+        // The PLAIN users' files, put back when they differ from the console's users.
+        if instance.client_auth == ClientAuth::SaslPlain {
+            let said = self.write_plain_users(instance).await?;
+            if said.contains("file(s) changed") {
+                done.push(Maintenance::UsersRestored(vec![said]));
+            }
+        }
         // Rules changed while the cluster could not be reached, or made behind the console's
         // back, are put right now.
         let (said, removed) = self.sync_acls(instance).await?;
@@ -339,6 +320,16 @@ impl Provisioner for KafkaProvisioner {
         instance: &InstanceRow,
     ) -> Result<Option<byoc_engine::admin::AdminClient>, ProvisionError> {
         Ok(Some(self.admin_of(instance).await?))
+    }
+
+    async fn issue_user_certificate(
+        &self,
+        instance: &InstanceRow,
+        username: &str,
+        now: i64,
+    ) -> Result<tls::ServerCertificate, ProvisionError> {
+        let unit = crate::domain::certificate::instance_unit(instance.id);
+        self.authority().await?.issue_user(&unit, username, now)
     }
 
     async fn topics(&self, instance: &InstanceRow) -> Result<Vec<TopicInfo>, ProvisionError> {
@@ -408,6 +399,17 @@ impl Provisioner for KafkaProvisioner {
         instance: &InstanceRow,
         _cut_sessions: bool,
     ) -> Result<String, ProvisionError> {
+        if instance.client_auth == ClientAuth::SaslPlain {
+            return self.write_plain_users(instance).await;
+        }
+        if instance.client_auth == ClientAuth::Mtls {
+            return Ok(
+                "nothing to write on the nodes (a certificate is checked against the \
+                CA and the instance's name in it); Kafka cannot revoke a certificate: one \
+                already issued logs in until it expires"
+                    .into(),
+            );
+        }
         self.sync_users(instance).await
     }
 

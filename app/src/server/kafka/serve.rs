@@ -23,6 +23,10 @@ impl KafkaProvisioner {
             plane.produce_bytes_per_second,
             plane.fetch_bytes_per_second,
         )?;
+        if row.client_auth == crate::domain::instance_spec::ClientAuth::SaslPlain {
+            // Before the nodes start: their first PLAIN login finds the users.
+            self.write_plain_users(row).await?;
+        }
         let started = cluster.start_missing(&spec).await?;
         let admin = self.admin(&spec).await?;
         let deadline = tokio::time::Instant::now() + byoc_engine::heal::START_GRACE;

@@ -12,7 +12,9 @@ use crate::server::store::instances::InstanceRow;
 use anyhow::{anyhow, Context};
 use byoc_engine::admin::{AdminClient, AdminConfig, TlsIdentity};
 use byoc_engine::cluster::{ClusterSpec, KeyStores};
-use byoc_engine::config::{ClientListener, ClientProtocol, CONSOLE_PRINCIPAL, INTERNAL_HOST};
+use byoc_engine::config::{
+    ClientListener, ClientProtocol, SaslLogin, CONSOLE_PRINCIPAL, INTERNAL_HOST,
+};
 use byoc_engine::layout::{ClusterLayout, PORTS_PER_INSTANCE};
 use std::path::Path;
 
@@ -125,7 +127,20 @@ impl KafkaProvisioner {
         Ok(ClientListener {
             bind: listener.bind,
             host: listener.host.clone(),
-            protocol: ClientProtocol::new(tls, row.client_auth == ClientAuth::SaslScram),
+            protocol: ClientProtocol::new(
+                tls,
+                matches!(
+                    row.client_auth,
+                    ClientAuth::SaslScram | ClientAuth::SaslPlain
+                ),
+            ),
+            sasl: match row.client_auth {
+                ClientAuth::SaslPlain => SaslLogin::Plain,
+                _ => SaslLogin::Scram,
+            },
+            // Mutual TLS: only certificates of this instance's unit map to a user.
+            certificate_unit: (row.client_auth == ClientAuth::Mtls && tls)
+                .then(|| crate::domain::certificate::instance_unit(row.id)),
         })
     }
 

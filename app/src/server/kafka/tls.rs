@@ -6,7 +6,7 @@
 //! clients use; the broker reads it from its directory at start.
 
 use super::super::store;
-use crate::domain::certificate::{CA_VALIDITY_S, SERVER_VALIDITY_S};
+use crate::domain::certificate::{CA_VALIDITY_S, CLIENT_CERT_VALIDITY_S, SERVER_VALIDITY_S};
 use crate::server::provisioner::ProvisionError;
 use anyhow::Context;
 use rcgen::{
@@ -162,6 +162,45 @@ impl Authority {
             vec![ExtendedKeyUsagePurpose::ClientAuth],
             now,
         )
+    }
+
+    /// A Kafka user's client certificate for mutual TLS: subject `CN=username,OU=unit` (the
+    /// instance's unit, [`crate::domain::certificate::instance_unit`]), client use only, valid
+    /// from an hour before `now` for [`CLIENT_CERT_VALIDITY_S`]. Its key is made here for the
+    /// one download; the caller keeps only the serial and the dates.
+    pub fn issue_user(
+        &self,
+        unit: &str,
+        username: &str,
+        now: i64,
+    ) -> Result<ServerCertificate, ProvisionError> {
+        let key = KeyPair::generate().context("cannot make a key")?;
+        let mut params = CertificateParams::new(Vec::<String>::new())
+            .context("cannot make a client certificate")?;
+        let mut dn = DistinguishedName::new();
+        // In this order the subject reads `CN=username,OU=unit` (RFC 2253, as Kafka maps it).
+        dn.push(DnType::OrganizationalUnitName, unit);
+        dn.push(DnType::CommonName, username);
+        params.distinguished_name = dn;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        let not_before = now - 3600;
+        let not_after = now + CLIENT_CERT_VALIDITY_S;
+        params.not_before = at(not_before)?;
+        params.not_after = at(not_after)?;
+        let (serial, serial_text) = random_serial();
+        params.serial_number = Some(serial);
+        let cert = params
+            .signed_by(&key, &self.issuer, &self.key)
+            .context("cannot sign the client certificate")?;
+        Ok(ServerCertificate {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            serial: serial_text,
+            not_before,
+            not_after,
+        })
     }
 
     fn sign(

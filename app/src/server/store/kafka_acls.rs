@@ -149,3 +149,64 @@ pub async fn delete_of_user(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Keeps a rule that outlives its user until `until` (a deleted mutual TLS user's deny);
+/// `None` when it is kept already.
+pub async fn insert_until(
+    conn: &mut SqliteConnection,
+    instance_id: i64,
+    username: &str,
+    rule: &AclRule,
+    until: i64,
+    created_by: &str,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    // A rule of the name that ended already gives way (same columns, so UNIQUE would keep it).
+    sqlx::query(
+        "DELETE FROM kafka_acls WHERE instance_id = ? AND username = ? AND until IS NOT NULL \
+         AND until <= ?",
+    )
+    .bind(instance_id)
+    .bind(username)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO kafka_acls (instance_id, username, resource_type, resource_name, pattern, \
+         operation, permission, host, until, created_by, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT DO UPDATE SET until = max(until, excluded.until) RETURNING id",
+    )
+    .bind(instance_id)
+    .bind(username)
+    .bind(rule.resource_type.as_str())
+    .bind(&rule.resource_name)
+    .bind(rule.pattern.as_str())
+    .bind(rule.operation.as_str())
+    .bind(rule.permission.as_str())
+    .bind(&rule.host)
+    .bind(until)
+    .bind(created_by)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Until when a name's principal is denied after its user was deleted (its rules kept until
+/// a date still ahead of `now`); `None` when it is not.
+pub async fn denied_until(
+    conn: &mut SqliteConnection,
+    instance_id: i64,
+    username: &str,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT MAX(until) FROM kafka_acls WHERE instance_id = ? AND username = ? AND until > ?",
+    )
+    .bind(instance_id)
+    .bind(username)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+}

@@ -256,5 +256,36 @@ pub async fn forget_instance(pool: &SqlitePool, instance_id: i64) -> Result<(), 
         .bind(instance_id)
         .execute(&mut *tx)
         .await?;
+    sqlx::query("DELETE FROM kafka_plain_users WHERE instance_id = ?")
+        .bind(instance_id)
+        .execute(&mut *tx)
+        .await?;
+    // The certificates' records go with the instance: its listener (and unit) are gone.
+    for table in ["kafka_certificate_users", "kafka_client_certificates"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE instance_id = ?"))
+            .bind(instance_id)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await
+}
+
+/// Whether the instance has a user of that name, whatever its kind (SCRAM, PLAIN or mutual
+/// TLS): what access rules may be given to.
+pub async fn user_exists(
+    conn: &mut SqliteConnection,
+    instance_id: i64,
+    username: &str,
+) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM kafka_users WHERE instance_id = ?1 AND username = ?2 \
+         UNION ALL SELECT 1 FROM kafka_plain_users WHERE instance_id = ?1 AND username = ?2 \
+         UNION ALL SELECT 1 FROM kafka_certificate_users WHERE instance_id = ?1 AND username = ?2 \
+         LIMIT 1",
+    )
+    .bind(instance_id)
+    .bind(username)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(found.is_some())
 }

@@ -9,6 +9,8 @@ pub mod environment;
 pub mod instance_totals;
 pub mod instances;
 pub mod kafka_acls;
+pub mod kafka_client_certificates;
+pub mod kafka_plain_users;
 pub mod kafka_security;
 pub mod license;
 pub mod marketplace;
