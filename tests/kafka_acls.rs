@@ -199,7 +199,8 @@ async fn a_user_may_do_only_what_its_rules_allow_and_no_client_can_grant_itself_
     );
 
     // Bad rules: refused naming the field, nothing kept.
-    let refusals: [(&[(&str, &str)], u16, &str); 4] = [
+    type Fields<'a> = &'a [(&'a str, &'a str)];
+    let refusals: [(Fields, u16, &str); 4] = [
         (
             &[("resource_type", "cluster"), ("operation", "alter")],
             422,
