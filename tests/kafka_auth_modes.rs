@@ -29,6 +29,7 @@ async fn spawn_kafka_app(ports: (u16, u16)) -> TestApp {
             ports,
             private: Listener::loopback(),
             public: None,
+            aku_kib_per_second: 30 * 1024,
         }),
         ..Config::default()
     })
