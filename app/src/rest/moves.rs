@@ -39,14 +39,19 @@ pub async fn list(
 #[utoipa::path(post, operation_id = "start_move", path = "/api/v1/instances/{id}/moves",
     tag = "moves", params(InstanceId), request_body = NewMove,
     responses((status = 202, description = "Started", body = MoveRow),
-        (status = 409, description = "The instance is not a running Kafka cluster",
-            body = Problem, content_type = "application/problem+json")))]
+        (status = 409, description = "The instance is not a running Kafka cluster, or the file \
+            cannot be moved (moves off without `--import-dir`, no such file, not a nisshi 0.8.1 \
+            storage file), naming the field", body = Problem, content_type = "application/problem+json")))]
 pub async fn start(
     State(state): State<AppState>,
     Bearer(who): Bearer<Operator>,
     PathOf(id): PathOf<i64>,
     JsonBody(body): JsonBody<NewMove>,
 ) -> Result<(StatusCode, Json<MoveRow>), RestError> {
-    let row = moves::start_named(&state, &who, id, &body.path).await?;
+    // Any path is input the document accepts: what refuses it (moves off, no such file, not a
+    // nisshi 0.8.1 storage file) is the console's state, answered 409 naming `path`.
+    let row = moves::start_named(&state, &who, id, &body.path)
+        .await
+        .map_err(RestError::in_the_way)?;
     Ok((StatusCode::ACCEPTED, Json(row)))
 }
