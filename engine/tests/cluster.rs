@@ -4,7 +4,7 @@
 //! producer loses nothing while a node is SIGKILLed and started again, and while the cluster
 //! rolls. One cluster at a time (the machine has two cores).
 
-use byoc_engine::admin::{AdminClient, AdminConfig, TlsIdentity};
+use byoc_engine::admin::{AclBinding, AdminClient, AdminConfig, TlsIdentity};
 use byoc_engine::cluster::{Cluster, ClusterSpec, KeyStores};
 use byoc_engine::config::{ClientListener, ClientProtocol};
 use byoc_engine::heal::NodeAction;
@@ -19,6 +19,27 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Kafka's codes: TOPIC, GROUP, TRANSACTIONAL_ID; LITERAL; ALL; ALLOW.
+async fn allow_anonymous(admin: &AdminClient) {
+    let bindings: Vec<AclBinding> = [2i8, 3, 5]
+        .into_iter()
+        .map(|resource_type| AclBinding {
+            resource_type,
+            resource_name: "*".into(),
+            pattern_type: 3,
+            principal: "User:ANONYMOUS".into(),
+            host: "*".into(),
+            operation: 2,
+            permission: 3,
+        })
+        .collect();
+    let results = admin
+        .create_acls(&bindings)
+        .await
+        .expect("CreateAcls answers");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+}
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -238,6 +259,11 @@ async fn a_three_node_cluster_serves_and_loses_nothing_when_a_node_is_killed_or_
     voters.sort_unstable();
     assert_eq!(voters, [0, 1, 2]);
     assert!((0..3).contains(&quorum.leader_id));
+
+    // The engine's nodes allow nothing without a rule (allow.everyone.if.no.acl.found=false);
+    // the test's anonymous clients get every right on topics, groups and transactional ids,
+    // as the console gives an anonymous instance's.
+    allow_anonymous(&admin).await;
 
     // A six-partition topic has a leader on each node, three replicas each.
     client(&["create-topic", &bootstrap, "orders", "6"]);
