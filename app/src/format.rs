@@ -17,12 +17,30 @@ pub fn utc(unix: i64) -> String {
         .unwrap_or_else(|| unix.to_string())
 }
 
+/// `2026-11-22 21:05:07.042 UTC` from unix milliseconds: a message's timestamp, to the
+/// millisecond Kafka keeps.
+pub fn utc_ms(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn formats_in_utc() {
         assert_eq!(super::utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(super::utc(1_795_385_100), "2026-11-22 22:05 UTC");
+        assert_eq!(
+            super::utc_ms(1_795_385_107_042),
+            "2026-11-22 22:05:07.042 UTC"
+        );
     }
 }
 

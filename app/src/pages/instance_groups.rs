@@ -11,22 +11,12 @@ use crate::api::groups::{
     consumer_group, consumer_groups, preview_group_reset, DeleteGroup, GroupDetail, GroupsPanel,
     ResetGroup, ResetView,
 };
+use crate::components::format::link;
 use crate::components::page_data::page_data;
 use crate::components::poll::poll_while;
 use crate::domain::group_form::RESET_TO;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-
-/// `text` for a URL's query: unreserved characters kept, every other byte %-encoded.
-fn encode(text: &str) -> String {
-    let keep = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
-    text.bytes()
-        .map(|b| match keep(b) {
-            true => (b as char).to_string(),
-            false => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 fn shown(offset: Option<i64>) -> String {
     offset.map_or_else(|| "—".to_string(), |o| o.to_string())
@@ -114,7 +104,7 @@ fn GroupList(panel: GroupsPanel) -> impl IntoView {
         .groups
         .into_iter()
         .map(|g| {
-            let href = format!("?group={}#consumer-groups", encode(&g.group));
+            let href = format!("{}#consumer-groups", link("", &[("group", &g.group)]));
             let without = (g.partitions_without_lag > 0)
                 .then(|| format!(" ({} partition(s) without a commit)", g.partitions_without_lag));
             view! {

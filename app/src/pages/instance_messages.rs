@@ -11,6 +11,7 @@ use crate::api::messages::{
     message_browsing, topic_messages, BrowsingState, MessagePage, MessageView, SetMessageBrowsing,
     WriteTestMessage,
 };
+use crate::components::format::{link, utc_ms};
 use crate::components::page_data::{page_data, PageData};
 use crate::domain::message_browse::{
     Format, Shown, Start, LIMIT_DEFAULT, LIMIT_MAX, READ_BYTES_MAX, SHOWN_BYTES_MAX,
@@ -44,40 +45,12 @@ impl Asked {
             ("key", self.key.clone()),
             ("text", self.text.clone()),
         ];
-        let query: Vec<String> = pairs
+        let kept: Vec<(&str, &str)> = pairs
             .iter()
             .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .map(|(k, v)| (*k, v.as_str()))
             .collect();
-        format!("?{}#messages", query.join("&"))
-    }
-}
-
-/// `text` for a URL's query: unreserved characters kept, every other byte %-encoded.
-fn encode(text: &str) -> String {
-    let keep = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
-    text.bytes()
-        .map(|b| match keep(b) {
-            true => (b as char).to_string(),
-            false => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn utc(ms: i64) -> String {
-    let nanos = i128::from(ms) * 1_000_000;
-    match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03} UTC",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.millisecond()
-        ),
-        Err(_) => format!("{ms} ms"),
+        format!("{}#messages", link("", &kept))
     }
 }
 
@@ -306,7 +279,7 @@ fn row(m: MessageView) -> impl IntoView {
         <tr data-testid="message-row" data-partition=m.partition data-offset=m.offset>
             <td class="num">{m.partition}</td>
             <td class="num">{m.offset}</td>
-            <td>{utc(m.timestamp)}</td>
+            <td>{utc_ms(m.timestamp)}</td>
             <td data-testid="message-key">{shown(&m.key)}</td>
             <td data-testid="message-value">{shown(&m.value)}</td>
             <td>{headers}</td>
@@ -388,12 +361,14 @@ fn WriteForm(id: i64) -> impl IntoView {
     let error = move |field: &'static str| move || field_error(&write.value().get(), field);
     let written = move || {
         write.value().get().and_then(|r| r.ok()).map(|w| {
-            let href = format!(
-                "?messages={}&partition={}&from=offset&at={}#messages",
-                encode(&w.topic),
-                w.partition,
-                w.offset
-            );
+            let (partition, offset) = (w.partition.to_string(), w.offset.to_string());
+            let pairs = [
+                ("messages", w.topic.as_str()),
+                ("partition", partition.as_str()),
+                ("from", "offset"),
+                ("at", offset.as_str()),
+            ];
+            let href = format!("{}#messages", link("", &pairs));
             view! {
                 <p class="notice" role="status" data-testid="test-message-written">
                     {format!("Written to {} partition {} at offset {}. ", w.topic, w.partition, w.offset)}
