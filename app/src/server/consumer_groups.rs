@@ -266,6 +266,21 @@ async fn on_cluster(
     detail: &str,
     call: impl std::future::Future<Output = Result<(), ProvisionError>>,
 ) -> Result<(), ServerError> {
+    let done = audited_on_cluster(state, actor, row, action, detail, call, |()| String::new());
+    done.await?.map_err(refusal)
+}
+
+/// [`on_cluster`] for any call: the outcome's entry is `detail` and what `said` makes of the
+/// answer; the call's own error is returned inside, for the caller's words.
+pub(super) async fn audited_on_cluster<T>(
+    state: &AppState,
+    actor: &Actor,
+    row: &store::InstanceRow,
+    action: &str,
+    detail: &str,
+    call: impl std::future::Future<Output = Result<T, ProvisionError>>,
+    said: impl FnOnce(&T) -> String,
+) -> Result<Result<T, ProvisionError>, ServerError> {
     let target = Some(row.name.as_str());
     let requested = format!("{action}_requested");
     audit::record(
@@ -279,14 +294,14 @@ async fn on_cluster(
     .await?;
     let result = call.await;
     let (outcome, said) = match &result {
-        Ok(()) => (Outcome::Success, detail.to_string()),
+        Ok(answer) => (Outcome::Success, format!("{detail}{}", said(answer))),
         Err(error) => (Outcome::Failure, format!("{detail}: {}", reason(error))),
     };
     if let Err(audit_error) =
         audit::record(state, actor, action, target, outcome, Some(&said)).await
     {
         // Kafka did (or refused) it either way; the request's entry is in the log.
-        tracing::error!(instance = row.id, error = %audit_error, "could not audit a group change's outcome");
+        tracing::error!(instance = row.id, error = %audit_error, "could not audit a change on the cluster");
     }
-    result.map_err(refusal)
+    Ok(result)
 }

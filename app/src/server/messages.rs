@@ -7,7 +7,7 @@
 
 use super::access::{Admin, Authorized, Operator, Viewer};
 use super::audit::{self, Outcome};
-use super::consumer_groups::{now_ms, serving_for};
+use super::consumer_groups::{audited_on_cluster, now_ms, serving_for};
 use super::provisioner::{reason, FieldRefusal, ProvisionError};
 use super::store::{instances, message_browsing};
 use super::{AppState, ServerError};
@@ -195,7 +195,6 @@ pub async fn write_test_message(
 ) -> Result<Written, ServerError> {
     let message = test_message::parse(input).map_err(|e| AppError::invalid(e.field, e.message))?;
     let row = serving_for(state, id, "Messages are written").await?;
-    let target = Some(row.name.as_str());
     let detail = format!(
         "topic {}, partition {}, {} byte(s) of value, {} header(s)",
         message.topic,
@@ -203,37 +202,19 @@ pub async fn write_test_message(
         message.value.len(),
         message.headers.len()
     );
-    let actor = who.actor();
-    audit::record(
+    let provisioner = state.operations.provisioner();
+    let call = provisioner.write_test_message(&row, &message, now_ms(state));
+    let said = |offset: &i64| format!(": at offset {offset}");
+    let result = audited_on_cluster(
         state,
-        actor,
-        "test_message_write_requested",
-        target,
-        Outcome::Success,
-        Some(&detail),
+        who.actor(),
+        &row,
+        "test_message_write",
+        &detail,
+        call,
+        said,
     )
     .await?;
-    let provisioner = state.operations.provisioner();
-    let result = provisioner
-        .write_test_message(&row, &message, now_ms(state))
-        .await;
-    let (outcome, said) = match &result {
-        Ok(offset) => (Outcome::Success, format!("{detail}: at offset {offset}")),
-        Err(error) => (Outcome::Failure, format!("{detail}: {}", reason(error))),
-    };
-    if let Err(audit_error) = audit::record(
-        state,
-        actor,
-        "test_message_write",
-        target,
-        outcome,
-        Some(&said),
-    )
-    .await
-    {
-        // Kafka has (or refused) it either way; the request's entry is in the log.
-        tracing::error!(instance = row.id, error = %audit_error, "could not audit a test message's outcome");
-    }
     let offset = result.map_err(refusal)?;
     Ok(Written {
         topic: message.topic,
